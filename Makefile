@@ -1,0 +1,38 @@
+# Nimbus: `make run` starts the server on its embedded defaults; `make test` runs the whole suite.
+# Both set everything up on a fresh machine (Python 3.11 + make): a virtualenv in .venv, the package
+# installed editable with its test dependencies, and bubblewrap for function sandboxes when apt exists.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test setup system-deps bench lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+system-deps:
+	@if ! command -v bwrap >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -q bubblewrap >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null 2>&1)) \
+	      && echo "installed bubblewrap" || echo "bubblewrap unavailable: functions run without a sandbox"; \
+	  else echo "bubblewrap unavailable: functions run without a sandbox"; fi; \
+	fi
+
+setup: $(STAMP) system-deps
+
+run: setup
+	$(VENV)/bin/nimbus serve
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+bench: setup
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .nimbus build src/*.egg-info

@@ -1,0 +1,3 @@
+from nimbus.cli.main import main
+
+raise SystemExit(main())
