@@ -1,0 +1,76 @@
+"""``nimbus``: the server (``serve``) and client-side conveniences over the AWS API.
+
+Client commands find the server from --endpoint-url, else AWS_ENDPOINT_URL, else
+http://127.0.0.1:4566, and sign with the standard AWS credential chain, else the root credentials
+a local server stored in the default data dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from nimbus import __version__
+
+# subcommand name -> (module, help); modules expose add_arguments(parser) and run(args) -> int
+CLIENT_COMMANDS: dict[str, tuple[str, str]] = {
+    "credentials": ("nimbus.cli.credentials", "print export lines for the local server's root credentials"),
+}
+
+
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="address to bind (NIMBUS_HOST; default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (NIMBUS_PORT; default 4566)")
+    p.add_argument("--data-dir", help="data directory (NIMBUS_DATA_DIR; default ./.nimbus)")
+    p.add_argument("--auth", choices=["on", "off"], help="SigV4 authentication (default on; off only on loopback)")
+    p.add_argument("--account-id", help="account id used in ARNs (default 000000000000)")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="server log level (default info)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nimbus", description="Nimbus: a self-hosted serverless platform that speaks the AWS APIs.")
+    parser.add_argument("--version", action="version", version=f"nimbus {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the Nimbus server")
+    _serve_args(serve)
+    sub.add_parser("version", help="print the version")
+    for name, (module, help_text) in CLIENT_COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        add_client_options(p)
+        mod = __import__(module, fromlist=["add_arguments"])
+        mod.add_arguments(p)
+    return parser
+
+
+def add_client_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--endpoint-url", help="Nimbus endpoint (default: AWS_ENDPOINT_URL, else http://127.0.0.1:4566)")
+    p.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / profile, else us-east-1)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.command == "version":
+        print(f"nimbus {__version__}")
+        return 0
+    if args.command == "serve":
+        from nimbus.cli.serve import run
+
+        return run(args)
+    module = CLIENT_COMMANDS[args.command][0]
+    mod = __import__(module, fromlist=["run"])
+    runner: Callable[[Any], int] = mod.run
+    try:
+        return runner(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""``nimbus serve``: resolve settings, print how to connect, run uvicorn (uvloop + httptools)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from nimbus.config import ConfigError, from_env
+
+
+class _KeyValueFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        base = f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} level={record.levelname.lower()} logger={record.name} {record.getMessage()}"
+        if record.exc_info:
+            base += "\n" + self.formatException(record.exc_info)
+        return base
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_KeyValueFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("uvicorn.access",):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = from_env(
+            os.environ,
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            auth=None if args.auth is None else args.auth == "on",
+            account_id=args.account_id,
+            log_level=args.log_level,
+        )
+    except ConfigError as e:
+        print(f"nimbus: {e}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    import uvicorn
+
+    from nimbus.server import build
+    from nimbus.services import registry  # noqa: F401 - fills server.SERVICES
+
+    core = build(settings)
+    root = core.credentials.root
+    lines = [
+        f"Nimbus is starting on {settings.endpoint_url} (data in {settings.data_dir})",
+        f"  region hint:  any region works; resources are scoped per region (e.g. export AWS_DEFAULT_REGION={settings.default_region})",
+        f"  export AWS_ENDPOINT_URL={settings.endpoint_url}",
+        f"  export AWS_ACCESS_KEY_ID={root.access_key_id}",
+    ]
+    if core.root_created or settings.secret_access_key:
+        lines.append(f"  export AWS_SECRET_ACCESS_KEY={root.secret_access_key}")
+        if core.root_created:
+            lines.append(f"  (generated now and stored in {settings.data_dir / 'credentials.json'}, mode 0600)")
+    else:
+        lines.append(f"  export AWS_SECRET_ACCESS_KEY=...   (run `nimbus credentials` or read {settings.data_dir / 'credentials.json'})")
+    if not settings.auth:
+        lines.append("  authentication is OFF: any credentials are accepted")
+    lines.append(f"  try: AWS_ENDPOINT_URL={settings.endpoint_url} aws lambda list-functions")
+    print("\n".join(lines), flush=True)
+    config = uvicorn.Config(
+        core.app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=30,
+        server_header=False,
+        date_header=False,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0

@@ -1,0 +1,379 @@
+"""The ASGI entry point: one port for every AWS API, the HTTP triggers and Nimbus's own endpoints.
+
+Order of routing: ``/_nimbus/*`` (health, metrics), mounted sub-apps (gateway, runtime API,
+console) that claim a request by host or path, then the AWS APIs: identify the service, verify
+SigV4, let the service's codec find and parse the operation, call the service, serialize.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
+
+import orjson
+from botocore import xform_name
+
+from nimbus import __version__
+from nimbus.bytestream import ByteStream
+from nimbus.edge import sigv4
+from nimbus.edge.identify import PROTOCOLS, identify, split_host
+from nimbus.errors import InternalFailure, NotImplementedOperation, ServiceError
+from nimbus.metrics import REGISTRY
+from nimbus.protocol.http import HttpRequest, HttpResponse
+from nimbus.services.base import RequestContext
+
+if TYPE_CHECKING:
+    from nimbus.server import Nimbus
+
+log = logging.getLogger("nimbus.edge")
+access_log = logging.getLogger("nimbus.access")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# A mount claims a request (returns True) by looking at scope + lower-cased headers.
+Matcher = Callable[[Scope, dict[str, str]], bool]
+
+MAX_BUFFERED_BODY = 64 * 1024 * 1024
+
+REQUESTS = REGISTRY.counter("nimbus_requests_total", "AWS API requests", ["service", "operation", "status"])
+LATENCY = REGISTRY.histogram("nimbus_request_duration_seconds", "AWS API request latency", ["service", "operation"])
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in scope["headers"]:
+        name = k.decode("latin-1").lower()
+        val = v.decode("latin-1")
+        out[name] = f"{out[name]},{val}" if name in out else val
+    return out
+
+
+def _parse_query(raw: str) -> list[tuple[str, str]]:
+    if not raw:
+        return []
+    out = []
+    for part in raw.split("&"):
+        if not part:
+            continue
+        k, _, v = part.partition("=")
+        out.append((unquote(k), unquote(v)))
+    return out
+
+
+class EdgeApp:
+    def __init__(self, core: "Nimbus") -> None:
+        self.core = core
+        self.mounts: list[tuple[Matcher, ASGIApp]] = []
+        self._protocols: dict[str, Any] = {}
+
+    def mount(self, matcher: Matcher, app: ASGIApp) -> None:
+        self.mounts.append((matcher, app))
+
+    def protocol(self, service: str) -> Any:
+        p = self._protocols.get(service)
+        if p is None:
+            from nimbus.protocol.dispatch import ServiceProtocol
+
+            p = self._protocols[service] = ServiceProtocol(service)
+        return p
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if kind != "http":
+            return
+        path: str = scope["path"]
+        if path.startswith("/_nimbus/"):
+            await self._internal(scope, receive, send)
+            return
+        headers = _headers(scope)
+        for matcher, app in self.mounts:
+            if matcher(scope, headers):
+                await app(scope, receive, send)
+                return
+        await self._aws(scope, receive, send, headers)
+
+    # --- lifespan ---------------------------------------------------------------------------
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.core.start()
+                except Exception as e:  # noqa: BLE001 - report to the server and stop
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(e)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await self.core.stop()
+                finally:
+                    await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # --- /_nimbus/ ----------------------------------------------------------------------------
+
+    async def _internal(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        if path == "/_nimbus/health":
+            body = orjson.dumps(self.core.health())
+            await _respond(send, 200 if self.core.ready else 503, [(b"content-type", b"application/json")], body)
+        elif path == "/_nimbus/metrics":
+            body = REGISTRY.render().encode()
+            await _respond(send, 200, [(b"content-type", b"text/plain; version=0.0.4")], body)
+        else:
+            for matcher, app in self.mounts:
+                if matcher(scope, {}):
+                    await app(scope, receive, send)
+                    return
+            await _respond(send, 404, [(b"content-type", b"application/json")], b'{"message":"Not Found"}')
+
+    # --- AWS APIs -----------------------------------------------------------------------------
+
+    async def _aws(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> None:
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        method: str = scope["method"]
+        raw_path_b = scope.get("raw_path")
+        raw_path = raw_path_b.decode("latin-1") if raw_path_b else quote(scope["path"])
+        raw_path = raw_path.split("?", 1)[0]
+        raw_query = scope["query_string"].decode("latin-1")
+        query = _parse_query(raw_query)
+        host = headers.get("host", "")
+        hostname = split_host(host)
+        ident = identify(headers, query, scope["path"], hostname)
+        service = ident.service
+        operation = "-"
+        protocol_name = PROTOCOLS.get(service or "", "json")
+        proto = None
+        status = 500
+        try:
+            if service is None:
+                if ident.signing_service is not None:
+                    raise NotImplementedOperation(
+                        f"The service '{ident.signing_service}' is not implemented by Nimbus.", code="NotImplemented"
+                    )
+                raise sigv4.AuthError("missing", "Missing Authentication Token")
+            proto = self.protocol(service)
+            path = scope["path"]
+            if ident.bucket is not None:
+                path = "/" + ident.bucket + (path if path != "/" else "")
+                if path.endswith("/") and scope["path"] == "/":
+                    path = path.rstrip("/") or "/"
+            # find the operation
+            path_params: dict[str, str] | None = None
+            if protocol_name == "json":
+                if method != "POST":
+                    raise ServiceError("Only POST is supported for this service.", code="UnknownOperationException", status=404)
+                target = ident.target or ""
+                op = proto.operation_for_target(target) if target else None
+                if op is None:
+                    name = target.split(".", 1)[-1] if target else "(no X-Amz-Target)"
+                    raise ServiceError(f"Operation {name} is not supported by Nimbus.", code="UnknownOperationException", status=400)
+            else:
+                found = proto.match_rest(method, path, query, headers)
+                if found is None:
+                    raise ServiceError(
+                        f"No operation of {service} matches {method} {scope['path']}.",
+                        code="UnknownOperationException" if protocol_name != "rest-xml" else "MethodNotAllowed",
+                        status=404 if protocol_name != "rest-xml" else 405,
+                    )
+                op, path_params = found
+            operation = op
+            streaming = proto.is_streaming_input(op)
+            # body + auth
+            body: bytes | ByteStream
+            identity: sigv4.Identity | None = None
+            if streaming:
+                identity = self._authenticate(method, raw_path, raw_query, headers, None)
+                body = self._stream_body(receive, headers, identity)
+            else:
+                raw = await _read_body(receive)
+                if self.core.settings.auth:
+                    identity = self._authenticate(method, raw_path, raw_query, headers, hashlib.sha256(raw).hexdigest())
+                body = _decode_buffered(raw, headers, identity)
+            region = identity.region if identity else (ident.scope.region if ident.scope else self.core.settings.default_region)
+            creds = identity.credentials if identity else None
+            req = HttpRequest(method, path, raw_path, query, headers, body, host)
+            params = proto.parse(op, req, path_params)
+            api = self.core.api(service)
+            handler = getattr(api, xform_name(op), None)
+            if handler is None:
+                raise NotImplementedOperation(f"The operation {op} of {service} is not implemented by Nimbus yet.")
+            ctx = RequestContext(
+                request_id=request_id,
+                service=service,
+                operation=op,
+                region=region,
+                account_id=creds.account_id if creds else self.core.settings.account_id,
+                access_key=creds.access_key_id if creds else None,
+                endpoint_url=f"{scope.get('scheme', 'http')}://{host}" if host else self.core.settings.endpoint_url,
+                headers=headers,
+                extra={"request": req, "identity": identity},
+            )
+            output = await handler(ctx, params)
+            resp: HttpResponse = proto.serialize(op, output, request_id)
+        except sigv4.AuthError as e:
+            err = sigv4.auth_error_for(e, protocol_name)
+            resp = self._error(proto, service, err, request_id, operation, method)
+        except ServiceError as e:
+            resp = self._error(proto, service, e, request_id, operation, method)
+        except Exception:  # noqa: BLE001 - never a stack trace on the wire
+            log.exception("unhandled error request_id=%s service=%s operation=%s", request_id, service, operation)
+            resp = self._error(proto, service, InternalFailure("An internal error occurred."), request_id, operation, method)
+        status = resp.status
+        await _send_response(send, resp, head=method == "HEAD")
+        elapsed = time.perf_counter() - started
+        REQUESTS.inc(service or "unknown", operation, str(status))
+        LATENCY.observe(elapsed, service or "unknown", operation)
+        if access_log.isEnabledFor(logging.DEBUG):
+            access_log.debug(
+                "request_id=%s service=%s operation=%s status=%d ms=%.2f", request_id, service, operation, status, elapsed * 1000
+            )
+
+    def _authenticate(
+        self, method: str, raw_path: str, raw_query: str, headers: dict[str, str], body_sha256: str | None
+    ) -> sigv4.Identity | None:
+        if not self.core.settings.auth:
+            return None
+        return sigv4.verify(
+            self.core.credentials,
+            method=method,
+            raw_path=raw_path,
+            raw_query=raw_query,
+            headers=headers,
+            body_sha256=body_sha256,
+        )
+
+    def _stream_body(self, receive: Receive, headers: dict[str, str], identity: sigv4.Identity | None) -> ByteStream:
+        payload_hash = identity.payload_hash if identity else headers.get("x-amz-content-sha256", sigv4.UNSIGNED)
+        chunked = payload_hash.startswith("STREAMING-") or "aws-chunked" in headers.get("content-encoding", "")
+        decoder = (
+            sigv4.ChunkedDecoder(identity, signed=payload_hash in (sigv4.STREAMING_SIGNED, sigv4.STREAMING_SIGNED_TRAILER))
+            if chunked
+            else None
+        )
+        verify_hash = hashlib.sha256() if (len(payload_hash) == 64 and decoder is None) else None
+        length: int | None = None
+        cl = headers.get("x-amz-decoded-content-length") if chunked else headers.get("content-length")
+        if cl is not None and cl.isdigit():
+            length = int(cl)
+        finished = False
+        stream: ByteStream
+
+        async def next_chunk() -> bytes | None:
+            nonlocal finished
+            while not finished:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ServiceError("The client disconnected before the body was complete.", code="IncompleteBody")
+                data: bytes = message.get("body", b"")
+                more = message.get("more_body", False)
+                try:
+                    out = decoder.feed(data) if decoder is not None else data
+                    if not more:
+                        finished = True
+                        if decoder is not None:
+                            stream.trailers.update(decoder.finish())
+                except sigv4.AuthError as e:
+                    raise sigv4.auth_error_for(e, "rest-xml") from e
+                if verify_hash is not None:
+                    verify_hash.update(out)
+                    if finished and verify_hash.hexdigest() != payload_hash.lower():
+                        raise ServiceError(
+                            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                            code="XAmzContentSHA256Mismatch",
+                            status=400,
+                        )
+                if out:
+                    return out
+            return None
+
+        stream = ByteStream(next_chunk, length)
+        return stream
+
+    def _error(self, proto: Any, service: str | None, err: ServiceError, request_id: str, operation: str, method: str) -> HttpResponse:
+        if proto is None:
+            # no codec yet (unknown service): answer in the JSON family's shape
+            body = orjson.dumps({"__type": err.code, "message": err.message})
+            return HttpResponse(
+                err.status,
+                [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", err.code)],
+                body,
+            )
+        try:
+            resp: HttpResponse = proto.serialize_error(err, request_id, operation if operation != "-" else None, head=method == "HEAD")
+            return resp
+        except Exception:  # noqa: BLE001
+            log.exception("error serializer failed")
+            return HttpResponse(500, [("x-amzn-RequestId", request_id)], b"")
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ServiceError("The client disconnected before the body was complete.", code="IncompleteBody")
+        data = message.get("body", b"")
+        if data:
+            size += len(data)
+            if size > MAX_BUFFERED_BODY:
+                raise ServiceError("Request entity too large", code="RequestEntityTooLargeException", status=413)
+            chunks.append(data)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _decode_buffered(raw: bytes, headers: dict[str, str], identity: sigv4.Identity | None) -> bytes:
+    """A fully-read body that is aws-chunked (a non-streaming S3 operation) gets decoded here."""
+    payload_hash = identity.payload_hash if identity else headers.get("x-amz-content-sha256", "")
+    if not (payload_hash.startswith("STREAMING-") or "aws-chunked" in headers.get("content-encoding", "")):
+        return raw
+    decoder = sigv4.ChunkedDecoder(identity, signed=payload_hash in (sigv4.STREAMING_SIGNED, sigv4.STREAMING_SIGNED_TRAILER))
+    try:
+        out = decoder.feed(raw)
+        decoder.finish()
+    except sigv4.AuthError as e:
+        raise sigv4.auth_error_for(e, "rest-xml") from e
+    return out
+
+
+async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers + [(b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_response(send: Send, resp: HttpResponse, *, head: bool = False) -> None:
+    headers = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in resp.headers]
+    body = resp.body
+    if isinstance(body, (bytes, bytearray)):
+        if not any(k.lower() == b"content-length" for k, _ in headers):
+            headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else bytes(body)})
+        return
+    await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+    try:
+        async for chunk in body:
+            if head:
+                continue
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    finally:
+        aclose = getattr(body, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    await send({"type": "http.response.body", "body": b""})

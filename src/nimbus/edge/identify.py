@@ -1,0 +1,103 @@
+"""Which AWS service a request is for: X-Amz-Target, SigV4 scope, Host (virtual-hosted S3).
+
+The operation itself is found by the service's codec (``ServiceProtocol``): by target for JSON
+protocols, by the model's REST path templates otherwise.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from nimbus.edge.sigv4 import Scope, scope_of_request
+
+# X-Amz-Target prefixes of the JSON-protocol services Nimbus serves (from their models' targetPrefix).
+TARGET_PREFIXES: dict[str, str] = {
+    "Firehose_20150804": "firehose",
+    "Kinesis_20131202": "kinesis",
+    "Logs_20140328": "logs",
+}
+
+# SigV4 signing names -> served service (apigatewayv2 signs as "apigateway"; told apart by path).
+SIGNING_NAMES: dict[str, str] = {
+    "lambda": "lambda",
+    "s3": "s3",
+    "firehose": "firehose",
+    "kinesis": "kinesis",
+    "logs": "logs",
+    "apigateway": "apigateway",
+}
+
+# The wire protocol of each served service (the codec's family decides error formats early).
+PROTOCOLS: dict[str, str] = {
+    "lambda": "rest-json",
+    "s3": "rest-xml",
+    "firehose": "json",
+    "kinesis": "json",
+    "logs": "json",
+    "apigateway": "rest-json",
+    "apigatewayv2": "rest-json",
+}
+
+
+@dataclass(slots=True)
+class Identified:
+    service: str | None  # served service name, or None
+    signing_service: str | None  # from the credential scope, when signed
+    scope: Scope | None
+    target: str | None
+    bucket: str | None = None  # virtual-hosted S3 bucket (path must be prefixed with /bucket)
+
+
+def split_host(host: str) -> str:
+    """Host header without port."""
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return False
+
+
+def virtual_bucket(hostname: str) -> str | None:
+    """``bucket.s3.localhost``, ``bucket.s3.us-east-1.localhost``, ``bucket.s3.amazonaws.com``,
+    or ``bucket.localhost`` (what botocore builds for a custom ``localhost`` endpoint)."""
+    if not hostname or _is_ip(hostname):
+        return None
+    labels = hostname.split(".")
+    if len(labels) < 2:
+        return None
+    if ".s3." in f".{hostname}." and labels[0] != "s3":
+        idx = labels.index("s3")
+        if idx > 0:
+            return ".".join(labels[:idx])
+    if hostname.endswith(".localhost") and len(labels) >= 2:
+        first = ".".join(labels[:-1])
+        if "execute-api" in labels or "lambda-url" in labels:
+            return None
+        return first
+    return None
+
+
+def identify(headers: dict[str, str], query: list[tuple[str, str]], path: str, hostname: str) -> Identified:
+    target = headers.get("x-amz-target")
+    scope = scope_of_request(headers, query)
+    signing = scope.service if scope else None
+    service: str | None = None
+    if target:
+        service = TARGET_PREFIXES.get(target.split(".", 1)[0])
+    if service is None and signing is not None:
+        service = SIGNING_NAMES.get(signing)
+        if service == "apigateway" and path.startswith("/v2/"):
+            service = "apigatewayv2"
+    bucket = None
+    if service in (None, "s3"):
+        bucket = virtual_bucket(hostname)
+        if bucket is not None:
+            service = "s3"
+    return Identified(service, signing, scope, target, bucket)

@@ -1,0 +1,448 @@
+"""SigV4 verification: Authorization headers, presigned query strings, and aws-chunked bodies.
+
+The canonical request is rebuilt from what came over the wire (raw path, raw query), the way
+botocore builds it: non-S3 services sign the path URI-encoded once more, S3 signs it as sent.
+Failures raise ``AuthError`` carrying a *kind*; ``auth_error_for`` turns the kind into the code
+and status the calling protocol's clients expect (aws-contracts.md 0.4, E.1, E.2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import quote, unquote
+
+from nimbus.credentials import CredentialStore, Credentials
+from nimbus.errors import ServiceError
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+MAX_SKEW_S = 15 * 60
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+UNSIGNED = "UNSIGNED-PAYLOAD"
+STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+
+_AUTH_RE = re.compile(
+    r"AWS4-HMAC-SHA256\s+Credential=(?P<cred>[^,\s]+)\s*,\s*SignedHeaders=(?P<sh>[^,\s]+)\s*,\s*Signature=(?P<sig>[0-9a-fA-F]+)"
+)
+_SPACES = re.compile(r"\s+")
+
+
+class AuthError(Exception):
+    """kind: missing | malformed | unknown_key | bad_signature | skewed | expired | bad_token | content_sha"""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(slots=True, frozen=True)
+class Scope:
+    access_key: str
+    date: str
+    region: str
+    service: str
+
+
+@dataclass(slots=True)
+class Identity:
+    credentials: Credentials
+    region: str
+    service: str
+    payload_hash: str  # as signed: hex, UNSIGNED-PAYLOAD or a STREAMING-* marker
+    signature: str
+    signing_key: bytes
+    amz_date: str
+    scope: str
+
+
+def parse_scope(credential: str) -> Scope | None:
+    parts = credential.split("/")
+    if len(parts) != 5 or parts[4] != "aws4_request":
+        return None
+    return Scope(parts[0], parts[1], parts[2], parts[3])
+
+
+def scope_of_request(headers: dict[str, str], query: list[tuple[str, str]]) -> Scope | None:
+    """The credential scope, from the Authorization header or presigned query, without verifying."""
+    auth = headers.get("authorization")
+    if auth:
+        m = _AUTH_RE.match(auth.strip())
+        return parse_scope(m.group("cred")) if m else None
+    for k, v in query:
+        if k == "X-Amz-Credential":
+            return parse_scope(v)
+    return None
+
+
+_key_cache: dict[tuple[str, str, str, str], bytes] = {}
+
+
+def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    ck = (secret, date, region, service)
+    key = _key_cache.get(ck)
+    if key is None:
+        k = hmac.new(("AWS4" + secret).encode(), date.encode(), hashlib.sha256).digest()
+        k = hmac.new(k, region.encode(), hashlib.sha256).digest()
+        k = hmac.new(k, service.encode(), hashlib.sha256).digest()
+        key = hmac.new(k, b"aws4_request", hashlib.sha256).digest()
+        if len(_key_cache) > 1024:
+            _key_cache.clear()
+        _key_cache[ck] = key
+    return key
+
+
+def _uri_encode(s: str) -> str:
+    return quote(s, safe="-_.~")
+
+
+def _remove_dot_segments(path: str) -> str:
+    if "/." not in path and "//" not in path:
+        return path or "/"
+    out: list[str] = []
+    for seg in path.split("/"):
+        if seg in ("", "."):
+            continue
+        if seg == "..":
+            if out:
+                out.pop()
+        else:
+            out.append(seg)
+    res = "/" + "/".join(out)
+    if path.endswith("/") and res != "/":
+        res += "/"
+    return res
+
+
+def canonical_uri(raw_path: str, service: str) -> str:
+    if service == "s3":
+        return raw_path or "/"
+    return quote(_remove_dot_segments(raw_path), safe="/~")
+
+
+def canonical_query(raw_query: str, *, exclude_signature: bool = False) -> str:
+    if not raw_query:
+        return ""
+    pairs: list[tuple[str, str]] = []
+    for part in raw_query.split("&"):
+        if not part:
+            continue
+        k, _, v = part.partition("=")
+        k = _uri_encode(unquote(k))
+        if exclude_signature and k == "X-Amz-Signature":
+            continue
+        pairs.append((k, _uri_encode(unquote(v))))
+    pairs.sort()
+    return "&".join(f"{k}={v}" for k, v in pairs)
+
+
+def canonical_headers(headers: dict[str, str], signed: list[str]) -> str:
+    lines = []
+    for name in signed:
+        value = headers.get(name)
+        if value is None:
+            raise AuthError("bad_signature", f"signed header {name} is missing")
+        lines.append(f"{name}:{_SPACES.sub(' ', value.strip())}\n")
+    return "".join(lines)
+
+
+def _parse_amz_date(value: str) -> float:
+    try:
+        return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError) as e:
+        raise AuthError("malformed", f"invalid date {value!r}") from e
+
+
+def verify(
+    store: CredentialStore,
+    *,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: dict[str, str],
+    body_sha256: str | None,
+    now: float | None = None,
+) -> Identity:
+    """Verify a request. ``body_sha256`` is the hex digest of the body when it was read, or None
+    when the body is streamed (then the signed x-amz-content-sha256 is trusted here and checked
+    by the body reader at the end)."""
+    now = time.time() if now is None else now
+    auth = headers.get("authorization")
+    if auth:
+        return _verify_header(store, method, raw_path, raw_query, headers, body_sha256, now, auth)
+    if "X-Amz-Signature=" in raw_query or "X-Amz-Credential=" in raw_query:
+        return _verify_presigned(store, method, raw_path, raw_query, headers, now)
+    raise AuthError("missing", "Request is missing Authentication Token")
+
+
+def _lookup(store: CredentialStore, scope: Scope, headers: dict[str, str], token: str | None, now: float) -> Credentials:
+    creds = store.lookup(scope.access_key, now)
+    if creds is None:
+        raise AuthError("unknown_key", "The security token included in the request is invalid.")
+    if creds.session_token is not None and token != creds.session_token:
+        raise AuthError("bad_token", "The security token included in the request is invalid.")
+    return creds
+
+
+def _verify_header(
+    store: CredentialStore,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: dict[str, str],
+    body_sha256: str | None,
+    now: float,
+    auth: str,
+) -> Identity:
+    m = _AUTH_RE.match(auth.strip())
+    if not m:
+        if auth.startswith("AWS "):
+            raise AuthError("malformed", "Signature Version 2 is not supported; use SigV4.")
+        raise AuthError("malformed", "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.")
+    scope = parse_scope(m.group("cred"))
+    if scope is None:
+        raise AuthError("malformed", f"Credential should be scoped to a valid region: {m.group('cred')}")
+    amz_date = headers.get("x-amz-date") or headers.get("date")
+    if not amz_date:
+        raise AuthError("malformed", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+    ts = _parse_amz_date(amz_date)
+    creds = _lookup(store, scope, headers, headers.get("x-amz-security-token"), now)
+    if abs(now - ts) > MAX_SKEW_S:
+        raise AuthError(
+            "skewed",
+            f"Signature expired: {amz_date} is now earlier than "
+            f"{datetime.fromtimestamp(now - MAX_SKEW_S, timezone.utc).strftime('%Y%m%dT%H%M%SZ')} "
+            f"({datetime.fromtimestamp(now, timezone.utc).strftime('%Y%m%dT%H%M%SZ')} - 15 min.)",
+        )
+    signed = m.group("sh").lower().split(";")
+    payload_hash = headers.get("x-amz-content-sha256")
+    if payload_hash is None:
+        payload_hash = body_sha256 if body_sha256 is not None else EMPTY_SHA256
+    elif body_sha256 is not None and len(payload_hash) == 64 and payload_hash.lower() != body_sha256:
+        raise AuthError("content_sha", "The provided 'x-amz-content-sha256' header does not match what was computed.")
+    creq = "\n".join(
+        (
+            method,
+            canonical_uri(raw_path, scope.service),
+            canonical_query(raw_query),
+            canonical_headers(headers, signed),
+            ";".join(signed),
+            payload_hash,
+        )
+    )
+    cscope = f"{scope.date}/{scope.region}/{scope.service}/aws4_request"
+    sts = f"{ALGORITHM}\n{amz_date}\n{cscope}\n{hashlib.sha256(creq.encode()).hexdigest()}"
+    key = signing_key(creds.secret_access_key, scope.date, scope.region, scope.service)
+    expected = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+    sig = m.group("sig").lower()
+    if not hmac.compare_digest(expected, sig):
+        raise AuthError(
+            "bad_signature",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+        )
+    return Identity(creds, scope.region, scope.service, payload_hash, sig, key, amz_date, cscope)
+
+
+def _verify_presigned(
+    store: CredentialStore, method: str, raw_path: str, raw_query: str, headers: dict[str, str], now: float
+) -> Identity:
+    q: dict[str, str] = {}
+    for part in raw_query.split("&"):
+        k, _, v = part.partition("=")
+        q[unquote(k)] = unquote(v)
+    if q.get("X-Amz-Algorithm") != ALGORITHM:
+        raise AuthError("malformed", "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"")
+    for req in ("X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date"):
+        if req not in q:
+            raise AuthError("malformed", f"Query-string authentication requires the {req} parameter")
+    scope = parse_scope(q["X-Amz-Credential"])
+    if scope is None:
+        raise AuthError("malformed", "Error parsing the X-Amz-Credential parameter")
+    creds = _lookup(store, scope, headers, q.get("X-Amz-Security-Token"), now)
+    amz_date = q["X-Amz-Date"]
+    ts = _parse_amz_date(amz_date)
+    try:
+        expires = int(q.get("X-Amz-Expires", "604800"))
+    except ValueError as e:
+        raise AuthError("malformed", "X-Amz-Expires should be a number") from e
+    if now > ts + expires:
+        raise AuthError("expired", "Request has expired")
+    if ts - now > MAX_SKEW_S:
+        raise AuthError("skewed", "Request is not valid yet")
+    signed = q["X-Amz-SignedHeaders"].lower().split(";")
+    payload_hash = headers.get("x-amz-content-sha256", UNSIGNED) if scope.service == "s3" else UNSIGNED
+    if scope.service != "s3":
+        payload_hash = EMPTY_SHA256 if method in ("GET", "HEAD", "DELETE") else UNSIGNED
+    creq = "\n".join(
+        (
+            method,
+            canonical_uri(raw_path, scope.service),
+            canonical_query(raw_query, exclude_signature=True),
+            canonical_headers(headers, signed),
+            ";".join(signed),
+            payload_hash,
+        )
+    )
+    cscope = f"{scope.date}/{scope.region}/{scope.service}/aws4_request"
+    sts = f"{ALGORITHM}\n{amz_date}\n{cscope}\n{hashlib.sha256(creq.encode()).hexdigest()}"
+    key = signing_key(creds.secret_access_key, scope.date, scope.region, scope.service)
+    expected = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, q["X-Amz-Signature"].lower()):
+        raise AuthError(
+            "bad_signature",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
+        )
+    return Identity(creds, scope.region, scope.service, payload_hash, q["X-Amz-Signature"], key, amz_date, cscope)
+
+
+# --- protocol-specific codes for each failure kind --------------------------------------------
+
+_JSON_CODES = {
+    "missing": ("MissingAuthenticationTokenException", 400),
+    "malformed": ("IncompleteSignatureException", 400),
+    "unknown_key": ("UnrecognizedClientException", 400),
+    "bad_token": ("UnrecognizedClientException", 400),
+    "bad_signature": ("InvalidSignatureException", 400),
+    "skewed": ("InvalidSignatureException", 400),
+    "expired": ("InvalidSignatureException", 400),
+    "content_sha": ("InvalidSignatureException", 400),
+}
+_REST_JSON_CODES = {k: (c, 403) for k, (c, _) in _JSON_CODES.items()}
+_S3_CODES = {
+    "missing": ("AccessDenied", 403),
+    "malformed": ("AuthorizationHeaderMalformed", 400),
+    "unknown_key": ("InvalidAccessKeyId", 403),
+    "bad_token": ("InvalidToken", 400),
+    "bad_signature": ("SignatureDoesNotMatch", 403),
+    "skewed": ("RequestTimeTooSkewed", 403),
+    "expired": ("AccessDenied", 403),
+    "content_sha": ("XAmzContentSHA256Mismatch", 400),
+}
+
+
+def auth_error_for(err: AuthError, protocol: str) -> ServiceError:
+    table = _S3_CODES if protocol == "rest-xml" else _REST_JSON_CODES if protocol == "rest-json" else _JSON_CODES
+    code, status = table.get(err.kind, ("AccessDenied", 403))
+    message = err.message
+    if protocol == "rest-xml" and err.kind == "unknown_key":
+        message = "The AWS Access Key Id you provided does not exist in our records."
+    return ServiceError(message, code=code, status=status)
+
+
+# --- aws-chunked bodies (E.3) -------------------------------------------------------------------
+
+
+class ChunkedDecoder:
+    """Decode an aws-chunked body incrementally, verifying chunk signatures when they are signed.
+
+    feed(raw bytes) -> decoded bytes; finish() checks the body ended properly and returns trailers.
+    """
+
+    def __init__(self, identity: Identity | None, signed: bool) -> None:
+        self._buf = bytearray()
+        self._identity = identity
+        self._signed = signed
+        self._prev_sig = identity.signature if identity else ""
+        self._need = -1  # bytes of chunk data still expected (+2 for CRLF); -1 = reading a header line
+        self._chunk_sig = ""
+        self._chunk = bytearray()
+        self._final = False
+        self._done = False
+        self.trailers: dict[str, str] = {}
+
+    def _check_sig(self, data: bytes, sig: str) -> None:
+        if not self._signed or self._identity is None:
+            return
+        ident = self._identity
+        sts = "\n".join(
+            (
+                "AWS4-HMAC-SHA256-PAYLOAD",
+                ident.amz_date,
+                ident.scope,
+                self._prev_sig,
+                EMPTY_SHA256,
+                hashlib.sha256(data).hexdigest(),
+            )
+        )
+        expected = hmac.new(ident.signing_key, sts.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, sig):
+            raise AuthError("bad_signature", "The chunk signature we calculated does not match the signature you provided.")
+        self._prev_sig = sig
+
+    def feed(self, data: bytes) -> bytes:
+        self._buf += data
+        out = bytearray()
+        while True:
+            if self._done:
+                self._buf.clear()
+                return bytes(out)
+            if self._final:
+                # trailer lines until an empty line
+                idx = self._buf.find(b"\r\n")
+                if idx < 0:
+                    return bytes(out)
+                line = bytes(self._buf[:idx]).decode("latin-1")
+                del self._buf[: idx + 2]
+                if not line:
+                    self._done = True
+                    continue
+                name, _, value = line.partition(":")
+                self.trailers[name.strip().lower()] = value.strip()
+                continue
+            if self._need < 0:
+                idx = self._buf.find(b"\r\n")
+                if idx < 0:
+                    if len(self._buf) > 4096:
+                        raise AuthError("malformed", "invalid aws-chunked header")
+                    return bytes(out)
+                header = bytes(self._buf[:idx]).decode("latin-1")
+                del self._buf[: idx + 2]
+                size_s, _, ext = header.partition(";")
+                try:
+                    size = int(size_s.strip(), 16)
+                except ValueError as e:
+                    raise AuthError("malformed", "invalid aws-chunked chunk size") from e
+                self._chunk_sig = ext.partition("=")[2].strip() if ext.startswith("chunk-signature") else ""
+                if size == 0:
+                    self._check_sig(b"", self._chunk_sig)
+                    self._final = True
+                    continue
+                self._need = size
+                self._chunk.clear()
+                continue
+            take = min(self._need, len(self._buf))
+            if take:
+                piece = bytes(self._buf[:take])
+                del self._buf[:take]
+                self._need -= take
+                if self._signed:
+                    self._chunk += piece
+                out += piece
+            if self._need == 0:
+                if len(self._buf) < 2:
+                    return bytes(out)
+                del self._buf[:2]
+                if self._signed:
+                    self._check_sig(bytes(self._chunk), self._chunk_sig)
+                self._need = -1
+                continue
+            return bytes(out)
+
+    def finish(self) -> dict[str, str]:
+        if not self._final:
+            raise AuthError("malformed", "aws-chunked body ended before its final chunk")
+        return self.trailers

@@ -1,0 +1,12 @@
+"""The served services: name -> "module:factory". Importing this fills ``nimbus.server.SERVICES``.
+
+Each line is added by the service's own package; keep it sorted.
+"""
+
+from nimbus import server
+
+server.SERVICES.update(
+    {
+    }
+)
+server.EAGER.extend([])
