@@ -1,0 +1,264 @@
+"""``ServiceProtocol``: one served model's operations, routing and codec, behind one object.
+
+The edge asks it which operation a request is (``operation_for_target`` for JSON protocols,
+``match_rest``/``match_request`` for REST ones), then ``parse`` for the validated input and ``serialize``
+or ``serialize_error`` for the response. Plans are compiled at first use of each operation and cached.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from botocore.model import OperationModel, ServiceModel
+
+from nimbus.errors import NotImplementedOperation, SerializationError, ServiceError
+from nimbus.protocol import errors as wire_errors
+from nimbus.protocol.http import HttpRequest, HttpResponse
+from nimbus.protocol.json import JsonCodec
+from nimbus.protocol.models import load_service_model
+from nimbus.protocol.rest import RestCodec
+from nimbus.protocol.restjson import RestJsonCodec
+from nimbus.protocol.restxml import RestXmlCodec
+from nimbus.protocol.validate import Validator
+
+_LABEL = re.compile(r"\{([^}]+)\}")
+
+
+@dataclass(slots=True, frozen=True)
+class Route:
+    """One REST operation's request-line template, compiled for matching."""
+
+    operation: str
+    method: str
+    pattern: re.Pattern[str]
+    labels: tuple[tuple[str, bool], ...]  # (label, greedy) in capture order
+    literal_query: tuple[tuple[str, str | None], ...]  # "?uploads" -> ("uploads", None)
+    required_query: tuple[str, ...]
+    required_headers: tuple[str, ...]
+    literal_segments: int
+    deprecated: bool
+    index: int
+
+
+def compile_route(operation: OperationModel, index: int) -> Route:
+    uri = operation.http.get("requestUri", "/")
+    path, _, query = uri.partition("?")
+    literal_query: list[tuple[str, str | None]] = []
+    for part in filter(None, query.split("&")):
+        key, eq, value = part.partition("=")
+        literal_query.append((key, value if eq else None))
+    labels: list[tuple[str, bool]] = []
+    regex = ["^"]
+    literal_segments = 0
+    segments = path.split("/")
+    trailing_slash = len(segments) > 1 and segments[-1] == ""
+    if trailing_slash:
+        segments = segments[:-1]
+    ends_greedy = False
+    for position, segment in enumerate(segments):
+        if position:
+            regex.append("/")
+        if "{" not in segment:
+            if segment:
+                literal_segments += 1
+            regex.append(re.escape(segment))
+            continue
+        last = 0
+        for found in _LABEL.finditer(segment):
+            regex.append(re.escape(segment[last : found.start()]))
+            label = found.group(1)
+            greedy = label.endswith("+")
+            labels.append((label.rstrip("+"), greedy))
+            regex.append("(.+)" if greedy else "([^/]+)")
+            ends_greedy = greedy and found.end() == len(segment)
+            last = found.end()
+        regex.append(re.escape(segment[last:]))
+    if path == "/":
+        regex = ["^/?"]
+    elif not ends_greedy:
+        regex.append("/?")
+    regex.append("$")
+    required_query: list[str] = []
+    required_headers: list[str] = []
+    shape = operation.input_shape
+    if shape is not None:
+        for name in shape.required_members:
+            member = shape.members[name]
+            location = member.serialization.get("location")
+            wire = str(member.serialization.get("name", name))
+            if location == "querystring":
+                required_query.append(wire)
+            elif location == "header":
+                required_headers.append(wire.lower())
+    return Route(
+        operation=operation.name,
+        method=operation.http.get("method", "POST").upper(),
+        pattern=re.compile("".join(regex), re.DOTALL),
+        labels=tuple(labels),
+        literal_query=tuple(literal_query),
+        required_query=tuple(required_query),
+        required_headers=tuple(required_headers),
+        literal_segments=literal_segments,
+        deprecated=bool(operation.deprecated),
+        index=index,
+    )
+
+
+class ServiceProtocol:
+    """Routing, parsing, validation and serialisation for one AWS service model."""
+
+    def __init__(self, service_name: str) -> None:
+        self.service_name = service_name
+        self.model: ServiceModel = load_service_model(service_name)
+        self.protocol: str = self.model.protocol
+        self.codes = wire_errors.input_error_codes(service_name, self.protocol)
+        self.validator = Validator(self.codes)
+        self.target_prefix: str | None = self.model.metadata.get("targetPrefix")
+        self.json_version: str = self.model.metadata.get("jsonVersion", "1.0")
+        self._operations: dict[str, OperationModel] = {}
+        self._lock = threading.Lock()
+        self._routes: dict[str, list[Route]] | None = None
+        self._json: JsonCodec | None = None
+        self._rest: RestCodec | None = None
+        if self.protocol == "json":
+            self._json = JsonCodec(self.model, self.codes)
+        elif self.protocol == "rest-json":
+            self._rest = RestJsonCodec(self.model, self.codes)
+        elif self.protocol == "rest-xml":
+            self._rest = RestXmlCodec(self.model, self.codes)
+        else:
+            raise ValueError(f"unsupported protocol {self.protocol!r} for {service_name}")
+
+    # -- operations --------------------------------------------------------------------------------
+    def operation_model(self, operation: str) -> OperationModel:
+        found = self._operations.get(operation)
+        if found is None:
+            if operation not in self.model.operation_names:
+                raise NotImplementedOperation(f"Unknown operation {operation} for {self.service_name}")
+            found = self._operations[operation] = self.model.operation_model(operation)
+        return found
+
+    def operation_for_target(self, target: str) -> str | None:
+        prefix, dot, name = target.rpartition(".")
+        if not dot or prefix != self.target_prefix or name not in self.model.operation_names:
+            return None
+        return name
+
+    def _route_table(self) -> dict[str, list[Route]]:
+        if self._routes is None:
+            with self._lock:
+                if self._routes is None:
+                    table: dict[str, list[Route]] = {}
+                    for index, name in enumerate(self.model.operation_names):
+                        route = compile_route(self.operation_model(name), index)
+                        table.setdefault(route.method, []).append(route)
+                    self._routes = table
+        return self._routes
+
+    def match_rest(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        headers: dict[str, str],
+        *,
+        raw_path: str | None = None,
+    ) -> tuple[str, dict[str, str]] | None:
+        """Find the operation of a REST request. Pass ``raw_path`` (still percent-encoded) when you have
+        it: labels are then cut from the raw path and decoded one by one, so an encoded ``/`` stays
+        inside its label. Without it, ``path`` (decoded) is matched as is."""
+        routes = self._route_table().get(method.upper())
+        if not routes:
+            return None
+        target = raw_path if raw_path is not None else path
+        target = target.split("?", 1)[0] or "/"
+        query_keys: dict[str, str] = {}
+        for key, value in query:
+            query_keys.setdefault(key, value)
+        best: tuple[tuple[int, ...], Route, re.Match[str]] | None = None
+        for route in routes:
+            found = route.pattern.match(target)
+            if found is None:
+                continue
+            ok = True
+            for key, value in route.literal_query:
+                present = query_keys.get(key)
+                if present is None or (value is not None and present != value):
+                    ok = False
+                    break
+            if not ok:
+                continue
+            required_present = sum(1 for k in route.required_query if k in query_keys) + sum(
+                1 for h in route.required_headers if h in headers
+            )
+            satisfied = required_present == len(route.required_query) + len(route.required_headers)
+            score = (
+                int(satisfied),
+                route.literal_segments,
+                len(route.literal_query),
+                required_present,
+                int(not route.deprecated),
+                -route.index,
+            )
+            if best is None or score > best[0]:
+                best = (score, route, found)
+        if best is None:
+            return None
+        _, route, found = best
+        decode = raw_path is not None
+        params = {
+            label: unquote(value) if decode else value
+            for (label, _greedy), value in zip(route.labels, found.groups())
+        }
+        return route.operation, params
+
+    def match_request(self, request: HttpRequest) -> tuple[str, dict[str, str]] | None:
+        return self.match_rest(
+            request.method, request.path, request.query, request.headers, raw_path=request.raw_path or None
+        )
+
+    # -- codec -------------------------------------------------------------------------------------
+    def is_streaming_input(self, operation: str) -> bool:
+        return bool(self.operation_model(operation).has_streaming_input)
+
+    def output_is_streaming(self, operation: str) -> bool:
+        return bool(self.operation_model(operation).has_streaming_output)
+
+    def parse(
+        self,
+        operation: str,
+        request: HttpRequest,
+        path_params: dict[str, str] | None = None,
+        *,
+        validate: bool = True,
+    ) -> dict[str, Any]:
+        model = self.operation_model(operation)
+        if self._json is not None:
+            body = request.body
+            if not isinstance(body, (bytes, bytearray)):
+                raise SerializationError("request body was not read before parsing", code=self.codes.malformed)
+            params = self._json.parse(model, bytes(body))
+        else:
+            assert self._rest is not None
+            params = self._rest.parse(model, request, path_params)
+        if validate:
+            self.validator.validate(model.input_shape, params)
+        return params
+
+    def serialize(self, operation: str, output: dict[str, Any] | None, request_id: str) -> HttpResponse:
+        model = self.operation_model(operation)
+        if self._json is not None:
+            return self._json.serialize(model, output, request_id)
+        assert self._rest is not None
+        return self._rest.serialize(model, output, request_id)
+
+    def serialize_error(
+        self, error: ServiceError, request_id: str, operation: str | None = None, *, head: bool = False
+    ) -> HttpResponse:
+        return wire_errors.serialize_error(
+            self.protocol, error, request_id, json_version=self.json_version, head=head
+        )

@@ -1,0 +1,142 @@
+"""The one error serializer: ServiceError -> the protocol's error response. Also the per-service
+table of the codes the codec itself raises for bad input.
+
+Wire formats (aws-contracts.md 0.1, 0.2):
+  json       {"__type": Code, "message": ...}            + X-Amzn-ErrorType
+  rest-json  X-Amzn-ErrorType: Code; {"Type": "User"|"Service", "message": ..., "Message": ...}
+  rest-xml   <Error><Code/><Message/>...<RequestId/><HostId/></Error>; HEAD -> status only
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import escape
+
+import orjson
+
+from nimbus.errors import ServiceError
+from nimbus.protocol.http import HttpResponse
+from nimbus.protocol.timestamps import to_iso8601
+
+
+@dataclass(frozen=True, slots=True)
+class InputErrorCodes:
+    """Codes for input the codec rejects before any handler runs.
+
+    missing:   a required member is absent
+    invalid:   a model constraint fails (length, range, enum, pattern)
+    malformed: the body cannot be parsed, or a member has the wrong type
+    """
+
+    missing: str
+    invalid: str
+    malformed: str
+
+
+# What each AWS service answers when input breaks its model. Real services differ: Firehose uses its
+# modeled InvalidArgumentException, Logs InvalidParameterException, Lambda InvalidParameterValueException
+# for missing members but the generic ValidationException for constraint failures and
+# InvalidRequestContentException for unparseable JSON, S3 InvalidArgument / MalformedXML, and both API
+# Gateway models BadRequestException.
+INPUT_ERROR_CODES: dict[str, InputErrorCodes] = {
+    "firehose": InputErrorCodes("InvalidArgumentException", "InvalidArgumentException", "SerializationException"),
+    "kinesis": InputErrorCodes("ValidationException", "ValidationException", "SerializationException"),
+    "logs": InputErrorCodes("InvalidParameterException", "InvalidParameterException", "SerializationException"),
+    "lambda": InputErrorCodes(
+        "InvalidParameterValueException", "ValidationException", "InvalidRequestContentException"
+    ),
+    "s3": InputErrorCodes("InvalidArgument", "InvalidArgument", "MalformedXML"),
+    "apigateway": InputErrorCodes("BadRequestException", "BadRequestException", "BadRequestException"),
+    "apigatewayv2": InputErrorCodes("BadRequestException", "BadRequestException", "BadRequestException"),
+}
+
+# Any other model: by protocol.
+DEFAULT_INPUT_ERROR_CODES: dict[str, InputErrorCodes] = {
+    "json": InputErrorCodes("ValidationException", "ValidationException", "SerializationException"),
+    "rest-json": InputErrorCodes("ValidationException", "ValidationException", "SerializationException"),
+    "rest-xml": InputErrorCodes("InvalidArgument", "InvalidArgument", "MalformedXML"),
+}
+
+
+def input_error_codes(service_name: str, protocol: str) -> InputErrorCodes:
+    return INPUT_ERROR_CODES.get(service_name) or DEFAULT_INPUT_ERROR_CODES.get(
+        protocol, DEFAULT_INPUT_ERROR_CODES["json"]
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    return str(value)
+
+
+def _field_text(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return to_iso8601(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def host_id(request_id: str) -> str:
+    """S3's x-amz-id-2: opaque, derived from the request id so logs can correlate the two."""
+    return base64.b64encode(hashlib.sha256(request_id.encode()).digest()).decode("ascii")
+
+
+def serialize_error(
+    protocol: str,
+    error: ServiceError,
+    request_id: str,
+    *,
+    json_version: str = "1.1",
+    head: bool = False,
+) -> HttpResponse:
+    headers: list[tuple[str, str]]
+    if protocol == "rest-xml":
+        headers = [("x-amz-request-id", request_id), ("x-amz-id-2", host_id(request_id))]
+        body = b""
+        if not head:
+            headers.append(("Content-Type", "application/xml"))
+            parts = [
+                '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>',
+                escape(error.code),
+                "</Code><Message>",
+                escape(error.message),
+                "</Message>",
+            ]
+            for name, value in error.fields.items():
+                if value is None or name in ("Code", "Message", "RequestId", "HostId"):
+                    continue
+                parts.append(f"<{name}>{escape(_field_text(value))}</{name}>")
+            parts.append(f"<RequestId>{escape(request_id)}</RequestId><HostId>{host_id(request_id)}</HostId></Error>")
+            body = "".join(parts).encode("utf-8")
+    else:
+        doc: dict[str, Any]
+        if protocol == "json":
+            doc = {"__type": error.code, "message": error.message}
+            content_type = f"application/x-amz-json-{json_version}"
+        else:
+            doc = {
+                "Type": "User" if error.sender_fault else "Service",
+                "message": error.message,
+                "Message": error.message,
+            }
+            content_type = "application/json"
+        for name, value in error.fields.items():
+            if value is not None:
+                doc[name] = value
+        headers = [
+            ("x-amzn-RequestId", request_id),
+            ("x-amzn-ErrorType", error.code),
+            ("Content-Type", content_type),
+        ]
+        body = b"" if head else orjson.dumps(doc, default=_json_default)
+    for name, value in error.headers.items():
+        headers.append((name, value))
+    return HttpResponse(status=error.status, headers=headers, body=body)

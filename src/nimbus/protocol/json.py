@@ -1,0 +1,287 @@
+"""AWS JSON 1.0/1.1 (Firehose, Kinesis, Logs) and the JSON document half of rest-json.
+
+``JsonShapes`` compiles, per shape, a reader (wire JSON value -> Python input: base64 blobs to bytes,
+timestamps to aware datetimes, locationName to member name) and a writer (output dict -> JSON-ready
+value). Subtrees with nothing to convert compile to ``None`` and are passed through untouched, so a
+Kinesis PutRecords body walks only ``Records[*].Data``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
+
+from nimbus.errors import SerializationError
+from nimbus.protocol.errors import InputErrorCodes
+from nimbus.protocol.http import HttpResponse
+from nimbus.protocol.timestamps import format_timestamp, parse_timestamp
+
+Reader = Callable[[Any], Any]
+Writer = Callable[[Any], Any]
+
+
+def shape_key(shape: Shape) -> str:
+    """Cache key: the shape name plus member-level traits (timestampFormat, locationName...)."""
+    serialization = shape.serialization
+    if not serialization:
+        return shape.name
+    return shape.name + repr(sorted((k, repr(v)) for k, v in serialization.items()))
+
+
+def strip_none(value: Any) -> Any:
+    """Drop None members from dicts (recursively); returns the same object when nothing changes."""
+    if isinstance(value, dict):
+        out = None
+        for key, item in value.items():
+            if item is None:
+                out = {k: strip_none(v) for k, v in value.items() if v is not None}
+                break
+            if isinstance(item, (dict, list)):
+                cleaned = strip_none(item)
+                if cleaned is not item:
+                    out = {k: strip_none(v) for k, v in value.items() if v is not None}
+                    break
+        return value if out is None else out
+    if isinstance(value, list):
+        if any(item is None or isinstance(item, (dict, list)) for item in value):
+            return [strip_none(v) for v in value if v is not None]
+        return value
+    return value
+
+
+def decode_base64(value: Any, codes: InputErrorCodes) -> bytes:
+    if not isinstance(value, str):
+        raise SerializationError(f"Expected a base64 string, got {type(value).__name__}", code=codes.malformed)
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise SerializationError("Invalid base64 value", code=codes.malformed) from exc
+
+
+def encode_blob(value: Any) -> str:
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    return base64.b64encode(value).decode("ascii")
+
+
+class JsonShapes:
+    """Compiled per-shape JSON readers and writers for one service model."""
+
+    def __init__(self, codes: InputErrorCodes, *, timestamp_format: str = "unixtimestamp") -> None:
+        self.codes = codes
+        self.timestamp_format = timestamp_format
+        self._readers: dict[str, Reader | None] = {}
+        self._writers: dict[str, Writer | None] = {}
+        self._needs: dict[str, bool] = {}
+
+    # -- what needs converting -------------------------------------------------------------------
+    def needs_conversion(self, shape: Shape) -> bool:
+        key = shape_key(shape)
+        if key not in self._needs:
+            self._needs[key] = self._reaches_conversion(shape, set())
+        return self._needs[key]
+
+    def _reaches_conversion(self, shape: Shape, seen: set[str]) -> bool:
+        if shape.name in seen:
+            return False
+        seen.add(shape.name)
+        kind = shape.type_name
+        if kind in ("blob", "timestamp"):
+            return True
+        if kind == "structure" and isinstance(shape, StructureShape):
+            if shape.is_document_type:
+                return False
+            for name, member in shape.members.items():
+                if member.serialization.get("name", name) != name:
+                    return True
+                if self._reaches_conversion(member, seen):
+                    return True
+        elif isinstance(shape, ListShape):
+            return self._reaches_conversion(shape.member, seen)
+        elif isinstance(shape, MapShape):
+            return self._reaches_conversion(shape.value, seen)
+        return False
+
+    # -- readers ---------------------------------------------------------------------------------
+    def reader(self, shape: Shape) -> Reader | None:
+        key = shape_key(shape)
+        if key in self._readers:
+            return self._readers[key]
+        if not self.needs_conversion(shape):
+            self._readers[key] = None
+            return None
+        cell: list[Reader] = []
+        self._readers[key] = lambda value: cell[0](value)  # recursion trampoline
+        compiled = self._compile_reader(shape)
+        cell.append(compiled)
+        self._readers[key] = compiled
+        return compiled
+
+    def structure_reader(self, members: list[tuple[str, Shape]]) -> Reader:
+        """Reader for a set of members (a whole structure, or the body members of a REST input)."""
+        plan = [(member.serialization.get("name", name), name, self.reader(member)) for name, member in members]
+        codes = self.codes
+
+        def read_structure(value: Any) -> Any:
+            if not isinstance(value, dict):
+                raise SerializationError("Expected a JSON object", code=codes.malformed)
+            out: dict[str, Any] = {}
+            for wire, name, read in plan:
+                item = value.get(wire)
+                if item is not None:
+                    out[name] = item if read is None else read(item)
+            return out
+
+        return read_structure
+
+    def _compile_reader(self, shape: Shape) -> Reader:
+        codes = self.codes
+        kind = shape.type_name
+        if kind == "blob":
+            return lambda value: decode_base64(value, codes)
+        if kind == "timestamp":
+            return parse_timestamp
+        if isinstance(shape, StructureShape):
+            return self.structure_reader(list(shape.members.items()))
+        if isinstance(shape, ListShape):
+            read_member = self.reader(shape.member)
+            assert read_member is not None
+
+            def read_list(value: Any) -> Any:
+                if not isinstance(value, list):
+                    raise SerializationError("Expected a JSON array", code=codes.malformed)
+                return [None if item is None else read_member(item) for item in value]
+
+            return read_list
+        if isinstance(shape, MapShape):
+            read_value = self.reader(shape.value)
+            assert read_value is not None
+
+            def read_map(value: Any) -> Any:
+                if not isinstance(value, dict):
+                    raise SerializationError("Expected a JSON object", code=codes.malformed)
+                return {k: None if v is None else read_value(v) for k, v in value.items()}
+
+            return read_map
+        return lambda value: value
+
+    # -- writers ---------------------------------------------------------------------------------
+    def writer(self, shape: Shape) -> Writer | None:
+        key = shape_key(shape)
+        if key in self._writers:
+            return self._writers[key]
+        if not self.needs_conversion(shape):
+            self._writers[key] = None
+            return None
+        cell: list[Writer] = []
+        self._writers[key] = lambda value: cell[0](value)
+        compiled = self._compile_writer(shape)
+        cell.append(compiled)
+        self._writers[key] = compiled
+        return compiled
+
+    def structure_writer(self, members: list[tuple[str, Shape]]) -> Writer:
+        plan = [(name, member.serialization.get("name", name), self.writer(member)) for name, member in members]
+
+        def write_structure(value: Any) -> Any:
+            out: dict[str, Any] = {}
+            for name, wire, write in plan:
+                item = value.get(name)
+                if item is not None:
+                    out[wire] = strip_none(item) if write is None else write(item)
+            return out
+
+        return write_structure
+
+    def _compile_writer(self, shape: Shape) -> Writer:
+        kind = shape.type_name
+        if kind == "blob":
+            return encode_blob
+        if kind == "timestamp":
+            fmt = shape.serialization.get("timestampFormat", self.timestamp_format)
+            return lambda value: format_timestamp(value, fmt)
+        if isinstance(shape, StructureShape):
+            return self.structure_writer(list(shape.members.items()))
+        if isinstance(shape, ListShape):
+            write_member = self.writer(shape.member)
+            assert write_member is not None
+            return lambda value: [write_member(item) for item in value if item is not None]
+        if isinstance(shape, MapShape):
+            write_value = self.writer(shape.value)
+            assert write_value is not None
+            return lambda value: {k: write_value(v) for k, v in value.items() if v is not None}
+        return lambda value: value
+
+
+def load_json_object(body: bytes, codes: InputErrorCodes) -> dict[str, Any]:
+    """Request body -> JSON object; empty body is ``{}``; anything else malformed."""
+    if not body or body.isspace():
+        return {}
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise SerializationError(f"Could not parse request body into json: {exc}", code=codes.malformed) from exc
+    if not isinstance(doc, dict):
+        raise SerializationError(
+            "Could not parse request body into json: expected a JSON object", code=codes.malformed
+        )
+    return doc
+
+
+def _dump_default(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return encode_blob(bytes(value))
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def dump_json(doc: Any) -> bytes:
+    return orjson.dumps(doc, default=_dump_default)
+
+
+class JsonCodec:
+    """awsJson 1.0/1.1: ``POST /`` with ``X-Amz-Target``; the whole input/output is the JSON body."""
+
+    def __init__(self, model: ServiceModel, codes: InputErrorCodes) -> None:
+        self.model = model
+        self.codes = codes
+        self.content_type = f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.0')}"
+        self.shapes = JsonShapes(codes)
+        self._input_plans: dict[str, Reader | None] = {}
+        self._output_plans: dict[str, Writer | None] = {}
+
+    def _input_reader(self, operation: OperationModel) -> Reader | None:
+        name = operation.name
+        if name not in self._input_plans:
+            shape = operation.input_shape
+            self._input_plans[name] = None if shape is None else self.shapes.reader(shape)
+        return self._input_plans[name]
+
+    def _output_writer(self, operation: OperationModel) -> Writer | None:
+        name = operation.name
+        if name not in self._output_plans:
+            shape = operation.output_shape
+            self._output_plans[name] = None if shape is None else self.shapes.writer(shape)
+        return self._output_plans[name]
+
+    def parse(self, operation: OperationModel, body: bytes) -> dict[str, Any]:
+        doc = load_json_object(body, self.codes)
+        read = self._input_reader(operation)
+        result: dict[str, Any] = doc if read is None else read(doc)
+        return result
+
+    def serialize(self, operation: OperationModel, output: dict[str, Any] | None, request_id: str) -> HttpResponse:
+        if output:
+            write = self._output_writer(operation)
+            body = dump_json(strip_none(output) if write is None else write(output))
+        else:
+            body = b"{}"
+        return HttpResponse(
+            status=200,
+            headers=[("x-amzn-RequestId", request_id), ("Content-Type", self.content_type)],
+            body=body,
+        )

@@ -1,0 +1,261 @@
+"""Input validation against botocore shapes: required members, types, lengths, ranges, enums, patterns.
+
+Checks are compiled once per shape into closures. Type mismatches raise at once (a body that does not
+fit the model is malformed, the service's ``malformed`` code); constraint failures are collected and
+reported together in AWS's wording::
+
+    1 validation error detected: Value 'x y' at 'deliveryStreamName' failed to satisfy constraint:
+    Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+from nimbus.bytestream import ByteStream
+from nimbus.errors import SerializationError, ValidationError
+from nimbus.protocol.errors import InputErrorCodes
+
+Problems = list[tuple[bool, str]]  # (is_missing, text)
+Check = Callable[[Any, str, Problems], None]
+
+# Patterns are applied to values up to this size; beyond, a backtracking regex could stall the loop.
+MAX_PATTERN_INPUT_CHARS = 65_536
+
+
+def lower_first(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, (bytes, bytearray)):
+        return f"java.nio.HeapByteBuffer[pos=0 lim={len(value)} cap={len(value)}]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v).strip("'") for v in value) + "]"
+    return str(value)
+
+
+def _constraint(problems: Problems, value: Any, path: str, rule: str) -> None:
+    problems.append((False, f"Value {_show(value)} at '{path}' failed to satisfy constraint: {rule}"))
+
+
+
+
+class Validator:
+    """Validates parsed input dicts for one service model."""
+
+    def __init__(self, codes: InputErrorCodes) -> None:
+        self.codes = codes
+        self._checks: dict[str, Check] = {}
+        self._patterns: dict[str, re.Pattern[str] | None] = {}
+
+    def validate(self, shape: StructureShape | None, params: dict[str, Any]) -> None:
+        if shape is None:
+            return
+        problems: Problems = []
+        self.check_for(shape)(params, "", problems)
+        if problems:
+            missing = any(is_missing for is_missing, _ in problems)
+            count = len(problems)
+            text = f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(
+                t for _, t in problems
+            )
+            raise ValidationError(text, code=self.codes.missing if missing else self.codes.invalid)
+
+    def _type_error(self, path: str, expected: str, value: Any) -> SerializationError:
+        where = f" at '{path}'" if path else ""
+        return SerializationError(
+            f"Unexpected value type{where}: expected {expected}, got {type(value).__name__}",
+            code=self.codes.malformed,
+        )
+
+    def _pattern(self, pattern: str) -> re.Pattern[str] | None:
+        if pattern not in self._patterns:
+            try:
+                self._patterns[pattern] = re.compile(pattern)
+            except (re.error, OverflowError):
+                self._patterns[pattern] = None  # Java-only syntax (\p{...} etc.): skip, leniently
+        return self._patterns[pattern]
+
+    def check_for(self, shape: Shape) -> Check:
+        key = shape.name
+        found = self._checks.get(key)
+        if found is not None:
+            return found
+        # Recursive shapes: install a trampoline before compiling.
+        cell: list[Check] = []
+
+        def deferred(value: Any, path: str, problems: Problems) -> None:
+            cell[0](value, path, problems)
+
+        self._checks[key] = deferred
+        compiled = self._compile(shape)
+        cell.append(compiled)
+        self._checks[key] = compiled
+        return compiled
+
+    def _compile(self, shape: Shape) -> Check:
+        kind = shape.type_name
+        meta = shape.metadata
+        if kind == "structure":
+            assert isinstance(shape, StructureShape)
+            return self._compile_structure(shape)
+        if kind == "list":
+            assert isinstance(shape, ListShape)
+            return self._compile_list(shape)
+        if kind == "map":
+            assert isinstance(shape, MapShape)
+            return self._compile_map(shape)
+        if kind == "string":
+            return self._compile_string(shape)
+        if kind in ("integer", "long", "float", "double"):
+            integral = kind in ("integer", "long")
+            lo, hi = meta.get("min"), meta.get("max")
+            type_error = self._type_error
+
+            def check_number(value: Any, path: str, problems: Problems) -> None:
+                if isinstance(value, bool) or not isinstance(value, (int, float) if not integral else int):
+                    raise type_error(path, kind, value)
+                if lo is not None and value < lo:
+                    _constraint(problems, value, path, f"Member must have value greater than or equal to {lo}")
+                if hi is not None and value > hi:
+                    _constraint(problems, value, path, f"Member must have value less than or equal to {hi}")
+
+            return check_number
+        if kind == "boolean":
+            type_error = self._type_error
+
+            def check_bool(value: Any, path: str, problems: Problems) -> None:
+                if not isinstance(value, bool):
+                    raise type_error(path, "boolean", value)
+
+            return check_bool
+        if kind == "blob":
+            lo, hi = meta.get("min"), meta.get("max")
+            type_error = self._type_error
+
+            def check_blob(value: Any, path: str, problems: Problems) -> None:
+                if isinstance(value, ByteStream):
+                    return
+                if not isinstance(value, (bytes, bytearray, memoryview)):
+                    raise type_error(path, "blob", value)
+                if lo is not None and len(value) < lo:
+                    _constraint(problems, value, path, f"Member must have length greater than or equal to {lo}")
+                if hi is not None and len(value) > hi:
+                    _constraint(problems, value, path, f"Member must have length less than or equal to {hi}")
+
+            return check_blob
+        if kind == "timestamp":
+            type_error = self._type_error
+
+            def check_timestamp(value: Any, path: str, problems: Problems) -> None:
+                if not isinstance(value, dt.datetime):
+                    raise type_error(path, "timestamp", value)
+
+            return check_timestamp
+        return lambda value, path, problems: None  # document and unknown types
+
+    def _compile_string(self, shape: Shape) -> Check:
+        meta = shape.metadata
+        lo, hi = meta.get("min"), meta.get("max")
+        enum = frozenset(shape.enum) if shape.enum else None
+        enum_text = "[" + ", ".join(shape.enum) + "]" if shape.enum else ""
+        pattern_text = meta.get("pattern")
+        pattern = self._pattern(pattern_text) if pattern_text else None
+        type_error = self._type_error
+        if lo is None and hi is None and enum is None and pattern is None:
+
+            def check_plain(value: Any, path: str, problems: Problems) -> None:
+                if not isinstance(value, str):
+                    raise type_error(path, "string", value)
+
+            return check_plain
+
+        def check_string(value: Any, path: str, problems: Problems) -> None:
+            if not isinstance(value, str):
+                raise type_error(path, "string", value)
+            n = len(value)
+            if lo is not None and n < lo:
+                _constraint(problems, value, path, f"Member must have length greater than or equal to {lo}")
+            if hi is not None and n > hi:
+                _constraint(problems, value, path, f"Member must have length less than or equal to {hi}")
+            if enum is not None and value not in enum:
+                _constraint(problems, value, path, f"Member must satisfy enum value set: {enum_text}")
+            if pattern is not None and n <= MAX_PATTERN_INPUT_CHARS and pattern.fullmatch(value) is None:
+                _constraint(
+                    problems, value, path, f"Member must satisfy regular expression pattern: {pattern_text}"
+                )
+
+        return check_string
+
+    def _compile_structure(self, shape: StructureShape) -> Check:
+        required = [(name, lower_first(name)) for name in shape.required_members]
+        members = [(name, lower_first(name), self.check_for(member)) for name, member in shape.members.items()]
+        type_error = self._type_error
+        if shape.is_document_type:
+            return lambda value, path, problems: None
+
+        def check_structure(value: Any, path: str, problems: Problems) -> None:
+            if not isinstance(value, dict):
+                raise type_error(path, "structure", value)
+            prefix = path + "." if path else ""
+            for name, wire in required:
+                if value.get(name) is None:
+                    problems.append(
+                        (True, f"Value null at '{prefix}{wire}' failed to satisfy constraint: Member must not be null")
+                    )
+            for name, wire, check in members:
+                item = value.get(name)
+                if item is not None:
+                    check(item, prefix + wire, problems)
+
+        return check_structure
+
+    def _compile_list(self, shape: ListShape) -> Check:
+        lo, hi = shape.metadata.get("min"), shape.metadata.get("max")
+        check_member = self.check_for(shape.member)
+        type_error = self._type_error
+
+        def check_list(value: Any, path: str, problems: Problems) -> None:
+            if not isinstance(value, list):
+                raise type_error(path, "list", value)
+            n = len(value)
+            if lo is not None and n < lo:
+                _constraint(problems, value, path, f"Member must have length greater than or equal to {lo}")
+            if hi is not None and n > hi:
+                _constraint(problems, value, path, f"Member must have length less than or equal to {hi}")
+            for index, item in enumerate(value, 1):
+                if item is not None:
+                    check_member(item, f"{path}.{index}.member", problems)
+
+        return check_list
+
+    def _compile_map(self, shape: MapShape) -> Check:
+        lo, hi = shape.metadata.get("min"), shape.metadata.get("max")
+        check_key = self.check_for(shape.key)
+        check_value = self.check_for(shape.value)
+        type_error = self._type_error
+
+        def check_map(value: Any, path: str, problems: Problems) -> None:
+            if not isinstance(value, dict):
+                raise type_error(path, "map", value)
+            n = len(value)
+            if lo is not None and n < lo:
+                _constraint(problems, value, path, f"Member must have length greater than or equal to {lo}")
+            if hi is not None and n > hi:
+                _constraint(problems, value, path, f"Member must have length less than or equal to {hi}")
+            for key, item in value.items():
+                check_key(key, path, problems)
+                if item is not None:
+                    check_value(item, f"{path}.{key}", problems)
+
+        return check_map
