@@ -223,10 +223,23 @@ class ServiceProtocol:
 
     # -- codec -------------------------------------------------------------------------------------
     def is_streaming_input(self, operation: str) -> bool:
-        return bool(self.operation_model(operation).has_streaming_input)
+        """True when the input payload is a blob marked ``streaming`` (S3 PutObject, UploadPart): parse()
+        then passes the request's ByteStream through. botocore's own ``has_streaming_input`` also counts
+        any blob payload (Lambda Invoke), which Nimbus reads whole."""
+        return self._payload_streams(self.operation_model(operation).input_shape)
 
     def output_is_streaming(self, operation: str) -> bool:
-        return bool(self.operation_model(operation).has_streaming_output)
+        return self._payload_streams(self.operation_model(operation).output_shape)
+
+    @staticmethod
+    def _payload_streams(shape: Any) -> bool:
+        if shape is None:
+            return False
+        payload = shape.serialization.get("payload")
+        if payload is None:
+            return False
+        member = shape.members[payload]
+        return member.type_name in ("blob", "string") and bool(member.serialization.get("streaming"))
 
     def parse(
         self,
