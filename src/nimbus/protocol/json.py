@@ -35,21 +35,20 @@ def shape_key(shape: Shape) -> str:
 
 def strip_none(value: Any) -> Any:
     """Drop None members from dicts (recursively); returns the same object when nothing changes."""
-    if isinstance(value, dict):
-        out = None
-        for key, item in value.items():
-            if item is None:
-                out = {k: strip_none(v) for k, v in value.items() if v is not None}
-                break
-            if isinstance(item, (dict, list)):
-                cleaned = strip_none(item)
-                if cleaned is not item:
-                    out = {k: strip_none(v) for k, v in value.items() if v is not None}
-                    break
-        return value if out is None else out
-    if isinstance(value, list):
-        if any(item is None or isinstance(item, (dict, list)) for item in value):
-            return [strip_none(v) for v in value if v is not None]
+    kind = type(value)
+    if kind is dict:
+        if None in value.values():
+            return {k: strip_none(v) for k, v in value.items() if v is not None}
+        for item in value.values():
+            item_kind = type(item)
+            if (item_kind is dict or item_kind is list) and strip_none(item) is not item:
+                return {k: strip_none(v) for k, v in value.items()}
+        return value
+    if kind is list:
+        for item in value:
+            item_kind = type(item)
+            if item is None or ((item_kind is dict or item_kind is list) and strip_none(item) is not item):
+                return [strip_none(v) for v in value if v is not None]
         return value
     return value
 
@@ -58,7 +57,7 @@ def decode_base64(value: Any, codes: InputErrorCodes) -> bytes:
     if not isinstance(value, str):
         raise SerializationError(f"Expected a base64 string, got {type(value).__name__}", code=codes.malformed)
     try:
-        return base64.b64decode(value, validate=True)
+        return binascii.a2b_base64(value, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise SerializationError("Invalid base64 value", code=codes.malformed) from exc
 
@@ -126,6 +125,20 @@ class JsonShapes:
         """Reader for a set of members (a whole structure, or the body members of a REST input)."""
         plan = [(member.serialization.get("name", name), name, self.reader(member)) for name, member in members]
         codes = self.codes
+        if all(wire == name for wire, name, _ in plan):
+            # No renames: convert the few members that need it in place, no new dict per structure.
+            converting = [(name, read) for _, name, read in plan if read is not None]
+
+            def read_in_place(value: Any) -> Any:
+                if type(value) is not dict:
+                    raise SerializationError("Expected a JSON object", code=codes.malformed)
+                for name, read in converting:
+                    item = value.get(name)
+                    if item is not None:
+                        value[name] = read(item)
+                return value
+
+            return read_in_place
 
         def read_structure(value: Any) -> Any:
             if not isinstance(value, dict):

@@ -22,7 +22,23 @@ from nimbus.errors import SerializationError, ValidationError
 from nimbus.protocol.errors import InputErrorCodes
 
 Problems = list[tuple[bool, str]]  # (is_missing, text)
-Check = Callable[[Any, str, Problems], None]
+# A path is built lazily, as nested pairs, and only rendered when something fails:
+# "" (the input) | (parent, "memberName") | (parent, list index starting at 1) | (parent, ("key",))
+Path = Any
+Check = Callable[[Any, Path, Problems], None]
+
+
+def render_path(path: Path) -> str:
+    parts: list[str] = []
+    while path:
+        path, part = path
+        if isinstance(part, int):
+            parts.append(f"{part}.member")
+        elif isinstance(part, tuple):
+            parts.append(str(part[0]))
+        else:
+            parts.append(part)
+    return ".".join(reversed(parts))
 
 # Patterns are applied to values up to this size; beyond, a backtracking regex could stall the loop.
 MAX_PATTERN_INPUT_CHARS = 65_536
@@ -44,8 +60,8 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _constraint(problems: Problems, value: Any, path: str, rule: str) -> None:
-    problems.append((False, f"Value {_show(value)} at '{path}' failed to satisfy constraint: {rule}"))
+def _constraint(problems: Problems, value: Any, path: Path, rule: str) -> None:
+    problems.append((False, f"Value {_show(value)} at '{render_path(path)}' failed to satisfy constraint: {rule}"))
 
 
 
@@ -71,8 +87,8 @@ class Validator:
             )
             raise ValidationError(text, code=self.codes.missing if missing else self.codes.invalid)
 
-    def _type_error(self, path: str, expected: str, value: Any) -> SerializationError:
-        where = f" at '{path}'" if path else ""
+    def _type_error(self, path: Path, expected: str, value: Any) -> SerializationError:
+        where = f" at '{render_path(path)}'" if path else ""
         return SerializationError(
             f"Unexpected value type{where}: expected {expected}, got {type(value).__name__}",
             code=self.codes.malformed,
@@ -94,7 +110,7 @@ class Validator:
         # Recursive shapes: install a trampoline before compiling.
         cell: list[Check] = []
 
-        def deferred(value: Any, path: str, problems: Problems) -> None:
+        def deferred(value: Any, path: Path, problems: Problems) -> None:
             cell[0](value, path, problems)
 
         self._checks[key] = deferred
@@ -122,7 +138,7 @@ class Validator:
             lo, hi = meta.get("min"), meta.get("max")
             type_error = self._type_error
 
-            def check_number(value: Any, path: str, problems: Problems) -> None:
+            def check_number(value: Any, path: Path, problems: Problems) -> None:
                 if isinstance(value, bool) or not isinstance(value, (int, float) if not integral else int):
                     raise type_error(path, kind, value)
                 if lo is not None and value < lo:
@@ -134,7 +150,7 @@ class Validator:
         if kind == "boolean":
             type_error = self._type_error
 
-            def check_bool(value: Any, path: str, problems: Problems) -> None:
+            def check_bool(value: Any, path: Path, problems: Problems) -> None:
                 if not isinstance(value, bool):
                     raise type_error(path, "boolean", value)
 
@@ -143,7 +159,7 @@ class Validator:
             lo, hi = meta.get("min"), meta.get("max")
             type_error = self._type_error
 
-            def check_blob(value: Any, path: str, problems: Problems) -> None:
+            def check_blob(value: Any, path: Path, problems: Problems) -> None:
                 if isinstance(value, ByteStream):
                     return
                 if not isinstance(value, (bytes, bytearray, memoryview)):
@@ -157,7 +173,7 @@ class Validator:
         if kind == "timestamp":
             type_error = self._type_error
 
-            def check_timestamp(value: Any, path: str, problems: Problems) -> None:
+            def check_timestamp(value: Any, path: Path, problems: Problems) -> None:
                 if not isinstance(value, dt.datetime):
                     raise type_error(path, "timestamp", value)
 
@@ -174,13 +190,13 @@ class Validator:
         type_error = self._type_error
         if lo is None and hi is None and enum is None and pattern is None:
 
-            def check_plain(value: Any, path: str, problems: Problems) -> None:
+            def check_plain(value: Any, path: Path, problems: Problems) -> None:
                 if not isinstance(value, str):
                     raise type_error(path, "string", value)
 
             return check_plain
 
-        def check_string(value: Any, path: str, problems: Problems) -> None:
+        def check_string(value: Any, path: Path, problems: Problems) -> None:
             if not isinstance(value, str):
                 raise type_error(path, "string", value)
             n = len(value)
@@ -199,24 +215,25 @@ class Validator:
 
     def _compile_structure(self, shape: StructureShape) -> Check:
         required = [(name, lower_first(name)) for name in shape.required_members]
+        flat_required = [name for name, _ in required]
         members = [(name, lower_first(name), self.check_for(member)) for name, member in shape.members.items()]
         type_error = self._type_error
         if shape.is_document_type:
             return lambda value, path, problems: None
 
-        def check_structure(value: Any, path: str, problems: Problems) -> None:
+        def check_structure(value: Any, path: Path, problems: Problems) -> None:
             if not isinstance(value, dict):
                 raise type_error(path, "structure", value)
-            prefix = path + "." if path else ""
-            for name, wire in required:
+            for name in flat_required:
                 if value.get(name) is None:
+                    where = render_path((path, lower_first(name)))
                     problems.append(
-                        (True, f"Value null at '{prefix}{wire}' failed to satisfy constraint: Member must not be null")
+                        (True, f"Value null at '{where}' failed to satisfy constraint: Member must not be null")
                     )
             for name, wire, check in members:
                 item = value.get(name)
                 if item is not None:
-                    check(item, prefix + wire, problems)
+                    check(item, (path, wire), problems)
 
         return check_structure
 
@@ -225,7 +242,7 @@ class Validator:
         check_member = self.check_for(shape.member)
         type_error = self._type_error
 
-        def check_list(value: Any, path: str, problems: Problems) -> None:
+        def check_list(value: Any, path: Path, problems: Problems) -> None:
             if not isinstance(value, list):
                 raise type_error(path, "list", value)
             n = len(value)
@@ -235,7 +252,7 @@ class Validator:
                 _constraint(problems, value, path, f"Member must have length less than or equal to {hi}")
             for index, item in enumerate(value, 1):
                 if item is not None:
-                    check_member(item, f"{path}.{index}.member", problems)
+                    check_member(item, (path, index), problems)
 
         return check_list
 
@@ -245,7 +262,7 @@ class Validator:
         check_value = self.check_for(shape.value)
         type_error = self._type_error
 
-        def check_map(value: Any, path: str, problems: Problems) -> None:
+        def check_map(value: Any, path: Path, problems: Problems) -> None:
             if not isinstance(value, dict):
                 raise type_error(path, "map", value)
             n = len(value)
@@ -256,6 +273,6 @@ class Validator:
             for key, item in value.items():
                 check_key(key, path, problems)
                 if item is not None:
-                    check_value(item, f"{path}.{key}", problems)
+                    check_value(item, (path, (key,)), problems)
 
         return check_map
