@@ -65,6 +65,9 @@ class Nimbus:
             self._apis[service] = api
         return api
 
+    def serves(self, service: str) -> bool:
+        return service in SERVICES
+
     def component(self, name: str, factory: Callable[[], T]) -> T:
         """A shared engine object (e.g. "lambda.invoker"), built once on first use."""
         obj = self._components.get(name)
@@ -130,6 +133,7 @@ class Nimbus:
         if self.storage is not None:
             await self.storage.aclose()
             self.storage = None
+        log.info("stopped")
 
     def health(self) -> dict[str, Any]:
         return {

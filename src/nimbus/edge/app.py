@@ -207,7 +207,7 @@ class EdgeApp:
             creds = identity.credentials if identity else None
             req = HttpRequest(method, path, raw_path, query, headers, body, host)
             params = proto.parse(op, req, path_params)
-            api = self.core.api(service)
+            api = self.core.api(service) if self.core.serves(service) else None
             handler = getattr(api, xform_name(op), None)
             if handler is None:
                 raise NotImplementedOperation(f"The operation {op} of {service} is not implemented by Nimbus yet.")

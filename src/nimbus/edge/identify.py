@@ -84,6 +84,23 @@ def virtual_bucket(hostname: str) -> str | None:
     return None
 
 
+_LAMBDA_PREFIXES = ("/2015-03-31/", "/2016-08-19/", "/2017-03-31/", "/2017-10-31/", "/2018-10-31/", "/2019-09-25/",
+                    "/2019-09-30/", "/2020-04-22/", "/2020-06-30/", "/2021-10-31/")
+_APIGW_PREFIXES = ("/restapis", "/apikeys", "/usageplans", "/domainnames", "/account", "/apis")
+
+
+def unsigned_service(path: str) -> str:
+    """An unsigned request (no target, no signature): answer in the protocol of the API its path belongs
+    to, so the client gets the auth error it understands; anything else is anonymous S3."""
+    if path.startswith(_LAMBDA_PREFIXES):
+        return "lambda"
+    if path.startswith("/v2/"):
+        return "apigatewayv2"
+    if path.startswith(_APIGW_PREFIXES):
+        return "apigateway"
+    return "s3"
+
+
 def identify(headers: dict[str, str], query: list[tuple[str, str]], path: str, hostname: str) -> Identified:
     target = headers.get("x-amz-target")
     scope = scope_of_request(headers, query)
@@ -95,6 +112,8 @@ def identify(headers: dict[str, str], query: list[tuple[str, str]], path: str, h
         service = SIGNING_NAMES.get(signing)
         if service == "apigateway" and path.startswith("/v2/"):
             service = "apigatewayv2"
+    if service is None and scope is None and not target:
+        service = unsigned_service(path)
     bucket = None
     if service in (None, "s3"):
         bucket = virtual_bucket(hostname)
