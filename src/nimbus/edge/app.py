@@ -167,10 +167,11 @@ class EdgeApp:
                 raise sigv4.AuthError("missing", "Missing Authentication Token")
             proto = self.protocol(service)
             path = scope["path"]
+            route_raw = raw_path
             if ident.bucket is not None:
+                # virtual-hosted S3: route as the path-style request it is equivalent to
                 path = "/" + ident.bucket + (path if path != "/" else "")
-                if path.endswith("/") and scope["path"] == "/":
-                    path = path.rstrip("/") or "/"
+                route_raw = "/" + quote(ident.bucket) + (raw_path if raw_path != "/" else "")
             # find the operation
             path_params: dict[str, str] | None = None
             if protocol_name == "json":
@@ -182,7 +183,7 @@ class EdgeApp:
                     name = target.split(".", 1)[-1] if target else "(no X-Amz-Target)"
                     raise ServiceError(f"Operation {name} is not supported by Nimbus.", code="UnknownOperationException", status=400)
             else:
-                found = proto.match_rest(method, path, query, headers)
+                found = proto.match_rest(method, path, query, headers, raw_path=route_raw)
                 if found is None:
                     raise ServiceError(
                         f"No operation of {service} matches {method} {scope['path']}.",
@@ -205,7 +206,7 @@ class EdgeApp:
                 body = _decode_buffered(raw, headers, identity)
             region = identity.region if identity else (ident.scope.region if ident.scope else self.core.settings.default_region)
             creds = identity.credentials if identity else None
-            req = HttpRequest(method, path, raw_path, query, headers, body, host)
+            req = HttpRequest(method, path, raw_path if ident.bucket is None else route_raw, query, headers, body, host)
             params = proto.parse(op, req, path_params)
             api = self.core.api(service) if self.core.serves(service) else None
             handler = getattr(api, xform_name(op), None)
