@@ -1,0 +1,112 @@
+"""A delivery stream's durable buffer: records on a log, a checkpoint in metadata, size/interval triggers.
+
+aws-contracts.md A.3/A.7. ``append`` returns once the records are fsync'd in the stream's log (the
+PutRecord 200 promise). Nothing but counters is kept in memory: a flush reads its batch back from the log,
+so a stream holding gigabytes of undelivered data (destination down) costs disk, not memory.
+
+The checkpoint (``firehose.checkpoint`` document: the first sequence number not yet delivered) moves only
+after a batch's objects are written; records below it are trimmed from the log. A crash between an
+object write and its checkpoint re-delivers that batch after restart: at-least-once, as AWS documents.
+
+Triggers, whichever comes first (A.3): the undelivered bytes reach the size hint, or the interval has
+passed since the arrival of the oldest undelivered record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from nimbus.clock import Clock
+from nimbus.storage import Log, LogRecord, MetadataStore
+
+CHECKPOINT_KIND = "firehose.checkpoint"
+MAX_RECORDS_PER_FLUSH = 500_000
+
+
+class StreamBuffer:
+    def __init__(
+        self, log: Log, metadata: MetadataStore, key: str, clock: Clock, *, size_bytes: int, interval_s: float
+    ) -> None:
+        self.log = log
+        self.metadata = metadata
+        self.key = key
+        self.clock = clock
+        self.size_bytes = size_bytes
+        self.interval_s = interval_s
+        doc = metadata.get(CHECKPOINT_KIND, key)
+        self.checkpoint = max(int(doc["next_seq"]) if doc else 0, log.first_seq)
+        self.pending_bytes = 0
+        self.appended_bytes = 0  # monotonic total, to account appends that race a flush's read
+        self.oldest_arrival_ms: int | None = None
+        self.changed = asyncio.Event()
+        self._probe()
+
+    def _probe(self) -> None:
+        """Initialise the triggers from the log (at open and after a flush): bounded by the size hint."""
+        if self.checkpoint >= self.log.next_seq:
+            self.pending_bytes = 0
+            self.oldest_arrival_ms = None
+            return
+        batch = self.log.read(self.checkpoint, limit=MAX_RECORDS_PER_FLUSH, max_bytes=self.size_bytes)
+        self.oldest_arrival_ms = batch[0].timestamp_ms if batch else None
+        self.pending_bytes = sum(len(r.payload) for r in batch)
+        if batch and batch[-1].seq + 1 < self.log.next_seq:
+            self.pending_bytes = max(self.pending_bytes, self.size_bytes)  # more than a batch is waiting
+
+    def reconfigure(self, *, size_bytes: int, interval_s: float) -> None:
+        self.size_bytes = size_bytes
+        self.interval_s = interval_s
+        self.changed.set()
+
+    @property
+    def backlog_records(self) -> int:
+        return max(self.log.next_seq - self.checkpoint, 0)
+
+    async def append(self, payloads: Sequence[bytes], *, arrival_ms: int) -> list[int]:
+        """Durably append; returns sequence numbers once fsync'd (group commit in the log store)."""
+        seqs = await self.log.append(payloads, timestamp_ms=arrival_ms)
+        n = sum(len(p) for p in payloads)
+        self.appended_bytes += n
+        self.pending_bytes += n
+        if self.oldest_arrival_ms is None:
+            self.oldest_arrival_ms = arrival_ms
+        if self.pending_bytes >= self.size_bytes or self.interval_s <= 0:
+            self.changed.set()
+        elif self.pending_bytes == n:
+            self.changed.set()  # the first record starts the interval timer
+        return seqs
+
+    def seconds_until_due(self) -> float | None:
+        """0 when a flush is due now, a positive delay for the interval trigger, None when empty."""
+        oldest = self.oldest_arrival_ms
+        if oldest is None:
+            # nothing accounted yet (a record can be visible in the log before its append returns)
+            return None
+        if self.pending_bytes >= self.size_bytes:
+            return 0.0
+        return max(0.0, oldest / 1000 + self.interval_s - self.clock.time())
+
+    def read_batch(self) -> list[LogRecord]:
+        """The next batch to deliver: from the checkpoint, up to the size hint (at least one record)."""
+        return self.log.read(self.checkpoint, limit=MAX_RECORDS_PER_FLUSH, max_bytes=self.size_bytes)
+
+    async def commit(self, next_seq: int, *, delivered_bytes: int) -> None:
+        """Everything below ``next_seq`` is delivered: persist the checkpoint, then trim the log."""
+        if next_seq <= self.checkpoint:
+            return
+        self.metadata.put(CHECKPOINT_KIND, self.key, {"next_seq": next_seq})
+        self.checkpoint = next_seq
+        await self.log.trim(next_seq)
+        self.pending_bytes = max(0, self.pending_bytes - delivered_bytes)
+        if self.checkpoint >= self.log.next_seq:
+            self.oldest_arrival_ms = None
+            self.pending_bytes = 0
+        else:
+            first = self.log.read(self.checkpoint, limit=1)
+            self.oldest_arrival_ms = first[0].timestamp_ms if first else None
+            if self.pending_bytes <= 0:
+                self._probe()
+
+    def forget(self) -> None:
+        self.metadata.delete(CHECKPOINT_KIND, self.key)

@@ -1,0 +1,392 @@
+"""The deliverer: one task per stream taking batches from its buffer through transform, compression and
+the S3 sink, then checkpointing.
+
+aws-contracts.md A.3-A.6. A flush is planned once (Lambda invoked once per batch) and its objects are
+then written with retries and backoff while the destination fails (bucket missing, endpoint down):
+objects already written are not written again, and the checkpoint moves only when every object of the
+batch is written. Records older than the retention (24 h, as AWS keeps DirectPut data) when their batch
+still cannot be written are dropped with an error log line and the ``expired`` counter, never silently.
+
+Objects of one flush: one per partition (dynamic partitioning) or one for the whole batch; processing
+failures in one error object under the error prefix (JSON lines, A.6; written uncompressed, [choice]);
+with S3BackupMode Enabled the untransformed source records in one more object under the backup prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from nimbus.clock import Clock
+from nimbus.services.firehose import compression
+from nimbus.services.firehose.buffer import StreamBuffer
+from nimbus.services.firehose.prefixes import Layout, PrefixError
+from nimbus.services.firehose.transform import (
+    Failed,
+    LambdaProcessor,
+    SourceRecord,
+    Transformed,
+    Transformer,
+    error_record,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETENTION_S = 24 * 3600  # A.7: DirectPut data is kept 24 h while the destination is down
+RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+MAX_ACTIVE_PARTITIONS = 500  # A.4 rule 7
+
+
+class DestinationError(Exception):
+    """The destination refused or could not take an object (retried by the deliverer)."""
+
+
+class ObjectSink(Protocol):
+    """Where objects go: Nimbus's own S3 engine (so notifications fire) or an external S3 endpoint."""
+
+    async def put_object(
+        self, bucket: str, key: str, body: bytes, *, content_encoding: str | None, account_id: str, region: str
+    ) -> None: ...
+
+
+@dataclass(slots=True, frozen=True)
+class BackupTarget:
+    bucket: str
+    layout: Layout
+    compression: str
+    file_extension: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class DeliveryConfig:
+    """What one flush needs to know of the stream, rebuilt from the stream document on each change."""
+
+    stream_name: str
+    stream_arn: str
+    account_id: str
+    region: str
+    version: str
+    bucket: str
+    layout: Layout
+    compression: str = "UNCOMPRESSED"
+    file_extension: str | None = None
+    processor: LambdaProcessor | None = None
+    append_delimiter: bool = False
+    metadata_queries: dict[str, list[str]] | None = None
+    dynamic_partitioning: bool = False
+    backup: BackupTarget | None = None
+
+
+@dataclass(slots=True)
+class PlannedObject:
+    bucket: str
+    key: str
+    body: bytes
+    content_encoding: str | None
+    records: int
+    kind: str  # "data" | "error" | "backup"
+
+
+@dataclass(slots=True)
+class Counters:
+    incoming_records: int = 0
+    incoming_bytes: int = 0
+    delivered_records: int = 0
+    delivered_bytes: int = 0
+    objects: int = 0
+    delivery_failures: int = 0
+    transform_invocations: int = 0
+    transform_ok: int = 0
+    transform_dropped: int = 0
+    transform_failed: int = 0
+    transform_ms: float = 0.0
+    backup_records: int = 0
+    expired_records: int = 0
+    last_delivery_ms: int | None = None
+    last_error: str | None = None
+    data_freshness_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+class Deliverer:
+    def __init__(
+        self,
+        buffer: StreamBuffer,
+        config: Callable[[], DeliveryConfig],
+        sink: ObjectSink,
+        clock: Clock,
+        *,
+        transformer: Transformer | None = None,
+        retention_s: float = DEFAULT_RETENTION_S,
+    ) -> None:
+        self.buffer = buffer
+        self.config = config
+        self.sink = sink
+        self.clock = clock
+        self.transformer = transformer
+        self.retention_s = retention_s
+        self.counters = Counters()
+        self._force_until: int | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._delivered = asyncio.Condition()
+
+    # ----------------------------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"firehose-deliver-{self.buffer.key}")
+
+    async def aclose(self) -> None:
+        self._closing = True
+        self.buffer.changed.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+    async def flush(self, timeout: float | None = None) -> bool:
+        """Deliver everything appended so far now (the interval is not waited out); True when done."""
+        target = self.buffer.log.next_seq
+        self._force_until = max(self._force_until or 0, target)
+        self.buffer.changed.set()
+
+        async def wait() -> None:
+            async with self._delivered:
+                await self._delivered.wait_for(lambda: self.buffer.checkpoint >= target)
+
+        try:
+            await asyncio.wait_for(wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    # ----------------------------------------------------------------------------------------- loop
+
+    async def _run(self) -> None:
+        while not self._closing:
+            forced = self._force_until is not None and self.buffer.checkpoint < self._force_until
+            delay = 0.0 if forced else self.buffer.seconds_until_due()
+            if delay is None or delay > 0:
+                self.buffer.changed.clear()
+                await self._wait(delay)
+                continue
+            try:
+                await self.flush_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the loop must survive; the batch stays in the log
+                self.counters.last_error = repr(e)
+                log.exception("firehose delivery failed stream=%s", self.buffer.key)
+                await self.clock.sleep(1.0)
+            if self._force_until is not None and self.buffer.checkpoint >= self._force_until:
+                self._force_until = None
+
+    async def _wait(self, delay: float | None) -> None:
+        waiter = asyncio.ensure_future(self.buffer.changed.wait())
+        tasks: set[asyncio.Future[Any]] = {waiter}
+        if delay is not None:
+            tasks.add(asyncio.ensure_future(self.clock.sleep(delay)))
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    # ---------------------------------------------------------------------------------------- flush
+
+    async def flush_once(self) -> int:
+        """Deliver one batch (up to the size hint); returns the number of source records consumed."""
+        records = await asyncio.to_thread(self.buffer.read_batch)
+        if not records:
+            return 0
+        cfg = self.config()
+        sources = [SourceRecord(r.seq, r.timestamp_ms, r.payload) for r in records]
+        source_bytes = sum(len(s.data) for s in sources)
+        plan = await self.plan(cfg, sources)
+        written: set[int] = set()
+        attempt = 0
+        while True:
+            try:
+                for i, obj in enumerate(plan):
+                    if i in written:
+                        continue
+                    await self.sink.put_object(
+                        obj.bucket, obj.key, obj.body, content_encoding=obj.content_encoding,
+                        account_id=cfg.account_id, region=cfg.region,
+                    )
+                    written.add(i)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - any destination failure is retried
+                self.counters.delivery_failures += 1
+                self.counters.last_error = f"{type(e).__name__}: {e}"
+                age_s = self.clock.time() - sources[0].arrival_ms / 1000
+                if age_s > self.retention_s:
+                    self.counters.expired_records += len(sources)
+                    log.error(
+                        "firehose records expired undelivered stream=%s records=%d bytes=%d error=%s",
+                        cfg.stream_name, len(sources), source_bytes, self.counters.last_error,
+                    )
+                    break
+                delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
+                attempt += 1
+                log.warning(
+                    "firehose delivery failed stream=%s attempt=%d retry_in=%.1fs error=%s",
+                    cfg.stream_name, attempt, delay, self.counters.last_error,
+                )
+                await self._sleep_unless_closing(delay)
+        for i in written:
+            obj = plan[i]
+            if obj.kind == "data":
+                self.counters.delivered_records += obj.records
+                self.counters.delivered_bytes += len(obj.body)
+                self.counters.objects += 1
+        now = self.clock.time()
+        self.counters.last_delivery_ms = int(now * 1000)
+        self.counters.data_freshness_s = max(0.0, now - sources[0].arrival_ms / 1000)
+        await self.buffer.commit(records[-1].seq + 1, delivered_bytes=source_bytes)
+        async with self._delivered:
+            self._delivered.notify_all()
+        log.info("firehose flushed stream=%s records=%d objects=%d", cfg.stream_name, len(sources), len(written))
+        return len(sources)
+
+    async def _sleep_unless_closing(self, delay: float) -> None:
+        if self._closing:
+            raise asyncio.CancelledError
+        await self.clock.sleep(delay)
+
+    async def plan(self, cfg: DeliveryConfig, sources: list[SourceRecord]) -> list[PlannedObject]:
+        """Transform, partition and compress a batch into the objects to write."""
+        ok: list[Transformed]
+        failed: list[Failed] = []
+        if cfg.processor is not None and self.transformer is not None:
+            outcome = await self.transformer.run(cfg.processor, sources)
+            ok, failed = outcome.ok, list(outcome.failed)
+            c = self.counters
+            c.transform_invocations += outcome.invocations
+            c.transform_ok += len(ok)
+            c.transform_dropped += outcome.dropped
+            c.transform_failed += len(failed)
+            c.transform_ms += outcome.duration_ms
+        else:
+            ok = [Transformed(s, s.data) for s in sources]
+        if cfg.append_delimiter:
+            for t in ok:
+                t.data += b"\n"
+        objects: list[PlannedObject] = []
+        groups: dict[str, list[Transformed]] = {}
+        group_order: list[str] = []
+        for t in ok:
+            try:
+                keys = self._partition_keys(cfg, t)
+                prefix = cfg.layout.prefix(t.source.arrival_ms, keys) if keys is not None else None
+            except PrefixError as e:
+                failed.append(_partition_failure(t, str(e), self.clock))
+                continue
+            gkey = prefix if prefix is not None else ""
+            if gkey not in groups:
+                if cfg.dynamic_partitioning and len(groups) >= MAX_ACTIVE_PARTITIONS:
+                    failed.append(_partition_failure(t, "too many active partitions", self.clock))
+                    continue
+                groups[gkey] = []
+                group_order.append(gkey)
+            groups[gkey].append(t)
+        ext = compression.extension(cfg.compression, cfg.file_extension)
+        for gkey in group_order:
+            items = groups[gkey]
+            oldest = min(t.source.arrival_ms for t in items)
+            prefix = gkey if cfg.dynamic_partitioning else cfg.layout.prefix(oldest)
+            body = compression.compress(cfg.compression, b"".join(t.data for t in items))
+            key = prefix + cfg.layout.object_name(cfg.stream_name, cfg.version, oldest, str(uuid.uuid4()), ext)
+            objects.append(PlannedObject(cfg.bucket, key, body, compression.content_encoding(cfg.compression), len(items), "data"))
+        if failed:
+            by_type: dict[str, list[Failed]] = {}
+            for f in failed:
+                by_type.setdefault(_error_output_type(f), []).append(f)
+            for etype, items_f in by_type.items():
+                oldest = min(f.source.arrival_ms for f in items_f)
+                prefix = cfg.layout.error_prefix(oldest, etype)
+                key = prefix + cfg.layout.object_name(cfg.stream_name, cfg.version, oldest, str(uuid.uuid4()), "")
+                body = b"".join(error_record(f) for f in items_f)
+                objects.append(PlannedObject(cfg.bucket, key, body, None, len(items_f), "error"))
+        if cfg.backup is not None and cfg.processor is not None:
+            b = cfg.backup
+            oldest = sources[0].arrival_ms
+            ext_b = compression.extension(b.compression, b.file_extension)
+            key = b.layout.prefix(oldest) + b.layout.object_name(cfg.stream_name, cfg.version, oldest, str(uuid.uuid4()), ext_b)
+            body = compression.compress(b.compression, b"".join(s.data for s in sources))
+            objects.append(PlannedObject(b.bucket, key, body, compression.content_encoding(b.compression), len(sources), "backup"))
+            self.counters.backup_records += len(sources)
+        return objects
+
+    def _partition_keys(self, cfg: DeliveryConfig, t: Transformed) -> dict[str, str] | None:
+        if not cfg.dynamic_partitioning:
+            return None
+        keys: dict[str, str] = dict(t.partition_keys or {})
+        if cfg.metadata_queries:
+            try:
+                doc = orjson.loads(t.data)
+            except orjson.JSONDecodeError as e:
+                raise PrefixError("record is not JSON, partition keys cannot be extracted") from e
+            for name, path in cfg.metadata_queries.items():
+                value: Any = doc
+                for part in path:
+                    value = value.get(part) if isinstance(value, dict) else None
+                if value is None or isinstance(value, (dict, list)):
+                    raise PrefixError(f"partition key '{name}' not found in record")
+                keys[name] = _scalar(value)
+        return keys
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _error_output_type(f: Failed) -> str:
+    return "processing-failed"
+
+
+def _partition_failure(t: Transformed, message: str, clock: Clock) -> Failed:
+    return Failed(
+        t.source,
+        "DynamicPartitioning.MetadataExtractionFailed",
+        message,
+        1,
+        int(clock.time() * 1000),
+        None,
+    )
+
+
+def parse_metadata_query(query: str) -> dict[str, list[str]]:
+    """The jq subset Nimbus evaluates for MetadataExtraction: ``{name:.a.b, other:.c}`` (A.5)."""
+    text = query.strip()
+    if not (text.startswith("{") and text.endswith("}")):
+        raise ValueError("MetadataExtractionQuery must be a jq object expression like {key:.field}")
+    out: dict[str, list[str]] = {}
+    for item in filter(None, (s.strip() for s in text[1:-1].split(","))):
+        name, sep, path = item.partition(":")
+        name, path = name.strip().strip('"'), path.strip()
+        if not sep or not name or not path.startswith(".") or len(path) < 2:
+            raise ValueError(f"unsupported MetadataExtractionQuery item {item!r}; Nimbus evaluates name:.field.path")
+        parts = path[1:].split(".")
+        if any(not p or not all(ch.isalnum() or ch in "_-" for ch in p) for p in parts):
+            raise ValueError(f"unsupported jq path {path!r}")
+        out[name] = parts
+    if not out:
+        raise ValueError("MetadataExtractionQuery has no keys")
+    return out
+
