@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
-from nimbus.errors import SerializationError
+from nimbus.errors import SerializationError, ServiceError
 from nimbus.protocol.errors import InputErrorCodes
 from nimbus.protocol.http import HttpResponse
 from nimbus.protocol.timestamps import format_timestamp, parse_timestamp
@@ -266,6 +266,7 @@ class JsonCodec:
         self.shapes = JsonShapes(codes)
         self._input_plans: dict[str, Reader | None] = {}
         self._output_plans: dict[str, Writer | None] = {}
+        self._stream_members: dict[str, str | None] = {}
 
     def _input_reader(self, operation: OperationModel) -> Reader | None:
         name = operation.name
@@ -288,6 +289,12 @@ class JsonCodec:
         return result
 
     def serialize(self, operation: OperationModel, output: dict[str, Any] | None, request_id: str) -> HttpResponse:
+        name = operation.name
+        if name not in self._stream_members:
+            self._stream_members[name] = _event_stream_member(operation)
+        stream_member = self._stream_members[name]
+        if stream_member is not None and output and stream_member in output:
+            return self._serialize_event_stream(operation, output, stream_member, request_id)
         if output:
             write = self._output_writer(operation)
             body = dump_json(strip_none(output) if write is None else write(output))
@@ -298,3 +305,46 @@ class JsonCodec:
             headers=[("x-amzn-RequestId", request_id), ("Content-Type", self.content_type)],
             body=body,
         )
+
+    def _serialize_event_stream(
+        self, operation: OperationModel, output: dict[str, Any], member: str, request_id: str
+    ) -> HttpResponse:
+        """An output with an event-stream member (Kinesis SubscribeToShard): the service returns an async
+        iterator of ``{EventName: payload}`` under that member; each event is framed as it comes."""
+        from nimbus.protocol.eventstream import json_event_stream
+
+        shape = operation.output_shape
+        assert isinstance(shape, StructureShape)
+        events_shape = shape.members[member]
+        assert isinstance(events_shape, StructureShape)
+        rest = {k: v for k, v in output.items() if k != member}
+        write_rest = self._output_writer(operation)
+        initial = dump_json(strip_none(rest) if write_rest is None else write_rest(rest)) if rest else b"{}"
+        shapes = self.shapes
+
+        def write_event(name: str, payload: Any) -> bytes:
+            event_shape = events_shape.members[name]
+            write = shapes.writer(event_shape)
+            return dump_json(strip_none(payload) if write is None else write(payload))
+
+        def write_error(exc: BaseException) -> tuple[str, bytes] | None:
+            if isinstance(exc, ServiceError):
+                return exc.code, orjson.dumps({"message": exc.message})
+            return None
+
+        body = json_event_stream(initial, output[member], write_event, write_error)
+        return HttpResponse(
+            status=200,
+            headers=[("x-amzn-RequestId", request_id), ("Content-Type", "application/vnd.amazon.eventstream")],
+            body=body,
+        )
+
+
+def _event_stream_member(operation: OperationModel) -> str | None:
+    shape = operation.output_shape
+    if shape is None or not isinstance(shape, StructureShape):
+        return None
+    for name, member in shape.members.items():
+        if member.serialization.get("eventstream"):
+            return name
+    return None

@@ -7,6 +7,7 @@ from nimbus import server
 
 server.SERVICES.update(
     {
+        "kinesis": "nimbus.services.kinesis.api:factory",
     }
 )
-server.EAGER.extend([])
+server.EAGER.extend(["kinesis"])
