@@ -72,6 +72,9 @@ class EdgeApp:
         self.core = core
         self.mounts: list[tuple[Matcher, ASGIApp]] = []
         self._protocols: dict[str, Any] = {}
+        from nimbus.gateway.app import mount as mount_gateway  # HTTP triggers: execute-api and lambda-url hosts
+
+        mount_gateway(self, core)
 
     def mount(self, matcher: Matcher, app: ASGIApp) -> None:
         self.mounts.append((matcher, app))

@@ -7,6 +7,8 @@ from nimbus import server
 
 server.SERVICES.update(
     {
+        "apigateway": "nimbus.services.apigateway.api:build",
+        "apigatewayv2": "nimbus.services.apigateway.apiv2:build",
         "kinesis": "nimbus.services.kinesis.api:factory",
     }
 )

@@ -1,0 +1,478 @@
+"""The HTTP trigger data plane, mounted on the edge's port (docs/services/apigateway.md):
+
+    http://{api-id}.execute-api.localhost:4566/{stage}/{path}          REST APIs (stage in the path)
+    http://{api-id}.execute-api.localhost:4566/{path}                  HTTP APIs ($default stage)
+    http://127.0.0.1:4566/_aws/execute-api/{api-id}/{stage}/{path}     the same without DNS
+    http://{url-id}.lambda-url.{region}.localhost:4566/{path}          function URLs
+    http://127.0.0.1:4566/_aws/lambda-url/{url-id}/{path}              the same without DNS
+
+A request is matched to a route, authorized (API key, IAM, CORS), turned into a proxy event, run
+through the one invoke path (component "lambda.engine") and mapped back to HTTP. Nothing here
+calls Nimbus over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from nimbus.errors import ServiceError
+from nimbus.gateway import auth, events
+from nimbus.gateway.auth import GatewayError
+from nimbus.gateway.match import HttpRouter, RestRouter
+from nimbus.metrics import REGISTRY
+from nimbus.services.apigateway.engine import ApiGatewayEngine, engine_of
+from nimbus.services.apigateway.httpapis import lambda_uri_function
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+EXECUTE_API_PREFIX = "/_aws/execute-api/"
+LAMBDA_URL_PREFIX = "/_aws/lambda-url/"
+MAX_REST_PAYLOAD = 10 * 1024 * 1024  # D.1
+MAX_URL_PAYLOAD = 6 * 1024 * 1024  # C.2 sync payload
+HTTP_API_TIMEOUT_MS = 30_000
+PERMISSION_CACHE_S = 2.0
+
+REQUESTS = REGISTRY.counter("nimbus_gateway_requests_total", "HTTP trigger requests", ["kind", "status"])
+LATENCY = REGISTRY.histogram("nimbus_gateway_request_duration_seconds", "HTTP trigger latency", ["kind"])
+
+
+def _hostname(headers: dict[str, str]) -> str:
+    host = headers.get("host", "")
+    if host.startswith("["):
+        return host
+    return host.rsplit(":", 1)[0].lower() if ":" in host else host.lower()
+
+
+def claims(scope: Scope, headers: dict[str, str]) -> bool:
+    """The edge's matcher: execute-api and lambda-url hosts, and the two path forms."""
+    path: str = scope.get("path", "")
+    if path.startswith(EXECUTE_API_PREFIX) or path.startswith(LAMBDA_URL_PREFIX):
+        return True
+    host = _hostname(headers)
+    return ".execute-api." in host or ".lambda-url." in host
+
+
+class GatewayApp:
+    """ASGI app; the engines are looked up on first request so that mounting costs nothing."""
+
+    def __init__(self, core: Any) -> None:
+        self.core = core
+        self._engine: ApiGatewayEngine | None = None
+        self._lambda: Any = None
+        self.meter = auth.UsageMeter()
+        self._rest_routers: dict[tuple[str, str], tuple[int, RestRouter | None, Any]] = {}
+        self._http_routers: dict[str, tuple[int, HttpRouter]] = {}
+        self._allowed: dict[tuple[str, str], float] = {}
+
+    @property
+    def engine(self) -> ApiGatewayEngine:
+        if self._engine is None:
+            self._engine = engine_of(self.core)
+        return self._engine
+
+    @property
+    def lambda_engine(self) -> Any:
+        if self._lambda is None:
+            from nimbus.services.lambda_.invoke import lambda_engine
+
+            self._lambda = lambda_engine(self.core)
+        return self._lambda
+
+    # --- ASGI ----------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        headers_list = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+        headers: dict[str, str] = {}
+        for k, v in headers_list:
+            headers[k] = f"{headers[k]},{v}" if k in headers else v
+        raw_path_b = scope.get("raw_path")
+        raw_path = (raw_path_b.decode("latin-1") if raw_path_b else scope["path"]).split("?", 1)[0]
+        raw_query = scope.get("query_string", b"").decode("latin-1")
+        method: str = scope["method"]
+        request_id = str(uuid.uuid4())
+        kind = "url"
+        extra_headers: list[tuple[str, str]] = [("x-amzn-RequestId", request_id)]
+        try:
+            body = await _read_body(receive, MAX_REST_PAYLOAD)
+            hostname = _hostname(headers)
+            client = scope.get("client") or ("127.0.0.1", 0)
+            if raw_path.startswith(LAMBDA_URL_PREFIX) or ".lambda-url." in hostname:
+                if raw_path.startswith(LAMBDA_URL_PREFIX):
+                    url_id, _, rest = raw_path[len(LAMBDA_URL_PREFIX):].partition("/")
+                    domain = f"{url_id}.lambda-url.{self.core.settings.default_region}.localhost"
+                else:
+                    url_id, rest, domain = hostname.split(".", 1)[0], raw_path.lstrip("/"), hostname
+                req = events.Request(method, "/" + rest, raw_query, headers_list, body, client[0], request_id, domain, url_id)
+                resp = await self._function_url(url_id, req, raw_path, headers)
+            else:
+                if raw_path.startswith(EXECUTE_API_PREFIX):
+                    api_id, _, rest = raw_path[len(EXECUTE_API_PREFIX):].partition("/")
+                    domain = f"{api_id}.execute-api.localhost"
+                else:
+                    api_id, rest, domain = hostname.split(".", 1)[0], raw_path.lstrip("/"), hostname
+                if self.engine.http.serving(api_id) is not None:
+                    kind = "http"
+                    req = events.Request(method, "/" + rest, raw_query, headers_list, body, client[0], request_id, domain, api_id)
+                    resp = await self._http_api(api_id, req, raw_path, headers)
+                else:
+                    kind = "rest"
+                    extra_headers.append(("x-amz-apigw-id", request_id[:8] + "AAAA="))
+                    stage, _, path = rest.partition("/")
+                    req = events.Request(method, "/" + path, raw_query, headers_list, body, client[0], request_id, domain, api_id)
+                    resp = await self._rest_api(api_id, stage, req, raw_path, headers)
+        except GatewayError as e:
+            resp = events.Response(e.status, [("Content-Type", "application/json")] + e.headers, e.body() if e.message is not None else b"")
+            if e.error_type:
+                resp.headers.append(("x-amzn-ErrorType", e.error_type))
+        except Exception:  # noqa: BLE001 - never a stack trace on the wire
+            log.exception("gateway failure request_id=%s", request_id)
+            resp = events.Response(500, [("Content-Type", "application/json")], b'{"message":"Internal server error"}')
+        await _send(send, resp, extra_headers, head=method == "HEAD")
+        REQUESTS.inc(kind, str(resp.status))
+        LATENCY.observe(time.perf_counter() - started, kind)
+
+    # --- invoke --------------------------------------------------------------------------------
+
+    async def _invoke(self, function_arn: str, event: dict[str, Any], request_id: str, timeout_ms: int | None,
+                      on_timeout: GatewayError, on_reject: GatewayError) -> Any:
+        payload = orjson.dumps(event)
+        call = self.lambda_engine.invoke(function_arn, payload, request_id=request_id)
+        try:
+            if timeout_ms is None:
+                return await call
+            task = asyncio.ensure_future(call)
+            try:
+                # shielded: the invocation runs to its own end, the caller stops waiting (D.1)
+                return await asyncio.wait_for(asyncio.shield(task), timeout_ms / 1000)
+            except asyncio.TimeoutError:
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())
+                raise on_timeout from None
+        except ServiceError as e:
+            log.info("gateway invoke rejected function=%s code=%s", function_arn, e.code)
+            if e.code == "TooManyRequestsException" and on_reject.status == 429:
+                raise on_reject from e
+            if on_reject.status == 429:
+                raise GatewayError(502, "Internal Server Error", key="Message") from e
+            raise on_reject from e
+
+    def _permitted(self, function_arn: str, check: Callable[[dict[str, Any]], bool]) -> bool:
+        """Does the function's resource policy let this trigger invoke it? (D.3: else 500)."""
+        try:
+            ref = self.lambda_engine.parse_ref(function_arn, None, None, None)
+            statements = self.lambda_engine.functions.policy_statements(ref)
+        except ServiceError:
+            return False
+        return any(check(s) for s in statements)
+
+    def _check_permission(self, function_arn: str, source_arn: str, service: str) -> bool:
+        k = (function_arn, source_arn)
+        now = time.monotonic()
+        if self._allowed.get(k, 0.0) > now:
+            return True
+
+        def check(s: dict[str, Any]) -> bool:
+            if s.get("Effect", "Allow") != "Allow":
+                return False
+            principal = s.get("Principal")
+            if principal != "*" and not (isinstance(principal, dict) and principal.get("Service") in (service, "*")):
+                return False
+            actions = s.get("Action")
+            actions = actions if isinstance(actions, list) else [actions]
+            if not any(a in ("lambda:InvokeFunction", "lambda:*", "*") for a in actions):
+                return False
+            pattern = ((s.get("Condition") or {}).get("ArnLike") or {}).get("AWS:SourceArn")
+            return pattern is None or fnmatch.fnmatchcase(source_arn, pattern)
+
+        ok = self._permitted(function_arn, check)
+        if ok:
+            self._allowed[k] = now + PERMISSION_CACHE_S
+        return ok
+
+    # --- REST APIs -----------------------------------------------------------------------------
+
+    def _rest_stage(self, api_id: str, stage: str) -> tuple[RestRouter | None, Any]:
+        gen = self.engine.rest.generation
+        hit = self._rest_routers.get((api_id, stage))
+        if hit is not None and hit[0] == gen:
+            return hit[1], hit[2]
+        view = self.engine.rest.stage_view(api_id, stage)
+        router = RestRouter(view.resources) if view is not None else None
+        self._rest_routers[(api_id, stage)] = (gen, router, view)
+        return router, view
+
+    async def _rest_api(self, api_id: str, stage: str, req: events.Request, raw_path: str, headers: dict[str, str]) -> events.Response:
+        router, view = self._rest_stage(api_id, stage)
+        if router is None or view is None:
+            raise auth.forbidden()  # unknown API or stage
+        found = router.match(req.method, req.path)
+        if found is None:
+            raise auth.missing_token()
+        method = found.method
+        api = view.api
+        identity: dict[str, Any] = {}
+        if method.get("authorizationType") == "AWS_IAM":
+            creds = auth.verify_iam(self.core.credentials, service="execute-api", method=req.method, raw_path=raw_path,
+                                    raw_query=req.raw_query, headers=headers, body=req.body)
+            identity.update(auth.v1_identity(creds))
+        if method.get("apiKeyRequired"):
+            key_value = headers.get("x-api-key")
+            key = self.engine.rest.key_by_value(key_value) if key_value else None
+            if key is None or not key.get("enabled"):
+                raise auth.forbidden()
+            plans = self.engine.rest.plans_for(key["id"], api_id, stage)
+            if not plans:
+                raise auth.forbidden()
+            for plan in plans:
+                self.meter.check(plan, key["id"])
+            identity.update({"apiKey": key["value"], "apiKeyId": key["id"]})
+        integ = method.get("methodIntegration")
+        if integ is None:
+            raise GatewayError(500, "Internal server error", error_type="InternalServerErrorException")
+        stage_vars = view.stage.get("variables") or {}
+        if integ["type"] == "MOCK":
+            return _mock(integ)
+        if integ["type"] != "AWS_PROXY":
+            raise GatewayError(500, "Internal server error", error_type="InternalServerErrorException")
+        uri = _substitute(integ.get("uri", ""), stage_vars)
+        fn_arn = lambda_uri_function(uri)
+        if fn_arn is None:
+            raise GatewayError(500, "Internal server error", error_type="InternalServerErrorException")
+        resource = found.resource
+        source_arn = f"arn:aws:execute-api:{api['region']}:{api['account']}:{api_id}/{stage}/{req.method}{resource['path'] if resource['path'] != '/' else '/'}"
+        if not self._check_permission(fn_arn, source_arn, "apigateway.amazonaws.com"):
+            log.info("gateway: Invalid permissions on Lambda function api=%s function=%s", api_id, fn_arn)
+            raise GatewayError(500, "Internal server error", error_type="InternalServerErrorException")
+        binary = api.get("binaryMediaTypes") or []
+        event = events.v1_event(
+            req,
+            resource_path=resource["path"],
+            resource_id=resource["id"],
+            path_params=found.path_params,
+            stage=stage,
+            stage_variables=stage_vars,
+            api_id=api_id,
+            account_id=api["account"],
+            binary_types=binary,
+            identity=identity,
+        )
+        result = await self._invoke(
+            fn_arn, event, req.request_id, int(integ.get("timeoutInMillis") or 29_000),
+            on_timeout=GatewayError(504, "Endpoint request timed out", error_type="IntegrationTimeout"),
+            on_reject=GatewayError(500, "Internal server error", error_type="InternalServerErrorException"),
+        )
+        if result.function_error:
+            raise GatewayError(502, "Internal server error", error_type="InternalServerErrorException")
+        try:
+            return events.map_v1(result.payload, binary_types=binary, accept=headers.get("accept"))
+        except events.MalformedResponse as e:
+            log.info("gateway: Malformed Lambda proxy response api=%s reason=%s", api_id, e)
+            raise GatewayError(502, "Internal server error", error_type="InternalServerErrorException") from e
+
+    # --- HTTP APIs -----------------------------------------------------------------------------
+
+    def _http_router(self, api_id: str, doc: dict[str, Any]) -> HttpRouter:
+        gen = self.engine.http.generation
+        hit = self._http_routers.get(api_id)
+        if hit is not None and hit[0] == gen:
+            return hit[1]
+        router = HttpRouter(list(doc["routes"].values()))
+        self._http_routers[api_id] = (gen, router)
+        return router
+
+    async def _http_api(self, api_id: str, req: events.Request, raw_path: str, headers: dict[str, str]) -> events.Response:
+        not_found = GatewayError(404, "Not Found", error_type="NotFoundException")
+        doc = self.engine.http.serving(api_id)
+        if doc is None:
+            raise not_found
+        first, _, rest = req.path.lstrip("/").partition("/")
+        stages = doc["stages"]
+        if first and first in stages and first != "$default":
+            stage_name, path = first, "/" + rest
+        elif "$default" in stages:
+            stage_name, path = "$default", req.path
+        else:
+            raise not_found
+        stage = stages[stage_name]
+        cors = doc.get("CorsConfiguration")
+        pre = auth.preflight(cors, req.method, headers)
+        if pre is not None:
+            return events.Response(pre[0] if pre[1] else 204, pre[1], b"")
+        found = self._http_router(api_id, doc).match(req.method, path)
+        if found is None:
+            raise not_found
+        route = found.route
+        authorizer = None
+        if route.get("AuthorizationType") == "AWS_IAM":
+            creds = auth.verify_iam(self.core.credentials, service="execute-api", method=req.method, raw_path=raw_path,
+                                    raw_query=req.raw_query, headers=headers, body=req.body)
+            authorizer = auth.v2_iam_authorizer(creds)
+        target = route.get("Target") or ""
+        integ = doc["integrations"].get(target.split("/", 1)[1]) if target.startswith("integrations/") else None
+        if integ is None:
+            raise not_found
+        stage_vars = stage.get("StageVariables") or {}
+        fn_arn = lambda_uri_function(_substitute(integ.get("IntegrationUri", ""), stage_vars))
+        internal = GatewayError(500, "Internal Server Error", error_type="InternalServerErrorException")
+        if integ["IntegrationType"] != "AWS_PROXY" or fn_arn is None:
+            raise internal
+        route_path = route["RouteKey"].partition(" ")[2] or "/"
+        source_arn = f"arn:aws:execute-api:{doc['region']}:{doc['account']}:{api_id}/{stage_name}/{req.method}{path}"
+        if not self._check_permission(fn_arn, source_arn, "apigateway.amazonaws.com"):
+            raise internal
+        v1 = integ.get("PayloadFormatVersion") == "1.0"
+        if v1:
+            req.path = path
+            event = events.v1_event(req, resource_path=route_path if route["RouteKey"] != "$default" else "$default",
+                                    resource_id=route["RouteId"], path_params=found.path_params, stage=stage_name,
+                                    stage_variables=stage_vars, api_id=api_id, account_id=doc["account"], binary_types=[])
+            event["version"] = "1.0"
+        else:
+            event = events.v2_event(req, route_key=route["RouteKey"], raw_path=req.path, path_params=found.path_params,
+                                    stage=stage_name, stage_variables=stage_vars, api_id=api_id, account_id=doc["account"],
+                                    authorizer=authorizer)
+        result = await self._invoke(
+            fn_arn, event, req.request_id, int(integ.get("TimeoutInMillis") or HTTP_API_TIMEOUT_MS),
+            on_timeout=GatewayError(503, "Service Unavailable", error_type="ServiceUnavailableException"),
+            on_reject=internal,
+        )
+        if result.function_error:
+            raise internal
+        try:
+            resp = events.map_v1(result.payload, binary_types=["*/*"], accept=None) if v1 else events.map_v2(result.payload)
+        except events.MalformedResponse as e:
+            raise internal from e
+        return _with_cors(resp, auth.cors_headers(cors, headers))
+
+    # --- function URLs -------------------------------------------------------------------------
+
+    async def _function_url(self, url_id: str, req: events.Request, raw_path: str, headers: dict[str, str]) -> events.Response:
+        cfg = self.engine.urls.by_id(url_id)
+        if cfg is None:
+            raise GatewayError(404, None, key="Message")
+        if len(req.body) > MAX_URL_PAYLOAD:
+            raise GatewayError(413, "Request must be smaller than 6291456 bytes for the InvokeFunction operation", key="Message")
+        cors = cfg.get("Cors")
+        pre = auth.preflight(cors, req.method, headers)
+        if pre is not None:
+            return events.Response(200, pre[1], b"")
+        authorizer = None
+        if cfg["AuthType"] == "AWS_IAM":
+            try:
+                creds = auth.verify_iam(self.core.credentials, service="lambda", method=req.method, raw_path=raw_path,
+                                        raw_query=req.raw_query, headers=headers, body=req.body)
+            except GatewayError as e:
+                raise GatewayError(403, "Forbidden", key="Message", error_type=e.error_type) from e
+            authorizer = auth.v2_iam_authorizer(creds)
+        elif not self._url_permitted(cfg):
+            raise GatewayError(403, "Forbidden", key="Message", error_type="AccessDeniedException")
+        fn = cfg["FunctionArn"]  # qualified by the alias when the URL has one
+        event = events.v2_event(req, route_key="$default", raw_path=req.path, path_params=None, stage="$default",
+                                stage_variables=None, api_id=url_id, account_id=cfg["account"], authorizer=authorizer)
+        event["requestContext"]["authentication"] = None
+        result = await self._invoke(fn, event, req.request_id, None,
+                                    on_timeout=GatewayError(502, "Internal Server Error", key="Message"),
+                                    on_reject=GatewayError(429, "Rate Exceeded.", key="Message", error_type="TooManyRequestsException"))
+        internal = GatewayError(502, "Internal Server Error", key="Message")
+        if result.function_error:
+            raise internal
+        try:
+            resp = events.map_v2(result.payload)
+        except events.MalformedResponse as e:
+            raise internal from e
+        return _with_cors(resp, auth.cors_headers(cors, headers))
+
+    def _url_permitted(self, cfg: dict[str, Any]) -> bool:
+        """AuthType NONE needs a resource-policy statement allowing lambda:InvokeFunctionUrl (C.4)."""
+        k = (cfg["FunctionArn"], "url:" + cfg["urlId"])
+        now = time.monotonic()
+        if self._allowed.get(k, 0.0) > now:
+            return True
+
+        def check(s: dict[str, Any]) -> bool:
+            actions = s.get("Action")
+            actions = actions if isinstance(actions, list) else [actions]
+            if s.get("Effect", "Allow") != "Allow" or not any(a in ("lambda:InvokeFunctionUrl", "lambda:*", "*") for a in actions):
+                return False
+            principal = s.get("Principal")
+            auth_type = ((s.get("Condition") or {}).get("StringEquals") or {}).get("lambda:FunctionUrlAuthType")
+            return principal in ("*", {"AWS": "*"}) and auth_type in (None, "NONE")
+
+        ok = self._permitted(cfg["FunctionArn"], check)
+        if ok:
+            self._allowed[k] = now + PERMISSION_CACHE_S
+        return ok
+
+
+def _substitute(uri: str, variables: dict[str, str]) -> str:
+    if "${stageVariables." not in uri:
+        return uri
+    for k, v in variables.items():
+        uri = uri.replace("${stageVariables." + k + "}", v)
+    return uri
+
+
+def _mock(integ: dict[str, Any]) -> events.Response:
+    """MOCK: the status from the request template's ``statusCode``; the body from the matching
+    integration response's ``application/json`` template, returned as is (no VTL)."""
+    status = 200
+    template = (integ.get("requestTemplates") or {}).get("application/json")
+    if template:
+        try:
+            status = int(orjson.loads(template).get("statusCode", 200))
+        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+            status = 200
+    responses = integ.get("integrationResponses") or {}
+    chosen = responses.get(str(status)) or next(iter(responses.values()), None)
+    body = ((chosen or {}).get("responseTemplates") or {}).get("application/json") or ""
+    return events.Response(status, [("Content-Type", "application/json")], body.encode())
+
+
+def _with_cors(resp: events.Response, cors: list[tuple[str, str]]) -> events.Response:
+    if cors:
+        names = {k.lower() for k, _ in cors}
+        resp.headers = [(k, v) for k, v in resp.headers if k.lower() not in names] + cors
+    return resp
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise GatewayError(400, "Bad Request")
+        data = message.get("body", b"")
+        if data:
+            size += len(data)
+            if size > limit:
+                raise GatewayError(413, "Request Too Long", error_type="RequestTooLarge")
+            chunks.append(data)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _send(send: Send, resp: events.Response, extra: list[tuple[str, str]], *, head: bool) -> None:
+    out = [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in resp.headers if k.lower() != "content-length"]
+    out += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
+    out.append((b"content-length", str(len(resp.body)).encode()))
+    await send({"type": "http.response.start", "status": resp.status, "headers": out})
+    await send({"type": "http.response.body", "body": b"" if head else resp.body})
+
+
+def mount(edge: Any, core: Any) -> None:
+    """Claim the trigger hosts and paths on the edge (called once when the edge is built)."""
+    edge.mount(claims, GatewayApp(core))

@@ -1,0 +1,231 @@
+"""``apigateway`` (REST APIs) operation handlers: parsed input -> RestApis engine -> output shape.
+
+Also ``FunctionUrlApi``: the Lambda API's *FunctionUrlConfig operations, to which the Lambda
+service's Api delegates (they are Lambda operations; their state lives beside the gateway's).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from nimbus.services.apigateway.engine import ApiGatewayEngine, engine_of
+from nimbus.services.base import RequestContext
+
+Ctx = RequestContext
+Out = dict[str, Any]
+
+_INTERNAL = ("account", "region", "resources", "keys")
+
+
+def _public(doc: dict[str, Any]) -> Out:
+    return {k: v for k, v in doc.items() if k not in _INTERNAL}
+
+
+def _resource_out(res: dict[str, Any]) -> Out:
+    out = {k: v for k, v in res.items() if k != "resourceMethods"}
+    if res.get("resourceMethods"):
+        out["resourceMethods"] = res["resourceMethods"]
+    return out
+
+
+def _page(items: list[Any], params: dict[str, Any], default_limit: int = 25, max_limit: int = 500) -> tuple[list[Any], str | None]:
+    start = int(params.get("position") or 0) if str(params.get("position") or "0").isdigit() else 0
+    limit = min(int(params.get("limit") or default_limit), max_limit)
+    page = items[start:start + limit]
+    nxt = str(start + limit) if start + limit < len(items) else None
+    return page, nxt
+
+
+def endpoint_port(ctx: Ctx) -> str:
+    """The port the caller reached Nimbus on (execute-api and lambda-url hosts use the same one)."""
+    parts = urlsplit(ctx.endpoint_url)
+    return f":{parts.port}" if parts.port else ""
+
+
+def execute_api_url(ctx: Ctx, api_id: str, stage: str | None) -> str:
+    base = f"http://{api_id}.execute-api.localhost{endpoint_port(ctx)}"
+    return f"{base}/{stage}" if stage and stage != "$default" else base
+
+
+class ApiGatewayApi:
+    def __init__(self, engine: ApiGatewayEngine) -> None:
+        self.engine = engine
+        self.rest = engine.rest
+
+    # --- REST APIs -------------------------------------------------------------------------------
+
+    async def create_rest_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _public(self.rest.create_api(ctx.account_id, ctx.region, params))
+
+    async def get_rest_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _public(self.rest.get_api(params["restApiId"], ctx.account_id))
+
+    async def get_rest_apis(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        items = sorted(self.rest.list_apis(ctx.account_id, ctx.region), key=lambda d: d["createdDate"])
+        page, nxt = _page(items, params)
+        return {"items": [_public(d) for d in page], "position": nxt}
+
+    async def update_rest_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _public(self.rest.update_api(params["restApiId"], ctx.account_id, params.get("patchOperations") or []))
+
+    async def delete_rest_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.rest.delete_api(params["restApiId"], ctx.account_id)
+        return {}
+
+    # --- resources ---------------------------------------------------------------------------------
+
+    async def get_resources(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        items = self.rest.list_resources(params["restApiId"], ctx.account_id)
+        page, nxt = _page(items, params)
+        return {"items": [_resource_out(r) for r in page], "position": nxt}
+
+    async def get_resource(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _resource_out(self.rest.get_resource(params["restApiId"], ctx.account_id, params["resourceId"]))
+
+    async def create_resource(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _resource_out(self.rest.create_resource(params["restApiId"], ctx.account_id, params["parentId"], params["pathPart"]))
+
+    async def delete_resource(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.rest.delete_resource(params["restApiId"], ctx.account_id, params["resourceId"])
+        return {}
+
+    # --- methods and integrations ----------------------------------------------------------------
+
+    async def put_method(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.rest.put_method(params["restApiId"], ctx.account_id, params["resourceId"], params)
+
+    async def get_method(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.rest.get_method(params["restApiId"], ctx.account_id, params["resourceId"], params["httpMethod"])
+
+    async def update_method(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.rest.update_method(params["restApiId"], ctx.account_id, params["resourceId"], params["httpMethod"],
+                                       params.get("patchOperations") or [])
+
+    async def delete_method(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.rest.delete_method(params["restApiId"], ctx.account_id, params["resourceId"], params["httpMethod"])
+        return {}
+
+    async def put_integration(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.rest.put_integration(params["restApiId"], ctx.account_id, params["resourceId"], params["httpMethod"], params)
+
+    async def get_integration(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.rest.get_integration(params["restApiId"], ctx.account_id, params["resourceId"], params["httpMethod"])
+
+    async def delete_integration(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.rest.delete_integration(params["restApiId"], ctx.account_id, params["resourceId"], params["httpMethod"])
+        return {}
+
+    async def put_method_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.rest.put_method_response(params["restApiId"], ctx.account_id, params["resourceId"], params["httpMethod"], params)
+
+    async def put_integration_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.rest.put_integration_response(params["restApiId"], ctx.account_id, params["resourceId"], params["httpMethod"], params)
+
+    # --- deployments and stages ----------------------------------------------------------------------
+
+    async def create_deployment(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        dep = self.rest.create_deployment(params["restApiId"], ctx.account_id, params)
+        return {k: v for k, v in dep.items() if k != "resources"}
+
+    async def get_deployment(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        dep = self.rest.get_deployment(params["restApiId"], ctx.account_id, params["deploymentId"])
+        return {k: v for k, v in dep.items() if k != "resources"}
+
+    async def get_deployments(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        items = sorted(self.rest.list_deployments(params["restApiId"], ctx.account_id), key=lambda d: d["createdDate"])
+        page, nxt = _page(items, params)
+        return {"items": [{k: v for k, v in d.items() if k != "resources"} for d in page], "position": nxt}
+
+    async def delete_deployment(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.rest.delete_deployment(params["restApiId"], ctx.account_id, params["deploymentId"])
+        return {}
+
+    async def create_stage(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.rest.create_stage(params["restApiId"], ctx.account_id, params)
+
+    async def get_stage(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.rest.get_stage(params["restApiId"], ctx.account_id, params["stageName"])
+
+    async def get_stages(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        stages = self.rest.list_stages(params["restApiId"], ctx.account_id)
+        if params.get("deploymentId"):
+            stages = [s for s in stages if s.get("deploymentId") == params["deploymentId"]]
+        return {"item": stages}
+
+    async def update_stage(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.rest.update_stage(params["restApiId"], ctx.account_id, params["stageName"], params.get("patchOperations") or [])
+
+    async def delete_stage(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.rest.delete_stage(params["restApiId"], ctx.account_id, params["stageName"])
+        return {}
+
+    # --- API keys and usage plans ----------------------------------------------------------------------
+
+    @staticmethod
+    def _key_out(key: dict[str, Any], include_value: bool) -> Out:
+        out = _public(key)
+        if not include_value:
+            out.pop("value", None)
+        return out
+
+    async def create_api_key(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self._key_out(self.rest.create_key(ctx.account_id, ctx.region, params), True)
+
+    async def get_api_key(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self._key_out(self.rest.get_key(params["apiKey"], ctx.account_id), bool(params.get("includeValue")))
+
+    async def get_api_keys(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        keys = sorted(self.rest.list_keys(ctx.account_id, ctx.region), key=lambda k: k["createdDate"])
+        if params.get("nameQuery"):
+            keys = [k for k in keys if k["name"].startswith(params["nameQuery"])]
+        if params.get("customerId"):
+            keys = [k for k in keys if k.get("customerId") == params["customerId"]]
+        page, nxt = _page(keys, params)
+        return {"items": [self._key_out(k, bool(params.get("includeValues"))) for k in page], "position": nxt}
+
+    async def update_api_key(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self._key_out(self.rest.update_key(params["apiKey"], ctx.account_id, params.get("patchOperations") or []), False)
+
+    async def delete_api_key(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.rest.delete_key(params["apiKey"], ctx.account_id)
+        return {}
+
+    async def create_usage_plan(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _public(self.rest.create_plan(ctx.account_id, ctx.region, params))
+
+    async def get_usage_plan(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _public(self.rest.get_plan(params["usagePlanId"], ctx.account_id))
+
+    async def get_usage_plans(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        plans = self.rest.list_plans(ctx.account_id, ctx.region, params.get("keyId"))
+        page, nxt = _page(plans, params)
+        return {"items": [_public(p) for p in page], "position": nxt}
+
+    async def update_usage_plan(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _public(self.rest.update_plan(params["usagePlanId"], ctx.account_id, params.get("patchOperations") or []))
+
+    async def delete_usage_plan(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.rest.delete_plan(params["usagePlanId"], ctx.account_id)
+        return {}
+
+    @staticmethod
+    def _plan_key_out(key: dict[str, Any]) -> Out:
+        return {"id": key["id"], "type": "API_KEY", "value": key["value"], "name": key.get("name")}
+
+    async def create_usage_plan_key(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        key = self.rest.add_plan_key(params["usagePlanId"], ctx.account_id, params["keyId"], params["keyType"])
+        return self._plan_key_out(key)
+
+    async def get_usage_plan_keys(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        keys = self.rest.list_plan_keys(params["usagePlanId"], ctx.account_id)
+        page, nxt = _page(keys, params)
+        return {"items": [self._plan_key_out(k) for k in page], "position": nxt}
+
+    async def delete_usage_plan_key(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.rest.remove_plan_key(params["usagePlanId"], ctx.account_id, params["keyId"])
+        return {}
+
+
+def build(core: Any) -> ApiGatewayApi:
+    return ApiGatewayApi(engine_of(core))

@@ -1,0 +1,101 @@
+"""``apigatewayv2`` (HTTP APIs) operation handlers: parsed input -> HttpApis engine -> output shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nimbus.services.apigateway.api import execute_api_url
+from nimbus.services.apigateway.engine import ApiGatewayEngine, engine_of
+from nimbus.services.base import RequestContext
+
+Ctx = RequestContext
+Out = dict[str, Any]
+
+
+def _page(items: list[Any], params: dict[str, Any]) -> Out:
+    start = int(params["NextToken"]) if str(params.get("NextToken") or "").isdigit() else 0
+    limit = int(params["MaxResults"]) if str(params.get("MaxResults") or "").isdigit() else 100
+    out: Out = {"Items": items[start:start + limit]}
+    if start + limit < len(items):
+        out["NextToken"] = str(start + limit)
+    return out
+
+
+class ApiGatewayV2Api:
+    def __init__(self, engine: ApiGatewayEngine) -> None:
+        self.http = engine.http
+
+    @staticmethod
+    def _api_out(ctx: Ctx, doc: dict[str, Any]) -> Out:
+        out = {k: v for k, v in doc.items() if k not in ("account", "region", "routes", "integrations", "stages")}
+        out["ApiEndpoint"] = execute_api_url(ctx, doc["ApiId"], None)
+        return out
+
+    async def create_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self._api_out(ctx, self.http.create_api(ctx.account_id, ctx.region, params))
+
+    async def get_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self._api_out(ctx, self.http.get_api(params["ApiId"], ctx.account_id))
+
+    async def get_apis(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        docs = sorted(self.http.list_apis(ctx.account_id, ctx.region), key=lambda d: d["CreatedDate"])
+        return _page([self._api_out(ctx, d) for d in docs], params)
+
+    async def update_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self._api_out(ctx, self.http.update_api(params["ApiId"], ctx.account_id, params))
+
+    async def delete_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.http.delete_api(params["ApiId"], ctx.account_id)
+        return {}
+
+    async def create_route(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.create_route(params["ApiId"], ctx.account_id, params)
+
+    async def get_route(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.get_route(params["ApiId"], ctx.account_id, params["RouteId"])
+
+    async def get_routes(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _page(list(self.http.get_api(params["ApiId"], ctx.account_id)["routes"].values()), params)
+
+    async def update_route(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.update_route(params["ApiId"], ctx.account_id, params["RouteId"], params)
+
+    async def delete_route(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.http.delete_route(params["ApiId"], ctx.account_id, params["RouteId"])
+        return {}
+
+    async def create_integration(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.create_integration(params["ApiId"], ctx.account_id, params)
+
+    async def get_integration(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.get_integration(params["ApiId"], ctx.account_id, params["IntegrationId"])
+
+    async def get_integrations(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _page(list(self.http.get_api(params["ApiId"], ctx.account_id)["integrations"].values()), params)
+
+    async def delete_integration(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.http.delete_integration(params["ApiId"], ctx.account_id, params["IntegrationId"])
+        return {}
+
+    async def create_stage(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.create_stage(params["ApiId"], ctx.account_id, params)
+
+    async def get_stage(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.get_stage(params["ApiId"], ctx.account_id, params["StageName"])
+
+    async def get_stages(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _page(list(self.http.get_api(params["ApiId"], ctx.account_id)["stages"].values()), params)
+
+    async def update_stage(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.update_stage(params["ApiId"], ctx.account_id, params["StageName"], params)
+
+    async def delete_stage(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.http.delete_stage(params["ApiId"], ctx.account_id, params["StageName"])
+        return {}
+
+    async def create_deployment(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.create_deployment(params["ApiId"], ctx.account_id, params)
+
+
+def build(core: Any) -> ApiGatewayV2Api:
+    return ApiGatewayV2Api(engine_of(core))

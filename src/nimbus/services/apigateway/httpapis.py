@@ -1,0 +1,296 @@
+"""HTTP APIs (API Gateway v2, ProtocolType HTTP): APIs with their routes, integrations and stages in
+one metadata document each. Quick create (``Target``) makes the integration, the route and an
+auto-deploying ``$default`` stage, as AWS does. Nimbus serves the current routes on every stage
+(every stage behaves as auto-deployed; docs/services/apigateway.md).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from nimbus.services.apigateway import ids
+from nimbus.services.apigateway.errors import BadRequestException, ConflictException, NotFoundException
+
+API = "apigw2.api"  # key: api id
+
+DEFAULT_TIMEOUT_MS = 30_000  # HTTP API integrations: 50 ms..30 s
+
+
+def lambda_uri_function(uri: str) -> str | None:
+    """The function ARN in a Lambda integration URI: a plain function ARN, or API Gateway's
+    ``arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{fnArn}/invocations``."""
+    if ":lambda:path/" in uri:
+        marker = "/functions/"
+        start = uri.find(marker)
+        if start < 0:
+            return None
+        rest = uri[start + len(marker):]
+        end = rest.find("/invocations")
+        return rest[:end] if end >= 0 else rest
+    if uri.startswith("arn:") and ":lambda:" in uri and ":function:" in uri:
+        return uri
+    return None
+
+
+class HttpApis:
+    def __init__(self, metadata: Any) -> None:
+        self.db = metadata
+        self.generation = 0
+        self._cache: dict[str, dict[str, Any] | None] = {}
+
+    def _save(self, doc: dict[str, Any]) -> None:
+        self.db.put(API, doc["ApiId"], doc)
+        self.generation += 1
+        self._cache.clear()
+
+    def create_api(self, account: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        if params["ProtocolType"] != "HTTP":
+            raise BadRequestException("Nimbus serves HTTP APIs only (ProtocolType HTTP); WEBSOCKET is not supported")
+        api_id = ids.new_id(ids.HTTP_API_ID_LEN)
+        now = time.time()
+        doc: dict[str, Any] = {
+            "ApiId": api_id,
+            "Name": params["Name"],
+            "ProtocolType": "HTTP",
+            "CreatedDate": now,
+            "RouteSelectionExpression": params.get("RouteSelectionExpression") or "$request.method $request.path",
+            "ApiKeySelectionExpression": params.get("ApiKeySelectionExpression") or "$request.header.x-api-key",
+            "DisableExecuteApiEndpoint": bool(params.get("DisableExecuteApiEndpoint", False)),
+            "Tags": params.get("Tags") or {},
+            "account": account,
+            "region": region,
+            "routes": {},
+            "integrations": {},
+            "stages": {},
+        }
+        for k in ("Description", "Version", "CorsConfiguration"):
+            if params.get(k) is not None:
+                doc[k] = params[k]
+        target = params.get("Target")
+        if target:
+            if lambda_uri_function(target) is None:
+                raise BadRequestException("Target must be a Lambda function ARN for an HTTP API quick create")
+            integ_id = ids.new_id(ids.ROUTE_ID_LEN)
+            doc["integrations"][integ_id] = {
+                "IntegrationId": integ_id,
+                "ApiGatewayManaged": True,
+                "ConnectionType": "INTERNET",
+                "IntegrationMethod": "POST",
+                "IntegrationType": "AWS_PROXY",
+                "IntegrationUri": target,
+                "PayloadFormatVersion": "2.0",
+                "TimeoutInMillis": DEFAULT_TIMEOUT_MS,
+            }
+            if params.get("CredentialsArn"):
+                doc["integrations"][integ_id]["CredentialsArn"] = params["CredentialsArn"]
+            route_id = ids.new_id(ids.ROUTE_ID_LEN)
+            doc["routes"][route_id] = {
+                "RouteId": route_id,
+                "RouteKey": params.get("RouteKey") or "$default",
+                "ApiGatewayManaged": True,
+                "ApiKeyRequired": False,
+                "AuthorizationType": "NONE",
+                "Target": f"integrations/{integ_id}",
+            }
+            doc["stages"]["$default"] = self._new_stage({"StageName": "$default", "AutoDeploy": True}, managed=True)
+        self._save(doc)
+        return doc
+
+    @staticmethod
+    def _new_stage(params: dict[str, Any], managed: bool = False) -> dict[str, Any]:
+        now = time.time()
+        stage: dict[str, Any] = {
+            "StageName": params["StageName"],
+            "AutoDeploy": bool(params.get("AutoDeploy", False)),
+            "CreatedDate": now,
+            "LastUpdatedDate": now,
+            "DefaultRouteSettings": params.get("DefaultRouteSettings") or {"DetailedMetricsEnabled": False},
+            "RouteSettings": params.get("RouteSettings") or {},
+            "StageVariables": params.get("StageVariables") or {},
+            "Tags": params.get("Tags") or {},
+        }
+        if managed:
+            stage["ApiGatewayManaged"] = True
+        for k in ("Description", "DeploymentId", "AccessLogSettings"):
+            if params.get(k) is not None:
+                stage[k] = params[k]
+        return stage
+
+    def get_api(self, api_id: str, account: str | None = None) -> dict[str, Any]:
+        doc: dict[str, Any] | None = self.db.get(API, api_id)
+        if doc is None or (account is not None and doc["account"] != account):
+            raise NotFoundException(f"Invalid API identifier specified {account or ''}:{api_id}", ResourceType="Api")
+        return doc
+
+    def list_apis(self, account: str, region: str) -> list[dict[str, Any]]:
+        return [d for _, d in self.db.list(API) if d["account"] == account and d["region"] == region]
+
+    def update_api(self, api_id: str, account: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        for k in ("Name", "Description", "Version", "CorsConfiguration", "DisableExecuteApiEndpoint"):
+            if params.get(k) is not None:
+                doc[k] = params[k]
+        self._save(doc)
+        return doc
+
+    def delete_api(self, api_id: str, account: str) -> None:
+        self.get_api(api_id, account)
+        self.db.delete(API, api_id)
+        self.generation += 1
+        self._cache.clear()
+
+    # --- routes, integrations, stages ------------------------------------------------------------
+
+    def create_integration(self, api_id: str, account: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        kind = params["IntegrationType"]
+        if kind not in ("AWS_PROXY", "HTTP_PROXY", "MOCK"):
+            raise BadRequestException(f"Integration type {kind} is not supported for HTTP APIs")
+        version = params.get("PayloadFormatVersion") or ("2.0" if kind == "AWS_PROXY" else "1.0")
+        if version not in ("1.0", "2.0"):
+            raise BadRequestException("PayloadFormatVersion must be 1.0 or 2.0")
+        integ_id = ids.new_id(ids.ROUTE_ID_LEN)
+        integ: dict[str, Any] = {
+            "IntegrationId": integ_id,
+            "ConnectionType": params.get("ConnectionType") or "INTERNET",
+            "IntegrationMethod": params.get("IntegrationMethod") or "POST",
+            "IntegrationType": kind,
+            "PayloadFormatVersion": version,
+            "TimeoutInMillis": params.get("TimeoutInMillis") or DEFAULT_TIMEOUT_MS,
+        }
+        for k in ("IntegrationUri", "Description", "CredentialsArn", "RequestParameters", "ResponseParameters"):
+            if params.get(k) is not None:
+                integ[k] = params[k]
+        doc["integrations"][integ_id] = integ
+        self._save(doc)
+        return integ
+
+    def get_integration(self, api_id: str, account: str, integ_id: str) -> dict[str, Any]:
+        integ: dict[str, Any] | None = self.get_api(api_id, account)["integrations"].get(integ_id)
+        if integ is None:
+            raise NotFoundException(f"Unable to find Integration with id '{integ_id}'", ResourceType="Integration")
+        return integ
+
+    def delete_integration(self, api_id: str, account: str, integ_id: str) -> None:
+        doc = self.get_api(api_id, account)
+        if doc["integrations"].pop(integ_id, None) is None:
+            raise NotFoundException(f"Unable to find Integration with id '{integ_id}'", ResourceType="Integration")
+        self._save(doc)
+
+    def create_route(self, api_id: str, account: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        key = params["RouteKey"].strip()
+        if key != "$default":
+            method, _, path = key.partition(" ")
+            if not path.startswith("/") or method.upper() not in ("ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
+                raise BadRequestException(f"Unable to create route {key}: the route key must be $default or 'METHOD /path'")
+        if any(r["RouteKey"] == key for r in doc["routes"].values()):
+            raise ConflictException(f"Unable to create route. Route key {key} already exists for this API")
+        route_id = ids.new_id(ids.ROUTE_ID_LEN)
+        route: dict[str, Any] = {
+            "RouteId": route_id,
+            "RouteKey": key,
+            "ApiKeyRequired": bool(params.get("ApiKeyRequired", False)),
+            "AuthorizationType": params.get("AuthorizationType") or "NONE",
+        }
+        target = params.get("Target")
+        if target:
+            self._check_target(doc, target)
+            route["Target"] = target
+        for k in ("OperationName", "AuthorizerId", "AuthorizationScopes", "RequestParameters"):
+            if params.get(k) is not None:
+                route[k] = params[k]
+        doc["routes"][route_id] = route
+        self._save(doc)
+        return route
+
+    @staticmethod
+    def _check_target(doc: dict[str, Any], target: str) -> None:
+        if not target.startswith("integrations/") or target.split("/", 1)[1] not in doc["integrations"]:
+            raise BadRequestException(f"Invalid Target {target}: expected integrations/<IntegrationId> of this API")
+
+    def update_route(self, api_id: str, account: str, route_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        route = self._route(doc, route_id)
+        if params.get("Target"):
+            self._check_target(doc, params["Target"])
+        for k in ("RouteKey", "Target", "AuthorizationType", "ApiKeyRequired", "OperationName"):
+            if params.get(k) is not None:
+                route[k] = params[k]
+        self._save(doc)
+        return route
+
+    @staticmethod
+    def _route(doc: dict[str, Any], route_id: str) -> dict[str, Any]:
+        route: dict[str, Any] | None = doc["routes"].get(route_id)
+        if route is None:
+            raise NotFoundException(f"Unable to find Route with id '{route_id}'", ResourceType="Route")
+        return route
+
+    def get_route(self, api_id: str, account: str, route_id: str) -> dict[str, Any]:
+        return self._route(self.get_api(api_id, account), route_id)
+
+    def delete_route(self, api_id: str, account: str, route_id: str) -> None:
+        doc = self.get_api(api_id, account)
+        self._route(doc, route_id)
+        del doc["routes"][route_id]
+        self._save(doc)
+
+    def create_stage(self, api_id: str, account: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        name = params["StageName"]
+        if name in doc["stages"]:
+            raise ConflictException(f"Unable to create stage. Stage {name} already exists for this API")
+        stage = self._new_stage(params)
+        doc["stages"][name] = stage
+        self._save(doc)
+        return stage
+
+    def get_stage(self, api_id: str, account: str, name: str) -> dict[str, Any]:
+        stage: dict[str, Any] | None = self.get_api(api_id, account)["stages"].get(name)
+        if stage is None:
+            raise NotFoundException(f"Unable to find Stage with name '{name}'", ResourceType="Stage")
+        return stage
+
+    def update_stage(self, api_id: str, account: str, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        stage = doc["stages"].get(name)
+        if stage is None:
+            raise NotFoundException(f"Unable to find Stage with name '{name}'", ResourceType="Stage")
+        for k in ("AutoDeploy", "Description", "StageVariables", "DeploymentId", "DefaultRouteSettings", "RouteSettings"):
+            if params.get(k) is not None:
+                stage[k] = params[k]
+        stage["LastUpdatedDate"] = time.time()
+        self._save(doc)
+        return stage
+
+    def delete_stage(self, api_id: str, account: str, name: str) -> None:
+        doc = self.get_api(api_id, account)
+        if doc["stages"].pop(name, None) is None:
+            raise NotFoundException(f"Unable to find Stage with name '{name}'", ResourceType="Stage")
+        self._save(doc)
+
+    def create_deployment(self, api_id: str, account: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        dep_id = ids.new_id(ids.DEPLOYMENT_ID_LEN)
+        stage_name = params.get("StageName")
+        if stage_name:
+            stage = doc["stages"].get(stage_name)
+            if stage is None:
+                raise NotFoundException(f"Unable to find Stage with name '{stage_name}'", ResourceType="Stage")
+            stage["DeploymentId"] = dep_id
+            self._save(doc)
+        out = {"DeploymentId": dep_id, "DeploymentStatus": "DEPLOYED", "CreatedDate": time.time(), "AutoDeployed": False}
+        if params.get("Description") is not None:
+            out["Description"] = params["Description"]
+        return out
+
+    # --- data plane --------------------------------------------------------------------------------
+
+    def serving(self, api_id: str) -> dict[str, Any] | None:
+        if api_id in self._cache:
+            return self._cache[api_id]
+        doc = self.db.get(API, api_id)
+        self._cache[api_id] = doc
+        return doc

@@ -1,0 +1,594 @@
+"""REST APIs (API Gateway v1): APIs, resources, methods, integrations, deployments, stages, API keys
+and usage plans, as JSON documents in the metadata store.
+
+An API is one document holding its working resource tree; ``CreateDeployment`` freezes a copy of
+that tree (what a stage serves), so edits are invisible until redeployed, as on AWS. ``generation``
+increases on every write so the gateway can cache what it compiled from a stage.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from nimbus.services.apigateway import ids
+from nimbus.services.apigateway.errors import BadRequestException, ConflictException, NotFoundException
+
+API = "apigw.restapi"  # key: api id
+DEPLOYMENT = "apigw.deployment"  # key: api id/deployment id
+STAGE = "apigw.stage"  # key: api id/stage name
+API_KEY = "apigw.apikey"  # key: key id
+USAGE_PLAN = "apigw.usageplan"  # key: plan id
+
+HTTP_METHODS = ("ANY", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+INTEGRATION_TYPES = ("AWS", "AWS_PROXY", "HTTP", "HTTP_PROXY", "MOCK")
+DEFAULT_TIMEOUT_MS = 29_000  # D.1: 50 ms..29 s, default 29 s
+
+
+@dataclass(slots=True, frozen=True)
+class StageView:
+    """What the gateway needs to serve one stage of a REST API."""
+
+    api: dict[str, Any]
+    stage: dict[str, Any]
+    resources: list[dict[str, Any]]
+
+
+def _unescape(part: str) -> str:
+    """JSON-patch paths escape ``/`` as ``~1`` and ``~`` as ``~0``."""
+    return part.replace("~1", "/").replace("~0", "~")
+
+
+class RestApis:
+    def __init__(self, metadata: Any) -> None:
+        self.db = metadata
+        self.generation = 0
+        self._views: dict[tuple[str, str], StageView | None] = {}
+        self._keys_by_value: dict[str, dict[str, Any]] | None = None
+        self._plans: list[dict[str, Any]] | None = None
+
+    def _changed(self) -> None:
+        self.generation += 1
+        self._views.clear()
+        self._keys_by_value = None
+        self._plans = None
+
+    # --- APIs ----------------------------------------------------------------------------------
+
+    def create_api(self, account: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        api_id = ids.new_id(ids.REST_API_ID_LEN)
+        root_id = ids.new_id(ids.RESOURCE_ID_LEN)
+        now = time.time()
+        doc: dict[str, Any] = {
+            "id": api_id,
+            "name": params["name"],
+            "createdDate": now,
+            "apiKeySource": params.get("apiKeySource") or "HEADER",
+            "endpointConfiguration": params.get("endpointConfiguration") or {"types": ["EDGE"]},
+            "disableExecuteApiEndpoint": bool(params.get("disableExecuteApiEndpoint", False)),
+            "rootResourceId": root_id,
+            "account": account,
+            "region": region,
+            "resources": {root_id: {"id": root_id, "path": "/", "resourceMethods": {}}},
+        }
+        for k in ("description", "version", "binaryMediaTypes", "minimumCompressionSize", "policy", "tags"):
+            if params.get(k) is not None:
+                doc[k] = params[k]
+        self.db.put(API, api_id, doc)
+        self._changed()
+        return doc
+
+    def get_api(self, api_id: str, account: str | None = None) -> dict[str, Any]:
+        doc: dict[str, Any] | None = self.db.get(API, api_id)
+        if doc is None or (account is not None and doc["account"] != account):
+            raise NotFoundException(f"Invalid API identifier specified {account or ''}:{api_id}")
+        return doc
+
+    def list_apis(self, account: str, region: str) -> list[dict[str, Any]]:
+        return [d for _, d in self.db.list(API) if d["account"] == account and d["region"] == region]
+
+    def update_api(self, api_id: str, account: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        for op in ops:
+            path, value, kind = op.get("path", ""), op.get("value"), op.get("op", "replace")
+            if path.startswith("/binaryMediaTypes/"):
+                mt = _unescape(path[len("/binaryMediaTypes/"):])
+                types = [t for t in doc.get("binaryMediaTypes", []) if t != mt]
+                if kind in ("add", "replace"):
+                    types.append(mt)
+                doc["binaryMediaTypes"] = types
+            elif path in ("/name", "/description", "/version", "/apiKeySource", "/policy") and kind in ("replace", "add"):
+                doc[path[1:]] = value
+            elif path == "/minimumCompressionSize":
+                doc["minimumCompressionSize"] = int(value) if value not in (None, "") else None
+            elif path == "/disableExecuteApiEndpoint":
+                doc["disableExecuteApiEndpoint"] = str(value).lower() == "true"
+            else:
+                raise BadRequestException(f"Invalid patch path {path}")
+        self.db.put(API, api_id, doc)
+        self._changed()
+        return doc
+
+    def delete_api(self, api_id: str, account: str) -> None:
+        self.get_api(api_id, account)
+        with self.db.transaction():
+            for key, _ in self.db.list(DEPLOYMENT, f"{api_id}/"):
+                self.db.delete(DEPLOYMENT, key)
+            for key, _ in self.db.list(STAGE, f"{api_id}/"):
+                self.db.delete(STAGE, key)
+            self.db.delete(API, api_id)
+        self._changed()
+
+    # --- resources -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _resource(doc: dict[str, Any], resource_id: str) -> dict[str, Any]:
+        res: dict[str, Any] | None = doc["resources"].get(resource_id)
+        if res is None:
+            raise NotFoundException("Invalid Resource identifier specified")
+        return res
+
+    def create_resource(self, api_id: str, account: str, parent_id: str, path_part: str) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        parent = self._resource(doc, parent_id)
+        if parent["path"].endswith("+}"):
+            raise BadRequestException("Cannot create a child of a resource with a greedy path variable")
+        if not path_part or "/" in path_part:
+            raise BadRequestException(f"Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning and the end and an optional plus sign before the closing brace. Got: {path_part}")
+        siblings = [r for r in doc["resources"].values() if r.get("parentId") == parent_id]
+        for s in siblings:
+            if s["pathPart"] == path_part:
+                raise ConflictException(f"Another resource with the same parent already has this name: {path_part}")
+            if path_part.startswith("{") and s["pathPart"].startswith("{"):
+                raise BadRequestException(
+                    f"A sibling ({s['pathPart']}) of this resource already has a variable path part -- only one is allowed"
+                )
+        rid = ids.new_id(ids.RESOURCE_ID_LEN)
+        path = ("" if parent["path"] == "/" else parent["path"]) + "/" + path_part
+        res = {"id": rid, "parentId": parent_id, "pathPart": path_part, "path": path, "resourceMethods": {}}
+        doc["resources"][rid] = res
+        self.db.put(API, api_id, doc)
+        self._changed()
+        return res
+
+    def get_resource(self, api_id: str, account: str, resource_id: str) -> dict[str, Any]:
+        return self._resource(self.get_api(api_id, account), resource_id)
+
+    def list_resources(self, api_id: str, account: str) -> list[dict[str, Any]]:
+        doc = self.get_api(api_id, account)
+        return sorted(doc["resources"].values(), key=lambda r: r["path"])
+
+    def delete_resource(self, api_id: str, account: str, resource_id: str) -> None:
+        doc = self.get_api(api_id, account)
+        res = self._resource(doc, resource_id)
+        if resource_id == doc["rootResourceId"]:
+            raise BadRequestException("Cannot delete the root resource")
+        prefix = res["path"] + "/"
+        for rid in [r["id"] for r in doc["resources"].values() if r["id"] == resource_id or r["path"].startswith(prefix)]:
+            del doc["resources"][rid]
+        self.db.put(API, api_id, doc)
+        self._changed()
+
+    # --- methods and integrations --------------------------------------------------------------
+
+    @staticmethod
+    def _method(res: dict[str, Any], http_method: str) -> dict[str, Any]:
+        m: dict[str, Any] | None = res["resourceMethods"].get(http_method.upper())
+        if m is None:
+            raise NotFoundException("Invalid Method identifier specified")
+        return m
+
+    def put_method(self, api_id: str, account: str, resource_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        res = self._resource(doc, resource_id)
+        http_method = params["httpMethod"].upper()
+        if http_method not in HTTP_METHODS:
+            raise BadRequestException(f"Invalid HttpMethod specified. Valid options are {','.join(HTTP_METHODS)}")
+        auth = params["authorizationType"]
+        if auth not in ("NONE", "AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"):
+            raise BadRequestException(f"Invalid authorization type specified. Valid options: NONE, AWS_IAM, CUSTOM, COGNITO_USER_POOLS")
+        method: dict[str, Any] = {
+            "httpMethod": http_method,
+            "authorizationType": auth,
+            "apiKeyRequired": bool(params.get("apiKeyRequired", False)),
+        }
+        for k in ("authorizerId", "operationName", "requestParameters", "requestModels", "requestValidatorId", "authorizationScopes"):
+            if params.get(k) is not None:
+                method[k] = params[k]
+        res["resourceMethods"][http_method] = method
+        self.db.put(API, api_id, doc)
+        self._changed()
+        return method
+
+    def get_method(self, api_id: str, account: str, resource_id: str, http_method: str) -> dict[str, Any]:
+        return self._method(self.get_resource(api_id, account, resource_id), http_method)
+
+    def update_method(self, api_id: str, account: str, resource_id: str, http_method: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        method = self._method(self._resource(doc, resource_id), http_method)
+        for op in ops:
+            path, value = op.get("path", ""), op.get("value")
+            if path == "/apiKeyRequired":
+                method["apiKeyRequired"] = str(value).lower() == "true"
+            elif path in ("/authorizationType", "/authorizerId", "/operationName"):
+                method[path[1:]] = value
+            else:
+                raise BadRequestException(f"Invalid patch path {path}")
+        self.db.put(API, api_id, doc)
+        self._changed()
+        return method
+
+    def delete_method(self, api_id: str, account: str, resource_id: str, http_method: str) -> None:
+        doc = self.get_api(api_id, account)
+        res = self._resource(doc, resource_id)
+        self._method(res, http_method)
+        del res["resourceMethods"][http_method.upper()]
+        self.db.put(API, api_id, doc)
+        self._changed()
+
+    def put_integration(self, api_id: str, account: str, resource_id: str, http_method: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        method = self._method(self._resource(doc, resource_id), http_method)
+        kind = params["type"]
+        if kind not in INTEGRATION_TYPES:
+            raise BadRequestException(f"Invalid integration type specified: {kind}")
+        if kind in ("AWS", "AWS_PROXY", "HTTP", "HTTP_PROXY"):
+            if not params.get("uri"):
+                raise BadRequestException("Enumeration value for Integration uri must be non-empty")
+            if not params.get("integrationHttpMethod"):
+                raise BadRequestException("Enumeration value for HttpMethod must be non-empty")
+        timeout = params.get("timeoutInMillis") or DEFAULT_TIMEOUT_MS
+        if not (50 <= timeout <= DEFAULT_TIMEOUT_MS):
+            raise BadRequestException("Timeout should be between 50 ms and 29000 ms")
+        integ: dict[str, Any] = {
+            "type": kind,
+            "passthroughBehavior": params.get("passthroughBehavior") or "WHEN_NO_MATCH",
+            "timeoutInMillis": timeout,
+            "cacheNamespace": params.get("cacheNamespace") or resource_id,
+            "cacheKeyParameters": params.get("cacheKeyParameters") or [],
+        }
+        if params.get("integrationHttpMethod"):
+            integ["httpMethod"] = params["integrationHttpMethod"].upper()
+        for k in ("uri", "credentials", "requestParameters", "requestTemplates", "contentHandling", "connectionType", "connectionId"):
+            if params.get(k) is not None:
+                integ[k] = params[k]
+        method["methodIntegration"] = integ
+        self.db.put(API, api_id, doc)
+        self._changed()
+        return integ
+
+    def get_integration(self, api_id: str, account: str, resource_id: str, http_method: str) -> dict[str, Any]:
+        method = self.get_method(api_id, account, resource_id, http_method)
+        integ: dict[str, Any] | None = method.get("methodIntegration")
+        if integ is None:
+            raise NotFoundException("Invalid Integration identifier specified")
+        return integ
+
+    def delete_integration(self, api_id: str, account: str, resource_id: str, http_method: str) -> None:
+        doc = self.get_api(api_id, account)
+        method = self._method(self._resource(doc, resource_id), http_method)
+        if method.pop("methodIntegration", None) is None:
+            raise NotFoundException("Invalid Integration identifier specified")
+        self.db.put(API, api_id, doc)
+        self._changed()
+
+    def put_method_response(self, api_id: str, account: str, resource_id: str, http_method: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        method = self._method(self._resource(doc, resource_id), http_method)
+        resp = {"statusCode": params["statusCode"]}
+        for k in ("responseParameters", "responseModels"):
+            if params.get(k) is not None:
+                resp[k] = params[k]
+        method.setdefault("methodResponses", {})[params["statusCode"]] = resp
+        self.db.put(API, api_id, doc)
+        self._changed()
+        return resp
+
+    def put_integration_response(self, api_id: str, account: str, resource_id: str, http_method: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        method = self._method(self._resource(doc, resource_id), http_method)
+        integ = method.get("methodIntegration")
+        if integ is None:
+            raise NotFoundException("Invalid Integration identifier specified")
+        resp = {"statusCode": params["statusCode"]}
+        for k in ("selectionPattern", "responseParameters", "responseTemplates", "contentHandling"):
+            if params.get(k) is not None:
+                resp[k] = params[k]
+        integ.setdefault("integrationResponses", {})[params["statusCode"]] = resp
+        self.db.put(API, api_id, doc)
+        self._changed()
+        return resp
+
+    # --- deployments and stages ----------------------------------------------------------------
+
+    def create_deployment(self, api_id: str, account: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        if not any(r["resourceMethods"] for r in doc["resources"].values()):
+            raise BadRequestException("The REST API doesn't contain any methods")
+        dep_id = ids.new_id(ids.DEPLOYMENT_ID_LEN)
+        dep = {
+            "id": dep_id,
+            "createdDate": time.time(),
+            "resources": copy.deepcopy(list(doc["resources"].values())),
+        }
+        if params.get("description") is not None:
+            dep["description"] = params["description"]
+        stage_name = params.get("stageName")
+        with self.db.transaction():
+            self.db.put(DEPLOYMENT, f"{api_id}/{dep_id}", dep)
+            if stage_name:
+                stage = self.db.get(STAGE, f"{api_id}/{stage_name}")
+                now = time.time()
+                if stage is None:
+                    stage = {"stageName": stage_name, "createdDate": now, "methodSettings": {}, "tracingEnabled": False,
+                             "cacheClusterEnabled": False, "cacheClusterStatus": "NOT_AVAILABLE"}
+                    if params.get("stageDescription") is not None:
+                        stage["description"] = params["stageDescription"]
+                stage["deploymentId"] = dep_id
+                stage["lastUpdatedDate"] = now
+                if params.get("variables") is not None:
+                    stage["variables"] = dict(params["variables"])
+                self.db.put(STAGE, f"{api_id}/{stage_name}", stage)
+        self._changed()
+        return dep
+
+    def get_deployment(self, api_id: str, account: str, dep_id: str) -> dict[str, Any]:
+        self.get_api(api_id, account)
+        dep: dict[str, Any] | None = self.db.get(DEPLOYMENT, f"{api_id}/{dep_id}")
+        if dep is None:
+            raise NotFoundException("Invalid Deployment identifier specified")
+        return dep
+
+    def list_deployments(self, api_id: str, account: str) -> list[dict[str, Any]]:
+        self.get_api(api_id, account)
+        return [d for _, d in self.db.list(DEPLOYMENT, f"{api_id}/")]
+
+    def delete_deployment(self, api_id: str, account: str, dep_id: str) -> None:
+        self.get_deployment(api_id, account, dep_id)
+        if any(s.get("deploymentId") == dep_id for s in self.list_stages(api_id, account)):
+            raise BadRequestException("Active stages pointing to this deployment must be moved or deleted")
+        self.db.delete(DEPLOYMENT, f"{api_id}/{dep_id}")
+        self._changed()
+
+    def create_stage(self, api_id: str, account: str, params: dict[str, Any]) -> dict[str, Any]:
+        self.get_deployment(api_id, account, params["deploymentId"])
+        name = params["stageName"]
+        now = time.time()
+        stage: dict[str, Any] = {
+            "stageName": name,
+            "deploymentId": params["deploymentId"],
+            "createdDate": now,
+            "lastUpdatedDate": now,
+            "methodSettings": {},
+            "tracingEnabled": bool(params.get("tracingEnabled", False)),
+            "cacheClusterEnabled": bool(params.get("cacheClusterEnabled", False)),
+            "cacheClusterStatus": "NOT_AVAILABLE",
+        }
+        for k in ("description", "variables", "tags", "documentationVersion"):
+            if params.get(k) is not None:
+                stage[k] = params[k]
+        if not self.db.insert(STAGE, f"{api_id}/{name}", stage):
+            raise ConflictException("Stage already exists")
+        self._changed()
+        return stage
+
+    def get_stage(self, api_id: str, account: str, name: str) -> dict[str, Any]:
+        self.get_api(api_id, account)
+        stage: dict[str, Any] | None = self.db.get(STAGE, f"{api_id}/{name}")
+        if stage is None:
+            raise NotFoundException("Invalid Stage identifier specified")
+        return stage
+
+    def list_stages(self, api_id: str, account: str) -> list[dict[str, Any]]:
+        self.get_api(api_id, account)
+        return [s for _, s in self.db.list(STAGE, f"{api_id}/")]
+
+    def update_stage(self, api_id: str, account: str, name: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+        stage = self.get_stage(api_id, account, name)
+        for op in ops:
+            path, value, kind = op.get("path", ""), op.get("value"), op.get("op", "replace")
+            if path.startswith("/variables/"):
+                var = _unescape(path[len("/variables/"):])
+                variables = stage.setdefault("variables", {})
+                if kind == "remove":
+                    variables.pop(var, None)
+                else:
+                    variables[var] = value or ""
+            elif path == "/deploymentId":
+                self.get_deployment(api_id, account, str(value))
+                stage["deploymentId"] = value
+            elif path in ("/description", "/documentationVersion"):
+                stage[path[1:]] = value
+            elif path == "/tracingEnabled":
+                stage["tracingEnabled"] = str(value).lower() == "true"
+            elif path.startswith("/*/*/") or path.startswith("/~1"):
+                continue  # method settings (logging, metrics, stage throttles): accepted, not enforced
+            else:
+                raise BadRequestException(f"Invalid patch path {path}")
+        stage["lastUpdatedDate"] = time.time()
+        self.db.put(STAGE, f"{api_id}/{name}", stage)
+        self._changed()
+        return stage
+
+    def delete_stage(self, api_id: str, account: str, name: str) -> None:
+        self.get_stage(api_id, account, name)
+        self.db.delete(STAGE, f"{api_id}/{name}")
+        self._changed()
+
+    def stage_view(self, api_id: str, stage_name: str) -> StageView | None:
+        """The deployed resources a stage serves (cached until the next control-plane write)."""
+        k = (api_id, stage_name)
+        if k in self._views:
+            return self._views[k]
+        view = None
+        api = self.db.get(API, api_id)
+        stage = self.db.get(STAGE, f"{api_id}/{stage_name}") if api is not None else None
+        if api is not None and stage is not None:
+            dep = self.db.get(DEPLOYMENT, f"{api_id}/{stage['deploymentId']}")
+            if dep is not None:
+                slim = {k2: v for k2, v in api.items() if k2 != "resources"}
+                view = StageView(slim, stage, dep["resources"])
+        self._views[k] = view
+        return view
+
+    # --- API keys and usage plans ----------------------------------------------------------------
+
+    def create_key(self, account: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        value = params.get("value") or ids.new_key_value()
+        if len(value) < 20:
+            raise BadRequestException("API Key value should be at least 20 characters")
+        if any(k["value"] == value for _, k in self.db.list(API_KEY)):
+            raise ConflictException("API Key already exists")
+        now = time.time()
+        key: dict[str, Any] = {
+            "id": ids.new_id(ids.API_KEY_ID_LEN),
+            "value": value,
+            "name": params.get("name") or "",
+            "enabled": bool(params.get("enabled", False)),
+            "createdDate": now,
+            "lastUpdatedDate": now,
+            "stageKeys": [f"{s.get('restApiId')}/{s.get('stageName')}" for s in params.get("stageKeys") or []],
+            "account": account,
+            "region": region,
+        }
+        for k in ("description", "customerId", "tags"):
+            if params.get(k) is not None:
+                key[k] = params[k]
+        self.db.put(API_KEY, key["id"], key)
+        self._changed()
+        return key
+
+    def get_key(self, key_id: str, account: str) -> dict[str, Any]:
+        key: dict[str, Any] | None = self.db.get(API_KEY, key_id)
+        if key is None or key["account"] != account:
+            raise NotFoundException("Invalid API Key identifier specified")
+        return key
+
+    def list_keys(self, account: str, region: str) -> list[dict[str, Any]]:
+        return [k for _, k in self.db.list(API_KEY) if k["account"] == account and k["region"] == region]
+
+    def update_key(self, key_id: str, account: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+        key = self.get_key(key_id, account)
+        for op in ops:
+            path, value = op.get("path", ""), op.get("value")
+            if path == "/enabled":
+                key["enabled"] = str(value).lower() == "true"
+            elif path in ("/name", "/description", "/customerId"):
+                key[path[1:]] = value
+            else:
+                raise BadRequestException(f"Invalid patch path {path}")
+        key["lastUpdatedDate"] = time.time()
+        self.db.put(API_KEY, key_id, key)
+        self._changed()
+        return key
+
+    def delete_key(self, key_id: str, account: str) -> None:
+        self.get_key(key_id, account)
+        with self.db.transaction():
+            self.db.delete(API_KEY, key_id)
+            for pid, plan in self.db.list(USAGE_PLAN):
+                if key_id in plan.get("keys", []):
+                    plan["keys"].remove(key_id)
+                    self.db.put(USAGE_PLAN, pid, plan)
+        self._changed()
+
+    def create_plan(self, account: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        plan: dict[str, Any] = {
+            "id": ids.new_id(ids.USAGE_PLAN_ID_LEN),
+            "name": params["name"],
+            "apiStages": params.get("apiStages") or [],
+            "keys": [],
+            "account": account,
+            "region": region,
+        }
+        for s in plan["apiStages"]:
+            self.get_stage(s["apiId"], account, s["stage"])
+        for k in ("description", "throttle", "quota", "tags"):
+            if params.get(k) is not None:
+                plan[k] = params[k]
+        self.db.put(USAGE_PLAN, plan["id"], plan)
+        self._changed()
+        return plan
+
+    def get_plan(self, plan_id: str, account: str) -> dict[str, Any]:
+        plan: dict[str, Any] | None = self.db.get(USAGE_PLAN, plan_id)
+        if plan is None or plan["account"] != account:
+            raise NotFoundException(f"Invalid Usage Plan ID specified")
+        return plan
+
+    def list_plans(self, account: str, region: str, key_id: str | None = None) -> list[dict[str, Any]]:
+        return [
+            p for _, p in self.db.list(USAGE_PLAN)
+            if p["account"] == account and p["region"] == region and (key_id is None or key_id in p.get("keys", []))
+        ]
+
+    def update_plan(self, plan_id: str, account: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+        plan = self.get_plan(plan_id, account)
+        for op in ops:
+            path, value, kind = op.get("path", ""), op.get("value"), op.get("op", "replace")
+            if path == "/apiStages":
+                api_id, _, stage = str(value).partition(":")
+                stages = [s for s in plan["apiStages"] if (s["apiId"], s["stage"]) != (api_id, stage)]
+                if kind == "add":
+                    self.get_stage(api_id, account, stage)
+                    stages.append({"apiId": api_id, "stage": stage})
+                plan["apiStages"] = stages
+            elif path in ("/throttle/rateLimit", "/throttle/burstLimit"):
+                plan.setdefault("throttle", {})[path.rsplit("/", 1)[1]] = float(value) if "rate" in path else int(str(value))
+            elif path in ("/quota/limit", "/quota/offset"):
+                plan.setdefault("quota", {"period": "DAY"})[path.rsplit("/", 1)[1]] = int(str(value))
+            elif path == "/quota/period":
+                plan.setdefault("quota", {})["period"] = value
+            elif path in ("/name", "/description"):
+                plan[path[1:]] = value
+            else:
+                raise BadRequestException(f"Invalid patch path {path}")
+        self.db.put(USAGE_PLAN, plan_id, plan)
+        self._changed()
+        return plan
+
+    def delete_plan(self, plan_id: str, account: str) -> None:
+        self.get_plan(plan_id, account)
+        self.db.delete(USAGE_PLAN, plan_id)
+        self._changed()
+
+    def add_plan_key(self, plan_id: str, account: str, key_id: str, key_type: str) -> dict[str, Any]:
+        plan = self.get_plan(plan_id, account)
+        if key_type != "API_KEY":
+            raise BadRequestException("The only supported key type is API_KEY")
+        key = self.get_key(key_id, account)
+        if key_id in plan["keys"]:
+            raise ConflictException(f"Usage Plan {plan_id} cannot be added because API Key {key_id} cannot reference it")
+        plan["keys"].append(key_id)
+        self.db.put(USAGE_PLAN, plan_id, plan)
+        self._changed()
+        return key
+
+    def list_plan_keys(self, plan_id: str, account: str) -> list[dict[str, Any]]:
+        plan = self.get_plan(plan_id, account)
+        return [k for k in (self.db.get(API_KEY, kid) for kid in plan["keys"]) if k is not None]
+
+    def remove_plan_key(self, plan_id: str, account: str, key_id: str) -> None:
+        plan = self.get_plan(plan_id, account)
+        if key_id not in plan["keys"]:
+            raise NotFoundException("Invalid API Key identifier specified")
+        plan["keys"].remove(key_id)
+        self.db.put(USAGE_PLAN, plan_id, plan)
+        self._changed()
+
+    # --- data plane lookups ----------------------------------------------------------------------
+
+    def key_by_value(self, value: str) -> dict[str, Any] | None:
+        if self._keys_by_value is None:
+            self._keys_by_value = {k["value"]: k for _, k in self.db.list(API_KEY)}
+        return self._keys_by_value.get(value)
+
+    def plans_for(self, key_id: str, api_id: str, stage: str) -> list[dict[str, Any]]:
+        if self._plans is None:
+            self._plans = [p for _, p in self.db.list(USAGE_PLAN)]
+        return [
+            p for p in self._plans
+            if key_id in p.get("keys", []) and any(s["apiId"] == api_id and s["stage"] == stage for s in p.get("apiStages", []))
+        ]
