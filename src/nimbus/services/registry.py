@@ -9,7 +9,8 @@ server.SERVICES.update(
     {
         "apigateway": "nimbus.services.apigateway.api:build",
         "apigatewayv2": "nimbus.services.apigateway.apiv2:build",
+        "firehose": "nimbus.services.firehose.api:create_api",
         "kinesis": "nimbus.services.kinesis.api:factory",
     }
 )
-server.EAGER.extend(["kinesis"])
+server.EAGER.extend(["kinesis", "firehose"])

@@ -1,0 +1,180 @@
+"""FirehoseApi: each Firehose_20150804 operation, shape in → engine call → shape out (aws-contracts.md A.1).
+
+Also mounts Nimbus's own conveniences under ``/_nimbus/firehose/``:
+``POST /_nimbus/firehose/flush/<region>/<name>`` delivers a stream's buffer now (waits until delivered;
+it changes when data is delivered, never what), ``GET /_nimbus/firehose/streams`` shows per-stream
+counters, buffer fill and last delivery/error.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from nimbus.services.base import RequestContext
+from nimbus.services.firehose.errors import InvalidArgumentException, ServiceUnavailableException
+from nimbus.services.firehose.sinks import ExternalS3Sink, LambdaInvoker, S3EngineSink
+from nimbus.services.firehose.streams import MAX_BATCH_BYTES, MAX_BATCH_RECORDS, DeliveryStreams, FirehoseSettings
+from nimbus.storage import LogClosed
+
+if TYPE_CHECKING:
+    from nimbus.server import Nimbus
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIST_LIMIT = 10  # A.1
+DEFAULT_TAGS_LIMIT = 50
+COMPONENT = "firehose.engine"
+
+
+def engine_of(core: Nimbus) -> DeliveryStreams:
+    """The shared Firehose engine (core component "firehose.engine")."""
+
+    def build() -> DeliveryStreams:
+        extra = dict(core.settings.extra or {})
+        endpoint = extra.get("NIMBUS_FIREHOSE_S3_ENDPOINT")
+        sink: Any
+        if endpoint:
+            sink = ExternalS3Sink(
+                endpoint, extra.get("NIMBUS_FIREHOSE_S3_ACCESS_KEY_ID"), extra.get("NIMBUS_FIREHOSE_S3_SECRET_ACCESS_KEY"),
+                extra.get("NIMBUS_FIREHOSE_S3_REGION"),
+            )
+        else:
+            sink = S3EngineSink(core)
+        return DeliveryStreams(
+            core.storage.metadata, core.storage.logs, core.clock,
+            sink=sink, invoker=LambdaInvoker(core), settings=FirehoseSettings.from_env(extra),
+        )
+
+    return core.component(COMPONENT, build)
+
+
+class FirehoseApi:
+    def __init__(self, core: Nimbus) -> None:
+        self.core = core
+        self.streams = engine_of(core)
+        self._started = False
+        core.app.mount(_is_ours, self._nimbus_endpoint)
+
+    async def start(self) -> None:
+        if not self._started:
+            self._started = True
+            await self.streams.start()
+
+    async def aclose(self) -> None:
+        await self.streams.aclose()
+
+    # ---------------------------------------------------------------------------- control plane
+
+    async def create_delivery_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await self.start()
+        arn = await self.streams.create(ctx.account_id, ctx.region, params)
+        return {"DeliveryStreamARN": arn}
+
+    async def describe_delivery_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        desc = self.streams.describe(
+            ctx.account_id, ctx.region, params["DeliveryStreamName"],
+            exclusive_start_destination_id=params.get("ExclusiveStartDestinationId"),
+        )
+        return {"DeliveryStreamDescription": desc}
+
+    async def list_delivery_streams(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        names, more = self.streams.list(
+            ctx.account_id, ctx.region, limit=params.get("Limit") or DEFAULT_LIST_LIMIT,
+            stream_type=params.get("DeliveryStreamType"), exclusive_start=params.get("ExclusiveStartDeliveryStreamName"),
+        )
+        return {"DeliveryStreamNames": names, "HasMoreDeliveryStreams": more}
+
+    async def delete_delivery_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await self.start()
+        await self.streams.delete(ctx.account_id, ctx.region, params["DeliveryStreamName"], force=bool(params.get("AllowForceDelete")))
+        return {}
+
+    async def update_destination(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await self.streams.update_destination(ctx.account_id, ctx.region, params)
+        return {}
+
+    async def tag_delivery_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.streams.tag(ctx.account_id, ctx.region, params["DeliveryStreamName"], params["Tags"])
+        return {}
+
+    async def untag_delivery_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.streams.untag(ctx.account_id, ctx.region, params["DeliveryStreamName"], params["TagKeys"])
+        return {}
+
+    async def list_tags_for_delivery_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        tags, more = self.streams.list_tags(
+            ctx.account_id, ctx.region, params["DeliveryStreamName"],
+            exclusive_start=params.get("ExclusiveStartTagKey"), limit=params.get("Limit") or DEFAULT_TAGS_LIMIT,
+        )
+        return {"Tags": tags, "HasMoreTags": more}
+
+    async def start_delivery_stream_encryption(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.streams.set_encryption(
+            ctx.account_id, ctx.region, params["DeliveryStreamName"],
+            params.get("DeliveryStreamEncryptionConfigurationInput"), enabled=True,
+        )
+        return {}
+
+    async def stop_delivery_stream_encryption(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.streams.set_encryption(ctx.account_id, ctx.region, params["DeliveryStreamName"], None, enabled=False)
+        return {}
+
+    # ------------------------------------------------------------------------------- data plane
+
+    async def put_record(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            ids, encrypted = await self.streams.put(ctx.account_id, ctx.region, params["DeliveryStreamName"], [params["Record"]["Data"]])
+        except LogClosed as e:
+            raise ServiceUnavailableException("Slow down.") from e
+        return {"RecordId": ids[0], "Encrypted": encrypted}
+
+    async def put_record_batch(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        records = params["Records"]
+        if len(records) > MAX_BATCH_RECORDS:  # A.7 (the codec checks it too, from the model)
+            raise InvalidArgumentException(f"Records size {len(records)} exceeds the maximum of {MAX_BATCH_RECORDS}.")
+        payloads = [r["Data"] for r in records]
+        total = sum(len(p) for p in payloads)
+        if total > MAX_BATCH_BYTES:
+            raise InvalidArgumentException(f"Records size {total} bytes exceeds the maximum of {MAX_BATCH_BYTES} bytes (4 MiB) per call.")
+        try:
+            ids, encrypted = await self.streams.put(ctx.account_id, ctx.region, params["DeliveryStreamName"], payloads)
+        except LogClosed:
+            # the log refused the write: every entry failed, reported per record as AWS does (A.7)
+            log.exception("firehose append failed stream=%s", params["DeliveryStreamName"])
+            return {
+                "FailedPutCount": len(payloads),
+                "Encrypted": False,
+                "RequestResponses": [{"ErrorCode": "InternalFailure", "ErrorMessage": "Internal service failure."}] * len(payloads),
+            }
+        return {"FailedPutCount": 0, "Encrypted": encrypted, "RequestResponses": [{"RecordId": i} for i in ids]}
+
+    # -------------------------------------------------------------------------- /_nimbus/firehose
+
+    async def _nimbus_endpoint(self, scope: Any, receive: Any, send: Any) -> None:
+        path: str = scope["path"]
+        status, body = 404, {"message": "Not Found"}
+        if path == "/_nimbus/firehose/streams" and scope["method"] == "GET":
+            status, body = 200, self.streams.stats()
+        elif path.startswith("/_nimbus/firehose/flush/") and scope["method"] == "POST":
+            parts = path[len("/_nimbus/firehose/flush/"):].split("/")
+            if len(parts) == 2:
+                region, name = parts
+                try:
+                    done = await self.streams.flush(self.core.settings.account_id, region, name, timeout=60)
+                    status, body = (200, {"flushed": True}) if done else (504, {"flushed": False})
+                except Exception as e:  # noqa: BLE001 - answered, never fatal
+                    status, body = 404, {"message": str(getattr(e, "message", e))}
+        payload = orjson.dumps(body)
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _is_ours(scope: Any, headers: Any) -> bool:
+    return str(scope.get("path", "")).startswith("/_nimbus/firehose/")
+
+
+def create_api(core: Nimbus) -> FirehoseApi:
+    return FirehoseApi(core)

@@ -1,0 +1,106 @@
+"""Adapters from the Firehose engine's two outside needs to the components that serve them.
+
+* ``S3EngineSink``: objects go through Nimbus's own S3 engine (core component "s3.engine"), so bucket
+  rules, versioning and S3 event notifications apply exactly as for a PutObject.
+* ``ExternalS3Sink``: objects go to an external S3-compatible endpoint (server-wide setting
+  ``NIMBUS_FIREHOSE_S3_ENDPOINT`` with ``NIMBUS_FIREHOSE_S3_ACCESS_KEY_ID``/``..._SECRET_ACCESS_KEY``),
+  through botocore in a worker thread.
+* ``LambdaInvoker``: the transform calls the Lambda engine's one invoke path (core component
+  "lambda.engine"), RequestResponse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from nimbus.errors import ServiceError
+from nimbus.services.firehose.delivery import DestinationError
+from nimbus.services.firehose.transform import InvokeError, InvokeResult
+
+if TYPE_CHECKING:
+    from nimbus.server import Nimbus
+
+log = logging.getLogger(__name__)
+
+_LAMBDA_CODES = {
+    "ResourceNotFoundException": "Lambda.ResourceNotFound",
+    "TooManyRequestsException": "Lambda.InvokeLimitExceeded",
+    "AccessDeniedException": "Lambda.InvokeAccessDenied",
+    "RequestTooLargeException": "Lambda.RequestTooLarge",
+}
+
+
+class S3EngineSink:
+    def __init__(self, core: Nimbus) -> None:
+        self.core = core
+
+    def _engine(self) -> Any:
+        from nimbus.services.s3.engine import s3_engine
+
+        return s3_engine(self.core)
+
+    async def put_object(
+        self, bucket: str, key: str, body: bytes, *, content_encoding: str | None, account_id: str, region: str
+    ) -> None:
+        try:
+            engine = self._engine()
+        except ImportError as e:
+            raise DestinationError("Nimbus's S3 service is not available") from e
+        try:
+            await engine.put_object(
+                account_id, region, bucket, key, body,
+                content_type="application/octet-stream",
+                content_encoding=content_encoding,
+            )
+        except ServiceError as e:
+            raise DestinationError(f"{e.code}: {e.message}") from e
+
+
+class ExternalS3Sink:
+    def __init__(self, endpoint: str, access_key: str | None, secret_key: str | None, region: str | None = None) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self._client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            region_name=region or "us-east-1",
+            config=Config(retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"}),
+        )
+
+    async def put_object(
+        self, bucket: str, key: str, body: bytes, *, content_encoding: str | None, account_id: str, region: str
+    ) -> None:
+        kw: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": body, "ContentType": "application/octet-stream"}
+        if content_encoding:
+            kw["ContentEncoding"] = content_encoding
+        try:
+            await asyncio.to_thread(self._client.put_object, **kw)
+        except Exception as e:  # noqa: BLE001 - any failure of the remote is a destination failure
+            raise DestinationError(f"external S3 put failed: {e}") from e
+
+
+class LambdaInvoker:
+    def __init__(self, core: Nimbus) -> None:
+        self.core = core
+
+    async def invoke(self, function_arn: str, payload: bytes, *, timeout_s: float) -> InvokeResult:
+        from nimbus.services.lambda_.invoke import lambda_engine
+
+        engine = lambda_engine(self.core)
+        try:
+            result = await asyncio.wait_for(
+                engine.invoke(function_arn, payload, invocation_type="RequestResponse"), timeout_s
+            )
+        except asyncio.TimeoutError as e:
+            raise InvokeError("Lambda.FunctionTimedOut", "Firehose encountered timeout errors when calling AWS Lambda. The maximum supported function timeout is 5 minutes.") from e
+        except ServiceError as e:
+            raise InvokeError(_LAMBDA_CODES.get(e.code, f"Lambda.{e.code}"), e.message or e.code) from e
+        data = result.payload
+        if not isinstance(data, (bytes, bytearray)):
+            data = b"".join([chunk async for chunk in data]) if hasattr(data, "__aiter__") else bytes(data or b"")
+        return InvokeResult(bytes(data), result.function_error or None)

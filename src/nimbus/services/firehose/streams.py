@@ -1,0 +1,650 @@
+"""Delivery streams: the control plane (create, describe, list, update, delete, tags, encryption) and the
+data plane entry (put records), over metadata documents, one durable buffer and one deliverer each.
+
+aws-contracts.md A.1/A.2/A.3/A.7/A.9. Rules the model does not state and choices made here:
+
+* Status: ``CREATING`` for ``create_delay_s`` after CreateDeliveryStream (persisted as an instant, so a
+  restart does not reset it), then ``ACTIVE``. Put* while CREATING → ResourceNotFoundException, while
+  DELETING → ResourceInUseException (A.2 [choice]).
+* DeleteDeliveryStream drops buffered, undelivered data, as AWS does: the stream goes DELETING, its
+  deliverer stops, its log and checkpoint are dropped, then the document. A crash mid-delete is finished at
+  the next start.
+* Each stream incarnation has its own log (``firehose/<account>/<region>/<name>/<incarnation>``), so a
+  stream re-created under the same name never sees its predecessor's records.
+* UpdateDestination merges the given fields into the S3 configuration (S3DestinationUpdate and
+  ExtendedS3DestinationUpdate both apply to Nimbus's S3 destinations); S3BackupMode cannot go back to
+  Disabled and DynamicPartitioning cannot change (A.2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nimbus import arn as arns
+from nimbus.clock import Clock
+from nimbus.services.firehose import compression
+from nimbus.services.firehose.buffer import StreamBuffer
+from nimbus.services.firehose.delivery import (
+    DEFAULT_RETENTION_S,
+    BackupTarget,
+    Deliverer,
+    DeliveryConfig,
+    ObjectSink,
+    parse_metadata_query,
+)
+from nimbus.services.firehose.errors import (
+    ConcurrentModificationException,
+    InvalidArgumentException,
+    LimitExceededException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+)
+from nimbus.services.firehose.prefixes import Layout, PrefixError, resolve_time_zone, validate
+from nimbus.services.firehose.transform import FunctionInvoker, LambdaProcessor, Transformer
+from nimbus.storage import LogStore, MetadataStore
+
+log = logging.getLogger(__name__)
+
+KIND = "firehose.stream"
+DESTINATION_ID = "destinationId-000000000001"  # A.1 [observed]
+
+# A.3 defaults and ranges
+DEFAULT_SIZE_MB = 5
+DEFAULT_INTERVAL_S = 300
+MIN_SIZE_MB, MAX_SIZE_MB = 1, 128
+MIN_INTERVAL_S, MAX_INTERVAL_S = 0, 900
+# A.7 / A.8 limits
+MAX_RECORD_BYTES = 1_024_000
+MAX_BATCH_RECORDS = 500
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+MAX_STREAMS_PER_REGION = 5000
+MAX_TAGS = 50
+# A.5 processor parameters Nimbus evaluates, with their ranges
+_PROCESSOR_PARAMS: dict[str, set[str]] = {
+    "Lambda": {"LambdaArn", "NumberOfRetries", "RoleArn", "BufferSizeInMBs", "BufferIntervalInSeconds"},
+    "MetadataExtraction": {"MetadataExtractionQuery", "JsonParsingEngine"},
+    "AppendDelimiterToRecord": {"Delimiter"},
+}
+_ALL_PROCESSOR_TYPES = {"Lambda", "RecordDeAggregation", "Decompression", "CloudWatchLogProcessing", "MetadataExtraction", "AppendDelimiterToRecord"}
+_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")
+_LAMBDA_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]+))?$")
+_BUCKET_ARN = re.compile(r"^arn:[a-z-]+:s3:::([a-z0-9][a-z0-9.-]{1,253}[a-z0-9])$")
+_FILE_EXTENSION = re.compile(r"^$|^\.[0-9a-z!\-_.*'()]+$")
+_S3_FIELDS = (
+    "RoleARN", "BucketARN", "Prefix", "ErrorOutputPrefix", "BufferingHints", "CompressionFormat",
+    "EncryptionConfiguration", "CloudWatchLoggingOptions",
+)
+_EXTENDED_FIELDS = _S3_FIELDS + (
+    "ProcessingConfiguration", "S3BackupMode", "S3BackupConfiguration", "DataFormatConversionConfiguration",
+    "DynamicPartitioningConfiguration", "FileExtension", "CustomTimeZone",
+)
+
+
+@dataclass(slots=True, frozen=True)
+class FirehoseSettings:
+    create_delay_s: float = 1.0
+    retention_s: float = DEFAULT_RETENTION_S
+    min_interval_s: float = MIN_INTERVAL_S
+
+    @classmethod
+    def from_env(cls, extra: dict[str, str] | Any) -> FirehoseSettings:
+        def num(name: str, default: float) -> float:
+            value = extra.get(name) if extra else None
+            return float(value) if value not in (None, "") else default
+
+        return cls(
+            create_delay_s=num("NIMBUS_FIREHOSE_CREATE_DELAY_S", 1.0),
+            retention_s=num("NIMBUS_FIREHOSE_RETENTION_S", DEFAULT_RETENTION_S),
+            min_interval_s=num("NIMBUS_FIREHOSE_MIN_INTERVAL_S", MIN_INTERVAL_S),
+        )
+
+
+def _bad(message: str) -> InvalidArgumentException:
+    return InvalidArgumentException(message)
+
+
+def bucket_of(bucket_arn: str) -> str:
+    m = _BUCKET_ARN.match(bucket_arn or "")
+    if not m:
+        raise _bad(f"BucketARN {bucket_arn!r} is not a valid S3 bucket ARN (arn:aws:s3:::bucket-name).")
+    return m.group(1)
+
+
+@dataclass(slots=True)
+class _Live:
+    doc: dict[str, Any]
+    buffer: StreamBuffer | None = None
+    deliverer: Deliverer | None = None
+    config: DeliveryConfig | None = None
+    lock: asyncio.Lock | None = None
+
+
+class DeliveryStreams:
+    """The Firehose engine. ``start()`` resumes delivery of every stored stream."""
+
+    def __init__(
+        self,
+        metadata: MetadataStore,
+        logs: LogStore,
+        clock: Clock,
+        *,
+        sink: ObjectSink,
+        invoker: FunctionInvoker | None,
+        settings: FirehoseSettings | None = None,
+    ) -> None:
+        self.metadata = metadata
+        self.logs = logs
+        self.clock = clock
+        self.sink = sink
+        self.invoker = invoker
+        self.settings = settings or FirehoseSettings()
+        self._live: dict[str, _Live] = {}
+        self._started = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ----------------------------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        for key, doc in self.metadata.list(KIND):
+            if doc.get("status") == "DELETING":
+                await self._finish_delete(key, doc)
+                continue
+            try:
+                self._open(key, doc)
+            except Exception:  # noqa: BLE001 - one broken stream must not stop the others
+                log.exception("firehose stream failed to resume key=%s", key)
+
+    async def aclose(self) -> None:
+        for live in list(self._live.values()):
+            if live.deliverer is not None:
+                await live.deliverer.aclose()
+        for t in list(self._tasks):
+            t.cancel()
+        self._live.clear()
+        self._started = False
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def key(account: str, region: str, name: str) -> str:
+        return f"{account}/{region}/{name}"
+
+    def _doc(self, account: str, region: str, name: str) -> dict[str, Any]:
+        doc = self.metadata.get(KIND, self.key(account, region, name))
+        if doc is None:
+            raise ResourceNotFoundException(f"Firehose {name} under account {account} not found.")
+        return doc
+
+    def status(self, doc: dict[str, Any]) -> str:
+        if doc["status"] == "CREATING" and self.clock.time() >= doc["active_at"]:
+            return "ACTIVE"
+        return str(doc["status"])
+
+    def _open(self, key: str, doc: dict[str, Any]) -> _Live:
+        live = self._live.get(key)
+        if live is not None:
+            return live
+        cfg = self._delivery_config(doc)
+        dest = doc["destination"]
+        hints = dest["BufferingHints"]
+        logname = f"firehose/{key}/{doc['incarnation']}"
+        buffer = StreamBuffer(
+            self.logs.open(logname), self.metadata, f"{key}/{doc['incarnation']}", self.clock,
+            size_bytes=int(hints["SizeInMBs"]) * 1024 * 1024, interval_s=float(hints["IntervalInSeconds"]),
+        )
+        transformer = None
+        if self.invoker is not None:
+            transformer = Transformer(self.invoker, self.clock, stream_arn=doc["arn"], region=doc["region"])
+        live = _Live(doc=doc, buffer=buffer, config=cfg, lock=asyncio.Lock())
+        live.deliverer = Deliverer(
+            buffer, lambda: live.config or cfg, self.sink, self.clock, transformer=transformer,
+            retention_s=self.settings.retention_s,
+        )
+        live.deliverer.start()
+        self._live[key] = live
+        return live
+
+    def _delivery_config(self, doc: dict[str, Any]) -> DeliveryConfig:
+        dest = doc["destination"]
+        dp = bool((dest.get("DynamicPartitioningConfiguration") or {}).get("Enabled"))
+        processor = None
+        append_delimiter = False
+        queries: dict[str, list[str]] | None = None
+        pc = dest.get("ProcessingConfiguration") or {}
+        if pc.get("Enabled"):
+            for p in pc.get("Processors") or []:
+                params = {x["ParameterName"]: x["ParameterValue"] for x in p.get("Parameters") or []}
+                if p["Type"] == "Lambda":
+                    processor = LambdaProcessor.from_parameters(params)
+                elif p["Type"] == "AppendDelimiterToRecord":
+                    append_delimiter = True
+                elif p["Type"] == "MetadataExtraction" and "MetadataExtractionQuery" in params:
+                    queries = parse_metadata_query(params["MetadataExtractionQuery"])
+        backup = None
+        if dest.get("S3BackupMode") == "Enabled" and dest.get("S3BackupConfiguration"):
+            b = dest["S3BackupConfiguration"]
+            backup = BackupTarget(
+                bucket_of(b["BucketARN"]),
+                Layout(b.get("Prefix"), b.get("ErrorOutputPrefix")),
+                b.get("CompressionFormat", "UNCOMPRESSED"),
+            )
+        return DeliveryConfig(
+            stream_name=doc["name"],
+            stream_arn=doc["arn"],
+            account_id=doc["account"],
+            region=doc["region"],
+            version=str(doc["version"]),
+            bucket=bucket_of(dest["BucketARN"]),
+            layout=Layout(dest.get("Prefix"), dest.get("ErrorOutputPrefix"), time_zone=dest.get("CustomTimeZone"), dynamic_partitioning=dp),
+            compression=dest.get("CompressionFormat", "UNCOMPRESSED"),
+            file_extension=dest.get("FileExtension") or None,
+            processor=processor,
+            append_delimiter=append_delimiter,
+            metadata_queries=queries,
+            dynamic_partitioning=dp,
+            backup=backup,
+        )
+
+    # ------------------------------------------------------------------------------- validation
+
+    def _check_destination(self, dest: dict[str, Any], *, extended: bool) -> dict[str, Any]:
+        """Validate an S3 destination configuration and return it with AWS's defaults filled in."""
+        out = copy.deepcopy(dest)
+        bucket_of(out.get("BucketARN", ""))
+        if not out.get("RoleARN"):
+            raise _bad("RoleARN is required.")
+        hints = out.get("BufferingHints")
+        if hints is None or hints == {}:
+            out["BufferingHints"] = {"SizeInMBs": DEFAULT_SIZE_MB, "IntervalInSeconds": DEFAULT_INTERVAL_S}
+        else:
+            if ("SizeInMBs" in hints) != ("IntervalInSeconds" in hints):
+                raise _bad("BufferingHints: SizeInMBs and IntervalInSeconds must be specified together.")
+            size, interval = hints["SizeInMBs"], hints["IntervalInSeconds"]
+            if not MIN_SIZE_MB <= size <= MAX_SIZE_MB:
+                raise _bad(f"BufferingHints.SizeInMBs must be between {MIN_SIZE_MB} and {MAX_SIZE_MB}.")
+            if not max(self.settings.min_interval_s, 0) <= interval <= MAX_INTERVAL_S:
+                raise _bad(f"BufferingHints.IntervalInSeconds must be between {MIN_INTERVAL_S} and {MAX_INTERVAL_S}.")
+        fmt = out.setdefault("CompressionFormat", "UNCOMPRESSED")
+        if fmt not in compression.FORMATS:
+            raise _bad(f"CompressionFormat {fmt!r} is not one of {', '.join(compression.FORMATS)}.")
+        out.setdefault("EncryptionConfiguration", {"NoEncryptionConfig": "NoEncryption"})
+        cw = out.setdefault("CloudWatchLoggingOptions", {"Enabled": False})
+        if cw.get("Enabled") and not (cw.get("LogGroupName") and cw.get("LogStreamName")):
+            raise _bad("CloudWatchLoggingOptions: LogGroupName and LogStreamName are required when Enabled.")
+        if not extended:
+            return out
+        ext = out.get("FileExtension")
+        if ext is not None and not _FILE_EXTENSION.match(ext):
+            raise _bad(f"FileExtension {ext!r} must match ^$|\\.[0-9a-z!\\-_.*'()]+")
+        try:
+            resolve_time_zone(out.get("CustomTimeZone"))
+        except PrefixError as e:
+            raise _bad(str(e)) from e
+        if out.get("DataFormatConversionConfiguration", {}).get("Enabled"):
+            raise _bad("DataFormatConversionConfiguration (Parquet/ORC) is not supported by Nimbus.")
+        dp = out.get("DynamicPartitioningConfiguration")
+        if dp is not None:
+            dp.setdefault("RetryOptions", {"DurationInSeconds": 300})
+        pc = out.get("ProcessingConfiguration")
+        if pc is not None:
+            self._check_processing(pc)
+        else:
+            out["ProcessingConfiguration"] = {"Enabled": False, "Processors": []}
+        mode = out.setdefault("S3BackupMode", "Disabled")
+        if mode == "Enabled":
+            backup = out.get("S3BackupConfiguration")
+            if not backup:
+                raise _bad("S3BackupConfiguration is required when S3BackupMode is Enabled.")
+            out["S3BackupConfiguration"] = self._check_destination(backup, extended=False)
+        try:
+            validate(out.get("Prefix"), out.get("ErrorOutputPrefix"), dynamic_partitioning=bool((dp or {}).get("Enabled")))
+            if mode == "Enabled":
+                validate(out["S3BackupConfiguration"].get("Prefix"), out["S3BackupConfiguration"].get("ErrorOutputPrefix"))
+        except PrefixError as e:
+            raise _bad(str(e)) from e
+        return out
+
+    def _check_processing(self, pc: dict[str, Any]) -> None:
+        lambdas = 0
+        for p in pc.get("Processors") or []:
+            ptype = p.get("Type")
+            if ptype not in _ALL_PROCESSOR_TYPES:
+                raise _bad(f"Processor type {ptype!r} is not valid.")
+            if ptype not in _PROCESSOR_PARAMS:
+                raise _bad(f"Processor type {ptype} is not supported by Nimbus.")
+            params: dict[str, str] = {}
+            for item in p.get("Parameters") or []:
+                name, value = item.get("ParameterName"), item.get("ParameterValue")
+                if name not in _PROCESSOR_PARAMS[ptype]:
+                    raise _bad(f"Processor parameter {name!r} is not valid for processor type {ptype}.")
+                params[name] = value
+            if ptype == "Lambda":
+                lambdas += 1
+                arn = params.get("LambdaArn")
+                if not arn:
+                    raise _bad("Processor parameter LambdaArn is required for processor type Lambda.")
+                if not _LAMBDA_ARN.match(arn):
+                    raise _bad(f"LambdaArn {arn!r} is not a valid Lambda function ARN.")
+                _check_number(params, "NumberOfRetries", 0, 300, integer=True)
+                _check_number(params, "BufferSizeInMBs", 0.2, 3, integer=False)
+                _check_number(params, "BufferIntervalInSeconds", 0, 900, integer=True)
+            elif ptype == "MetadataExtraction":
+                query = params.get("MetadataExtractionQuery")
+                if not query:
+                    raise _bad("Processor parameter MetadataExtractionQuery is required for MetadataExtraction.")
+                if params.get("JsonParsingEngine", "JQ-1.6") != "JQ-1.6":
+                    raise _bad("JsonParsingEngine must be JQ-1.6.")
+                try:
+                    parse_metadata_query(query)
+                except ValueError as e:
+                    raise _bad(str(e)) from e
+            elif ptype == "AppendDelimiterToRecord" and params.get("Delimiter", "\\n") not in ("\\n", "\n"):
+                raise _bad("Nimbus supports only the default newline Delimiter for AppendDelimiterToRecord.")
+        if lambdas > 1:
+            raise _bad("At most one Lambda processor can be configured.")
+
+    # --------------------------------------------------------------------------- control plane
+
+    async def create(self, account: str, region: str, params: dict[str, Any]) -> str:
+        name = params["DeliveryStreamName"]
+        if not _NAME.match(name):
+            raise _bad(f"DeliveryStreamName {name!r} must match [a-zA-Z0-9_.-]{{1,64}}.")
+        stype = params.get("DeliveryStreamType", "DirectPut")
+        if stype not in ("DirectPut", "KinesisStreamAsSource"):
+            raise _bad(f"DeliveryStreamType {stype} is not supported by Nimbus (DirectPut, KinesisStreamAsSource).")
+        source = params.get("KinesisStreamSourceConfiguration")
+        if stype == "KinesisStreamAsSource":
+            raise _bad("KinesisStreamAsSource is not supported by Nimbus yet; use DirectPut.")
+        if source is not None:
+            raise _bad("KinesisStreamSourceConfiguration is only valid with DeliveryStreamType KinesisStreamAsSource.")
+        given = [k for k in params if k.endswith("DestinationConfiguration")]
+        if len(given) != 1:
+            raise _bad("Exactly one destination configuration must be specified.")
+        if given[0] not in ("ExtendedS3DestinationConfiguration", "S3DestinationConfiguration"):
+            raise _bad(f"{given[0]} is not supported by Nimbus; use ExtendedS3DestinationConfiguration.")
+        extended = given[0] == "ExtendedS3DestinationConfiguration"
+        dest = self._check_destination(params[given[0]], extended=extended)
+        if not extended:  # the old API is an Extended S3 destination without the extended features
+            dest.update(ProcessingConfiguration={"Enabled": False, "Processors": []}, S3BackupMode="Disabled")
+        tags = {t["Key"]: t.get("Value", "") for t in params.get("Tags") or []}
+        _check_tags(tags)
+        if self.metadata.count(KIND, f"{account}/{region}/") >= MAX_STREAMS_PER_REGION:
+            raise LimitExceededException(f"You have already consumed your firehose quota of {MAX_STREAMS_PER_REGION} hoses.")
+        encryption = params.get("DeliveryStreamEncryptionConfigurationInput")
+        now = self.clock.time()
+        arn = arns.build("firehose", region, account, f"deliverystream/{name}")
+        doc: dict[str, Any] = {
+            "name": name, "arn": arn, "account": account, "region": region, "type": stype,
+            "status": "CREATING", "active_at": now + self.settings.create_delay_s, "created": now, "updated": now,
+            "version": 1, "incarnation": uuid.uuid4().hex, "destination": dest,
+            "api": "ExtendedS3" if extended else "S3", "tags": tags,
+            "encryption": _encryption_doc(encryption, "ENABLED") if encryption else None,
+        }
+        key = self.key(account, region, name)
+        if not self.metadata.insert(KIND, key, doc):
+            raise ResourceInUseException(f"Firehose {name} under accountId {account} already exists")
+        self._open(key, doc)
+        return arn
+
+    def describe(self, account: str, region: str, name: str, *, exclusive_start_destination_id: str | None = None) -> dict[str, Any]:
+        doc = self._doc(account, region, name)
+        dest = doc["destination"]
+        extended = _describe_destination(dest, extended=True)
+        plain = _describe_destination(dest, extended=False)
+        destinations = [] if exclusive_start_destination_id == DESTINATION_ID else [
+            {"DestinationId": DESTINATION_ID, "S3DestinationDescription": plain, "ExtendedS3DestinationDescription": extended}
+        ]
+        out: dict[str, Any] = {
+            "DeliveryStreamName": doc["name"],
+            "DeliveryStreamARN": doc["arn"],
+            "DeliveryStreamStatus": self.status(doc),
+            "DeliveryStreamType": doc["type"],
+            "VersionId": str(doc["version"]),
+            "CreateTimestamp": doc["created"],
+            "Destinations": destinations,
+            "HasMoreDestinations": False,
+        }
+        if doc["version"] > 1:
+            out["LastUpdateTimestamp"] = doc["updated"]
+        out["DeliveryStreamEncryptionConfiguration"] = doc.get("encryption") or {"Status": "DISABLED"}
+        return out
+
+    def list(self, account: str, region: str, *, limit: int = 10, stream_type: str | None = None, exclusive_start: str | None = None) -> tuple[list[str], bool]:
+        prefix = f"{account}/{region}/"
+        after = prefix + exclusive_start if exclusive_start else None
+        names: list[str] = []
+        has_more = False
+        for _key, doc in self.metadata.list(KIND, prefix, after=after):
+            if stream_type and doc["type"] != stream_type:
+                continue
+            if len(names) >= limit:
+                has_more = True
+                break
+            names.append(doc["name"])
+        return names, has_more
+
+    async def delete(self, account: str, region: str, name: str, *, force: bool = False) -> None:
+        key = self.key(account, region, name)
+        doc = self._doc(account, region, name)
+        if self.status(doc) == "CREATING":
+            raise ResourceInUseException(f"Firehose {name} under account {account} is in CREATING state and cannot be deleted.")
+        if doc["status"] == "DELETING":
+            return
+        doc["status"] = "DELETING"
+        self.metadata.put(KIND, key, doc)
+        self._spawn(self._finish_delete(key, doc))
+
+    async def _finish_delete(self, key: str, doc: dict[str, Any]) -> None:
+        live = self._live.pop(key, None)
+        if live is not None and live.deliverer is not None:
+            await live.deliverer.aclose()
+        if live is not None and live.buffer is not None:
+            live.buffer.forget()
+        else:
+            self.metadata.delete("firehose.checkpoint", f"{key}/{doc['incarnation']}")
+        dropped = await self.logs.drop(f"firehose/{key}/{doc['incarnation']}")
+        current = self.metadata.get(KIND, key)
+        if current is not None and current.get("incarnation") == doc["incarnation"]:
+            self.metadata.delete(KIND, key)
+        log.info("firehose stream deleted key=%s log_dropped=%s", key, dropped)
+
+    async def update_destination(self, account: str, region: str, params: dict[str, Any]) -> None:
+        name = params["DeliveryStreamName"]
+        key = self.key(account, region, name)
+        doc = self._doc(account, region, name)
+        if self.status(doc) != "ACTIVE":
+            raise ResourceInUseException(f"Firehose {name} under account {account} is not ACTIVE.")
+        if str(params["CurrentDeliveryStreamVersionId"]) != str(doc["version"]):
+            raise ConcurrentModificationException(
+                f"Cannot update firehose: {name} since the current version id: {doc['version']} and specified version id: "
+                f"{params['CurrentDeliveryStreamVersionId']} do not match"
+            )
+        if params["DestinationId"] != DESTINATION_ID:
+            raise _bad(f"Destination Id {params['DestinationId']} not found.")
+        given = [k for k in params if k.endswith("DestinationUpdate")]
+        if len(given) != 1:
+            raise _bad("Exactly one destination update must be specified.")
+        if given[0] not in ("ExtendedS3DestinationUpdate", "S3DestinationUpdate"):
+            raise _bad(f"{given[0]} is not supported by Nimbus; use ExtendedS3DestinationUpdate.")
+        update = params[given[0]]
+        old = doc["destination"]
+        merged = copy.deepcopy(old)
+        for field_name, value in update.items():
+            if field_name == "S3BackupUpdate":
+                merged["S3BackupConfiguration"] = {**(old.get("S3BackupConfiguration") or {}), **value}
+            else:
+                merged[field_name] = value
+        if old.get("S3BackupMode") == "Enabled" and merged.get("S3BackupMode") == "Disabled":
+            raise _bad("S3BackupMode cannot be changed from Enabled to Disabled.")
+        old_dp = bool((old.get("DynamicPartitioningConfiguration") or {}).get("Enabled"))
+        new_dp = bool((merged.get("DynamicPartitioningConfiguration") or {}).get("Enabled"))
+        if old_dp != new_dp:
+            raise _bad("Dynamic partitioning can only be enabled at creation and cannot be disabled.")
+        dest = self._check_destination(merged, extended=True)
+        # another update may have landed while validating (no await above, but keep the check explicit)
+        current = self.metadata.get(KIND, key)
+        if current is None or current["version"] != doc["version"]:
+            raise ConcurrentModificationException(f"Cannot update firehose: {name}: concurrent modification.")
+        doc["destination"] = dest
+        doc["version"] += 1
+        doc["updated"] = self.clock.time()
+        self.metadata.put(KIND, key, doc)
+        live = self._live.get(key)
+        if live is not None:
+            live.doc = doc
+            live.config = self._delivery_config(doc)
+            hints = dest["BufferingHints"]
+            if live.buffer is not None:
+                live.buffer.reconfigure(size_bytes=int(hints["SizeInMBs"]) * 1024 * 1024, interval_s=float(hints["IntervalInSeconds"]))
+
+    # ------------------------------------------------------------------------------ tags, keys
+
+    def _mutable(self, account: str, region: str, name: str) -> dict[str, Any]:
+        doc = self._doc(account, region, name)
+        if self.status(doc) != "ACTIVE":
+            raise ResourceInUseException(f"Firehose {name} under account {account} is not ACTIVE.")
+        return doc
+
+    def tag(self, account: str, region: str, name: str, tags: list[dict[str, str]]) -> None:
+        doc = self._mutable(account, region, name)
+        merged = {**doc["tags"], **{t["Key"]: t.get("Value", "") for t in tags}}
+        _check_tags(merged)
+        doc["tags"] = merged
+        self.metadata.put(KIND, self.key(account, region, name), doc)
+
+    def untag(self, account: str, region: str, name: str, keys: list[str]) -> None:
+        doc = self._mutable(account, region, name)
+        doc["tags"] = {k: v for k, v in doc["tags"].items() if k not in set(keys)}
+        self.metadata.put(KIND, self.key(account, region, name), doc)
+
+    def list_tags(self, account: str, region: str, name: str, *, exclusive_start: str | None, limit: int) -> tuple[list[dict[str, str]], bool]:
+        doc = self._doc(account, region, name)
+        keys = sorted(k for k in doc["tags"] if exclusive_start is None or k > exclusive_start)
+        page = keys[:limit]
+        return [{"Key": k, "Value": doc["tags"][k]} for k in page], len(keys) > limit
+
+    def set_encryption(self, account: str, region: str, name: str, config: dict[str, Any] | None, *, enabled: bool) -> None:
+        doc = self._mutable(account, region, name)
+        if enabled:
+            doc["encryption"] = _encryption_doc(config or {}, "ENABLED")
+        elif doc.get("encryption"):
+            doc["encryption"] = {**doc["encryption"], "Status": "DISABLED"}
+        doc["updated"] = self.clock.time()
+        self.metadata.put(KIND, self.key(account, region, name), doc)
+
+    # ------------------------------------------------------------------------------- data plane
+
+    async def put(self, account: str, region: str, name: str, payloads: list[bytes]) -> tuple[list[str], bool]:
+        """Append records durably; returns (record ids, encrypted) once they are fsync'd."""
+        key = self.key(account, region, name)
+        live = self._live.get(key)
+        doc = live.doc if live is not None else self._doc(account, region, name)
+        status = self.status(doc)
+        if status == "CREATING":
+            raise ResourceNotFoundException(f"Firehose {name} under account {account} not found.")
+        if status != "ACTIVE":
+            raise ResourceInUseException(f"Firehose {name} under account {account} is {status}.")
+        if doc["type"] != "DirectPut":
+            raise _bad(f"This operation is not permitted on KinesisStreamAsSource delivery stream type.")
+        for p in payloads:
+            if len(p) > MAX_RECORD_BYTES:
+                raise _bad(f"Record size {len(p)} exceeds the maximum of {MAX_RECORD_BYTES} bytes (1,000 KiB).")
+        if live is None:
+            live = self._open(key, doc)
+        assert live.buffer is not None and live.deliverer is not None
+        seqs = await live.buffer.append(payloads, arrival_ms=int(self.clock.time() * 1000))
+        c = live.deliverer.counters
+        c.incoming_records += len(payloads)
+        c.incoming_bytes += sum(len(p) for p in payloads)
+        inc = doc["incarnation"][:16]
+        encrypted = (doc.get("encryption") or {}).get("Status") == "ENABLED"
+        return [f"{inc}{s:040d}" for s in seqs], encrypted
+
+    async def flush(self, account: str, region: str, name: str, *, timeout: float | None = 60) -> bool:
+        key = self.key(account, region, name)
+        self._doc(account, region, name)
+        live = self._live.get(key)
+        if live is None or live.deliverer is None:
+            return True
+        return await live.deliverer.flush(timeout)
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for key, live in self._live.items():
+            if live.deliverer is None or live.buffer is None:
+                continue
+            out[key] = {
+                **live.deliverer.counters.as_dict(),
+                "backlog_records": live.buffer.backlog_records,
+                "pending_bytes": live.buffer.pending_bytes,
+                "checkpoint": live.buffer.checkpoint,
+            }
+        return out
+
+
+def _check_number(params: dict[str, str], name: str, lo: float, hi: float, *, integer: bool) -> None:
+    if name not in params:
+        return
+    try:
+        value = int(params[name]) if integer else float(params[name])
+    except ValueError as e:
+        raise _bad(f"Processor parameter {name} must be a number between {lo} and {hi}.") from e
+    if not lo <= value <= hi:
+        raise _bad(f"Processor parameter {name} must be between {lo} and {hi}.")
+
+
+def _check_tags(tags: dict[str, str]) -> None:
+    if len(tags) > MAX_TAGS:
+        raise LimitExceededException(f"A delivery stream cannot have more than {MAX_TAGS} tags.")
+    for k, v in tags.items():
+        if not 1 <= len(k) <= 128 or k.lower().startswith("aws:"):
+            raise _bad(f"Tag key {k!r} is not valid: 1 to 128 characters, not starting with 'aws:'.")
+        if len(v) > 256:
+            raise _bad(f"Tag value for {k!r} is longer than 256 characters.")
+
+
+def _encryption_doc(config: dict[str, Any], status: str) -> dict[str, Any]:
+    key_type = config.get("KeyType", "AWS_OWNED_CMK")
+    if key_type == "CUSTOMER_MANAGED_CMK" and not config.get("KeyARN"):
+        raise _bad("KeyARN is required when KeyType is CUSTOMER_MANAGED_CMK.")
+    if key_type == "AWS_OWNED_CMK" and config.get("KeyARN"):
+        raise _bad("KeyARN must not be given when KeyType is AWS_OWNED_CMK.")
+    out = {"KeyType": key_type, "Status": status}
+    if config.get("KeyARN"):
+        out["KeyARN"] = config["KeyARN"]
+    return out
+
+
+def _describe_destination(dest: dict[str, Any], *, extended: bool) -> dict[str, Any]:
+    fields = _EXTENDED_FIELDS if extended else _S3_FIELDS
+    out = {k: copy.deepcopy(dest[k]) for k in fields if k in dest}
+    if extended:
+        if "S3BackupConfiguration" in out:
+            out["S3BackupDescription"] = _describe_destination(out.pop("S3BackupConfiguration"), extended=False)
+        pc = out.get("ProcessingConfiguration")
+        if pc:
+            for p in pc.get("Processors") or []:
+                if p.get("Type") == "Lambda":
+                    names = {x["ParameterName"] for x in p.get("Parameters") or []}
+                    for pname, default in (("NumberOfRetries", "3"), ("BufferSizeInMBs", "1"), ("BufferIntervalInSeconds", "60")):
+                        if pname not in names:
+                            p.setdefault("Parameters", []).append({"ParameterName": pname, "ParameterValue": default})
+    return out
+
+
+Factory = Callable[[], DeliveryStreams]
