@@ -1,0 +1,787 @@
+"""SegmentLogStore: durable logs on append-only segment files, group-committed by one writer thread.
+
+Layout under the store's root (``data_dir/logs``)::
+
+    <quoted-name-prefix>-<sha256(name)[:16]>/    one directory per log; the name never becomes a path
+        log.json                                 {"name": ..., "first_seq": ...}, replaced atomically
+        00000000000000000000.seg                 segment files named by their first sequence number
+        00000000000000131072.seg                 (a new one once the active segment passes segment_bytes)
+
+A record is one frame: ``[u32 payload length][u32 crc32][u64 seq][u64 timestamp_ms][payload]``, little
+endian, the CRC covering seq, timestamp and payload. ``Log.append`` assigns sequence numbers on the event
+loop and queues the records; the writer thread takes everything queued (across all logs of the store),
+writes each log's frames with one ``write``, ``fdatasync``s each touched file once, then publishes the
+records to readers and resolves the callers' futures. While it syncs, the next batch accumulates: that
+is the group commit. Queued bytes are bounded (``max_pending_bytes``): past it, appenders wait.
+
+Reads are synchronous ``pread``s located through a sparse in-memory index (one entry per ~4 KiB of log
+per segment: seq, offset, timestamp) rebuilt at open, so a read costs O(records read). Opening a log
+scans its segments, checks every CRC and cuts a torn tail (a crash mid-write) off the last segment;
+damage anywhere else raises ``LogCorrupt``. ``trim`` moves ``first_seq`` (persisted in ``log.json``)
+and deletes the segments wholly below it; the active segment is kept, so sequence numbers are never reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import struct
+import threading
+import time
+import uuid
+import zlib
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote
+from hashlib import sha256
+
+import orjson
+
+from nimbus.storage.base import LogClosed, LogCorrupt, LogRecord, StorageError
+
+log = logging.getLogger(__name__)
+
+FRAME_HEADER = struct.Struct("<IIQQ")  # payload length, crc32, seq, timestamp_ms
+_LEN_CRC = struct.Struct("<II")
+_SEQ_TS = struct.Struct("<QQ")
+HEADER_BYTES = FRAME_HEADER.size  # 24
+
+DEFAULT_SEGMENT_BYTES = 64 << 20
+DEFAULT_MAX_PENDING_BYTES = 64 << 20
+MAX_RECORD_BYTES = 64 << 20  # far above any AWS record limit (Kinesis 1 MiB, Firehose 1,000 KiB)
+INDEX_INTERVAL_BYTES = 4096
+_READ_CHUNK_MIN = 64 << 10
+_READ_CHUNK_MAX = 4 << 20
+_SEGMENT_SUFFIX = ".seg"
+_META = "log.json"
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def log_dir_name(name: str) -> str:
+    """A directory name for a log name: readable prefix + hash; no '/', never '.' or '..', ≤ 113 bytes."""
+    if not name:
+        raise ValueError("log name must not be empty")
+    try:
+        encoded = name.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"log name is not valid UTF-8: {name!r}") from exc
+    return f"{quote(encoded, safe='')[:96]}-{sha256(encoded).hexdigest()[:16]}"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_json_atomic(path: Path, value: object) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        _write_all(fd, orjson.dumps(value))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _segment_path(directory: Path, base_seq: int) -> Path:
+    return directory / f"{base_seq:020d}{_SEGMENT_SUFFIX}"
+
+
+class _Segment:
+    """One segment file: durable extent (published to readers) plus the writer's own extent."""
+
+    __slots__ = (
+        "path", "base_seq", "size", "end_seq", "last_ts",
+        "w_size", "w_end", "w_last_ts", "w_index_off",
+        "idx_seq", "idx_off", "idx_ts", "rfd",
+    )
+
+    def __init__(self, path: Path, base_seq: int) -> None:
+        self.path = path
+        self.base_seq = base_seq
+        self.size = 0  # durable bytes, visible to readers
+        self.end_seq = base_seq  # one past the last durable record
+        self.last_ts = -1
+        self.w_size = 0  # bytes written by the writer (durable after its next fsync)
+        self.w_end = base_seq
+        self.w_last_ts = -1
+        self.w_index_off = -INDEX_INTERVAL_BYTES  # offset of the last sparse index entry
+        self.idx_seq = array("q")
+        self.idx_off = array("q")
+        self.idx_ts = array("q")
+        self.rfd = -1
+
+    def close_reader(self) -> None:
+        if self.rfd >= 0:
+            os.close(self.rfd)
+            self.rfd = -1
+
+
+@dataclass(slots=True)
+class _Append:
+    log: SegmentLog
+    first_seq: int
+    timestamp_ms: int
+    payloads: list[bytes]
+    nbytes: int
+    future: asyncio.Future[None]
+
+
+@dataclass(slots=True)
+class _Trim:
+    log: SegmentLog
+    future: asyncio.Future[None]
+    nbytes: int = 0
+
+
+@dataclass(slots=True)
+class _Drop:
+    log: SegmentLog | None
+    trash: Path
+    future: asyncio.Future[None]
+    nbytes: int = 0
+
+
+_Op = _Append | _Trim | _Drop
+
+
+@dataclass(slots=True)
+class _Outcome:
+    future: asyncio.Future[None]
+    error: BaseException | None = None
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    for outcome in outcomes:
+        if outcome.future.done():  # the caller was cancelled; the records are durable all the same
+            continue
+        if outcome.error is None:
+            outcome.future.set_result(None)
+        else:
+            outcome.future.set_exception(outcome.error)
+
+
+def _wake(waiters: list[asyncio.Future[None]]) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)
+
+
+def _post(futures_by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]]) -> None:
+    for loop, outcomes in futures_by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, outcomes)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+
+class SegmentLog:
+    """One durable log. Obtain it with ``SegmentLogStore.open(name)``; see the module docstring."""
+
+    def __init__(self, store: SegmentLogStore, name: str, directory: Path, segments: list[_Segment], first_seq: int) -> None:
+        self._store = store
+        self._name = name
+        self._dir = directory
+        self._lock = threading.Lock()  # segments list and published extents; held by reads
+        self._segments = segments
+        self._bases = [s.base_seq for s in segments]
+        last = segments[-1]
+        self._next_seq = last.end_seq
+        self._first_seq = min(max(first_seq, segments[0].base_seq), self._next_seq)
+        self._assigned = self._next_seq
+        self._last_ts = max((s.last_ts for s in segments), default=-1)
+        self._wfd = os.open(last.path, os.O_WRONLY | os.O_APPEND)
+        self._failed: BaseException | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"SegmentLog({self._name!r}, first_seq={self._first_seq}, next_seq={self._next_seq})"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def first_seq(self) -> int:
+        return self._first_seq
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    @property
+    def size_bytes(self) -> int:
+        with self._lock:
+            return sum(s.size for s in self._segments)
+
+    def _check_writable(self) -> None:
+        if self._closed:
+            raise LogClosed(f"log {self._name!r} is closed")
+        if self._failed is not None:
+            raise LogClosed(f"log {self._name!r} failed an earlier write: {self._failed!r}")
+
+    # ------------------------------------------------------------------------------------------ append
+
+    async def append(self, payloads: Sequence[bytes], *, timestamp_ms: int | None = None) -> list[int]:
+        """Append records; return their sequence numbers once written and fsync'd."""
+        if not payloads:
+            return []
+        records = list(payloads)
+        nbytes = 0
+        for payload in records:
+            if len(payload) > MAX_RECORD_BYTES:
+                raise ValueError(f"record of {len(payload)} bytes exceeds {MAX_RECORD_BYTES}")
+            nbytes += HEADER_BYTES + len(payload)
+        self._check_writable()
+        loop = asyncio.get_running_loop()
+        await self._store._reserve(nbytes, loop)
+        # No await from here to the enqueue: sequence order is queue order.
+        try:
+            self._check_writable()
+        except LogClosed:
+            self._store._release(nbytes)
+            raise
+        ts = _now_ms() if timestamp_ms is None else timestamp_ms
+        ts = self._last_ts = max(ts, self._last_ts, 0)
+        first = self._assigned
+        self._assigned += len(records)
+        future: asyncio.Future[None] = loop.create_future()
+        self._store._submit(_Append(self, first, ts, records, nbytes, future))
+        await future
+        return list(range(first, first + len(records)))
+
+    # writer thread only -----------------------------------------------------------------------------
+
+    def _write_batch(self, requests: list[_Append]) -> None:
+        """Write the frames of ``requests`` (rolling segments as needed); the caller fsyncs."""
+        segment = self._segments[-1]
+        limit = self._store.segment_bytes
+        parts: list[bytes] = []
+        size = segment.w_size
+        crc32 = zlib.crc32
+        pack_tail = _SEQ_TS.pack
+        pack_head = _LEN_CRC.pack
+        for request in requests:
+            if size > 0 and size + request.nbytes > limit:
+                _write_all(self._wfd, b"".join(parts))
+                parts = []
+                segment.w_size = size
+                segment = self._roll(request.first_seq)
+                size = 0
+            seq = request.first_seq
+            ts = request.timestamp_ms
+            for payload in request.payloads:
+                if size - segment.w_index_off >= INDEX_INTERVAL_BYTES:
+                    segment.idx_seq.append(seq)
+                    segment.idx_off.append(size)
+                    segment.idx_ts.append(ts)
+                    segment.w_index_off = size
+                tail = pack_tail(seq, ts)
+                parts.append(pack_head(len(payload), crc32(payload, crc32(tail))))
+                parts.append(tail)
+                parts.append(payload)
+                size += HEADER_BYTES + len(payload)
+                seq += 1
+            segment.w_end = seq
+            segment.w_last_ts = ts
+        if parts:
+            _write_all(self._wfd, b"".join(parts))
+        segment.w_size = size
+
+    def _roll(self, base_seq: int) -> _Segment:
+        os.fdatasync(self._wfd)
+        path = _segment_path(self._dir, base_seq)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+        _fsync_dir(self._dir)
+        os.close(self._wfd)
+        self._wfd = fd
+        segment = _Segment(path, base_seq)
+        with self._lock:
+            self._segments.append(segment)
+            self._bases.append(base_seq)
+        return segment
+
+    def _sync(self) -> None:
+        os.fdatasync(self._wfd)
+
+    def _publish(self) -> None:
+        with self._lock:
+            for segment in reversed(self._segments):
+                if segment.size == segment.w_size and segment.end_seq == segment.w_end:
+                    break
+                segment.size = segment.w_size
+                segment.end_seq = segment.w_end
+                segment.last_ts = segment.w_last_ts
+            self._next_seq = self._segments[-1].end_seq
+
+    def _persist_trim(self) -> None:
+        first = self._first_seq
+        _write_json_atomic(self._dir / _META, {"name": self._name, "first_seq": first})
+        with self._lock:
+            keep = 0
+            while keep < len(self._segments) - 1 and self._segments[keep].end_seq <= first:
+                keep += 1
+            dropped = self._segments[:keep]
+            del self._segments[:keep]
+            del self._bases[:keep]
+            for segment in dropped:
+                segment.close_reader()
+        for segment in dropped:
+            segment.path.unlink(missing_ok=True)
+
+    def _close_files(self) -> None:
+        with self._lock:
+            for segment in self._segments:
+                segment.close_reader()
+            if self._wfd >= 0:
+                os.close(self._wfd)
+                self._wfd = -1
+
+    # -------------------------------------------------------------------------------------------- read
+
+    def read(self, from_seq: int, limit: int = 1000, max_bytes: int | None = None) -> list[LogRecord]:
+        """Durable records from ``from_seq`` (or the first retained one), at most ``limit`` of them.
+
+        ``max_bytes`` bounds the payload bytes returned, except that the first record is always returned.
+        """
+        out: list[LogRecord] = []
+        if limit <= 0:
+            return out
+        budget = max_bytes
+        unpack = FRAME_HEADER.unpack_from
+        crc32 = zlib.crc32
+        with self._lock:
+            if self._closed:
+                raise LogClosed(f"log {self._name!r} is closed")
+            start = max(from_seq, self._first_seq)
+            end = self._next_seq
+            if start >= end:
+                return out
+            segments = self._segments
+            i = max(bisect_right(self._bases, start) - 1, 0)
+            seq = start
+            while i < len(segments) and seq < end:
+                segment = segments[i]
+                i += 1
+                if seq >= segment.end_seq:
+                    continue
+                j = bisect_right(segment.idx_seq, seq) - 1
+                offset = segment.idx_off[j] if j >= 0 else 0
+                stop = segment.size
+                fd = self._reader_fd(segment)
+                chunk = _READ_CHUNK_MIN
+                while offset < stop:
+                    buf = os.pread(fd, min(chunk, stop - offset), offset)
+                    chunk = min(chunk * 2, _READ_CHUNK_MAX)
+                    view = memoryview(buf)
+                    pos = 0
+                    while pos + HEADER_BYTES <= len(buf):
+                        length, crc, rseq, ts = unpack(buf, pos)
+                        frame_end = pos + HEADER_BYTES + length
+                        if frame_end > len(buf):
+                            if offset + frame_end > stop:
+                                raise LogCorrupt(f"log {self._name!r}: bad frame at {segment.path.name}+{offset + pos}")
+                            chunk = max(chunk, HEADER_BYTES + length)
+                            break
+                        if rseq >= seq:
+                            if crc32(view[pos + HEADER_BYTES : frame_end], crc32(view[pos + 8 : pos + HEADER_BYTES])) != crc:
+                                raise LogCorrupt(f"log {self._name!r}: bad CRC at {segment.path.name}+{offset + pos}")
+                            if budget is not None:
+                                if out and length > budget:
+                                    return out
+                                budget -= length
+                            out.append(LogRecord(rseq, ts, buf[pos + HEADER_BYTES : frame_end]))
+                            seq = rseq + 1
+                            if len(out) >= limit or seq >= end:
+                                return out
+                        pos = frame_end
+                    if pos == 0 and len(buf) < HEADER_BYTES:
+                        raise LogCorrupt(f"log {self._name!r}: short frame at {segment.path.name}+{offset}")
+                    offset += pos
+        return out
+
+    def _reader_fd(self, segment: _Segment) -> int:
+        if segment.rfd < 0:
+            segment.rfd = os.open(segment.path, os.O_RDONLY)
+        return segment.rfd
+
+    def seq_at_or_after_time(self, timestamp_ms: int) -> int:
+        """The first retained record stamped at or after ``timestamp_ms``, else ``next_seq``."""
+        with self._lock:
+            first = self._first_seq
+            for segment in self._segments:
+                if segment.end_seq <= first or segment.last_ts < timestamp_ms:
+                    continue
+                k = bisect_left(segment.idx_ts, timestamp_ms)
+                start = segment.idx_seq[max(k - 1, 0)]
+                break
+            else:
+                return self._next_seq
+        seq = max(start, first)
+        while True:
+            batch = self.read(seq, limit=256)
+            if not batch:
+                return self._next_seq
+            for record in batch:
+                if record.timestamp_ms >= timestamp_ms:
+                    return record.seq
+            seq = batch[-1].seq + 1
+
+    # -------------------------------------------------------------------------------------------- trim
+
+    async def trim(self, before_seq: int) -> None:
+        """Forget records below ``before_seq`` (at most ``next_seq``): ``first_seq`` moves up, durably."""
+        with self._lock:
+            target = min(before_seq, self._next_seq)
+            if target <= self._first_seq:
+                return
+            self._first_seq = target
+        self._check_writable()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._store._submit(_Trim(self, future))
+        await future
+
+
+class SegmentLogStore:
+    """The LogStore on segment files under ``root``; one writer thread serves all its logs."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
+    ) -> None:
+        if segment_bytes < 1024:
+            raise ValueError("segment_bytes must be at least 1024")
+        if max_pending_bytes < 1:
+            raise ValueError("max_pending_bytes must be positive")
+        self.root = root
+        self.segment_bytes = segment_bytes
+        self.max_pending_bytes = max_pending_bytes
+        root.mkdir(parents=True, exist_ok=True)
+        for leftover in root.glob(".*"):  # interrupted creations and drops
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+        self._dirs: dict[str, Path] = {}
+        for directory in root.iterdir():
+            meta = directory / _META
+            if directory.is_dir() and meta.is_file():
+                self._dirs[orjson.loads(meta.read_bytes())["name"]] = directory
+        self._logs: dict[str, SegmentLog] = {}
+        self._names_lock = threading.Lock()
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: list[_Op] = []
+        self._pending_bytes = 0
+        self._space_waiters: list[asyncio.Future[None]] = []
+        self._closing = False
+        self._writer = threading.Thread(target=self._run, name="nimbus-log-writer", daemon=True)
+        self._writer.start()
+
+    # ------------------------------------------------------------------------------------------- names
+
+    def open(self, name: str) -> SegmentLog:
+        """The log called ``name``, created if new. Recovery of an existing log happens here (sync I/O)."""
+        with self._names_lock:
+            if self._closing:
+                raise LogClosed("log store is closed")
+            existing = self._logs.get(name)
+            if existing is not None:
+                return existing
+            directory = self._dirs.get(name)
+            if directory is None:
+                directory = self._create(name)
+                self._dirs[name] = directory
+            opened = _recover(self, name, directory)
+            self._logs[name] = opened
+            return opened
+
+    def names(self, prefix: str = "") -> list[str]:
+        with self._names_lock:
+            return sorted(n for n in self._dirs if n.startswith(prefix))
+
+    async def drop(self, name: str) -> bool:
+        """Delete a log and its files. Appends still queued for it fail with ``LogClosed``."""
+        with self._names_lock:
+            directory = self._dirs.pop(name, None)
+            if directory is None:
+                return False
+            opened = self._logs.pop(name, None)
+            if opened is not None:
+                opened._closed = True
+            trash = self.root / f".trash-{uuid.uuid4().hex}"
+            os.rename(directory, trash)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._submit(_Drop(opened, trash, future))
+        await future
+        return True
+
+    def _create(self, name: str) -> Path:
+        directory = self.root / log_dir_name(name)
+        tmp = self.root / f".tmp-{uuid.uuid4().hex}"
+        tmp.mkdir()
+        _write_json_atomic(tmp / _META, {"name": name, "first_seq": 0})
+        os.close(os.open(_segment_path(tmp, 0), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        _fsync_dir(tmp)
+        os.rename(tmp, directory)
+        _fsync_dir(self.root)
+        return directory
+
+    # ---------------------------------------------------------------------------------- writer thread
+
+    async def _reserve(self, nbytes: int, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            with self._cond:
+                if self._closing:
+                    raise LogClosed("log store is closed")
+                if self._pending_bytes == 0 or self._pending_bytes + nbytes <= self.max_pending_bytes:
+                    self._pending_bytes += nbytes
+                    return
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._space_waiters.append(waiter)
+            await waiter
+
+    def _release(self, nbytes: int) -> None:
+        with self._cond:
+            self._pending_bytes -= nbytes
+            waiters, self._space_waiters = self._space_waiters, []
+        self._wake_later(waiters)
+
+    @staticmethod
+    def _wake_later(waiters: list[asyncio.Future[None]]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        for waiter in waiters:
+            by_loop.setdefault(waiter.get_loop(), []).append(waiter)
+        for loop, group in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_wake, group)
+            except RuntimeError:
+                pass
+
+    def _submit(self, op: _Op) -> None:
+        with self._cond:
+            if self._closing:
+                if isinstance(op, _Append):
+                    self._pending_bytes -= op.nbytes
+                raise LogClosed("log store is closed")
+            self._queue.append(op)
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch, self._queue = self._queue, []
+            try:
+                self._process(batch)
+            except BaseException:  # never let the writer die silently; _process settles what it can
+                log.exception("log writer failed a batch")
+            self._release(sum(op.nbytes for op in batch))
+
+    def _process(self, batch: list[_Op]) -> None:
+        outcomes: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+        groups: dict[SegmentLog, list[_Append]] = {}
+
+        def settle(future: asyncio.Future[None], error: BaseException | None = None) -> None:
+            outcomes.setdefault(future.get_loop(), []).append(_Outcome(future, error))
+
+        def commit() -> None:
+            written: list[tuple[SegmentLog, list[_Append]]] = []
+            for target, requests in groups.items():
+                try:
+                    if target._closed:
+                        raise LogClosed(f"log {target._name!r} was dropped or closed")
+                    if target._failed is not None:
+                        raise LogClosed(f"log {target._name!r} failed an earlier write: {target._failed!r}")
+                    target._write_batch(requests)
+                    written.append((target, requests))
+                except BaseException as exc:
+                    self._fail(target, requests, exc, settle)
+            for target, requests in written:
+                try:
+                    target._sync()
+                except BaseException as exc:
+                    self._fail(target, requests, exc, settle)
+                    continue
+                target._publish()
+                for request in requests:
+                    settle(request.future)
+            groups.clear()
+
+        for op in batch:
+            if isinstance(op, _Append):
+                groups.setdefault(op.log, []).append(op)
+                continue
+            commit()
+            try:
+                if isinstance(op, _Trim):
+                    op.log._persist_trim()
+                else:
+                    if op.log is not None:
+                        op.log._close_files()
+                    _fsync_dir(self.root)
+                    shutil.rmtree(op.trash, ignore_errors=True)
+                settle(op.future)
+            except BaseException as exc:
+                settle(op.future, exc)
+        commit()
+        _post(outcomes)
+
+    @staticmethod
+    def _fail(
+        target: SegmentLog,
+        requests: list[_Append],
+        exc: BaseException,
+        settle: Callable[[asyncio.Future[None], BaseException | None], None],
+    ) -> None:
+        if not isinstance(exc, LogClosed):
+            # Data may be half written and fsync errors cannot be retried safely: refuse further appends
+            # until the store is reopened, which truncates whatever tail was not acknowledged.
+            log.error("log write failed log=%s error=%r", target._name, exc)
+            target._failed = exc
+            exc = LogClosed(f"log {target._name!r} write failed: {exc!r}")
+        for request in requests:
+            settle(request.future, exc)
+
+    # ------------------------------------------------------------------------------------------ close
+
+    def close(self) -> None:
+        """Finish queued writes, stop the writer thread and close every file. Blocks."""
+        with self._cond:
+            if self._closing and not self._writer.is_alive():
+                return
+            self._closing = True
+            self._cond.notify_all()
+        self._writer.join()
+        with self._names_lock:
+            for opened in self._logs.values():
+                opened._closed = True
+                opened._close_files()
+            self._logs.clear()
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)
+
+
+# ------------------------------------------------------------------------------------------- recovery
+
+
+@dataclass(slots=True)
+class _Scan:
+    valid_bytes: int
+    file_bytes: int
+    segment: _Segment = field(repr=False)
+
+
+def _scan_segment(path: Path, base_seq: int) -> _Scan:
+    """Walk a segment's frames checking lengths, CRCs and sequence continuity; build its sparse index."""
+    segment = _Segment(path, base_seq)
+    unpack = FRAME_HEADER.unpack_from
+    crc32 = zlib.crc32
+    seq = base_seq
+    offset = 0
+    last_ts = -1
+    with open(path, "rb", buffering=0) as f:
+        file_bytes = os.fstat(f.fileno()).st_size
+        buf = b""
+        buf_start = 0  # file offset of buf[0]
+        while True:
+            pos = offset - buf_start
+            if pos + HEADER_BYTES > len(buf):
+                buf = buf[pos:] + _read_up_to(f, 1 << 20)
+                buf_start = offset
+                pos = 0
+                if len(buf) < HEADER_BYTES:
+                    break
+            length, crc, rseq, ts = unpack(buf, pos)
+            if length > MAX_RECORD_BYTES or offset + HEADER_BYTES + length > file_bytes:
+                break
+            if pos + HEADER_BYTES + length > len(buf):
+                buf = buf[pos:] + _read_up_to(f, max(1 << 20, HEADER_BYTES + length - (len(buf) - pos)))
+                buf_start = offset
+                pos = 0
+            view = memoryview(buf)
+            if rseq != seq or crc32(view[pos + HEADER_BYTES : pos + HEADER_BYTES + length], crc32(view[pos + 8 : pos + HEADER_BYTES])) != crc:
+                break
+            if offset - segment.w_index_off >= INDEX_INTERVAL_BYTES:
+                segment.idx_seq.append(seq)
+                segment.idx_off.append(offset)
+                segment.idx_ts.append(ts)
+                segment.w_index_off = offset
+            last_ts = max(last_ts, ts)
+            offset += HEADER_BYTES + length
+            seq += 1
+    segment.size = segment.w_size = offset
+    segment.end_seq = segment.w_end = seq
+    segment.last_ts = segment.w_last_ts = last_ts
+    return _Scan(offset, file_bytes, segment)
+
+
+def _read_up_to(f: BinaryIO, n: int) -> bytes:
+    parts: list[bytes] = []
+    while n > 0:
+        part = f.read(n)
+        if not part:
+            break
+        parts.append(part)
+        n -= len(part)
+    return b"".join(parts)
+
+
+def _recover(store: SegmentLogStore, name: str, directory: Path) -> SegmentLog:
+    meta = orjson.loads((directory / _META).read_bytes())
+    if meta.get("name") != name:
+        raise StorageError(f"{directory}: holds log {meta.get('name')!r}, not {name!r}")
+    first_seq = int(meta.get("first_seq", 0))
+    bases = sorted(int(p.name[: -len(_SEGMENT_SUFFIX)]) for p in directory.glob(f"*{_SEGMENT_SUFFIX}"))
+    if not bases:  # every segment vanished: restart numbering where trimming left it
+        bases = [first_seq]
+        os.close(os.open(_segment_path(directory, first_seq), os.O_WRONLY | os.O_CREAT, 0o644))
+        _fsync_dir(directory)
+    # Finish an interrupted trim: segments wholly below first_seq (the next one starts at or below it).
+    while len(bases) > 1 and bases[1] <= first_seq:
+        _segment_path(directory, bases.pop(0)).unlink(missing_ok=True)
+    segments: list[_Segment] = []
+    for i, base in enumerate(bases):
+        path = _segment_path(directory, base)
+        if segments and segments[-1].end_seq != base:
+            raise LogCorrupt(f"log {name!r}: {path.name} follows a segment ending at {segments[-1].end_seq}")
+        scan = _scan_segment(path, base)
+        if scan.valid_bytes != scan.file_bytes:
+            if i != len(bases) - 1:
+                raise LogCorrupt(f"log {name!r}: {path.name} is damaged at byte {scan.valid_bytes}")
+            # A torn tail: records whose write never completed, so were never acknowledged.
+            log.warning(
+                "truncating torn log tail log=%s segment=%s from=%d to=%d",
+                name, path.name, scan.file_bytes, scan.valid_bytes,
+            )
+            with open(path, "r+b") as f:
+                f.truncate(scan.valid_bytes)
+                os.fsync(f.fileno())
+        segments.append(scan.segment)
+    return SegmentLog(store, name, directory, segments, first_seq)
