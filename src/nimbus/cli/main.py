@@ -18,6 +18,8 @@ from nimbus import __version__
 # subcommand name -> (module, help); modules expose add_arguments(parser) and run(args) -> int
 CLIENT_COMMANDS: dict[str, tuple[str, str]] = {
     "credentials": ("nimbus.cli.credentials", "print export lines for the local server's root credentials"),
+    "functions": ("nimbus.cli.functions", "list, deploy and invoke Lambda functions"),
+    "logs": ("nimbus.cli.logs", "print (and follow) a function's log"),
     "trigger": ("nimbus.cli.trigger", "add a trigger to a function (http: an API Gateway URL, as the console's Add trigger)"),
 }
 

@@ -11,6 +11,8 @@ server.SERVICES.update(
         "apigatewayv2": "nimbus.services.apigateway.apiv2:build",
         "firehose": "nimbus.services.firehose.api:create_api",
         "kinesis": "nimbus.services.kinesis.api:factory",
+        "lambda": "nimbus.services.lambda_.api:create_api",
+        "logs": "nimbus.services.logs.api:create_api",
     }
 )
-server.EAGER.extend(["kinesis", "firehose"])
+server.EAGER.extend(["kinesis", "lambda", "firehose"])

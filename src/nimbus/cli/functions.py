@@ -1,0 +1,107 @@
+"""``nimbus functions list | deploy | invoke``: small conveniences over the Lambda API.
+
+``deploy NAME PATH`` zips PATH (a directory or a single file) and creates the function, or updates its
+code if it exists; ``invoke NAME [PAYLOAD]`` prints the response (and the log tail with ``--log``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from nimbus.cli.client import client
+
+DEFAULT_ROLE = "arn:aws:iam::000000000000:role/nimbus-function"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub.add_parser("list", help="list functions")
+    d = sub.add_parser("deploy", help="create or update a function from a directory or file")
+    d.add_argument("name")
+    d.add_argument("path")
+    d.add_argument("--handler", default="lambda_function.lambda_handler")
+    d.add_argument("--runtime", default="python3.12")
+    d.add_argument("--timeout", type=int)
+    d.add_argument("--memory", type=int)
+    d.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    i = sub.add_parser("invoke", help="invoke a function synchronously")
+    i.add_argument("name")
+    i.add_argument("payload", nargs="?", default="{}")
+    i.add_argument("--log", action="store_true", help="print the last 4 KB of the invocation's log")
+    i.add_argument("--async", dest="is_async", action="store_true", help="invoke asynchronously (Event)")
+
+
+def zip_path(path: Path) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        if path.is_file():
+            zf.write(path, path.name)
+        else:
+            for f in sorted(path.rglob("*")):
+                if f.is_file() and "__pycache__" not in f.parts:
+                    zf.write(f, f.relative_to(path).as_posix())
+    return buf.getvalue()
+
+
+def run(args: argparse.Namespace) -> int:
+    from botocore.exceptions import ClientError
+
+    lam = client("lambda", args)
+    try:
+        if args.action == "list":
+            for page in lam.get_paginator("list_functions").paginate():
+                for f in page["Functions"]:
+                    print(f"{f['FunctionName']}\t{f['Runtime']}\t{f['Handler']}\t{f['LastModified']}")
+            return 0
+        if args.action == "deploy":
+            return _deploy(lam, args)
+        return _invoke(lam, args)
+    except ClientError as e:
+        print(f"nimbus functions: {e}", file=sys.stderr)
+        return 1
+
+
+def _deploy(lam: Any, args: argparse.Namespace) -> int:
+    from botocore.exceptions import ClientError
+
+    code = zip_path(Path(args.path))
+    env = dict(kv.split("=", 1) for kv in args.env)
+    config: dict[str, Any] = {"Handler": args.handler, "Runtime": args.runtime}
+    if args.timeout:
+        config["Timeout"] = args.timeout
+    if args.memory:
+        config["MemorySize"] = args.memory
+    if env:
+        config["Environment"] = {"Variables": env}
+    try:
+        lam.get_function_configuration(FunctionName=args.name)
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        out = lam.create_function(FunctionName=args.name, Role=DEFAULT_ROLE, Code={"ZipFile": code}, **config)
+        print(f"created {out['FunctionArn']}")
+        return 0
+    lam.update_function_code(FunctionName=args.name, ZipFile=code)
+    lam.update_function_configuration(FunctionName=args.name, **config)
+    print(f"updated {args.name}")
+    return 0
+
+
+def _invoke(lam: Any, args: argparse.Namespace) -> int:
+    json.loads(args.payload)
+    if args.is_async:
+        lam.invoke(FunctionName=args.name, InvocationType="Event", Payload=args.payload.encode())
+        print("queued")
+        return 0
+    out = lam.invoke(FunctionName=args.name, Payload=args.payload.encode(), LogType="Tail" if args.log else "None")
+    if args.log and out.get("LogResult"):
+        sys.stderr.write(base64.b64decode(out["LogResult"]).decode("utf-8", "replace"))
+    print(out["Payload"].read().decode("utf-8", "replace"))
+    return 1 if out.get("FunctionError") else 0

@@ -1,0 +1,320 @@
+"""LambdaApi: the ``lambda`` operations (rest-json, aws-contracts.md C.1/C.2), each one shape in → engine → shape out."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from nimbus.services.base import RequestContext
+from nimbus.services.lambda_.code import MAX_UNZIPPED_BYTES, MAX_ZIPPED_BYTES
+from nimbus.services.lambda_.errors import InvalidParameterValueException
+from nimbus.services.lambda_.invoke import LambdaEngine, lambda_engine
+from nimbus.services.lambda_.names import FunctionRef, parse_function_ref
+
+if TYPE_CHECKING:
+    from nimbus.server import Nimbus
+
+TOTAL_CODE_SIZE = 80_530_636_800
+
+
+def create_api(core: Nimbus) -> LambdaApi:
+    return LambdaApi(core)
+
+
+class LambdaApi:
+    # Event source mappings (Lambda <- Kinesis): thin methods kept beside their engine, kinesis/mappings.py.
+    from nimbus.services.kinesis.esm_api import (
+        create_event_source_mapping,
+        delete_event_source_mapping,
+        get_event_source_mapping,
+        list_event_source_mappings,
+        update_event_source_mapping,
+    )
+
+    def __init__(self, core: Nimbus) -> None:
+        self.core = core
+        self._engine: LambdaEngine | None = None
+
+    @property
+    def engine(self) -> LambdaEngine:
+        if self._engine is None:
+            self._engine = lambda_engine(self.core)
+        return self._engine
+
+    async def start(self) -> None:
+        """Resume the async invocation queue at boot."""
+        self.engine.start()
+
+    async def aclose(self) -> None:
+        pass  # the engine is a component; the core closes it
+
+    def _ref(self, ctx: RequestContext, params: dict[str, Any], qualifier_key: str | None = "Qualifier") -> FunctionRef:
+        return parse_function_ref(
+            params["FunctionName"],
+            region=ctx.region,
+            account=ctx.account_id,
+            qualifier=params.get(qualifier_key) if qualifier_key else None,
+        )
+
+    # --- functions ------------------------------------------------------------------------------
+
+    async def create_function(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        ref = self._ref(ctx, params, None)
+        if ref.qualifier is not None:
+            raise InvalidParameterValueException("Function name cannot include a qualifier when creating a function.")
+        self.engine.start()
+        return await self.engine.functions.create(ref, params)
+
+    async def get_function(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        ref = self._ref(ctx, params)
+        functions = self.engine.functions
+        cfg = functions.configuration(ref)
+        if ref.qualifier:
+            cfg = {**cfg, "FunctionArn": ref.qualified_arn()} if not ref.qualifier.isdigit() else cfg
+        resolved = functions.resolve(ref)
+        out: dict[str, Any] = {
+            "Configuration": cfg,
+            "Code": {
+                "RepositoryType": "S3",
+                "Location": self.engine.code.location(ctx.endpoint_url, resolved.config["_code"]["sha256_hex"]),
+            },
+        }
+        fn = resolved.fn
+        if fn.get("Tags"):
+            out["Tags"] = dict(fn["Tags"])
+        if fn.get("Concurrency") is not None:
+            out["Concurrency"] = {"ReservedConcurrentExecutions": fn["Concurrency"]}
+        return out
+
+    async def get_function_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        ref = self._ref(ctx, params)
+        cfg = self.engine.functions.configuration(ref)
+        if ref.qualifier and not ref.qualifier.isdigit():
+            cfg = {**cfg, "FunctionArn": ref.qualified_arn()}
+        return cfg
+
+    async def list_functions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("MasterRegion"):
+            raise InvalidParameterValueException("Nimbus does not serve Lambda@Edge replicas (MasterRegion).")
+        functions, marker = self.engine.functions.list(
+            ctx.region, ctx.account_id, params.get("Marker"), params.get("MaxItems"), params.get("FunctionVersion") == "ALL"
+        )
+        out: dict[str, Any] = {"Functions": functions}
+        if marker:
+            out["NextMarker"] = marker
+        return out
+
+    async def update_function_code(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.engine.functions.update_code(self._ref(ctx, params, None), params)
+
+    async def update_function_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.engine.functions.update_configuration(self._ref(ctx, params, None), params)
+
+    async def delete_function(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.functions.delete(self._ref(ctx, params))
+        return {"StatusCode": 204}
+
+    # --- versions and aliases -------------------------------------------------------------------
+
+    async def publish_version(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.engine.functions.publish(self._ref(ctx, params, None), params)
+
+    async def list_versions_by_function(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        versions, marker = self.engine.functions.list_versions(self._ref(ctx, params, None), params.get("Marker"), params.get("MaxItems"))
+        out: dict[str, Any] = {"Versions": versions}
+        if marker:
+            out["NextMarker"] = marker
+        return out
+
+    async def create_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.engine.functions.create_alias(self._ref(ctx, params, None), params)
+
+    async def get_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.engine.functions.get_alias(self._ref(ctx, params, None), params["Name"])
+
+    async def update_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.engine.functions.update_alias(self._ref(ctx, params, None), params)
+
+    async def delete_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.functions.delete_alias(self._ref(ctx, params, None), params["Name"])
+        return {}
+
+    async def list_aliases(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        aliases, marker = self.engine.functions.list_aliases(
+            self._ref(ctx, params, None), params.get("FunctionVersion"), params.get("Marker"), params.get("MaxItems")
+        )
+        out: dict[str, Any] = {"Aliases": aliases}
+        if marker:
+            out["NextMarker"] = marker
+        return out
+
+    # --- permissions ----------------------------------------------------------------------------
+
+    async def add_permission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        statement = self.engine.functions.add_permission(self._ref(ctx, params), params)
+        return {"Statement": json.dumps(statement, separators=(",", ":"))}
+
+    async def remove_permission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.functions.remove_permission(self._ref(ctx, params), params["StatementId"], params.get("RevisionId"))
+        return {}
+
+    async def get_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        policy, revision = self.engine.functions.get_policy(self._ref(ctx, params))
+        return {"Policy": json.dumps(policy, separators=(",", ":")), "RevisionId": revision}
+
+    # --- concurrency ----------------------------------------------------------------------------
+
+    async def put_function_concurrency(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        value = self.engine.functions.put_concurrency(self._ref(ctx, params, None), int(params["ReservedConcurrentExecutions"]))
+        return {"ReservedConcurrentExecutions": value}
+
+    async def get_function_concurrency(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        value = self.engine.functions.get_concurrency(self._ref(ctx, params, None))
+        return {} if value is None else {"ReservedConcurrentExecutions": value}
+
+    async def delete_function_concurrency(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.functions.delete_concurrency(self._ref(ctx, params, None))
+        return {}
+
+    async def get_account_settings(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        functions = self.engine.functions
+        total, count = functions.account_usage(ctx.region, ctx.account_id)
+        limit = self.core.settings.account_concurrency
+        return {
+            "AccountLimit": {
+                "TotalCodeSize": TOTAL_CODE_SIZE,
+                "CodeSizeUnzipped": MAX_UNZIPPED_BYTES,
+                "CodeSizeZipped": MAX_ZIPPED_BYTES,
+                "ConcurrentExecutions": limit,
+                "UnreservedConcurrentExecutions": limit - functions.reserved_total(ctx.region, ctx.account_id),
+            },
+            "AccountUsage": {"TotalCodeSize": total, "FunctionCount": count},
+        }
+
+    # --- tags -----------------------------------------------------------------------------------
+
+    def _tag_ref(self, ctx: RequestContext, arn: str) -> FunctionRef:
+        ref = parse_function_ref(arn, region=ctx.region, account=ctx.account_id)
+        return ref.with_qualifier(None)
+
+    async def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.functions.tag(self._tag_ref(ctx, params["Resource"]), dict(params.get("Tags") or {}))
+        return {}
+
+    async def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.functions.untag(self._tag_ref(ctx, params["Resource"]), list(params.get("TagKeys") or []))
+        return {}
+
+    async def list_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"Tags": self.engine.functions.tags(self._tag_ref(ctx, params["Resource"]))}
+
+    # --- layers ---------------------------------------------------------------------------------
+
+    async def publish_layer_version(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.engine.layers.publish(ctx.region, ctx.account_id, params["LayerName"], params, ctx.endpoint_url)
+
+    async def get_layer_version(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.engine.layers.get(ctx.region, ctx.account_id, params["LayerName"], int(params["VersionNumber"]), ctx.endpoint_url)
+
+    async def get_layer_version_by_arn(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.engine.layers.get_by_arn(params["Arn"], ctx.endpoint_url)
+
+    async def delete_layer_version(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.layers.delete(ctx.region, ctx.account_id, params["LayerName"], int(params["VersionNumber"]))
+        return {}
+
+    async def list_layers(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        layers, marker = self.engine.layers.list_layers(
+            ctx.region, ctx.account_id, params.get("CompatibleRuntime"), params.get("Marker"), params.get("MaxItems")
+        )
+        out: dict[str, Any] = {"Layers": layers}
+        if marker:
+            out["NextMarker"] = marker
+        return out
+
+    async def list_layer_versions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        versions, marker = self.engine.layers.list_versions(
+            ctx.region, ctx.account_id, params["LayerName"], params.get("CompatibleRuntime"), params.get("Marker"), params.get("MaxItems")
+        )
+        out: dict[str, Any] = {"LayerVersions": versions}
+        if marker:
+            out["NextMarker"] = marker
+        return out
+
+    # --- event invoke configs ---------------------------------------------------------------------
+
+    async def put_function_event_invoke_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.engine.functions.put_event_invoke(self._ref(ctx, params), params, merge=False)
+
+    async def update_function_event_invoke_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.engine.functions.put_event_invoke(self._ref(ctx, params), params, merge=True)
+
+    async def get_function_event_invoke_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.engine.functions.get_event_invoke(self._ref(ctx, params))
+
+    async def delete_function_event_invoke_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.functions.delete_event_invoke(self._ref(ctx, params))
+        return {}
+
+    async def list_function_event_invoke_configs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"FunctionEventInvokeConfigs": self.engine.functions.list_event_invoke(self._ref(ctx, params, None))}
+
+    # --- function URL configs (state and serving live with the gateway: services/apigateway/urlconfigs.py) ---
+
+    async def create_function_url_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        from nimbus.services.apigateway.urlconfigs import function_url_configs
+
+        return await function_url_configs(self.core).create_function_url_config(ctx, params)
+
+    async def get_function_url_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        from nimbus.services.apigateway.urlconfigs import function_url_configs
+
+        return await function_url_configs(self.core).get_function_url_config(ctx, params)
+
+    async def update_function_url_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        from nimbus.services.apigateway.urlconfigs import function_url_configs
+
+        return await function_url_configs(self.core).update_function_url_config(ctx, params)
+
+    async def delete_function_url_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        from nimbus.services.apigateway.urlconfigs import function_url_configs
+
+        return await function_url_configs(self.core).delete_function_url_config(ctx, params)
+
+    async def list_function_url_configs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        from nimbus.services.apigateway.urlconfigs import function_url_configs
+
+        return await function_url_configs(self.core).list_function_url_configs(ctx, params)
+
+    # --- invoke ---------------------------------------------------------------------------------
+
+    async def invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        result = await self.engine.invoke(
+            params["FunctionName"],
+            params.get("Payload") or b"",
+            invocation_type=params.get("InvocationType") or "RequestResponse",
+            qualifier=params.get("Qualifier"),
+            client_context=params.get("ClientContext"),
+            log_type=params.get("LogType") or "None",
+            region=ctx.region,
+            account_id=ctx.account_id,
+            request_id=ctx.request_id,
+        )
+        out: dict[str, Any] = {"StatusCode": result.status_code}
+        if result.status_code == 200:
+            out["Payload"] = result.payload
+            out["ExecutedVersion"] = result.executed_version
+            if result.function_error:
+                out["FunctionError"] = result.function_error
+            if result.log_result is not None:
+                out["LogResult"] = result.log_result
+        return out
+
+    async def invoke_async(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        args = params.get("InvokeArgs") or b""
+        if not isinstance(args, (bytes, bytearray)):
+            args = await args.read()
+        await self.engine.invoke(
+            params["FunctionName"], bytes(args), invocation_type="Event", region=ctx.region, account_id=ctx.account_id, request_id=ctx.request_id
+        )
+        return {"Status": 202}

@@ -1,0 +1,142 @@
+"""LogsApi: the CloudWatch Logs operations Nimbus serves (json 1.1), shape in → engine → shape out."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nimbus.services.base import RequestContext
+from nimbus.services.logs.groups import InvalidParameterException, LogGroups, group_name
+from nimbus.services.logs.sink import logs_engine
+
+if TYPE_CHECKING:
+    from nimbus.server import Nimbus
+
+
+def create_api(core: Nimbus) -> LogsApi:
+    return LogsApi(core)
+
+
+def _group(params: dict[str, Any]) -> str:
+    name = params.get("logGroupName") or params.get("logGroupIdentifier")
+    if not name:
+        raise InvalidParameterException("Either logGroupName or logGroupIdentifier must be specified.")
+    return group_name(name)
+
+
+class LogsApi:
+    def __init__(self, core: Nimbus) -> None:
+        self.core = core
+        self._engine: LogGroups | None = None
+
+    @property
+    def engine(self) -> LogGroups:
+        if self._engine is None:
+            self._engine = logs_engine(self.core)
+        return self._engine
+
+    async def create_log_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.create_group(ctx.account_id, ctx.region, params["logGroupName"], tags=params.get("tags"), log_class=params.get("logGroupClass"))
+        return {}
+
+    async def delete_log_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await self.engine.delete_group(ctx.account_id, ctx.region, params["logGroupName"])
+        return {}
+
+    async def describe_log_groups(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        groups, token = self.engine.describe_groups(
+            ctx.account_id,
+            ctx.region,
+            prefix=params.get("logGroupNamePrefix"),
+            pattern=params.get("logGroupNamePattern"),
+            token=params.get("nextToken"),
+            limit=params.get("limit"),
+        )
+        out: dict[str, Any] = {"logGroups": groups}
+        if token:
+            out["nextToken"] = token
+        return out
+
+    async def create_log_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.create_stream(ctx.account_id, ctx.region, params["logGroupName"], params["logStreamName"])
+        return {}
+
+    async def delete_log_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await self.engine.delete_stream(ctx.account_id, ctx.region, params["logGroupName"], params["logStreamName"])
+        return {}
+
+    async def describe_log_streams(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        streams, token = self.engine.describe_streams(
+            ctx.account_id,
+            ctx.region,
+            _group(params),
+            prefix=params.get("logStreamNamePrefix"),
+            order_by=params.get("orderBy"),
+            descending=bool(params.get("descending")),
+            token=params.get("nextToken"),
+            limit=params.get("limit"),
+        )
+        out: dict[str, Any] = {"logStreams": streams}
+        if token:
+            out["nextToken"] = token
+        return out
+
+    async def put_log_events(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.engine.put_events(ctx.account_id, ctx.region, params["logGroupName"], params["logStreamName"], list(params["logEvents"]))
+
+    async def get_log_events(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.engine.get_events(
+            ctx.account_id,
+            ctx.region,
+            _group(params),
+            params["logStreamName"],
+            start_time=params.get("startTime"),
+            end_time=params.get("endTime"),
+            token=params.get("nextToken"),
+            limit=params.get("limit"),
+            start_from_head=bool(params.get("startFromHead")),
+        )
+
+    async def filter_log_events(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.engine.filter_events(
+            ctx.account_id,
+            ctx.region,
+            _group(params),
+            stream_names=params.get("logStreamNames"),
+            stream_prefix=params.get("logStreamNamePrefix"),
+            start_time=params.get("startTime"),
+            end_time=params.get("endTime"),
+            pattern=params.get("filterPattern"),
+            token=params.get("nextToken"),
+            limit=params.get("limit"),
+        )
+
+    async def put_retention_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.put_retention(ctx.account_id, ctx.region, params["logGroupName"], int(params["retentionInDays"]))
+        return {}
+
+    async def delete_retention_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.delete_retention(ctx.account_id, ctx.region, params["logGroupName"])
+        return {}
+
+    # tags, old (TagLogGroup) and new (TagResource on the group ARN) styles
+    async def tag_log_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.tag_group(ctx.account_id, ctx.region, params["logGroupName"], dict(params["tags"]))
+        return {}
+
+    async def untag_log_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.untag_group(ctx.account_id, ctx.region, params["logGroupName"], list(params["tags"]))
+        return {}
+
+    async def list_tags_log_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"tags": self.engine.group_tags(ctx.account_id, ctx.region, params["logGroupName"])}
+
+    async def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.tag_group(ctx.account_id, ctx.region, group_name(params["resourceArn"]), dict(params["tags"]))
+        return {}
+
+    async def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.untag_group(ctx.account_id, ctx.region, group_name(params["resourceArn"]), list(params["tagKeys"]))
+        return {}
+
+    async def list_tags_for_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"tags": self.engine.group_tags(ctx.account_id, ctx.region, group_name(params["resourceArn"]))}

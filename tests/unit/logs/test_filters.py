@@ -1,0 +1,25 @@
+import pytest
+
+from nimbus.services.logs.filters import PatternError, compile_pattern, tokenize
+
+
+def test_terms_are_all_required_and_case_sensitive() -> None:
+    m = compile_pattern("ERROR disk")
+    assert m("ERROR: disk full") and not m("ERROR: net") and not m("error disk")
+
+
+def test_quoted_phrases_alternatives_and_exclusions() -> None:
+    assert compile_pattern('"disk full"')("the disk full now")
+    assert not compile_pattern('"disk full"')("disk is full")
+    anyof = compile_pattern("?WARN ?ERROR")
+    assert anyof("WARN x") and anyof("ERROR y") and not anyof("INFO")
+    assert compile_pattern("ERROR -timeout")("ERROR disk") and not compile_pattern("ERROR -timeout")("ERROR timeout")
+    assert [t.kind for t in tokenize('a ?"b c" -d')] == ["all", "any", "not"]
+
+
+def test_empty_matches_everything_and_json_is_refused() -> None:
+    assert compile_pattern("")("anything") and compile_pattern(None)("x")
+    with pytest.raises(PatternError):
+        compile_pattern("{ $.a = 1 }")
+    with pytest.raises(PatternError):
+        compile_pattern('"unterminated')
