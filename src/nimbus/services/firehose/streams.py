@@ -446,7 +446,7 @@ class DeliveryStreams:
         if doc["status"] == "DELETING":
             return
         doc["status"] = "DELETING"
-        self.metadata.put(KIND, key, doc)
+        self._save(account, region, name, doc)
         self._spawn(self._finish_delete(key, doc))
 
     async def _finish_delete(self, key: str, doc: dict[str, Any]) -> None:
@@ -514,6 +514,13 @@ class DeliveryStreams:
 
     # ------------------------------------------------------------------------------ tags, keys
 
+    def _save(self, account: str, region: str, name: str, doc: dict[str, Any]) -> None:
+        key = self.key(account, region, name)
+        self.metadata.put(KIND, key, doc)
+        live = self._live.get(key)
+        if live is not None:
+            live.doc = doc
+
     def _mutable(self, account: str, region: str, name: str) -> dict[str, Any]:
         doc = self._doc(account, region, name)
         if self.status(doc) != "ACTIVE":
@@ -525,12 +532,12 @@ class DeliveryStreams:
         merged = {**doc["tags"], **{t["Key"]: t.get("Value", "") for t in tags}}
         _check_tags(merged)
         doc["tags"] = merged
-        self.metadata.put(KIND, self.key(account, region, name), doc)
+        self._save(account, region, name, doc)
 
     def untag(self, account: str, region: str, name: str, keys: list[str]) -> None:
         doc = self._mutable(account, region, name)
         doc["tags"] = {k: v for k, v in doc["tags"].items() if k not in set(keys)}
-        self.metadata.put(KIND, self.key(account, region, name), doc)
+        self._save(account, region, name, doc)
 
     def list_tags(self, account: str, region: str, name: str, *, exclusive_start: str | None, limit: int) -> tuple[list[dict[str, str]], bool]:
         doc = self._doc(account, region, name)
@@ -545,7 +552,7 @@ class DeliveryStreams:
         elif doc.get("encryption"):
             doc["encryption"] = {**doc["encryption"], "Status": "DISABLED"}
         doc["updated"] = self.clock.time()
-        self.metadata.put(KIND, self.key(account, region, name), doc)
+        self._save(account, region, name, doc)
 
     # ------------------------------------------------------------------------------- data plane
 
