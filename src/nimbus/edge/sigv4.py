@@ -8,6 +8,7 @@ and status the calling protocol's clients expect (aws-contracts.md 0.4, E.1, E.2
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
 import re
@@ -152,11 +153,26 @@ def canonical_headers(headers: dict[str, str], signed: list[str]) -> str:
     return "".join(lines)
 
 
+_date_cache: dict[str, float] = {}
+
+
 def _parse_amz_date(value: str) -> float:
-    try:
-        return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
-    except ValueError:
-        pass
+    ts = _date_cache.get(value)
+    if ts is not None:
+        return ts
+    if len(value) == 16 and value[8] == "T" and value[15] == "Z" and value[:8].isdigit() and value[9:15].isdigit():
+        try:
+            ts = float(
+                calendar.timegm(
+                    (int(value[0:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]), int(value[11:13]), int(value[13:15]), 0, 0, 0)
+                )
+            )
+        except (ValueError, OverflowError) as e:
+            raise AuthError("malformed", f"invalid date {value!r}") from e
+        if len(_date_cache) > 4096:
+            _date_cache.clear()
+        _date_cache[value] = ts
+        return ts
     from email.utils import parsedate_to_datetime
 
     try:
