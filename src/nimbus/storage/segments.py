@@ -67,14 +67,17 @@ def _now_ms() -> int:
 
 
 def log_dir_name(name: str) -> str:
-    """A directory name for a log name: readable prefix + hash; no '/', never '.' or '..', ≤ 113 bytes."""
+    """A directory name for a log name: readable prefix + hash; no '/', never a leading '.', ≤ 115 bytes."""
     if not name:
         raise ValueError("log name must not be empty")
     try:
         encoded = name.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError(f"log name is not valid UTF-8: {name!r}") from exc
-    return f"{quote(encoded, safe='')[:96]}-{sha256(encoded).hexdigest()[:16]}"
+    readable = quote(encoded, safe="")[:96]
+    if readable.startswith("."):  # names starting with '.' are the store's own (temporary, trash)
+        readable = "%2E" + readable[1:]
+    return f"{readable}-{sha256(encoded).hexdigest()[:16]}"
 
 
 def _fsync_dir(path: Path) -> None:

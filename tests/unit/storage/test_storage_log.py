@@ -1,0 +1,318 @@
+"""Log/LogStore contract on SegmentLogStore and MemoryLogStore, plus segment-file specifics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from nimbus.storage.base import LogClosed, LogCorrupt, LogStore
+from nimbus.storage.memory import MemoryLogStore
+from nimbus.storage.segments import HEADER_BYTES, SegmentLogStore, log_dir_name
+
+T = TypeVar("T")
+SHARD = "kinesis/000000000000/us-east-1/mystream/shardId-000000000000"
+
+
+def run(coro: Awaitable[T]) -> T:
+    async def main() -> T:
+        return await coro
+
+    return asyncio.run(main())
+
+
+@pytest.fixture(params=["memory", "segments"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], LogStore]:
+    def make() -> LogStore:
+        if request.param == "memory":
+            return MemoryLogStore()
+        return SegmentLogStore(tmp_path / "logs", segment_bytes=4096)
+
+    return make
+
+
+def test_append_assigns_increasing_sequences_and_reads_back(make_store: Callable[[], LogStore]) -> None:
+    async def main() -> None:
+        store = make_store()
+        log = store.open(SHARD)
+        assert (log.first_seq, log.next_seq) == (0, 0)
+        assert await log.append([b"a", b"bb"], timestamp_ms=1000) == [0, 1]
+        assert await log.append([b""], timestamp_ms=1001) == [2]
+        assert await log.append([]) == []
+        assert log.next_seq == 3
+        records = log.read(0)
+        assert [(r.seq, r.timestamp_ms, r.payload) for r in records] == [(0, 1000, b"a"), (1, 1000, b"bb"), (2, 1001, b"")]
+        assert [r.seq for r in log.read(1, limit=1)] == [1]
+        assert log.read(3) == []
+        assert log.read(99) == []
+        assert log.read(0, limit=0) == []
+        assert store.open(SHARD) is log
+        await store.aclose()
+
+    run(main())
+
+
+def test_concurrent_appends_are_ordered_and_unique(make_store: Callable[[], LogStore]) -> None:
+    async def main() -> None:
+        store = make_store()
+        log = store.open("queue")
+        got: dict[int, bytes] = {}
+
+        async def writer(w: int) -> None:
+            for i in range(20):
+                payloads = [f"{w}:{i}:{j}".encode() for j in range(random.randint(1, 5))]
+                for seq, payload in zip(await log.append(payloads), payloads):
+                    got[seq] = payload
+
+        await asyncio.gather(*(writer(w) for w in range(16)))
+        assert sorted(got) == list(range(len(got)))
+        assert {r.seq: r.payload for r in log.read(0, limit=10_000)} == got
+        await store.aclose()
+
+    run(main())
+
+
+def test_read_limits_by_count_and_bytes(make_store: Callable[[], LogStore]) -> None:
+    async def main() -> None:
+        store = make_store()
+        log = store.open("l")
+        await log.append([b"x" * 100] * 10)
+        assert len(log.read(0, limit=4)) == 4
+        assert [r.seq for r in log.read(2, max_bytes=250)] == [2, 3]
+        assert [r.seq for r in log.read(5, max_bytes=10)] == [5]  # always at least one record
+        await store.aclose()
+
+    run(main())
+
+
+def test_timestamps_are_non_decreasing_and_searchable(make_store: Callable[[], LogStore]) -> None:
+    async def main() -> None:
+        store = make_store()
+        log = store.open("l")
+        for ts in [100, 200, 150, 300]:  # 150 is clamped to 200
+            await log.append([str(ts).encode()] * 50, timestamp_ms=ts)
+        stamps = [r.timestamp_ms for r in log.read(0, limit=1000)]
+        assert stamps == sorted(stamps) and stamps[100] == 200 and stamps[149] == 200
+        assert log.seq_at_or_after_time(0) == 0
+        assert log.seq_at_or_after_time(100) == 0
+        assert log.seq_at_or_after_time(101) == 50
+        assert log.seq_at_or_after_time(200) == 50
+        assert log.seq_at_or_after_time(201) == 150
+        assert log.seq_at_or_after_time(301) == log.next_seq == 200
+        await store.aclose()
+
+    run(main())
+
+
+def test_trim_moves_first_seq_and_never_reuses_sequences(make_store: Callable[[], LogStore]) -> None:
+    async def main() -> None:
+        store = make_store()
+        log = store.open("l")
+        for i in range(20):
+            await log.append([b"r" * 200] * 5, timestamp_ms=i)
+        size = log.size_bytes
+        await log.trim(37)
+        assert log.first_seq == 37
+        assert log.read(0)[0].seq == 37  # a trimmed sequence reads from the first retained record
+        assert log.seq_at_or_after_time(0) == 37
+        assert log.size_bytes < size
+        await log.trim(10)  # never moves back
+        assert log.first_seq == 37
+        await log.trim(10_000)  # at most next_seq
+        assert log.first_seq == log.next_seq == 100
+        assert log.read(0) == []
+        assert await log.append([b"z"]) == [100]
+        assert [r.seq for r in log.read(0)] == [100]
+        await store.aclose()
+
+    run(main())
+
+
+def test_names_drop_and_closed(make_store: Callable[[], LogStore]) -> None:
+    async def main() -> None:
+        store = make_store()
+        a = store.open("kinesis/a/1")
+        store.open("kinesis/b/1")
+        store.open("firehose/x")
+        await a.append([b"1"])
+        assert store.names("kinesis/") == ["kinesis/a/1", "kinesis/b/1"]
+        assert store.names() == ["firehose/x", "kinesis/a/1", "kinesis/b/1"]
+        assert await store.drop("kinesis/a/1") is True
+        assert await store.drop("kinesis/a/1") is False
+        assert store.names("kinesis/") == ["kinesis/b/1"]
+        with pytest.raises(LogClosed):
+            await a.append([b"2"])
+        again = store.open("kinesis/a/1")  # a new, empty log under the same name
+        assert (again.first_seq, again.next_seq) == (0, 0)
+        await store.aclose()
+        with pytest.raises(LogClosed):
+            store.open("other")
+
+    run(main())
+
+
+def test_empty_name_is_rejected(make_store: Callable[[], LogStore]) -> None:
+    store = make_store()
+    with pytest.raises(ValueError):
+        store.open("")
+    store.close()
+
+
+# ------------------------------------------------------------------------------ segment-file specifics
+
+
+def segment_store(tmp_path: Path, **kwargs: int) -> SegmentLogStore:
+    return SegmentLogStore(tmp_path / "logs", **{"segment_bytes": 4096, **kwargs})
+
+
+def test_reopen_restores_records_and_trim(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = segment_store(tmp_path)
+        log = store.open(SHARD)
+        for i in range(30):
+            await log.append([f"{i}-{j}".encode() * 20 for j in range(7)], timestamp_ms=1000 + i)
+        await log.trim(100)
+        expected = log.read(0, limit=10_000)
+        await store.aclose()
+
+        store = segment_store(tmp_path)
+        assert store.names() == [SHARD]
+        log = store.open(SHARD)
+        assert (log.first_seq, log.next_seq) == (100, 210)
+        assert log.read(0, limit=10_000) == expected
+        assert log.seq_at_or_after_time(1020) == 140
+        assert await log.append([b"next"]) == [210]
+        await store.aclose()
+
+    run(main())
+
+
+def test_segments_roll_and_whole_segments_are_trimmed(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = segment_store(tmp_path)
+        log = store.open("l")
+        for _ in range(50):
+            await log.append([b"p" * 100] * 3)
+        directory = tmp_path / "logs" / log_dir_name("l")
+        segments = sorted(directory.glob("*.seg"))
+        assert len(segments) >= 4
+        assert log.size_bytes == sum(p.stat().st_size for p in segments) == 150 * (HEADER_BYTES + 100)
+        # reading across every segment boundary, from every start
+        for start in range(0, 150, 7):
+            assert [r.seq for r in log.read(start, limit=40)] == list(range(start, min(start + 40, 150)))
+        await log.trim(120)
+        left = sorted(directory.glob("*.seg"))
+        assert len(left) < len(segments)
+        assert int(left[0].stem) <= 120  # whole segments only: the one holding 120 stays
+        assert [r.seq for r in log.read(0, limit=5)] == [120, 121, 122, 123, 124]
+        await store.aclose()
+
+    run(main())
+
+
+def test_large_records_and_many_records_read_in_chunks(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = SegmentLogStore(tmp_path / "logs")
+        log = store.open("big")
+        big = os.urandom(3 << 20)
+        await log.append([b"small", big, b"after"])
+        await log.append([i.to_bytes(4, "big") for i in range(20_000)])
+        assert [r.payload for r in log.read(0, limit=3)] == [b"small", big, b"after"]
+        records = log.read(3, limit=20_000)
+        assert [int.from_bytes(r.payload, "big") for r in records] == list(range(20_000))
+        assert log.read(15_000, limit=1)[0].payload == (15_000 - 3).to_bytes(4, "big")
+        await store.aclose()
+
+    run(main())
+
+
+def test_names_never_escape_the_data_dir(tmp_path: Path) -> None:
+    async def main() -> None:
+        root = tmp_path / "logs"
+        store = SegmentLogStore(root)
+        names = ["../../etc/passwd", "/abs", ".", "..", "a/../../b", "x\x00y", "ünï cödé " * 40]
+        for name in names:
+            await store.open(name).append([name.encode()])
+        assert store.names() == sorted(names)
+        for child in root.iterdir():
+            assert child.parent == root and child.name not in (".", "..") and len(child.name.encode()) < 255
+        assert {p for p in tmp_path.iterdir()} == {root}
+        await store.aclose()
+        store = SegmentLogStore(root)
+        for name in names:
+            assert store.open(name).read(0)[0].payload == name.encode()
+        await store.aclose()
+
+    run(main())
+
+
+def test_backpressure_bounds_pending_bytes(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = SegmentLogStore(tmp_path / "logs", max_pending_bytes=2000)
+        log = store.open("l")
+        peak = 0
+        original = store._submit
+
+        def watch(op: object) -> None:
+            nonlocal peak
+            peak = max(peak, store._pending_bytes)
+            original(op)  # type: ignore[arg-type]
+
+        store._submit = watch  # type: ignore[method-assign]
+        results = await asyncio.gather(*(log.append([b"x" * 500]) for _ in range(40)))
+        assert sorted(s for r in results for s in r) == list(range(40))
+        assert peak <= 2000
+        await store.aclose()
+
+    run(main())
+
+
+def test_torn_tail_is_truncated_on_open(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = SegmentLogStore(tmp_path / "logs")
+        log = store.open("l")
+        await log.append([b"one", b"two", b"three"])
+        await store.aclose()
+        segment = next((tmp_path / "logs" / log_dir_name("l")).glob("*.seg"))
+        intact = segment.stat().st_size
+        for damage in [
+            lambda d: d[:-2],  # a torn last frame
+            lambda d: d + b"\x07\x00\x00",  # a torn header
+            lambda d: d[:-1] + bytes([d[-1] ^ 0xFF]),  # a flipped payload bit
+            lambda d: d + b"\x00" * 4096,  # zero-filled tail (a file extended before its data landed)
+        ]:
+            data = segment.read_bytes()
+            segment.write_bytes(damage(data))
+            store = SegmentLogStore(tmp_path / "logs")
+            log = store.open("l")
+            kept = [r.payload for r in log.read(0)]
+            assert kept in ([b"one", b"two", b"three"], [b"one", b"two"])
+            assert segment.stat().st_size <= intact
+            assert await log.append([b"three"]) if kept == [b"one", b"two"] else True
+            assert [r.payload for r in log.read(0)] == [b"one", b"two", b"three"]
+            assert segment.stat().st_size == intact
+            await store.aclose()
+
+    run(main())
+
+
+def test_damage_before_the_tail_is_reported(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = segment_store(tmp_path)
+        log = store.open("l")
+        for _ in range(40):
+            await log.append([b"q" * 200] * 4)
+        await store.aclose()
+        first = sorted((tmp_path / "logs" / log_dir_name("l")).glob("*.seg"))[0]
+        data = bytearray(first.read_bytes())
+        data[HEADER_BYTES + 5] ^= 0xFF
+        first.write_bytes(bytes(data))
+        with pytest.raises(LogCorrupt):
+            segment_store(tmp_path).open("l")
+
+    run(main())
