@@ -350,7 +350,7 @@ class Streams:
                     f"Maximum allowed retention period is {MAX_RETENTION_HOURS} hours. Requested retention period "
                     f"({hours} hours) is too long."
                 )
-            if hours < current:
+            if hours <= current:
                 raise InvalidArgumentException(
                     f"Requested retention period ({hours} hours) for stream {stream.name} can not be shorter than "
                     f"existing retention period ({current} hours). Use DecreaseRetentionPeriod API."
@@ -361,7 +361,7 @@ class Streams:
                     f"Minimum allowed retention period is {DEFAULT_RETENTION_HOURS} hours. Requested retention period "
                     f"({hours} hours) is too short."
                 )
-            if hours > current:
+            if hours >= current:
                 raise InvalidArgumentException(
                     f"Requested retention period ({hours} hours) for stream {stream.name} can not be longer than "
                     f"existing retention period ({current} hours). Use IncreaseRetentionPeriod API."
