@@ -121,6 +121,7 @@ class AsyncQueue:
         self._tasks: set[asyncio.Task[None]] = set()
         self._main: asyncio.Task[None] | None = None
         self._closing = False
+        self.throttle_backoff_s = 1.0  # first backoff after a throttle or system error (doubles)
 
     # --- producer -------------------------------------------------------------------------------
 
@@ -205,11 +206,10 @@ class AsyncQueue:
         try:
             await self._attempt(event)
         except asyncio.CancelledError:
-            raise
+            raise  # still in flight: the saved checkpoint stays before it, so it runs again after restart
         except Exception:  # noqa: BLE001 - one bad event must not stop the queue
             log.exception("async invocation failed request_id=%s", event.request_id)
-        finally:
-            self._done(seq)
+        self._done(seq)
 
     async def _sleep_until(self, t_ms: float) -> None:
         delay = t_ms / 1000 - self.now()
@@ -218,7 +218,7 @@ class AsyncQueue:
 
     async def _attempt(self, event: Event) -> None:
         await self._sleep_until(event.not_before_ms)
-        backoff = 1.0
+        backoff = self.throttle_backoff_s
         while True:
             max_attempts, max_age_s, on_success, on_failure = self._policy(event)
             age_s = self.now() - event.enqueued_ms / 1000

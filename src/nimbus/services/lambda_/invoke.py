@@ -269,16 +269,18 @@ class LambdaEngine:
                 orjson.loads(payload)
             except orjson.JSONDecodeError as e:
                 raise InvalidRequestContentException(f"Could not parse request body into json: Could not parse payload into json: {e}") from e
-        resolved, spec = await self._resolve(ref)
         if invocation_type == "DryRun":
+            self.functions.resolve(ref)  # raises ResourceNotFoundException
             return Invocation(204, b"", None, None, None, rid)
         if invocation_type == "Event":
+            self.functions.resolve(ref)
             now_ms = int(self.core.clock.time() * 1000)
             await self.queue.enqueue(async_queue.Event(rid, ref.arn, ref.qualifier, payload, now_ms))
             return Invocation(202, b"", None, None, None, rid)
         if invocation_type != "RequestResponse":
             raise InvalidParameterValueException(f"Unsupported invocation type {invocation_type}")
         cc_json = self._client_context(client_context)
+        resolved, spec = await self._resolve(ref)
         result = await self._call(spec, payload, rid, cc_json, log_type == "Tail", invoked_arn=resolved.invoked_arn if ref.qualifier else ref.arn)
         body = result.payload or b""
         function_error = "Unhandled" if result.function_error else None
@@ -395,15 +397,18 @@ class LambdaEngine:
     # --- S3 code --------------------------------------------------------------------------------
 
     async def _read_s3(self, bucket: str, key: str, version: str | None) -> bytes:
-        """Code.S3Bucket/S3Key through Nimbus's own S3 engine, when it is served."""
-        reader = getattr(self.core, "_components", {}).get("s3.engine")
-        if reader is None:
-            try:
-                from nimbus.services.s3 import objects as s3_objects  # noqa: F401
-            except ImportError:
-                raise InvalidParameterValueException(
-                    "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist"
-                ) from None
-        raise InvalidParameterValueException(
-            f"Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: Nimbus could not read s3://{bucket}/{key}"
-        )
+        """Code.S3Bucket/S3Key through Nimbus's own S3 engine (component "s3.engine")."""
+        from nimbus.errors import ServiceError
+
+        try:
+            from nimbus.services.s3.engine import s3_engine
+        except ImportError:
+            raise InvalidParameterValueException(
+                "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist"
+            ) from None
+        try:
+            return await s3_engine(self.core).get_object_bytes(self.account_id, bucket, key)
+        except ServiceError as e:
+            raise InvalidParameterValueException(
+                f"Error occurred while GetObject. S3 Error Code: {e.code}. S3 Error Message: {e.message}"
+            ) from e
