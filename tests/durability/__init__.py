@@ -1,0 +1,1 @@
+"""kill -9 durability tests of the storage backends (child processes killed mid-write)."""
