@@ -18,6 +18,11 @@ class ByteStream:
         self.trailers: dict[str, str] = {}
         self._done = False
 
+    @property
+    def done(self) -> bool:
+        """True once the whole body was read."""
+        return self._done
+
     async def chunks(self) -> AsyncIterator[bytes]:
         while not self._done:
             chunk = await self._receive()

@@ -161,6 +161,8 @@ class EdgeApp:
         protocol_name = PROTOCOLS.get(service or "", "json")
         proto = None
         status = 500
+        unread: ByteStream | None = None
+        body_pending = headers.get("content-length", "0") not in ("", "0") or "chunked" in headers.get("transfer-encoding", "")
         try:
             if service is None:
                 if ident.signing_service is not None:
@@ -202,8 +204,10 @@ class EdgeApp:
             if streaming:
                 identity = self._authenticate(method, raw_path, raw_query, headers, None)
                 body = self._stream_body(receive, headers, identity)
+                unread = body
             else:
                 raw = await _read_body(receive)
+                body_pending = False
                 if self.core.settings.auth:
                     identity = self._authenticate(method, raw_path, raw_query, headers, hashlib.sha256(raw).hexdigest())
                 body = _decode_buffered(raw, headers, identity)
@@ -236,6 +240,10 @@ class EdgeApp:
         except Exception:  # noqa: BLE001 - never a stack trace on the wire
             log.exception("unhandled error request_id=%s service=%s operation=%s", request_id, service, operation)
             resp = self._error(proto, service, InternalFailure("An internal error occurred."), request_id, operation, method)
+        if body_pending and (unread is None or not unread.done):
+            # The handler answered without reading the whole body (an error, or a client waiting for
+            # "100 Continue" that never came): the rest of the body must not be parsed as the next request.
+            resp.headers.append(("Connection", "close"))
         status = resp.status
         await _send_response(send, resp, head=method == "HEAD")
         elapsed = time.perf_counter() - started

@@ -101,7 +101,7 @@ def serialize_error(
     if protocol == "rest-xml":
         headers = [("x-amz-request-id", request_id), ("x-amz-id-2", host_id(request_id))]
         body = b""
-        if not head:
+        if not head and error.status != 304:  # HTTP forbids a body on 304 Not Modified
             headers.append(("Content-Type", "application/xml"))
             parts = [
                 '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>',

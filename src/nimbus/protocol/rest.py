@@ -17,6 +17,7 @@ from nimbus.bytestream import ByteStream
 from nimbus.errors import NotImplementedOperation, SerializationError
 from nimbus.protocol.errors import InputErrorCodes
 from nimbus.protocol.http import HttpRequest, HttpResponse
+from nimbus.protocol.models import PRESENCE_STATUS
 from nimbus.protocol.timestamps import format_timestamp, parse_timestamp
 
 
@@ -303,6 +304,9 @@ class RestCodec:
                         headers.append((wire_prefix + key, str(item)))
         if plan.status is not None and output.get(plan.status) is not None:
             status = int(output[plan.status])
+        presence = PRESENCE_STATUS.get(self.model.service_name, {}).get(operation.name)
+        if presence is not None and output.get(presence[0]) is not None:
+            status = presence[1]
         body: bytes | AsyncIterator[bytes] = b""
         has_content_type = any(h.lower() == "content-type" for h, _ in headers)
         if plan.payload is not None:

@@ -13,6 +13,7 @@ server.SERVICES.update(
         "kinesis": "nimbus.services.kinesis.api:factory",
         "lambda": "nimbus.services.lambda_.api:create_api",
         "logs": "nimbus.services.logs.api:create_api",
+        "s3": "nimbus.services.s3.api:create_api",
     }
 )
-server.EAGER.extend(["kinesis", "lambda", "firehose"])
+server.EAGER.extend(["kinesis", "lambda", "firehose", "s3"])

@@ -1,0 +1,536 @@
+"""S3Api: botocore's S3 operations (rest-xml) over ``S3Engine``. The only S3 module that sees wire shapes.
+
+Handlers translate parsed input into engine calls and engine values into output dicts; the rest-xml codec
+does the XML and headers. Streaming bodies arrive as ``nimbus.bytestream.ByteStream`` and leave as async
+iterators.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, unquote
+
+from nimbus.bytestream import ByteStream
+from nimbus.services.base import RequestContext
+from nimbus.services.s3 import checksums
+from nimbus.services.s3.engine import S3Engine, s3_engine
+from nimbus.services.s3.errors import BadDigest, InvalidArgument, InvalidDigest, InvalidRequest, MalformedXML
+from nimbus.services.s3.notifications import Origin, validate_configuration
+from nimbus.services.s3.objects import MAX_LIST_KEYS, Conditions, Content, Integrity, ObjectRead, S3Object
+
+if TYPE_CHECKING:
+    from nimbus.server import Nimbus
+
+UTC = dt.timezone.utc
+MAX_DELETE_KEYS = 1000
+
+
+def host_id(request_id: str) -> str:
+    return base64.b64encode(hashlib.sha256(request_id.encode()).digest()).decode("ascii")
+
+
+def owner(account: str) -> dict[str, str]:
+    """The bucket owner as S3 shows it: a 64-hex canonical user id derived from the account."""
+    return {"ID": hashlib.sha256(f"nimbus:{account}".encode()).hexdigest(), "DisplayName": "nimbus"}
+
+
+def stamp(epoch: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch, UTC)
+
+
+def origin_of(ctx: RequestContext) -> Origin:
+    principal = f"AWS:{ctx.access_key}" if ctx.access_key else f"AWS:{ctx.account_id}"
+    return Origin(region=ctx.region, principal=principal, request_id=ctx.request_id, host_id=host_id(ctx.request_id))
+
+
+def content_of(params: dict[str, Any]) -> Content:
+    encoding = params.get("ContentEncoding")
+    if encoding:
+        # aws-chunked is a transfer detail, never part of the stored object (aws-contracts.md E.3)
+        encoding = ",".join(e.strip() for e in encoding.split(",") if e.strip() and e.strip() != "aws-chunked") or None
+    expires = params.get("Expires")
+    return Content(
+        content_type=params.get("ContentType") or "binary/octet-stream",
+        content_encoding=encoding,
+        content_disposition=params.get("ContentDisposition"),
+        content_language=params.get("ContentLanguage"),
+        cache_control=params.get("CacheControl"),
+        expires=expires.timestamp() if isinstance(expires, dt.datetime) else None,
+        website_redirect=params.get("WebsiteRedirectLocation"),
+    )
+
+
+def tags_of(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def tagset(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def from_tagset(tagging: dict[str, Any] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in (tagging or {}).get("TagSet") or []:
+        key = item.get("Key", "")
+        if key in out:
+            raise InvalidArgument("Cannot provide multiple Tags with the same key", ArgumentName=key)  # AWS: InvalidTag
+        out[key] = item.get("Value", "")
+    return out
+
+
+_UNSUPPORTED_CHECKSUMS = ("ChecksumSHA512", "ChecksumMD5", "ChecksumXXHASH64", "ChecksumXXHASH3", "ChecksumXXHASH128")
+
+
+def integrity_of(params: dict[str, Any], headers: dict[str, str], body: Any) -> Integrity:
+    """Content-MD5 and the one x-amz-checksum-* (header or aws-chunked trailer) a client sent."""
+    for member in _UNSUPPORTED_CHECKSUMS:
+        if params.get(member):
+            raise InvalidRequest(f"The {member[8:]} checksum algorithm is not supported by Nimbus.")
+    declared = [(algo, params[member]) for algo, member in checksums.MEMBERS.items() if params.get(member)]
+    if len(declared) > 1:
+        raise InvalidRequest("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+    algorithm, expected = declared[0] if declared else (None, None)
+    trailer = None
+    named = headers.get("x-amz-trailer", "").strip().lower()
+    if named.startswith("x-amz-checksum-"):
+        algo = named[len("x-amz-checksum-"):].upper()
+        if algo not in checksums.ALGORITHMS:
+            raise InvalidRequest(f"The {algo} checksum algorithm is not supported by Nimbus.")
+        if algorithm is not None and algo != algorithm:
+            raise InvalidRequest("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+        algorithm = algo
+        if isinstance(body, ByteStream):
+            stream = body
+            trailer = lambda: stream.trailers.get(named)  # noqa: E731 - read once the body is consumed
+    if algorithm is None and params.get("ChecksumAlgorithm"):
+        algorithm = str(params["ChecksumAlgorithm"]).upper()  # compute and store, nothing to verify
+    size = body.length if isinstance(body, ByteStream) else None
+    return Integrity(params.get("ContentMD5"), algorithm, expected, trailer, size)
+
+
+def verify_small_body(ctx: RequestContext) -> None:
+    """Content-MD5 / x-amz-checksum-* of a buffered XML body (DeleteObjects always sends one)."""
+    request = ctx.extra.get("request")
+    raw = getattr(request, "body", None)
+    if not isinstance(raw, (bytes, bytearray)):
+        return
+    md5 = ctx.headers.get("content-md5")
+    if md5 is not None:
+        try:
+            want = base64.b64decode(md5, validate=True)
+        except ValueError:
+            want = b""
+        if len(want) != 16:
+            raise InvalidDigest("The Content-MD5 you specified was not valid.", ContentMD5=md5)
+        if want != hashlib.md5(raw).digest():
+            raise BadDigest("The Content-MD5 you specified did not match what we received.")
+    for algo, header in checksums.HEADERS.items():
+        value = ctx.headers.get(header)
+        if value is not None:
+            h = checksums.new_hasher(algo)
+            h.update(bytes(raw))
+            if checksums.encode(h.digest()) != value:
+                raise BadDigest(f"The {algo} you specified did not match the calculated checksum.")
+
+
+def copy_source(text: str) -> tuple[str, str]:
+    source = unquote(text.split("?versionId=", 1)[0] if "?versionId=" in text else text)
+    version = text.split("?versionId=", 1)[1] if "?versionId=" in text else None
+    if version not in (None, "null"):
+        raise InvalidArgument("Nimbus buckets are not versioned: only versionId=null exists", ArgumentName="x-amz-copy-source")
+    bucket, _, key = source.lstrip("/").partition("/")
+    if not bucket or not key:
+        raise InvalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+                              ArgumentName="x-amz-copy-source", ArgumentValue=text)
+    return bucket, key
+
+
+def source_conditions(params: dict[str, Any]) -> Conditions:
+    return Conditions(params.get("CopySourceIfMatch"), params.get("CopySourceIfNoneMatch"),
+                      params.get("CopySourceIfModifiedSince"), params.get("CopySourceIfUnmodifiedSince"))
+
+
+def checksum_out(obj: S3Object, enabled: bool = True) -> dict[str, Any]:
+    if not enabled or not obj.checksum or not obj.checksum_algorithm:
+        return {}
+    return {checksums.MEMBERS[obj.checksum_algorithm]: obj.checksum, "ChecksumType": obj.checksum_type}
+
+
+def object_headers(obj: S3Object) -> dict[str, Any]:
+    c = obj.content
+    out: dict[str, Any] = {
+        "ETag": obj.etag,
+        "LastModified": stamp(obj.last_modified),
+        "ContentType": c.content_type,
+        "ContentEncoding": c.content_encoding,
+        "ContentDisposition": c.content_disposition,
+        "ContentLanguage": c.content_language,
+        "CacheControl": c.cache_control,
+        "Expires": stamp(c.expires) if c.expires is not None else None,
+        "WebsiteRedirectLocation": c.website_redirect,
+        "AcceptRanges": "bytes",
+        "Metadata": obj.metadata or None,
+        "TagCount": len(obj.tags) or None,
+        "PartsCount": obj.parts_count,
+        "StorageClass": obj.storage_class if obj.storage_class != "STANDARD" else None,
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def encode_key(value: str | None, encoding: str | None) -> str | None:
+    if value is None or encoding != "url":
+        return value
+    return quote(value, safe="/")
+
+
+def continuation(token: str | None) -> str | None:
+    if not token:
+        return None
+    try:
+        return base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("The continuation token provided is incorrect", ArgumentName="continuation-token") from None
+
+
+def make_token(last: str) -> str:
+    return base64.urlsafe_b64encode(last.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+class S3Api:
+    def __init__(self, core: Nimbus | None = None, engine: S3Engine | None = None) -> None:
+        if engine is None:
+            if core is None:
+                raise ValueError("S3Api needs a core or an engine")
+            engine = s3_engine(core)
+        self.engine = engine
+
+    async def start(self) -> None:
+        await self.engine.start()
+
+    # -- buckets ---------------------------------------------------------------------------------
+
+    async def list_buckets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        limit = params.get("MaxBuckets")
+        after = continuation(params.get("ContinuationToken"))
+        buckets = self.engine.buckets.list(ctx.account_id, prefix=params.get("Prefix") or "", after=after,
+                                           limit=(limit + 1) if limit else None)
+        region = params.get("BucketRegion")
+        if region:
+            buckets = [b for b in buckets if b.region == region]
+        out: dict[str, Any] = {"Owner": owner(ctx.account_id), "Prefix": params.get("Prefix")}
+        if limit and len(buckets) > limit:
+            buckets = buckets[:limit]
+            out["ContinuationToken"] = make_token(buckets[-1].name)
+        out["Buckets"] = [{"Name": b.name, "CreationDate": stamp(b.created), "BucketRegion": b.region} for b in buckets]
+        return out
+
+    async def create_bucket(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        config = params.get("CreateBucketConfiguration") or {}
+        bucket = self.engine.buckets.create(ctx.account_id, params["Bucket"], region=ctx.region,
+                                            location_constraint=config.get("LocationConstraint"))
+        return {"Location": f"/{bucket.name}", "BucketArn": bucket.arn}
+
+    async def head_bucket(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        bucket = self.engine.buckets.get(ctx.account_id, params["Bucket"])
+        return {"BucketRegion": bucket.region, "BucketArn": bucket.arn}
+
+    async def delete_bucket(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.buckets.delete(ctx.account_id, params["Bucket"])
+        return {}
+
+    async def get_bucket_location(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        bucket = self.engine.buckets.get(ctx.account_id, params["Bucket"])
+        # us-east-1 answers an empty LocationConstraint (botocore reads it as None)
+        return {"LocationConstraint": None if bucket.region == "us-east-1" else bucket.region}
+
+    async def get_bucket_versioning(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.buckets.get(ctx.account_id, params["Bucket"])
+        return {}  # never versioned
+
+    async def get_bucket_tagging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"TagSet": tagset(self.engine.buckets.get_tags(ctx.account_id, params["Bucket"]))}
+
+    async def put_bucket_tagging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        verify_small_body(ctx)
+        self.engine.buckets.put_tags(ctx.account_id, params["Bucket"], from_tagset(params.get("Tagging")))
+        return {}
+
+    async def delete_bucket_tagging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.buckets.delete_tags(ctx.account_id, params["Bucket"])
+        return {}
+
+    async def put_bucket_notification_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        verify_small_body(ctx)
+        self.engine.buckets.get(ctx.account_id, params["Bucket"])
+        config = validate_configuration(params.get("NotificationConfiguration") or {})
+        check = self.engine.function_exists
+        if check is not None and not params.get("SkipDestinationValidation"):
+            for item in config.get("LambdaFunctionConfigurations") or []:
+                if not await check(item["LambdaFunctionArn"]):
+                    raise InvalidArgument("Unable to validate the following destination configurations",
+                                          ArgumentName=item["LambdaFunctionArn"], ArgumentValue="Not found")
+        self.engine.buckets.put_notification(ctx.account_id, params["Bucket"], config)
+        return {}
+
+    async def get_bucket_notification_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.engine.buckets.get(ctx.account_id, params["Bucket"]).notification)
+
+    # -- objects ---------------------------------------------------------------------------------
+
+    async def put_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        body = params.get("Body")
+        data: Any = body.chunks() if isinstance(body, ByteStream) else (body or b"")
+        obj = await self.engine.objects.put(
+            ctx.account_id, params["Bucket"], params["Key"], data,
+            content=content_of(params), metadata=params.get("Metadata"), tags=tags_of(params.get("Tagging")),
+            integrity=integrity_of(params, ctx.headers, body), if_match=params.get("IfMatch"),
+            if_none_match=params.get("IfNoneMatch"), storage_class=params.get("StorageClass"), origin=origin_of(ctx),
+        )
+        return {"ETag": obj.etag, "Size": obj.size, **checksum_out(obj)}
+
+    def _read(self, ctx: RequestContext, params: dict[str, Any], *, head: bool) -> dict[str, Any]:
+        read: ObjectRead = self.engine.objects.open(
+            ctx.account_id, params["Bucket"], params["Key"], range_header=params.get("Range"),
+            part_number=params.get("PartNumber"), head=head,
+            conditions=Conditions(params.get("IfMatch"), params.get("IfNoneMatch"),
+                                  params.get("IfModifiedSince"), params.get("IfUnmodifiedSince")),
+        )
+        obj = read.obj
+        out = object_headers(obj)
+        out["ContentLength"] = read.end - read.start
+        enabled = params.get("ChecksumMode") == "ENABLED"
+        if read.partial:
+            if params.get("PartNumber") is not None and obj.part_checksums and enabled and obj.checksum_algorithm:
+                out[checksums.MEMBERS[obj.checksum_algorithm]] = obj.part_checksums[params["PartNumber"] - 1]
+            if not head or params.get("Range"):
+                out["ContentRange"] = f"bytes {read.start}-{read.end - 1}/{obj.size}"
+        else:
+            out.update(checksum_out(obj, enabled))
+        for member, header in (("ResponseContentType", "ContentType"), ("ResponseContentLanguage", "ContentLanguage"),
+                               ("ResponseContentDisposition", "ContentDisposition"), ("ResponseCacheControl", "CacheControl"),
+                               ("ResponseContentEncoding", "ContentEncoding"), ("ResponseExpires", "Expires")):
+            if params.get(member) is not None:
+                out[header] = params[member]
+        if not head:
+            out["Body"] = read.body
+        return out
+
+    async def get_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._read(ctx, params, head=False)
+
+    async def head_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._read(ctx, params, head=True)
+
+    async def delete_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await self.engine.objects.delete(ctx.account_id, params["Bucket"], params["Key"], origin=origin_of(ctx))
+        return {}
+
+    async def delete_objects(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        verify_small_body(ctx)
+        spec = params.get("Delete") or {}
+        items = spec.get("Objects") or []
+        if not items or len(items) > MAX_DELETE_KEYS:
+            raise MalformedXML()
+        self.engine.buckets.get(ctx.account_id, params["Bucket"])
+        quiet = bool(spec.get("Quiet"))
+        deleted: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        origin = origin_of(ctx)
+        for item in items:
+            key = item.get("Key", "")
+            version = item.get("VersionId")
+            if version not in (None, "null"):
+                errors.append({"Key": key, "VersionId": version, "Code": "NoSuchVersion",
+                               "Message": "The specified version does not exist."})
+                continue
+            try:
+                await self.engine.objects.delete(ctx.account_id, params["Bucket"], key, origin=origin)
+            except Exception as e:  # noqa: BLE001 - reported per key, as S3 does
+                errors.append({"Key": key, "Code": getattr(e, "code", "InternalError"), "Message": getattr(e, "message", str(e))})
+                continue
+            if not quiet:
+                deleted.append({"Key": key, **({"VersionId": version} if version else {})})
+        return {"Deleted": deleted or None, "Errors": errors or None}
+
+    async def copy_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        src_bucket, src_key = copy_source(params["CopySource"])
+        directive = params.get("MetadataDirective", "COPY")
+        tag_directive = params.get("TaggingDirective", "COPY")
+        if directive not in ("COPY", "REPLACE") or tag_directive not in ("COPY", "REPLACE"):
+            raise InvalidArgument("Unknown metadata directive.", ArgumentName="x-amz-metadata-directive")
+        obj = await self.engine.objects.copy(
+            ctx.account_id, src_bucket, src_key, params["Bucket"], params["Key"],
+            source_conditions=source_conditions(params), replace_metadata=directive == "REPLACE",
+            content=content_of(params), metadata=params.get("Metadata"), replace_tags=tag_directive == "REPLACE",
+            tags=tags_of(params.get("Tagging")), checksum_algorithm=params.get("ChecksumAlgorithm"),
+            storage_class=params.get("StorageClass"), if_match=params.get("IfMatch"),
+            if_none_match=params.get("IfNoneMatch"), origin=origin_of(ctx),
+        )
+        result = {"ETag": obj.etag, "LastModified": stamp(obj.last_modified), **checksum_out(obj)}
+        return {"CopyObjectResult": result}
+
+    def _list(self, ctx: RequestContext, params: dict[str, Any], after: str | None) -> tuple[Any, dict[str, Any]]:
+        max_keys = params.get("MaxKeys", MAX_LIST_KEYS)
+        listing = self.engine.objects.list(
+            ctx.account_id, params["Bucket"], prefix=params.get("Prefix") or "", delimiter=params.get("Delimiter"),
+            after=after, max_keys=max_keys,
+        )
+        enc = params.get("EncodingType")
+        fetch_owner = params.get("FetchOwner", True)
+        who = owner(ctx.account_id)
+        contents = []
+        for obj in listing.objects:
+            entry: dict[str, Any] = {"Key": encode_key(obj.key, enc), "LastModified": stamp(obj.last_modified),
+                                     "ETag": obj.etag, "Size": obj.size, "StorageClass": obj.storage_class}
+            if obj.checksum_algorithm:
+                entry["ChecksumAlgorithm"] = [obj.checksum_algorithm]
+                entry["ChecksumType"] = obj.checksum_type
+            if fetch_owner:
+                entry["Owner"] = who
+            contents.append(entry)
+        out: dict[str, Any] = {
+            "Name": params["Bucket"],
+            "Prefix": encode_key(params.get("Prefix") or "", enc),
+            "Delimiter": encode_key(params.get("Delimiter"), enc),
+            "MaxKeys": max_keys,
+            "IsTruncated": listing.truncated,
+            "Contents": contents or None,
+            "CommonPrefixes": [{"Prefix": encode_key(p, enc)} for p in listing.prefixes] or None,
+            "EncodingType": enc,
+        }
+        return listing, out
+
+    async def list_objects_v2(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        token = params.get("ContinuationToken")
+        after = continuation(token) if token else params.get("StartAfter")
+        if params.get("FetchOwner") is None:
+            params = {**params, "FetchOwner": False}
+        listing, out = self._list(ctx, params, after)
+        out["KeyCount"] = len(listing.objects) + len(listing.prefixes)
+        out["ContinuationToken"] = token
+        out["StartAfter"] = encode_key(params.get("StartAfter"), params.get("EncodingType"))
+        if listing.truncated and listing.last is not None:
+            out["NextContinuationToken"] = make_token(listing.last)
+        return out
+
+    async def list_objects(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        listing, out = self._list(ctx, params, params.get("Marker") or None)
+        out["Marker"] = encode_key(params.get("Marker") or "", params.get("EncodingType"))
+        if listing.truncated and listing.last is not None:
+            out["NextMarker"] = encode_key(listing.last, params.get("EncodingType"))
+        return out
+
+    # -- object tagging --------------------------------------------------------------------------
+
+    async def get_object_tagging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        obj = self.engine.objects.get_object(ctx.account_id, params["Bucket"], params["Key"])
+        return {"TagSet": tagset(obj.tags)}
+
+    async def put_object_tagging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        verify_small_body(ctx)
+        self.engine.objects.put_tags(ctx.account_id, params["Bucket"], params["Key"], from_tagset(params.get("Tagging")))
+        return {}
+
+    async def delete_object_tagging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.objects.put_tags(ctx.account_id, params["Bucket"], params["Key"], {})
+        return {}
+
+    # -- multipart -------------------------------------------------------------------------------
+
+    async def create_multipart_upload(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        upload = self.engine.multipart.create(
+            ctx.account_id, params["Bucket"], params["Key"], content=content_of(params), metadata=params.get("Metadata"),
+            tags=tags_of(params.get("Tagging")), checksum_algorithm=params.get("ChecksumAlgorithm"),
+            checksum_type=params.get("ChecksumType"), storage_class=params.get("StorageClass"),
+        )
+        return {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
+                "ChecksumAlgorithm": upload.checksum_algorithm, "ChecksumType": upload.checksum_type}
+
+    async def upload_part(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        body = params.get("Body")
+        data: Any = body.chunks() if isinstance(body, ByteStream) else (body or b"")
+        part = await self.engine.multipart.upload_part(
+            ctx.account_id, params["Bucket"], params["Key"], params["UploadId"], params["PartNumber"], data,
+            integrity=integrity_of(params, ctx.headers, body),
+        )
+        upload = self.engine.multipart.get_upload(ctx.account_id, params["Bucket"], params["Key"], params["UploadId"])
+        out: dict[str, Any] = {"ETag": part.etag}
+        algorithm = upload.checksum_algorithm or integrity_of(params, ctx.headers, body).algorithm
+        if part.checksum and algorithm:
+            out[checksums.MEMBERS[algorithm]] = part.checksum
+        return out
+
+    async def upload_part_copy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        src_bucket, src_key = copy_source(params["CopySource"])
+        part = await self.engine.multipart.upload_part_copy(
+            ctx.account_id, params["Bucket"], params["Key"], params["UploadId"], params["PartNumber"],
+            source_bucket=src_bucket, source_key=src_key, source_range=params.get("CopySourceRange"),
+            source_conditions=source_conditions(params),
+        )
+        return {"CopyPartResult": {"ETag": part.etag, "LastModified": stamp(part.last_modified)}}
+
+    async def complete_multipart_upload(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        parts = (params.get("MultipartUpload") or {}).get("Parts") or []
+        obj = await self.engine.multipart.complete(
+            ctx.account_id, params["Bucket"], params["Key"], params["UploadId"], parts,
+            if_match=params.get("IfMatch"), if_none_match=params.get("IfNoneMatch"), origin=origin_of(ctx),
+        )
+        location = f"{ctx.endpoint_url}/{params['Bucket']}/{quote(obj.key, safe='/')}"
+        return {"Location": location, "Bucket": obj.bucket, "Key": obj.key, "ETag": obj.etag, **checksum_out(obj)}
+
+    async def abort_multipart_upload(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await self.engine.multipart.abort(ctx.account_id, params["Bucket"], params["Key"], params["UploadId"])
+        return {}
+
+    async def list_parts(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        listing = self.engine.multipart.list_parts(
+            ctx.account_id, params["Bucket"], params["Key"], params["UploadId"],
+            marker=int(params.get("PartNumberMarker") or 0), max_parts=params.get("MaxParts", 1000),
+        )
+        up = listing.upload
+        who = owner(ctx.account_id)
+        parts = []
+        for p in listing.parts:
+            entry: dict[str, Any] = {"PartNumber": p.number, "LastModified": stamp(p.last_modified), "ETag": p.etag, "Size": p.size}
+            if p.checksum and up.checksum_algorithm:
+                entry[checksums.MEMBERS[up.checksum_algorithm]] = p.checksum
+            parts.append(entry)
+        return {
+            "Bucket": up.bucket, "Key": up.key, "UploadId": up.upload_id,
+            "PartNumberMarker": params.get("PartNumberMarker") or 0,
+            "NextPartNumberMarker": listing.next_marker, "MaxParts": params.get("MaxParts", 1000),
+            "IsTruncated": listing.truncated, "Parts": parts or None, "Initiator": who, "Owner": who,
+            "StorageClass": up.storage_class, "ChecksumAlgorithm": up.checksum_algorithm, "ChecksumType": up.checksum_type,
+        }
+
+    async def list_multipart_uploads(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        enc = params.get("EncodingType")
+        listing = self.engine.multipart.list_uploads(
+            ctx.account_id, params["Bucket"], prefix=params.get("Prefix") or "", delimiter=params.get("Delimiter"),
+            key_marker=params.get("KeyMarker") or None, upload_id_marker=params.get("UploadIdMarker") or None,
+            max_uploads=params.get("MaxUploads", 1000),
+        )
+        who = owner(ctx.account_id)
+        return {
+            "Bucket": params["Bucket"], "KeyMarker": params.get("KeyMarker") or "",
+            "UploadIdMarker": params.get("UploadIdMarker") or "",
+            "NextKeyMarker": encode_key(listing.next_key_marker, enc), "NextUploadIdMarker": listing.next_upload_id_marker,
+            "Prefix": encode_key(params.get("Prefix") or "", enc), "Delimiter": encode_key(params.get("Delimiter"), enc),
+            "MaxUploads": params.get("MaxUploads", 1000), "IsTruncated": listing.truncated, "EncodingType": enc,
+            "Uploads": [
+                {"UploadId": u.upload_id, "Key": encode_key(u.key, enc), "Initiated": stamp(u.initiated),
+                 "StorageClass": u.storage_class, "Owner": who, "Initiator": who,
+                 "ChecksumAlgorithm": u.checksum_algorithm, "ChecksumType": u.checksum_type}
+                for u in listing.uploads
+            ] or None,
+            "CommonPrefixes": [{"Prefix": encode_key(p, enc)} for p in listing.prefixes] or None,
+        }
+
+
+def create_api(core: Nimbus) -> S3Api:
+    return S3Api(core)

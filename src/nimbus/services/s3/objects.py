@@ -1,0 +1,682 @@
+"""Objects: bodies in the blob store, descriptions in the metadata store, committed in that order.
+
+Commit order (how a crash never shows half an object or an orphan entry): a body streams into the blob
+store under a *fresh* blob key (temp file, fsync, rename), then one metadata transaction names it under
+``s3.object/<account>/<bucket>/<key>``, then the blobs of the object it replaced are deleted. A crash
+before the transaction leaves only an unreferenced blob, which ``S3Engine.start`` sweeps. Object keys
+never become paths: the blob store names files by a hash of the blob key (``../`` is just bytes).
+
+An object is a list of segments ``[[blob_key, size], ...]``: one for a PUT, one per part for a completed
+multipart upload (completion re-points the parts' blobs instead of copying gigabytes). Reads stream the
+segments in order with ranged reads; memory stays constant whatever the size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import email.utils
+import hashlib
+import logging
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from nimbus.clock import Clock
+from nimbus.services.s3 import checksums
+from nimbus.services.s3.buckets import (
+    KIND_OBJECT,
+    MAX_TAGS_OBJECT,
+    Buckets,
+    check_tags,
+    object_prefix,
+)
+from nimbus.services.s3.errors import (
+    BadDigest,
+    EntityTooLarge,
+    IncompleteBody,
+    InvalidArgument,
+    InvalidDigest,
+    InvalidRange,
+    InvalidRequest,
+    KeyTooLongError,
+    NoSuchBucket,
+    NoSuchKey,
+    NotModified,
+    PreconditionFailed,
+)
+from nimbus.services.s3.notifications import Notifier, Origin
+from nimbus.storage import BlobReader, BlobStore, MetadataStore
+
+log = logging.getLogger(__name__)
+
+MAX_KEY_BYTES = 1024  # aws-contracts.md E.4
+MAX_PUT_BYTES = 5 * 1024**3  # single PUT / part
+MAX_LIST_KEYS = 1000
+LIST_BATCH = 1000
+# Segments opened when a read starts (a stable snapshot even if the object is replaced meanwhile);
+# objects with more segments open the rest as the read reaches them.
+EAGER_OPEN_SEGMENTS = 64
+_HIGHEST = "\U0010ffff"
+
+
+def new_blob_key() -> str:
+    return f"s3/{uuid.uuid4().hex}"
+
+
+def quote_etag(md5_hex: str) -> str:
+    return f'"{md5_hex}"'
+
+
+@dataclass(slots=True, frozen=True)
+class Content:
+    """The representation headers S3 stores and returns with an object."""
+
+    content_type: str | None = None
+    content_encoding: str | None = None
+    content_disposition: str | None = None
+    content_language: str | None = None
+    cache_control: str | None = None
+    expires: float | None = None
+    website_redirect: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return {k: v for k, v in (
+            ("ct", self.content_type), ("ce", self.content_encoding), ("cd", self.content_disposition),
+            ("cl", self.content_language), ("cc", self.cache_control), ("ex", self.expires), ("wr", self.website_redirect),
+        ) if v is not None}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Content:
+        return cls(doc.get("ct"), doc.get("ce"), doc.get("cd"), doc.get("cl"), doc.get("cc"), doc.get("ex"), doc.get("wr"))
+
+
+@dataclass(slots=True, frozen=True)
+class S3Object:
+    bucket: str
+    key: str
+    size: int
+    etag: str  # quoted, as on the wire
+    last_modified: float  # epoch seconds (whole seconds, as S3)
+    segments: tuple[tuple[str, int], ...]
+    content: Content = Content()
+    metadata: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    checksum_algorithm: str | None = None
+    checksum: str | None = None  # base64, "-N" suffixed when COMPOSITE
+    checksum_type: str | None = None  # FULL_OBJECT | COMPOSITE
+    part_checksums: tuple[str, ...] = ()  # per part, for GetObject partNumber
+    parts_count: int | None = None  # multipart objects only
+    storage_class: str = "STANDARD"
+
+    def to_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "k": self.key, "s": self.size, "e": self.etag, "m": self.last_modified,
+            "seg": [list(s) for s in self.segments], "c": self.content.to_doc(),
+        }
+        if self.metadata:
+            doc["meta"] = self.metadata
+        if self.tags:
+            doc["tags"] = self.tags
+        if self.checksum_algorithm:
+            doc["ca"], doc["cv"], doc["ctp"] = self.checksum_algorithm, self.checksum, self.checksum_type
+            if self.part_checksums:
+                doc["pcv"] = list(self.part_checksums)
+        if self.parts_count is not None:
+            doc["pc"] = self.parts_count
+        if self.storage_class != "STANDARD":
+            doc["sc"] = self.storage_class
+        return doc
+
+    @classmethod
+    def from_doc(cls, bucket: str, doc: dict[str, Any]) -> S3Object:
+        return cls(
+            bucket=bucket, key=doc["k"], size=doc["s"], etag=doc["e"], last_modified=doc["m"],
+            segments=tuple((b, n) for b, n in doc["seg"]), content=Content.from_doc(doc.get("c") or {}),
+            metadata=doc.get("meta") or {}, tags=doc.get("tags") or {}, checksum_algorithm=doc.get("ca"),
+            checksum=doc.get("cv"), checksum_type=doc.get("ctp"), part_checksums=tuple(doc.get("pcv") or ()),
+            parts_count=doc.get("pc"), storage_class=doc.get("sc", "STANDARD"),
+        )
+
+    @property
+    def blob_keys(self) -> list[str]:
+        return [b for b, _ in self.segments]
+
+    @property
+    def etag_hex(self) -> str:
+        return self.etag.strip('"')
+
+    @property
+    def http_date(self) -> str:
+        return email.utils.formatdate(self.last_modified, usegmt=True)
+
+
+# ----------------------------------------------------------------------------------------- integrity
+
+
+@dataclass(slots=True)
+class Integrity:
+    """What the client declared about a body: Content-MD5 and at most one x-amz-checksum-*.
+
+    ``expected`` comes from a header; ``trailer`` (called once the body is read) from an aws-chunked
+    trailer. Either way the checksum is verified, stored and returned.
+    """
+
+    content_md5: str | None = None
+    algorithm: str | None = None
+    expected: str | None = None
+    trailer: Callable[[], str | None] | None = None
+    expected_size: int | None = None
+
+    def check_format(self) -> bytes | None:
+        """Reject malformed values before reading the body; return the raw Content-MD5."""
+        md5 = None
+        if self.content_md5 is not None:
+            try:
+                md5 = base64.b64decode(self.content_md5, validate=True)
+            except ValueError:
+                md5 = b""
+            if len(md5) != 16:
+                raise InvalidDigest("The Content-MD5 you specified was not valid.", ContentMD5=self.content_md5)
+        if self.algorithm is not None and self.algorithm not in checksums.ALGORITHMS:
+            raise InvalidRequest(f"Checksum algorithm {self.algorithm} is not supported by Nimbus.")
+        if self.expected is not None and self.algorithm is not None and checksums.decode(self.algorithm, self.expected) is None:
+            raise InvalidRequest(f"Value for {checksums.HEADERS[self.algorithm]} header is invalid.")
+        return md5
+
+
+@dataclass(slots=True, frozen=True)
+class Ingested:
+    blob_key: str
+    size: int
+    md5_hex: str
+    checksum: str | None  # base64 of the computed checksum of ``Integrity.algorithm``
+
+
+async def ingest(blobs: BlobStore, data: bytes | AsyncIterable[bytes], integrity: Integrity, *, max_size: int = MAX_PUT_BYTES) -> Ingested:
+    """Stream a body into a fresh blob, verify what the client declared, return what was stored.
+
+    On any failure the blob is removed (a crash instead leaves it for the start-up sweep)."""
+    if integrity.expected_size is not None and integrity.expected_size > max_size:
+        raise EntityTooLarge(integrity.expected_size, max_size)
+    md5 = integrity.check_format()
+    hasher = checksums.new_hasher(integrity.algorithm) if integrity.algorithm else None
+    key = new_blob_key()
+    info = await blobs.put(key, data, hashers=[hasher] if hasher is not None else ())
+    try:
+        if integrity.expected_size is not None and info.size != integrity.expected_size:
+            raise IncompleteBody("You did not provide the number of bytes specified by the Content-Length HTTP header")
+        if info.size > max_size:
+            raise EntityTooLarge(info.size, max_size)
+        if md5 is not None and md5.hex() != info.md5_hex:
+            raise BadDigest("The Content-MD5 you specified did not match what we received.",
+                            ExpectedDigest=md5.hex(), CalculatedDigest=base64.b64encode(bytes.fromhex(info.md5_hex)).decode())
+        computed = None
+        if hasher is not None and integrity.algorithm is not None:
+            computed = checksums.encode(hasher.digest())
+            expected = integrity.expected
+            if expected is None and integrity.trailer is not None:
+                expected = integrity.trailer()
+                if expected is not None and checksums.decode(integrity.algorithm, expected) is None:
+                    raise InvalidRequest(f"Value for {checksums.HEADERS[integrity.algorithm]} trailing header is invalid.")
+            if expected is not None and expected != computed:
+                raise BadDigest(f"The {integrity.algorithm} you specified did not match the calculated checksum.")
+    except BaseException:
+        await asyncio.to_thread(blobs.delete, key)
+        raise
+    return Ingested(key, info.size, info.md5_hex, computed)
+
+
+# ------------------------------------------------------------------------------------ ranges, conditions
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``bytes=a-b | a- | -n`` -> (start, end exclusive). Malformed or multiple ranges are ignored (full
+    object, as S3 does); a range that cannot be satisfied raises InvalidRange (416)."""
+    if not header:
+        return None
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if first == "":
+            n = int(last)
+            if n < 0:
+                return None
+            if n == 0 or size == 0:
+                raise InvalidRange(header, size)
+            return max(size - n, 0), size
+        start = int(first)
+        end = int(last) + 1 if last else size
+    except ValueError:
+        return None
+    if start < 0 or end <= start:
+        return None
+    if start >= size:
+        raise InvalidRange(header, size)
+    return start, min(end, size)
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    wanted = etag.strip('"')
+    for item in header.split(","):
+        item = item.strip()
+        if item.startswith("W/"):
+            item = item[2:]
+        if item == "*" or item.strip('"') == wanted:
+            return True
+    return False
+
+
+def _epoch(value: dt.datetime | float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.timestamp()
+    return float(value)
+
+
+@dataclass(slots=True, frozen=True)
+class Conditions:
+    if_match: str | None = None
+    if_none_match: str | None = None
+    if_modified_since: dt.datetime | None = None
+    if_unmodified_since: dt.datetime | None = None
+
+    def check_read(self, obj: S3Object) -> None:
+        """GET/HEAD rules (RFC 7232 section 6, as S3 applies them)."""
+        lm = int(obj.last_modified)
+        ims, ius = _epoch(self.if_modified_since), _epoch(self.if_unmodified_since)
+        if self.if_match is not None:
+            if not etag_matches(self.if_match, obj.etag):
+                raise PreconditionFailed("If-Match")
+        elif ius is not None and lm > ius:
+            raise PreconditionFailed("If-Unmodified-Since")
+        if self.if_none_match is not None:
+            if etag_matches(self.if_none_match, obj.etag):
+                raise NotModified(obj.etag, obj.http_date)
+        elif ims is not None and lm <= ims:
+            raise NotModified(obj.etag, obj.http_date)
+
+    def check_copy_source(self, obj: S3Object) -> None:
+        """x-amz-copy-source-if-*: every failure is a 412."""
+        lm = int(obj.last_modified)
+        ims, ius = _epoch(self.if_modified_since), _epoch(self.if_unmodified_since)
+        if self.if_match is not None and not etag_matches(self.if_match, obj.etag):
+            raise PreconditionFailed("x-amz-copy-source-If-Match")
+        if self.if_none_match is not None and etag_matches(self.if_none_match, obj.etag):
+            raise PreconditionFailed("x-amz-copy-source-If-None-Match")
+        if ius is not None and self.if_match is None and lm > ius:
+            raise PreconditionFailed("x-amz-copy-source-If-Unmodified-Since")
+        if ims is not None and self.if_none_match is None and lm <= ims:
+            raise PreconditionFailed("x-amz-copy-source-If-Modified-Since")
+
+
+def check_write_conditions(existing: S3Object | None, if_match: str | None, if_none_match: str | None) -> None:
+    """Conditional writes (PutObject / CompleteMultipartUpload If-Match, If-None-Match: *)."""
+    if if_none_match is not None:
+        if if_none_match.strip() != "*":
+            raise InvalidArgument("If-None-Match only supports the value *", ArgumentName="If-None-Match")
+        if existing is not None:
+            raise PreconditionFailed("If-None-Match")
+    if if_match is not None:
+        if existing is None:
+            raise NoSuchKey("")
+        if not etag_matches(if_match, existing.etag):
+            raise PreconditionFailed("If-Match")
+
+
+def check_key(key: str) -> None:
+    size = len(key.encode("utf-8", "surrogatepass"))
+    if size > MAX_KEY_BYTES:
+        raise KeyTooLongError(size)
+    if not key:
+        raise InvalidArgument("Key must not be empty", ArgumentName="key")
+
+
+# ---------------------------------------------------------------------------------------------- reads
+
+
+@dataclass(slots=True)
+class ObjectRead:
+    """An object opened for reading: the snapshot description plus the body of [start, end)."""
+
+    obj: S3Object
+    start: int
+    end: int
+    partial: bool
+    body: AsyncIterator[bytes]
+
+
+def segments_in(segments: tuple[tuple[str, int], ...], start: int, end: int) -> list[tuple[int, str, int, int]]:
+    """(index, blob key, start within segment, end within segment) of the segments overlapping [start, end)."""
+    out = []
+    offset = 0
+    for index, (blob, size) in enumerate(segments):
+        seg_start, seg_end = offset, offset + size
+        offset = seg_end
+        if seg_end <= start or size == 0:
+            continue
+        if seg_start >= end:
+            break
+        out.append((index, blob, max(start - seg_start, 0), min(end, seg_end) - seg_start))
+    return out
+
+
+async def stream_segments(blobs: BlobStore, pieces: list[tuple[int, str, int, int]], opened: dict[int, BlobReader]) -> AsyncIterator[bytes]:
+    try:
+        for index, blob, start, end in pieces:
+            reader = opened.pop(index, None) or blobs.open(blob)
+            try:
+                async for chunk in reader.chunks(start, end):
+                    yield chunk
+            finally:
+                reader.close()
+    finally:
+        for reader in opened.values():
+            reader.close()
+
+
+def open_segments(blobs: BlobStore, obj: S3Object, start: int, end: int) -> AsyncIterator[bytes]:
+    pieces = segments_in(obj.segments, start, end)
+    opened: dict[int, BlobReader] = {}
+    try:
+        for index, blob, _, _ in pieces[:EAGER_OPEN_SEGMENTS]:
+            opened[index] = blobs.open(blob)
+    except BaseException:
+        for reader in opened.values():
+            reader.close()
+        raise
+    return stream_segments(blobs, pieces, opened)
+
+
+# -------------------------------------------------------------------------------------------- listing
+
+
+@dataclass(slots=True)
+class Listing:
+    objects: list[S3Object]
+    prefixes: list[str]
+    truncated: bool
+    last: str | None  # the last key or common prefix returned (the next page starts after it)
+
+
+def walk(metadata: MetadataStore, kind: str, base: str, prefix: str, delimiter: str | None, after: str | None) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    """Keys of ``kind`` under ``base+prefix`` greater than ``after``, in UTF-8 order, with keys that share a
+    common prefix (up to ``delimiter``) rolled into one ``(prefix, None)`` entry; a common prefix not
+    greater than ``after`` is skipped (S3's marker semantics). Skipping a common prefix is one jump."""
+    cursor = base + after if after else None
+    last_cp: str | None = None
+    while True:
+        rows = metadata.list(kind, base + prefix, after=cursor, limit=LIST_BATCH)
+        if not rows:
+            return
+        jumped = False
+        for full, doc in rows:
+            key = full[len(base):]
+            if delimiter:
+                i = key.find(delimiter, len(prefix))
+                if i >= 0:
+                    cp = key[: i + len(delimiter)]
+                    if cp != last_cp and (after is None or cp > after):
+                        yield cp, None
+                    last_cp = cp
+                    cursor = base + cp + _HIGHEST
+                    jumped = True
+                    break
+            yield key, doc
+            cursor = full
+        if not jumped and len(rows) < LIST_BATCH:
+            return
+
+
+class Objects:
+    def __init__(self, metadata: MetadataStore, blobs: BlobStore, buckets: Buckets, clock: Clock, notifier: Notifier) -> None:
+        self.metadata = metadata
+        self.blobs = blobs
+        self.buckets = buckets
+        self.clock = clock
+        self.notifier = notifier
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _okey(account: str, bucket: str, key: str) -> str:
+        return object_prefix(account, bucket) + key
+
+    def find(self, account: str, bucket: str, key: str) -> S3Object | None:
+        doc = self.metadata.get(KIND_OBJECT, self._okey(account, bucket, key))
+        return None if doc is None else S3Object.from_doc(bucket, doc)
+
+    def get_object(self, account: str, bucket: str, key: str) -> S3Object:
+        obj = self.find(account, bucket, key)
+        if obj is None:
+            if not self.buckets.exists(account, bucket):
+                raise NoSuchBucket(bucket)
+            raise NoSuchKey(key)
+        return obj
+
+    async def delete_blobs(self, keys: list[str]) -> None:
+        if keys:
+            await asyncio.to_thread(lambda: [self.blobs.delete(k) for k in keys])
+
+    def now(self) -> float:
+        return float(int(self.clock.time()))
+
+    async def commit(
+        self,
+        account: str,
+        obj: S3Object,
+        *,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        extra: Callable[[], list[str]] | None = None,
+    ) -> S3Object | None:
+        """Name ``obj``'s blobs under its key in one transaction; delete the blobs it replaced after.
+        ``extra`` runs inside the transaction (multipart completion drops its parts there) and returns
+        blob keys to delete once committed. Returns the replaced object."""
+        md = self.metadata
+        okey = self._okey(account, obj.bucket, obj.key)
+        garbage: list[str] = []
+        try:
+            with md.transaction():
+                if not self.buckets.exists(account, obj.bucket):
+                    raise NoSuchBucket(obj.bucket)
+                old_doc = md.get(KIND_OBJECT, okey)
+                old = S3Object.from_doc(obj.bucket, old_doc) if old_doc is not None else None
+                check_write_conditions(old, if_match, if_none_match)
+                if extra is not None:
+                    garbage.extend(extra())
+                md.put(KIND_OBJECT, okey, obj.to_doc())
+        except BaseException:
+            if extra is None:  # a failed multipart completion keeps its parts
+                await self.delete_blobs(obj.blob_keys)
+            raise
+        if old is not None:
+            keep = set(obj.blob_keys)
+            garbage.extend(b for b in old.blob_keys if b not in keep)
+        await self.delete_blobs(garbage)
+        return old
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    async def put(
+        self,
+        account: str,
+        bucket: str,
+        key: str,
+        data: bytes | AsyncIterable[bytes],
+        *,
+        content: Content = Content(),
+        metadata: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+        integrity: Integrity | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        storage_class: str | None = None,
+        origin: Origin | None = None,
+    ) -> S3Object:
+        check_key(key)
+        if tags:
+            check_tags(tags, MAX_TAGS_OBJECT)
+        if not self.buckets.exists(account, bucket):
+            raise NoSuchBucket(bucket)
+        if if_match is not None or if_none_match is not None:  # fail fast, before the body is read
+            check_write_conditions(self.find(account, bucket, key), if_match, if_none_match)
+        integrity = integrity or Integrity()
+        got = await ingest(self.blobs, data, integrity)
+        obj = S3Object(
+            bucket=bucket, key=key, size=got.size, etag=quote_etag(got.md5_hex), last_modified=self.now(),
+            segments=((got.blob_key, got.size),), content=content, metadata=metadata or {}, tags=tags or {},
+            checksum_algorithm=integrity.algorithm if got.checksum else None, checksum=got.checksum,
+            checksum_type="FULL_OBJECT" if got.checksum else None, storage_class=storage_class or "STANDARD",
+        )
+        await self.commit(account, obj, if_match=if_match, if_none_match=if_none_match)
+        await self.notifier.object_event(account, self.buckets, obj.bucket, "ObjectCreated:Put", obj, origin)
+        return obj
+
+    async def copy(
+        self,
+        account: str,
+        source_bucket: str,
+        source_key: str,
+        bucket: str,
+        key: str,
+        *,
+        source_conditions: Conditions = Conditions(),
+        replace_metadata: bool = False,
+        content: Content = Content(),
+        metadata: dict[str, str] | None = None,
+        replace_tags: bool = False,
+        tags: dict[str, str] | None = None,
+        checksum_algorithm: str | None = None,
+        storage_class: str | None = None,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        origin: Origin | None = None,
+    ) -> S3Object:
+        check_key(key)
+        if not self.buckets.exists(account, bucket):
+            raise NoSuchBucket(bucket)
+        src = self.get_object(account, source_bucket, source_key)
+        source_conditions.check_copy_source(src)
+        if (source_bucket, source_key) == (bucket, key) and not (replace_metadata or checksum_algorithm or storage_class or replace_tags):
+            raise InvalidRequest(
+                "This copy request is illegal because it is trying to copy an object to itself without changing the "
+                "object's metadata, storage class, website redirect location or encryption attributes."
+            )
+        if tags and replace_tags:
+            check_tags(tags, MAX_TAGS_OBJECT)
+        algorithm = checksum_algorithm or src.checksum_algorithm
+        got = await ingest(self.blobs, open_segments(self.blobs, src, 0, src.size), Integrity(algorithm=algorithm))
+        obj = S3Object(
+            bucket=bucket, key=key, size=got.size, etag=quote_etag(got.md5_hex), last_modified=self.now(),
+            segments=((got.blob_key, got.size),),
+            content=content if replace_metadata else src.content,
+            metadata=(metadata or {}) if replace_metadata else src.metadata,
+            tags=(tags or {}) if replace_tags else src.tags,
+            checksum_algorithm=algorithm, checksum=got.checksum, checksum_type="FULL_OBJECT" if got.checksum else None,
+            storage_class=storage_class or src.storage_class,
+        )
+        await self.commit(account, obj, if_match=if_match, if_none_match=if_none_match)
+        await self.notifier.object_event(account, self.buckets, bucket, "ObjectCreated:Copy", obj, origin)
+        return obj
+
+    async def delete(self, account: str, bucket: str, key: str, *, origin: Origin | None = None) -> bool:
+        md = self.metadata
+        okey = self._okey(account, bucket, key)
+        with md.transaction():
+            if not self.buckets.exists(account, bucket):
+                raise NoSuchBucket(bucket)
+            doc = md.get(KIND_OBJECT, okey)
+            if doc is not None:
+                md.delete(KIND_OBJECT, okey)
+        if doc is None:
+            return False
+        old = S3Object.from_doc(bucket, doc)
+        await self.delete_blobs(old.blob_keys)
+        await self.notifier.object_event(account, self.buckets, bucket, "ObjectRemoved:Delete", old, origin)
+        return True
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def open(
+        self,
+        account: str,
+        bucket: str,
+        key: str,
+        *,
+        range_header: str | None = None,
+        part_number: int | None = None,
+        conditions: Conditions = Conditions(),
+        head: bool = False,
+    ) -> ObjectRead:
+        obj = self.get_object(account, bucket, key)
+        conditions.check_read(obj)
+        start, end, partial = 0, obj.size, False
+        if part_number is not None:
+            if part_number < 1 or part_number > max(len(obj.segments), 1) or (obj.parts_count is None and part_number != 1):
+                raise InvalidRange(f"partNumber={part_number}", obj.size) if obj.size else InvalidArgument(
+                    "Part number must be an integer between 1 and 10000, inclusive", ArgumentName="partNumber")
+            if obj.parts_count is not None:
+                start = sum(n for _, n in obj.segments[: part_number - 1])
+                end = start + obj.segments[part_number - 1][1]
+                partial = True
+        else:
+            found = parse_range(range_header, obj.size)
+            if found is not None:
+                start, end = found
+                partial = True
+        body: AsyncIterator[bytes] = _empty() if head or end <= start else open_segments(self.blobs, obj, start, end)
+        return ObjectRead(obj, start, end, partial, body)
+
+    def list(
+        self,
+        account: str,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        after: str | None = None,
+        max_keys: int = MAX_LIST_KEYS,
+    ) -> Listing:
+        if not self.buckets.exists(account, bucket):
+            raise NoSuchBucket(bucket)
+        max_keys = max(0, min(max_keys, MAX_LIST_KEYS))
+        objects: list[S3Object] = []
+        prefixes: list[str] = []
+        last: str | None = None
+        truncated = False
+        count = 0
+        for name, doc in walk(self.metadata, KIND_OBJECT, object_prefix(account, bucket), prefix, delimiter or None, after):
+            if count == max_keys:
+                truncated = True
+                break
+            if doc is None:
+                prefixes.append(name)
+            else:
+                objects.append(S3Object.from_doc(bucket, doc))
+            last = name
+            count += 1
+        return Listing(objects, prefixes, truncated, last)
+
+    # -- tags ------------------------------------------------------------------------------------
+
+    def put_tags(self, account: str, bucket: str, key: str, tags: dict[str, str]) -> None:
+        check_tags(tags, MAX_TAGS_OBJECT)
+        md = self.metadata
+        with md.transaction():
+            obj = self.get_object(account, bucket, key)
+            md.put(KIND_OBJECT, self._okey(account, bucket, key), replace(obj, tags=tags).to_doc())
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover
