@@ -203,7 +203,7 @@ class LambdaEngine:
             runtime=cfg["Runtime"],
             handler=cfg["Handler"],
             code_dir=code_dir,
-            layer_dirs=layer_dirs,
+            layer_dirs=tuple(layer_dirs),
             memory_mb=int(cfg["MemorySize"]),
             timeout_s=float(cfg["Timeout"]),
             ephemeral_storage_mb=int((cfg.get("EphemeralStorage") or {}).get("Size", 512)),
@@ -281,7 +281,7 @@ class LambdaEngine:
             raise InvalidParameterValueException(f"Unsupported invocation type {invocation_type}")
         cc_json = self._client_context(client_context)
         resolved, spec = await self._resolve(ref)
-        result = await self._call(spec, payload, rid, cc_json, log_type == "Tail", invoked_arn=resolved.invoked_arn if ref.qualifier else ref.arn)
+        result = await self._call(spec, payload, rid, cc_json, log_type == "Tail", invoked_arn=ref.qualified_arn())
         body = result.payload or b""
         function_error = "Unhandled" if result.function_error else None
         if len(body) > MAX_SYNC_RESPONSE:
@@ -321,11 +321,13 @@ class LambdaEngine:
     async def _call(self, spec: Any, payload: bytes, rid: str, client_context: str | None, tail: bool, *, invoked_arn: str) -> Any:
         try:
             return await self.invoker.invoke(
-                spec, payload, request_id=rid, client_context=client_context, tail=tail, sync=True, **self._invoked_kw(invoked_arn)
+                spec, payload, request_id=rid, client_context=client_context, tail=tail, sync=True, invoked_function_arn=invoked_arn
             )
         except Exception as e:
             if _is_throttle(e):
-                reason = "ReservedFunctionConcurrentInvocationLimitExceeded" if spec.reserved_concurrency is not None else "ConcurrentInvocationLimitExceeded"
+                reason = getattr(e, "fields", {}).get("Reason") or (
+                    "ReservedFunctionConcurrentInvocationLimitExceeded" if spec.reserved_concurrency is not None else "ConcurrentInvocationLimitExceeded"
+                )
                 raise TooManyRequestsException("Rate Exceeded.", headers={"Retry-After": "1"}, Reason=reason, retryAfterSeconds="1") from e
             if isinstance(e, (ResourceConflictException, ResourceNotFoundException, InvalidParameterValueException)):
                 raise
@@ -335,20 +337,6 @@ class LambdaEngine:
                 raise
             log.exception("invoker failed function=%s", spec.function_arn)
             raise ServiceException(f"Nimbus failed to run the function: {type(e).__name__}: {e}") from e
-
-    _invoked_supported: bool | None = None
-
-    def _invoked_kw(self, invoked_arn: str) -> dict[str, Any]:
-        """Pass the invoked (alias-qualified) ARN if the runtime's Invoker accepts it."""
-        if self._invoked_supported is None:
-            import inspect
-
-            try:
-                params = inspect.signature(self.invoker.invoke).parameters
-                self._invoked_supported = "invoked_function_arn" in params
-            except (TypeError, ValueError):
-                self._invoked_supported = False
-        return {"invoked_function_arn": invoked_arn} if self._invoked_supported else {}
 
     # --- async queue hooks ------------------------------------------------------------------------
 
@@ -361,7 +349,7 @@ class LambdaEngine:
         try:
             result = await self.invoker.invoke(
                 spec, event.payload, request_id=event.request_id, client_context=None, tail=False, sync=False,
-                **self._invoked_kw(resolved.invoked_arn if ref.qualifier else ref.arn),
+                invoked_function_arn=ref.qualified_arn(),
             )
         except Exception as e:  # noqa: BLE001
             if _is_throttle(e):
