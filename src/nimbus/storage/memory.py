@@ -98,7 +98,7 @@ class MemoryMetadataStore:
         with self._lock.hold():
             self._check_open()
             blob = self._docs.get(kind, {}).get(key)
-        return None if blob is None else orjson.loads(blob)  # type: ignore[no-any-return]
+        return None if blob is None else orjson.loads(blob)
 
     def put(self, kind: str, key: str, doc: Doc) -> None:
         blob = orjson.dumps(doc)
