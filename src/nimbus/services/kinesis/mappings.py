@@ -558,6 +558,7 @@ class Mappings:
                 delay = RETRY_BASE_S
                 continue
             self._set_result(doc["UUID"], "PROBLEM: Function call failed")
+            log.info("esm batch failed uuid=%s shard=%s records=%d error=%s", doc["UUID"], shard.shard_id, len(batch), payload[:300])
             remaining = batch[failed_from:]
             if doc["BisectBatchOnFunctionError"] and len(remaining) > 1:
                 mid = len(remaining) // 2

@@ -1,0 +1,216 @@
+"""Kinesis benchmark: PutRecords (500 x 100 B) and GetRecords records/s through boto3, beside a do-nothing
+uvicorn server answering the same operations with canned responses (boto3's own ceiling), same run.
+
+Run: .venv/bin/python benchmarks/kinesis.py [--records N] [--procs P]
+
+1. put, one boto3 client: records/s over the whole run, over its first and last tenth (the rate must stay
+   flat as the stream grows), p50/p99 per PutRecords call.
+2. put, P client processes: aggregate records/s.
+3. get: drain one shard with GetRecords (Limit 10,000): records/s and p50/p99 per call.
+4. event source mapping: PutRecord -> handler latency (only when the Lambda runtime is available).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import textwrap
+import time
+from typing import Any
+
+from _common import ACCESS_KEY, SECRET_KEY, row, start_bare, start_nimbus, stop
+
+RECORD = b"x" * 100
+BATCH = 500
+
+CANNED_APP = textwrap.dedent(
+    """
+    import base64, json
+    SEQ = "49590338271490256608559692538361571095921575989136588898"
+    PUT = json.dumps({"FailedRecordCount": 0, "Records": [{"SequenceNumber": SEQ, "ShardId": "shardId-000000000000"}] * 500}).encode()
+    DATA = base64.b64encode(b"x" * 100).decode()
+    def get_body(n):
+        recs = [{"SequenceNumber": SEQ, "ApproximateArrivalTimestamp": 1700000000.123, "Data": DATA, "PartitionKey": "pk-1"}] * n
+        return json.dumps({"Records": recs, "NextShardIterator": "it", "MillisBehindLatest": 0}).encode()
+    GET = get_body(10000)
+    OTHER = {
+        "GetShardIterator": b'{"ShardIterator": "it"}',
+        "DescribeStreamSummary": b'{"StreamDescriptionSummary": {"StreamName": "b", "StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/b", "StreamStatus": "ACTIVE", "RetentionPeriodHours": 24, "StreamCreationTimestamp": 1700000000, "EnhancedMonitoring": [], "OpenShardCount": 1}}',
+    }
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        more = True
+        while more:
+            m = await receive()
+            more = m.get("more_body", False)
+        target = dict(scope["headers"]).get(b"x-amz-target", b"").decode().rpartition(".")[2]
+        body = PUT if target == "PutRecords" else GET if target == "GetRecords" else OTHER.get(target, b"{}")
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/x-amz-json-1.1"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+    """
+)
+
+
+def client(port: int) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "kinesis",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        config=Config(retries={"max_attempts": 1}, read_timeout=120),
+    )
+
+
+def put_run(port: int, records: int) -> tuple[float, float, float, list[float]]:
+    """(records/s, first-tenth records/s, last-tenth records/s, per-call seconds)."""
+    k = client(port)
+    entries = [{"Data": RECORD, "PartitionKey": f"pk-{i}"} for i in range(BATCH)]
+    calls = max(records // BATCH, 10)
+    lat: list[float] = []
+    start = time.perf_counter()
+    for _ in range(calls):
+        t = time.perf_counter()
+        r = k.put_records(StreamName="bench", Records=entries)
+        lat.append(time.perf_counter() - t)
+        if r["FailedRecordCount"]:
+            raise RuntimeError("failed records")
+    total = time.perf_counter() - start
+    tenth = max(calls // 10, 1)
+    return calls * BATCH / total, tenth * BATCH / sum(lat[:tenth]), tenth * BATCH / sum(lat[-tenth:]), lat
+
+
+def _proc_put(port: int, records: int, out: Any) -> None:
+    rate, _, _, _ = put_run(port, records)
+    out.put(rate)
+
+
+def put_parallel(port: int, records: int, procs: int) -> float:
+    q: Any = mp.Queue()
+    start = time.perf_counter()
+    ps = [mp.Process(target=_proc_put, args=(port, records // procs, q)) for _ in range(procs)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join()
+    elapsed = time.perf_counter() - start
+    return (records // procs // BATCH) * BATCH * procs / elapsed
+
+
+def get_run(port: int, records: int, canned: bool) -> tuple[float, list[float]]:
+    k = client(port)
+    if canned:
+        it = "it"
+    else:
+        shard = k.list_shards(StreamName="bench")["Shards"][0]["ShardId"]
+        it = k.get_shard_iterator(StreamName="bench", ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    got = 0
+    lat: list[float] = []
+    start = time.perf_counter()
+    while got < records:
+        t = time.perf_counter()
+        r = k.get_records(ShardIterator=it, Limit=10000)
+        lat.append(time.perf_counter() - t)
+        if not r["Records"]:
+            break
+        got += len(r["Records"])
+        it = r["NextShardIterator"]
+    return got / (time.perf_counter() - start), lat
+
+
+def pct(lat: list[float], q: float) -> float:
+    s = sorted(lat)
+    return s[min(int(len(s) * q), len(s) - 1)] * 1000
+
+
+def esm_latency(port: int) -> str:
+    """p50 ms from PutRecord to the handler seeing the record (the handler records its receive time)."""
+    try:
+        import io
+        import json
+        import zipfile
+
+        import boto3
+
+        lam = boto3.client("lambda", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{port}",
+                           aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+        k = client(port)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr("app.py", "import time\ndef handler(event, context):\n    print('SEEN', time.time(), event['Records'][0]['kinesis']['partitionKey'])\n    return None\n")
+        lam.create_function(FunctionName="esm-bench", Runtime="python3.12", Role="arn:aws:iam::000000000000:role/r",
+                            Handler="app.handler", Code={"ZipFile": buf.getvalue()})
+        k.create_stream(StreamName="esm", ShardCount=1)
+        time.sleep(1)
+        arn = k.describe_stream_summary(StreamName="esm")["StreamDescriptionSummary"]["StreamARN"]
+        lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="esm-bench", StartingPosition="LATEST",
+                                        MaximumBatchingWindowInSeconds=0, BatchSize=1)
+        logs = boto3.client("logs", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{port}",
+                            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+        time.sleep(1)
+        sent: dict[str, float] = {}
+        for i in range(30):
+            key = f"p{i}"
+            sent[key] = time.time()
+            k.put_record(StreamName="esm", Data=b"{}", PartitionKey=key)
+            time.sleep(0.1)
+        time.sleep(2)
+        seen: dict[str, float] = {}
+        events = logs.filter_log_events(logGroupName="/aws/lambda/esm-bench").get("events", [])
+        for e in events:
+            parts = e["message"].split()
+            if parts and parts[0] == "SEEN":
+                seen[parts[2]] = float(parts[1])
+        lats = [(seen[k_] - sent[k_]) * 1000 for k_ in sent if k_ in seen]
+        if not lats:
+            return "no deliveries observed"
+        return f"p50 {statistics.median(lats):.1f} ms over {len(lats)} records (target <= 50 ms)"
+    except Exception as exc:  # noqa: BLE001 - optional part
+        return f"skipped ({type(exc).__name__}: {str(exc)[:120]})"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=200_000)
+    ap.add_argument("--procs", type=int, default=4)
+    args = ap.parse_args()
+    bare, bport, bdir = start_bare(CANNED_APP)
+    nim, nport, ndir, _ = start_nimbus({"NIMBUS_KINESIS_STATE_DELAY_SECONDS": "0"})
+    try:
+        client(nport).create_stream(StreamName="bench", ShardCount=1)
+        # warm-up both (imports, connection)
+        put_run(bport, BATCH * 10)
+        put_run(nport, BATCH * 10)
+        print(f"PutRecords {BATCH} x {len(RECORD)} B, {args.records} records per single-client run\n")
+        print("| measurement | nimbus | canned server | ratio | target |\n|---|---|---|---|---|")
+        n_rate, n_first, n_last, n_lat = put_run(nport, args.records)
+        b_rate, _, _, b_lat = put_run(bport, args.records)
+        print(row("put records/s, 1 client", f"{n_rate:,.0f}", f"{b_rate:,.0f}", n_rate / b_rate, ">= 0.80"))
+        print(row("put records/s first/last tenth", f"{n_first:,.0f} / {n_last:,.0f}", "-", n_last / n_first, "flat (~1.0)"))
+        print(row("put p50 ms per call", f"{pct(n_lat, 0.5):.2f}", f"{pct(b_lat, 0.5):.2f}", pct(n_lat, 0.5) / pct(b_lat, 0.5)))
+        print(row("put p99 ms per call", f"{pct(n_lat, 0.99):.2f}", f"{pct(b_lat, 0.99):.2f}", pct(n_lat, 0.99) / pct(b_lat, 0.99)))
+        n_par = put_parallel(nport, args.records, args.procs)
+        b_par = put_parallel(bport, args.records, args.procs)
+        print(row(f"put records/s, {args.procs} processes", f"{n_par:,.0f}", f"{b_par:,.0f}", n_par / b_par, ">= 0.80"))
+        total = args.records + BATCH * 10 + (args.records // args.procs // BATCH) * BATCH * args.procs
+        g_rate, g_lat = get_run(nport, total, canned=False)
+        c_rate, c_lat = get_run(bport, total, canned=True)
+        print(row("get records/s (Limit 10,000)", f"{g_rate:,.0f}", f"{c_rate:,.0f}", g_rate / c_rate, ">= 100,000"))
+        print(row("get p50 ms per call", f"{pct(g_lat, 0.5):.1f}", f"{pct(c_lat, 0.5):.1f}", pct(g_lat, 0.5) / pct(c_lat, 0.5)))
+        print(row("get p99 ms per call", f"{pct(g_lat, 0.99):.1f}", f"{pct(c_lat, 0.99):.1f}", pct(g_lat, 0.99) / pct(c_lat, 0.99)))
+        print(f"\nevent source mapping PutRecord -> handler: {esm_latency(nport)}")
+    finally:
+        stop(nim, ndir)
+        stop(bare, bdir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
