@@ -186,3 +186,22 @@ def test_graceful_shutdown(tmp_path) -> None:
     # uvicorn re-raises the captured SIGTERM after a clean shutdown, so -15 is a clean exit too
     assert server.stop() in (0, -15)
     assert "level=info logger=nimbus.server stopped" in server.logs()
+
+
+def test_region_scoping_and_restart_keeps_metadata(tmp_path) -> None:
+    server = NimbusProcess(tmp_path / "data").start()
+    try:
+        east = server.client("kinesis", region="us-east-2")
+        east.create_stream(StreamName="scoped", ShardCount=1)
+        assert "scoped" in east.list_streams()["StreamNames"]
+        assert "scoped" not in server.client("kinesis", region="eu-west-1").list_streams()["StreamNames"]
+        arn = east.describe_stream_summary(StreamName="scoped")["StreamDescriptionSummary"]["StreamARN"]
+        assert arn == "arn:aws:kinesis:us-east-2:000000000000:stream/scoped"
+        server.restart()
+        east = server.client("kinesis", region="us-east-2")
+        assert "scoped" in east.list_streams()["StreamNames"]
+        server.kill9()
+        server.start()
+        assert "scoped" in server.client("kinesis", region="us-east-2").list_streams()["StreamNames"]
+    finally:
+        server.stop()
