@@ -1,0 +1,484 @@
+"""One execution environment: a process, its Runtime API port, its log stream, its state.
+
+States: ``starting`` (process launched, runtime initialising) → ``ready`` (parked in /next) ⇄
+``busy`` (an invocation in flight) → ``dead`` (exited, killed on timeout or memory, stopped). The
+process runs one invocation at a time; every way an invocation can end (response, error, init error,
+exit, timeout, memory) resolves one future, and the result carries AWS's payload for it
+(aws-contracts C.2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import math
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+
+import orjson
+
+from nimbus.clock import Clock
+from nimbus.runtime.output import LogSink, OutputStream
+from nimbus.runtime.runtime_api import PendingInvocation, RuntimeEndpoint
+from nimbus.runtime.sandbox import Cgroup
+from nimbus.runtime.launcher import Process, describe_status
+
+INIT_TIMEOUT_S = 10.0  # AWS's init phase limit for on-demand functions
+MEMORY_POLL_S = 0.05  # RSS polling period when no cgroup limits memory
+_PIPE_SIZE = 1 << 20
+_READ_CHUNK = 1 << 18
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationResult:
+    request_id: str
+    payload: bytes
+    function_error: str | None  # "Unhandled" or None
+    log_tail: str | None  # last 4 KB of this invocation's log output (for LogType Tail), plain text
+    executed_version: str
+    duration_ms: float
+    billed_duration_ms: int
+    init_duration_ms: float | None
+    max_memory_used_mb: int
+
+
+@dataclass(slots=True)
+class _Outcome:
+    payload: bytes
+    error_type: str | None = None  # None = success; else the REPORT "Error Type"
+    timed_out: bool = False
+
+
+def iso_ms(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def log_stream_name(epoch: float, version: str) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y/%m/%d/") + f"[{version}]{uuid.uuid4().hex}"
+
+
+class Environment:
+    """See the module docstring. Created by the pool; started with ``start(launch)``."""
+
+    def __init__(
+        self,
+        *,
+        function_arn: str,
+        version: str,
+        memory_mb: int,
+        timeout_s: float,
+        log_group: str,
+        sink: LogSink,
+        clock: Clock,
+        cgroup: Cgroup | None,
+        tmpdir: str | None = None,
+        on_dead: Callable[["Environment"], None] | None = None,
+    ) -> None:
+        self.id = uuid.uuid4().hex
+        self.function_arn = function_arn
+        self.version = version
+        self.memory_mb = memory_mb
+        self.timeout_s = timeout_s
+        self.clock = clock
+        self.log_stream = log_stream_name(clock.time(), version)
+        self.output = OutputStream(sink, log_group, self.log_stream, lambda: int(clock.time() * 1000))
+        self.endpoint = RuntimeEndpoint(self)
+        self.cgroup = cgroup
+        self.tmpdir = tmpdir
+        self.on_dead = on_dead
+        self.state = "starting"
+        self.process: Process | None = None
+        self.last_used = clock.monotonic()
+        self.invocations = 0
+        self.init_duration_ms: float | None = None
+        self.note = ""  # e.g. the interpreter substitution, logged on the first invocation
+        self._t_launch = 0.0
+        self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._result: asyncio.Future[_Outcome] | None = None
+        self._request_id = ""
+        self._init_error: tuple[str | None, bytes] | None = None
+        self._exit_desc: str | None = None
+        self._killed_for: str | None = None  # "timeout" | "memory"
+        self._out_r = -1
+        self._out_w = -1
+        self._status_fd = -1
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    async def prepare(self) -> None:
+        """Open the Runtime API port and the output pipe (before the process exists)."""
+        await self.endpoint.start()
+        self._out_r, self._out_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            fcntl.fcntl(self._out_r, 1031, _PIPE_SIZE)  # F_SETPIPE_SZ: fewer wake-ups for chatty handlers
+        except OSError:
+            pass
+        os.set_blocking(self._out_r, False)
+        asyncio.get_running_loop().add_reader(self._out_r, self._on_output)
+        self._t_launch = time.perf_counter()
+
+    @property
+    def runtime_api(self) -> str:
+        return self.endpoint.address
+
+    @property
+    def out_fd(self) -> int:
+        return self._out_w
+
+    def attach(self, process: Process) -> None:
+        """The process is running: watch its exit, drop our copy of the pipe's write end."""
+        self.process = process
+        process.on_exit = self._on_exit
+        if process.status is not None:
+            self._on_exit(process.status)
+        if self.cgroup is not None and not self.cgroup.pids():
+            self.cgroup.add(process.pid)
+        if self._out_w >= 0:
+            os.close(self._out_w)
+            self._out_w = -1
+
+    def fail_launch(self, message: str) -> None:
+        if self._init_error is None:
+                self._init_error = ("Runtime.Unknown", orjson.dumps({"errorMessage": message, "errorType": "Runtime.Unknown"}))
+        self._die("launch failed")
+
+    @property
+    def alive(self) -> bool:
+        return self.state not in ("dead",)
+
+    def stop(self) -> None:
+        """Kill the process and release everything (idle reap, invalidation, shutdown)."""
+        if self.process is not None:
+            self.process.kill()
+        self._die(None)
+
+    # -- invoke ------------------------------------------------------------------------------------
+    async def invoke(
+        self,
+        request_id: str,
+        payload: bytes,
+        *,
+        invoked_arn: str,
+        client_context: str | None,
+        cognito_identity: str | None,
+        tail: bool,
+    ) -> InvocationResult:
+        self.state = "busy"
+        self.invocations += 1
+        out = self.output
+        out.reset_tail()
+        cold = self.init_duration_ms is None
+        loop = asyncio.get_running_loop()
+        if not self._ready.done():
+            init_timer = loop.call_later(INIT_TIMEOUT_S, self._kill, "timeout")
+            try:
+                await asyncio.shield(self._ready)
+            except Exception:
+                pass
+            finally:
+                init_timer.cancel()
+        self._drain()
+        if self.note and cold:
+            out.platform(f"NIMBUS_NOTE {self.note}")
+        out.platform(f"START RequestId: {request_id} Version: {self.version}")
+        t0 = time.perf_counter()
+        if self.state == "dead" or not self._ready.done() or self._ready.exception() is not None:
+            outcome = self._dead_outcome(request_id)
+        else:
+            self._request_id = request_id
+            fut: asyncio.Future[_Outcome] = loop.create_future()
+            self._result = fut
+            now = self.clock.time()
+            self.endpoint.dispatch(
+                PendingInvocation(
+                    request_id,
+                    payload,
+                    int((now + self.timeout_s) * 1000),
+                    invoked_arn,
+                    _trace_id(now),
+                    client_context,
+                    cognito_identity,
+                )
+            )
+            timer = loop.call_later(self.timeout_s, self._kill, "timeout")
+            poller = None if self.cgroup is not None else loop.create_task(self._poll_memory())
+            try:
+                outcome = await fut
+            finally:
+                timer.cancel()
+                if poller is not None:
+                    poller.cancel()
+                self._result = None
+                self.endpoint.finish()
+        duration_ms = (time.perf_counter() - t0) * 1000.0
+        self._drain()
+        max_mem = self._max_memory_mb()
+        if outcome.timed_out:
+            out.platform(f"{iso_ms(self.clock.time())} {request_id} Task timed out after {self.timeout_s:.2f} seconds")
+            duration_ms = max(duration_ms, self.timeout_s * 1000.0)
+        billed = max(1, math.ceil(duration_ms))
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
+            f"Memory Size: {self.memory_mb} MB\tMax Memory Used: {max_mem} MB"
+        )
+        if cold and self.init_duration_ms is not None:
+            report += f"\tInit Duration: {self.init_duration_ms:.2f} ms"
+        if outcome.error_type is not None and (outcome.timed_out or outcome.error_type.startswith("Runtime.")):
+            report += f"\tStatus: {'timeout' if outcome.timed_out else 'error'}"
+            if not outcome.timed_out:
+                report += f"\tError Type: {outcome.error_type}"
+        out.platform(f"END RequestId: {request_id}", report)
+        self.last_used = self.clock.monotonic()
+        if self.state == "busy":
+            self.state = "ready"
+        return InvocationResult(
+            request_id=request_id,
+            payload=outcome.payload,
+            function_error=None if outcome.error_type is None else "Unhandled",
+            log_tail=out.tail() if tail else None,
+            executed_version=self.version,
+            duration_ms=duration_ms,
+            billed_duration_ms=billed,
+            init_duration_ms=self.init_duration_ms if cold else None,
+            max_memory_used_mb=max_mem,
+        )
+
+    def _dead_outcome(self, request_id: str) -> _Outcome:
+        if self._killed_for == "timeout":
+            msg = f"{iso_ms(self.clock.time())} {request_id} Task timed out after {self.timeout_s:.2f} seconds"
+            return _Outcome(orjson.dumps({"errorMessage": msg}), "Sandbox.Timedout", timed_out=True)
+        if self._init_error is not None:
+            et, body = self._init_error
+            return _Outcome(_error_body(et, body), et or "Runtime.Unknown")
+        return self._exit_outcome(request_id)
+
+    def _exit_outcome(self, request_id: str) -> _Outcome:
+        desc = self._exit_desc or "signal: killed"
+        oom = self._killed_for == "memory" or (self.cgroup is not None and self.cgroup.oom_killed())
+        et = "Runtime.OutOfMemory" if oom else "Runtime.ExitError"
+        msg = f"RequestId: {request_id} Error: Runtime exited with error: {desc}"
+        return _Outcome(orjson.dumps({"errorType": et, "errorMessage": msg}), et)
+
+    # -- events from the Runtime API ---------------------------------------------------------------
+    def on_ready(self) -> None:
+        self.init_duration_ms = (time.perf_counter() - self._t_launch) * 1000.0
+        if self.state == "starting":
+            self.state = "ready"
+        if not self._ready.done():
+            self._ready.set_result(None)
+
+    def on_response(self, request_id: str, body: bytes, too_large: bool) -> None:
+        fut = self._result
+        if fut is None or fut.done():
+            return
+        if too_large:
+            msg = "Response payload size exceeded maximum allowed payload size (6291556 bytes)."
+            fut.set_result(_Outcome(orjson.dumps({"errorMessage": msg, "errorType": "Function.ResponseSizeTooLarge"}), "Function.ResponseSizeTooLarge"))
+        else:
+            fut.set_result(_Outcome(body))
+
+    def on_error(self, request_id: str, error_type: str | None, body: bytes) -> None:
+        fut = self._result
+        if fut is not None and not fut.done():
+            fut.set_result(_Outcome(_error_body(error_type, body), error_type or "Unhandled"))
+
+    def on_init_error(self, error_type: str | None, body: bytes) -> None:
+        self._init_error = (error_type, body)
+        if not self._ready.done():
+            self._ready.set_exception(RuntimeError("init error"))
+            self._ready.exception()  # mark retrieved
+        fut = self._result  # a provided runtime may post init/error late; treat as this invocation's end
+        if fut is not None and not fut.done():
+            fut.set_result(_Outcome(_error_body(error_type, body), error_type or "Runtime.Unknown"))
+
+    # -- process, output, limits -------------------------------------------------------------------
+    def _on_exit(self, status: int) -> None:
+        self._exit_desc = describe_status(status, via_bwrap=bool(self.process and self.process.via_bwrap))
+        self._drain()
+        if not self._ready.done():
+            self._ready.set_exception(RuntimeError("exited during init"))
+            self._ready.exception()
+        fut = self._result
+        if fut is not None and not fut.done():
+            if self._killed_for == "timeout":
+                msg = f"{iso_ms(self.clock.time())} {self._request_id} Task timed out after {self.timeout_s:.2f} seconds"
+                fut.set_result(_Outcome(orjson.dumps({"errorMessage": msg}), "Sandbox.Timedout", timed_out=True))
+            elif self._init_error is not None:
+                et, body = self._init_error
+                fut.set_result(_Outcome(_error_body(et, body), et or "Runtime.Unknown"))
+            else:
+                fut.set_result(self._exit_outcome(self._request_id))
+        self._die("exited")
+
+    def _kill(self, reason: str) -> None:
+        if self._killed_for is None:
+            self._killed_for = reason
+        if self.process is not None and self.process.status is None:
+            self.process.kill()
+            if self.cgroup is not None:
+                for pid in self.cgroup.pids():
+                    try:
+                        os.kill(pid, 9)
+                    except OSError:
+                        pass
+        elif self.process is None:
+            self._die(reason)
+
+    async def _poll_memory(self) -> None:
+        limit_kb = self.memory_mb * 1024
+        while True:
+            await asyncio.sleep(MEMORY_POLL_S)
+            if self.process is not None and _tree_rss_kb(self.process.pid) > limit_kb:
+                self._kill("memory")
+                return
+
+    def _max_memory_mb(self) -> int:
+        """Peak resident memory: the process's VmHWM (shared zygote pages included, as AWS counts
+        a fresh runtime's), or the cgroup's peak when the process is bwrap's child."""
+        proc = self.process
+        if proc is None:
+            return 0
+        if proc.via_bwrap and self.cgroup is not None:
+            return max(1, math.ceil(self.cgroup.max_usage_bytes() / (1024 * 1024)))
+        if self._status_fd < 0:
+            try:
+                self._status_fd = os.open(f"/proc/{proc.pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return 0
+        try:
+            data = os.pread(self._status_fd, 4096, 0)
+            i = data.index(b"VmHWM:")
+            return max(1, math.ceil(int(data[i + 6 : data.index(b"kB", i)]) / 1024))
+        except (OSError, ValueError):
+            return 0
+
+    def _on_output(self) -> None:
+        try:
+            data = os.read(self._out_r, _READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            self.output.feed(data)
+            return
+        self._close_output()
+
+    def _drain(self) -> None:
+        """Read what the process already wrote (it wrote before posting its response)."""
+        while self._out_r >= 0:
+            try:
+                data = os.read(self._out_r, _READ_CHUNK)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._close_output()
+                return
+            self.output.feed(data)
+
+    def _close_output(self) -> None:
+        if self._out_r >= 0:
+            try:
+                asyncio.get_running_loop().remove_reader(self._out_r)
+            except RuntimeError:
+                pass
+            os.close(self._out_r)
+            self._out_r = -1
+            self.output.flush_partial()
+
+    def _die(self, reason: str | None) -> None:
+        if self.state == "dead":
+            return
+        self.state = "dead"
+        self.endpoint.close()
+        if self._out_w >= 0:
+            os.close(self._out_w)
+            self._out_w = -1
+        if not self._ready.done():
+            self._ready.set_exception(RuntimeError(reason or "stopped"))
+            self._ready.exception()
+        if self.process is None or self.process.status is not None:
+            self._release()
+        else:
+            prev = self.process.on_exit
+
+            def later(status: int) -> None:
+                if prev is not None:
+                    prev(status)
+                self._release()
+
+            self.process.on_exit = later
+        if self.on_dead is not None:
+            self.on_dead(self)
+
+    def _release(self) -> None:
+        if self._status_fd >= 0:
+            os.close(self._status_fd)
+            self._status_fd = -1
+        self._drain()
+        self._close_output()
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        if self.tmpdir:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
+
+
+def _error_body(error_type: str | None, body: bytes) -> bytes:
+    if body.strip():
+        return body
+    return orjson.dumps({"errorMessage": "", "errorType": error_type or "Unhandled"})
+
+
+def _trace_id(now: float) -> str:
+    r = os.urandom(20).hex()
+    return f"Root=1-{int(now):08x}-{r[:24]};Parent={r[24:40]};Sampled=0"
+
+
+def _status_kb(pid: int, key: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                out += [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def _tree_rss_kb(pid: int) -> int:
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        total += _status_kb(p, b"VmRSS:")
+        stack += _children(p)
+    return total
+
+
+def _hwm_kb(pid: int) -> int:
+    best, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        best = max(best, _status_kb(p, b"VmHWM:"))
+        stack += _children(p)
+    return best
+
+

@@ -1,0 +1,70 @@
+"""EnvironmentPool: the environments of one function version and configuration.
+
+A pool is keyed by (function ARN, version, config_key), so an environment is never reused after
+code or configuration change. ``acquire`` returns the most recently used idle environment (warmest
+caches) or starts a new one; ``release`` parks it again unless it died or the pool was invalidated;
+``reap`` stops environments idle longer than ``Settings.idle_env_seconds``. Concurrency limits are
+the Invoker's business: a pool starts whatever it is asked to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from nimbus.runtime.environment import Environment
+
+PoolKey = tuple[str, str, str]
+
+
+class EnvironmentPool:
+    def __init__(self, key: PoolKey, start: Callable[[], Awaitable[Environment]]) -> None:
+        self.key = key
+        self._start = start
+        self.idle: list[Environment] = []
+        self.busy: set[Environment] = set()
+        self.invalid = False
+
+    async def acquire(self) -> Environment:
+        idle = self.idle
+        while idle:
+            env = idle.pop()
+            if env.alive:
+                self.busy.add(env)
+                return env
+        env = await self._start()
+        self.busy.add(env)
+        return env
+
+    def release(self, env: Environment) -> None:
+        self.busy.discard(env)
+        if self.invalid or not env.alive:
+            env.stop()
+            return
+        self.idle.append(env)
+
+    def reap(self, now: float, idle_s: float) -> int:
+        keep, stopped = [], 0
+        for env in self.idle:
+            if env.alive and now - env.last_used < idle_s:
+                keep.append(env)
+            else:
+                env.stop()
+                stopped += 1
+        self.idle = keep
+        return stopped
+
+    def invalidate(self) -> None:
+        """Stop idle environments now; busy ones finish their invocation, then stop."""
+        self.invalid = True
+        for env in self.idle:
+            env.stop()
+        self.idle.clear()
+
+    def close(self) -> None:
+        self.invalidate()
+        for env in list(self.busy):
+            env.stop()
+
+    @property
+    def size(self) -> int:
+        return len(self.idle) + len(self.busy)

@@ -1,0 +1,248 @@
+"""The Lambda Runtime API (aws-contracts C.3), served on loopback to one environment per port.
+
+Each environment gets its own listening socket on 127.0.0.1 (``AWS_LAMBDA_RUNTIME_API`` =
+``127.0.0.1:<port>``): the port identifies the environment, which keeps every runtime client working
+(awslambdaric's C client and ``http.client``, curl in a shell bootstrap, the Go/Rust/Node clients all
+expect a bare ``host:port``). Requests are parsed by httptools in an asyncio Protocol; connections are
+kept alive, and ``/next`` is answered by writing the event straight onto the parked connection.
+
+Only one invocation is outstanding per environment; a response or error for any other request id is
+refused (400), and a second concurrent ``/next`` is refused (409), so another local process cannot
+take over an environment that is in use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+import httptools
+import orjson
+
+log = logging.getLogger(__name__)
+
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # sync response payload limit (aws-contracts C.2)
+_MAX_BODY_READ = MAX_RESPONSE_BYTES + 1024 * 1024  # bytes kept of an over-long body before giving up
+_PREFIX = b"/2018-06-01/runtime/"
+_NEXT = b"/2018-06-01/runtime/invocation/next"
+_INIT_ERROR = b"/2018-06-01/runtime/init/error"
+_INVOCATION = b"/2018-06-01/runtime/invocation/"
+_ERROR_TYPE_HEADER = b"lambda-runtime-function-error-type"
+
+_ACCEPTED = b'HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{"status":"OK"}\n'
+
+
+def _status(code: int, reason: str, body: dict[str, str]) -> bytes:
+    payload = orjson.dumps(body)
+    return (
+        f"HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+        + payload
+    )
+
+
+@dataclass(slots=True)
+class PendingInvocation:
+    """An event handed to the runtime: what ``/next`` sends."""
+
+    request_id: str
+    payload: bytes
+    deadline_ms: int
+    function_arn: str
+    trace_id: str
+    client_context: str | None = None
+    cognito_identity: str | None = None
+
+    def next_response(self) -> bytes:
+        head = (
+            "HTTP/1.1 200 OK\r\n"
+            "Content-Type: application/json\r\n"
+            f"Lambda-Runtime-Aws-Request-Id: {self.request_id}\r\n"
+            f"Lambda-Runtime-Deadline-Ms: {self.deadline_ms}\r\n"
+            f"Lambda-Runtime-Invoked-Function-Arn: {self.function_arn}\r\n"
+            f"Lambda-Runtime-Trace-Id: {self.trace_id}\r\n"
+        )
+        if self.client_context is not None:
+            head += f"Lambda-Runtime-Client-Context: {self.client_context}\r\n"
+        if self.cognito_identity is not None:
+            head += f"Lambda-Runtime-Cognito-Identity: {self.cognito_identity}\r\n"
+        head += f"Content-Length: {len(self.payload)}\r\n\r\n"
+        return head.encode() + self.payload
+
+
+class RuntimeEvents(Protocol):
+    """What the environment hears from its runtime."""
+
+    def on_ready(self) -> None: ...  # first /next: init is over
+    def on_response(self, request_id: str, body: bytes, too_large: bool) -> None: ...
+    def on_error(self, request_id: str, error_type: str | None, body: bytes) -> None: ...
+    def on_init_error(self, error_type: str | None, body: bytes) -> None: ...
+
+
+class RuntimeEndpoint:
+    """The Runtime API of one environment: its port, the parked ``/next`` and the invocation in flight."""
+
+    def __init__(self, events: RuntimeEvents) -> None:
+        self.events = events
+        self.server: asyncio.AbstractServer | None = None
+        self.port = 0
+        self.ready = False
+        self._waiter: _RuntimeProtocol | None = None
+        self._queued: PendingInvocation | None = None
+        self.in_flight: str | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: _RuntimeProtocol(self), "127.0.0.1", 0, backlog=8)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        if self._waiter is not None:
+            self._waiter.close()
+            self._waiter = None
+        self._queued = None
+        self.in_flight = None
+
+    def dispatch(self, inv: PendingInvocation) -> None:
+        """Hand an event to the runtime: now if it is parked in /next, else when it asks."""
+        self.in_flight = inv.request_id
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and waiter.write(inv.next_response()):
+            return
+        self._queued = inv
+
+    def finish(self) -> None:
+        self.in_flight = None
+        self._queued = None
+
+    # -- called by the protocol --------------------------------------------------------------------
+    def _next(self, proto: "_RuntimeProtocol") -> None:
+        if not self.ready:
+            self.ready = True
+            self.events.on_ready()
+        if self._queued is not None:
+            inv, self._queued = self._queued, None
+            proto.write(inv.next_response())
+            return
+        if self._waiter is not None and self._waiter is not proto and not self._waiter.closed:
+            proto.write(_status(409, "Conflict", {"errorMessage": "another /next is pending", "errorType": "Runtime.Conflict"}))
+            return
+        self._waiter = proto
+
+    def _lost(self, proto: "_RuntimeProtocol") -> None:
+        if self._waiter is proto:
+            self._waiter = None
+
+    def _post(self, proto: "_RuntimeProtocol", path: bytes, headers: dict[bytes, bytes], body: bytes, too_large: bool) -> None:
+        if path == _INIT_ERROR:
+            proto.write(_ACCEPTED)
+            et = headers.get(_ERROR_TYPE_HEADER)
+            self.events.on_init_error(et.decode("latin-1") if et else None, body)
+            return
+        rest = path[len(_INVOCATION) :]
+        request_id, _, kind = rest.partition(b"/")
+        rid = request_id.decode("latin-1")
+        if kind not in (b"response", b"error"):
+            proto.write(_status(404, "Not Found", {"errorMessage": "unknown path", "errorType": "InvalidPath"}))
+            return
+        if rid != self.in_flight:
+            proto.write(_status(400, "Bad Request", {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}))
+            return
+        self.in_flight = None
+        if kind == b"response":
+            if too_large:
+                proto.write(
+                    _status(413, "Request Entity Too Large", {"errorMessage": "Payload too large", "errorType": "RequestEntityTooLarge"})
+                )
+            else:
+                proto.write(_ACCEPTED)
+            self.events.on_response(rid, body, too_large)
+        else:
+            proto.write(_ACCEPTED)
+            et = headers.get(_ERROR_TYPE_HEADER)
+            self.events.on_error(rid, et.decode("latin-1") if et else None, body)
+
+
+class _RuntimeProtocol(asyncio.Protocol):
+    __slots__ = ("endpoint", "transport", "parser", "url", "headers", "body", "body_len", "closed", "keep_alive")
+
+    def __init__(self, endpoint: RuntimeEndpoint) -> None:
+        self.endpoint = endpoint
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.url = b""
+        self.headers: dict[bytes, bytes] = {}
+        self.body: list[bytes] = []
+        self.body_len = 0
+        self.closed = False
+        self.keep_alive = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.endpoint._lost(self)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.write(_status(400, "Bad Request", {"errorMessage": "malformed request", "errorType": "BadRequest"}))
+            self.close()
+
+    def write(self, data: bytes) -> bool:
+        if self.closed or self.transport is None or self.transport.is_closing():
+            return False
+        self.transport.write(data)
+        if not self.keep_alive:
+            self.transport.close()
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.headers = {}
+        self.body = []
+        self.body_len = 0
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.lower()] = value
+
+    def on_body(self, body: bytes) -> None:
+        self.body_len += len(body)
+        if self.body_len <= _MAX_BODY_READ:
+            self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        method = self.parser.get_method()
+        path = self.url.split(b"?", 1)[0]
+        # a client that asked for Connection: close gets its answer, then the close (maybe later: /next)
+        self.keep_alive = self.parser.should_keep_alive()
+        self._route(method, path)
+
+    def _route(self, method: bytes, path: bytes) -> None:
+        ep = self.endpoint
+        if method == b"GET" and path == _NEXT:
+            ep._next(self)
+        elif method == b"POST" and path.startswith(_PREFIX):
+            body = b"".join(self.body)
+            ep._post(self, path, self.headers, body, self.body_len > MAX_RESPONSE_BYTES)
+        else:
+            self.write(_status(404, "Not Found", {"errorMessage": "unknown path", "errorType": "InvalidPath"}))

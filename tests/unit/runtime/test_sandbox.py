@@ -1,0 +1,148 @@
+"""Isolation and launch modes: bubblewrap sandbox, no sandbox, zygote off (plain spawn)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nimbus.runtime import sandbox
+
+from .conftest import Harness
+
+needs_bwrap = pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed: no sandbox to test")
+
+PROBE = """
+import glob, json, os
+def lambda_handler(event, context):
+    seen = {}
+    for path in event["paths"]:
+        try:
+            with open(path, "rb") as f:
+                seen[path] = f.read(64).decode(errors="replace")
+        except Exception as e:
+            seen[path] = type(e).__name__
+    peeks = []
+    candidates = glob.glob("/proc/[0-9]*/root/var/task/secret.py") + glob.glob("/proc/[0-9]*/environ")
+    candidates += glob.glob("/proc/[0-9]*/root" + event["host_secret"])
+    for p in candidates:
+        if p.startswith("/proc/%d/" % os.getpid()) or p.startswith("/proc/self/"):
+            continue
+        try:
+            with open(p, "rb") as f:
+                data = f.read()
+            if b"TOP-SECRET" in data or b"AWS_SECRET_ACCESS_KEY" in data:
+                peeks.append(p)
+        except Exception:
+            pass
+    with open("/tmp/mine", "w") as f:
+        f.write("ok")
+    return {"seen": seen, "peeks": peeks, "task": sorted(os.listdir("/var/task")), "tmp": os.listdir("/tmp")}
+"""
+
+
+@pytest.fixture(scope="module")
+def boxed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    h = Harness(tmp_path_factory.mktemp("boxed"), sandbox="bwrap")
+    yield h
+    h.close()
+
+
+@needs_bwrap
+def test_function_cannot_read_another_functions_code(boxed: Harness) -> None:
+    other = boxed.function("SECRET = 'TOP-SECRET'\ndef lambda_handler(e, c):\n    return SECRET\n", filename="secret.py", handler="secret.lambda_handler")
+    assert json.loads(boxed.invoke(other).payload) == "TOP-SECRET"  # running, so its /proc entries exist
+    probe = boxed.function(PROBE)
+    secret = str(Path(other.code_dir) / "secret.py")
+    data_file = boxed.settings.data_dir / "canary"
+    data_file.parent.mkdir(parents=True, exist_ok=True)
+    data_file.write_text("data dir")
+    paths = [secret, str(data_file), sandbox.HOST_VIEW + secret, "/var/task/lambda_function.py"]
+    r = boxed.invoke(probe, json.dumps({"paths": paths, "host_secret": sandbox.HOST_VIEW + secret}).encode())
+    assert r.function_error is None, r.payload
+    out = json.loads(r.payload)
+    assert out["seen"][secret] == "FileNotFoundError"
+    assert out["seen"][str(data_file)] == "FileNotFoundError"
+    assert out["seen"][sandbox.HOST_VIEW + secret] == "FileNotFoundError"
+    assert out["seen"]["/var/task/lambda_function.py"].startswith("\nimport glob")
+    assert out["peeks"] == []
+    assert out["task"] == ["lambda_function.py"]
+    assert out["tmp"] == ["mine"]  # a private /tmp
+
+
+@needs_bwrap
+def test_code_is_read_only(boxed: Harness) -> None:
+    spec = boxed.function(
+        """
+        def lambda_handler(event, context):
+            try:
+                open("/var/task/new.txt", "w")
+            except OSError as e:
+                return type(e).__name__
+            return "writable"
+        """
+    )
+    assert json.loads(boxed.invoke(spec).payload) in ("OSError", "PermissionError")
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(("none", True), id="no-sandbox-zygote"),
+        pytest.param(("none", False), id="no-sandbox-spawn"),
+        pytest.param(("bwrap", False), id="bwrap-spawn", marks=needs_bwrap),
+    ],
+)
+def mode(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    box, zygote = request.param
+    h = Harness(tmp_path_factory.mktemp("mode"), sandbox=box)
+    h.invoker.use_zygote = zygote
+    yield h
+    h.close()
+
+
+def test_modes_echo_error_crash_timeout(mode: Harness) -> None:
+    spec = mode.function(
+        """
+        import os, sys, time
+        def lambda_handler(event, context):
+            if event.get("crash"):
+                os._exit(2)
+            if event.get("sleep"):
+                time.sleep(10)
+            if event.get("raise"):
+                raise ValueError("bad")
+            return {"path": sys.path[:1], "tmp": os.environ.get("TMPDIR"), "e": event}
+        """,
+        timeout_s=1.0,
+    )
+    ok = mode.invoke(spec, b'{"x": 1}')
+    assert json.loads(ok.payload)["e"] == {"x": 1}, ok.payload
+    assert json.loads(ok.payload)["path"] == [json.loads(ok.payload)["path"][0]]
+    err = json.loads(mode.invoke(spec, b'{"raise": 1}').payload)
+    assert err["errorType"] == "ValueError" and err["errorMessage"] == "bad"
+    crash = json.loads(mode.invoke(spec, b'{"crash": 1}').payload)
+    assert crash["errorType"] == "Runtime.ExitError" and crash["errorMessage"].endswith("exit status 2")
+    timeout = json.loads(mode.invoke(spec, b'{"sleep": 1}').payload)
+    assert timeout["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert json.loads(mode.invoke(spec, b'{"x": 2}').payload)["e"] == {"x": 2}
+
+
+def test_layers_and_zip_precedence(mode: Harness, tmp_path: Path) -> None:
+    layer1, layer2 = tmp_path / "l1", tmp_path / "l2"
+    for layer, value in ((layer1, "one"), (layer2, "two")):
+        (layer / "python").mkdir(parents=True)
+        (layer / "python" / "shared_mod.py").write_text(f"WHO = {value!r}\n")
+    (layer1 / "python" / "only_one.py").write_text("X = 1\n")
+    spec = mode.function(
+        """
+        import shared_mod, only_one, boto3
+        def lambda_handler(event, context):
+            return [shared_mod.WHO, only_one.X, boto3.__name__]
+        """,
+        layers=(layer1, layer2),
+    )
+    r = mode.invoke(spec)
+    assert json.loads(r.payload) == ["two", 1, "boto3"], r.payload
