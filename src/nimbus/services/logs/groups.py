@@ -103,6 +103,7 @@ class LogGroups:
         self._logs: dict[str, Log] = {}
         self._known: set[str] = set()  # stream keys known to exist (auto-create fast path)
         self._trimmed: dict[str, float] = {}
+        self._retention: dict[str, int | None] = {}  # group key -> retention in ms (cache for put_events)
 
     # --- names ----------------------------------------------------------------------------------
 
@@ -153,6 +154,7 @@ class LogGroups:
             for key, _ in streams:
                 self.db.delete(STREAM, key)
             self.db.delete(GROUP, gkey)
+        self._retention.pop(gkey, None)
         for _, doc in streams:
             await self._drop(account, region, group, doc["logStreamName"])
 
@@ -190,11 +192,13 @@ class LogGroups:
         doc = self._group(account, region, group)
         doc["retentionInDays"] = days
         self.db.put(GROUP, self._gkey(account, region, group), doc)
+        self._retention.pop(self._gkey(account, region, group), None)
 
     def delete_retention(self, account: str, region: str, group: str) -> None:
         doc = self._group(account, region, group)
         doc.pop("retentionInDays", None)
         self.db.put(GROUP, self._gkey(account, region, group), doc)
+        self._retention.pop(self._gkey(account, region, group), None)
 
     def tag_group(self, account: str, region: str, group: str, tags: dict[str, str]) -> None:
         doc = self._group(account, region, group)
@@ -293,10 +297,13 @@ class LogGroups:
         if events and events[-1]["timestamp"] - events[0]["timestamp"] > MAX_SPAN_MS:
             raise InvalidParameterException("The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
         now_ms = int(self.now() * 1000)
-        retention = None
-        gdoc = self.db.get(GROUP, self._gkey(account, region, group))
-        if gdoc and gdoc.get("retentionInDays"):
-            retention = int(gdoc["retentionInDays"]) * 86_400_000
+        gkey = self._gkey(account, region, group)
+        if gkey in self._retention:
+            retention = self._retention[gkey]
+        else:
+            gdoc = self.db.get(GROUP, gkey)
+            retention = int(gdoc["retentionInDays"]) * 86_400_000 if gdoc and gdoc.get("retentionInDays") else None
+            self._retention[gkey] = retention
         too_old_before = now_ms - (min(TOO_OLD_MS, retention) if retention else TOO_OLD_MS)
         rejected: dict[str, int] = {}
         payloads: list[bytes] = []

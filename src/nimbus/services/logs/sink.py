@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
 from nimbus.services.logs.groups import EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES, LogGroups
@@ -32,15 +33,18 @@ def logs_sink(core: Nimbus) -> LogsSink:
 
 class LogsSink:
     """The runtime's ``LogSink``: ``put_events(log_group, log_stream, events)`` is synchronous and may be
-    called from any thread; the events are appended (in call order) by a task on the server's loop.
-    Region and account default to the server's."""
+    called from any thread. Events are buffered per stream and appended by one flusher task on the
+    server's loop: in call order per stream, and batched (one log append per stream per round) when
+    many invocations log at once. Region and account default to the server's."""
 
     def __init__(self, engine: LogGroups, account_id: str, region: str) -> None:
         self.engine = engine
         self.account_id = account_id
         self.region = region
         self._loop = asyncio.get_running_loop()
-        self._pending: set[asyncio.Future[None]] = set()
+        self._thread = threading.get_ident()
+        self._buffer: dict[tuple[str, str, str | None, str | None], list[tuple[int, str]]] = {}
+        self._flusher: asyncio.Task[None] | None = None
 
     def put_events(
         self,
@@ -53,22 +57,35 @@ class LogsSink:
     ) -> None:
         if not events:
             return
-        coro = self.write(log_group, log_stream, events, region=region, account_id=account_id)
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._loop:
-            task: asyncio.Future[None] = self._loop.create_task(coro)
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+        key = (log_group, log_stream, region, account_id)
+        if threading.get_ident() == self._thread:
+            self._add(key, events)
         else:
-            asyncio.run_coroutine_threadsafe(coro, self._loop)
+            self._loop.call_soon_threadsafe(self._add, key, list(events))
+
+    def _add(self, key: tuple[str, str, str | None, str | None], events: list[tuple[int, str]]) -> None:
+        buf = self._buffer.get(key)
+        if buf is None:
+            self._buffer[key] = list(events)
+        else:
+            buf.extend(events)
+        if self._flusher is None:
+            self._flusher = self._loop.create_task(self._flush_rounds())
+
+    async def _flush_rounds(self) -> None:
+        try:
+            while self._buffer:
+                batch, self._buffer = self._buffer, {}
+                await asyncio.gather(
+                    *(self.write(g, s, ev, region=r, account_id=a) for (g, s, r, a), ev in batch.items())
+                )
+        finally:
+            self._flusher = None
 
     async def flush(self) -> None:
-        """Wait for the writes scheduled so far (tests, shutdown)."""
-        if self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        """Wait until everything buffered so far is written (tests, shutdown)."""
+        while self._flusher is not None:
+            await asyncio.shield(self._flusher)
 
     async def aclose(self) -> None:
         await self.flush()
