@@ -161,6 +161,7 @@ class EdgeApp:
         protocol_name = PROTOCOLS.get(service or "", "json")
         proto = None
         status = 500
+        cbor = protocol_name == "json" and headers.get("content-type", "").startswith("application/x-amz-cbor")
         unread: ByteStream | None = None
         body_pending = headers.get("content-length", "0") not in ("", "0") or "chunked" in headers.get("transfer-encoding", "")
         try:
@@ -231,15 +232,15 @@ class EdgeApp:
                 extra={"request": req, "identity": identity},
             )
             output = await handler(ctx, params)
-            resp: HttpResponse = proto.serialize(op, output, request_id)
+            resp: HttpResponse = proto.serialize(op, output, request_id, cbor=cbor)
         except sigv4.AuthError as e:
             err = sigv4.auth_error_for(e, protocol_name)
-            resp = self._error(proto, service, err, request_id, operation, method)
+            resp = self._error(proto, service, err, request_id, operation, method, cbor=cbor)
         except ServiceError as e:
-            resp = self._error(proto, service, e, request_id, operation, method)
+            resp = self._error(proto, service, e, request_id, operation, method, cbor=cbor)
         except Exception:  # noqa: BLE001 - never a stack trace on the wire
             log.exception("unhandled error request_id=%s service=%s operation=%s", request_id, service, operation)
-            resp = self._error(proto, service, InternalFailure("An internal error occurred."), request_id, operation, method)
+            resp = self._error(proto, service, InternalFailure("An internal error occurred."), request_id, operation, method, cbor=cbor)
         if body_pending and (unread is None or not unread.done):
             # The handler answered without reading the whole body (an error, or a client waiting for
             # "100 Continue" that never came): the rest of the body must not be parsed as the next request.
@@ -315,7 +316,9 @@ class EdgeApp:
         stream = ByteStream(next_chunk, length)
         return stream
 
-    def _error(self, proto: Any, service: str | None, err: ServiceError, request_id: str, operation: str, method: str) -> HttpResponse:
+    def _error(
+        self, proto: Any, service: str | None, err: ServiceError, request_id: str, operation: str, method: str, *, cbor: bool = False
+    ) -> HttpResponse:
         if proto is None:
             # no codec yet (unknown service): answer in the JSON family's shape
             body = orjson.dumps({"__type": err.code, "message": err.message})
@@ -325,7 +328,9 @@ class EdgeApp:
                 body,
             )
         try:
-            resp: HttpResponse = proto.serialize_error(err, request_id, operation if operation != "-" else None, head=method == "HEAD")
+            resp: HttpResponse = proto.serialize_error(
+                err, request_id, operation if operation != "-" else None, head=method == "HEAD", cbor=cbor
+            )
             return resp
         except Exception:  # noqa: BLE001
             log.exception("error serializer failed")

@@ -123,6 +123,7 @@ class ServiceProtocol:
         self._lock = threading.Lock()
         self._routes: dict[str, list[Route]] | None = None
         self._json: JsonCodec | None = None
+        self._cbor: Any = None  # CborCodec, built on the first CBOR request (JSON protocols only)
         self._rest: RestCodec | None = None
         if self.protocol == "json":
             self._json = JsonCodec(self.model, self.codes)
@@ -254,7 +255,10 @@ class ServiceProtocol:
             body = request.body
             if not isinstance(body, (bytes, bytearray)):
                 raise SerializationError("request body was not read before parsing", code=self.codes.malformed)
-            params = self._json.parse(model, bytes(body))
+            if is_cbor(request.headers):
+                params = self._cbor_codec().parse(model, bytes(body))
+            else:
+                params = self._json.parse(model, bytes(body))
         else:
             assert self._rest is not None
             params = self._rest.parse(model, request, path_params)
@@ -262,16 +266,42 @@ class ServiceProtocol:
             self.validator.validate(model.input_shape, params)
         return params
 
-    def serialize(self, operation: str, output: dict[str, Any] | None, request_id: str) -> HttpResponse:
+    def _cbor_codec(self) -> Any:
+        if self._cbor is None:
+            from nimbus.protocol.cbor import CborCodec
+
+            self._cbor = CborCodec(self.codes.malformed)
+        return self._cbor
+
+    def serialize(
+        self, operation: str, output: dict[str, Any] | None, request_id: str, *, cbor: bool = False
+    ) -> HttpResponse:
         model = self.operation_model(operation)
+        if cbor and self._json is not None:
+            return self._cbor_codec().serialize(model, output, request_id)  # type: ignore[no-any-return]
         if self._json is not None:
             return self._json.serialize(model, output, request_id)
         assert self._rest is not None
         return self._rest.serialize(model, output, request_id)
 
     def serialize_error(
-        self, error: ServiceError, request_id: str, operation: str | None = None, *, head: bool = False
+        self,
+        error: ServiceError,
+        request_id: str,
+        operation: str | None = None,
+        *,
+        head: bool = False,
+        cbor: bool = False,
     ) -> HttpResponse:
+        if cbor and self._json is not None:
+            from nimbus.protocol.cbor import serialize_error as cbor_error
+
+            return cbor_error(error, request_id, head=head)
         return wire_errors.serialize_error(
             self.protocol, error, request_id, json_version=self.json_version, head=head
         )
+
+
+def is_cbor(headers: dict[str, str]) -> bool:
+    """A JSON-protocol request sent as CBOR (``application/x-amz-cbor-1.1``, the AWS SDK for Java)."""
+    return headers.get("content-type", "").startswith("application/x-amz-cbor")
