@@ -255,7 +255,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         end = int(last) + 1 if last else size
     except ValueError:
         return None
-    if start < 0 or end <= start:
+    if start < 0 or (last and int(last) < start):
         return None
     if start >= size:
         raise InvalidRange(header, size)
@@ -485,7 +485,8 @@ class Objects:
         md = self.metadata
         okey = self._okey(account, obj.bucket, obj.key)
         garbage: list[str] = []
-        try:
+
+        def transact() -> S3Object | None:
             with md.transaction():
                 if not self.buckets.exists(account, obj.bucket):
                     raise NoSuchBucket(obj.bucket)
@@ -495,6 +496,11 @@ class Objects:
                 if extra is not None:
                     garbage.extend(extra())
                 md.put(KIND_OBJECT, okey, obj.to_doc())
+            return old
+
+        try:
+            # The commit's fsync runs in a worker thread so the event loop keeps serving meanwhile.
+            old = await asyncio.to_thread(transact)
         except BaseException:
             if extra is None:  # a failed multipart completion keeps its parts
                 await self.delete_blobs(obj.blob_keys)

@@ -1,0 +1,149 @@
+"""S3Engine on in-memory storage and a manual clock: listing, multipart, conditions, events."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+import orjson
+import pytest
+
+from nimbus.clock import ManualClock
+from nimbus.services.s3 import checksums
+from nimbus.services.s3.engine import S3Engine
+from nimbus.services.s3.errors import (
+    BadDigest,
+    EntityTooSmall,
+    InvalidPart,
+    InvalidRange,
+    NoSuchBucket,
+    NotModified,
+    PreconditionFailed,
+)
+from nimbus.services.s3.notifications import matching, validate_configuration
+from nimbus.services.s3.objects import Conditions, Integrity, parse_range
+from nimbus.storage import open_memory_storage
+
+ACCOUNT = "000000000000"
+
+
+def engine(deliver: Any = None) -> S3Engine:
+    storage = open_memory_storage()
+    e = S3Engine(storage.metadata, storage.blobs, clock=ManualClock(), deliver=deliver)
+    e.buckets.create(ACCOUNT, "unit-bucket", region="us-east-1", location_constraint=None)
+    return e
+
+
+async def body_of(e: S3Engine, key: str, **kw: Any) -> bytes:
+    read = e.objects.open(ACCOUNT, "unit-bucket", key, **kw)
+    return b"".join([c async for c in read.body])
+
+
+def test_parse_range() -> None:
+    assert parse_range("bytes=0-9", 100) == (0, 10)
+    assert parse_range("bytes=90-", 100) == (90, 100)
+    assert parse_range("bytes=-5", 100) == (95, 100)
+    assert parse_range("bytes=50-500", 100) == (50, 100)
+    assert parse_range("bytes=9-1", 100) is None  # malformed: whole object, as S3
+    assert parse_range("bytes=0-1,5-6", 100) is None
+    with pytest.raises(InvalidRange):
+        parse_range("bytes=100-", 100)
+
+
+def test_listing_rolls_up_prefixes_and_pages() -> None:
+    async def run() -> None:
+        e = engine()
+        keys = ["a/1", "a/2", "a/b/3", "b", "c/1", "c/2", "d"]
+        for k in keys:
+            await e.objects.put(ACCOUNT, "unit-bucket", k, b"x")
+        page = e.objects.list(ACCOUNT, "unit-bucket", delimiter="/")
+        assert page.prefixes == ["a/", "c/"] and [o.key for o in page.objects] == ["b", "d"]
+        seen: list[str] = []
+        after = None
+        while True:
+            page = e.objects.list(ACCOUNT, "unit-bucket", delimiter="/", after=after, max_keys=1)
+            seen += page.prefixes + [o.key for o in page.objects]
+            if not page.truncated:
+                break
+            after = page.last
+        assert seen == ["a/", "b", "c/", "d"]
+        assert [o.key for o in e.objects.list(ACCOUNT, "unit-bucket", prefix="a/").objects] == ["a/1", "a/2", "a/b/3"]
+        with pytest.raises(NoSuchBucket):
+            e.objects.list(ACCOUNT, "missing-bucket")
+
+    asyncio.run(run())
+
+
+def test_conditions_and_checksums() -> None:
+    async def run() -> None:
+        e = engine()
+        obj = await e.objects.put(ACCOUNT, "unit-bucket", "k", b"data", integrity=Integrity(algorithm="CRC32C"))
+        h = checksums.new_hasher("CRC32C")
+        h.update(b"data")
+        assert obj.checksum == checksums.encode(h.digest())
+        with pytest.raises(PreconditionFailed):
+            e.objects.open(ACCOUNT, "unit-bucket", "k", conditions=Conditions(if_match='"nope"'))
+        with pytest.raises(NotModified):
+            e.objects.open(ACCOUNT, "unit-bucket", "k", conditions=Conditions(if_none_match=obj.etag))
+        with pytest.raises(BadDigest):
+            await e.objects.put(ACCOUNT, "unit-bucket", "k", b"data", integrity=Integrity(algorithm="CRC32", expected="AAAAAA=="))
+        assert await body_of(e, "k") == b"data"  # the failed put changed nothing
+
+    asyncio.run(run())
+
+
+def test_multipart_segments_etag_and_part_rules() -> None:
+    async def run() -> None:
+        e = engine()
+        mp = e.multipart
+        up = mp.create(ACCOUNT, "unit-bucket", "big", checksum_algorithm="SHA256")
+        p1 = b"a" * (5 * 1024 * 1024)
+        one = await mp.upload_part(ACCOUNT, "unit-bucket", "big", up.upload_id, 1, p1)
+        two = await mp.upload_part(ACCOUNT, "unit-bucket", "big", up.upload_id, 2, b"tail")
+        three = await mp.upload_part(ACCOUNT, "unit-bucket", "big", up.upload_id, 3, b"end")
+        with pytest.raises(EntityTooSmall):
+            await mp.complete(ACCOUNT, "unit-bucket", "big", up.upload_id,
+                              [{"PartNumber": 2, "ETag": two.etag}, {"PartNumber": 3, "ETag": three.etag}])
+        with pytest.raises(InvalidPart):
+            await mp.complete(ACCOUNT, "unit-bucket", "big", up.upload_id, [{"PartNumber": 4, "ETag": two.etag}])
+        obj = await mp.complete(ACCOUNT, "unit-bucket", "big", up.upload_id,
+                                [{"PartNumber": 1, "ETag": one.etag}, {"PartNumber": 2, "ETag": two.etag}])
+        want = hashlib.md5(hashlib.md5(p1).digest() + hashlib.md5(b"tail").digest()).hexdigest()
+        assert obj.etag == f'"{want}-2"' and obj.parts_count == 2 and len(obj.segments) == 2
+        assert obj.checksum is not None and obj.checksum.endswith("-2") and obj.checksum_type == "COMPOSITE"
+        assert await body_of(e, "big", range_header=f"bytes={len(p1) - 1}-{len(p1) + 1}") == b"ata"
+        assert await body_of(e, "big", part_number=2) == b"tail"
+        # the unused part's blob is gone, the used ones are the object's
+        assert not e.blobs.exists(three.blob_key) and e.blobs.exists(one.blob_key)
+
+    asyncio.run(run())
+
+
+def test_notification_matching_and_records() -> None:
+    config = validate_configuration({"LambdaFunctionConfigurations": [
+        {"LambdaFunctionArn": "arn:aws:lambda:us-east-1:0:function:f", "Events": ["s3:ObjectCreated:*"],
+         "Filter": {"Key": {"FilterRules": [{"Name": "Prefix", "Value": "logs/"}]}}}]})
+    assert config["LambdaFunctionConfigurations"][0]["Id"]
+    assert matching(config, "ObjectCreated:Put", "logs/x")
+    assert not matching(config, "ObjectCreated:Put", "other/x")
+    assert not matching(config, "ObjectRemoved:Delete", "logs/x")
+
+    async def run() -> None:
+        delivered: list[tuple[str, bytes]] = []
+
+        async def deliver(arn: str, payload: bytes) -> None:
+            delivered.append((arn, payload))
+
+        e = engine(deliver)
+        e.buckets.put_notification(ACCOUNT, "unit-bucket", config)
+        await e.objects.put(ACCOUNT, "unit-bucket", "logs/a b+c", b"12345")
+        await e.objects.put(ACCOUNT, "unit-bucket", "skip", b"x")
+        await e.notifier.drain()
+        assert len(delivered) == 1
+        record = orjson.loads(delivered[0][1])["Records"][0]
+        assert record["eventName"] == "ObjectCreated:Put"
+        assert record["s3"]["object"]["key"] == "logs/a+b%2Bc" and record["s3"]["object"]["size"] == 5
+        await e.aclose()
+
+    asyncio.run(run())
