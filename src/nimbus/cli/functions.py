@@ -36,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     i.add_argument("payload", nargs="?", default="{}")
     i.add_argument("--log", action="store_true", help="print the last 4 KB of the invocation's log")
     i.add_argument("--async", dest="is_async", action="store_true", help="invoke asynchronously (Event)")
+    for sp in sub.choices.values():  # accept the client options after the action too
+        sp.add_argument("--endpoint-url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sp.add_argument("--region", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def zip_path(path: Path) -> bytes:
@@ -51,6 +54,16 @@ def zip_path(path: Path) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
+    from botocore.exceptions import NoCredentialsError
+
+    try:
+        return _run(args)
+    except NoCredentialsError:
+        print(f"nimbus functions: no credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (see `nimbus credentials`)", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     from botocore.exceptions import ClientError
 
     lam = client("lambda", args)

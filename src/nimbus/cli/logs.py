@@ -59,6 +59,16 @@ def fetch(logs: Any, group: str, start_ms: int, pattern: str | None) -> list[dic
 
 
 def run(args: argparse.Namespace) -> int:
+    from botocore.exceptions import NoCredentialsError
+
+    try:
+        return _run(args)
+    except NoCredentialsError:
+        print(f"nimbus logs: no credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (see `nimbus credentials`)", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     from botocore.exceptions import ClientError
 
     logs = client("logs", args)

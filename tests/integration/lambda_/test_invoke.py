@@ -316,3 +316,33 @@ def test_restart_keeps_functions_code_and_queued_events(tmp_path: Path) -> None:
         assert record["requestContext"]["condition"] == "RetriesExhausted" and record["requestPayload"] == {"k": 1}
     finally:
         server.stop()
+
+
+def test_nimbus_cli_deploy_invoke_and_follow_logs(server: NimbusProcess, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "lambda_function.py").write_text("def lambda_handler(e, c):\n    print('followed', e.get('n'))\n    return 'deployed'\n")
+    env = server.aws_env()
+    nimbus = [sys.executable, "-m", "nimbus"]
+    cp = subprocess.run([*nimbus, "functions", "deploy", "cli-dep", str(src)], env=env, capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0 and "created" in cp.stdout, cp.stderr
+    follow = subprocess.Popen([*nimbus, "logs", "cli-dep", "--follow", "--interval", "0.2"], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        cp = subprocess.run([*nimbus, "functions", "invoke", "cli-dep", '{"n": 5}'], env=env, capture_output=True, text=True, timeout=60)
+        assert cp.returncode == 0 and cp.stdout.strip() == '"deployed"', cp.stderr
+        assert follow.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = follow.stdout.readline()
+            lines.append(line)
+            if "REPORT RequestId" in line:
+                break
+        text = "".join(lines)
+        assert "followed 5" in text and "START RequestId" in text and "REPORT RequestId" in text
+    finally:
+        follow.terminate()
+        follow.wait(10)

@@ -46,7 +46,9 @@ class LambdaApi:
         self.engine.start()
 
     async def aclose(self) -> None:
-        pass  # the engine is a component; the core closes it
+        """Stop the async queue before the components (the invoker) close."""
+        if self._engine is not None:
+            await self._engine.queue.aclose()
 
     def _ref(self, ctx: RequestContext, params: dict[str, Any], qualifier_key: str | None = "Qualifier") -> FunctionRef:
         return parse_function_ref(
@@ -108,7 +110,7 @@ class LambdaApi:
         return await self.engine.functions.update_code(self._ref(ctx, params, None), params)
 
     async def update_function_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self.engine.functions.update_configuration(self._ref(ctx, params, None), params)
+        return await self.engine.functions.update_configuration(self._ref(ctx, params, None), params)
 
     async def delete_function(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         self.engine.functions.delete(self._ref(ctx, params))

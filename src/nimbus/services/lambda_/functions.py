@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +146,8 @@ class Functions:
         self.resolve_layers = layer_resolver or (lambda arns, region, account: [])
         self._on_change = on_change or (lambda ref: None)
         self.account_concurrency = account_concurrency
+        # runtime -> a note when Nimbus runs it on another interpreter (set by the engine)
+        self.runtime_note: Callable[[str], Awaitable[str]] | None = None
 
     # --- lookup -------------------------------------------------------------------------------
 
@@ -202,6 +204,7 @@ class Functions:
         env = self._check_environment(params.get("Environment"))
         layers = self.resolve_layers(list(params.get("Layers") or []), ref.region, ref.account)
         pkg = await self._package(params.get("Code") or {})
+        note = await self._runtime_note(runtime)
         # nothing awaited below: the documents are written together
         if self.db.get(FN, ref.key) is not None:
             raise ResourceConflictException(f"Function already exist: {ref.name}")
@@ -232,6 +235,8 @@ class Functions:
         }
         if env is not None:
             cfg["Environment"] = {"Variables": env}
+        if note:
+            cfg["StateReason"] = note
         if layers:
             cfg["Layers"] = [{"Arn": la["arn"], "CodeSize": la["size"]} for la in layers]
             cfg["_layers"] = layers
@@ -284,14 +289,19 @@ class Functions:
             out = self.publish(ref, {})
         return {**out, "LastUpdateStatus": "InProgress", "LastUpdateStatusReason": "The function is being created.", "LastUpdateStatusReasonCode": "Creating"}
 
-    def update_configuration(self, ref: FunctionRef, params: dict[str, Any]) -> dict[str, Any]:
+    async def update_configuration(self, ref: FunctionRef, params: dict[str, Any]) -> dict[str, Any]:
         self.function_doc(ref)
         if ref.qualifier not in (None, LATEST):
             raise InvalidParameterValueException("Updating the configuration of a published version is not supported.")
+        note = await self._runtime_note(params["Runtime"]) if params.get("Runtime") else None
         cfg = self.version_doc(ref, LATEST)
         self._check_revision(cfg, params.get("RevisionId"))
         if params.get("Runtime"):
             self._check_runtime(params["Runtime"])
+            if note:
+                cfg["StateReason"] = note
+            else:
+                cfg.pop("StateReason", None)
         self._check_limits(params)
         for key in UPDATABLE_CONFIG:
             if params.get(key) is not None:
@@ -711,6 +721,14 @@ class Functions:
         raise InvalidParameterValueException(
             f"Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist"
         )
+
+    async def _runtime_note(self, runtime: str) -> str:
+        if self.runtime_note is None:
+            return ""
+        try:
+            return await self.runtime_note(runtime)
+        except Exception as e:  # noqa: BLE001 - no usable interpreter is reported at invoke, as AWS would
+            return str(e)
 
     def _check_revision(self, cfg: dict[str, Any], revision_id: str | None) -> None:
         if revision_id and revision_id != cfg["RevisionId"]:

@@ -141,6 +141,7 @@ class LambdaEngine:
             account_concurrency=settings.account_concurrency,
         )
         self.functions.read_s3 = self._read_s3  # type: ignore[method-assign]
+        self.functions.runtime_note = self._runtime_note
         self.queue = async_queue.AsyncQueue(
             storage.logs.open(async_queue.QUEUE_LOG),
             storage.metadata,
@@ -161,6 +162,21 @@ class LambdaEngine:
         if not self._started:
             self._started = True
             self.queue.start()
+            runtimes = sorted({cfg.get("Runtime", "") for _, cfg in self.functions.db.list("lambda.ver") if cfg.get("Version") == LATEST})
+            python = tuple(r for r in runtimes if r.startswith("python"))
+            if python:  # warm the zygotes of the runtimes in use, so the first invoke after a restart is quick
+                self.core.spawn(self._warm(python), "lambda-warm-runtimes")
+
+    async def _warm(self, runtimes: tuple[str, ...]) -> None:
+        try:
+            await self.invoker.start(runtimes)
+        except Exception:  # noqa: BLE001 - only an optimisation
+            log.debug("runtime warm-up failed", exc_info=True)
+
+    async def _runtime_note(self, runtime: str) -> str:
+        """Why a function's runtime runs on another interpreter ('' when it does not)."""
+        _, note = await self.invoker.resolve(runtime)
+        return str(note or "")
 
     async def aclose(self) -> None:
         await self.queue.aclose()
