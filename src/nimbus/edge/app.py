@@ -203,14 +203,14 @@ class EdgeApp:
             body: bytes | ByteStream
             identity: sigv4.Identity | None = None
             if streaming:
-                identity = self._authenticate(method, raw_path, raw_query, headers, None)
+                identity = self._authenticate(method, raw_path, raw_query, headers, None, route_raw)
                 body = self._stream_body(receive, headers, identity)
                 unread = body
             else:
                 raw = await _read_body(receive)
                 body_pending = False
                 if self.core.settings.auth:
-                    identity = self._authenticate(method, raw_path, raw_query, headers, hashlib.sha256(raw).hexdigest())
+                    identity = self._authenticate(method, raw_path, raw_query, headers, hashlib.sha256(raw).hexdigest(), route_raw)
                 body = _decode_buffered(raw, headers, identity)
             region = identity.region if identity else (ident.scope.region if ident.scope else self.core.settings.default_region)
             creds = identity.credentials if identity else None
@@ -256,7 +256,8 @@ class EdgeApp:
             )
 
     def _authenticate(
-        self, method: str, raw_path: str, raw_query: str, headers: dict[str, str], body_sha256: str | None
+        self, method: str, raw_path: str, raw_query: str, headers: dict[str, str], body_sha256: str | None,
+        resource_path: str | None = None,
     ) -> sigv4.Identity | None:
         if not self.core.settings.auth:
             return None
@@ -267,6 +268,8 @@ class EdgeApp:
             raw_query=raw_query,
             headers=headers,
             body_sha256=body_sha256,
+            resource_path=resource_path,
+            default_region=self.core.settings.default_region,
         )
 
     def _stream_body(self, receive: Receive, headers: dict[str, str], identity: sigv4.Identity | None) -> ByteStream:

@@ -8,6 +8,7 @@ and status the calling protocol's clients expect (aws-contracts.md 0.4, E.1, E.2
 
 from __future__ import annotations
 
+import base64
 import calendar
 import hashlib
 import hmac
@@ -190,6 +191,8 @@ def verify(
     headers: dict[str, str],
     body_sha256: str | None,
     now: float | None = None,
+    resource_path: str | None = None,
+    default_region: str = "us-east-1",
 ) -> Identity:
     """Verify a request. ``body_sha256`` is the hex digest of the body when it was read, or None
     when the body is streamed (then the signed x-amz-content-sha256 is trusted here and checked
@@ -200,6 +203,8 @@ def verify(
         return _verify_header(store, method, raw_path, raw_query, headers, body_sha256, now, auth)
     if "X-Amz-Signature=" in raw_query or "X-Amz-Credential=" in raw_query:
         return _verify_presigned(store, method, raw_path, raw_query, headers, now)
+    if "Signature=" in raw_query and "AWSAccessKeyId=" in raw_query:
+        return _verify_v2_query(store, method, resource_path or raw_path, raw_query, headers, now, default_region)
     raise AuthError("missing", "Request is missing Authentication Token")
 
 
@@ -323,6 +328,59 @@ def _verify_presigned(
             "Check your key and signing method.",
         )
     return Identity(creds, scope.region, scope.service, payload_hash, q["X-Amz-Signature"], key, amz_date, cscope)
+
+
+# S3 sub-resources that take part in a SigV2 canonical resource (as botocore's HmacV1Auth lists them)
+_V2_SUBRESOURCES = frozenset(
+    "accelerate acl cors defaultObjectAcl location logging partNumber policy requestPayment torrent versioning "
+    "versionId versions website uploads uploadId response-content-type response-content-language response-expires "
+    "response-cache-control response-content-disposition response-content-encoding delete lifecycle tagging restore "
+    "storageClass notification replication analytics metrics inventory select select-type object-lock".split()
+)
+
+
+def _verify_v2_query(
+    store: CredentialStore, method: str, resource_path: str, raw_query: str, headers: dict[str, str], now: float,
+    default_region: str,
+) -> Identity:
+    """S3 query-string authentication, signature version 2: what boto3's ``generate_presigned_url`` produces
+    for S3 unless ``signature_version="s3v4"`` is configured. Accepted for S3 only."""
+    q: dict[str, str] = {}
+    sub: list[tuple[str, str | None]] = []
+    for part in raw_query.split("&"):
+        if not part:
+            continue
+        k, eq, v = part.partition("=")
+        q[unquote(k)] = unquote(v)
+        if k in _V2_SUBRESOURCES:
+            sub.append((k, unquote(v) if eq else None))
+    creds = store.lookup(q.get("AWSAccessKeyId", ""), now)
+    if creds is None:
+        raise AuthError("unknown_key", "The AWS Access Key Id you provided does not exist in our records.")
+    if creds.session_token is not None and q.get("x-amz-security-token") != creds.session_token:
+        raise AuthError("bad_token", "The provided token is malformed or otherwise invalid.")
+    expires = q.get("Expires", "")
+    if not expires.isdigit():
+        raise AuthError("malformed", "Query-string authentication requires the Expires parameter")
+    if now > int(expires):
+        raise AuthError("expired", "Request has expired")
+    resource = resource_path
+    if sub:
+        sub.sort(key=lambda kv: kv[0])
+        resource += "?" + "&".join(k if v is None else f"{k}={v}" for k, v in sub)
+    amz = sorted((k, v.strip()) for k, v in headers.items() if k.startswith("x-amz-"))
+    sts = "\n".join(
+        [method, headers.get("content-md5", "").strip(), headers.get("content-type", "").strip(), expires]
+        + [f"{k}:{v}" for k, v in amz]
+        + [resource]
+    )
+    expected = base64.b64encode(hmac.new(creds.secret_access_key.encode(), sts.encode(), hashlib.sha1).digest()).decode()
+    if not hmac.compare_digest(expected, q.get("Signature", "")):
+        raise AuthError(
+            "bad_signature",
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        )
+    return Identity(creds, default_region, "s3", UNSIGNED, q["Signature"], b"", "", "")
 
 
 # --- protocol-specific codes for each failure kind --------------------------------------------

@@ -165,3 +165,20 @@ def test_unsigned_trailer_chunked_body():
     out = b"".join(dec.feed(wire[i : i + 3]) for i in range(0, len(wire), 3))
     assert out == b"hello world"
     assert dec.finish() == {"x-amz-checksum-crc32": "AAAAAA=="}
+
+
+def test_sigv2_presigned_url(store):
+    from botocore.auth import HmacV1QueryAuth
+
+    req = AWSRequest(method="GET", url="http://127.0.0.1:4566/bucket/some%20key.txt?response-content-type=text%2Fplain", headers={})
+    HmacV1QueryAuth(BotoCredentials(AK, SK), expires=60).add_auth(req)
+    parts = urlsplit(req.url)
+    headers = {"host": "127.0.0.1:4566"}
+    ident = sigv4.verify(store, method="GET", raw_path=parts.path, raw_query=parts.query, headers=headers, body_sha256=None)
+    assert ident.service == "s3"
+    with pytest.raises(sigv4.AuthError) as e:
+        sigv4.verify(store, method="GET", raw_path=parts.path, raw_query=parts.query, headers=headers, body_sha256=None, now=time.time() + 120)
+    assert e.value.kind == "expired"
+    with pytest.raises(sigv4.AuthError) as e:
+        sigv4.verify(store, method="GET", raw_path="/bucket/other", raw_query=parts.query, headers=headers, body_sha256=None)
+    assert e.value.kind == "bad_signature"
