@@ -11,6 +11,8 @@ def test_sequence_numbers_are_56_digits_and_round_trip() -> None:
     pos = sequence.decode(text)
     assert (pos.epoch, pos.shard_index, pos.log_seq) == (1_700_000_000, 3, 12345)
     assert sequence.Encoder(1_700_000_000, 3)(12345) == text
+    before_first = sequence.encode(1_700_000_000, 3, -1)  # a shard's StartingSequenceNumber
+    assert sequence.decode(before_first).log_seq == -1 and int(before_first) < int(sequence.encode(1_700_000_000, 3, 0))
 
 
 def test_sequence_numbers_increase_with_log_seq_and_child_shards() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Coroutine, Sequence
@@ -37,7 +38,7 @@ from nimbus.services.kinesis.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
-from nimbus.services.kinesis.hashing import MAX_HASH_KEY, even_ranges, hash_key, parse_hash_key
+from nimbus.services.kinesis.hashing import MAX_HASH_KEY, even_ranges, parse_hash_key
 from nimbus.services.kinesis.iterators import BadIterator, IteratorCodec, IteratorPosition
 from nimbus.services.kinesis.quotas import ShardQuotas
 from nimbus.services.kinesis.streams import (
@@ -550,6 +551,10 @@ class Streams:
         results = [PutResult() for _ in entries]
         quotas = self.quotas
         now = self.clock.monotonic()
+        single = stream.single_open_shard()  # one open shard: no hashing needed to route
+        md5 = hashlib.md5
+        route = stream.route
+        pack = recordfmt.pack
         for i, (data, key, explicit) in enumerate(entries):
             key_bytes = key.encode("utf-8")
             if len(data) + len(key_bytes) > limit:
@@ -565,9 +570,11 @@ class Streams:
                         f"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, {MAX_HASH_KEY}]. "
                         f"Specified value was {explicit}"
                     ) from exc
+                shard = route(hk)
+            elif single is not None:
+                shard = single
             else:
-                hk = hash_key(key)
-            shard = stream.route(hk)
+                shard = route(int.from_bytes(md5(key_bytes).digest(), "big"))
             if quotas is not None and not quotas.try_write((stream.key, shard.index), len(data) + len(key_bytes), now):
                 results[i] = PutResult(
                     error_code="ProvisionedThroughputExceededException",
@@ -578,7 +585,7 @@ class Streams:
             if group is None:
                 group = groups[shard.index] = (shard, [], [])
             group[1].append(i)
-            group[2].append(recordfmt.pack(key_bytes, data))
+            group[2].append(pack(key_bytes, data))
         if not groups:
             return results
         # No await before this point: routing and in-flight counting are atomic w.r.t. resharding.
@@ -647,8 +654,7 @@ class Streams:
             if not starting_sequence_number:
                 raise InvalidArgumentException(f"StartingSequenceNumber is required for ShardIteratorType {kind}.")
             pos = self._log_seq_of(stream, shard, starting_sequence_number, "GetShardIterator")
-            if kind == "AFTER_SEQUENCE_NUMBER":
-                pos += 1
+            pos = pos + 1 if kind == "AFTER_SEQUENCE_NUMBER" else max(pos, 0)
         elif kind == "AT_TIMESTAMP":
             if timestamp is None:
                 raise InvalidArgumentException("Timestamp is required for ShardIteratorType AT_TIMESTAMP.")
@@ -710,22 +716,24 @@ class Streams:
             limit = min(limit, max(end - pos, 0))
         rows: list[LogRecord] = lg.read(pos, limit, max_bytes) if limit > 0 else []
         encode = shard.encode
-        unpack = recordfmt.unpack
-        kms = stream.encryption == "KMS"
         out: list[dict[str, Any]] = []
+        append = out.append
         nbytes = 0
         for row in rows:
-            key, data = unpack(row.payload)
-            nbytes += len(row.payload)
-            rec = {
-                "SequenceNumber": encode(row.seq),
-                "ApproximateArrivalTimestamp": row.timestamp_ms / 1000,
-                "Data": data,
-                "PartitionKey": key,
-            }
-            if kms:
+            p = row.payload
+            n = p[0] | (p[1] << 8)
+            nbytes += len(p)
+            append(
+                {
+                    "SequenceNumber": encode(row.seq),
+                    "ApproximateArrivalTimestamp": row.timestamp_ms / 1000,
+                    "Data": p[2 + n :],
+                    "PartitionKey": p[2 : 2 + n].decode("utf-8"),
+                }
+            )
+        if stream.encryption == "KMS":
+            for rec in out:
                 rec["EncryptionType"] = "KMS"
-            out.append(rec)
         if self.quotas is not None and nbytes:
             self.quotas.record_read((stream.key, shard.index), nbytes, self.clock.monotonic())
         next_pos = rows[-1].seq + 1 if rows else max(pos, lg.first_seq)
@@ -777,9 +785,9 @@ class Streams:
 
     def shard_doc(self, stream: Stream, shard: Shard) -> dict[str, Any]:
         assert shard.encode is not None
-        seq_range: dict[str, str] = {"StartingSequenceNumber": shard.encode(0)}
+        seq_range: dict[str, str] = {"StartingSequenceNumber": shard.encode(-1)}
         if shard.end_seq is not None:
-            seq_range["EndingSequenceNumber"] = shard.encode(max(shard.end_seq - 1, 0))
+            seq_range["EndingSequenceNumber"] = shard.encode(shard.end_seq - 1)
         doc: dict[str, Any] = {
             "ShardId": shard.shard_id,
             "HashKeyRange": {"StartingHashKey": str(shard.start), "EndingHashKey": str(shard.end)},

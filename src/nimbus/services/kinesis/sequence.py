@@ -2,12 +2,14 @@
 
 Layout (decimal digits)::
 
-    49 | stream epoch (10) | shard index (6) | log seq (20) | check (18)
+    49 | stream epoch (10) | shard index (6) | log seq + 1 (20) | check (18)
 
 The shard's log sequence number sits above the check digits, so numbers of one shard compare (as
 integers, as AWS says to) in log order; a child shard has a higher index than its parents, so its
 numbers are also higher. The check digits hash the rest: a number that was not issued
 by this stream (another stream, a recreated stream of the same name, a typo) is recognised and refused.
+The log sequence number is stored plus one, so "just before the first record" (-1) has a number too: a
+shard's StartingSequenceNumber, and the ContinuationSequenceNumber of a subscription that read nothing.
 """
 
 from __future__ import annotations
@@ -53,10 +55,10 @@ def encode(epoch: int, shard_index: int, log_seq: int) -> str:
 def decode(text: str) -> SequencePosition:
     if not isinstance(text, str) or len(text) != DIGITS or not text.isdigit() or not text.startswith(PREFIX):
         raise BadSequenceNumber(text)
-    log_seq = int(text[18:38])
-    if int(text[38:]) != _check(_prefix_key(text[:18]), log_seq):
+    field = int(text[18:38])
+    if int(text[38:]) != _check(_prefix_key(text[:18]), field):
         raise BadSequenceNumber(text)
-    return SequencePosition(int(text[2:12]), int(text[12:18]), log_seq)
+    return SequencePosition(int(text[2:12]), int(text[12:18]), field - 1)
 
 
 class Encoder:
@@ -69,5 +71,6 @@ class Encoder:
         self._key = _prefix_key(self._prefix)
 
     def __call__(self, log_seq: int) -> str:
-        x = ((self._key ^ (log_seq * _M1)) * _M2) & _MASK
-        return f"{self._prefix}{log_seq:020d}{(x ^ (x >> 29)) % _CHECK_MOD:018d}"
+        field = log_seq + 1
+        x = ((self._key ^ (field * _M1)) * _M2) & _MASK
+        return f"{self._prefix}{field:020d}{(x ^ (x >> 29)) % _CHECK_MOD:018d}"

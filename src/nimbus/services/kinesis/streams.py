@@ -165,6 +165,9 @@ class Stream:
         self._route_starts = [s.start for s in routing]
         self._route_shards = routing
 
+    def single_open_shard(self) -> Shard | None:
+        return self._route_shards[0] if len(self._route_shards) == 1 else None
+
     def route(self, hash_key: int) -> Shard:
         """The open shard whose hash key range holds ``hash_key`` (open ranges tile the whole space)."""
         i = bisect_right(self._route_starts, hash_key) - 1

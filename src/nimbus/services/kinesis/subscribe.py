@@ -37,7 +37,7 @@ async def subscription(
         assert shard.encode is not None
         event: dict[str, Any] = {
             "Records": result.records,
-            "ContinuationSequenceNumber": shard.encode(max(pos - 1, 0)) if pos else shard.encode(0),
+            "ContinuationSequenceNumber": shard.encode(pos - 1),
             "MillisBehindLatest": result.millis_behind,
         }
         if result.child_shards is not None:
