@@ -214,3 +214,38 @@ def test_states_and_errors() -> None:
         assert e.value.code == "ResourceNotFoundException"
 
     run(main())
+
+
+def test_quotas_when_switched_on() -> None:
+    async def main() -> None:
+        eng, clock = make(quotas=True)
+        s = eng.create_stream(ACCT, REGION, "s", shard_count=1)
+        results = await eng.put_records(s, [(b"x", "k", None)] * 500)
+        results += await eng.put_records(s, [(b"x", "k", None)] * 501)
+        failed = [r for r in results if r.error_code]
+        assert len(failed) == 1 and failed[0].error_code == "ProvisionedThroughputExceededException"
+        with pytest.raises(ServiceError) as e:
+            await eng.put_record(s, b"x", "k", None, None)
+        assert e.value.code == "ProvisionedThroughputExceededException"
+        clock.advance(1)
+        assert (await eng.put_records(s, [(b"x", "k", None)]))[0].error_code is None
+        token = eng.shard_iterator(s, "shardId-000000000000", "LATEST")
+        for _ in range(5):
+            eng.get_records(token, 1)
+        with pytest.raises(ServiceError) as e:
+            eng.get_records(token, 1)
+        assert e.value.code == "ProvisionedThroughputExceededException"
+
+    run(main())
+
+
+def test_quotas_off_by_default() -> None:
+    async def main() -> None:
+        eng, _ = make()
+        s = eng.create_stream(ACCT, REGION, "s", shard_count=1)
+        results = await eng.put_records(s, [(b"x" * 1000, "k", None)] * 500)
+        results += await eng.put_records(s, [(b"x" * 1000, "k", None)] * 500)
+        results += await eng.put_records(s, [(b"x" * 1000, "k", None)] * 500)
+        assert not [r for r in results if r.error_code]
+
+    run(main())

@@ -166,3 +166,27 @@ def test_children_wait_for_parents() -> None:
         await m.aclose()
 
     asyncio.run(main())
+
+
+def test_filter_criteria_and_max_record_age() -> None:
+    from nimbus.services.kinesis.mappings import _matches
+
+    assert _matches({"data": {"kind": ["a"]}}, {"data": {"kind": "a"}})
+    assert not _matches({"data": {"kind": ["a"]}}, {"data": {"kind": "b"}})
+    assert _matches({"data": {"n": [{"numeric": [">", 5, "<=", 10]}]}}, {"data": {"n": 7}})
+    assert _matches({"partitionKey": [{"prefix": "user-"}]}, {"partitionKey": "user-1"})
+    assert _matches({"data": {"x": [{"exists": False}]}}, {"data": {}})
+    assert _matches({"data": {"k": [{"anything-but": ["z"]}]}}, {"data": {"k": "y"}})
+
+    async def main() -> None:
+        fn = Function()
+        streams, m = setup(fn)
+        s = streams.create_stream(ACCT, REGION, "s", shard_count=1)
+        await streams.put_records(s, [(json.dumps({"kind": k}).encode(), "k", None) for k in ("a", "b", "a")])
+        m.create(ACCT, REGION, {"EventSourceArn": s.arn, "FunctionName": "f", "StartingPosition": "TRIM_HORIZON",
+                                "FilterCriteria": {"Filters": [{"Pattern": json.dumps({"data": {"kind": ["a"]}})}]}})
+        await until(lambda: len(fn.data()) == 2)
+        assert [json.loads(d)["kind"] for d in fn.data()] == ["a", "a"]
+        await m.aclose()
+
+    asyncio.run(main())
