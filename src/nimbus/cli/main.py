@@ -17,6 +17,7 @@ from nimbus import __version__
 
 # subcommand name -> (module, help); modules expose add_arguments(parser) and run(args) -> int
 CLIENT_COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("nimbus.cli.demo", "run the seed tutorial end to end (HTTP-triggered functions, Firehose with a Lambda transform, S3)"),
     "credentials": ("nimbus.cli.credentials", "print export lines for the local server's root credentials"),
     "functions": ("nimbus.cli.functions", "list, deploy and invoke Lambda functions"),
     "logs": ("nimbus.cli.logs", "print (and follow) a function's log"),
