@@ -197,6 +197,18 @@ def _mount(src, target, fstype, flags, data=None):
         raise OSError(e, "mount %s on %s: %s" % (src, target, os.strerror(e)))
 
 
+def _roots_under_tmp():
+    """Interpreter prefixes and import-path entries that live under /tmp, outermost only."""
+    import sys
+
+    found = []
+    for p in sorted({sys.prefix, sys.base_prefix, *[q for q in sys.path if q]}):
+        p = os.path.realpath(p)
+        if p.startswith("/tmp/") and os.path.isdir(HOST_VIEW + p) and not any(p.startswith(f + "/") or p == f for f in found):
+            found.append(p)
+    return found
+
+
 def _sandbox(spec):
     """Enter a private mount namespace showing only this function's code, layers and /tmp."""
     import ctypes
@@ -212,6 +224,11 @@ def _sandbox(spec):
             _mount(HOST_VIEW + host, target, None, MS_BIND | MS_REC)
             _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=%dm,mode=1777" % int(spec["tmp_mb"]))
+    for d in _roots_under_tmp():
+        # the interpreter and its packages may live under /tmp (e.g. a checkout there): keep them visible
+        os.makedirs(d, exist_ok=True)
+        _mount(HOST_VIEW + d, d, None, MS_BIND | MS_REC)
+        _mount(None, d, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     if libc.umount2(HOST_VIEW.encode(), 2) != 0:  # MNT_DETACH
         raise OSError(ctypes.get_errno(), "umount " + HOST_VIEW)
     _prctl(4, 0)  # PR_SET_DUMPABLE: others may not open our /proc/<pid>/{root,environ,mem}

@@ -96,6 +96,8 @@ def bwrap_env_argv(
         raise ConfigError("bubblewrap is not available")
     args = [bw, "--unshare-all", "--share-net", "--die-with-parent", "--hostname", "localhost"]
     args += _system_binds()
+    # the private /tmp first: interpreter roots may live under /tmp (a checkout there) and are bound over it
+    args += ["--size", str(tmp_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp"]
     for r in roots:
         args += ["--ro-bind", r, r]
     args += ["--dev", "/dev", "--proc", "/proc", "--dir", "/var", "--ro-bind", str(code_dir), TASK_ROOT]
@@ -103,7 +105,7 @@ def bwrap_env_argv(
         args += ["--ro-bind", str(opt_dir), OPT_ROOT]
     else:
         args += ["--dir", OPT_ROOT]
-    args += ["--size", str(tmp_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp", "--chdir", TASK_ROOT, "--"]
+    args += ["--chdir", TASK_ROOT, "--"]
     return args + list(argv)
 
 
@@ -120,9 +122,10 @@ def bwrap_zygote_argv(*, roots: Sequence[str], argv: Sequence[str]) -> list[str]
     args = [bw, "--unshare-user", "--unshare-ipc", "--unshare-uts", "--hostname", "localhost", "--die-with-parent"]
     args += ["--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"]
     args += _system_binds()
+    args += ["--tmpfs", "/tmp"]  # before the roots, which may live under /tmp
     for r in roots:
         args += ["--ro-bind", r, r]
-    args += ["--dev", "/dev", "--proc", "/proc", "--dir", TASK_ROOT, "--dir", OPT_ROOT, "--tmpfs", "/tmp"]
+    args += ["--dev", "/dev", "--proc", "/proc", "--dir", TASK_ROOT, "--dir", OPT_ROOT]
     args += ["--ro-bind", "/", HOST_VIEW, "--"]
     return args + list(argv)
 
