@@ -524,6 +524,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 def _run(args: argparse.Namespace, con: Console, server: Server, interval: int) -> int:
     import boto3
     from botocore.config import Config
+    from botocore.exceptions import ClientError
 
     sess = boto3.Session(region_name=REGION, **{k: v for k, v in server.credentials.items() if v})
     cfg = Config(retries={"max_attempts": 3, "mode": "standard"}, read_timeout=120, connect_timeout=10)
@@ -534,6 +535,8 @@ def _run(args: argparse.Namespace, con: Console, server: Server, interval: int) 
     lam, apigw, s3, fh = client("lambda"), client("apigateway"), client("s3"), client("firehose")
     bucket = args.bucket
     con.line(f"Nimbus demo: the seed tutorial on {server.endpoint} (region {REGION}, runtime {RUNTIME})")
+    if getattr(args, "region", None) and args.region != REGION:
+        con.line(f"  (--region {args.region} ignored: the tutorial's producer code names {REGION})")
 
     # 1. hello function + open API Gateway trigger
     con.step(1, "A function behind an HTTP trigger (Lambda console: Create function + Add trigger → API Gateway, Open)")
@@ -553,7 +556,18 @@ def _run(args: argparse.Namespace, con: Console, server: Server, interval: int) 
     transform_arn, what = deploy_function(lam, TRANSFORM_FN, TRANSFORM_CODE, timeout=TRANSFORM_TIMEOUT_S,
                                           description="nimbus demo: Firehose record transformation")
     con.line(f"  function {TRANSFORM_FN} (timeout {TRANSFORM_TIMEOUT_S} s): {what}")
-    con.line(f"  delivery stream {STREAM} (Lambda transform enabled): {ensure_delivery_stream(fh, bucket, transform_arn, interval)}")
+    try:
+        what = ensure_delivery_stream(fh, bucket, transform_arn, interval)
+    except ClientError as e:
+        # A server started with NIMBUS_FIREHOSE_MIN_INTERVAL_S (e.g. 60, as older AWS docs say) refuses
+        # shorter intervals: fall back to the tutorial's, and say so.
+        err = e.response.get("Error", {})
+        if interval >= TUTORIAL_INTERVAL_S or err.get("Code") != "InvalidArgumentException" or "IntervalInSeconds" not in err.get("Message", ""):
+            raise
+        con.line(f"  the server refuses a {interval} s interval ({err.get('Message')}); using {TUTORIAL_INTERVAL_S} s")
+        interval = TUTORIAL_INTERVAL_S
+        what = ensure_delivery_stream(fh, bucket, transform_arn, interval)
+    con.line(f"  delivery stream {STREAM} (Lambda transform enabled): {what}")
 
     # 3. the tutorial's producer behind an HTTP trigger, called N times
     con.step(3, f"The tutorial's producer function behind an HTTP trigger, called {args.requests} times")
