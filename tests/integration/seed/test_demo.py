@@ -58,3 +58,11 @@ def test_demo_against_running_server(nimbus_server: NimbusProcess):
     fh = nimbus_server.client("firehose", "us-east-2")
     desc = fh.describe_delivery_stream(DeliveryStreamName="tm-delivery-stream")["DeliveryStreamDescription"]
     assert desc["Destinations"][0]["ExtendedS3DestinationDescription"]["BufferingHints"] == {"SizeInMBs": 1, "IntervalInSeconds": 1}
+
+
+def test_demo_explicit_endpoint_that_does_not_answer():
+    from tests.conftest import free_port
+
+    cp = subprocess.run([sys.executable, "-m", "nimbus", "demo", "--fast", "--endpoint-url", f"http://127.0.0.1:{free_port()}"],
+                        capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 1 and "no Nimbus answers at" in cp.stderr, cp.stderr
