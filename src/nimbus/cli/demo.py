@@ -620,8 +620,10 @@ def _run(args: argparse.Namespace, con: Console, server: Server, interval: int) 
     con.line(f"  objects under s3://{bucket}/ (keys: YYYY/MM/DD/HH/{STREAM}-<version>-<time>-<uuid>):")
     shown = 0
     order = sorted(new, key=lambda k: (written[k], k))
-    for key in order:
+    for key in order[:20]:
         con.line(f"    {key}   ({len(new[key])} record(s))")
+    if len(order) > 20:
+        con.line(f"    ... and {len(order) - 20} more objects")
     con.line("  transformed records:")
     for key in order:
         for rec in new[key]:
