@@ -122,10 +122,19 @@ def _remove_dot_segments(path: str) -> str:
     return res
 
 
+_uri_cache: dict[str, str] = {}
+
+
 def canonical_uri(raw_path: str, service: str) -> str:
     if service == "s3":
         return raw_path or "/"
-    return quote(_remove_dot_segments(raw_path), safe="/~")
+    uri = _uri_cache.get(raw_path)
+    if uri is None:
+        uri = quote(_remove_dot_segments(raw_path), safe="/~")
+        if len(_uri_cache) > 4096:
+            _uri_cache.clear()
+        _uri_cache[raw_path] = uri
+    return uri
 
 
 def canonical_query(raw_query: str, *, exclude_signature: bool = False) -> str:
@@ -145,13 +154,14 @@ def canonical_query(raw_query: str, *, exclude_signature: bool = False) -> str:
 
 
 def canonical_headers(headers: dict[str, str], signed: list[str]) -> str:
-    lines = []
-    for name in signed:
-        value = headers.get(name)
-        if value is None:
-            raise AuthError("bad_signature", f"signed header {name} is missing")
-        lines.append(f"{name}:{_SPACES.sub(' ', value.strip())}\n")
-    return "".join(lines)
+    try:
+        values = [headers[name].strip() for name in signed]
+    except KeyError as e:
+        raise AuthError("bad_signature", f"signed header {e.args[0]} is missing") from None
+    text = "".join([f"{n}:{v}\n" for n, v in zip(signed, values)])
+    if "  " in text or "\t" in text:
+        text = "".join([f"{n}:{_SPACES.sub(' ', v)}\n" for n, v in zip(signed, values)])
+    return text
 
 
 _date_cache: dict[str, float] = {}
@@ -266,7 +276,7 @@ def _verify_header(
     cscope = f"{scope.date}/{scope.region}/{scope.service}/aws4_request"
     sts = f"{ALGORITHM}\n{amz_date}\n{cscope}\n{hashlib.sha256(creq.encode()).hexdigest()}"
     key = signing_key(creds.secret_access_key, scope.date, scope.region, scope.service)
-    expected = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+    expected = hmac.digest(key, sts.encode(), "sha256").hex()
     sig = m.group("sig").lower()
     if not hmac.compare_digest(expected, sig):
         raise AuthError(
