@@ -29,6 +29,7 @@ run: setup
 	$(VENV)/bin/nimbus serve
 
 test: setup
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: setup

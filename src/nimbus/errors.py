@@ -5,7 +5,7 @@
      ├── NotImplementedOperation  501, an operation of a served model that Nimbus does not implement
      ├── SerializationError       400, a body that cannot be parsed (bad JSON/XML, wrong content type)
      ├── ValidationError          400, input violates the model (code chosen per service)
-     ├── AccessDenied family      auth failures (codes differ per protocol; see edge/sigv4.py)
+     ├── AccessDenied family      auth failures (codes differ per protocol; see sigv4.py)
      └── ThrottlingError          429/400, a limit was hit; botocore retries these
 
 Services raise ``ServiceError(message, code=..., status=...)`` or subclasses that fix the code.

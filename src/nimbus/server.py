@@ -23,10 +23,7 @@ from nimbus.credentials import CredentialStore, load_or_create_root
 
 log = logging.getLogger("nimbus.server")
 
-# service name -> "module:factory(core) -> Api"
-SERVICES: dict[str, str] = {}
-# services to start at boot because they resume background work
-EAGER: list[str] = []
+from nimbus.services.registry import EAGER, SERVICES  # noqa: E402 - name -> "module:factory"; boot-started
 
 T = TypeVar("T")
 

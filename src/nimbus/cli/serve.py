@@ -46,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from nimbus.server import build
-    from nimbus.services import registry  # noqa: F401 - fills server.SERVICES
 
     core = build(settings)
     root = core.credentials.root

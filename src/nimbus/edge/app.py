@@ -21,7 +21,7 @@ from botocore import xform_name
 
 from nimbus import __version__
 from nimbus.bytestream import ByteStream
-from nimbus.edge import sigv4
+from nimbus import sigv4
 from nimbus.edge.identify import PROTOCOLS, identify, split_host
 from nimbus.errors import InternalFailure, NotImplementedOperation, ServiceError
 from nimbus.metrics import REGISTRY

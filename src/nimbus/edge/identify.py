@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from nimbus.edge.sigv4 import Scope, scope_of_request
+from nimbus.sigv4 import Scope, scope_of_request
 
 # X-Amz-Target prefixes of the JSON-protocol services Nimbus serves (from their models' targetPrefix).
 TARGET_PREFIXES: dict[str, str] = {

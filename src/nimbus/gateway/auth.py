@@ -2,7 +2,7 @@
 
 ``GatewayError`` carries the status and the ``{"message": ...}`` body API Gateway answers with;
 ``UsageMeter`` enforces usage-plan throttles (token bucket) and quotas per key; ``verify_iam`` checks
-a SigV4 signature with the one implementation Nimbus has (``nimbus.edge.sigv4``) and returns the
+a SigV4 signature with the one implementation Nimbus has (``nimbus.sigv4``) and returns the
 caller's identity; ``preflight`` / ``cors_headers`` apply a function URL's or HTTP API's CORS settings.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from nimbus.credentials import CredentialStore, Credentials
-from nimbus.edge import sigv4
+from nimbus import sigv4
 
 
 class GatewayError(Exception):

@@ -1,11 +1,10 @@
-"""The served services: name -> "module:factory". Importing this fills ``nimbus.server.SERVICES``.
+"""The served services: name -> "module:factory(core) -> Api", read by ``nimbus.server``.
 
-Each line is added by the service's own package; keep it sorted.
+Each line is added by the service's own package; keep it sorted. ``EAGER`` services are started at
+boot because they resume background work (queues, pollers, delivery buffers, crash clean-up).
 """
 
-from nimbus import server
-
-server.SERVICES.update(
+SERVICES: dict[str, str] = dict(
     {
         "apigateway": "nimbus.services.apigateway.api:build",
         "apigatewayv2": "nimbus.services.apigateway.apiv2:build",
@@ -16,4 +15,4 @@ server.SERVICES.update(
         "s3": "nimbus.services.s3.api:create_api",
     }
 )
-server.EAGER.extend(["kinesis", "lambda", "firehose", "s3"])
+EAGER: list[str] = ["kinesis", "lambda", "firehose", "s3"]

@@ -12,7 +12,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 
 from nimbus.credentials import CredentialStore, Credentials
-from nimbus.edge import sigv4
+from nimbus import sigv4
 
 AK, SK = "NKIAUNITTEST00000001", "unit-test-secret"
 
