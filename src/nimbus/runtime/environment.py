@@ -87,7 +87,11 @@ class Environment:
         self.timeout_s = timeout_s
         self.clock = clock
         self.log_stream = log_stream_name(clock.time(), version)
-        self.output = OutputStream(sink, log_group, self.log_stream, lambda: int(clock.time() * 1000))
+        arn_parts = function_arn.split(":")  # arn:aws:lambda:<region>:<account>:function:<name>[:qualifier]
+        self.output = OutputStream(
+            sink, log_group, self.log_stream, lambda: int(clock.time() * 1000),
+            region=arn_parts[3] if len(arn_parts) > 4 else None, account_id=arn_parts[4] if len(arn_parts) > 4 else None,
+        )
         self.endpoint = RuntimeEndpoint(self)
         self.cgroup = cgroup
         self.tmpdir = tmpdir

@@ -18,7 +18,13 @@ TAIL_BYTES = 4096  # LogType Tail returns the last 4 KB (aws-contracts C.2)
 
 
 class LogSink(Protocol):
-    def put_events(self, log_group: str, log_stream: str, events: list[tuple[int, str]]) -> None: ...
+    """Where function output goes. ``region``/``account_id`` name the function's own region and account
+    (log groups are regional, as on AWS); sinks that keep one namespace may ignore them."""
+
+    def put_events(
+        self, log_group: str, log_stream: str, events: list[tuple[int, str]], *, region: str | None = None,
+        account_id: str | None = None,
+    ) -> None: ...
 
 
 class InMemoryLogSink:
@@ -29,7 +35,10 @@ class InMemoryLogSink:
         self._lock = threading.Lock()
         self.streams: dict[tuple[str, str], deque[tuple[int, str]]] = {}
 
-    def put_events(self, log_group: str, log_stream: str, events: list[tuple[int, str]]) -> None:
+    def put_events(
+        self, log_group: str, log_stream: str, events: list[tuple[int, str]], *, region: str | None = None,
+        account_id: str | None = None,
+    ) -> None:
         with self._lock:
             q = self.streams.get((log_group, log_stream))
             if q is None:
@@ -49,19 +58,27 @@ class InMemoryLogSink:
 
 
 class NullLogSink:
-    def put_events(self, log_group: str, log_stream: str, events: list[tuple[int, str]]) -> None:
+    def put_events(
+        self, log_group: str, log_stream: str, events: list[tuple[int, str]], *, region: str | None = None,
+        account_id: str | None = None,
+    ) -> None:
         return None
 
 
 class OutputStream:
     """One environment's log stream: raw output bytes and platform lines in, events out."""
 
-    __slots__ = ("sink", "log_group", "log_stream", "now_ms", "_partial", "_tail", "_tail_len", "total_bytes")
+    __slots__ = ("sink", "log_group", "log_stream", "region", "account_id", "now_ms", "_partial", "_tail", "_tail_len", "total_bytes")
 
-    def __init__(self, sink: LogSink, log_group: str, log_stream: str, now_ms: Callable[[], int]) -> None:
+    def __init__(
+        self, sink: LogSink, log_group: str, log_stream: str, now_ms: Callable[[], int], *, region: str | None = None,
+        account_id: str | None = None,
+    ) -> None:
         self.sink = sink
         self.log_group = log_group
         self.log_stream = log_stream
+        self.region = region
+        self.account_id = account_id
         self.now_ms = now_ms
         self._partial = b""
         self._tail: deque[bytes] = deque()
@@ -100,7 +117,7 @@ class OutputStream:
             text = ln.decode("utf-8", "replace").replace("\r", "\n") + "\n"
             events.append((ts, text))
             self._add_tail(text.encode())
-        self.sink.put_events(self.log_group, self.log_stream, events)
+        self.sink.put_events(self.log_group, self.log_stream, events, region=self.region, account_id=self.account_id)
 
     def _add_tail(self, b: bytes) -> None:
         if len(b) >= TAIL_BYTES:
