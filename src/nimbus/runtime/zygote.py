@@ -73,7 +73,7 @@ class Zygote:
             script = f"{RUNTIME_DIR}/nimbus_zygote.py"
             argv = sandbox.bwrap_zygote_argv(
                 roots=sandbox.python_roots(self.python),
-                argv=[self.python, "-s" if False else "-u", script, str(theirs.fileno())],
+                argv=[self.python, "-u", script, str(theirs.fileno())],
             )
             # bwrap wants the script bound before "--"
             i = argv.index("--")
@@ -188,10 +188,18 @@ class Zygote:
         self._stop()
 
     def rss_kb(self) -> int:
+        """Resident memory of the zygote process (bwrap's child when sandboxed)."""
         if self._proc is None:
             return 0
+        pid = self._proc.pid
+        if self.sandboxed:
+            try:
+                kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+                pid = int(kids[0]) if kids else pid
+            except (OSError, ValueError):
+                pass
         try:
-            for line in Path(f"/proc/{self._proc.pid}/status").read_text().splitlines():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
         except OSError:
