@@ -72,7 +72,7 @@ def _latencies(call: Any, n: int) -> tuple[float, float]:
 
 
 def api_figures(n: int = 2000, seconds: int = 5) -> list[str]:
-    """Run the API-level invoke benchmark; return markdown table rows (also printed)."""
+    """Run the API-level invoke benchmark; return markdown table rows (benchmarks/lambda_invoke.py prints them)."""
     rows = ["| measure | Nimbus | baseline (same run) | ratio | target |", "|---|---|---|---|---|"]
     canned, cport, cdir = start_bare(CANNED_INVOKE_APP)
     bare, bport, bdir = start_bare()
@@ -122,6 +122,4 @@ def api_figures(n: int = 2000, seconds: int = 5) -> list[str]:
         stop(nim, ndir)
         stop(canned, cdir)
         stop(bare, bdir)
-    for r in rows:
-        print(r)
     return rows
