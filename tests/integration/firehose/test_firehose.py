@@ -461,3 +461,127 @@ def test_kill9_loses_no_acknowledged_record(tmp_path: Path) -> None:
         assert sorted(got.splitlines(keepends=True)) == sorted(acked)
     finally:
         p.stop()
+
+
+# ------------------------------------------------------------------ processor buffer, timeouts, metrics
+
+BATCHER = '''
+import base64, time
+
+def handler(event, context):
+    n = len(event["records"])
+    out = []
+    for r in event["records"]:
+        data = base64.b64decode(r["data"])
+        if data.startswith(b"SLOW"):
+            time.sleep(5)
+        out.append({"recordId": r["recordId"], "result": "Ok", "data": base64.b64encode(b"%d|" % n + data).decode()})
+    return {"records": out}
+'''
+
+
+def make_function(server: NimbusProcess, code: str, timeout: int = 60) -> str:
+    lam = server.client("lambda")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("fn.py", code)
+    fn = lam.create_function(
+        FunctionName=f"fn-{uuid.uuid4().hex[:8]}", Runtime="python3.11", Role=ROLE, Handler="fn.handler",
+        Code={"ZipFile": buf.getvalue()}, Timeout=timeout,
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName=fn["FunctionName"])
+    return str(fn["FunctionArn"])
+
+
+def stream_stats(server: NimbusProcess, name: str) -> dict[str, Any]:
+    return server.get_json("/_nimbus/firehose/streams")[f"{ACCOUNT}/us-east-1/{name}"]  # type: ignore[no-any-return]
+
+
+def wait_stats(server: NimbusProcess, name: str, cond: Any, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        st = stream_stats(server, name)
+        if cond(st) or time.monotonic() > deadline:
+            return st
+        time.sleep(0.05)
+
+
+def lambda_processor(arn: str, **params: str) -> dict[str, Any]:
+    return {"Enabled": True, "Processors": [{"Type": "Lambda", "Parameters": [
+        {"ParameterName": "LambdaArn", "ParameterValue": arn},
+        *({"ParameterName": k, "ParameterValue": v} for k, v in params.items()),
+    ]}]}
+
+
+def test_processor_buffer_hints_bound_and_schedule_invocations(fh: Any, s3: Any, server: NimbusProcess, transform_arn: str) -> None:
+    arn = make_function(server, BATCHER)
+    bucket = new_bucket(s3)
+    # S3 never flushes by itself (128 MB / 900 s); the processor's size hint (0.2 MB) schedules invocations
+    name = create(fh, bucket, BufferingHints={"SizeInMBs": 128, "IntervalInSeconds": 900},
+                  ProcessingConfiguration=lambda_processor(arn, BufferSizeInMBs="0.2", BufferIntervalInSeconds="900"))
+    records = [b"%04d" % i + b"x" * 995 + b"\n" for i in range(600)]  # 600 KB
+    for i in range(0, 600, 300):
+        assert fh.put_record_batch(DeliveryStreamName=name, Records=[{"Data": r} for r in records[i:i + 300]])["FailedPutCount"] == 0
+    st = wait_stats(server, name, lambda s: s["transform_invocations"] >= 2)
+    assert st["transform_invocations"] >= 2 and st["objects"] == 0 and objects(s3, bucket) == {}
+    flush(server, name)
+    (body,) = objects(s3, bucket).values()
+    lines = body.splitlines(keepends=True)
+    assert [line.split(b"|", 1)[1] for line in lines] == records  # order kept, transformed once each
+    sizes = [int(line.split(b"|", 1)[0]) for line in lines]
+    assert max(sizes) * 1000 <= 0.2 * 1024 * 1024  # every invocation within BufferSizeInMBs
+    assert stream_stats(server, name)["transform_ok"] == 600
+
+    # the processor's interval (1 s) sends records to the function although S3 waits 900 s
+    bucket2 = new_bucket(s3)
+    name2 = create(fh, bucket2, BufferingHints={"SizeInMBs": 128, "IntervalInSeconds": 900},
+                   ProcessingConfiguration=lambda_processor(arn, BufferIntervalInSeconds="1"))
+    fh.put_record(DeliveryStreamName=name2, Record={"Data": b"early\n"})
+    st = wait_stats(server, name2, lambda s: s["transform_invocations"] >= 1)
+    assert st["transform_invocations"] == 1 and st["staged_records"] == 1 and objects(s3, bucket2) == {}
+    flush(server, name2)
+    assert list(objects(s3, bucket2).values()) == [b"1|early\n"]
+    assert stream_stats(server, name2)["transform_invocations"] == 1  # staged results delivered, not re-run
+
+
+def test_function_timeout_goes_to_error_output(fh: Any, s3: Any, server: NimbusProcess) -> None:
+    arn = make_function(server, BATCHER, timeout=1)
+    bucket = new_bucket(s3)
+    name = create(fh, bucket, Prefix="out/", BufferingHints={"SizeInMBs": 1, "IntervalInSeconds": 60},
+                  ProcessingConfiguration=lambda_processor(arn, NumberOfRetries="0"))
+    fh.put_record_batch(DeliveryStreamName=name, Records=[{"Data": b"SLOW\n"}, {"Data": b"ok\n"}])
+    flush(server, name)
+    (key, body), = objects(s3, bucket).items()
+    assert key.startswith("out/processing-failed/")
+    lines = [json.loads(x) for x in body.splitlines()]
+    assert [base64.b64decode(x["rawData"]) for x in lines] == [b"SLOW\n", b"ok\n"]
+    assert {x["errorCode"] for x in lines} == {"Lambda.FunctionTimedOut"} and {x["attemptsMade"] for x in lines} == {1}
+    assert {x["lambdaARN"] for x in lines} == {arn}
+
+
+def metric(server: NimbusProcess, name: str, **labels: str) -> float:
+    with urllib.request.urlopen(f"{server.endpoint}/_nimbus/metrics", timeout=30) as r:
+        text = r.read().decode()
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    assert want  # labels given
+    return total
+
+
+def test_per_stream_metrics(fh: Any, s3: Any, server: NimbusProcess, transform_arn: str) -> None:
+    bucket = new_bucket(s3)
+    name = transform_stream(fh, bucket, transform_arn)
+    fh.put_record_batch(DeliveryStreamName=name, Records=[{"Data": b"one\n"}, {"Data": b"FAIL\n"}, {"Data": b"DROP\n"}])
+    flush(server, name)
+    lab = {"account": ACCOUNT, "region": "us-east-1", "stream": name}
+    assert metric(server, "nimbus_firehose_incoming_records_total", **lab) == 3
+    assert metric(server, "nimbus_firehose_incoming_bytes_total", **lab) == 14
+    assert metric(server, "nimbus_firehose_delivered_records_total", **lab) == 1
+    assert metric(server, "nimbus_firehose_delivered_objects_total", **lab, kind="data") == 1
+    assert metric(server, "nimbus_firehose_delivered_objects_total", **lab, kind="error") == 1
+    assert metric(server, "nimbus_firehose_transform_records_total", **lab, result="ProcessingFailed") == 1
+    assert metric(server, "nimbus_firehose_transform_records_total", **lab, result="Dropped") == 1
+    assert metric(server, "nimbus_firehose_delivery_latency_seconds_count", **lab) == 1

@@ -43,9 +43,14 @@ def engine_of(core: Nimbus) -> DeliveryStreams:
             )
         else:
             sink = S3EngineSink(core)
+        def kinesis() -> Any:
+            from nimbus.services.kinesis.api import engine_of as kinesis_engine
+
+            return kinesis_engine(core)
+
         return DeliveryStreams(
             core.storage.metadata, core.storage.logs, core.clock,
-            sink=sink, invoker=LambdaInvoker(core), settings=FirehoseSettings.from_env(extra),
+            sink=sink, invoker=LambdaInvoker(core), settings=FirehoseSettings.from_env(extra), kinesis=kinesis,
         )
 
     return core.component(COMPONENT, build)

@@ -40,6 +40,13 @@ class StreamBuffer:
         self.appended_bytes = 0  # monotonic total, to account appends that race a flush's read
         self.oldest_arrival_ms: int | None = None
         self.changed = asyncio.Event()
+        # the Lambda processor's own buffer (records at or after ``transform_from`` not yet transformed);
+        # only tracked when ``transform_bytes`` is set (a stream with a Lambda processor)
+        self.transform_bytes: int | None = None
+        self.transform_interval_s = 0.0
+        self.transform_from = self.checkpoint
+        self.untransformed_bytes = 0
+        self.untransformed_oldest_ms: int | None = None
         self._probe()
 
     def _probe(self) -> None:
@@ -59,6 +66,37 @@ class StreamBuffer:
         self.interval_s = interval_s
         self.changed.set()
 
+    def set_processor_hints(self, size_bytes: int | None, interval_s: float) -> None:
+        """Track the Lambda processor's own buffer (BufferSizeInMBs / BufferIntervalInSeconds); None: no processor."""
+        self.transform_bytes = size_bytes
+        self.transform_interval_s = interval_s
+        self.transformed_up_to(max(self.transform_from, self.checkpoint))
+        self.changed.set()
+
+    def transformed_up_to(self, seq: int) -> None:
+        """Records below ``seq`` have left the processor buffer: re-measure what is still waiting in it."""
+        self.transform_from = max(seq, self.checkpoint)
+        if self.transform_bytes is None or self.transform_from >= self.log.next_seq:
+            self.untransformed_bytes = 0
+            self.untransformed_oldest_ms = None
+            return
+        batch = self.log.read(self.transform_from, limit=MAX_RECORDS_PER_FLUSH, max_bytes=self.transform_bytes)
+        self.untransformed_oldest_ms = batch[0].timestamp_ms if batch else None
+        self.untransformed_bytes = sum(len(r.payload) for r in batch)
+        if batch and batch[-1].seq + 1 < self.log.next_seq:
+            self.untransformed_bytes = max(self.untransformed_bytes, self.transform_bytes)
+
+    def seconds_until_transform_due(self) -> float | None:
+        """Like ``seconds_until_due`` for the processor buffer; None when it is empty or there is no processor."""
+        if self.transform_bytes is None or self.untransformed_oldest_ms is None:
+            return None
+        if self.untransformed_bytes >= self.transform_bytes:
+            return 0.0
+        return max(0.0, self.untransformed_oldest_ms / 1000 + self.transform_interval_s - self.clock.time())
+
+    def read_untransformed(self, max_bytes: int) -> list[LogRecord]:
+        return self.log.read(self.transform_from, limit=MAX_RECORDS_PER_FLUSH, max_bytes=max_bytes)
+
     @property
     def backlog_records(self) -> int:
         return max(self.log.next_seq - self.checkpoint, 0)
@@ -75,6 +113,14 @@ class StreamBuffer:
             self.changed.set()
         elif self.pending_bytes == n:
             self.changed.set()  # the first record starts the interval timer
+        tb = self.transform_bytes
+        if tb is not None:
+            self.untransformed_bytes += n
+            if self.untransformed_oldest_ms is None:
+                self.untransformed_oldest_ms = arrival_ms
+                self.changed.set()
+            elif self.untransformed_bytes >= tb and self.untransformed_bytes - n < tb:
+                self.changed.set()
         return seqs
 
     def seconds_until_due(self) -> float | None:
@@ -97,6 +143,8 @@ class StreamBuffer:
             return
         self.metadata.put(CHECKPOINT_KIND, self.key, {"next_seq": next_seq})
         self.checkpoint = next_seq
+        if self.transform_from < next_seq:
+            self.transformed_up_to(next_seq)
         await self.log.trim(next_seq)
         self.pending_bytes = max(0, self.pending_bytes - delivered_bytes)
         if self.checkpoint >= self.log.next_seq:

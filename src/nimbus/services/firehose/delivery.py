@@ -26,7 +26,10 @@ import orjson
 
 from nimbus.clock import Clock
 from nimbus.services.firehose import compression
+from nimbus.services.firehose import metrics as m
+from nimbus.services.firehose import kinesis_source
 from nimbus.services.firehose.buffer import StreamBuffer
+from nimbus.storage import LogRecord
 from nimbus.services.firehose.prefixes import Layout, PrefixError
 from nimbus.services.firehose.transform import (
     Failed,
@@ -82,6 +85,20 @@ class DeliveryConfig:
     metadata_queries: dict[str, list[str]] | None = None
     dynamic_partitioning: bool = False
     backup: BackupTarget | None = None
+    kinesis_source: bool = False  # log payloads carry kinesisRecordMetadata (kinesis_source.unpack)
+
+    @property
+    def labels(self) -> tuple[str, str, str]:
+        return (self.account_id, self.region, self.stream_name)
+
+
+@dataclass(slots=True)
+class Staged:
+    """One processor batch already through the Lambda transform, waiting for the destination's flush."""
+
+    sources: list[SourceRecord]
+    ok: list[Transformed]
+    failed: list[Failed]
 
 
 @dataclass(slots=True)
@@ -139,6 +156,9 @@ class Deliverer:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._delivered = asyncio.Condition()
+        self._staged: list[Staged] = []
+        self._staged_bytes = 0
+        self._processor_hints: tuple[int, float] | None = None
 
     # ----------------------------------------------------------------------------------- lifecycle
 
@@ -175,11 +195,29 @@ class Deliverer:
 
     async def _run(self) -> None:
         while not self._closing:
+            cfg = self.config()
+            processor = cfg.processor if self.transformer is not None else None
+            self._track_processor(processor)
             forced = self._force_until is not None and self.buffer.checkpoint < self._force_until
+            tdelay: float | None = None
+            if processor is not None and self._staged_bytes < self.buffer.size_bytes:
+                # the processor's own buffer (BufferSizeInMBs / BufferIntervalInSeconds), independent of S3's
+                tdelay = self.buffer.seconds_until_transform_due()
+                if tdelay == 0.0 and not forced:
+                    try:
+                        await self.transform_once(cfg, processor)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as e:  # noqa: BLE001 - the loop must survive; the records stay in the log
+                        self.counters.last_error = repr(e)
+                        log.exception("firehose transform failed stream=%s", self.buffer.key)
+                        await self.clock.sleep(1.0)
+                    continue
             delay = 0.0 if forced else self.buffer.seconds_until_due()
             if delay is None or delay > 0:
+                waits = [d for d in (delay, tdelay) if d is not None]
                 self.buffer.changed.clear()
-                await self._wait(delay)
+                await self._wait(min(waits) if waits else None)
                 continue
             try:
                 await self.flush_once()
@@ -188,9 +226,43 @@ class Deliverer:
             except Exception as e:  # noqa: BLE001 - the loop must survive; the batch stays in the log
                 self.counters.last_error = repr(e)
                 log.exception("firehose delivery failed stream=%s", self.buffer.key)
+                self.buffer.transformed_up_to(self.buffer.checkpoint)  # staged results were dropped: redo
                 await self.clock.sleep(1.0)
             if self._force_until is not None and self.buffer.checkpoint >= self._force_until:
                 self._force_until = None
+
+    def _track_processor(self, processor: LambdaProcessor | None) -> None:
+        hints = None if processor is None else (processor.buffer_bytes, processor.interval_s)
+        if hints != self._processor_hints:
+            self._processor_hints = hints
+            if hints is None:
+                self.buffer.set_processor_hints(None, 0.0)
+            else:
+                self.buffer.set_processor_hints(hints[0], hints[1])
+
+    def _sources(self, cfg: DeliveryConfig, records: list[LogRecord]) -> list[SourceRecord]:
+        if not cfg.kinesis_source:
+            return [SourceRecord(r.seq, r.timestamp_ms, r.payload) for r in records]
+        out = []
+        for r in records:
+            meta, data = kinesis_source.unpack(r.payload)
+            # the record's arrival is its arrival in the Kinesis stream (the event, prefixes, error records)
+            out.append(SourceRecord(r.seq, int(meta.get("approximateArrivalTimestamp") or r.timestamp_ms), data, meta))
+        return out
+
+    async def transform_once(self, cfg: DeliveryConfig, processor: LambdaProcessor) -> int:
+        """Send the processor's buffer to the function (batches bounded by its hints and 6 MB); the results
+        wait, in memory, for the destination's flush. Returns the number of records transformed."""
+        records = await asyncio.to_thread(self.buffer.read_untransformed, processor.buffer_bytes)
+        if not records:
+            self.buffer.transformed_up_to(self.buffer.transform_from)
+            return 0
+        sources = self._sources(cfg, records)
+        ok, failed = await self._transform(cfg, sources)
+        self._staged.append(Staged(sources, ok, failed))
+        self._staged_bytes += sum(len(r.payload) for r in records)
+        self.buffer.transformed_up_to(records[-1].seq + 1)
+        return len(records)
 
     async def _wait(self, delay: float | None) -> None:
         waiter = asyncio.ensure_future(self.buffer.changed.wait())
@@ -208,12 +280,24 @@ class Deliverer:
     async def flush_once(self) -> int:
         """Deliver one batch (up to the size hint); returns the number of source records consumed."""
         records = await asyncio.to_thread(self.buffer.read_batch)
-        if not records:
+        if not records and not self._staged:
             return 0
         cfg = self.config()
-        sources = [SourceRecord(r.seq, r.timestamp_ms, r.payload) for r in records]
-        source_bytes = sum(len(s.data) for s in sources)
-        plan = await self.plan(cfg, sources)
+        staged, staged_bytes = self._staged, self._staged_bytes
+        self._staged, self._staged_bytes = [], 0
+        end_seq = max(records[-1].seq + 1 if records else 0, staged[-1].sources[-1].seq + 1 if staged else 0)
+        done_seq = staged[-1].sources[-1].seq + 1 if staged else self.buffer.checkpoint
+        sources = [s for st in staged for s in st.sources]
+        ok = [t for st in staged for t in st.ok]
+        failed = [f for st in staged for f in st.failed]
+        rest = self._sources(cfg, [r for r in records if r.seq >= done_seq])
+        if rest:  # what the destination's flush needs and the processor buffer has not sent yet
+            rest_ok, rest_failed = await self._transform(cfg, rest)
+            sources += rest
+            ok += rest_ok
+            failed += rest_failed
+        source_bytes = staged_bytes + sum(len(r.payload) for r in records if r.seq >= done_seq)
+        plan = self._objects(cfg, sources, ok, failed)
         written: set[int] = set()
         attempt = 0
         while True:
@@ -231,10 +315,12 @@ class Deliverer:
                 raise
             except Exception as e:  # noqa: BLE001 - any destination failure is retried
                 self.counters.delivery_failures += 1
+                m.DELIVERY_FAILURES.inc(*cfg.labels)
                 self.counters.last_error = f"{type(e).__name__}: {e}"
                 age_s = self.clock.time() - sources[0].arrival_ms / 1000
                 if age_s > self.retention_s:
                     self.counters.expired_records += len(sources)
+                    m.EXPIRED.inc(*cfg.labels, amount=len(sources))
                     log.error(
                         "firehose records expired undelivered stream=%s records=%d bytes=%d error=%s",
                         cfg.stream_name, len(sources), source_bytes, self.counters.last_error,
@@ -247,16 +333,23 @@ class Deliverer:
                     cfg.stream_name, attempt, delay, self.counters.last_error,
                 )
                 await self._sleep_unless_closing(delay)
+        labels = cfg.labels
         for i in written:
             obj = plan[i]
+            m.OBJECTS.inc(*labels, obj.kind)
             if obj.kind == "data":
                 self.counters.delivered_records += obj.records
                 self.counters.delivered_bytes += len(obj.body)
                 self.counters.objects += 1
+                m.DELIVERED_RECORDS.inc(*labels, amount=obj.records)
+                m.DELIVERED_BYTES.inc(*labels, amount=len(obj.body))
+            elif obj.kind == "backup":
+                self.counters.backup_records += obj.records
         now = self.clock.time()
         self.counters.last_delivery_ms = int(now * 1000)
         self.counters.data_freshness_s = max(0.0, now - sources[0].arrival_ms / 1000)
-        await self.buffer.commit(records[-1].seq + 1, delivered_bytes=source_bytes)
+        m.DELIVERY_LATENCY.observe(self.counters.data_freshness_s, *labels)
+        await self.buffer.commit(end_seq, delivered_bytes=source_bytes)
         async with self._delivered:
             self._delivered.notify_all()
         log.info("firehose flushed stream=%s records=%d objects=%d", cfg.stream_name, len(sources), len(written))
@@ -269,19 +362,30 @@ class Deliverer:
 
     async def plan(self, cfg: DeliveryConfig, sources: list[SourceRecord]) -> list[PlannedObject]:
         """Transform, partition and compress a batch into the objects to write."""
-        ok: list[Transformed]
-        failed: list[Failed] = []
-        if cfg.processor is not None and self.transformer is not None:
-            outcome = await self.transformer.run(cfg.processor, sources)
-            ok, failed = outcome.ok, list(outcome.failed)
-            c = self.counters
-            c.transform_invocations += outcome.invocations
-            c.transform_ok += len(ok)
-            c.transform_dropped += outcome.dropped
-            c.transform_failed += len(failed)
-            c.transform_ms += outcome.duration_ms
-        else:
-            ok = [Transformed(s, s.data) for s in sources]
+        ok, failed = await self._transform(cfg, sources)
+        return self._objects(cfg, sources, ok, failed)
+
+    async def _transform(self, cfg: DeliveryConfig, sources: list[SourceRecord]) -> tuple[list[Transformed], list[Failed]]:
+        if cfg.processor is None or self.transformer is None:
+            return [Transformed(s, s.data) for s in sources], []
+        outcome = await self.transformer.run(cfg.processor, sources)
+        c = self.counters
+        c.transform_invocations += outcome.invocations
+        c.transform_ok += len(outcome.ok)
+        c.transform_dropped += outcome.dropped
+        c.transform_failed += len(outcome.failed)
+        c.transform_ms += outcome.duration_ms
+        labels = cfg.labels
+        m.TRANSFORM_INVOCATIONS.inc(*labels, amount=outcome.invocations)
+        m.TRANSFORM_RECORDS.inc(*labels, "Ok", amount=len(outcome.ok))
+        m.TRANSFORM_RECORDS.inc(*labels, "Dropped", amount=outcome.dropped)
+        m.TRANSFORM_RECORDS.inc(*labels, "ProcessingFailed", amount=len(outcome.failed))
+        m.TRANSFORM_DURATION.observe(outcome.duration_ms / 1000, *labels)
+        return outcome.ok, list(outcome.failed)
+
+    def _objects(
+        self, cfg: DeliveryConfig, sources: list[SourceRecord], ok: list[Transformed], failed: list[Failed]
+    ) -> list[PlannedObject]:
         if cfg.append_delimiter:
             for t in ok:
                 t.data += b"\n"
@@ -328,7 +432,6 @@ class Deliverer:
             key = b.layout.prefix(oldest) + b.layout.object_name(cfg.stream_name, cfg.version, oldest, str(uuid.uuid4()), ext_b)
             body = compression.compress(b.compression, b"".join(s.data for s in sources))
             objects.append(PlannedObject(b.bucket, key, body, compression.content_encoding(b.compression), len(sources), "backup"))
-            self.counters.backup_records += len(sources)
         return objects
 
     def _partition_keys(self, cfg: DeliveryConfig, t: Transformed) -> dict[str, str] | None:

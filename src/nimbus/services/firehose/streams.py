@@ -30,6 +30,7 @@ from typing import Any
 from nimbus import arn as arns
 from nimbus.clock import Clock
 from nimbus.services.firehose import compression
+from nimbus.services.firehose import metrics as m
 from nimbus.services.firehose.buffer import StreamBuffer
 from nimbus.services.firehose.delivery import (
     DEFAULT_RETENTION_S,
@@ -46,6 +47,7 @@ from nimbus.services.firehose.errors import (
     ResourceInUseException,
     ResourceNotFoundException,
 )
+from nimbus.services.firehose.kinesis_source import KinesisSource
 from nimbus.services.firehose.prefixes import Layout, PrefixError, resolve_time_zone, validate
 from nimbus.services.firehose.transform import FunctionInvoker, LambdaProcessor, Transformer
 from nimbus.storage import LogStore, MetadataStore
@@ -75,6 +77,7 @@ _PROCESSOR_PARAMS: dict[str, set[str]] = {
 _ALL_PROCESSOR_TYPES = {"Lambda", "RecordDeAggregation", "Decompression", "CloudWatchLogProcessing", "MetadataExtraction", "AppendDelimiterToRecord"}
 _NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,64}$")
 _LAMBDA_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]+))?$")
+_KINESIS_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/[a-zA-Z0-9_.-]{1,128}$")
 _BUCKET_ARN = re.compile(r"^arn:[a-z-]+:s3:::([a-z0-9][a-z0-9.-]{1,253}[a-z0-9])$")
 _FILE_EXTENSION = re.compile(r"^$|^\.[0-9a-z!\-_.*'()]+$")
 _S3_FIELDS = (
@@ -124,6 +127,8 @@ class _Live:
     deliverer: Deliverer | None = None
     config: DeliveryConfig | None = None
     lock: asyncio.Lock | None = None
+    source: KinesisSource | None = None
+    labels: tuple[str, str, str] = ("", "", "")
 
 
 class DeliveryStreams:
@@ -138,6 +143,7 @@ class DeliveryStreams:
         sink: ObjectSink,
         invoker: FunctionInvoker | None,
         settings: FirehoseSettings | None = None,
+        kinesis: Callable[[], Any] | None = None,
     ) -> None:
         self.metadata = metadata
         self.logs = logs
@@ -145,6 +151,7 @@ class DeliveryStreams:
         self.sink = sink
         self.invoker = invoker
         self.settings = settings or FirehoseSettings()
+        self.kinesis = kinesis  # the Kinesis engine ("kinesis.engine"), for KinesisStreamAsSource
         self._live: dict[str, _Live] = {}
         self._started = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -166,6 +173,8 @@ class DeliveryStreams:
 
     async def aclose(self) -> None:
         for live in list(self._live.values()):
+            if live.source is not None:
+                await live.source.aclose()
             if live.deliverer is not None:
                 await live.deliverer.aclose()
         for t in list(self._tasks):
@@ -210,14 +219,46 @@ class DeliveryStreams:
         transformer = None
         if self.invoker is not None:
             transformer = Transformer(self.invoker, self.clock, stream_arn=doc["arn"], region=doc["region"])
-        live = _Live(doc=doc, buffer=buffer, config=cfg, lock=asyncio.Lock())
+        live = _Live(doc=doc, buffer=buffer, config=cfg, lock=asyncio.Lock(), labels=(doc["account"], doc["region"], doc["name"]))
         live.deliverer = Deliverer(
             buffer, lambda: live.config or cfg, self.sink, self.clock, transformer=transformer,
             retention_s=self.settings.retention_s,
         )
         live.deliverer.start()
+        if doc["type"] == "KinesisStreamAsSource" and self.kinesis is not None:
+            live.source = self._source(key, doc, live)
+            live.source.start()
         self._live[key] = live
         return live
+
+    def _source(self, key: str, doc: dict[str, Any], live: _Live | None) -> KinesisSource:
+        src = doc["source"]
+
+        async def append(payloads: list[bytes]) -> None:
+            assert live is not None and live.buffer is not None
+            await live.buffer.append(payloads, arrival_ms=int(self.clock.time() * 1000))
+            self._count_incoming(live, payloads)
+
+        def on_error(message: str) -> None:
+            if live is not None and live.deliverer is not None:
+                live.deliverer.counters.last_error = message
+            log.warning("firehose kinesis source stream=%s %s", key, message)
+
+        assert self.kinesis is not None
+        return KinesisSource(
+            self.kinesis, self.metadata, self.clock, key=f"{key}/{doc['incarnation']}",
+            stream_arn=src["KinesisStreamARN"], incarnation=src.get("incarnation"), append=append, on_error=on_error,
+        )
+
+    @staticmethod
+    def _count_incoming(live: _Live, payloads: list[bytes]) -> None:
+        n = sum(len(p) for p in payloads)
+        assert live.deliverer is not None
+        c = live.deliverer.counters
+        c.incoming_records += len(payloads)
+        c.incoming_bytes += n
+        m.INCOMING_RECORDS.inc(*live.labels, amount=len(payloads))
+        m.INCOMING_BYTES.inc(*live.labels, amount=n)
 
     def _delivery_config(self, doc: dict[str, Any]) -> DeliveryConfig:
         dest = doc["destination"]
@@ -258,6 +299,7 @@ class DeliveryStreams:
             metadata_queries=queries,
             dynamic_partitioning=dp,
             backup=backup,
+            kinesis_source=doc["type"] == "KinesisStreamAsSource",
         )
 
     # ------------------------------------------------------------------------------- validation
@@ -368,9 +410,10 @@ class DeliveryStreams:
         if stype not in ("DirectPut", "KinesisStreamAsSource"):
             raise _bad(f"DeliveryStreamType {stype} is not supported by Nimbus (DirectPut, KinesisStreamAsSource).")
         source = params.get("KinesisStreamSourceConfiguration")
+        kinesis_stream = None
         if stype == "KinesisStreamAsSource":
-            raise _bad("KinesisStreamAsSource is not supported by Nimbus yet; use DirectPut.")
-        if source is not None:
+            kinesis_stream = self._check_source(source)
+        elif source is not None:
             raise _bad("KinesisStreamSourceConfiguration is only valid with DeliveryStreamType KinesisStreamAsSource.")
         given = [k for k in params if k.endswith("DestinationConfiguration")]
         if len(given) != 1:
@@ -395,11 +438,35 @@ class DeliveryStreams:
             "api": "ExtendedS3" if extended else "S3", "tags": tags,
             "encryption": _encryption_doc(encryption, "ENABLED") if encryption else None,
         }
+        if kinesis_stream is not None:
+            if encryption:
+                raise _bad("Encryption is not supported for a KinesisStreamAsSource delivery stream; encrypt the Kinesis stream instead.")
+            doc["source"] = {
+                "KinesisStreamARN": source["KinesisStreamARN"], "RoleARN": source["RoleARN"],
+                "DeliveryStartTimestamp": now, "incarnation": kinesis_stream.incarnation,
+            }
         key = self.key(account, region, name)
         if not self.metadata.insert(KIND, key, doc):
             raise ResourceInUseException(f"Firehose {name} under accountId {account} already exists")
+        if kinesis_stream is not None:
+            self._source(key, doc, None).start_at_latest(kinesis_stream)  # AWS reads from LATEST
         self._open(key, doc)
         return arn
+
+    def _check_source(self, source: dict[str, Any] | None) -> Any:
+        if not source:
+            raise _bad("KinesisStreamSourceConfiguration is required for DeliveryStreamType KinesisStreamAsSource.")
+        stream_arn, role = source.get("KinesisStreamARN", ""), source.get("RoleARN", "")
+        if not _KINESIS_ARN.match(stream_arn or ""):
+            raise _bad(f"KinesisStreamARN {stream_arn!r} is not a valid Kinesis stream ARN.")
+        if not role:
+            raise _bad("KinesisStreamSourceConfiguration.RoleARN is required.")
+        if self.kinesis is None:
+            raise _bad("KinesisStreamAsSource needs Nimbus's Kinesis service, which is not available.")
+        try:
+            return KinesisSource.resolve(self.kinesis(), stream_arn)
+        except Exception as e:  # noqa: BLE001 - any lookup failure means the source cannot be read
+            raise _bad(f"Kinesis stream {stream_arn} does not exist or cannot be read.") from e
 
     def describe(self, account: str, region: str, name: str, *, exclusive_start_destination_id: str | None = None) -> dict[str, Any]:
         doc = self._doc(account, region, name)
@@ -421,6 +488,12 @@ class DeliveryStreams:
         }
         if doc["version"] > 1:
             out["LastUpdateTimestamp"] = doc["updated"]
+        src = doc.get("source")
+        if src is not None:
+            out["Source"] = {"KinesisStreamSourceDescription": {
+                "KinesisStreamARN": src["KinesisStreamARN"], "RoleARN": src["RoleARN"],
+                "DeliveryStartTimestamp": src["DeliveryStartTimestamp"],
+            }}
         out["DeliveryStreamEncryptionConfiguration"] = doc.get("encryption") or {"Status": "DISABLED"}
         return out
 
@@ -451,8 +524,12 @@ class DeliveryStreams:
 
     async def _finish_delete(self, key: str, doc: dict[str, Any]) -> None:
         live = self._live.pop(key, None)
+        if live is not None and live.source is not None:
+            await live.source.aclose()
         if live is not None and live.deliverer is not None:
             await live.deliverer.aclose()
+        if doc.get("source") is not None and self.kinesis is not None:
+            self._source(key, doc, None).forget()
         if live is not None and live.buffer is not None:
             live.buffer.forget()
         else:
@@ -567,7 +644,7 @@ class DeliveryStreams:
         if status != "ACTIVE":
             raise ResourceInUseException(f"Firehose {name} under account {account} is {status}.")
         if doc["type"] != "DirectPut":
-            raise _bad(f"This operation is not permitted on KinesisStreamAsSource delivery stream type.")
+            raise _bad("This operation is not permitted on KinesisStreamAsSource delivery stream type.")
         for p in payloads:
             if len(p) > MAX_RECORD_BYTES:
                 raise _bad(f"Record size {len(p)} exceeds the maximum of {MAX_RECORD_BYTES} bytes (1,000 KiB).")
@@ -575,9 +652,7 @@ class DeliveryStreams:
             live = self._open(key, doc)
         assert live.buffer is not None and live.deliverer is not None
         seqs = await live.buffer.append(payloads, arrival_ms=int(self.clock.time() * 1000))
-        c = live.deliverer.counters
-        c.incoming_records += len(payloads)
-        c.incoming_bytes += sum(len(p) for p in payloads)
+        self._count_incoming(live, payloads)
         inc = doc["incarnation"][:16]
         encrypted = (doc.get("encryption") or {}).get("Status") == "ENABLED"
         return [f"{inc}{s:040d}" for s in seqs], encrypted
@@ -588,6 +663,8 @@ class DeliveryStreams:
         live = self._live.get(key)
         if live is None or live.deliverer is None:
             return True
+        if live.source is not None and not await live.source.catch_up(timeout):
+            return False
         return await live.deliverer.flush(timeout)
 
     def stats(self) -> dict[str, dict[str, Any]]:
@@ -600,7 +677,11 @@ class DeliveryStreams:
                 "backlog_records": live.buffer.backlog_records,
                 "pending_bytes": live.buffer.pending_bytes,
                 "checkpoint": live.buffer.checkpoint,
+                "untransformed_bytes": live.buffer.untransformed_bytes,
+                "staged_records": sum(len(st.sources) for st in live.deliverer._staged),
             }
+            if live.source is not None:
+                out[key]["kinesis_positions"] = live.source.positions()
         return out
 
 

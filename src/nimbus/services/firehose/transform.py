@@ -63,6 +63,7 @@ class SourceRecord:
     seq: int
     arrival_ms: int
     data: bytes
+    kinesis: dict[str, Any] | None = None  # kinesisRecordMetadata (KinesisStreamAsSource only)
 
     @property
     def record_id(self) -> str:
@@ -132,22 +133,19 @@ def split_batches(records: Sequence[SourceRecord], max_data_bytes: int) -> list[
 
 
 def build_event(records: Sequence[SourceRecord], *, stream_arn: str, region: str) -> bytes:
-    """The transformation event (A.6): approximateArrivalTimestamp in epoch ms, data base64."""
-    return orjson.dumps(
-        {
-            "invocationId": str(uuid.uuid4()),
-            "deliveryStreamArn": stream_arn,
-            "region": region,
-            "records": [
-                {
-                    "recordId": r.record_id,
-                    "approximateArrivalTimestamp": r.arrival_ms,
-                    "data": base64.b64encode(r.data).decode("ascii"),
-                }
-                for r in records
-            ],
+    """The transformation event (A.6): approximateArrivalTimestamp in epoch ms, data base64, and
+    ``kinesisRecordMetadata`` for records read from a Kinesis stream."""
+    items: list[dict[str, Any]] = []
+    for r in records:
+        item: dict[str, Any] = {
+            "recordId": r.record_id,
+            "approximateArrivalTimestamp": r.arrival_ms,
+            "data": base64.b64encode(r.data).decode("ascii"),
         }
-    )
+        if r.kinesis is not None:
+            item["kinesisRecordMetadata"] = r.kinesis
+        items.append(item)
+    return orjson.dumps({"invocationId": str(uuid.uuid4()), "deliveryStreamArn": stream_arn, "region": region, "records": items})
 
 
 class ContractError(Exception):
@@ -256,7 +254,7 @@ class Transformer:
                 code, message = "Lambda.InvokeFailed", f"The Lambda function invocation failed: {e}"
             else:
                 if result.function_error:
-                    code, message = "Lambda.FunctionError", _function_error_message(result)
+                    code, message = _function_error(result)
                 else:
                     try:
                         ok, dropped, failed = parse_response(batch, result.payload)
@@ -277,17 +275,20 @@ class Transformer:
         return out
 
 
-def _function_error_message(result: InvokeResult) -> str:
+def _function_error(result: InvokeResult) -> tuple[str, str]:
+    """(A.6 error code, message) of a call that came back with X-Amz-Function-Error: a function that ran
+    out of its own timeout is ``Lambda.FunctionTimedOut``, any other failure ``Lambda.FunctionError``."""
     try:
         doc: Any = orjson.loads(result.payload)
     except orjson.JSONDecodeError:
         doc = None
     if isinstance(doc, dict) and ("errorMessage" in doc or "errorType" in doc):
         kind = doc.get("errorType", result.function_error)
-        if kind == "Sandbox.Timedout" or "timed out" in str(doc.get("errorMessage", "")).lower():
-            return f"The Lambda function timed out: {doc.get('errorMessage', '')}".strip()
-        return f"The Lambda function returned an error ({kind}): {doc.get('errorMessage', '')}".strip()
-    return f"The Lambda function returned an error ({result.function_error})."
+        text = str(doc.get("errorMessage", ""))
+        if kind == "Sandbox.Timedout" or "task timed out" in text.lower():
+            return "Lambda.FunctionTimedOut", f"The Lambda function timed out: {text}".strip()
+        return "Lambda.FunctionError", f"The Lambda function returned an error ({kind}): {text}".strip()
+    return "Lambda.FunctionError", f"The Lambda function returned an error ({result.function_error})."
 
 
 def error_record(f: Failed) -> bytes:
