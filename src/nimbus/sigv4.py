@@ -263,28 +263,8 @@ def _verify_header(
         payload_hash = body_sha256 if body_sha256 is not None else EMPTY_SHA256
     elif body_sha256 is not None and len(payload_hash) == 64 and payload_hash.lower() != body_sha256:
         raise AuthError("content_sha", "The provided 'x-amz-content-sha256' header does not match what was computed.")
-    creq = "\n".join(
-        (
-            method,
-            canonical_uri(raw_path, scope.service),
-            canonical_query(raw_query),
-            canonical_headers(headers, signed),
-            ";".join(signed),
-            payload_hash,
-        )
-    )
-    cscope = f"{scope.date}/{scope.region}/{scope.service}/aws4_request"
-    sts = f"{ALGORITHM}\n{amz_date}\n{cscope}\n{hashlib.sha256(creq.encode()).hexdigest()}"
-    key = signing_key(creds.secret_access_key, scope.date, scope.region, scope.service)
-    expected = hmac.digest(key, sts.encode(), "sha256").hex()
-    sig = m.group("sig").lower()
-    if not hmac.compare_digest(expected, sig):
-        raise AuthError(
-            "bad_signature",
-            "The request signature we calculated does not match the signature you provided. "
-            "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
-        )
-    return Identity(creds, scope.region, scope.service, payload_hash, sig, key, amz_date, cscope)
+    canonical_q = canonical_query(raw_query)
+    return _check_v4(creds, scope, method, raw_path, canonical_q, headers, signed, payload_hash, amz_date, m.group("sig"))
 
 
 def _verify_presigned(
@@ -317,27 +297,29 @@ def _verify_presigned(
     payload_hash = headers.get("x-amz-content-sha256", UNSIGNED) if scope.service == "s3" else UNSIGNED
     if scope.service != "s3":
         payload_hash = EMPTY_SHA256 if method in ("GET", "HEAD", "DELETE") else UNSIGNED
+    canonical_q = canonical_query(raw_query, exclude_signature=True)
+    return _check_v4(creds, scope, method, raw_path, canonical_q, headers, signed, payload_hash, amz_date, q["X-Amz-Signature"])
+
+
+def _check_v4(
+    creds: Credentials, scope: Scope, method: str, raw_path: str, canonical_q: str, headers: dict[str, str],
+    signed: list[str], payload_hash: str, amz_date: str, given: str,
+) -> Identity:
+    """Rebuild the canonical request and string to sign; compare with the signature the client sent."""
     creq = "\n".join(
-        (
-            method,
-            canonical_uri(raw_path, scope.service),
-            canonical_query(raw_query, exclude_signature=True),
-            canonical_headers(headers, signed),
-            ";".join(signed),
-            payload_hash,
-        )
+        (method, canonical_uri(raw_path, scope.service), canonical_q, canonical_headers(headers, signed), ";".join(signed), payload_hash)
     )
     cscope = f"{scope.date}/{scope.region}/{scope.service}/aws4_request"
     sts = f"{ALGORITHM}\n{amz_date}\n{cscope}\n{hashlib.sha256(creq.encode()).hexdigest()}"
     key = signing_key(creds.secret_access_key, scope.date, scope.region, scope.service)
-    expected = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, q["X-Amz-Signature"].lower()):
+    sig = given.lower()
+    if not hmac.compare_digest(hmac.digest(key, sts.encode(), "sha256").hex(), sig):
         raise AuthError(
             "bad_signature",
             "The request signature we calculated does not match the signature you provided. "
-            "Check your key and signing method.",
+            "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
         )
-    return Identity(creds, scope.region, scope.service, payload_hash, q["X-Amz-Signature"], key, amz_date, cscope)
+    return Identity(creds, scope.region, scope.service, payload_hash, sig, key, amz_date, cscope)
 
 
 # S3 sub-resources that take part in a SigV2 canonical resource (as botocore's HmacV1Auth lists them)
