@@ -99,6 +99,10 @@ class Nimbus:
     async def _start_eager(self) -> None:
         for name in EAGER:
             try:
+                # import off the event loop, so /_nimbus/health and early requests are answered meanwhile
+                target = SERVICES.get(name)
+                if target is not None and name not in self._apis:
+                    await asyncio.to_thread(importlib.import_module, target.partition(":")[0])
                 api = self.api(name)
                 start = getattr(api, "start", None)
                 if start is not None:
