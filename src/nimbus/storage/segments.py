@@ -419,7 +419,9 @@ class SegmentLog:
                             chunk = max(chunk, HEADER_BYTES + length)
                             break
                         if rseq >= seq:
-                            if crc32(view[pos + HEADER_BYTES : frame_end], crc32(view[pos + 8 : pos + HEADER_BYTES])) != crc:
+                            # seq, timestamp and payload are contiguous: one CRC over them equals the
+                            # chained crc32(payload, crc32(seq + timestamp)) the writer computed
+                            if crc32(view[pos + 8 : frame_end]) != crc:
                                 raise LogCorrupt(f"log {self._name!r}: bad CRC at {segment.path.name}+{offset + pos}")
                             if budget is not None:
                                 if out and length > budget:
@@ -752,7 +754,7 @@ def _scan_segment(path: Path, base_seq: int) -> _Scan:
                 buf_start = offset
                 pos = 0
             view = memoryview(buf)
-            if rseq != seq or crc32(view[pos + HEADER_BYTES : pos + HEADER_BYTES + length], crc32(view[pos + 8 : pos + HEADER_BYTES])) != crc:
+            if rseq != seq or crc32(view[pos + 8 : pos + HEADER_BYTES + length]) != crc:
                 break
             if offset - segment.w_index_off >= INDEX_INTERVAL_BYTES:
                 segment.idx_seq.append(seq)

@@ -249,3 +249,29 @@ def test_quotas_off_by_default() -> None:
         assert not [r for r in results if r.error_code]
 
     run(main())
+
+
+def test_single_shard_batches_match_the_general_path() -> None:
+    """One open shard, no quotas: the list-at-a-time path gives what the per-record path gives, and hands
+    entries it cannot take (explicit hash keys, oversize records) to the per-record checks."""
+
+    async def main() -> None:
+        eng, _ = make()
+        s = eng.create_stream(ACCT, REGION, "one", shard_count=1)
+        entries = [(bytes([i]) * (i + 1), f"k-{i}-é", None) for i in range(50)]
+        results = await eng.put_records(s, entries)
+        token = eng.shard_iterator(s, "shardId-000000000000", "TRIM_HORIZON")
+        got = eng.get_records(token, None).records
+        assert [(r["Data"], r["PartitionKey"]) for r in got] == [(d, k) for d, k, _ in entries]
+        assert [r["SequenceNumber"] for r in got] == [r.sequence_number for r in results]
+        assert {r.shard_id for r in results} == {"shardId-000000000000"}
+        seqs = [int(r.sequence_number) for r in results]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 50
+        mixed = await eng.put_records(s, [(b"a", "x", None), (b"b", "y", str(MAX_HASH_KEY))])
+        assert [r.error_code for r in mixed] == [None, None]
+        with pytest.raises(ServiceError) as err:
+            await eng.put_records(s, [(b"ok", "k", None), (b"x" * (1024 * 1024), "k", None)])
+        assert "records.2.member.data" in err.value.message
+        assert eng.get_records(token, None).records[-1]["Data"] == b"b"  # the refused batch wrote nothing
+
+    run(main())

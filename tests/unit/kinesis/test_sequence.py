@@ -69,3 +69,13 @@ def test_iterators_round_trip_and_detect_tampering() -> None:
     raw[10] ^= 1
     with pytest.raises(BadIterator):
         codec.decode(__import__("base64").urlsafe_b64encode(bytes(raw)).decode())
+
+
+@pytest.mark.parametrize("epoch,index", [(0, 0), (1_700_000_000, 3), (9_999_999_999, 999_999)])
+@pytest.mark.parametrize("first", [-1, 0, 7, 10**12])
+def test_range_matches_one_by_one(epoch: int, index: int, first: int) -> None:
+    enc = sequence.Encoder(epoch, index)
+    assert enc.range(first, 25) == [enc(first + i) for i in range(25)]
+    assert enc.range(first, 0) == []
+    for text in enc.range(first, 3):
+        assert sequence.decode(text).shard_index == index

@@ -325,26 +325,20 @@ class KinesisApi:
         entries = params["Records"]
         if len(entries) > MAX_PUT_RECORDS:
             raise InvalidArgumentException(f"PutRecords accepts at most {MAX_PUT_RECORDS} records per request.")
-        batch = []
-        total = 0
-        for entry in entries:
-            data = entry["Data"]
-            key = entry["PartitionKey"]
-            total += len(data) + len(key)
-            batch.append((data, key, entry.get("ExplicitHashKey")))
+        batch = [(entry["Data"], entry["PartitionKey"], entry.get("ExplicitHashKey")) for entry in entries]
+        total = sum([len(data) + len(key) for data, key, _ in batch])
         if total > MAX_PUT_RECORDS_BYTES:
             raise InvalidArgumentException(
                 f"Records size exceeds {MAX_PUT_RECORDS_BYTES // (1 << 20)} MB limit: the request has {total} bytes."
             )
         results = await self.streams.put_records(stream, batch)
-        failed = 0
-        out = []
-        for r in results:
-            if r.error_code is None:
-                out.append({"SequenceNumber": r.sequence_number, "ShardId": r.shard_id})
-            else:
-                failed += 1
-                out.append({"ErrorCode": r.error_code, "ErrorMessage": r.error_message})
+        out = [
+            {"SequenceNumber": r.sequence_number, "ShardId": r.shard_id}
+            if r.error_code is None
+            else {"ErrorCode": r.error_code, "ErrorMessage": r.error_message}
+            for r in results
+        ]
+        failed = sum([r.error_code is not None for r in results])
         return {"FailedRecordCount": failed, "Records": out, "EncryptionType": stream.encryption}
 
     async def get_shard_iterator(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

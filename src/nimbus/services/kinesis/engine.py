@@ -25,7 +25,6 @@ import orjson
 from nimbus import arn as arns
 from nimbus.clock import Clock
 from nimbus.errors import InternalFailure
-from nimbus.services.kinesis import records as recordfmt
 from nimbus.services.kinesis import sequence
 from nimbus.services.kinesis.config import KinesisSettings
 from nimbus.services.kinesis.errors import (
@@ -83,6 +82,10 @@ class ReadResult:
     child_shards: list[dict[str, Any]] | None
     shard: Shard
     next_seq: int
+
+
+# records.pack's length prefix for the usual key lengths (a partition key is at most 256 characters)
+_KEY_HEADS = [n.to_bytes(2, "little") for n in range(1025)]
 
 
 def _now_ms(clock: Clock) -> int:
@@ -547,17 +550,22 @@ class Streams:
     ) -> list[PutResult]:
         """Append ``(data, partition_key, explicit_hash_key)`` entries; per-entry results, in order."""
         limit = stream.max_record_kib * 1024
-        groups: dict[int, tuple[Shard, list[int], list[bytes]]] = {}
-        results = [PutResult() for _ in entries]
         quotas = self.quotas
-        now = self.clock.monotonic()
         single = stream.single_open_shard()  # one open shard: no hashing needed to route
+        if single is not None and quotas is None and entries:
+            fast = await self._put_single_shard(single, entries, limit)
+            if fast is not None:
+                return fast
+        groups: dict[int, tuple[Shard, list[int], list[bytes]]] = {}
+        throttled: dict[int, PutResult] = {}
+        now = self.clock.monotonic()
         md5 = hashlib.md5
         route = stream.route
-        pack = recordfmt.pack
+        heads = _KEY_HEADS
         for i, (data, key, explicit) in enumerate(entries):
             key_bytes = key.encode("utf-8")
-            if len(data) + len(key_bytes) > limit:
+            n = len(key_bytes)
+            if len(data) + n > limit:
                 raise ValidationException(
                     f"1 validation error detected: Value at 'records.{i + 1}.member.data' failed to satisfy constraint: "
                     f"Member must have length less than or equal to {limit}"
@@ -575,8 +583,8 @@ class Streams:
                 shard = single
             else:
                 shard = route(int.from_bytes(md5(key_bytes).digest(), "big"))
-            if quotas is not None and not quotas.try_write((stream.key, shard.index), len(data) + len(key_bytes), now):
-                results[i] = PutResult(
+            if quotas is not None and not quotas.try_write((stream.key, shard.index), len(data) + n, now):
+                throttled[i] = PutResult(
                     error_code="ProvisionedThroughputExceededException",
                     error_message=f"Rate exceeded for shard {shard.shard_id} in stream {stream.name} under account {stream.account}.",
                 )
@@ -585,7 +593,11 @@ class Streams:
             if group is None:
                 group = groups[shard.index] = (shard, [], [])
             group[1].append(i)
-            group[2].append(pack(key_bytes, data))
+            # records.pack, inlined: [u16 LE key length][key][data]
+            group[2].append(b"".join((heads[n] if n <= 1024 else n.to_bytes(2, "little"), key_bytes, data)))
+        results: list[PutResult] = [None] * len(entries)  # type: ignore[list-item] # every slot is set below
+        for i, result in throttled.items():
+            results[i] = result
         if not groups:
             return results
         # No await before this point: routing and in-flight counting are atomic w.r.t. resharding.
@@ -606,9 +618,42 @@ class Streams:
             encode = shard.encode
             assert encode is not None
             sid = shard.shard_id
-            for i, seq in zip(indices, outcome):
-                results[i] = PutResult(sid, encode(seq))
+            if outcome and outcome[-1] - outcome[0] == len(outcome) - 1:  # one append: consecutive numbers
+                numbers = encode.range(outcome[0], len(outcome))
+            else:
+                numbers = [encode(seq) for seq in outcome]
+            for i, number in zip(indices, numbers):
+                results[i] = PutResult(sid, number)
         return results
+
+    async def _put_single_shard(
+        self, shard: Shard, entries: Sequence[tuple[bytes, str, str | None]], limit: int
+    ) -> list[PutResult] | None:
+        """``put_records`` when every record goes to the one open shard and quotas are off: the same
+        result, built a list at a time. None (nothing appended) when an entry needs the general path
+        (an ExplicitHashKey to check, a record over the size limit, an unusually long key)."""
+        heads = _KEY_HEADS
+        try:
+            keys = [key.encode("utf-8") for _, key, explicit in entries if explicit is None]
+            if len(keys) != len(entries):
+                return None
+            payloads = [b"".join((heads[len(key)], key, entry[0])) for entry, key in zip(entries, keys)]
+        except IndexError:
+            return None
+        if max(map(len, payloads)) - 2 > limit:
+            return None
+        # No await before the append is queued: routing and in-flight counting are atomic w.r.t. resharding.
+        shard.inflight += 1
+        try:
+            seqs = await self._append(shard, payloads, _now_ms(self.clock))
+        except Exception as exc:  # noqa: BLE001 - reported per record, as the general path does
+            log.error("append failed shard=%s error=%r", shard.shard_id, exc)
+            return [PutResult(error_code="InternalFailure", error_message="Internal service failure.") for _ in entries]
+        encode = shard.encode
+        assert encode is not None
+        sid = shard.shard_id
+        numbers = encode.range(seqs[0], len(seqs)) if seqs[-1] - seqs[0] == len(seqs) - 1 else [encode(q) for q in seqs]
+        return [PutResult(sid, number) for number in numbers]
 
     async def _append(self, shard: Shard, payloads: list[bytes], ts: int) -> list[int]:
         try:
@@ -716,17 +761,26 @@ class Streams:
             limit = min(limit, max(end - pos, 0))
         rows: list[LogRecord] = lg.read(pos, limit, max_bytes) if limit > 0 else []
         encode = shard.encode
+        if rows and rows[-1].seq - rows[0].seq == len(rows) - 1:  # the usual case: no gap
+            numbers = encode.range(rows[0].seq, len(rows))
+        else:
+            numbers = [encode(row.seq) for row in rows]
         out: list[dict[str, Any]] = []
         append = out.append
         nbytes = 0
-        for row in rows:
+        last_ms = -1
+        arrival = 0.0
+        for row, number in zip(rows, numbers):
             p = row.payload
             n = p[0] | (p[1] << 8)
             nbytes += len(p)
+            if row.timestamp_ms != last_ms:  # records of one append share their arrival time
+                last_ms = row.timestamp_ms
+                arrival = last_ms / 1000
             append(
                 {
-                    "SequenceNumber": encode(row.seq),
-                    "ApproximateArrivalTimestamp": row.timestamp_ms / 1000,
+                    "SequenceNumber": number,
+                    "ApproximateArrivalTimestamp": arrival,
                     "Data": p[2 + n :],
                     "PartitionKey": p[2 : 2 + n].decode("utf-8"),
                 }

@@ -64,13 +64,32 @@ def decode(text: str) -> SequencePosition:
 class Encoder:
     """Sequence numbers of one shard; caches the constant head so the hot path formats one integer."""
 
-    __slots__ = ("_prefix", "_key")
+    __slots__ = ("_prefix", "_key", "_head")
 
     def __init__(self, epoch: int, shard_index: int) -> None:
         self._prefix = f"{PREFIX}{epoch % 10**10:010d}{shard_index:06d}"
         self._key = _prefix_key(self._prefix)
+        self._head = int(self._prefix)  # starts with "49": no leading zero is lost
 
     def __call__(self, log_seq: int) -> str:
         field = log_seq + 1
         x = ((self._key ^ (field * _M1)) * _M2) & _MASK
         return f"{self._prefix}{field:020d}{(x ^ (x >> 29)) % _CHECK_MOD:018d}"
+
+    def range(self, first_log_seq: int, count: int) -> list[str]:
+        """The numbers of ``count`` consecutive log sequence numbers from ``first_log_seq``: the same
+        strings as calling the encoder on each, built with one integer addition per step instead of
+        formatting three fields (PutRecords and GetRecords number hundreds to thousands at once)."""
+        key, m2, mask, mod, step_m1 = self._key, _M2, _MASK, _CHECK_MOD, _M1
+        field = first_log_seq + 1
+        # prefix digits | 20-digit field | 18-digit check, as one integer: its decimal form is the number
+        base = (self._head * 10**20 + field) * _CHECK_MOD
+        mixed = field * _M1
+        out: list[str] = []
+        append = out.append
+        for _ in range(count):
+            x = ((key ^ mixed) * m2) & mask
+            append(str(base + (x ^ (x >> 29)) % mod))
+            base += mod
+            mixed += step_m1
+        return out
