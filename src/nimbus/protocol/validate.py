@@ -169,6 +169,7 @@ class Validator:
                 if hi is not None and len(value) > hi:
                     _constraint(problems, value, path, f"Member must have length less than or equal to {hi}")
 
+            check_blob.inline = (bytes, lo, hi)  # type: ignore[attr-defined] # see _structure_list
             return check_blob
         if kind == "timestamp":
             type_error = self._type_error
@@ -194,6 +195,7 @@ class Validator:
                 if not isinstance(value, str):
                     raise type_error(path, "string", value)
 
+            check_plain.inline = (str, None, None)  # type: ignore[attr-defined]
             return check_plain
 
         def check_string(value: Any, path: Path, problems: Problems) -> None:
@@ -235,12 +237,16 @@ class Validator:
                 if item is not None:
                     check(item, (path, wire), problems)
 
+        check_structure.parts = (flat_required, members)  # type: ignore[attr-defined] # see _structure_list
         return check_structure
 
     def _compile_list(self, shape: ListShape) -> Check:
         lo, hi = shape.metadata.get("min"), shape.metadata.get("max")
         check_member = self.check_for(shape.member)
         type_error = self._type_error
+        parts = getattr(check_member, "parts", None)
+        if parts is not None:
+            return self._structure_list(lo, hi, parts, type_error)
 
         def check_list(value: Any, path: Path, problems: Problems) -> None:
             if not isinstance(value, list):
@@ -255,6 +261,82 @@ class Validator:
                     check_member(item, (path, index), problems)
 
         return check_list
+
+    @staticmethod
+    def _structure_list(lo: int | None, hi: int | None, parts: Any, type_error: Any) -> Check:
+        """A list of structures checked in one loop: members of a simple kind (bytes or str with at most
+        length bounds) are checked inline, others (and anything that fails) go through their own check,
+        which reports the problem with its path, so messages are exactly those of the general path."""
+        flat_required, members = parts
+        plan = []
+        for name, wire, check in members:
+            inline = getattr(check, "inline", None)
+            if inline is None:
+                plan.append((name, wire, check, None, 0, 0))
+            else:
+                kind, mlo, mhi = inline
+                plan.append((name, wire, check, kind, mlo or 0, mhi if mhi is not None else 1 << 62))
+
+        def check_item(item: Any, path: Path, index: int, problems: Problems) -> None:
+            if not isinstance(item, dict):
+                raise type_error((path, index), "structure", item)
+            for name in flat_required:
+                if item.get(name) is None:
+                    where = render_path(((path, index), lower_first(name)))
+                    problems.append(
+                        (True, f"Value null at '{where}' failed to satisfy constraint: Member must not be null")
+                    )
+            for name, wire, check, kind, mlo, mhi in plan:
+                member = item.get(name)
+                if member is None:
+                    continue
+                if kind is not None and type(member) is kind and mlo <= len(member) <= mhi:
+                    continue
+                check(member, ((path, index), wire), problems)
+
+        def check_bounds(value: Any, path: Path, problems: Problems) -> None:
+            if not isinstance(value, list):
+                raise type_error(path, "list", value)
+            n = len(value)
+            if lo is not None and n < lo:
+                _constraint(problems, value, path, f"Member must have length greater than or equal to {lo}")
+            if hi is not None and n > hi:
+                _constraint(problems, value, path, f"Member must have length less than or equal to {hi}")
+
+        required = set(flat_required)
+        if len(plan) == 1 and plan[0][3] is not None and required <= {plan[0][0]}:
+            # one simple member (Firehose's Record{Data}): one lookup, one type and one length test per item;
+            # an item that does not pass goes through check_item for its exact messages
+            only, kind1, lo1, hi1 = plan[0][0], plan[0][3], plan[0][4], plan[0][5]
+            only_required = bool(required)
+
+            def check_one_member_structures(value: Any, path: Path, problems: Problems) -> None:
+                check_bounds(value, path, problems)
+                index = 0
+                for item in value:
+                    index += 1
+                    if type(item) is dict:
+                        member = item.get(only)
+                        if member is None:
+                            if not only_required:
+                                continue
+                        elif type(member) is kind1 and lo1 <= len(member) <= hi1:
+                            continue
+                    elif item is None:
+                        continue
+                    check_item(item, path, index, problems)
+
+            return check_one_member_structures
+
+        def check_structures(value: Any, path: Path, problems: Problems) -> None:
+            check_bounds(value, path, problems)
+            index = 0
+            for item in value:
+                index += 1
+                if item is not None:
+                    check_item(item, path, index, problems)
+
+        return check_structures
 
     def _compile_map(self, shape: MapShape) -> Check:
         lo, hi = shape.metadata.get("min"), shape.metadata.get("max")

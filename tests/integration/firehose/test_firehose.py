@@ -90,6 +90,9 @@ def wait_objects(s3: Any, bucket: str, n: int = 1, prefix: str = "", timeout: fl
 
 
 def flush(server: NimbusProcess, name: str, region: str = "us-east-1") -> None:
+    # a Firehose call first: right after a (re)start the service (and its /_nimbus/firehose endpoints) may
+    # not be loaded yet, as services are started in the background after the server answers
+    server.client("firehose", region).describe_delivery_stream(DeliveryStreamName=name)
     req = urllib.request.Request(f"{server.endpoint}/_nimbus/firehose/flush/{region}/{name}", method="POST")
     with urllib.request.urlopen(req, timeout=90) as r:
         assert json.loads(r.read()) == {"flushed": True}

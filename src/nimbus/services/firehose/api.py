@@ -9,6 +9,7 @@ counters, buffer fill and last delivery/error.
 from __future__ import annotations
 
 import logging
+import operator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_DATA = operator.itemgetter("Data")
 DEFAULT_LIST_LIMIT = 10  # A.1
 DEFAULT_TAGS_LIMIT = 50
 COMPONENT = "firehose.engine"
@@ -130,22 +132,23 @@ class FirehoseApi:
     # ------------------------------------------------------------------------------- data plane
 
     async def put_record(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        data = params["Record"]["Data"]
         try:
-            ids, encrypted = await self.streams.put(ctx.account_id, ctx.region, params["DeliveryStreamName"], [params["Record"]["Data"]])
+            base, seqs, encrypted = await self.streams.put(ctx.account_id, ctx.region, params["DeliveryStreamName"], [data], len(data))
         except LogClosed as e:
             raise ServiceUnavailableException("Slow down.") from e
-        return {"RecordId": ids[0], "Encrypted": encrypted}
+        return {"RecordId": str(base + seqs[0]), "Encrypted": encrypted}
 
     async def put_record_batch(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         records = params["Records"]
         if len(records) > MAX_BATCH_RECORDS:  # A.7 (the codec checks it too, from the model)
             raise InvalidArgumentException(f"Records size {len(records)} exceeds the maximum of {MAX_BATCH_RECORDS}.")
-        payloads = [r["Data"] for r in records]
-        total = sum(len(p) for p in payloads)
+        payloads = list(map(_DATA, records))
+        total = sum(map(len, payloads))
         if total > MAX_BATCH_BYTES:
             raise InvalidArgumentException(f"Records size {total} bytes exceeds the maximum of {MAX_BATCH_BYTES} bytes (4 MiB) per call.")
         try:
-            ids, encrypted = await self.streams.put(ctx.account_id, ctx.region, params["DeliveryStreamName"], payloads)
+            base, seqs, encrypted = await self.streams.put(ctx.account_id, ctx.region, params["DeliveryStreamName"], payloads, total)
         except LogClosed:
             # the log refused the write: every entry failed, reported per record as AWS does (A.7)
             log.exception("firehose append failed stream=%s", params["DeliveryStreamName"])
@@ -154,7 +157,7 @@ class FirehoseApi:
                 "Encrypted": False,
                 "RequestResponses": [{"ErrorCode": "InternalFailure", "ErrorMessage": "Internal service failure."}] * len(payloads),
             }
-        return {"FailedPutCount": 0, "Encrypted": encrypted, "RequestResponses": [{"RecordId": i} for i in ids]}
+        return {"FailedPutCount": 0, "Encrypted": encrypted, "RequestResponses": [{"RecordId": str(base + s)} for s in seqs]}
 
     # -------------------------------------------------------------------------- /_nimbus/firehose
 
@@ -168,6 +171,7 @@ class FirehoseApi:
             if len(parts) == 2:
                 region, name = parts
                 try:
+                    await self.start()  # resume the stored streams first (a request may beat the boot-time start)
                     done = await self.streams.flush(self.core.settings.account_id, region, name, timeout=60)
                     status, body = (200, {"flushed": True}) if done else (504, {"flushed": False})
                 except Exception as e:  # noqa: BLE001 - answered, never fatal

@@ -101,10 +101,10 @@ class StreamBuffer:
     def backlog_records(self) -> int:
         return max(self.log.next_seq - self.checkpoint, 0)
 
-    async def append(self, payloads: Sequence[bytes], *, arrival_ms: int) -> list[int]:
+    async def append(self, payloads: Sequence[bytes], *, arrival_ms: int, nbytes: int | None = None) -> list[int]:
         """Durably append; returns sequence numbers once fsync'd (group commit in the log store)."""
         seqs = await self.log.append(payloads, timestamp_ms=arrival_ms)
-        n = sum(len(p) for p in payloads)
+        n = sum(map(len, payloads)) if nbytes is None else nbytes
         self.appended_bytes += n
         self.pending_bytes += n
         if self.oldest_arrival_ms is None:

@@ -633,29 +633,36 @@ class DeliveryStreams:
 
     # ------------------------------------------------------------------------------- data plane
 
-    async def put(self, account: str, region: str, name: str, payloads: list[bytes]) -> tuple[list[str], bool]:
-        """Append records durably; returns (record ids, encrypted) once they are fsync'd."""
-        key = self.key(account, region, name)
+    async def put(self, account: str, region: str, name: str, payloads: list[bytes], total: int) -> tuple[int, list[int], bool]:
+        """Append records (``total`` bytes) durably; once fsync'd, returns (record id base, sequence numbers,
+        encrypted). A record id is ``str(base + seq)``: 56 decimal digits like AWS's, the first 16 from the
+        stream's incarnation, so ids stay unique across a delete and re-create."""
+        key = f"{account}/{region}/{name}"
         live = self._live.get(key)
         doc = live.doc if live is not None else self._doc(account, region, name)
-        status = self.status(doc)
-        if status == "CREATING":
-            raise ResourceNotFoundException(f"Firehose {name} under account {account} not found.")
-        if status != "ACTIVE":
-            raise ResourceInUseException(f"Firehose {name} under account {account} is {status}.")
+        if doc["status"] != "ACTIVE":
+            status = self.status(doc)
+            if status == "CREATING":
+                raise ResourceNotFoundException(f"Firehose {name} under account {account} not found.")
+            if status != "ACTIVE":
+                raise ResourceInUseException(f"Firehose {name} under account {account} is {status}.")
         if doc["type"] != "DirectPut":
             raise _bad("This operation is not permitted on KinesisStreamAsSource delivery stream type.")
-        for p in payloads:
-            if len(p) > MAX_RECORD_BYTES:
-                raise _bad(f"Record size {len(p)} exceeds the maximum of {MAX_RECORD_BYTES} bytes (1,000 KiB).")
+        if total > MAX_RECORD_BYTES and max(map(len, payloads)) > MAX_RECORD_BYTES:
+            big = max(map(len, payloads))
+            raise _bad(f"Record size {big} exceeds the maximum of {MAX_RECORD_BYTES} bytes (1,000 KiB).")
         if live is None:
             live = self._open(key, doc)
-        assert live.buffer is not None and live.deliverer is not None
-        seqs = await live.buffer.append(payloads, arrival_ms=int(self.clock.time() * 1000))
-        self._count_incoming(live, payloads)
-        inc = doc["incarnation"][:16]
-        encrypted = (doc.get("encryption") or {}).get("Status") == "ENABLED"
-        return [f"{inc}{s:040d}" for s in seqs], encrypted
+        buffer, deliverer = live.buffer, live.deliverer
+        assert buffer is not None and deliverer is not None
+        seqs = await buffer.append(payloads, arrival_ms=int(self.clock.time() * 1000), nbytes=total)
+        c = deliverer.counters
+        c.incoming_records += len(payloads)
+        c.incoming_bytes += total
+        m.INCOMING_RECORDS.inc(*live.labels, amount=len(payloads))
+        m.INCOMING_BYTES.inc(*live.labels, amount=total)
+        encryption = doc.get("encryption")
+        return _id_base(doc["incarnation"]), seqs, encryption is not None and encryption.get("Status") == "ENABLED"
 
     async def flush(self, account: str, region: str, name: str, *, timeout: float | None = 60) -> bool:
         key = self.key(account, region, name)
@@ -683,6 +690,10 @@ class DeliveryStreams:
             if live.source is not None:
                 out[key]["kinesis_positions"] = live.source.positions()
         return out
+
+
+def _id_base(incarnation: str) -> int:
+    return (10**15 + int(incarnation[:16], 16) % (9 * 10**15)) * 10**40
 
 
 def _check_number(params: dict[str, str], name: str, lo: float, hi: float, *, integer: bool) -> None:

@@ -1,0 +1,79 @@
+"""Lists of structures take a fused path (one loop, simple members checked inline, a lone blob member
+decoded inline): the results and every message must be those of the general path."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+import pytest
+
+from nimbus.errors import SerializationError, ValidationError
+from nimbus.protocol.dispatch import ServiceProtocol
+from nimbus.protocol.http import HttpRequest
+from nimbus.protocol.json import strip_none
+
+FIREHOSE = ServiceProtocol("firehose")
+KINESIS = ServiceProtocol("kinesis")
+
+
+def put_batch(records: Any) -> dict[str, Any]:
+    body = orjson.dumps({"DeliveryStreamName": "s", "Records": records})
+    request = HttpRequest("POST", "/", "/", [], {"x-amz-target": "Firehose_20150804.PutRecordBatch"}, body)
+    return FIREHOSE.parse("PutRecordBatch", request)
+
+
+def test_blobs_decoded_in_place_and_none_kept() -> None:
+    data = [b"", b"\x00\xff", b"x" * 1000]
+    params = put_batch([{"Data": base64.b64encode(d).decode()} for d in data])
+    assert params["Records"] == [{"Data": d} for d in data]
+
+
+@pytest.mark.parametrize("records", [[{"Data": "eA=="}, {"Data": "***"}], [{"Data": "eA=="}, []], [{"Data": 5}], "x"])
+def test_malformed_items(records: Any) -> None:
+    with pytest.raises(SerializationError) as caught:
+        put_batch(records)
+    assert caught.value.code == "SerializationException"
+
+
+def test_constraints_and_missing_members_with_paths() -> None:
+    big = base64.b64encode(b"x" * 1_024_001).decode()
+    with pytest.raises(ValidationError) as caught:
+        put_batch([{"Data": "eA=="}, {}, {"Data": big}])
+    message = caught.value.message
+    assert message.startswith("2 validation errors detected: ")
+    assert "Value null at 'records.2.member.data' failed to satisfy constraint: Member must not be null" in message
+    assert ("Value java.nio.HeapByteBuffer[pos=0 lim=1024001 cap=1024001] at 'records.3.member.data' failed to satisfy "
+            "constraint: Member must have length less than or equal to 1024000") in message
+    with pytest.raises(ValidationError) as empty:
+        put_batch([])
+    assert "at 'records' failed to satisfy constraint: Member must have length greater than or equal to 1" in empty.value.message
+
+
+def test_kinesis_members_inline_and_checked() -> None:
+    body = {"StreamName": "s", "Records": [
+        {"Data": "eA==", "PartitionKey": "k" * 257}, {"Data": "eA==", "PartitionKey": "p", "ExplicitHashKey": "x1"},
+        {"Data": "eA==", "PartitionKey": 7},
+    ]}
+    request = HttpRequest("POST", "/", "/", [], {"x-amz-target": "Kinesis_20131202.PutRecords"}, orjson.dumps(body))
+    with pytest.raises(SerializationError):
+        KINESIS.parse("PutRecords", request)
+    body["Records"] = body["Records"][:2]
+    request = HttpRequest("POST", "/", "/", [], {"x-amz-target": "Kinesis_20131202.PutRecords"}, orjson.dumps(body))
+    with pytest.raises(ValidationError) as caught:
+        KINESIS.parse("PutRecords", request)
+    message = caught.value.message
+    assert message.startswith("2 validation errors detected: ")
+    assert "at 'records.1.member.partitionKey' failed to satisfy constraint: Member must have length less than or equal to 256" in message
+    assert "Value 'x1' at 'records.2.member.explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern" in message
+
+
+def test_strip_none_lists_of_structures() -> None:
+    flat = [{"RecordId": "a"}, {"RecordId": "b"}]
+    assert strip_none(flat) is flat
+    assert strip_none([{"a": 1}, {"a": None}]) == [{"a": 1}, {}]
+    assert strip_none([{"a": 1}, None]) == [{"a": 1}]
+    assert strip_none([{"a": [1, None]}]) == [{"a": [1]}]
+    nested = [{"a": {"b": 1}}]
+    assert strip_none(nested) is nested
