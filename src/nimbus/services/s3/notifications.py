@@ -6,11 +6,15 @@ filter rules. Records follow AWS's event message structure, version 2.1 (aws-con
 without the ``s3:`` prefix, the key form-URL-encoded, the ETag unquoted, a hex ``sequencer`` that grows per
 key, no size/eTag for removals.
 
-Delivery is asynchronous: a matching event is put on a bounded queue (a full queue makes the writer
-wait) and one dispatcher task hands each record, in order, to the ``deliver(function_arn, payload)``
-callable: the Lambda engine's event (asynchronous) invoke, wired by ``S3Engine``. A delivery that fails
-is logged and dropped; events queued but not yet handed over when the server dies are lost (see
-docs/services/s3.md).
+Delivery is durable before the S3 response: ``object_event`` (awaited by the writing request after its
+metadata commit) hands each record to the ``deliver(function_arn, payload)`` callable, the Lambda engine's
+event (asynchronous) invoke wired by ``S3Engine``, which returns once the event is appended and fsync'd to
+Lambda's async queue log (``lambda/async``, group-committed: concurrent PUTs share one fsync). So a PUT that
+was answered 200 has its notification on disk, and Lambda's queue delivers it at least once, across a
+kill -9. A crash between the object commit and that append (before the response) can lose the event of an
+object the client was never told is stored. Only writes that match a configuration pay the extra fsync.
+A delivery that is refused (the function was deleted, the payload is refused) is logged and dropped, and
+never fails the S3 request.
 """
 
 from __future__ import annotations
@@ -44,7 +48,6 @@ EVENT_FAMILIES = {
 VALID_EVENTS = {f"s3:{family}:*" for family in EVENT_FAMILIES} | {
     f"s3:{family}:{name}" for family, names in EVENT_FAMILIES.items() for name in names
 }
-QUEUE_SIZE = 10_000
 
 
 @dataclass(slots=True, frozen=True)
@@ -197,14 +200,12 @@ def event_record(
 
 
 class Notifier:
-    """Matches object events against bucket configurations and hands records to ``deliver`` in order."""
+    """Matches object events against bucket configurations and hands each record durably to ``deliver``."""
 
     def __init__(self, deliver: Deliver | None = None, *, time_fn: Callable[[], float] = time.time) -> None:
         self.deliver = deliver
         self.time = time_fn
         self.sequencer = Sequencer()
-        self._queue: asyncio.Queue[tuple[str, bytes]] | None = None
-        self._task: asyncio.Task[None] | None = None
 
     async def object_event(
         self, account: str, buckets: Buckets, bucket: str, event_name: str, obj: S3Object, origin: Origin | None
@@ -220,51 +221,31 @@ class Notifier:
             return
         origin = origin or Origin()
         removed = event_name.startswith("ObjectRemoved")
+        sends = []
         for config_id, arn in targets:
             record = event_record(
                 event_name, bucket=bucket, key=obj.key, size=None if removed else obj.size,
                 etag=None if removed else obj.etag, configuration_id=config_id, origin=origin,
                 sequencer=self.sequencer.next(), owner=account, event_time=self.time(),
             )
-            await self.enqueue(arn, orjson.dumps({"Records": [record]}))
+            sends.append(self.enqueue(arn, orjson.dumps({"Records": [record]})))
+        if len(sends) == 1:
+            await sends[0]
+        else:  # several configurations: their appends share one group commit
+            await asyncio.gather(*sends)
 
     async def enqueue(self, function_arn: str, payload: bytes) -> None:
+        """Hand one record to ``deliver`` and wait until it is durable (see the module docstring)."""
         if self.deliver is None:
             log.warning("s3 notification dropped: no Lambda engine function=%s", function_arn)
             return
-        if self._queue is None:
-            self._queue = asyncio.Queue(QUEUE_SIZE)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._dispatch(), name="s3-notifications")
-        await self._queue.put((function_arn, payload))
-
-    async def _dispatch(self) -> None:
-        assert self._queue is not None
-        while True:
-            arn, payload = await self._queue.get()
-            try:
-                if self.deliver is not None:
-                    await self.deliver(arn, payload)
-            except Exception:  # noqa: BLE001 - one failed delivery must not stop the others
-                log.exception("s3 notification delivery failed function=%s", arn)
-            finally:
-                self._queue.task_done()
+        try:
+            await self.deliver(function_arn, payload)
+        except Exception:  # noqa: BLE001 - a refused delivery must not fail the object write
+            log.exception("s3 notification delivery failed function=%s", function_arn)
 
     async def drain(self) -> None:
-        """Wait until every queued record was handed to ``deliver`` (tests, shutdown)."""
-        if self._queue is not None:
-            await self._queue.join()
+        """Nothing is buffered: every record was handed over before ``object_event`` returned."""
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            if self._queue is not None:
-                try:
-                    await asyncio.wait_for(self._queue.join(), 5)
-                except asyncio.TimeoutError:
-                    log.warning("s3 notifications not delivered at shutdown count=%d", self._queue.qsize())
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
-            self._task = None
+        """Nothing to stop (kept for the engine's lifecycle)."""
