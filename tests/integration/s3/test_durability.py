@@ -75,7 +75,8 @@ def test_startup_sweeps_orphan_blobs(tmp_path: Path) -> None:
     try:
         s3 = server.client("s3")
         s3.create_bucket(Bucket="sweep")
-        s3.put_object(Bucket="sweep", Key="live", Body=b"live")
+        live = b"live" * 5000  # above the inline limit: a body file the sweep must keep
+        s3.put_object(Bucket="sweep", Key="live", Body=live)
         server.stop()
         # what a crash between blob rename and metadata commit leaves: a body no object names
         orphan = tmp_path / "data" / "s3" / "objects" / "ff" / ("ff" + hashlib.sha256(b"orphan").hexdigest()[2:])
@@ -88,7 +89,58 @@ def test_startup_sweeps_orphan_blobs(tmp_path: Path) -> None:
         while time.monotonic() < deadline and orphan.exists():
             time.sleep(0.05)
         assert not orphan.exists()
-        assert server.client("s3").get_object(Bucket="sweep", Key="live")["Body"].read() == b"live"
+        assert server.client("s3").get_object(Bucket="sweep", Key="live")["Body"].read() == live
         assert len(blob_files(tmp_path / "data")) == 1
+    finally:
+        server.stop()
+
+
+def inline_rows(data_dir: Path) -> int:
+    import sqlite3
+
+    db = sqlite3.connect(str(data_dir / "metadata.db"))
+    try:
+        return int(db.execute("SELECT count(*) FROM documents WHERE kind = 's3.inline'").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_small_objects_kept_inline_survive_kill9_and_leave_nothing_behind(tmp_path: Path) -> None:
+    """Small bodies commit with their description (no body file): every acknowledged put is readable
+    after kill -9; overwrites and deletes remove the old bodies in the same transaction."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = NimbusProcess(tmp_path / "data").start()
+    try:
+        s3 = server.client("s3")
+        s3.create_bucket(Bucket="small")
+        bodies = {f"k/{i}": os.urandom(1 + i * 37) for i in range(120)}
+
+        def put(item: tuple[str, bytes]) -> str:
+            r = s3.put_object(Bucket="small", Key=item[0], Body=item[1], ChecksumAlgorithm="SHA256")
+            return str(r["ETag"])
+
+        with ThreadPoolExecutor(8) as pool:
+            etags = dict(zip(bodies, pool.map(put, bodies.items())))
+        s3.put_object(Bucket="small", Key="k/0", Body=b"replaced")
+        bodies["k/0"] = b"replaced"
+        s3.delete_object(Bucket="small", Key="k/1")
+        del bodies["k/1"]
+        s3.copy_object(Bucket="small", Key="copy", CopySource={"Bucket": "small", "Key": "k/2"})
+        bodies["copy"] = bodies["k/2"]
+        server.kill9()
+        server.start()
+        s3 = server.client("s3")
+        for key, body in bodies.items():
+            got = s3.get_object(Bucket="small", Key=key)
+            assert got["Body"].read() == body, key
+            assert got["ContentLength"] == len(body)
+        assert etags["k/5"] == f'"{hashlib.md5(bodies["k/5"]).hexdigest()}"'
+        assert s3.get_object(Bucket="small", Key="k/5", Range="bytes=1-3")["Body"].read() == bodies["k/5"][1:4]
+        assert blob_files(tmp_path / "data") == []
+        assert inline_rows(tmp_path / "data") == len(bodies)
+        for key in list(bodies):
+            s3.delete_object(Bucket="small", Key=key)
+        assert inline_rows(tmp_path / "data") == 0
     finally:
         server.stop()

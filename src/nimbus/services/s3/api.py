@@ -317,7 +317,7 @@ class S3Api:
             if params.get(member) is not None:
                 out[header] = params[member]
         if not head:
-            out["Body"] = read.body
+            out["Body"] = read.data if read.data is not None else read.body
         return out
 
     async def get_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -47,6 +47,15 @@ from nimbus.services.s3.errors import (
     NotModified,
     PreconditionFailed,
 )
+from nimbus.services.s3.inline import (
+    INLINE_MAX_BYTES,
+    KIND_INLINE,
+    InlineBlobs,
+    inline_doc,
+    is_inline,
+    new_inline_key,
+    read_inline,
+)
 from nimbus.services.s3.notifications import Notifier, Origin
 from nimbus.storage import BlobReader, BlobStore, MetadataStore
 
@@ -195,6 +204,28 @@ class Ingested:
     checksum: str | None  # base64 of the computed checksum of ``Integrity.algorithm``
 
 
+def verify_body(integrity: Integrity, md5: bytes | None, hasher: Any, size: int, md5_hex: str, max_size: int) -> str | None:
+    """Check a stored body against what the client declared; return the computed checksum (base64)."""
+    if integrity.expected_size is not None and size != integrity.expected_size:
+        raise IncompleteBody("You did not provide the number of bytes specified by the Content-Length HTTP header")
+    if size > max_size:
+        raise EntityTooLarge(size, max_size)
+    if md5 is not None and md5.hex() != md5_hex:
+        raise BadDigest("The Content-MD5 you specified did not match what we received.",
+                        ExpectedDigest=md5.hex(), CalculatedDigest=base64.b64encode(bytes.fromhex(md5_hex)).decode())
+    computed = None
+    if hasher is not None and integrity.algorithm is not None:
+        computed = checksums.encode(hasher.digest())
+        expected = integrity.expected
+        if expected is None and integrity.trailer is not None:
+            expected = integrity.trailer()
+            if expected is not None and checksums.decode(integrity.algorithm, expected) is None:
+                raise InvalidRequest(f"Value for {checksums.HEADERS[integrity.algorithm]} trailing header is invalid.")
+        if expected is not None and expected != computed:
+            raise BadDigest(f"The {integrity.algorithm} you specified did not match the calculated checksum.")
+    return computed
+
+
 async def ingest(blobs: BlobStore, data: bytes | AsyncIterable[bytes], integrity: Integrity, *, max_size: int = MAX_PUT_BYTES) -> Ingested:
     """Stream a body into a fresh blob, verify what the client declared, return what was stored.
 
@@ -206,27 +237,42 @@ async def ingest(blobs: BlobStore, data: bytes | AsyncIterable[bytes], integrity
     key = new_blob_key()
     info = await blobs.put(key, data, hashers=[hasher] if hasher is not None else ())
     try:
-        if integrity.expected_size is not None and info.size != integrity.expected_size:
-            raise IncompleteBody("You did not provide the number of bytes specified by the Content-Length HTTP header")
-        if info.size > max_size:
-            raise EntityTooLarge(info.size, max_size)
-        if md5 is not None and md5.hex() != info.md5_hex:
-            raise BadDigest("The Content-MD5 you specified did not match what we received.",
-                            ExpectedDigest=md5.hex(), CalculatedDigest=base64.b64encode(bytes.fromhex(info.md5_hex)).decode())
-        computed = None
-        if hasher is not None and integrity.algorithm is not None:
-            computed = checksums.encode(hasher.digest())
-            expected = integrity.expected
-            if expected is None and integrity.trailer is not None:
-                expected = integrity.trailer()
-                if expected is not None and checksums.decode(integrity.algorithm, expected) is None:
-                    raise InvalidRequest(f"Value for {checksums.HEADERS[integrity.algorithm]} trailing header is invalid.")
-            if expected is not None and expected != computed:
-                raise BadDigest(f"The {integrity.algorithm} you specified did not match the calculated checksum.")
+        computed = verify_body(integrity, md5, hasher, info.size, info.md5_hex, max_size)
     except BaseException:
         await asyncio.to_thread(blobs.delete, key)
         raise
     return Ingested(key, info.size, info.md5_hex, computed)
+
+
+def fits_inline(data: bytes | AsyncIterable[bytes], size_hint: int | None) -> bool:
+    """A body known (by its type or declared length) to be small enough to keep inline."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return len(data) <= INLINE_MAX_BYTES
+    return size_hint is not None and 0 <= size_hint <= INLINE_MAX_BYTES
+
+
+async def ingest_inline(data: bytes | AsyncIterable[bytes], integrity: Integrity) -> tuple[Ingested, bytes]:
+    """``ingest`` for a small body: read into memory and verified, nothing written yet; the caller commits
+    it with the object (``Objects.commit(inline=...)``). A body longer than declared is refused by the
+    length check before anything is kept."""
+    md5 = integrity.check_format()
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        body = bytes(data)
+    else:
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in data:
+            size += len(chunk)
+            if size > MAX_PUT_BYTES:
+                raise EntityTooLarge(size, MAX_PUT_BYTES)
+            parts.append(chunk)
+        body = b"".join(parts)
+    hasher = checksums.new_hasher(integrity.algorithm) if integrity.algorithm else None
+    if hasher is not None:
+        hasher.update(body)
+    md5_hex = hashlib.md5(body).hexdigest()
+    computed = verify_body(integrity, md5, hasher, len(body), md5_hex, MAX_PUT_BYTES)
+    return Ingested(new_inline_key(), len(body), md5_hex, computed), body
 
 
 # ------------------------------------------------------------------------------------ ranges, conditions
@@ -353,6 +399,7 @@ class ObjectRead:
     end: int
     partial: bool
     body: AsyncIterator[bytes]
+    data: bytes | None = None  # the same bytes, already in memory (an inline body): no stream needed
 
 
 def segments_in(segments: tuple[tuple[str, int], ...], start: int, end: int) -> list[tuple[int, str, int, int]]:
@@ -440,7 +487,7 @@ def walk(metadata: MetadataStore, kind: str, base: str, prefix: str, delimiter: 
 class Objects:
     def __init__(self, metadata: MetadataStore, blobs: BlobStore, buckets: Buckets, clock: Clock, notifier: Notifier) -> None:
         self.metadata = metadata
-        self.blobs = blobs
+        self.blobs: BlobStore = blobs if isinstance(blobs, InlineBlobs) else InlineBlobs(blobs, metadata)
         self.buckets = buckets
         self.clock = clock
         self.notifier = notifier
@@ -464,6 +511,9 @@ class Objects:
         return obj
 
     async def delete_blobs(self, keys: list[str]) -> None:
+        """Delete blob files no description names any more. Inline bodies are not touched here: they are
+        written and deleted inside the metadata transactions that name and unname them."""
+        keys = [k for k in keys if not is_inline(k)]
         if keys:
             await asyncio.to_thread(lambda: [self.blobs.delete(k) for k in keys])
 
@@ -478,13 +528,16 @@ class Objects:
         if_match: str | None = None,
         if_none_match: str | None = None,
         extra: Callable[[], list[str]] | None = None,
+        inline: bytes | None = None,
     ) -> S3Object | None:
         """Name ``obj``'s blobs under its key in one transaction; delete the blobs it replaced after.
         ``extra`` runs inside the transaction (multipart completion drops its parts there) and returns
-        blob keys to delete once committed. Returns the replaced object."""
+        blob keys to delete once committed. ``inline`` is the body of an object whose one segment is an
+        inline blob: it is written in the same transaction. Returns the replaced object."""
         md = self.metadata
         okey = self._okey(account, obj.bucket, obj.key)
         garbage: list[str] = []
+        body_doc = inline_doc(inline) if inline is not None else None
 
         def transact() -> S3Object | None:
             with md.transaction():
@@ -495,7 +548,14 @@ class Objects:
                 check_write_conditions(old, if_match, if_none_match)
                 if extra is not None:
                     garbage.extend(extra())
+                if body_doc is not None:
+                    md.put(KIND_INLINE, obj.segments[0][0], body_doc)
                 md.put(KIND_OBJECT, okey, obj.to_doc())
+                if old is not None:
+                    keep = set(obj.blob_keys)
+                    for blob in old.blob_keys:
+                        if is_inline(blob) and blob not in keep:
+                            md.delete(KIND_INLINE, blob)
             return old
 
         try:
@@ -537,14 +597,18 @@ class Objects:
         if if_match is not None or if_none_match is not None:  # fail fast, before the body is read
             check_write_conditions(self.find(account, bucket, key), if_match, if_none_match)
         integrity = integrity or Integrity()
-        got = await ingest(self.blobs, data, integrity)
+        body: bytes | None = None
+        if fits_inline(data, integrity.expected_size):
+            got, body = await ingest_inline(data, integrity)
+        else:
+            got = await ingest(self.blobs, data, integrity)
         obj = S3Object(
             bucket=bucket, key=key, size=got.size, etag=quote_etag(got.md5_hex), last_modified=self.now(),
             segments=((got.blob_key, got.size),), content=content, metadata=metadata or {}, tags=tags or {},
             checksum_algorithm=integrity.algorithm if got.checksum else None, checksum=got.checksum,
             checksum_type="FULL_OBJECT" if got.checksum else None, storage_class=storage_class or "STANDARD",
         )
-        await self.commit(account, obj, if_match=if_match, if_none_match=if_none_match)
+        await self.commit(account, obj, if_match=if_match, if_none_match=if_none_match, inline=body)
         await self.notifier.object_event(account, self.buckets, obj.bucket, "ObjectCreated:Put", obj, origin)
         return obj
 
@@ -581,7 +645,12 @@ class Objects:
         if tags and replace_tags:
             check_tags(tags, MAX_TAGS_OBJECT)
         algorithm = checksum_algorithm or src.checksum_algorithm
-        got = await ingest(self.blobs, open_segments(self.blobs, src, 0, src.size), Integrity(algorithm=algorithm))
+        source = open_segments(self.blobs, src, 0, src.size)
+        body: bytes | None = None
+        if src.size <= INLINE_MAX_BYTES:
+            got, body = await ingest_inline(source, Integrity(algorithm=algorithm))
+        else:
+            got = await ingest(self.blobs, source, Integrity(algorithm=algorithm))
         obj = S3Object(
             bucket=bucket, key=key, size=got.size, etag=quote_etag(got.md5_hex), last_modified=self.now(),
             segments=((got.blob_key, got.size),),
@@ -591,7 +660,7 @@ class Objects:
             checksum_algorithm=algorithm, checksum=got.checksum, checksum_type="FULL_OBJECT" if got.checksum else None,
             storage_class=storage_class or src.storage_class,
         )
-        await self.commit(account, obj, if_match=if_match, if_none_match=if_none_match)
+        await self.commit(account, obj, if_match=if_match, if_none_match=if_none_match, inline=body)
         await self.notifier.object_event(account, self.buckets, bucket, "ObjectCreated:Copy", obj, origin)
         return obj
 
@@ -604,6 +673,9 @@ class Objects:
             doc = md.get(KIND_OBJECT, okey)
             if doc is not None:
                 md.delete(KIND_OBJECT, okey)
+                for blob, _ in doc["seg"]:
+                    if is_inline(blob):
+                        md.delete(KIND_INLINE, blob)
         if doc is None:
             return False
         old = S3Object.from_doc(bucket, doc)
@@ -625,6 +697,17 @@ class Objects:
         head: bool = False,
     ) -> ObjectRead:
         obj = self.get_object(account, bucket, key)
+        inline: bytes | None = None
+        if not head and len(obj.segments) == 1 and is_inline(obj.segments[0][0]):
+            # Read the body now: the snapshot of this description. A commit in a worker thread may have
+            # replaced the object between the two reads; then read the new description.
+            for _ in range(8):
+                inline = read_inline(self.metadata, obj.segments[0][0])
+                if inline is not None:
+                    break
+                obj = self.get_object(account, bucket, key)
+                if not (len(obj.segments) == 1 and is_inline(obj.segments[0][0])):
+                    break
         conditions.check_read(obj)
         start, end, partial = 0, obj.size, False
         if part_number is not None:
@@ -640,6 +723,9 @@ class Objects:
             if found is not None:
                 start, end = found
                 partial = True
+        if inline is not None and not head:
+            data = inline[start:end] if end > start else b""
+            return ObjectRead(obj, start, end, partial, _once(data), data)
         body: AsyncIterator[bytes] = _empty() if head or end <= start else open_segments(self.blobs, obj, start, end)
         return ObjectRead(obj, start, end, partial, body)
 
@@ -681,6 +767,11 @@ class Objects:
         with md.transaction():
             obj = self.get_object(account, bucket, key)
             md.put(KIND_OBJECT, self._okey(account, bucket, key), replace(obj, tags=tags).to_doc())
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    if data:
+        yield data
 
 
 async def _empty() -> AsyncIterator[bytes]:
