@@ -1,8 +1,9 @@
 """Firehose benchmarks, each beside a baseline measured in the same run.
 
-1. Ingest: PutRecordBatch of 500 x 100 B records from one boto3 thread: records/s, MB/s, p50/p99 per call,
-   against Nimbus (durable: every 200 means fsync'd) and against a do-nothing uvicorn server answering
-   PutRecordBatch with a canned 500-entry response (boto3's own ceiling on this machine).
+1. Ingest: PutRecordBatch of 500 x 100 B and 500 x 1 KB records, from one boto3 thread and from 4 client
+   processes: records/s, MB/s, p50/p99 per call, against Nimbus (durable: every 200 means fsync'd) and
+   against a do-nothing uvicorn server answering PutRecordBatch with a canned 500-entry response
+   (boto3's own ceiling on this machine).
 2. Delivery: records/s from the durable buffer into S3 objects for a stream without transform (a backlog
    of N records flushed through /_nimbus/firehose/flush), beside the ingest rate of the same records.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import statistics
 import sys
 import time
@@ -60,9 +62,9 @@ def client(port: int, service: str = "firehose") -> Any:
     )
 
 
-def ingest(port: int, name: str, seconds: float) -> dict[str, float]:
+def ingest(port: int, name: str, seconds: float, size: int = RECORD_BYTES) -> dict[str, float]:
     fh = client(port)
-    records = [{"Data": b"r" * (RECORD_BYTES - 1) + b"\n"} for _ in range(RECORDS)]
+    records = [{"Data": b"r" * (size - 1) + b"\n"} for _ in range(RECORDS)]
     for _ in range(20):  # warm up
         fh.put_record_batch(DeliveryStreamName=name, Records=records)
     lat: list[float] = []
@@ -77,9 +79,33 @@ def ingest(port: int, name: str, seconds: float) -> dict[str, float]:
     lat.sort()
     n = len(lat) * RECORDS
     return {
-        "rps": n / elapsed, "mbps": n * RECORD_BYTES / elapsed / 1e6,
-        "p50_ms": statistics.median(lat) * 1000, "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000, "calls": len(lat),
+        "rps": n / elapsed, "mbps": n * size / elapsed / 1e6,
+        "p50_ms": statistics.median(lat) * 1000, "p99_ms": lat[max(int(len(lat) * 0.99) - 1, 0)] * 1000, "calls": len(lat),
     }
+
+
+def _proc(port: int, name: str, seconds: float, size: int, out: Any) -> None:
+    out.put(ingest(port, name, seconds, size))
+
+
+def ingest_parallel(port: int, name: str, seconds: float, size: int, procs: int) -> dict[str, float]:
+    """Aggregate of ``procs`` client processes running side by side for the same time."""
+    q: Any = mp.Queue()
+    ps = [mp.Process(target=_proc, args=(port, name, seconds, size, q)) for _ in range(procs)]
+    for p in ps:
+        p.start()
+    results = [q.get() for _ in ps]
+    for p in ps:
+        p.join()
+    return {"rps": sum(r["rps"] for r in results), "mbps": sum(r["mbps"] for r in results),
+            "p50_ms": statistics.median(r["p50_ms"] for r in results), "p99_ms": max(r["p99_ms"] for r in results)}
+
+
+CASES = [(RECORD_BYTES, 1), (1000, 1), (RECORD_BYTES, 4), (1000, 4)]
+
+
+def run_cases(port: int, name: str, seconds: float) -> list[dict[str, float]]:
+    return [ingest(port, name, seconds, size) if procs == 1 else ingest_parallel(port, name, seconds, size, procs) for size, procs in CASES]
 
 
 def main() -> None:
@@ -90,7 +116,7 @@ def main() -> None:
 
     proc, port, d = start_bare(CANNED_APP)
     try:
-        base = ingest(port, "canned", args.seconds)
+        bases = run_cases(port, "canned", args.seconds)
     finally:
         stop(proc, d)
 
@@ -104,7 +130,7 @@ def main() -> None:
         fh.create_delivery_stream(DeliveryStreamName="ingest", ExtendedS3DestinationConfiguration=dest)
         fh.create_delivery_stream(DeliveryStreamName="deliver", ExtendedS3DestinationConfiguration={**dest, "BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": 900}})
         time.sleep(0.2)
-        ours = ingest(port, "ingest", args.seconds)
+        ours_all = run_cases(port, "ingest", args.seconds)
 
         # delivery: build a backlog, then time the flush into S3 objects
         records = [{"Data": b"d" * (RECORD_BYTES - 1) + b"\n"} for _ in range(RECORDS)]
@@ -122,15 +148,16 @@ def main() -> None:
         stop(proc, d)
 
     n = (args.backlog // RECORDS) * RECORDS
-    print(f"Firehose benchmarks ({args.seconds:.0f} s per ingest run, {RECORDS} x {RECORD_BYTES} B per PutRecordBatch, one boto3 thread)")
+    print(f"Firehose benchmarks ({args.seconds:.0f} s per ingest run, {RECORDS} records per PutRecordBatch)")
     print("| measure | Nimbus | baseline | ratio | target |")
     print("|---|---|---|---|---|")
-    print(row("PutRecordBatch records/s (durable) vs canned server", f"{ours['rps']:,.0f}", f"{base['rps']:,.0f}", ours["rps"] / base["rps"], ">= 0.8x"))
-    print(row("PutRecordBatch MB/s", f"{ours['mbps']:.1f}", f"{base['mbps']:.1f}", ours["mbps"] / base["mbps"]))
-    print(row("PutRecordBatch p50 ms", f"{ours['p50_ms']:.2f}", f"{base['p50_ms']:.2f}", None))
-    print(row("PutRecordBatch p99 ms", f"{ours['p99_ms']:.2f}", f"{base['p99_ms']:.2f}", None))
+    for (size, procs), ours, base in zip(CASES, ours_all, bases):
+        who = "one boto3 thread" if procs == 1 else f"{procs} client processes"
+        print(row(f"PutRecordBatch {size} B records/s (durable), {who}, vs canned server", f"{ours['rps']:,.0f}", f"{base['rps']:,.0f}", ours["rps"] / base["rps"], ">= 0.8x"))
+        print(row("  MB/s; p50 / p99 ms per call", f"{ours['mbps']:.1f}; {ours['p50_ms']:.2f} / {ours['p99_ms']:.2f}", f"{base['mbps']:.1f}; {base['p50_ms']:.2f} / {base['p99_ms']:.2f}", None))
     print(row(f"delivery records/s into S3 ({n:,} records, {keys} objects) vs ingest of the same", f"{n / flush_s:,.0f}", f"{n / put_s:,.0f}", (n / flush_s) / (n / put_s), "keeps up (>= 1x)"))
 
 
 if __name__ == "__main__":
+    mp.set_start_method("spawn")
     main()

@@ -624,6 +624,8 @@ class DeliveryStreams:
 
     def set_encryption(self, account: str, region: str, name: str, config: dict[str, Any] | None, *, enabled: bool) -> None:
         doc = self._mutable(account, region, name)
+        if doc["type"] == "KinesisStreamAsSource":
+            raise _bad(f"Firehose {name} is sourced from a Kinesis stream: encrypt the Kinesis stream instead (server-side encryption of a KinesisStreamAsSource delivery stream is not supported).")
         if enabled:
             doc["encryption"] = _encryption_doc(config or {}, "ENABLED")
         elif doc.get("encryption"):
