@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import base64
 import json
 from collections.abc import Callable
@@ -267,4 +268,36 @@ async def test_backup_and_dynamic_partitioning_from_lambda() -> None:
     assert {k.split("/")[0]: v for k, v in objs.items()} == {"c=a": b'{"c":"a"}{"c":"a"}', "c=b": b'{"c":"b"}'}
     (bak,) = rig.objects("bak").items()
     assert bak[0].startswith("raw/2023/") and bak[1] == b'{"c":"a"}{"c":"b"}{"c":"a"}'
+    await rig.deliverer.aclose()
+
+
+async def test_processor_interval_sends_records_before_the_s3_interval() -> None:
+    rig = Rig(interval=300, handler=upper)
+    rig.cfg = dataclasses.replace(rig.cfg, processor=LambdaProcessor(rig.cfg.processor.lambda_arn, interval_s=60))  # type: ignore[union-attr]
+    rig.deliverer.start()
+    await rig.put(b"a\n", b"b\n")
+    await settle()
+    assert rig.invoker is not None and rig.invoker.calls == []
+    rig.clock.advance(61)  # the processor's interval: the function runs, S3 still waits
+    await settle()
+    assert len(rig.invoker.calls) == 1 and rig.objects() == {}
+    await rig.put(b"c\n")
+    rig.clock.advance(240)  # S3's 300 s since the first record: staged results + the rest (sent now)
+    await settle()
+    assert len(rig.invoker.calls) == 2 and list(rig.objects().values()) == [b"A\nB\nC\n"]
+    assert rig.buffer.checkpoint == 3 and rig.buffer.untransformed_bytes == 0
+    await rig.deliverer.aclose()
+
+
+async def test_processor_size_bounds_each_invocation() -> None:
+    rig = Rig(size_mb=128, interval=900, handler=upper)
+    rig.cfg = dataclasses.replace(rig.cfg, processor=LambdaProcessor(rig.cfg.processor.lambda_arn, buffer_bytes=10_000, interval_s=900))  # type: ignore[union-attr]
+    rig.deliverer.start()
+    await rig.put(*([b"x" * 999 + b"\n"] * 25))  # 25 KB: two full processor batches of 10 records
+    await settle()
+    assert rig.invoker is not None and [len(c["records"]) for c in rig.invoker.calls] == [10, 10]
+    assert rig.objects() == {}
+    assert await rig.deliverer.flush(5)
+    assert [len(c["records"]) for c in rig.invoker.calls] == [10, 10, 5]
+    assert list(rig.objects().values()) == [(b"X" * 999 + b"\n") * 25]
     await rig.deliverer.aclose()
