@@ -78,6 +78,7 @@ class S3Engine:
 
     async def aclose(self) -> None:
         await self.notifier.aclose()
+        await self.objects.aclose()
 
     async def get_object_bytes(self, account: str, bucket: str, key: str) -> bytes:
         """A whole object in memory (small objects: Lambda code packages). Raises NoSuchBucket/NoSuchKey."""

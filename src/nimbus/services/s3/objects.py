@@ -58,6 +58,7 @@ from nimbus.services.s3.inline import (
 )
 from nimbus.services.s3.notifications import Notifier, Origin
 from nimbus.storage import BlobReader, BlobStore, MetadataStore
+from nimbus.storage.groupcommit import GroupCommitter
 
 log = logging.getLogger(__name__)
 
@@ -491,6 +492,11 @@ class Objects:
         self.buckets = buckets
         self.clock = clock
         self.notifier = notifier
+        # commits of concurrent PUTs share one transaction and one fsync, in the committer's thread
+        self.committer = GroupCommitter(metadata, name="nimbus-s3-commit")
+
+    async def aclose(self) -> None:
+        await self.committer.aclose()
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -559,8 +565,10 @@ class Objects:
             return old
 
         try:
-            # The commit's fsync runs in a worker thread so the event loop keeps serving meanwhile.
-            old = await asyncio.to_thread(transact)
+            # The commit's fsync runs in the committer's thread so the event loop keeps serving meanwhile.
+            old = await self.committer.run(transact)
+        except asyncio.CancelledError:
+            raise  # the transaction may commit all the same: keep the blobs (unnamed ones are swept at start)
         except BaseException:
             if extra is None:  # a failed multipart completion keeps its parts
                 await self.delete_blobs(obj.blob_keys)
