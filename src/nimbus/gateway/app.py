@@ -73,7 +73,7 @@ class GatewayApp:
         self._lambda: Any = None
         self.meter = auth.UsageMeter()
         self._rest_routers: dict[tuple[str, str], tuple[int, RestRouter | None, Any]] = {}
-        self._http_routers: dict[str, tuple[int, HttpRouter]] = {}
+        self._http_routers: dict[tuple[str, str], tuple[int, HttpRouter]] = {}
         self._allowed: dict[tuple[str, str], float] = {}
 
     @property
@@ -283,13 +283,15 @@ class GatewayApp:
 
     # --- HTTP APIs -----------------------------------------------------------------------------
 
-    def _http_router(self, api_id: str, doc: dict[str, Any]) -> HttpRouter:
+    def _http_router(self, api_id: str, deployment_id: str, routes: dict[str, Any]) -> HttpRouter:
         gen = self.engine.http.generation
-        hit = self._http_routers.get(api_id)
+        hit = self._http_routers.get((api_id, deployment_id))
         if hit is not None and hit[0] == gen:
             return hit[1]
-        router = HttpRouter(list(doc["routes"].values()))
-        self._http_routers[api_id] = (gen, router)
+        if hit is None and len(self._http_routers) > 4096:
+            self._http_routers.clear()
+        router = HttpRouter(list(routes.values()))
+        self._http_routers[(api_id, deployment_id)] = (gen, router)
         return router
 
     async def _http_api(self, api_id: str, req: events.Request, raw_path: str, headers: dict[str, str]) -> events.Response:
@@ -310,7 +312,11 @@ class GatewayApp:
         pre = auth.preflight(cors, req.method, headers)
         if pre is not None:
             return events.Response(pre[0] if pre[1] else 204, pre[1], b"")
-        found = self._http_router(api_id, doc).match(req.method, path)
+        view = self.engine.http.stage_view(doc, stage)  # the stage's deployment, not the working routes
+        if view is None:
+            raise not_found
+        deployment_id, routes, integrations = view
+        found = self._http_router(api_id, deployment_id, routes).match(req.method, path)
         if found is None:
             raise not_found
         route = found.route
@@ -320,7 +326,7 @@ class GatewayApp:
                                     raw_query=req.raw_query, headers=headers, body=req.body)
             authorizer = auth.v2_iam_authorizer(creds)
         target = route.get("Target") or ""
-        integ = doc["integrations"].get(target.split("/", 1)[1]) if target.startswith("integrations/") else None
+        integ = integrations.get(target.split("/", 1)[1]) if target.startswith("integrations/") else None
         if integ is None:
             raise not_found
         stage_vars = stage.get("StageVariables") or {}

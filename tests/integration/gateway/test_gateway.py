@@ -319,3 +319,67 @@ def test_restart_keeps_apis(env: dict[str, Any]) -> None:
     env["server"].restart()
     status, _, body = call(out["url"])
     assert status == 200 and json.loads(body) == "Hello from Lambda!"
+
+
+def test_function_url_configs_go_with_the_function_and_alias(env: dict[str, Any]) -> None:
+    lam, server = env["lambda"], env["server"]
+    _create_function(lam, "url-owner", HELLO)
+    version = lam.publish_version(FunctionName="url-owner")["Version"]
+    lam.create_alias(FunctionName="url-owner", Name="live", FunctionVersion=version)
+    latest = lam.create_function_url_config(FunctionName="url-owner", AuthType="NONE")["FunctionUrl"]
+    aliased = lam.create_function_url_config(FunctionName="url-owner", Qualifier="live", AuthType="NONE")["FunctionUrl"]
+    for qualifier in (None, "live"):
+        lam.add_permission(FunctionName="url-owner", StatementId=f"url-{qualifier}", Action="lambda:InvokeFunctionUrl",
+                           Principal="*", FunctionUrlAuthType="NONE", **({"Qualifier": qualifier} if qualifier else {}))
+    ids = [u.split("//", 1)[1].split(".", 1)[0] for u in (latest, aliased)]
+    urls = [f"{server.endpoint}/_aws/lambda-url/{i}/" for i in ids]
+    assert [call(u)[0] for u in urls] == [200, 200]
+    lam.delete_alias(FunctionName="url-owner", Name="live")  # the alias's URL goes with it
+    assert [call(u)[0] for u in urls] == [200, 404]
+    lam.delete_function(FunctionName="url-owner")  # and the function's
+    assert call(urls[0])[0] == 404
+    _create_function(lam, "url-owner", HELLO)  # a new function of the same name has no URL
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_url_config(FunctionName="url-owner")
+    assert lam.list_function_url_configs(FunctionName="url-owner")["FunctionUrlConfigs"] == []
+    lam.delete_function(FunctionName="url-owner")
+
+
+def test_http_api_stages_serve_their_deployment(env: dict[str, Any]) -> None:
+    v2, server, lam = env["v2"], env["server"], env["lambda"]
+    api_id = v2.create_api(Name="deployed", ProtocolType="HTTP")["ApiId"]
+    lam.add_permission(FunctionName="echo", StatementId=f"v2-{api_id}", Action="lambda:InvokeFunction",
+                       Principal="apigateway.amazonaws.com")
+    integ = v2.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=env["echo"],
+                                  PayloadFormatVersion="2.0")["IntegrationId"]
+    v2.create_route(ApiId=api_id, RouteKey="GET /a", Target=f"integrations/{integ}")
+    v2.create_stage(ApiId=api_id, StageName="manual")
+    v2.create_stage(ApiId=api_id, StageName="auto", AutoDeploy=True)
+    base = f"{server.endpoint}/_aws/execute-api/{api_id}"
+
+    def status(stage: str, path: str) -> int:
+        return call(f"{base}/{stage}{path}")[0]
+
+    assert status("manual", "/a") == 404  # a stage without a deployment serves nothing
+    assert status("auto", "/a") == 200  # AutoDeploy deploys when the stage is created
+    first = v2.create_deployment(ApiId=api_id, StageName="manual", Description="one")
+    assert first["AutoDeployed"] is False and first["DeploymentStatus"] == "DEPLOYED"
+    assert v2.get_stage(ApiId=api_id, StageName="manual")["DeploymentId"] == first["DeploymentId"]
+    assert status("manual", "/a") == 200
+    v2.create_route(ApiId=api_id, RouteKey="GET /b", Target=f"integrations/{integ}")
+    assert (status("manual", "/b"), status("auto", "/b")) == (404, 200)  # only the auto stage redeploys
+    second = v2.create_deployment(ApiId=api_id, StageName="manual")
+    assert status("manual", "/b") == 200
+    v2.update_stage(ApiId=api_id, StageName="manual", DeploymentId=first["DeploymentId"])  # roll back
+    assert (status("manual", "/a"), status("manual", "/b")) == (200, 404)
+    ids = {d["DeploymentId"]: d for d in v2.get_deployments(ApiId=api_id)["Items"]}
+    assert {first["DeploymentId"], second["DeploymentId"]} <= set(ids)
+    assert ids[v2.get_stage(ApiId=api_id, StageName="auto")["DeploymentId"]]["AutoDeployed"] is True
+    with pytest.raises(v2.exceptions.BadRequestException):
+        v2.delete_deployment(ApiId=api_id, DeploymentId=first["DeploymentId"])  # in use by "manual"
+    v2.delete_deployment(ApiId=api_id, DeploymentId=second["DeploymentId"])
+    with pytest.raises(v2.exceptions.NotFoundException):
+        v2.get_deployment(ApiId=api_id, DeploymentId=second["DeploymentId"])
+    with pytest.raises(v2.exceptions.NotFoundException):
+        v2.update_stage(ApiId=api_id, StageName="manual", DeploymentId=second["DeploymentId"])
+    v2.delete_api(ApiId=api_id)

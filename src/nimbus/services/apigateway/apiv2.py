@@ -27,7 +27,7 @@ class ApiGatewayV2Api:
 
     @staticmethod
     def _api_out(ctx: Ctx, doc: dict[str, Any]) -> Out:
-        out = {k: v for k, v in doc.items() if k not in ("account", "region", "routes", "integrations", "stages")}
+        out = {k: v for k, v in doc.items() if k not in ("account", "region", "routes", "integrations", "stages", "deployments")}
         out["ApiEndpoint"] = execute_api_url(ctx, doc["ApiId"], None)
         return out
 
@@ -95,6 +95,16 @@ class ApiGatewayV2Api:
 
     async def create_deployment(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         return self.http.create_deployment(params["ApiId"], ctx.account_id, params)
+
+    async def get_deployment(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.deployment_out(self.http.get_deployment(params["ApiId"], ctx.account_id, params["DeploymentId"]))
+
+    async def get_deployments(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _page([self.http.deployment_out(d) for d in self.http.list_deployments(params["ApiId"], ctx.account_id)], params)
+
+    async def delete_deployment(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.http.delete_deployment(params["ApiId"], ctx.account_id, params["DeploymentId"])
+        return {}
 
 
 def build(core: Any) -> ApiGatewayV2Api:

@@ -1,11 +1,19 @@
 """HTTP APIs (API Gateway v2, ProtocolType HTTP): APIs with their routes, integrations and stages in
 one metadata document each. Quick create (``Target``) makes the integration, the route and an
-auto-deploying ``$default`` stage, as AWS does. Nimbus serves the current routes on every stage
-(every stage behaves as auto-deployed; docs/services/apigateway.md).
+auto-deploying ``$default`` stage, as AWS does.
+
+Deployments (AWS semantics): a deployment is a frozen copy of the API's routes and integrations, kept in
+the API document under ``deployments``. A stage serves the deployment its ``DeploymentId`` names (nothing,
+404, until it has one). ``CreateDeployment`` (optionally with ``StageName``) freezes the current routes;
+a stage with ``AutoDeploy`` gets a new deployment whenever a route or integration changes, when it is
+created and when AutoDeploy is turned on. Auto deployments no stage uses any more are dropped; explicit
+ones stay until DeleteDeployment. Documents written before deployments existed get one on first use,
+given to every stage without one (they served the current routes).
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
@@ -63,6 +71,7 @@ class HttpApis:
             "routes": {},
             "integrations": {},
             "stages": {},
+            "deployments": {},
         }
         for k in ("Description", "Version", "CorsConfiguration"):
             if params.get(k) is not None:
@@ -94,6 +103,7 @@ class HttpApis:
                 "Target": f"integrations/{integ_id}",
             }
             doc["stages"]["$default"] = self._new_stage({"StageName": "$default", "AutoDeploy": True}, managed=True)
+            self._auto_deploy(doc)
         self._save(doc)
         return doc
 
@@ -121,7 +131,88 @@ class HttpApis:
         doc: dict[str, Any] | None = self.db.get(API, api_id)
         if doc is None or (account is not None and doc["account"] != account):
             raise NotFoundException(f"Invalid API identifier specified {account or ''}:{api_id}", ResourceType="Api")
+        return self._upgrade(doc)
+
+    # --- deployments -----------------------------------------------------------------------------
+
+    def _upgrade(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """A document from before deployments: its stages served the current routes; freeze those now."""
+        if "deployments" not in doc:
+            doc["deployments"] = {}
+            if doc["stages"]:
+                dep = self._snapshot(doc, auto=False, description="routes served before deployments were recorded")
+                for stage in doc["stages"].values():
+                    stage.setdefault("DeploymentId", dep["DeploymentId"])
         return doc
+
+    @staticmethod
+    def _snapshot(doc: dict[str, Any], *, auto: bool, description: str | None = None) -> dict[str, Any]:
+        dep_id = ids.new_id(ids.DEPLOYMENT_ID_LEN)
+        while dep_id in doc["deployments"]:
+            dep_id = ids.new_id(ids.DEPLOYMENT_ID_LEN)
+        dep: dict[str, Any] = {
+            "DeploymentId": dep_id,
+            "DeploymentStatus": "DEPLOYED",
+            "CreatedDate": time.time(),
+            "AutoDeployed": auto,
+            "routes": copy.deepcopy(doc["routes"]),
+            "integrations": copy.deepcopy(doc["integrations"]),
+        }
+        if description is not None:
+            dep["Description"] = description
+        doc["deployments"][dep_id] = dep
+        return dep
+
+    @staticmethod
+    def _point(stage: dict[str, Any], dep_id: str) -> None:
+        stage["DeploymentId"] = dep_id
+        stage["LastDeploymentStatusMessage"] = f"Successfully deployed stage with deployment ID '{dep_id}'"
+        stage["LastUpdatedDate"] = time.time()
+
+    def _auto_deploy(self, doc: dict[str, Any], only: str | None = None) -> None:
+        """Routes or integrations changed (or a stage turned AutoDeploy on): redeploy the auto stages."""
+        stages = [s for name, s in doc["stages"].items() if s.get("AutoDeploy") and (only is None or name == only)]
+        if stages:
+            dep = self._snapshot(doc, auto=True)
+            for stage in stages:
+                self._point(stage, dep["DeploymentId"])
+        self._prune(doc)
+
+    @staticmethod
+    def _prune(doc: dict[str, Any]) -> None:
+        used = {s.get("DeploymentId") for s in doc["stages"].values()}
+        for dep_id in [d for d, dep in doc["deployments"].items() if dep.get("AutoDeployed") and d not in used]:
+            del doc["deployments"][dep_id]
+
+    @staticmethod
+    def deployment_out(dep: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in dep.items() if k not in ("routes", "integrations")}
+
+    def get_deployment(self, api_id: str, account: str, dep_id: str) -> dict[str, Any]:
+        dep: dict[str, Any] | None = self.get_api(api_id, account)["deployments"].get(dep_id)
+        if dep is None:
+            raise NotFoundException(f"Unable to find Deployment with id '{dep_id}'", ResourceType="Deployment")
+        return dep
+
+    def list_deployments(self, api_id: str, account: str) -> list[dict[str, Any]]:
+        return sorted(self.get_api(api_id, account)["deployments"].values(), key=lambda d: d["CreatedDate"])
+
+    def delete_deployment(self, api_id: str, account: str, dep_id: str) -> None:
+        doc = self.get_api(api_id, account)
+        if dep_id not in doc["deployments"]:
+            raise NotFoundException(f"Unable to find Deployment with id '{dep_id}'", ResourceType="Deployment")
+        users = [n for n, s in doc["stages"].items() if s.get("DeploymentId") == dep_id]
+        if users:
+            raise BadRequestException(f"Deployment {dep_id} is used by stage(s) {', '.join(users)}: point them elsewhere or delete them first")
+        del doc["deployments"][dep_id]
+        self._save(doc)
+
+    def stage_view(self, doc: dict[str, Any], stage: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+        """(deployment id, routes, integrations) the stage serves; None when it has no deployment."""
+        dep = self._upgrade(doc)["deployments"].get(stage.get("DeploymentId") or "")
+        if dep is None:
+            return None
+        return dep["DeploymentId"], dep["routes"], dep["integrations"]
 
     def list_apis(self, account: str, region: str) -> list[dict[str, Any]]:
         return [d for _, d in self.db.list(API) if d["account"] == account and d["region"] == region]
@@ -163,6 +254,7 @@ class HttpApis:
             if params.get(k) is not None:
                 integ[k] = params[k]
         doc["integrations"][integ_id] = integ
+        self._auto_deploy(doc)
         self._save(doc)
         return integ
 
@@ -176,6 +268,7 @@ class HttpApis:
         doc = self.get_api(api_id, account)
         if doc["integrations"].pop(integ_id, None) is None:
             raise NotFoundException(f"Unable to find Integration with id '{integ_id}'", ResourceType="Integration")
+        self._auto_deploy(doc)
         self._save(doc)
 
     def create_route(self, api_id: str, account: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -202,6 +295,7 @@ class HttpApis:
             if params.get(k) is not None:
                 route[k] = params[k]
         doc["routes"][route_id] = route
+        self._auto_deploy(doc)
         self._save(doc)
         return route
 
@@ -218,6 +312,7 @@ class HttpApis:
         for k in ("RouteKey", "Target", "AuthorizationType", "ApiKeyRequired", "OperationName"):
             if params.get(k) is not None:
                 route[k] = params[k]
+        self._auto_deploy(doc)
         self._save(doc)
         return route
 
@@ -235,6 +330,7 @@ class HttpApis:
         doc = self.get_api(api_id, account)
         self._route(doc, route_id)
         del doc["routes"][route_id]
+        self._auto_deploy(doc)
         self._save(doc)
 
     def create_stage(self, api_id: str, account: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -242,8 +338,12 @@ class HttpApis:
         name = params["StageName"]
         if name in doc["stages"]:
             raise ConflictException(f"Unable to create stage. Stage {name} already exists for this API")
+        if params.get("DeploymentId") is not None and params["DeploymentId"] not in doc["deployments"]:
+            raise NotFoundException(f"Unable to find Deployment with id '{params['DeploymentId']}'", ResourceType="Deployment")
         stage = self._new_stage(params)
         doc["stages"][name] = stage
+        if stage["AutoDeploy"]:
+            self._auto_deploy(doc, only=name)
         self._save(doc)
         return stage
 
@@ -258,10 +358,17 @@ class HttpApis:
         stage = doc["stages"].get(name)
         if stage is None:
             raise NotFoundException(f"Unable to find Stage with name '{name}'", ResourceType="Stage")
+        if params.get("DeploymentId") is not None and params["DeploymentId"] not in doc["deployments"]:
+            raise NotFoundException(f"Unable to find Deployment with id '{params['DeploymentId']}'", ResourceType="Deployment")
+        was_auto = bool(stage.get("AutoDeploy"))
         for k in ("AutoDeploy", "Description", "StageVariables", "DeploymentId", "DefaultRouteSettings", "RouteSettings"):
             if params.get(k) is not None:
                 stage[k] = params[k]
         stage["LastUpdatedDate"] = time.time()
+        if stage.get("AutoDeploy") and not was_auto:
+            self._auto_deploy(doc, only=name)
+        else:
+            self._prune(doc)
         self._save(doc)
         return stage
 
@@ -269,22 +376,23 @@ class HttpApis:
         doc = self.get_api(api_id, account)
         if doc["stages"].pop(name, None) is None:
             raise NotFoundException(f"Unable to find Stage with name '{name}'", ResourceType="Stage")
+        self._prune(doc)
         self._save(doc)
 
     def create_deployment(self, api_id: str, account: str, params: dict[str, Any]) -> dict[str, Any]:
         doc = self.get_api(api_id, account)
-        dep_id = ids.new_id(ids.DEPLOYMENT_ID_LEN)
         stage_name = params.get("StageName")
+        stage = None
         if stage_name:
             stage = doc["stages"].get(stage_name)
             if stage is None:
                 raise NotFoundException(f"Unable to find Stage with name '{stage_name}'", ResourceType="Stage")
-            stage["DeploymentId"] = dep_id
-            self._save(doc)
-        out = {"DeploymentId": dep_id, "DeploymentStatus": "DEPLOYED", "CreatedDate": time.time(), "AutoDeployed": False}
-        if params.get("Description") is not None:
-            out["Description"] = params["Description"]
-        return out
+        dep = self._snapshot(doc, auto=False, description=params.get("Description"))
+        if stage is not None:
+            self._point(stage, dep["DeploymentId"])
+            self._prune(doc)
+        self._save(doc)
+        return self.deployment_out(dep)
 
     # --- data plane --------------------------------------------------------------------------------
 

@@ -91,5 +91,10 @@ class FunctionUrlConfigApi:
         return out
 
 
+    def function_deleted(self, account: str, region: str, function: str, alias: str | None = None) -> None:
+        """The Lambda API deleted a function (``alias`` None) or one of its aliases: its URL configs go too."""
+        self.urls.delete_all(account, region, function, alias)
+
+
 def function_url_configs(core: Any) -> FunctionUrlConfigApi:
     return core.component("apigateway.function-url-configs", lambda: FunctionUrlConfigApi(core))

@@ -135,12 +135,22 @@ class FunctionUrls:
             self.db.delete(URL, doc["urlId"])
         self._changed()
 
-    def delete_all(self, account: str, region: str, function: str) -> None:
-        """When the function is deleted, its URLs go with it."""
-        for key, ref in self.db.list(BY_FUNCTION, f"{account}/{region}/{function}/"):
-            self.db.delete(BY_FUNCTION, key)
-            self.db.delete(URL, ref["urlId"])
-        self._changed()
+    def delete_all(self, account: str, region: str, function: str, qualifier: str | None = None) -> int:
+        """When the function is deleted its URLs go with it (every qualifier), when an alias is deleted its
+        URL does (``qualifier``), as on AWS. Returns how many configs were deleted."""
+        if qualifier is None:
+            rows = self.db.list(BY_FUNCTION, f"{account}/{region}/{function}/")
+        else:
+            key = self._index_key(account, region, function, qualifier)
+            ref = self.db.get(BY_FUNCTION, key)
+            rows = [] if ref is None else [(key, ref)]
+        if rows:
+            with self.db.transaction():
+                for key, ref in rows:
+                    self.db.delete(BY_FUNCTION, key)
+                    self.db.delete(URL, ref["urlId"])
+            self._changed()
+        return len(rows)
 
     def list_for(self, account: str, region: str, function: str) -> list[dict[str, Any]]:
         out = []

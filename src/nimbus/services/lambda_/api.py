@@ -113,7 +113,12 @@ class LambdaApi:
         return await self.engine.functions.update_configuration(self._ref(ctx, params, None), params)
 
     async def delete_function(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.engine.functions.delete(self._ref(ctx, params))
+        ref = self._ref(ctx, params)
+        self.engine.functions.delete(ref)
+        if ref.qualifier is None:  # the function's URL configs go with it, as on AWS
+            from nimbus.services.apigateway.urlconfigs import function_url_configs
+
+            function_url_configs(self.core).function_deleted(ref.account, ref.region, ref.name)
         return {"StatusCode": 204}
 
     # --- versions and aliases -------------------------------------------------------------------
@@ -138,7 +143,11 @@ class LambdaApi:
         return self.engine.functions.update_alias(self._ref(ctx, params, None), params)
 
     async def delete_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.engine.functions.delete_alias(self._ref(ctx, params, None), params["Name"])
+        ref = self._ref(ctx, params, None)
+        self.engine.functions.delete_alias(ref, params["Name"])
+        from nimbus.services.apigateway.urlconfigs import function_url_configs
+
+        function_url_configs(self.core).function_deleted(ref.account, ref.region, ref.name, params["Name"])
         return {}
 
     async def list_aliases(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
