@@ -71,7 +71,7 @@ class GatewayApp:
         self.core = core
         self._engine: ApiGatewayEngine | None = None
         self._lambda: Any = None
-        self.meter = auth.UsageMeter()
+        self._meter: auth.UsageMeter | None = None
         self._rest_routers: dict[tuple[str, str], tuple[int, RestRouter | None, Any]] = {}
         self._http_routers: dict[tuple[str, str], tuple[int, HttpRouter]] = {}
         self._allowed: dict[tuple[str, str], float] = {}
@@ -81,6 +81,13 @@ class GatewayApp:
         if self._engine is None:
             self._engine = engine_of(self.core)
         return self._engine
+
+    @property
+    def meter(self) -> auth.UsageMeter:
+        """Usage-plan counters; quotas persist in the metadata store (write-behind), flushed at shutdown."""
+        if self._meter is None:
+            self._meter = self.core.component("gateway.usage-meter", lambda: auth.UsageMeter(self.core.storage.metadata))
+        return self._meter
 
     @property
     def lambda_engine(self) -> Any:

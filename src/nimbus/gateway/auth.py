@@ -8,16 +8,20 @@ caller's identity; ``preflight`` / ``cors_headers`` apply a function URL's or HT
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import hashlib
+import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from nimbus.credentials import CredentialStore, Credentials
 from nimbus import sigv4
+
+log = logging.getLogger(__name__)
 
 
 class GatewayError(Exception):
@@ -54,13 +58,34 @@ class _Bucket:
     updated: float
 
 
-@dataclass(slots=True)
+QUOTA_KIND = "apigw.quota"  # key: "{plan id}/{key id}/{period start}" -> {"used": n, "plan", "key", "start"}
+FLUSH_EVERY = 100  # write-behind: persist once this many counted requests are unsaved...
+FLUSH_INTERVAL_S = 1.0  # ...or this long after the first unsaved one
+
+
 class UsageMeter:
     """Throttle (rateLimit req/s refilling a bucket of burstLimit) and quota (limit per DAY/WEEK/MONTH)
-    per (usage plan, api key). Counters live in memory: a restart starts a new count (documented)."""
+    per (usage plan, api key).
 
-    _buckets: dict[tuple[str, str], _Bucket] = field(default_factory=dict)
-    _quota: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    Throttle buckets live in memory (a restart refills them, as a new second would). Quota usage is
+    persisted in the metadata store (``store``, kind ``apigw.quota``, one document per plan, key and
+    period), write-behind: the counters are saved in one transaction once ``FLUSH_EVERY`` counted
+    requests are unsaved, at most ``FLUSH_INTERVAL_S`` after the first unsaved one (a timer), and at
+    shutdown (``aclose``). A counter is loaded from the store the first time it is used. So a restart
+    keeps the count, and a kill -9 forgets at most the last ``FLUSH_EVERY`` requests / second of it (the
+    error is in the caller's favour). Rows of past periods are deleted when a key enters a new period.
+    Without a store (unit tests) everything stays in memory.
+    """
+
+    def __init__(self, store: Any = None, *, flush_every: int = FLUSH_EVERY, flush_interval_s: float = FLUSH_INTERVAL_S) -> None:
+        self.store = store
+        self.flush_every = flush_every
+        self.flush_interval_s = flush_interval_s
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._quota: dict[tuple[str, str, int], int] = {}
+        self._dirty: set[tuple[str, str, int]] = set()
+        self._unsaved = 0
+        self._timer: Any = None
 
     def check(self, plan: dict[str, Any], key_id: str, now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -82,16 +107,79 @@ class UsageMeter:
         if limit > 0:
             start = period_start(str(quota.get("period") or "DAY"), int(quota.get("offset") or 0), now)
             k = (plan_id, key_id, start)
-            used = self._quota.get(k, 0)
+            used = self._quota.get(k)
+            if used is None:
+                used = self._load(k)
             if used >= limit:
                 raise GatewayError(429, "Limit Exceeded", error_type="LimitExceededException")
             self._quota[k] = used + 1
+            self._counted(k)
         if rate > 0 or burst > 0:
             self._buckets[(plan_id, key_id)].tokens -= 1.0
 
     def used(self, plan_id: str, key_id: str, period: str = "DAY", offset: int = 0, now: float | None = None) -> int:
-        start = period_start(period, offset, time.time() if now is None else now)
-        return self._quota.get((plan_id, key_id, start), 0)
+        k = (plan_id, key_id, period_start(period, offset, time.time() if now is None else now))
+        used = self._quota.get(k)
+        return self._load(k) if used is None else used
+
+    # --- persistence (write-behind) ----------------------------------------------------------------
+
+    @staticmethod
+    def _row(k: tuple[str, str, int]) -> str:
+        return f"{k[0]}/{k[1]}/{k[2]}"
+
+    def _load(self, k: tuple[str, str, int]) -> int:
+        used = 0
+        if self.store is not None:
+            doc = self.store.get(QUOTA_KIND, self._row(k))
+            used = int(doc["used"]) if doc else 0
+            # a key entering a new period: its rows of earlier periods are done with
+            stale = [row for row, d in self.store.list(QUOTA_KIND, f"{k[0]}/{k[1]}/") if int(d.get("start", 0)) < k[2]]
+            if stale:
+                with self.store.transaction():
+                    for row in stale:
+                        self.store.delete(QUOTA_KIND, row)
+        for old in [o for o in self._quota if o[:2] == k[:2] and o[2] < k[2] and o not in self._dirty]:
+            del self._quota[old]
+        self._quota[k] = used
+        return used
+
+    def _counted(self, k: tuple[str, str, int]) -> None:
+        if self.store is None:
+            return
+        self._dirty.add(k)
+        self._unsaved += 1
+        if self._unsaved >= self.flush_every:
+            self.flush()
+        elif self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # called outside an event loop (unit tests): no timer, count-based only
+                return
+            self._timer = loop.call_later(self.flush_interval_s, self._timed_flush)
+
+    def _timed_flush(self) -> None:
+        self._timer = None
+        self.flush()
+
+    def flush(self) -> None:
+        """Save every unsaved quota counter (one transaction)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.store is None or not self._dirty:
+            return
+        dirty, self._dirty, self._unsaved = self._dirty, set(), 0
+        try:
+            with self.store.transaction():
+                for k in dirty:
+                    self.store.put(QUOTA_KIND, self._row(k), {"used": self._quota.get(k, 0), "plan": k[0], "key": k[1], "start": k[2]})
+        except Exception:  # noqa: BLE001 - keep counting in memory; the next flush tries again
+            log.warning("usage-plan quota counters not saved", exc_info=True)
+            self._dirty |= dirty
+
+    async def aclose(self) -> None:
+        self.flush()
 
 
 def period_start(period: str, offset: int, now: float) -> int:

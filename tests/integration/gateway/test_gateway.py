@@ -316,9 +316,17 @@ def test_function_urls(env: dict[str, Any]) -> None:
 
 def test_restart_keeps_apis(env: dict[str, Any]) -> None:
     out = _trigger(env, "hello-world")
+    keyed = _trigger(env, "hello-world", "api-key")
+    env["apigw"].update_usage_plan(usagePlanId=keyed["usagePlanId"], patchOperations=[
+        {"op": "replace", "path": "/quota/limit", "value": "2"}, {"op": "replace", "path": "/quota/period", "value": "MONTH"}])
+    assert call(keyed["url"], headers={"x-api-key": keyed["apiKey"]})[0] == 200
     env["server"].restart()
     status, _, body = call(out["url"])
     assert status == 200 and json.loads(body) == "Hello from Lambda!"
+    # the quota count survived the restart: one request left this month
+    assert call(keyed["url"], headers={"x-api-key": keyed["apiKey"]})[0] == 200
+    status, _, body = call(keyed["url"], headers={"x-api-key": keyed["apiKey"]})
+    assert status == 429 and json.loads(body) == {"message": "Limit Exceeded"}
 
 
 def test_function_url_configs_go_with_the_function_and_alias(env: dict[str, Any]) -> None:

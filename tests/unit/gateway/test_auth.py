@@ -42,3 +42,51 @@ def test_cors_preflight_and_headers():
     assert preflight(cors, "GET", hdrs) is None and preflight(None, "OPTIONS", hdrs) is None
     assert dict(cors_headers(cors, {"origin": "https://app.example"}))["Access-Control-Expose-Headers"] == "x-id"
     assert dict(cors_headers({"AllowOrigins": ["*"]}, {"origin": "https://x"}))["Access-Control-Allow-Origin"] == "*"
+
+
+def test_quota_usage_is_persisted_write_behind():
+    import asyncio
+
+    from nimbus.gateway.auth import QUOTA_KIND
+    from nimbus.storage.memory import MemoryMetadataStore
+
+    store = MemoryMetadataStore()
+    plan = {"id": "p", "quota": {"limit": 5, "period": "DAY"}}
+    day = 1_700_000_000.0
+    meter = UsageMeter(store, flush_every=2)
+    meter.check(plan, "k", now=day)
+    assert store.list(QUOTA_KIND) == []  # one unsaved count: not written yet
+    meter.check(plan, "k", now=day + 1)  # the second reaches flush_every
+    assert [d["used"] for _, d in store.list(QUOTA_KIND)] == [2]
+    meter.check(plan, "k", now=day + 2)
+    asyncio.run(meter.aclose())  # shutdown saves the rest
+    again = UsageMeter(store)  # a restarted server continues the count
+    assert again.used("p", "k", now=day + 3) == 3
+    again.check(plan, "k", now=day + 3)
+    again.check(plan, "k", now=day + 4)
+    with pytest.raises(GatewayError):
+        again.check(plan, "k", now=day + 5)
+    asyncio.run(again.aclose())
+    # a new period starts from zero and drops the rows of the old one
+    again.check(plan, "k", now=day + 86_400)
+    asyncio.run(again.aclose())
+    assert [d["used"] for _, d in store.list(QUOTA_KIND)] == [1]
+
+
+def test_quota_flush_timer():
+    import asyncio
+
+    from nimbus.gateway.auth import QUOTA_KIND
+    from nimbus.storage.memory import MemoryMetadataStore
+
+    store = MemoryMetadataStore()
+    meter = UsageMeter(store, flush_every=1000, flush_interval_s=0.0)
+    plan = {"id": "p", "quota": {"limit": 5, "period": "DAY"}}
+
+    async def run() -> None:
+        meter.check(plan, "k")
+        while not store.list(QUOTA_KIND):  # the timer saves it without any further request
+            await asyncio.sleep(0.01)
+
+    asyncio.run(asyncio.wait_for(run(), 10))
+    assert [d["used"] for _, d in store.list(QUOTA_KIND)] == [1]
