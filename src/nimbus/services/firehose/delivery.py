@@ -160,6 +160,11 @@ class Deliverer:
         self._staged_bytes = 0
         self._processor_hints: tuple[int, float] | None = None
 
+    @property
+    def staged_records(self) -> int:
+        """Records through the transform, waiting for the S3 buffer's flush."""
+        return sum(len(st.sources) for st in self._staged)
+
     # ----------------------------------------------------------------------------------- lifecycle
 
     def start(self) -> None:

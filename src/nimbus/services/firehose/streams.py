@@ -687,7 +687,7 @@ class DeliveryStreams:
                 "pending_bytes": live.buffer.pending_bytes,
                 "checkpoint": live.buffer.checkpoint,
                 "untransformed_bytes": live.buffer.untransformed_bytes,
-                "staged_records": sum(len(st.sources) for st in live.deliverer._staged),
+                "staged_records": live.deliverer.staged_records,
             }
             if live.source is not None:
                 out[key]["kinesis_positions"] = live.source.positions()
