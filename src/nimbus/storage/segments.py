@@ -223,6 +223,7 @@ class SegmentLog:
         last = segments[-1]
         self._next_seq = last.end_seq
         self._first_seq = min(max(first_seq, segments[0].base_seq), self._next_seq)
+        self._durable_first_seq = self._first_seq  # what log.json on disk says (trims persist in the writer)
         self._assigned = self._next_seq
         self._last_ts = max((s.last_ts for s in segments), default=-1)
         self._wfd = os.open(last.path, os.O_WRONLY | os.O_APPEND)
@@ -353,6 +354,7 @@ class SegmentLog:
         first = self._first_seq
         _write_json_atomic(self._dir / _META, {"name": self._name, "first_seq": first})
         with self._lock:
+            self._durable_first_seq = max(self._durable_first_seq, first)
             keep = 0
             while keep < len(self._segments) - 1 and self._segments[keep].end_seq <= first:
                 keep += 1
@@ -470,9 +472,11 @@ class SegmentLog:
         """Forget records below ``before_seq`` (at most ``next_seq``): ``first_seq`` moves up, durably."""
         with self._lock:
             target = min(before_seq, self._next_seq)
-            if target <= self._first_seq:
+            if target <= self._durable_first_seq:
                 return
-            self._first_seq = target
+            # A higher trim may already be in memory but not yet on disk: wait for a persist that covers
+            # ``target`` instead of returning early (an acknowledged trim must survive kill -9).
+            self._first_seq = max(self._first_seq, target)
         self._check_writable()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
