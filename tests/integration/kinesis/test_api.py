@@ -32,7 +32,18 @@ def k(server: NimbusProcess):  # type: ignore[no-untyped-def]
     return server.client("kinesis")
 
 
-def test_create_states_and_describe(k) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def slow_states(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NimbusProcess]:
+    """A server whose streams stay CREATING long enough to observe it, however loaded the machine is."""
+    p = NimbusProcess(tmp_path_factory.mktemp("kinesis-states") / "data", env={**FAST_ENV, "NIMBUS_KINESIS_STATE_DELAY_SECONDS": "3"}).start()
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+def test_create_states_and_describe(slow_states: NimbusProcess) -> None:
+    k = slow_states.client("kinesis")
     k.create_stream(StreamName="life", ShardCount=3)
     first = k.describe_stream(StreamName="life")["StreamDescription"]
     assert first["StreamStatus"] == "CREATING"
