@@ -35,7 +35,7 @@ def k(server: NimbusProcess):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def slow_states(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NimbusProcess]:
     """A server whose streams stay CREATING long enough to observe it, however loaded the machine is."""
-    p = NimbusProcess(tmp_path_factory.mktemp("kinesis-states") / "data", env={**FAST_ENV, "NIMBUS_KINESIS_STATE_DELAY_SECONDS": "3"}).start()
+    p = NimbusProcess(tmp_path_factory.mktemp("kinesis-states") / "data", env={**FAST_ENV, "NIMBUS_KINESIS_STATE_DELAY_SECONDS": "1.5"}).start()
     try:
         yield p
     finally:
@@ -212,7 +212,8 @@ def test_bad_input_errors(k, server: NimbusProcess) -> None:  # type: ignore[no-
     assert k.put_record(StreamName="bad", Data=b"ok", PartitionKey="k")["ShardId"] == sid
 
 
-def test_split_merge_update_shard_count_and_child_shards(k) -> None:  # type: ignore[no-untyped-def]
+def test_split_merge_update_shard_count_and_child_shards(slow_states: NimbusProcess) -> None:
+    k = slow_states.client("kinesis")
     create_active(k, "rs", 1)
     for i in range(10):
         k.put_record(StreamName="rs", Data=f"p{i}".encode(), PartitionKey=f"k{i}")
