@@ -4,7 +4,9 @@ Every committed write is fsync'd to the WAL before the call returns, so it survi
 loss. Documents are orjson bytes in one ``documents(kind, key, doc)`` table; the schema evolves through
 the numbered scripts in ``migrations/`` recorded in ``schema_migrations``. One connection shared by the
 event loop and worker threads, serialised by a ``TransactionLock``; calls are synchronous on purpose
-(sub-millisecond, no thread hop).
+(sub-millisecond, no thread hop). Reads from outside a transaction go through a second, read-only
+connection: in WAL mode a reader sees every committed transaction and never waits for a writer, so a
+``get`` on the event loop does not stall behind a commit's fsync running in a worker thread.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,6 +62,12 @@ class SqliteMetadataStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._migrate()
+        self._reader_lock = threading.Lock()
+        self._reader: sqlite3.Connection | None = sqlite3.connect(
+            str(path), isolation_level=None, check_same_thread=False
+        )
+        self._reader.execute("PRAGMA query_only=ON")
+        self._reader.execute("PRAGMA busy_timeout=5000")
 
     # -------------------------------------------------------------------------------------- plumbing
 
@@ -123,9 +132,22 @@ class SqliteMetadataStore:
 
     # -------------------------------------------------------------------------------------- documents
 
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection a read uses: the writer's own inside this thread's transaction (it must see its
+        uncommitted writes), else the reader connection, which no commit in progress can block."""
+        if self._lock.owner_thread == threading.get_ident():
+            with self._lock.hold():
+                yield self._conn
+            return
+        with self._reader_lock:
+            if self._reader is None:
+                raise StorageError("metadata store is closed")
+            yield self._reader
+
     def get(self, kind: str, key: str) -> Doc | None:
-        with self._lock.hold():
-            row = self._conn.execute("SELECT doc FROM documents WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        with self._reading() as db:
+            row = db.execute("SELECT doc FROM documents WHERE kind = ? AND key = ?", (kind, key)).fetchone()
         return None if row is None else _load(row[0])
 
     def put(self, kind: str, key: str, doc: Doc) -> None:
@@ -156,18 +178,22 @@ class SqliteMetadataStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(max(limit, 0))
-        with self._lock.hold():
-            rows = self._conn.execute(sql, params).fetchall()
+        with self._reading() as db:
+            rows = db.execute(sql, params).fetchall()
         return [(key, _load(blob)) for key, blob in rows]
 
     def count(self, kind: str, prefix: str = "") -> int:
         where, params = _range(kind, prefix, None)
-        with self._lock.hold():
-            row = self._conn.execute(f"SELECT count(*) FROM documents WHERE {where}", params).fetchone()
+        with self._reading() as db:
+            row = db.execute(f"SELECT count(*) FROM documents WHERE {where}", params).fetchone()
         return int(row[0])
 
     def close(self) -> None:
         with self._lock.hold():
+            with self._reader_lock:
+                if self._reader is not None:
+                    self._reader.close()
+                    self._reader = None
             if self._db is not None:
                 self._db.close()
                 self._db = None

@@ -31,6 +31,12 @@ class TransactionLock:
         self._owner: tuple[int, asyncio.Task[object] | None] | None = None
         self._depth = 0
 
+    @property
+    def owner_thread(self) -> int | None:
+        """The thread holding the lock, if any (racy for other threads: only "is it me?" is meaningful)."""
+        owner = self._owner
+        return None if owner is None else owner[0]
+
     @contextmanager
     def hold(self) -> Iterator[int]:
         me = (threading.get_ident(), _current_task())
