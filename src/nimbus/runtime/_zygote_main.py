@@ -2,16 +2,23 @@
 
 Run as a script by the target interpreter (stdlib only, Python 3.8+; it does not import nimbus). It
 imports awslambdaric, boto3 and botocore, warms boto3's default session with the models functions use
-most, freezes the heap, then serves fork requests on an inherited SOCK_SEQPACKET socket (fd in argv[1]):
+most (and one throwaway client of each, see ``_warm_clients``), freezes the heap, then serves fork
+requests on an inherited SOCK_SEQPACKET socket (fd in argv[1]):
 
     request  {"seq", "env", "cwd", "path", "handler", "sandbox"} + the output pipe fd (SCM_RIGHTS)
-    replies  {"seq", "pid"} | {"seq", "error"};  unsolicited {"exit": pid, "status": wait_status}
+    replies  {"seq", "pid", "worker"} | {"seq", "error"};  unsolicited {"exit": pid, "status": wait_status}
 
-A child applies its environment after the fork: its own session, stdout/stderr onto its pipe, the
-AWS variables, cwd and sys.path, an optional mount sandbox (when the zygote runs inside bubblewrap),
-no capabilities and non-dumpable; then it loads awslambdaric's native runtime client, whose endpoint
-is read once from AWS_LAMBDA_RUNTIME_API at initialisation (so it is imported only in the child), and
-runs awslambdaric's loop.
+The fork happens ahead of the request: one *spare* environment waits, already forked, namespaced and
+pre-touched; a request is handed to it and the next spare is forked while the environment starts.
+When sandboxed, a spare is an init (PID 1 of a new PID namespace, cloned with CLONE_NEWPID) and its
+worker (PID 2): "pid" is the init (signal it and the namespace ends), "worker" the function's
+process. The init reports the worker's exit status itself, then exits.
+
+The worker applies its request after receiving it: stdout/stderr onto its pipe, the mount sandbox
+(code, layers, /tmp; the host view detached; no capabilities, non-dumpable), the AWS variables, cwd
+and sys.path; then it loads awslambdaric's native runtime client, whose endpoint is read once from
+AWS_LAMBDA_RUNTIME_API when the library is loaded (so only there), and runs awslambdaric's loop.
+With NIMBUS_ZYGOTE_TRACE set in a function's variables, the worker logs its phase timestamps.
 """
 
 import gc
@@ -25,6 +32,15 @@ import traceback
 
 PRELOAD_SERVICES = ("s3", "firehose", "kinesis", "lambda", "sqs", "sns", "dynamodb", "sts", "logs", "events")
 HOST_VIEW = "/.nimbus-host"
+CLONE_NEWNS, CLONE_NEWPID = 0x00020000, 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+_TRACE = []  # (phase, perf_counter) in an environment, printed when NIMBUS_ZYGOTE_TRACE is set
+
+
+def _mark(phase):
+    import time
+
+    _TRACE.append((phase, time.perf_counter()))
 
 
 def _preload():
@@ -67,7 +83,86 @@ def _preload():
                     loader.load_service_model(svc, kind)
                 except Exception:
                     pass
+        _warm_clients()
     except ImportError:
+        pass
+    try:
+        # awslambdaric's native client links libstdc++ (about 1 ms to load): load it now; the client
+        # itself must wait for the child (see above)
+        import ctypes
+
+        ctypes.CDLL("libstdc++.so.6", mode=ctypes.RTLD_GLOBAL)
+    except OSError:
+        pass
+
+
+_DUMMY = {"aws_access_key_id": "NIMBUSZYGOTE", "aws_secret_access_key": "zygote", "endpoint_url": "http://127.0.0.1:9"}
+
+
+def _warm_clients():
+    """Create and discard a client per common service, so that what client creation fills lazily
+    (botocore's model, endpoint-ruleset and partition caches, regex and SSL caches, class
+    attributes) is already in the heap every environment inherits. Credentials, region and endpoint
+    are explicit, so nothing read from our environment is kept; ``_scrub_session`` forgets the rest."""
+    import boto3
+    from botocore.credentials import create_credential_resolver
+
+    session = boto3.DEFAULT_SESSION
+    for svc in PRELOAD_SERVICES:
+        try:
+            session.client(svc, region_name="us-east-1", **_DUMMY)
+        except Exception:
+            pass
+    try:
+        create_credential_resolver(session._session)  # builds (and drops) the default provider chain
+    except Exception:
+        pass
+    _scrub_session()
+
+
+def _scrub_session():
+    """Forget what boto3's default session cached from the process environment or config files."""
+    try:
+        import boto3
+
+        bs = boto3.DEFAULT_SESSION._session
+    except Exception:
+        return
+    bs._config = None
+    bs._profile_map = None
+    bs._profile = None
+    bs._credentials = None
+    bs._auth_token = None
+    bs._last_client_region_used = None
+    bs._client_config = None
+    bs._internal_components.lazy_register_component("monitor", bs._create_csm_monitor)  # csm_* settings
+    bs._components.lazy_register_component("credential_provider", bs._create_credential_resolver)
+    bs._components.lazy_register_component("token_provider", bs._create_token_resolver)
+
+
+def _pretouch():
+    """In a spare, before its request: run one client creation so the pages it writes (reference
+    counts, caches) are copied now rather than during the function's init."""
+    try:
+        import boto3
+        from botocore.credentials import create_credential_resolver
+
+        boto3.DEFAULT_SESSION.client("sts", region_name="us-east-1", **_DUMMY)
+        create_credential_resolver(boto3.DEFAULT_SESSION._session)
+        _scrub_session()
+    except Exception:
+        pass
+
+
+def _adopt_environment():
+    """In the child, after its variables are set: what boto3's session read from the environment
+    when it was created (the user agent's execution environment)."""
+    try:
+        import boto3
+        from botocore.useragent import UserAgentString
+
+        boto3.DEFAULT_SESSION._session._components.register_component("user_agent_creator", UserAgentString.from_environment())
+    except Exception:
         pass
 
 
@@ -84,6 +179,25 @@ def _send(sock, msg):
     sock.send(json.dumps(msg).encode())
 
 
+class _Spare:
+    """A pre-forked environment waiting for its request (the fork is off the critical path).
+
+    With PID namespaces: ``init`` is PID 1 of a fresh namespace (forked after unshare(CLONE_NEWPID)),
+    ``worker`` its child that will run the function; without: one process, both roles.
+    """
+
+    def __init__(self, init, worker, sock):
+        self.init = init
+        self.worker = worker
+        self.sock = sock
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
 def main():
     ctl = socket.socket(fileno=int(sys.argv[1]))
     _preload()
@@ -94,14 +208,25 @@ def main():
     if hasattr(gc, "freeze"):
         gc.freeze()
     _prctl(1, 9)  # PR_SET_PDEATHSIG SIGKILL: die with the server (or with bwrap)
-    if os.environ.get("NIMBUS_ZYGOTE_SANDBOX") == "1":
+    sandboxed = os.environ.get("NIMBUS_ZYGOTE_SANDBOX") == "1"
+    if sandboxed:
         _prctl(4, 0)  # PR_SET_DUMPABLE 0: children may not peek at our /proc entries
     rfd, wfd = os.pipe()
     os.set_blocking(wfd, False)
     os.set_blocking(rfd, False)
     signal.set_wakeup_fd(wfd)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    _send(ctl, {"ready": True, "version": "%d.%d.%d" % sys.version_info[:3], "preloaded": _third_party_modules()})
+    pidns = sandboxed and _clone_syscall() is not None
+    state = {"spare": None}
+
+    def make_spare():
+        try:
+            state["spare"] = _make_spare(ctl, (rfd, wfd), base_path, sandboxed, pidns)
+        except OSError:
+            state["spare"] = None
+
+    make_spare()
+    _send(ctl, {"ready": True, "version": "%d.%d.%d" % sys.version_info[:3], "preloaded": _third_party_modules(), "pidns": pidns})
     sel = selectors.DefaultSelector()
     sel.register(ctl, selectors.EVENT_READ, "ctl")
     sel.register(rfd, selectors.EVENT_READ, "sig")
@@ -112,7 +237,7 @@ def main():
                     os.read(rfd, 4096)
                 except BlockingIOError:
                     pass
-                _reap(ctl)
+                _reap(ctl, state)
                 continue
             try:
                 msg, fds, _, _ = socket.recv_fds(ctl, 1 << 20, 4)
@@ -120,38 +245,170 @@ def main():
                 continue
             if not msg:
                 os._exit(0)  # the server went away
-            req = json.loads(msg)
+            seq = json.loads(msg)["seq"]
             out_fd = fds[0] if fds else -1
-            try:
-                pid = os.fork()
-            except OSError as e:
-                _send(ctl, {"seq": req["seq"], "error": str(e)})
-                if out_fd >= 0:
-                    os.close(out_fd)
-                continue
-            if pid == 0:
-                code = 127
+            reply = {"seq": seq, "error": "fork failed"}
+            for _attempt in range(2):
+                spare, state["spare"] = state["spare"], None
+                if spare is None:
+                    make_spare()
+                    spare, state["spare"] = state["spare"], None
+                    if spare is None:
+                        continue
                 try:
-                    os.close(rfd)
-                    os.close(wfd)
-                    ctl.close()
-                    code = _child(req, out_fd, base_path)
-                except SystemExit as e:
-                    code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-                except BaseException:
-                    traceback.print_exc()
-                finally:
-                    try:
-                        sys.stdout.flush()
-                        sys.stderr.flush()
-                    finally:
-                        os._exit(code)
+                    socket.send_fds(spare.sock, [msg], [out_fd] if out_fd >= 0 else [])
+                except OSError as e:
+                    reply["error"] = str(e)
+                    spare.close()
+                    continue
+                spare.close()
+                reply = {"seq": seq, "pid": spare.init, "worker": spare.worker}
+                break
             if out_fd >= 0:
                 os.close(out_fd)
-            _send(ctl, {"seq": req["seq"], "pid": pid})
+            _send(ctl, reply)
+            make_spare()  # the next one, forked while this environment initialises
 
 
-def _reap(ctl):
+def _clone_syscall():
+    import platform
+
+    return {"x86_64": 56, "aarch64": 220, "riscv64": 220, "ppc64le": 120, "s390x": 120}.get(platform.machine())
+
+
+def _fork_newpid():
+    """fork() into a new PID namespace: clone(CLONE_NEWPID | SIGCHLD) with fork's semantics.
+
+    unshare(CLONE_NEWPID) would work once per process only (the zygote's next children would all
+    share that namespace); clone's flag applies to this one child. Python has no os.clone, so the
+    raw system call is made with the GIL held (PyDLL) between CPython's own before/after-fork hooks,
+    as os.fork does. The child (our init) only forks, waits and exits: glibc's cached thread id
+    left stale by the raw call is never used (its worker is forked normally).
+    """
+    import ctypes
+
+    nr = _clone_syscall()
+    libc = ctypes.PyDLL(None, use_errno=True)
+    api = ctypes.pythonapi
+    api.PyOS_BeforeFork()
+    pid = libc.syscall(ctypes.c_long(nr), ctypes.c_ulong(CLONE_NEWPID | signal.SIGCHLD), ctypes.c_void_p(0),
+                       ctypes.c_void_p(0), ctypes.c_void_p(0), ctypes.c_void_p(0))
+    if pid == 0:
+        api.PyOS_AfterFork_Child()
+        return 0
+    err = ctypes.get_errno()
+    api.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(err, "clone(CLONE_NEWPID): " + os.strerror(err))
+    return pid
+
+
+def _make_spare(ctl, zygote_fds, base_path, sandboxed, pidns):
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = -1
+    if pidns:
+        try:
+            pid = _fork_newpid()  # the child is PID 1 of a fresh namespace
+        except OSError:
+            pidns = False
+    if pid < 0:
+        pid = os.fork()
+    if pid == 0:
+        code = 127
+        try:
+            ours.close()
+            for fd in zygote_fds:
+                os.close(fd)
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            os.setsid()
+            _prctl(1, 9)  # PR_SET_PDEATHSIG: die with the zygote
+            if pidns:
+                code = _init(ctl, theirs, base_path, sandboxed)
+            else:
+                ctl.close()
+                code = _worker(theirs, base_path, sandboxed, pidns=False)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    theirs.close()
+    if not pidns:
+        return _Spare(pid, pid, ours)
+    ours.settimeout(10)
+    try:
+        hello = json.loads(ours.recv(4096) or b"{}")  # the init reports its worker's pid as we see it
+    except (OSError, ValueError):
+        hello = {}
+    if "worker" not in hello:
+        ours.close()
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        raise OSError("spare environment did not start")
+    ours.settimeout(None)
+    return _Spare(pid, int(hello["worker"]), ours)
+
+
+def _init(ctl, sock, base_path, sandboxed):
+    """PID 1 of an environment's PID namespace: start the worker, reap orphans, report the worker's
+    exit status to the server (as the worker's own, not 128+signal), then exit (which ends the
+    namespace: whatever the function left running is killed)."""
+    _prctl(4, 0)  # PR_SET_DUMPABLE 0: the function may not ptrace us or read our /proc entries
+    worker = os.fork()
+    if worker == 0:
+        ctl.close()
+        return _worker(sock, base_path, sandboxed, pidns=True)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_IGN)  # (PID 1 ignores unhandled signals from its namespace anyway)
+    me = int(os.readlink("/proc/self"))  # the zygote's /proc: pids as the server sees them
+    try:
+        with open("/proc/%d/task/%d/children" % (me, me)) as f:
+            host_worker = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        host_worker = me
+    sock.send(json.dumps({"worker": host_worker}).encode())
+    sock.close()
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 0
+        except InterruptedError:
+            continue
+        if pid == worker:
+            break
+    try:
+        ctl.send(json.dumps({"exit": me, "status": status}).encode())
+    except OSError:
+        pass
+    return 0
+
+
+def _worker(sock, base_path, sandboxed, *, pidns):
+    """The process that will run the function: get ready, wait for the request, become it."""
+    _prctl(1, 9)  # PR_SET_PDEATHSIG: die with our parent
+    if sandboxed:
+        _sandbox_early(pidns)
+    _pretouch()
+    try:
+        msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 4)
+    except OSError:
+        return 0
+    sock.close()
+    if not msg:
+        return 0
+    return _child(json.loads(msg), fds[0] if fds else -1, base_path)
+
+
+def _reap(ctl, state):
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -159,6 +416,11 @@ def _reap(ctl):
             return
         if pid == 0:
             return
+        spare = state["spare"]
+        if spare is not None and spare.init == pid:  # a spare died before use: make another next time
+            spare.close()
+            state["spare"] = None
+            continue
         _send(ctl, {"exit": pid, "status": status})
 
 
@@ -209,16 +471,24 @@ def _roots_under_tmp():
     return found
 
 
+def _sandbox_early(pidns):
+    """Before the request: a private mount namespace, and a /proc showing only this PID namespace."""
+    import ctypes
+
+    libc = _lib()
+    if libc.unshare(CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    if pidns:
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
 def _sandbox(spec):
-    """Enter a private mount namespace showing only this function's code, layers and /tmp."""
+    """Show only this function's code, layers and /tmp; drop the host view and every capability."""
     import ctypes
     import struct
 
-    MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
     libc = _lib()
-    if libc.unshare(0x00020000) != 0:  # CLONE_NEWNS
-        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
     for host, target in ((spec["code"], "/var/task"), (spec.get("opt"), "/opt")):
         if host:
             _mount(HOST_VIEW + host, target, None, MS_BIND | MS_REC)
@@ -244,10 +514,7 @@ def _sandbox(spec):
 
 
 def _child(req, out_fd, base_path):
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    os.setsid()
-    _prctl(1, 9)  # PR_SET_PDEATHSIG: die with the zygote
+    _mark("request")
     if out_fd >= 0:
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
@@ -257,6 +524,7 @@ def _child(req, out_fd, base_path):
     os.close(devnull)
     if req.get("sandbox"):
         _sandbox(req["sandbox"])
+    _mark("sandbox")
     os.environ.clear()
     os.environ.update(req["env"])
     os.chdir(req["cwd"])
@@ -269,6 +537,8 @@ def _child(req, out_fd, base_path):
     import importlib
 
     importlib.invalidate_caches()
+    _adopt_environment()
+    _mark("environment")
     import runtime_client  # type: ignore[import-not-found]
     from awslambdaric import lambda_runtime_client
 
@@ -287,6 +557,18 @@ def _child(req, out_fd, base_path):
     client = lambda_runtime_client.LambdaRuntimeClient(config.api_address, config.use_thread_polling)
     if config.use_thread_polling:
         client.ThreadPoolExecutor = _OneWorker
+    _mark("runtime client")
+    if os.environ.get("NIMBUS_ZYGOTE_TRACE"):
+        get_handler = bootstrap._get_handler
+
+        def traced(handler):
+            try:
+                return get_handler(handler)
+            finally:
+                _mark("handler imported")
+                sys.stderr.write("NIMBUS_ZYGOTE_TRACE " + " ".join("%s=%.6f" % (n.replace(" ", "_"), t) for n, t in _TRACE) + "\n")
+
+        bootstrap._get_handler = traced
     bootstrap.run(config.handler, client)
     return 0
 

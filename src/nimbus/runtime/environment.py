@@ -30,6 +30,7 @@ from nimbus.runtime.sandbox import Cgroup
 from nimbus.runtime.launcher import Process, describe_status
 
 INIT_TIMEOUT_S = 10.0  # AWS's init phase limit for on-demand functions
+CREDENTIALS_MARGIN_S = 60.0  # an environment is retired when its keys would expire this close to an invocation's end
 MEMORY_POLL_S = 0.05  # RSS polling period when no cgroup limits memory
 _PIPE_SIZE = 1 << 20
 _READ_CHUNK = 1 << 18
@@ -79,6 +80,7 @@ class Environment:
         cgroup: Cgroup | None,
         tmpdir: str | None = None,
         on_dead: Callable[["Environment"], None] | None = None,
+        on_release: Callable[["Environment"], None] | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.function_arn = function_arn
@@ -96,6 +98,9 @@ class Environment:
         self.cgroup = cgroup
         self.tmpdir = tmpdir
         self.on_dead = on_dead
+        self.on_release = on_release  # everything is gone (process, pipe, cgroup): e.g. revoke its keys
+        self.access_key_id: str | None = None  # the scoped keys it was given, and when they expire
+        self.credentials_expire_at: float | None = None
         self.state = "starting"
         self.process: Process | None = None
         self.last_used = clock.monotonic()
@@ -141,7 +146,10 @@ class Environment:
         if process.status is not None:
             self._on_exit(process.status)
         if self.cgroup is not None and not self.cgroup.pids():
-            self.cgroup.add(process.pid)
+            # the function's process (a PID namespace's init stays out). Off the event loop: a cgroup v1
+            # move waits for an RCU grace period (~10 ms when none is under way), which the
+            # environment's init should not wait for; what it allocates meanwhile is charged to us.
+            asyncio.get_running_loop().run_in_executor(None, self.cgroup.add, process.worker_pid)
         if self._out_w >= 0:
             os.close(self._out_w)
             self._out_w = -1
@@ -154,6 +162,14 @@ class Environment:
     @property
     def alive(self) -> bool:
         return self.state not in ("dead",)
+
+    def usable(self) -> bool:
+        """Alive, and its credentials outlive one more invocation (else it is retired: a new
+        environment gets fresh keys, as AWS recycles environments before their role session ends)."""
+        if self.state == "dead":
+            return False
+        exp = self.credentials_expire_at
+        return exp is None or self.clock.time() + self.timeout_s + CREDENTIALS_MARGIN_S < exp
 
     def stop(self) -> None:
         """Kill the process and release everything (idle reap, invalidation, shutdown)."""
@@ -351,7 +367,7 @@ class Environment:
             return max(1, math.ceil(self.cgroup.max_usage_bytes() / (1024 * 1024)))
         if self._status_fd < 0:
             try:
-                self._status_fd = os.open(f"/proc/{proc.pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+                self._status_fd = os.open(f"/proc/{proc.worker_pid}/status", os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
                 return 0
         try:
@@ -433,6 +449,9 @@ class Environment:
         if self.tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None
+        cb, self.on_release = self.on_release, None
+        if cb is not None:
+            cb(self)
 
 
 def _error_body(error_type: str | None, body: bytes) -> bytes:

@@ -41,6 +41,8 @@ from nimbus.runtime.zygote import RUNTIME_DIR, Zygote, ZygoteError
 
 log = logging.getLogger(__name__)
 
+CREDENTIALS_TTL_S = 12 * 3600.0  # an environment's scoped keys; it is retired before they expire
+
 __all__ = ["FunctionSpec", "InvocationResult", "Invoker", "LogSink", "TooManyRequests"]
 
 
@@ -76,14 +78,18 @@ class Invoker:
         self,
         *,
         endpoint_url: str,
-        credentials_issuer: Callable[[str], Credentials],
+        credentials_issuer: Callable[[str, float], Credentials],
         log_sink: LogSink,
         settings: Settings,
         clock: Clock | None = None,
         use_zygote: bool = True,
+        credentials_revoker: Callable[[str], None] | None = None,
+        credentials_ttl_s: float = CREDENTIALS_TTL_S,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.credentials_issuer = credentials_issuer
+        self.credentials_revoker = credentials_revoker
+        self.credentials_ttl_s = credentials_ttl_s
         self.log_sink = log_sink
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -123,7 +129,6 @@ class Invoker:
         client_context: str | None = None,
         cognito_identity: str | None = None,
         tail: bool = False,
-        sync: bool = True,
         invoked_function_arn: str | None = None,
     ) -> InvocationResult:
         fn = spec.function_arn
@@ -226,6 +231,12 @@ class Invoker:
                 if pool.size == 0 and pool.invalid:
                     self._pools.pop(key, None)
 
+    def _revoke(self, env: Environment) -> None:
+        """A stopped environment's keys stop working at once (not at their expiry)."""
+        if env.access_key_id and self.credentials_revoker is not None:
+            self.credentials_revoker(env.access_key_id)
+            env.access_key_id = None
+
     async def _resolve(self, runtime: str) -> tuple[str, str]:
         hit = self._runtimes.get(runtime)
         if hit is None:
@@ -259,6 +270,7 @@ class Invoker:
             sink=self.log_sink,
             clock=self.clock,
             cgroup=None,
+            on_release=self._revoke,
         )
         env.note = note
         env.cgroup = self.cgroups.create(env.id, spec.memory_mb * 1024 * 1024)
@@ -277,7 +289,9 @@ class Invoker:
             layers[0] if layers else None
         )
         opt_dir = opt_dir.resolve() if opt_dir is not None else None
-        creds = self.credentials_issuer(spec.function_arn)
+        creds = self.credentials_issuer(spec.function_arn, self.credentials_ttl_s)
+        env.access_key_id = creds.access_key_id
+        env.credentials_expire_at = creds.expires_at
         if boxed:
             task_root, opt_root, tmpdir, runtime_dir = sandbox.TASK_ROOT, sandbox.OPT_ROOT, None, RUNTIME_DIR
         else:

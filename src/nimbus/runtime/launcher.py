@@ -228,10 +228,15 @@ class LaunchRequest:
 
 
 class Process:
-    """A running environment process; ``on_exit(wait_status)`` is called once when it ends."""
+    """A running environment process; ``on_exit(wait_status)`` is called once when it ends.
 
-    def __init__(self, pid: int, *, via_bwrap: bool = False) -> None:
+    ``pid`` is the process we signal (a process group leader; with a PID namespace, its init, whose
+    death ends everything in it); ``worker_pid`` the one running the function (memory figures).
+    """
+
+    def __init__(self, pid: int, *, via_bwrap: bool = False, worker_pid: int | None = None) -> None:
         self.pid = pid
+        self.worker_pid = pid if worker_pid is None else worker_pid
         self.via_bwrap = via_bwrap
         self.status: int | None = None
         self.on_exit: Callable[[int], None] | None = None

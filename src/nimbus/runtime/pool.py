@@ -3,7 +3,8 @@
 A pool is keyed by (function ARN, version, config_key), so an environment is never reused after
 code or configuration change. ``acquire`` returns the most recently used idle environment (warmest
 caches) or starts a new one; ``release`` parks it again unless it died or the pool was invalidated;
-``reap`` stops environments idle longer than ``Settings.idle_env_seconds``. Concurrency limits are
+``reap`` stops environments idle longer than ``Settings.idle_env_seconds``. An environment whose
+scoped credentials would expire before another invocation could end is retired, not reused. Concurrency limits are
 the Invoker's business: a pool starts whatever it is asked to.
 """
 
@@ -28,16 +29,17 @@ class EnvironmentPool:
         idle = self.idle
         while idle:
             env = idle.pop()
-            if env.alive:
+            if env.usable():
                 self.busy.add(env)
                 return env
+            env.stop()
         env = await self._start()
         self.busy.add(env)
         return env
 
     def release(self, env: Environment) -> None:
         self.busy.discard(env)
-        if self.invalid or not env.alive:
+        if self.invalid or not env.usable():
             env.stop()
             return
         self.idle.append(env)
@@ -45,7 +47,7 @@ class EnvironmentPool:
     def reap(self, now: float, idle_s: float) -> int:
         keep, stopped = [], 0
         for env in self.idle:
-            if env.alive and now - env.last_used < idle_s:
+            if env.usable() and now - env.last_used < idle_s:
                 keep.append(env)
             else:
                 env.stop()

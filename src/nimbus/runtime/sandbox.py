@@ -4,9 +4,9 @@ With bubblewrap an environment sees: the system directories read-only (/usr, /li
 /etc), its Python installation read-only, its code read-only at /var/task, its layers at /opt, a
 private tmpfs /tmp of EphemeralStorage size, private /dev and /proc, and nothing of the Nimbus data
 dir or of other functions. Network and the Runtime API are loopback-shared (the function must reach
-Nimbus). Python environments fork from a zygote that runs inside such a sandbox; each child enters its
-own mount namespace, binds its code and layers, detaches the host view and drops every capability
-(see ``_zygote_main.py``). ``provided.*`` runtimes and the spawn fallback run under ``bwrap`` directly.
+Nimbus). Python environments fork from a zygote that runs inside such a sandbox; each child gets its
+own PID namespace (and a /proc showing only it), enters its own mount namespace, binds its code and
+layers, detaches the host view and drops every capability (see ``_zygote_main.py``). ``provided.*`` runtimes and the spawn fallback run under ``bwrap`` directly.
 
 Without bubblewrap (``sandbox = "none"``, or ``auto`` where bwrap is missing) an environment runs as
 the server's own user with cwd = its code dir and a private TMPDIR: it can read anything that user can

@@ -10,7 +10,10 @@ Sandboxing and fork: a sandboxed zygote runs inside bubblewrap with a user names
 CAP_SYS_ADMIN, so each forked child can unshare its own mount namespace, bind its function's code at
 /var/task and layers at /opt, mount a sized tmpfs at /tmp, detach the host view and drop every
 capability before any function code runs (``sandbox.py``). Fork-then-unshare keeps the warm heap;
-exec'ing bwrap per environment would throw it away.
+exec'ing bwrap per environment would throw it away. Each environment also gets its own PID
+namespace (its init and the function's process; a fresh /proc), so it cannot see or signal other
+environments, the zygote or the server. The zygote forks each environment ahead of its request (a
+spare), so a cold start does not wait for a fork.
 """
 
 from __future__ import annotations
@@ -44,9 +47,10 @@ class Zygote:
         self.sandboxed = sandboxed
         self.preloaded: frozenset[str] = frozenset()
         self.version = ""
+        self.pid_namespaces = False  # each environment in its own PID namespace (sandboxed zygotes)
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
-        self._pending: deque[tuple[int, asyncio.Future[int]]] = deque()
+        self._pending: deque[tuple[int, asyncio.Future[tuple[int, int]]]] = deque()
         self._children: dict[int, Process] = {}
         self._seq = 0
         self._ready: asyncio.Future[None] | None = None
@@ -117,13 +121,14 @@ class Zygote:
             elif "ready" in msg:
                 self.preloaded = frozenset(msg.get("preloaded", ()))
                 self.version = msg.get("version", "")
+                self.pid_namespaces = bool(msg.get("pidns"))
                 if self._ready is not None and not self._ready.done():
                     self._ready.set_result(None)
             elif "seq" in msg and self._pending:
                 _, fut = self._pending.popleft()
                 if not fut.done():
                     if "pid" in msg:
-                        fut.set_result(int(msg["pid"]))
+                        fut.set_result((int(msg["pid"]), int(msg.get("worker", msg["pid"]))))
                     else:
                         fut.set_exception(ZygoteError(msg.get("error", "fork failed")))
 
@@ -148,15 +153,15 @@ class Zygote:
             "handler": req.handler,
             "sandbox": req.sandbox,
         }
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
         self._pending.append((self._seq, fut))
         try:
             socket.send_fds(sock, [json.dumps(msg).encode()], [req.out_fd])
         except BlockingIOError:
             await asyncio.sleep(0.001)
             socket.send_fds(sock, [json.dumps(msg).encode()], [req.out_fd])
-        pid = await asyncio.wait_for(fut, 30)
-        proc = Process(pid)
+        pid, worker = await asyncio.wait_for(fut, 30)
+        proc = Process(pid, worker_pid=worker)
         self._children[pid] = proc
         return proc
 

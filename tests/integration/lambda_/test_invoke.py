@@ -346,3 +346,38 @@ def test_nimbus_cli_deploy_invoke_and_follow_logs(server: NimbusProcess, tmp_pat
     finally:
         follow.terminate()
         follow.wait(10)
+
+
+KEYS = """
+import os
+def handler(e, c):
+    return {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
+"""
+
+
+def test_stopped_environment_keys_are_refused(server: NimbusProcess, lam) -> None:
+    create(lam, "keys", KEYS)
+    _, keys = invoke(lam, "keys")
+    assert keys["AWS_ACCESS_KEY_ID"].startswith("ASIA") and keys["AWS_SESSION_TOKEN"]
+
+    def with_keys():
+        return server.client(
+            "lambda", access_key=keys["AWS_ACCESS_KEY_ID"], secret_key=keys["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=keys["AWS_SESSION_TOKEN"],
+        )
+
+    assert with_keys().get_function(FunctionName="keys")["Configuration"]["FunctionName"] == "keys"
+    # a configuration change stops the environment: its keys must stop working with it
+    lam.update_function_configuration(FunctionName="keys", Description="new environment")
+    _, fresh = invoke(lam, "keys")
+    assert fresh["AWS_ACCESS_KEY_ID"] != keys["AWS_ACCESS_KEY_ID"]
+    refused = None
+    for _ in range(200):  # the old process's exit is noticed asynchronously
+        try:
+            with_keys().get_function(FunctionName="keys")
+        except ClientError as e:
+            refused = e
+            break
+        time.sleep(0.05)
+    assert refused is not None, "a stopped environment's keys still work"
+    assert refused.response["ResponseMetadata"]["HTTPStatusCode"] == 403

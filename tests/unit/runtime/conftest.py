@@ -30,7 +30,10 @@ class Harness:
         self.invoker = self.run(self._make())
 
     async def _make(self) -> Invoker:
-        return Invoker(endpoint_url=ENDPOINT, credentials_issuer=self.creds.issue, log_sink=self.sink, settings=self.settings)
+        return Invoker(
+            endpoint_url=ENDPOINT, credentials_issuer=self.creds.issue, credentials_revoker=self.creds.revoke,
+            log_sink=self.sink, settings=self.settings,
+        )
 
     def run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -332,5 +333,50 @@ def test_idle_environments_are_reaped(tmp_path) -> None:  # type: ignore[no-unty
         h.run(asyncio.sleep(0.6))
         assert h.invoker.stats()["idle"] == 0
         assert h.invoke(spec).init_duration_ms is not None
+    finally:
+        h.close()
+
+
+KEYS = """
+import os
+def lambda_handler(event, context):
+    return os.environ["AWS_ACCESS_KEY_ID"]
+"""
+
+
+def test_credentials_revoked_when_environment_stops(harness: Harness) -> None:
+    spec = harness.function(KEYS)
+    key = json.loads(harness.invoke(spec).payload)
+    assert harness.creds.lookup(key) is not None
+    assert json.loads(harness.invoke(spec).payload) == key  # warm: same environment, same keys
+    harness.invoker.invalidate(spec.function_arn)
+    for _ in range(500):  # released when the process's exit is noticed
+        if harness.creds.lookup(key) is None:
+            break
+        harness.run(asyncio.sleep(0.01))
+    assert harness.creds.lookup(key) is None
+
+
+def test_environment_retired_before_its_credentials_expire(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    try:
+        # keys living less than one invocation's timeout plus the margin: every environment is used once
+        h.invoker.credentials_ttl_s = 2.0
+        spec = h.function(KEYS, timeout_s=3.0)
+        first = h.invoke(spec)
+        second = h.invoke(spec)
+        assert first.init_duration_ms is not None and second.init_duration_ms is not None  # two cold starts
+        k1, k2 = json.loads(first.payload), json.loads(second.payload)
+        assert k1 != k2
+        for _ in range(500):
+            if h.creds.lookup(k1) is None:
+                break
+            h.run(asyncio.sleep(0.01))
+        assert h.creds.lookup(k1) is None
+        # with the default lifetime the environment is reused
+        h.invoker.credentials_ttl_s = 12 * 3600.0
+        spec2 = h.function(KEYS)
+        a, b = h.invoke(spec2), h.invoke(spec2)
+        assert b.init_duration_ms is None and json.loads(a.payload) == json.loads(b.payload)
     finally:
         h.close()

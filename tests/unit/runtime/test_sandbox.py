@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -151,3 +152,84 @@ def test_layers_and_zip_precedence(mode: Harness, tmp_path: Path) -> None:
     )
     r = mode.invoke(spec)
     assert json.loads(r.payload) == ["two", 1, "boto3"], r.payload
+
+
+PID_PROBE = """
+import os, signal
+def lambda_handler(event, context):
+    visible = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    signalled = {}
+    for pid in event["targets"]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            signalled[str(pid)] = "sent"
+        except OSError as e:
+            signalled[str(pid)] = type(e).__name__
+    return {"me": os.getpid(), "parent": os.getppid(), "visible": visible, "signalled": signalled}
+"""
+
+
+@needs_bwrap
+def test_environments_have_their_own_pid_namespace(boxed: Harness) -> None:
+    victim = boxed.function("def lambda_handler(e, c):\n    return 'alive'\n")
+    assert json.loads(boxed.invoke(victim).payload) == "alive"
+    env = next(iter(boxed.invoker._pools[(victim.function_arn, victim.version, victim.config_key)].idle))
+    assert env.process is not None
+    zygote = next(z for z in boxed.invoker._zygotes.values() if z.sandboxed)
+    assert zygote.pid_namespaces and zygote._proc is not None
+    targets = sorted({env.process.pid, env.process.worker_pid, zygote._proc.pid, os.getpid()})
+    assert min(targets) > 2  # host pids; inside a namespace only 1 (its init) and 2 (the function) exist
+    probe = boxed.function(PID_PROBE)
+    r = boxed.invoke(probe, json.dumps({"targets": targets}).encode())
+    assert r.function_error is None, r.payload
+    out = json.loads(r.payload)
+    assert out["me"] == 2 and out["parent"] == 1
+    assert out["visible"] == [1, 2]  # a fresh /proc: no other environment, no zygote, no server
+    assert set(out["signalled"].values()) == {"ProcessLookupError"}
+    again = boxed.invoke(victim)  # the other environment was not touched: same warm process
+    assert json.loads(again.payload) == "alive" and again.init_duration_ms is None
+    assert env.alive and env.process.status is None
+
+
+@needs_bwrap
+def test_pid_namespace_keeps_exit_status_and_ends_leftover_processes(boxed: Harness) -> None:
+    spec = boxed.function(
+        """
+        import os, subprocess, time
+        def lambda_handler(event, context):
+            if event.get("spawn"):
+                subprocess.Popen(["sleep", "299.25"], start_new_session=True)  # a marker argument
+                return os.getpid()
+            os.kill(os.getpid(), event["signal"]) if event.get("signal") else os._exit(event["code"])
+        """
+    )
+    before = set(_leftovers())
+    assert json.loads(boxed.invoke(spec, b'{"spawn": 1}').payload) == 2
+    for _ in range(500):  # (its command line shows once exec completes)
+        if set(_leftovers()) - before:
+            break
+        time.sleep(0.01)
+    assert set(_leftovers()) - before  # the function's background process runs while its environment lives
+    for body, expected in ((b'{"code": 139}', "exit status 139"), (b'{"signal": 9}', "signal: killed")):
+        err = json.loads(boxed.invoke(spec, body).payload)
+        assert err["errorType"] == "Runtime.ExitError" and err["errorMessage"].endswith(expected), err
+    # the namespace ended with its init: what the first environment left behind is killed
+    for _ in range(500):
+        if not set(_leftovers()) - before:
+            break
+        time.sleep(0.01)
+    assert not set(_leftovers()) - before
+
+
+def _leftovers() -> list[int]:
+    found = []
+    for p in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                if f.read() == b"sleep\x00299.25\x00":
+                    with open(f"/proc/{p}/stat") as st:
+                        if st.read().rsplit(")", 1)[1].split()[0] != "Z":
+                            found.append(int(p))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found

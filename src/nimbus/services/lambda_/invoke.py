@@ -92,6 +92,7 @@ def lambda_invoker(core: Nimbus) -> Any:
         return Invoker(
             endpoint_url=core.settings.endpoint_url,
             credentials_issuer=core.credentials.issue,
+            credentials_revoker=core.credentials.revoke,
             log_sink=logs_sink(core),
             settings=core.settings,
         )
@@ -337,7 +338,7 @@ class LambdaEngine:
     async def _call(self, spec: Any, payload: bytes, rid: str, client_context: str | None, tail: bool, *, invoked_arn: str) -> Any:
         try:
             return await self.invoker.invoke(
-                spec, payload, request_id=rid, client_context=client_context, tail=tail, sync=True, invoked_function_arn=invoked_arn
+                spec, payload, request_id=rid, client_context=client_context, tail=tail, invoked_function_arn=invoked_arn
             )
         except Exception as e:
             if _is_throttle(e):
@@ -364,7 +365,7 @@ class LambdaEngine:
             return async_queue.Outcome("gone")
         try:
             result = await self.invoker.invoke(
-                spec, event.payload, request_id=event.request_id, client_context=None, tail=False, sync=False,
+                spec, event.payload, request_id=event.request_id, client_context=None, tail=False,
                 invoked_function_arn=ref.qualified_arn(),
             )
         except Exception as e:  # noqa: BLE001
