@@ -6,7 +6,9 @@ Run: .venv/bin/python benchmarks/kinesis.py [--records N] [--procs P]
 1. put, one boto3 client: records/s over the whole run, over its first and last tenth (the rate must stay
    flat as the stream grows), p50/p99 per PutRecords call.
 2. put, P client processes: aggregate records/s.
-3. get: drain one shard with GetRecords (Limit 10,000): records/s and p50/p99 per call.
+3. get: drain one shard with GetRecords (Limit 10,000): records/s and p50/p99 per call, through boto3 (whose
+   own response parsing caps it: see the canned server's figure) and through a raw client (SigV4-signed
+   http.client requests, orjson parsing), which shows the server's own rate.
 4. event source mapping: PutRecord -> handler latency (only when the Lambda runtime is available).
 """
 
@@ -125,6 +127,51 @@ def get_run(port: int, records: int, canned: bool) -> tuple[float, list[float]]:
     return got / (time.perf_counter() - start), lat
 
 
+def get_run_raw(port: int, records: int, canned: bool) -> tuple[float, list[float]]:
+    """Like get_run, with signed http.client requests and orjson instead of boto3."""
+    import http.client
+
+    import orjson
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    creds = Credentials(ACCESS_KEY, SECRET_KEY)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    url = f"http://127.0.0.1:{port}/"
+
+    def call(target: str, doc: dict[str, Any]) -> dict[str, Any]:
+        body = orjson.dumps(doc)
+        req = AWSRequest("POST", url, data=body, headers={
+            "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"Kinesis_20131202.{target}"})
+        SigV4Auth(creds, "kinesis", "us-east-1").add_auth(req)
+        conn.request("POST", "/", body=body, headers=dict(req.headers.items()))
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"{target}: {resp.status} {data[:200]!r}")
+        return orjson.loads(data)  # type: ignore[no-any-return]
+
+    if canned:
+        it = "it"
+    else:
+        shard = call("ListShards", {"StreamName": "bench"})["Shards"][0]["ShardId"]
+        it = call("GetShardIterator", {"StreamName": "bench", "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"})["ShardIterator"]
+    got = 0
+    lat: list[float] = []
+    start = time.perf_counter()
+    while got < records:
+        t = time.perf_counter()
+        r = call("GetRecords", {"ShardIterator": it, "Limit": 10000})
+        lat.append(time.perf_counter() - t)
+        if not r["Records"]:
+            break
+        got += len(r["Records"])
+        it = r["NextShardIterator"]
+    conn.close()
+    return got / (time.perf_counter() - start), lat
+
+
 def pct(lat: list[float], q: float) -> float:
     s = sorted(lat)
     return s[min(int(len(s) * q), len(s) - 1)] * 1000
@@ -205,6 +252,10 @@ def main() -> int:
         print(row("get records/s (Limit 10,000)", f"{g_rate:,.0f}", f"{c_rate:,.0f}", g_rate / c_rate, ">= 100,000"))
         print(row("get p50 ms per call", f"{pct(g_lat, 0.5):.1f}", f"{pct(c_lat, 0.5):.1f}", pct(g_lat, 0.5) / pct(c_lat, 0.5)))
         print(row("get p99 ms per call", f"{pct(g_lat, 0.99):.1f}", f"{pct(c_lat, 0.99):.1f}", pct(g_lat, 0.99) / pct(c_lat, 0.99)))
+        rg_rate, rg_lat = get_run_raw(nport, total, canned=False)
+        rc_rate, rc_lat = get_run_raw(bport, total, canned=True)
+        print(row("get records/s, raw client (SigV4 + http.client + orjson)", f"{rg_rate:,.0f}", f"{rc_rate:,.0f}", rg_rate / rc_rate, ">= 100,000"))
+        print(row("get p50 ms per call, raw client", f"{pct(rg_lat, 0.5):.1f}", f"{pct(rc_lat, 0.5):.1f}", pct(rg_lat, 0.5) / pct(rc_lat, 0.5)))
         print(f"\nevent source mapping PutRecord -> handler: {esm_latency(nport)}")
     finally:
         stop(nim, ndir)
