@@ -1,5 +1,5 @@
-"""Firehose with DeliveryStreamType KinesisStreamAsSource through the real server (boto3): reads from the
-LATEST position at creation, follows resharding (children after parents), adds kinesisRecordMetadata to
+"""Firehose with DeliveryStreamType KinesisStreamAsSource through the real server (boto3): reads from
+TRIM_HORIZON by default (issue 7) and from LATEST with NIMBUS_FIREHOSE_KINESIS_START=LATEST (as AWS), follows resharding (children after parents), adds kinesisRecordMetadata to
 the transformation event, refuses Put*, describes its Source, and resumes from its per-shard checkpoints
 after a restart without delivering anything twice."""
 
@@ -59,7 +59,7 @@ def test_kinesis_source_end_to_end(server: NimbusProcess) -> None:
     fh, kin, s3, lam = server.client("firehose"), server.client("kinesis"), server.client("s3"), server.client("lambda")
     s3.create_bucket(Bucket="from-kinesis")
     stream_arn = kinesis_stream(kin, "clicks")
-    kin.put_record(StreamName="clicks", Data=b"before", PartitionKey="p0")  # before creation: not read (LATEST)
+    kin.put_record(StreamName="clicks", Data=b"before", PartitionKey="p0")  # before creation: read (TRIM_HORIZON)
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -97,7 +97,9 @@ def test_kinesis_source_end_to_end(server: NimbusProcess) -> None:
     flush(server, "k2s3")
     got = delivered(s3, "from-kinesis")
     assert all("data" in r for r in got), got
-    assert sorted(r["data"] for r in got) == ["a0", "a1", "a2"] + [f"b{i}" for i in range(6)]  # not "before"
+    assert sorted(r["data"] for r in got) == ["a0", "a1", "a2"] + [f"b{i}" for i in range(6)] + ["before"]
+    assert got[0]["data"] == "before"  # TRIM_HORIZON: the record written before creation comes first
+    got = got[1:]
     first = got[:3]
     assert [r["data"] for r in first] == ["a0", "a1", "a2"]  # the parent before its children
     for r, put in zip(first, sent):
@@ -113,7 +115,7 @@ def test_kinesis_source_end_to_end(server: NimbusProcess) -> None:
     kin.put_record(StreamName="clicks", Data=b"after-restart", PartitionKey="z")
     flush(server, "k2s3")
     got = delivered(s3, "from-kinesis")
-    assert sorted(r["data"] for r in got) == sorted(["a0", "a1", "a2", "after-restart"] + [f"b{i}" for i in range(6)])
+    assert sorted(r["data"] for r in got) == sorted(["before", "a0", "a1", "a2", "after-restart"] + [f"b{i}" for i in range(6)])
 
     fh.delete_delivery_stream(DeliveryStreamName="k2s3")
     for _ in range(100):
@@ -121,6 +123,28 @@ def test_kinesis_source_end_to_end(server: NimbusProcess) -> None:
             break
         time.sleep(0.05)
     assert not [k for k in server.get_json("/_nimbus/firehose/streams") if k.endswith("/k2s3")]
+
+
+def test_kinesis_source_latest_setting(tmp_path: Any) -> None:
+    """NIMBUS_FIREHOSE_KINESIS_START=LATEST: what the stream held at creation is not delivered (AWS's rule)."""
+    p = NimbusProcess(tmp_path / "data", env={**ENV, "NIMBUS_FIREHOSE_KINESIS_START": "LATEST"}).start()
+    try:
+        fh, kin, s3 = p.client("firehose"), p.client("kinesis"), p.client("s3")
+        s3.create_bucket(Bucket="latest")
+        stream_arn = kinesis_stream(kin, "views")
+        kin.put_record(StreamName="views", Data=b"old\n", PartitionKey="p")
+        fh.create_delivery_stream(
+            DeliveryStreamName="k-latest", DeliveryStreamType="KinesisStreamAsSource",
+            KinesisStreamSourceConfiguration={"KinesisStreamARN": stream_arn, "RoleARN": ROLE},
+            ExtendedS3DestinationConfiguration={"RoleARN": ROLE, "BucketARN": "arn:aws:s3:::latest",
+                                                "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 900}},
+        )
+        wait_active(fh, "k-latest")
+        kin.put_record(StreamName="views", Data=b"new\n", PartitionKey="p")
+        flush(p, "k-latest")
+        assert b"".join(objects(s3, "latest").values()) == b"new\n"
+    finally:
+        p.stop()
 
 
 def test_kinesis_source_is_validated(server: NimbusProcess) -> None:

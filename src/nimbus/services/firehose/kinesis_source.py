@@ -1,8 +1,10 @@
 """DeliveryStreamType ``KinesisStreamAsSource``: a delivery stream that reads a Kinesis data stream.
 
-aws-contracts.md A.1/A.6/A.7. As AWS documents, Firehose starts reading from the **LATEST** position of
-every shard that exists when the delivery stream is created (``DeliveryStartTimestamp``); shards created
-later by resharding are read from their start, a child only once its parents are read to their end, so
+aws-contracts.md A.1/A.6/A.7. By default (issue 7, Nimbus's spec) every shard is read from
+**TRIM_HORIZON**, its oldest record still retained; with ``NIMBUS_FIREHOSE_KINESIS_START=LATEST`` the
+delivery stream starts, as AWS documents, at the LATEST position of every shard that exists when it is
+created (``DeliveryStartTimestamp``; ``start_at_latest``). Shards created later by resharding are read
+from their start, a child only once its parents are read to their end, so
 records keep their order across resharding. Reads go through the Kinesis engine's own read path
 (``Streams.read``, the GetRecords path: shard ends, retention, read quotas), waking on new records
 instead of polling once per second.
@@ -198,7 +200,7 @@ class KinesisSource:
         engine = self._engine()
         cp = self._cp(shard.shard_id)
         assert shard.log is not None
-        pos = int(cp["seq"]) if cp else shard.log.first_seq  # a shard born after creation: from its start
+        pos = int(cp["seq"]) if cp else shard.log.first_seq  # TRIM_HORIZON, or a shard born after creation
         sid = shard.shard_id
         while True:
             if shard.log is None:  # expired, or the stream was deleted

@@ -68,6 +68,7 @@ MAX_BATCH_RECORDS = 500
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 MAX_STREAMS_PER_REGION = 5000
 MAX_TAGS = 50
+KINESIS_START_POSITIONS = ("TRIM_HORIZON", "LATEST")
 # A.5 processor parameters Nimbus evaluates, with their ranges
 _PROCESSOR_PARAMS: dict[str, set[str]] = {
     "Lambda": {"LambdaArn", "NumberOfRetries", "RoleArn", "BufferSizeInMBs", "BufferIntervalInSeconds"},
@@ -95,6 +96,7 @@ class FirehoseSettings:
     create_delay_s: float = 1.0
     retention_s: float = DEFAULT_RETENTION_S
     min_interval_s: float = MIN_INTERVAL_S
+    kinesis_start: str = "TRIM_HORIZON"  # where a KinesisStreamAsSource stream starts reading (issue 7; AWS: LATEST)
 
     @classmethod
     def from_env(cls, extra: dict[str, str] | Any) -> FirehoseSettings:
@@ -106,7 +108,15 @@ class FirehoseSettings:
             create_delay_s=num("NIMBUS_FIREHOSE_CREATE_DELAY_S", 1.0),
             retention_s=num("NIMBUS_FIREHOSE_RETENTION_S", DEFAULT_RETENTION_S),
             min_interval_s=num("NIMBUS_FIREHOSE_MIN_INTERVAL_S", MIN_INTERVAL_S),
+            kinesis_start=_start_position((extra.get("NIMBUS_FIREHOSE_KINESIS_START") if extra else None) or "TRIM_HORIZON"),
         )
+
+
+def _start_position(value: str) -> str:
+    v = value.strip().upper()
+    if v not in KINESIS_START_POSITIONS:
+        raise ValueError(f"NIMBUS_FIREHOSE_KINESIS_START must be one of {', '.join(KINESIS_START_POSITIONS)}, not {value!r}")
+    return v
 
 
 def _bad(message: str) -> InvalidArgumentException:
@@ -444,12 +454,14 @@ class DeliveryStreams:
             doc["source"] = {
                 "KinesisStreamARN": source["KinesisStreamARN"], "RoleARN": source["RoleARN"],
                 "DeliveryStartTimestamp": now, "incarnation": kinesis_stream.incarnation,
+                "start": self.settings.kinesis_start,
             }
         key = self.key(account, region, name)
         if not self.metadata.insert(KIND, key, doc):
             raise ResourceInUseException(f"Firehose {name} under accountId {account} already exists")
-        if kinesis_stream is not None:
-            self._source(key, doc, None).start_at_latest(kinesis_stream)  # AWS reads from LATEST
+        if kinesis_stream is not None and self.settings.kinesis_start == "LATEST":
+            self._source(key, doc, None).start_at_latest(kinesis_stream)  # as AWS documents
+        # TRIM_HORIZON (the default, issue 7): no checkpoint, so each shard is read from its oldest record
         self._open(key, doc)
         return arn
 
