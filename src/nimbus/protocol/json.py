@@ -24,6 +24,11 @@ from nimbus.protocol.timestamps import format_timestamp, parse_timestamp
 Reader = Callable[[Any], Any]
 Writer = Callable[[Any], Any]
 
+# A value a service has already serialised (``orjson.Fragment(b'[...]')``): writers and ``strip_none`` pass
+# it through untouched and orjson embeds its bytes as they are. The service owns its exact wire form
+# (member order, base64, timestamps) and must produce what the writer would have.
+Fragment = orjson.Fragment
+
 
 def shape_key(shape: Shape) -> str:
     """Cache key: the shape name plus member-level traits (timestampFormat, locationName...)."""
@@ -235,7 +240,12 @@ class JsonShapes:
             for name, wire, write in plan:
                 item = value.get(name)
                 if item is not None:
-                    out[wire] = strip_none(item) if write is None else write(item)
+                    if write is None:
+                        out[wire] = strip_none(item)
+                    elif type(item) is Fragment:
+                        out[wire] = item  # already serialised by the service
+                    else:
+                        out[wire] = write(item)
             return out
 
         return write_structure
