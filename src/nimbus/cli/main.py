@@ -19,6 +19,7 @@ from nimbus import __version__
 CLIENT_COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("nimbus.cli.demo", "run the seed tutorial end to end (HTTP-triggered functions, Firehose with a Lambda transform, S3)"),
     "credentials": ("nimbus.cli.credentials", "print export lines for the local server's root credentials"),
+    "firehose": ("nimbus.cli.firehose", "flush a delivery stream's buffer now, or describe it (buffer fill, last delivery, errors)"),
     "functions": ("nimbus.cli.functions", "list, deploy and invoke Lambda functions"),
     "logs": ("nimbus.cli.logs", "print (and follow) a function's log"),
     "trigger": ("nimbus.cli.trigger", "add a trigger to a function (http: an API Gateway URL, as the console's Add trigger)"),
