@@ -42,6 +42,8 @@ class Route:
     literal_segments: int
     deprecated: bool
     index: int
+    min_slashes: int  # how many "/" a path the pattern matches can hold: at least this many,
+    max_slashes: int | None  # at most this many (None: a greedy label takes any number)
 
 
 def compile_route(operation: OperationModel, index: int) -> Route:
@@ -59,6 +61,7 @@ def compile_route(operation: OperationModel, index: int) -> Route:
     if trailing_slash:
         segments = segments[:-1]
     ends_greedy = False
+    any_greedy = False
     for position, segment in enumerate(segments):
         if position:
             regex.append("/")
@@ -72,15 +75,22 @@ def compile_route(operation: OperationModel, index: int) -> Route:
             regex.append(re.escape(segment[last : found.start()]))
             label = found.group(1)
             greedy = label.endswith("+")
+            any_greedy = any_greedy or greedy
             labels.append((label.rstrip("+"), greedy))
             regex.append("(.+)" if greedy else "([^/]+)")
             ends_greedy = greedy and found.end() == len(segment)
             last = found.end()
         regex.append(re.escape(segment[last:]))
+    # labels other than greedy ones hold no "/", so the pattern fixes how many a path may have
+    min_slashes = len(segments) - 1
+    max_slashes: int | None = None if any_greedy else min_slashes
     if path == "/":
         regex = ["^/?"]
+        min_slashes, max_slashes = 0, 1
     elif not ends_greedy:
         regex.append("/?")
+        if max_slashes is not None:
+            max_slashes += 1
     regex.append("$")
     required_query: list[str] = []
     required_headers: list[str] = []
@@ -105,7 +115,54 @@ def compile_route(operation: OperationModel, index: int) -> Route:
         literal_segments=literal_segments,
         deprecated=bool(operation.deprecated),
         index=index,
+        min_slashes=min_slashes,
+        max_slashes=max_slashes,
     )
+
+
+@dataclass(slots=True)
+class _Candidates:
+    """The routes that may match a path with a given number of "/": those without a literal query, and
+    those with one under their first literal query key (a request lacking that key cannot match them)."""
+
+    plain: list[Route]
+    by_query_key: dict[str, list[Route]]
+
+
+class RouteIndex:
+    """One method's routes, grouped so a request's pattern matches run only on routes it can match: by
+    the number of "/" in the path (exact for label-only templates, a minimum for greedy ones) and by the
+    first literal query key. Pruning only: every candidate is still checked exactly as before, and the
+    best-scoring match wins, so results do not depend on the index."""
+
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = routes
+        finite = [r.max_slashes for r in routes if r.max_slashes is not None]
+        # any count at or past the cap matches only greedy routes (whose minimums are all below it)
+        self.cap = max(finite + [r.min_slashes for r in routes] + [0]) + 1
+        self._by_slashes = [self._group(n) for n in range(self.cap + 1)]
+
+    def _group(self, slashes: int) -> _Candidates:
+        group = _Candidates([], {})
+        for route in self.routes:
+            if route.min_slashes > slashes or (route.max_slashes is not None and route.max_slashes < slashes):
+                continue
+            if route.literal_query:
+                group.by_query_key.setdefault(route.literal_query[0][0], []).append(route)
+            else:
+                group.plain.append(route)
+        return group
+
+    def candidates(self, path: str, query_keys: dict[str, str]) -> list[Route]:
+        group = self._by_slashes[min(path.count("/"), self.cap)]
+        if not group.by_query_key or not query_keys:
+            return group.plain
+        found = group.plain
+        for key in query_keys:
+            more = group.by_query_key.get(key)
+            if more:
+                found = found + more
+        return found
 
 
 class ServiceProtocol:
@@ -121,7 +178,7 @@ class ServiceProtocol:
         self.json_version: str = self.model.metadata.get("jsonVersion", "1.0")
         self._operations: dict[str, OperationModel] = {}
         self._lock = threading.Lock()
-        self._routes: dict[str, list[Route]] | None = None
+        self._routes: dict[str, RouteIndex] | None = None
         self._json: JsonCodec | None = None
         self._cbor: Any = None  # CborCodec, built on the first CBOR request (JSON protocols only)
         self._rest: RestCodec | None = None
@@ -149,7 +206,7 @@ class ServiceProtocol:
             return None
         return name
 
-    def _route_table(self) -> dict[str, list[Route]]:
+    def _route_table(self) -> dict[str, RouteIndex]:
         if self._routes is None:
             with self._lock:
                 if self._routes is None:
@@ -157,7 +214,7 @@ class ServiceProtocol:
                     for index, name in enumerate(self.model.operation_names):
                         route = compile_route(self.operation_model(name), index)
                         table.setdefault(route.method, []).append(route)
-                    self._routes = table
+                    self._routes = {method: RouteIndex(routes) for method, routes in table.items()}
         return self._routes
 
     def match_rest(
@@ -172,8 +229,8 @@ class ServiceProtocol:
         """Find the operation of a REST request. Pass ``raw_path`` (still percent-encoded) when you have
         it: labels are then cut from the raw path and decoded one by one, so an encoded ``/`` stays
         inside its label. Without it, ``path`` (decoded) is matched as is."""
-        routes = self._route_table().get(method.upper())
-        if not routes:
+        index = self._route_table().get(method.upper())
+        if index is None:
             return None
         target = raw_path if raw_path is not None else path
         target = target.split("?", 1)[0] or "/"
@@ -181,7 +238,7 @@ class ServiceProtocol:
         for key, value in query:
             query_keys.setdefault(key, value)
         best: tuple[tuple[int, ...], Route, re.Match[str]] | None = None
-        for route in routes:
+        for route in index.candidates(target, query_keys):
             found = route.pattern.match(target)
             if found is None:
                 continue
