@@ -152,7 +152,8 @@ def lines(desc: dict[str, Any], stats: dict[str, Any] | None, now: float | None 
         out.append(("Transform calls", f"{n} invocations ({float(stats.get('transform_ms') or 0) / n:.0f} ms avg): {stats.get('transform_ok', 0)} Ok, "
                                        f"{stats.get('transform_dropped', 0)} Dropped, {stats.get('transform_failed', 0)} failed"))
     out.append(("Errors", f"{stats.get('delivery_failures', 0)} delivery failures, {stats.get('expired_records', 0)} expired records, "
-                          f"{stats.get('transform_failed', 0)} records failed processing"))
+                          f"{stats.get('transform_failed', 0)} records failed processing"
+                          + (f", {stats['throttled_records']} records refused by the quota (Slow down.)" if stats.get("throttled_records") else "")))
     out.append(("Last error", str(stats.get("last_error") or "none")))
     for shard, pos in sorted((stats.get("kinesis_positions") or {}).items()):
         out.append(("Kinesis shard", f"{shard}: read up to {pos.get('seq')}" + (" (closed, done)" if pos.get("done") else "")))

@@ -137,6 +137,8 @@ class FirehoseApi:
             base, seqs, encrypted = await self.streams.put(ctx.account_id, ctx.region, params["DeliveryStreamName"], [data], len(data))
         except LogClosed as e:
             raise ServiceUnavailableException("Slow down.") from e
+        if not seqs:  # the stream's quota (A.8, A.9)
+            raise ServiceUnavailableException("Slow down.")
         return {"RecordId": str(base + seqs[0]), "Encrypted": encrypted}
 
     async def put_record_batch(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +159,11 @@ class FirehoseApi:
                 "Encrypted": False,
                 "RequestResponses": [{"ErrorCode": "InternalFailure", "ErrorMessage": "Internal service failure."}] * len(payloads),
             }
-        return {"FailedPutCount": 0, "Encrypted": encrypted, "RequestResponses": [{"RecordId": str(base + s)} for s in seqs]}
+        responses: list[dict[str, str]] = [{"RecordId": str(base + s)} for s in seqs]
+        refused = len(payloads) - len(seqs)  # beyond the stream's quota (A.8, A.9)
+        if refused:
+            responses += [{"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."}] * refused
+        return {"FailedPutCount": refused, "Encrypted": encrypted, "RequestResponses": responses}
 
     # -------------------------------------------------------------------------- /_nimbus/firehose
 

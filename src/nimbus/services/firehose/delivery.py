@@ -126,6 +126,7 @@ class Counters:
     transform_ms: float = 0.0
     backup_records: int = 0
     expired_records: int = 0
+    throttled_records: int = 0  # refused by the stream's quota (quotas.py)
     last_delivery_ms: int | None = None
     last_error: str | None = None
     data_freshness_s: float = 0.0

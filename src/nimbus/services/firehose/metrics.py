@@ -18,6 +18,7 @@ DELIVERED_RECORDS = REGISTRY.counter("nimbus_firehose_delivered_records_total", 
 DELIVERED_BYTES = REGISTRY.counter("nimbus_firehose_delivered_bytes_total", "Bytes of data objects written to S3 (after compression)", LABELS)
 OBJECTS = REGISTRY.counter("nimbus_firehose_delivered_objects_total", "Objects written to S3, by kind (data, error, backup)", LABELS + ("kind",))
 DELIVERY_FAILURES = REGISTRY.counter("nimbus_firehose_delivery_failures_total", "Failed object writes (retried with backoff)", LABELS)
+THROTTLED = REGISTRY.counter("nimbus_firehose_throttled_records_total", "Records refused with \"Slow down.\" by the stream's quota (NIMBUS_FIREHOSE_QUOTAS)", LABELS)
 EXPIRED = REGISTRY.counter("nimbus_firehose_expired_records_total", "Records dropped after the retention period because the destination kept failing", LABELS)
 TRANSFORM_INVOCATIONS = REGISTRY.counter("nimbus_firehose_transform_invocations_total", "Lambda transform invocations (each attempt)", LABELS)
 TRANSFORM_RECORDS = REGISTRY.counter("nimbus_firehose_transform_records_total", "Records through the Lambda transform, by result (Ok, Dropped, ProcessingFailed)", LABELS + ("result",))

@@ -29,6 +29,7 @@ from typing import Any
 
 from nimbus import arn as arns
 from nimbus.clock import Clock
+from nimbus.config import ConfigError
 from nimbus.services.firehose import compression
 from nimbus.services.firehose import metrics as m
 from nimbus.services.firehose.buffer import StreamBuffer
@@ -49,6 +50,7 @@ from nimbus.services.firehose.errors import (
 )
 from nimbus.services.firehose.kinesis_source import KinesisSource
 from nimbus.services.firehose.prefixes import Layout, PrefixError, resolve_time_zone, validate
+from nimbus.services.firehose.quotas import StreamQuota, default_rates
 from nimbus.services.firehose.transform import FunctionInvoker, LambdaProcessor, Transformer
 from nimbus.storage import LogStore, MetadataStore
 
@@ -97,6 +99,9 @@ class FirehoseSettings:
     retention_s: float = DEFAULT_RETENTION_S
     min_interval_s: float = MIN_INTERVAL_S
     kinesis_start: str = "TRIM_HORIZON"  # where a KinesisStreamAsSource stream starts reading (issue 7; AWS: LATEST)
+    quotas: bool = False  # per-stream Direct PUT throughput quotas (quotas.py)
+    quota_records_per_s: float | None = None  # None: AWS's default for the stream's region (A.8)
+    quota_bytes_per_s: float | None = None
 
     @classmethod
     def from_env(cls, extra: dict[str, str] | Any) -> FirehoseSettings:
@@ -109,13 +114,29 @@ class FirehoseSettings:
             retention_s=num("NIMBUS_FIREHOSE_RETENTION_S", DEFAULT_RETENTION_S),
             min_interval_s=num("NIMBUS_FIREHOSE_MIN_INTERVAL_S", MIN_INTERVAL_S),
             kinesis_start=_start_position((extra.get("NIMBUS_FIREHOSE_KINESIS_START") if extra else None) or "TRIM_HORIZON"),
+            quotas=str((extra.get("NIMBUS_FIREHOSE_QUOTAS") if extra else None) or "off").strip().lower() in ("1", "on", "true", "yes"),
+            quota_records_per_s=_rate(extra, "NIMBUS_FIREHOSE_QUOTA_RECORDS_PER_S"),
+            quota_bytes_per_s=_rate(extra, "NIMBUS_FIREHOSE_QUOTA_BYTES_PER_S"),
         )
+
+
+def _rate(extra: Any, name: str) -> float | None:
+    value = extra.get(name) if extra else None
+    if value in (None, ""):
+        return None
+    try:
+        rate = float(value)
+    except ValueError as e:
+        raise ConfigError(f"{name} is not a number: {value!r}") from e
+    if rate <= 0:
+        raise ConfigError(f"{name} must be positive")
+    return rate
 
 
 def _start_position(value: str) -> str:
     v = value.strip().upper()
     if v not in KINESIS_START_POSITIONS:
-        raise ValueError(f"NIMBUS_FIREHOSE_KINESIS_START must be one of {', '.join(KINESIS_START_POSITIONS)}, not {value!r}")
+        raise ConfigError(f"NIMBUS_FIREHOSE_KINESIS_START must be one of {', '.join(KINESIS_START_POSITIONS)}, not {value!r}")
     return v
 
 
@@ -138,6 +159,7 @@ class _Live:
     config: DeliveryConfig | None = None
     lock: asyncio.Lock | None = None
     source: KinesisSource | None = None
+    quota: StreamQuota | None = None
     labels: tuple[str, str, str] = ("", "", "")
 
 
@@ -238,6 +260,12 @@ class DeliveryStreams:
         if doc["type"] == "KinesisStreamAsSource" and self.kinesis is not None:
             live.source = self._source(key, doc, live)
             live.source.start()
+        if self.settings.quotas and doc["type"] == "DirectPut":
+            records_per_s, bytes_per_s = default_rates(doc["region"])
+            live.quota = StreamQuota(
+                self.settings.quota_records_per_s or records_per_s, self.settings.quota_bytes_per_s or bytes_per_s,
+                self.clock.monotonic,
+            )
         self._live[key] = live
         return live
 
@@ -650,7 +678,11 @@ class DeliveryStreams:
     async def put(self, account: str, region: str, name: str, payloads: list[bytes], total: int) -> tuple[int, list[int], bool]:
         """Append records (``total`` bytes) durably; once fsync'd, returns (record id base, sequence numbers,
         encrypted). A record id is ``str(base + seq)``: 56 decimal digits like AWS's, the first 16 from the
-        stream's incarnation, so ids stay unique across a delete and re-create."""
+        stream's incarnation, so ids stay unique across a delete and re-create.
+
+        With quotas on, only the records the stream's quota admits now, from the first, are written: the
+        sequence numbers cover that prefix (none at all: nothing written) and the caller answers
+        ServiceUnavailableException "Slow down." for the rest."""
         key = f"{account}/{region}/{name}"
         live = self._live.get(key)
         doc = live.doc if live is not None else self._doc(account, region, name)
@@ -669,6 +701,15 @@ class DeliveryStreams:
             live = self._open(key, doc)
         buffer, deliverer = live.buffer, live.deliverer
         assert buffer is not None and deliverer is not None
+        if live.quota is not None:
+            admitted = live.quota.admit(payloads, total)
+            if admitted < len(payloads):
+                deliverer.counters.throttled_records += len(payloads) - admitted
+                m.THROTTLED.inc(*live.labels, amount=len(payloads) - admitted)
+                if admitted == 0:
+                    return _id_base(doc["incarnation"]), [], False
+                payloads = payloads[:admitted]
+                total = sum(map(len, payloads))
         seqs = await buffer.append(payloads, arrival_ms=int(self.clock.time() * 1000), nbytes=total)
         c = deliverer.counters
         c.incoming_records += len(payloads)
