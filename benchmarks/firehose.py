@@ -7,19 +7,29 @@
    them in short rounds, so that load from anything else on a shared machine falls on both alike.
 2. Delivery: records/s from the durable buffer into S3 objects for a stream without transform (a backlog
    of N records flushed through /_nimbus/firehose/flush), beside the ingest rate of the same records.
+3. Transform: PutRecordBatch (500 x 100 B, one boto3 thread) into a stream with a pass-through Lambda
+   transform, beside the same into a stream without, alternating in rounds (target >= 0.5x); then the
+   whole pipeline with the transform (ingest N records, flush: every record through the function and in
+   S3) against ingest alone without transform, "delivery keeping up".
+4. Punctuality: a stream with IntervalInSeconds N (1 and 2 s; and 1 s with the pass-through transform,
+   its processor on its default 60 s interval): from just before the PutRecord of a buffer's first record
+   to its object listed in S3 (polled every 10 ms), several samples; target <= N + 1 s.
 
 Run: .venv/bin/python benchmarks/firehose.py [--seconds 5] [--rounds 6] [--backlog 200000]
+     [--parts ingest,delivery,transform,punctuality] [--transform-records 50000] [--samples 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import multiprocessing as mp
 import statistics
 import sys
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +104,100 @@ def _worker(tasks: Any, results: Any) -> None:
 
 
 CASES = [(RECORD_BYTES, 1), (1000, 1), (RECORD_BYTES, 4), (1000, 4)]
+ROLE = "arn:aws:iam::000000000000:role/r"
+PASS_THROUGH = """
+def handler(event, context):
+    return {"records": [{"recordId": r["recordId"], "result": "Ok", "data": r["data"]} for r in event["records"]]}
+"""
+
+
+def _zip(source: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("app.py", source)
+    return buf.getvalue()
+
+
+def _flush(port: int, name: str) -> None:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/_nimbus/firehose/flush/us-east-1/{name}", method="POST")
+    with urllib.request.urlopen(req, timeout=600) as r:
+        assert json.loads(r.read())["flushed"]
+
+
+def _put_n(fh: Any, name: str, n: int, size: int = RECORD_BYTES) -> float:
+    records = [{"Data": b"t" * (size - 1) + b"\n"} for _ in range(RECORDS)]
+    t = time.perf_counter()
+    for _ in range(n // RECORDS):
+        assert fh.put_record_batch(DeliveryStreamName=name, Records=records)["FailedPutCount"] == 0
+    return time.perf_counter() - t
+
+
+def transform_figures(port: int, fn_arn: str, n: int, rounds: int) -> list[str]:
+    """Ingest with a pass-through transform vs without (alternating rounds), then the whole pipeline."""
+    fh, s3 = client(port), client(port, "s3")
+    s3.create_bucket(Bucket="bench-xform")
+    lam = {"Enabled": True, "Processors": [{"Type": "Lambda", "Parameters": [{"ParameterName": "LambdaArn", "ParameterValue": fn_arn}]}]}
+    base = {"RoleARN": ROLE, "BucketARN": "arn:aws:s3:::bench-xform"}
+    for name, extra in (("plain", {"Prefix": "plain/", "BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": 900}}),
+                        ("xform", {"Prefix": "xform/", "BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": 900}, "ProcessingConfiguration": lam}),
+                        ("pipe", {"Prefix": "pipe/", "BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": 900}, "ProcessingConfiguration": {
+                            **lam, "Processors": [{"Type": "Lambda", "Parameters": lam["Processors"][0]["Parameters"] + [
+                                {"ParameterName": "BufferIntervalInSeconds", "ParameterValue": "0"}]}]}})):
+        fh.create_delivery_stream(DeliveryStreamName=name, ExtendedS3DestinationConfiguration={**base, **extra})
+    time.sleep(0.3)
+    per_round = max(n // rounds // RECORDS, 1) * RECORDS
+    spent = {"plain": 0.0, "xform": 0.0}
+    for r in range(rounds):
+        for name in ("plain", "xform") if r % 2 == 0 else ("xform", "plain"):
+            spent[name] += _put_n(fh, name, per_round)
+    total = per_round * rounds
+    plain_rps, xform_rps = total / spent["plain"], total / spent["xform"]
+    _flush(port, "xform")
+    _flush(port, "plain")
+    # the whole pipeline: N records in, then flushed: every record through the function and written to S3
+    t = time.perf_counter()
+    put_s = _put_n(fh, "pipe", total)
+    _flush(port, "pipe")
+    pipe_s = time.perf_counter() - t
+    stats = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/_nimbus/firehose/streams", timeout=30).read())
+    pipe = stats["000000000000/us-east-1/pipe"]
+    assert pipe["delivered_records"] == total and pipe["transform_ok"] == total, pipe
+    return [
+        row(f"PutRecordBatch 100 B records/s, pass-through transform vs none ({total:,} records each, {rounds} alternating rounds)",
+            f"{xform_rps:,.0f}", f"{plain_rps:,.0f}", xform_rps / plain_rps, ">= 0.5x"),
+        row(f"pipeline with transform: {total:,} records ingested, through the function ({pipe['transform_invocations']} invocations) and in S3, vs ingest alone without transform",
+            f"{total / pipe_s:,.0f} (ingest part {total / put_s:,.0f})", f"{plain_rps:,.0f}", (total / pipe_s) / plain_rps, ">= 0.5x, keeps up"),
+    ]
+
+
+def punctuality_figures(port: int, fn_arn: str, samples: int) -> list[str]:
+    """From just before the PutRecord of a buffer's first record to its object listed in S3."""
+    fh, s3 = client(port), client(port, "s3")
+    s3.create_bucket(Bucket="bench-punct")
+    rows = []
+    lam = {"Enabled": True, "Processors": [{"Type": "Lambda", "Parameters": [{"ParameterName": "LambdaArn", "ParameterValue": fn_arn}]}]}
+    for interval, transform in ((1, False), (2, False), (1, True)):
+        name = f"punct-{interval}{'-x' if transform else ''}"
+        dest = {"RoleARN": ROLE, "BucketARN": "arn:aws:s3:::bench-punct", "Prefix": f"{name}/",
+                "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": interval}}
+        if transform:
+            dest["ProcessingConfiguration"] = lam
+        fh.create_delivery_stream(DeliveryStreamName=name, ExtendedS3DestinationConfiguration=dest)
+        time.sleep(0.3)
+        waits = []
+        for i in range(samples):
+            t0 = time.perf_counter()
+            fh.put_record(DeliveryStreamName=name, Record={"Data": f"first {i}\n".encode()})
+            while s3.list_objects_v2(Bucket="bench-punct", Prefix=f"{name}/").get("KeyCount", 0) <= i:
+                if time.perf_counter() - t0 > interval + 30:
+                    raise RuntimeError(f"{name}: no object after {interval + 30} s")
+                time.sleep(0.01)
+            waits.append(time.perf_counter() - t0)
+        waits.sort()
+        what = f"IntervalInSeconds {interval}" + (" with pass-through transform" if transform else "")
+        rows.append(row(f"punctuality, {what}: first record to object visible, median / max of {samples} (s)",
+                        f"{statistics.median(waits):.2f} / {waits[-1]:.2f}", f"{interval} (the interval)", waits[-1] / (interval + 1), f"max <= {interval + 1} s (ratio: max / (N + 1))"))
+    return rows
 
 
 def compare(targets: dict[str, tuple[int, str]], rounds: int, seconds: float, procs_max: int = 4) -> list[dict[str, dict[str, float]]]:
@@ -137,7 +241,20 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0, help="per server and case, split into rounds")
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--backlog", type=int, default=200_000)
+    ap.add_argument("--parts", default="ingest,delivery,transform,punctuality")
+    ap.add_argument("--transform-records", type=int, default=50_000)
+    ap.add_argument("--samples", type=int, default=5)
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
+    if parts & {"transform", "punctuality"}:
+        extra_rows = transform_and_punctuality(parts, args)
+    if not parts & {"ingest", "delivery"}:
+        print("Firehose benchmarks (transform, punctuality)")
+        print("| measure | Nimbus | baseline | ratio | target |")
+        print("|---|---|---|---|---|")
+        for r in extra_rows:
+            print(r)
+        return
 
     cproc, cport, cd = start_bare(CANNED_APP)
     proc, port, d, _ = start_nimbus({"NIMBUS_FIREHOSE_CREATE_DELAY_S": "0"})
@@ -180,6 +297,30 @@ def main() -> None:
         print(row(f"PutRecordBatch {size} B records/s (durable), {who}, vs canned server", f"{ours['rps']:,.0f}", f"{base['rps']:,.0f}", ours["rps"] / base["rps"], ">= 0.8x"))
         print(row("  MB/s; p50 / p99 ms per call", f"{ours['mbps']:.1f}; {ours['p50_ms']:.2f} / {ours['p99_ms']:.2f}", f"{base['mbps']:.1f}; {base['p50_ms']:.2f} / {base['p99_ms']:.2f}", None))
     print(row(f"delivery records/s into S3 ({n:,} records, {keys} objects) vs ingest of the same", f"{n / flush_s:,.0f}", f"{n / put_s:,.0f}", (n / flush_s) / (n / put_s), "keeps up (>= 1x)"))
+    if parts & {"transform", "punctuality"}:
+        for r in extra_rows:
+            print(r)
+
+
+def transform_and_punctuality(parts: set[str], args: argparse.Namespace) -> list[str]:
+    """Parts 3 and 4 on their own server (so the ingest parts' backlog does not weigh on them)."""
+    proc, port, d, _ = start_nimbus({"NIMBUS_FIREHOSE_CREATE_DELAY_S": "0"})
+    rows: list[str] = []
+    try:
+        lam = client(port, "lambda")
+        fn = lam.create_function(FunctionName="pass-through", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                                 Code={"ZipFile": _zip(PASS_THROUGH)}, MemorySize=256, Timeout=60)
+        for _ in range(100):
+            if lam.get_function(FunctionName="pass-through")["Configuration"].get("State") == "Active":
+                break
+            time.sleep(0.05)
+        if "transform" in parts:
+            rows += transform_figures(port, fn["FunctionArn"], args.transform_records, 2)
+        if "punctuality" in parts:
+            rows += punctuality_figures(port, fn["FunctionArn"], args.samples)
+    finally:
+        stop(proc, d)
+    return rows
 
 
 if __name__ == "__main__":
