@@ -177,6 +177,7 @@ class ServiceProtocol:
         self.target_prefix: str | None = self.model.metadata.get("targetPrefix")
         self.json_version: str = self.model.metadata.get("jsonVersion", "1.0")
         self._operations: dict[str, OperationModel] = {}
+        self._streaming_inputs: dict[str, bool] = {}
         self._lock = threading.Lock()
         self._routes: dict[str, RouteIndex] | None = None
         self._json: JsonCodec | None = None
@@ -284,7 +285,10 @@ class ServiceProtocol:
         """True when the input payload is a blob marked ``streaming`` (S3 PutObject, UploadPart): parse()
         then passes the request's ByteStream through. botocore's own ``has_streaming_input`` also counts
         any blob payload (Lambda Invoke), which Nimbus reads whole."""
-        return self._payload_streams(self.operation_model(operation).input_shape)
+        found = self._streaming_inputs.get(operation)
+        if found is None:
+            found = self._streaming_inputs[operation] = self._payload_streams(self.operation_model(operation).input_shape)
+        return found
 
     def output_is_streaming(self, operation: str) -> bool:
         return self._payload_streams(self.operation_model(operation).output_shape)

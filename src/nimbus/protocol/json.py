@@ -19,7 +19,7 @@ from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Sh
 from nimbus.errors import SerializationError, ServiceError
 from nimbus.protocol.errors import InputErrorCodes
 from nimbus.protocol.http import HttpResponse
-from nimbus.protocol.timestamps import format_timestamp, parse_timestamp
+from nimbus.protocol.timestamps import format_timestamp, parse_timestamp, to_epoch
 
 Reader = Callable[[Any], Any]
 Writer = Callable[[Any], Any]
@@ -241,7 +241,8 @@ class JsonShapes:
                 item = value.get(name)
                 if item is not None:
                     if write is None:
-                        out[wire] = strip_none(item)
+                        kind = type(item)  # scalars (most members) need no strip_none call
+                        out[wire] = strip_none(item) if kind is dict or kind is list else item
                     elif type(item) is Fragment:
                         out[wire] = item  # already serialised by the service
                     else:
@@ -256,6 +257,8 @@ class JsonShapes:
             return encode_blob
         if kind == "timestamp":
             fmt = shape.serialization.get("timestampFormat", self.timestamp_format)
+            if fmt == "unixtimestamp":
+                return to_epoch
             return lambda value: format_timestamp(value, fmt)
         if isinstance(shape, StructureShape):
             return self.structure_writer(list(shape.members.items()))
