@@ -27,6 +27,17 @@ INTEGRATION_TYPES = ("AWS", "AWS_PROXY", "HTTP", "HTTP_PROXY", "MOCK")
 DEFAULT_TIMEOUT_MS = 29_000  # D.1: 50 ms..29 s, default 29 s
 
 
+def _patch_number(value: Any, path: str, cast: type = int) -> Any:
+    """A patch operation's string value as a number, or BadRequestException (never a ValueError)."""
+    try:
+        number = cast(str(value))
+    except (TypeError, ValueError):
+        raise BadRequestException(f"Invalid value '{value}' for patch path {path}: expected a number") from None
+    if number != number or number in (float("inf"), float("-inf")):  # NaN, infinities
+        raise BadRequestException(f"Invalid value '{value}' for patch path {path}: expected a number")
+    return number
+
+
 @dataclass(slots=True, frozen=True)
 class StageView:
     """What the gateway needs to serve one stage of a REST API."""
@@ -102,7 +113,7 @@ class RestApis:
             elif path in ("/name", "/description", "/version", "/apiKeySource", "/policy") and kind in ("replace", "add"):
                 doc[path[1:]] = value
             elif path == "/minimumCompressionSize":
-                doc["minimumCompressionSize"] = int(value) if value not in (None, "") else None
+                doc["minimumCompressionSize"] = _patch_number(value, path) if value not in (None, "") else None
             elif path == "/disableExecuteApiEndpoint":
                 doc["disableExecuteApiEndpoint"] = str(value).lower() == "true"
             else:
@@ -504,6 +515,8 @@ class RestApis:
             "region": region,
         }
         for s in plan["apiStages"]:
+            if not s.get("apiId") or not s.get("stage"):
+                raise BadRequestException("Invalid API Stage specified: apiId and stage are required")
             self.get_stage(s["apiId"], account, s["stage"])
         for k in ("description", "throttle", "quota", "tags"):
             if params.get(k) is not None:
@@ -536,9 +549,9 @@ class RestApis:
                     stages.append({"apiId": api_id, "stage": stage})
                 plan["apiStages"] = stages
             elif path in ("/throttle/rateLimit", "/throttle/burstLimit"):
-                plan.setdefault("throttle", {})[path.rsplit("/", 1)[1]] = float(value) if "rate" in path else int(str(value))
+                plan.setdefault("throttle", {})[path.rsplit("/", 1)[1]] = _patch_number(value, path, float if "rate" in path else int)
             elif path in ("/quota/limit", "/quota/offset"):
-                plan.setdefault("quota", {"period": "DAY"})[path.rsplit("/", 1)[1]] = int(str(value))
+                plan.setdefault("quota", {"period": "DAY"})[path.rsplit("/", 1)[1]] = _patch_number(value, path)
             elif path == "/quota/period":
                 plan.setdefault("quota", {})["period"] = value
             elif path in ("/name", "/description"):

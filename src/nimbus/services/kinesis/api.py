@@ -16,7 +16,7 @@ import orjson
 from nimbus.services.base import RequestContext
 from nimbus.services.kinesis import config as kconfig
 from nimbus.services.kinesis.engine import MAX_PUT_RECORDS, MAX_PUT_RECORDS_BYTES, Streams
-from nimbus.services.kinesis.errors import InvalidArgumentException, ResourceInUseException
+from nimbus.services.kinesis.errors import InvalidArgumentException, ResourceInUseException, ValidationException
 from nimbus.services.kinesis.streams import Consumer, Stream
 
 if TYPE_CHECKING:
@@ -313,6 +313,10 @@ class KinesisApi:
     # -------------------------------------------------------------------- records
 
     async def put_record(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("PartitionKey") is None:  # optional in the model, required by Kinesis
+            raise ValidationException(
+                "1 validation error detected: Value null at 'partitionKey' failed to satisfy constraint: Member must not be null"
+            )
         stream = self._writable(ctx, params)
         result = await self.streams.put_record(
             stream,
@@ -324,8 +328,18 @@ class KinesisApi:
         return {"ShardId": result.shard_id, "SequenceNumber": result.sequence_number, "EncryptionType": stream.encryption}
 
     async def put_records(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        stream = self._writable(ctx, params)
         entries = params["Records"]
+        missing = [i for i, entry in enumerate(entries, 1) if entry.get("PartitionKey") is None]
+        if missing:
+            # the model leaves PartitionKey optional; Kinesis requires it
+            raise ValidationException(
+                f"{len(missing)} validation error{'s' if len(missing) > 1 else ''} detected: "
+                + "; ".join(
+                    f"Value null at 'records.{i}.member.partitionKey' failed to satisfy constraint: Member must not be null"
+                    for i in missing
+                )
+            )
+        stream = self._writable(ctx, params)
         if len(entries) > MAX_PUT_RECORDS:
             raise InvalidArgumentException(f"PutRecords accepts at most {MAX_PUT_RECORDS} records per request.")
         batch = [(entry["Data"], entry["PartitionKey"], entry.get("ExplicitHashKey")) for entry in entries]
@@ -439,6 +453,7 @@ class KinesisApi:
 
 def factory(core: Nimbus) -> KinesisApi:
     return KinesisApi(core)
+
 
 def _records_fragment(records: list[dict[str, Any]]) -> orjson.Fragment:
     """GetRecords' Records as one pre-serialised JSON array, which the JSON codec embeds untouched: the
