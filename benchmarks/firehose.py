@@ -140,9 +140,7 @@ def transform_figures(port: int, fn_arn: str, n: int, rounds: int) -> list[str]:
     base = {"RoleARN": ROLE, "BucketARN": "arn:aws:s3:::bench-xform"}
     for name, extra in (("plain", {"Prefix": "plain/", "BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": 900}}),
                         ("xform", {"Prefix": "xform/", "BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": 900}, "ProcessingConfiguration": lam}),
-                        ("pipe", {"Prefix": "pipe/", "BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": 900}, "ProcessingConfiguration": {
-                            **lam, "Processors": [{"Type": "Lambda", "Parameters": lam["Processors"][0]["Parameters"] + [
-                                {"ParameterName": "BufferIntervalInSeconds", "ParameterValue": "0"}]}]}})):
+                        ("pipe", {"Prefix": "pipe/", "BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": 900}, "ProcessingConfiguration": lam})):
         fh.create_delivery_stream(DeliveryStreamName=name, ExtendedS3DestinationConfiguration={**base, **extra})
     time.sleep(0.3)
     per_round = max(n // rounds // RECORDS, 1) * RECORDS
@@ -243,6 +241,7 @@ def main() -> None:
     ap.add_argument("--backlog", type=int, default=200_000)
     ap.add_argument("--parts", default="ingest,delivery,transform,punctuality")
     ap.add_argument("--transform-records", type=int, default=50_000)
+    ap.add_argument("--transform-rounds", type=int, default=4)
     ap.add_argument("--samples", type=int, default=5)
     args = ap.parse_args()
     parts = set(args.parts.split(","))
@@ -315,7 +314,7 @@ def transform_and_punctuality(parts: set[str], args: argparse.Namespace) -> list
                 break
             time.sleep(0.05)
         if "transform" in parts:
-            rows += transform_figures(port, fn["FunctionArn"], args.transform_records, 2)
+            rows += transform_figures(port, fn["FunctionArn"], args.transform_records, args.transform_rounds)
         if "punctuality" in parts:
             rows += punctuality_figures(port, fn["FunctionArn"], args.samples)
     finally:
