@@ -37,6 +37,9 @@ class Bindings:
     payload_kind: str | None = None  # "blob" | "string" | "structure" | "eventstream"
     streaming: bool = False
     body: list[tuple[str, Shape]] = field(default_factory=list)
+    # output side: (member, wire name as written, shape, str values go out as they are, is Content-Type)
+    out_headers: list[tuple[str, str, Shape, bool, bool]] = field(default_factory=list)
+    header_positions: dict[str, int] = field(default_factory=dict)  # member -> index in out_headers
 
 
 def bindings_for(shape: StructureShape | None) -> Bindings:
@@ -56,6 +59,9 @@ def bindings_for(shape: StructureShape | None) -> Bindings:
                 plan.query.append((name, wire, member))
         elif location == "header":
             plan.headers.append((name, wire.lower(), member))
+            plain = member.type_name == "string" and not member.serialization.get("jsonvalue")
+            plan.header_positions[name] = len(plan.out_headers)
+            plan.out_headers.append((name, wire, member, plain, wire.lower() == "content-type"))
         elif location == "headers":
             plan.header_maps.append((name, wire.lower()))
         elif location == "statusCode":
@@ -288,13 +294,24 @@ class RestCodec:
         plan = self.output_bindings(operation)
         status = int(operation.http.get("responseCode", 200))
         headers = self.response_headers(request_id)
+        has_content_type = any(h.lower() == "content-type" for h, _ in headers)
         output = output or {}
-        for name, header, shape in plan.headers:
+        members = plan.out_headers
+        if len(output) < len(members):
+            # visit only the members present (outputs set a few of S3's dozens of headers), in model order
+            positions = plan.header_positions
+            present = sorted([i for i in map(positions.get, output) if i is not None])
+            members = [members[i] for i in present]
+        for name, wire, shape, plain, is_content_type in members:
             value = output.get(name)
             if value is not None:
-                if shape.type_name == "list" and not value:
+                if plain and type(value) is str:
+                    headers.append((wire, value))
+                elif shape.type_name == "list" and not value:
                     continue
-                headers.append((shape.serialization.get("name", name), to_text(shape, value, self.header_timestamp_format)))
+                else:
+                    headers.append((wire, to_text(shape, value, self.header_timestamp_format)))
+                has_content_type = has_content_type or is_content_type
         for name, prefix in plan.header_maps:
             value = output.get(name)
             if value:
@@ -302,13 +319,13 @@ class RestCodec:
                 for key, item in value.items():
                     if item is not None:
                         headers.append((wire_prefix + key, str(item)))
+                        has_content_type = has_content_type or (wire_prefix + key).lower() == "content-type"
         if plan.status is not None and output.get(plan.status) is not None:
             status = int(output[plan.status])
         presence = PRESENCE_STATUS.get(self.model.service_name, {}).get(operation.name)
         if presence is not None and output.get(presence[0]) is not None:
             status = presence[1]
         body: bytes | AsyncIterator[bytes] = b""
-        has_content_type = any(h.lower() == "content-type" for h, _ in headers)
         if plan.payload is not None:
             value = output.get(plan.payload)
             if plan.payload_kind in ("blob", "string"):
