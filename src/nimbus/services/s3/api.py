@@ -201,6 +201,31 @@ def make_token(last: str) -> str:
     return base64.urlsafe_b64encode(last.encode("utf-8")).decode("ascii").rstrip("=")
 
 
+
+# response-content-type=... and friends become response headers: a value HTTP cannot carry (control
+# characters, characters outside ISO-8859-1) is refused instead of breaking the response
+_OVERRIDE_QUERY = {
+    "ResponseContentType": "response-content-type", "ResponseContentLanguage": "response-content-language",
+    "ResponseContentDisposition": "response-content-disposition", "ResponseCacheControl": "response-cache-control",
+    "ResponseContentEncoding": "response-content-encoding", "ResponseExpires": "response-expires",
+}
+
+
+def _header_override(member: str, value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            bad = True
+        else:
+            bad = any(c < " " and c != "\t" or c == "\x7f" for c in value)
+        if bad:
+            raise InvalidArgument(
+                "Header value cannot be represented using ISO-8859-1 or contains control characters.",
+                ArgumentName=_OVERRIDE_QUERY[member], ArgumentValue=value.encode("unicode_escape").decode("ascii")[:256],
+            )
+    return value
+
 class S3Api:
     def __init__(self, core: Nimbus | None = None, engine: S3Engine | None = None) -> None:
         if engine is None:
@@ -315,7 +340,7 @@ class S3Api:
                                ("ResponseContentDisposition", "ContentDisposition"), ("ResponseCacheControl", "CacheControl"),
                                ("ResponseContentEncoding", "ContentEncoding"), ("ResponseExpires", "Expires")):
             if params.get(member) is not None:
-                out[header] = params[member]
+                out[header] = _header_override(member, params[member])
         if not head:
             out["Body"] = read.data if read.data is not None else read.body
         return out
