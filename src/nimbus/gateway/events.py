@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -227,6 +228,21 @@ def _scalar(value: Any) -> str:
     raise MalformedResponse(f"header values must be strings, got {type(value).__name__}")
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _checked(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Header names must be HTTP tokens and values free of control characters: a function cannot
+    inject headers or make the server drop the connection; AWS answers such a response as malformed."""
+    for name, value in headers:
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise MalformedResponse(f"invalid header name {name!r}")
+        if _HEADER_VALUE_BAD.search(value):
+            raise MalformedResponse(f"invalid value for header {name}")
+    return headers
+
+
 def _decode_body(body: Any, b64: Any) -> bytes:
     if body is None:
         return b""
@@ -276,7 +292,7 @@ def map_v1(payload: bytes, *, binary_types: list[str], accept: str | None) -> Re
     body = _decode_body(body_text, b64)
     if content_type is None:
         headers.append(("Content-Type", "application/json"))
-    return Response(status, headers, body)
+    return Response(status, _checked(headers), body)
 
 
 # --- payload 2.0 (HTTP APIs and function URLs) ----------------------------------------------------
@@ -374,4 +390,4 @@ def map_v2(payload: bytes) -> Response:
     body = _decode_body(doc.get("body"), doc.get("isBase64Encoded", False))
     if not any(k.lower() == "content-type" for k, _ in headers):
         headers.append(("Content-Type", "application/json"))
-    return Response(status, headers, body)
+    return Response(status, _checked(headers), body)
