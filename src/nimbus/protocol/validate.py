@@ -213,6 +213,9 @@ class Validator:
                     problems, value, path, f"Member must satisfy regular expression pattern: {pattern_text}"
                 )
 
+        if enum is None and pattern is None:
+            # only length bounds (Kinesis PartitionKey): list-of-structure checks can test it inline
+            check_string.inline = (str, lo, hi)  # type: ignore[attr-defined]
         return check_string
 
     def _compile_structure(self, shape: StructureShape) -> Check:
@@ -333,8 +336,24 @@ class Validator:
             index = 0
             for item in value:
                 index += 1
-                if item is not None:
-                    check_item(item, path, index, problems)
+                if type(item) is dict:
+                    # fast pass, no call: required members present, members absent or simple and in bounds;
+                    # anything else (even a valid non-simple member) goes through check_item
+                    for name in flat_required:
+                        if item.get(name) is None:
+                            break
+                    else:
+                        for name, _wire, _check, kind, mlo, mhi in plan:
+                            member = item.get(name)
+                            if member is None:
+                                continue
+                            if kind is None or type(member) is not kind or not mlo <= len(member) <= mhi:
+                                break
+                        else:
+                            continue
+                elif item is None:
+                    continue
+                check_item(item, path, index, problems)
 
         return check_structures
 
