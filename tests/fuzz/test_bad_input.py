@@ -532,6 +532,18 @@ def _raw_cases(existing: dict[str, list[str]]) -> list[tuple[str, str, str, byte
             cases.append((svc, "POST", "/", b"{}", {"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"}, svc))
         cases.append((svc, "POST", "/", b"\xa1\x61a\x61", {"X-Amz-Target": f"{prefix}.{ops[0]}", "Content-Type": "application/x-amz-cbor-1.1"}, svc))
         cases.append((svc, "POST", "/", garbage, {"X-Amz-Target": f"{prefix}.{ops[0]}", "Content-Type": "application/x-amz-cbor-1.1"}, svc))
+        for cbor_body in (
+            b"\x81" * 100_000,  # nested arrays deeper than the stack
+            b"\xa1\x80\x01",  # a map keyed by an array
+            b"\xa1\xc1\x00\x01",  # a map keyed by a timestamp tag
+            b"\xa1\xd8\x20\x00\x01",  # a map keyed by another tag
+            b"\xa1\x69Timestamp\xc1\xfb\x7f\xf0\x00\x00\x00\x00\x00\x00",  # epoch +inf
+            b"\xa1\x69Timestamp\xc1\x1b\xff\xff\xff\xff\xff\xff\xff\xff",  # epoch beyond year 9999
+            b"\xa1\x69Timestamp\xc1\xfb\x7f\xf8\x00\x00\x00\x00\x00\x00",  # epoch NaN
+        ):
+            for op in ops:
+                h = {"X-Amz-Target": f"{prefix}.{op}", "Content-Type": "application/x-amz-cbor-1.1"}
+                cases.append((svc, "POST", "/", cbor_body, h, svc))
         cases.append((svc, "GET", "/", b"", {"X-Amz-Target": f"{prefix}.{ops[0]}"}, svc))
     # rest-json: Lambda and API Gateway
     for path, method in (

@@ -259,7 +259,9 @@ class CborCodec:
             return {}
         try:
             doc = loads(body)
-        except (CborError, IndexError, struct.error) as exc:
+        except (CborError, IndexError, struct.error, TypeError, ValueError, OverflowError, OSError, RecursionError) as exc:
+            # TypeError: a map key that cannot be hashed (a tag, a list); Overflow/OS/ValueError: an epoch
+            # timestamp out of range; RecursionError: nesting deeper than Python's stack
             raise SerializationError(f"Could not parse request body as CBOR: {exc}", code=self.malformed) from exc
         if not isinstance(doc, dict):
             raise SerializationError("Could not parse request body: expected a CBOR map", code=self.malformed)
