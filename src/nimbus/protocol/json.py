@@ -345,6 +345,16 @@ def dump_json(doc: Any) -> bytes:
     return orjson.dumps(doc, default=_dump_default)
 
 
+def dump_json_stripped(doc: Any) -> bytes:
+    """``dump_json(strip_none(doc))``, without walking the document when it holds no None: orjson writes a
+    None as ``null``, so output free of ``null`` had none to strip (a ``null`` inside a string, or a NaN,
+    just takes the walk)."""
+    body = orjson.dumps(doc, default=_dump_default)
+    if b"null" in body:
+        body = orjson.dumps(strip_none(doc), default=_dump_default)
+    return body
+
+
 class JsonCodec:
     """awsJson 1.0/1.1: ``POST /`` with ``X-Amz-Target``; the whole input/output is the JSON body."""
 
@@ -386,7 +396,7 @@ class JsonCodec:
             return self._serialize_event_stream(operation, output, stream_member, request_id)
         if output:
             write = self._output_writer(operation)
-            body = dump_json(strip_none(output) if write is None else write(output))
+            body = dump_json_stripped(output) if write is None else dump_json(write(output))
         else:
             body = b"{}"
         return HttpResponse(

@@ -60,3 +60,17 @@ def test_botocore_parses_the_fragment_like_the_writer_output() -> None:
     assert fragment == generic
     assert fragment["Records"][3]["Data"] == bytes(range(3))
     assert copy.deepcopy(fragment)["Records"][5]["EncryptionType"] == "KMS"
+
+
+def test_dump_json_stripped_matches_strip_none() -> None:
+    from nimbus.protocol.json import dump_json, dump_json_stripped, strip_none
+
+    docs: list[Any] = [
+        {"Records": [{"SequenceNumber": "1", "ShardId": "s"}] * 3, "FailedRecordCount": 0},
+        {"Records": [{"SequenceNumber": "1", "ErrorCode": None}], "EncryptionType": None},
+        {"A": "null", "B": {"C": [None, {"D": None, "E": "x"}]}, "F": b"blob"},
+        {"A": float("nan"), "B": []},
+        {},
+    ]
+    for doc in docs:
+        assert dump_json_stripped(doc) == dump_json(strip_none(doc))
