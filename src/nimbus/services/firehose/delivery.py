@@ -296,14 +296,20 @@ class Deliverer:
         sources = [s for st in staged for s in st.sources]
         ok = [t for st in staged for t in st.ok]
         failed = [f for st in staged for f in st.failed]
-        rest = self._sources(cfg, [r for r in records if r.seq >= done_seq])
+        # Building records, bodies and compression for up to 128 MB is CPU work: it runs in a worker
+        # thread so the event loop keeps answering PutRecordBatch meanwhile (it stalled for ~1 s before).
+        def fresh() -> tuple[list[SourceRecord], int]:
+            todo = [r for r in records if r.seq >= done_seq]
+            return self._sources(cfg, todo), sum(len(r.payload) for r in todo)
+
+        rest, rest_bytes = await asyncio.to_thread(fresh) if records else ([], 0)
         if rest:  # what the destination's flush needs and the processor buffer has not sent yet
             rest_ok, rest_failed = await self._transform(cfg, rest)
             sources += rest
             ok += rest_ok
             failed += rest_failed
-        source_bytes = staged_bytes + sum(len(r.payload) for r in records if r.seq >= done_seq)
-        plan = self._objects(cfg, sources, ok, failed)
+        source_bytes = staged_bytes + rest_bytes
+        plan = await asyncio.to_thread(self._objects, cfg, sources, ok, failed)
         written: set[int] = set()
         attempt = 0
         while True:
@@ -373,7 +379,9 @@ class Deliverer:
 
     async def _transform(self, cfg: DeliveryConfig, sources: list[SourceRecord]) -> tuple[list[Transformed], list[Failed]]:
         if cfg.processor is None or self.transformer is None:
-            return [Transformed(s, s.data) for s in sources], []
+            if len(sources) < 1000:
+                return [Transformed(s, s.data) for s in sources], []
+            return await asyncio.to_thread(lambda: [Transformed(s, s.data) for s in sources]), []
         outcome = await self.transformer.run(cfg.processor, sources)
         c = self.counters
         c.transform_invocations += outcome.invocations
