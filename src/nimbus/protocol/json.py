@@ -138,17 +138,21 @@ class JsonShapes:
 
     # -- readers ---------------------------------------------------------------------------------
     def reader(self, shape: Shape) -> Reader | None:
+        return self._compiled(self._readers, shape, self._compile_reader)
+
+    def _compiled(self, cache: dict[Any, Any], shape: Shape, compile_: Callable[[Shape], Any]) -> Any:
+        """Compile a reader or writer once per shape; None where the value needs no conversion."""
         key = shape_key(shape)
-        if key in self._readers:
-            return self._readers[key]
+        if key in cache:
+            return cache[key]
         if not self.needs_conversion(shape):
-            self._readers[key] = None
+            cache[key] = None
             return None
-        cell: list[Reader] = []
-        self._readers[key] = lambda value: cell[0](value)  # recursion trampoline
-        compiled = self._compile_reader(shape)
+        cell: list[Any] = []
+        cache[key] = lambda value: cell[0](value)  # recursion trampoline for recursive shapes
+        compiled = compile_(shape)
         cell.append(compiled)
-        self._readers[key] = compiled
+        cache[key] = compiled
         return compiled
 
     def structure_reader(self, members: list[tuple[str, Shape]]) -> Reader:
@@ -219,18 +223,7 @@ class JsonShapes:
 
     # -- writers ---------------------------------------------------------------------------------
     def writer(self, shape: Shape) -> Writer | None:
-        key = shape_key(shape)
-        if key in self._writers:
-            return self._writers[key]
-        if not self.needs_conversion(shape):
-            self._writers[key] = None
-            return None
-        cell: list[Writer] = []
-        self._writers[key] = lambda value: cell[0](value)
-        compiled = self._compile_writer(shape)
-        cell.append(compiled)
-        self._writers[key] = compiled
-        return compiled
+        return self._compiled(self._writers, shape, self._compile_writer)
 
     def structure_writer(self, members: list[tuple[str, Shape]]) -> Writer:
         plan = [(name, member.serialization.get("name", name), self.writer(member)) for name, member in members]
