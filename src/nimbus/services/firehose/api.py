@@ -159,8 +159,11 @@ class FirehoseApi:
                 "Encrypted": False,
                 "RequestResponses": [{"ErrorCode": "InternalFailure", "ErrorMessage": "Internal service failure."}] * len(payloads),
             }
-        responses: list[dict[str, str]] = [{"RecordId": str(base + s)} for s in seqs]
         refused = len(payloads) - len(seqs)  # beyond the stream's quota (A.8, A.9)
+        if not refused and seqs and seqs[-1] - seqs[0] == len(seqs) - 1 and base % 1000 == 0 and not _is_cbor(ctx):
+            # the usual answer, already serialised: the bytes the JSON writer would produce
+            return {"FailedPutCount": 0, "Encrypted": encrypted, "RequestResponses": record_ids_fragment(base, seqs[0], len(seqs))}
+        responses: list[dict[str, str]] = [{"RecordId": str(base + s)} for s in seqs]
         if refused:
             responses += [{"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."}] * refused
         return {"FailedPutCount": refused, "Encrypted": encrypted, "RequestResponses": responses}
@@ -185,6 +188,30 @@ class FirehoseApi:
         payload = orjson.dumps(body)
         await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
+
+
+_ID_SUFFIXES = ["%03d" % i for i in range(1000)]
+_ID_SEP = '"},{"RecordId":"'
+
+
+def record_ids_fragment(base: int, first: int, count: int) -> orjson.Fragment:
+    """``RequestResponses`` ``[{"RecordId": str(base + seq)}, ...]`` for ``count`` consecutive sequence numbers
+    from ``first``, as the JSON writer would serialise it (``base`` a multiple of 1,000, as ``_id_base``
+    makes it): ids of one block of 1,000 share all but their last three digits, so each block formats
+    one integer and joins precomputed suffixes, instead of formatting a 56-digit integer per record."""
+    parts: list[str] = []
+    seq, end = first, first + count
+    while seq < end:
+        block = seq - seq % 1000
+        stop = min(end, block + 1000)
+        head = str(base + block)[:-3]
+        parts.append(head + (_ID_SEP + head).join(_ID_SUFFIXES[seq - block : stop - block]))
+        seq = stop
+    return orjson.Fragment(('[{"RecordId":"' + _ID_SEP.join(parts) + '"}]').encode("ascii"))
+
+
+def _is_cbor(ctx: RequestContext) -> bool:
+    return str(ctx.headers.get("content-type", "")).startswith("application/x-amz-cbor")
 
 
 def _is_ours(scope: Any, headers: Any) -> bool:
