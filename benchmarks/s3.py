@@ -4,7 +4,9 @@ in server mode when installed; large-object upload/download MB/s (boto3 transfer
 4 threads) beside a raw write+fsync and read of the same bytes on the same disk; server RSS growth during
 the large upload.
 
-Run: .venv/bin/python benchmarks/s3.py     (NIMBUS_BENCH_S3_LARGE_MB=2048 for the 2 GB memory check)
+Run: .venv/bin/python benchmarks/s3.py     (NIMBUS_BENCH_S3_LARGE_MB=2048 for the 2 GB memory check;
+NIMBUS_BENCH_S3_LARGE_MB=0 skips the large object, NIMBUS_BENCH_S3_MOTO=0 skips moto, NIMBUS_BENCH_S3_OPS=n
+sets the calls per small-object figure)
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ def measure(port: int, op: str) -> dict[str, float]:
 
 
 def start_moto() -> tuple[subprocess.Popen[bytes], int] | None:
+    if os.environ.get("NIMBUS_BENCH_S3_MOTO", "1") == "0":
+        return None
     if not (_has_module("moto") and _has_module("flask")):
         return None
     port = free_port()
@@ -167,8 +171,10 @@ def main() -> int:
         for r in moto_rows:
             print(r)
         if moto is None:
-            print("| moto server | not installed (pip install 'moto[server]') | | | |")
+            print("| moto server | not run (not installed: pip install 'moto[server]'; or NIMBUS_BENCH_S3_MOTO=0) | | | |")
 
+        if LARGE_MB <= 0:
+            return 0
         # large objects
         work = Path(tempfile.mkdtemp(prefix="nimbus-bench-s3-", dir=str(ndir)))
         big = work / "big.bin"

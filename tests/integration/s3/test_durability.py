@@ -95,19 +95,24 @@ def test_startup_sweeps_orphan_blobs(tmp_path: Path) -> None:
         server.stop()
 
 
-def inline_rows(data_dir: Path) -> int:
+def inline_rows(data_dir: Path) -> tuple[int, int]:
+    """(objects whose body is kept in their description, body documents of the older layout)."""
     import sqlite3
+
+    import orjson
 
     db = sqlite3.connect(str(data_dir / "metadata.db"))
     try:
-        return int(db.execute("SELECT count(*) FROM documents WHERE kind = 's3.inline'").fetchone()[0])
+        docs = [orjson.loads(row[0]) for row in db.execute("SELECT doc FROM documents WHERE kind = 's3.object'")]
+        legacy = int(db.execute("SELECT count(*) FROM documents WHERE kind = 's3.inline'").fetchone()[0])
+        return sum(1 for d in docs if "d" in d), legacy
     finally:
         db.close()
 
 
 def test_small_objects_kept_inline_survive_kill9_and_leave_nothing_behind(tmp_path: Path) -> None:
-    """Small bodies commit with their description (no body file): every acknowledged put is readable
-    after kill -9; overwrites and deletes remove the old bodies in the same transaction."""
+    """Small bodies commit in their description (no body file, no other document): every acknowledged
+    put is readable after kill -9; overwrites and deletes remove the old bodies in the same transaction."""
     from concurrent.futures import ThreadPoolExecutor
 
     server = NimbusProcess(tmp_path / "data").start()
@@ -138,9 +143,9 @@ def test_small_objects_kept_inline_survive_kill9_and_leave_nothing_behind(tmp_pa
         assert etags["k/5"] == f'"{hashlib.md5(bodies["k/5"]).hexdigest()}"'
         assert s3.get_object(Bucket="small", Key="k/5", Range="bytes=1-3")["Body"].read() == bodies["k/5"][1:4]
         assert blob_files(tmp_path / "data") == []
-        assert inline_rows(tmp_path / "data") == len(bodies)
+        assert inline_rows(tmp_path / "data") == (len(bodies), 0)
         for key in list(bodies):
             s3.delete_object(Bucket="small", Key=key)
-        assert inline_rows(tmp_path / "data") == 0
+        assert inline_rows(tmp_path / "data") == (0, 0)
     finally:
         server.stop()

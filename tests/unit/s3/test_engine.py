@@ -120,6 +120,48 @@ def test_multipart_segments_etag_and_part_rules() -> None:
     asyncio.run(run())
 
 
+def test_small_bodies_live_in_the_description_and_the_older_layout_still_works() -> None:
+    """A small body is kept in its object's document; objects written by earlier versions (the body in its
+    own s3.inline document) are still read, copied, replaced and deleted, their body document with them."""
+    from nimbus.services.s3.buckets import KIND_OBJECT, object_prefix
+    from nimbus.services.s3.inline import KIND_INLINE, inline_doc
+    from nimbus.services.s3.objects import S3Object
+
+    async def run() -> None:
+        e = engine()
+        md = e.metadata
+        obj = await e.objects.put(ACCOUNT, "unit-bucket", "new", b"fresh body")
+        doc = md.get(KIND_OBJECT, object_prefix(ACCOUNT, "unit-bucket") + "new")
+        assert doc is not None and "d" in doc and md.list(KIND_INLINE) == []
+        assert obj.segments[0][0].startswith("s3i/")
+        assert await body_of(e, "new", range_header="bytes=2-4") == b"esh"
+
+        def legacy(key: str, body: bytes, blob: str) -> None:
+            md.put(KIND_INLINE, blob, inline_doc(body))
+            old = S3Object("unit-bucket", key, len(body), f'"{hashlib.md5(body).hexdigest()}"', 0.0, ((blob, len(body)),))
+            md.put(KIND_OBJECT, object_prefix(ACCOUNT, "unit-bucket") + key, old.to_doc())
+
+        legacy("old", b"older body", "s3i/old")
+        legacy("gone", b"to delete", "s3i/gone")
+        assert await body_of(e, "old") == b"older body"
+        assert await body_of(e, "old", range_header="bytes=-4") == b"body"
+        await e.objects.copy(ACCOUNT, "unit-bucket", "old", "unit-bucket", "copy")
+        assert e.objects.get_object(ACCOUNT, "unit-bucket", "copy").inline is not None
+        assert await body_of(e, "copy") == b"older body"
+        up = e.multipart.create(ACCOUNT, "unit-bucket", "mp")
+        part = await e.multipart.upload_part_copy(ACCOUNT, "unit-bucket", "mp", up.upload_id, 1,
+                                                  source_bucket="unit-bucket", source_key="new", source_range="bytes=0-4")
+        assert part.size == 5
+        await e.objects.put(ACCOUNT, "unit-bucket", "old", b"replaced")
+        assert await body_of(e, "old") == b"replaced"
+        assert await e.objects.delete(ACCOUNT, "unit-bucket", "gone")
+        assert md.list(KIND_INLINE) == []  # both older body documents went with their objects
+        assert await e.objects.delete(ACCOUNT, "unit-bucket", "new")
+        assert md.get(KIND_OBJECT, object_prefix(ACCOUNT, "unit-bucket") + "new") is None
+
+    asyncio.run(run())
+
+
 def test_notification_matching_and_records() -> None:
     config = validate_configuration({"LambdaFunctionConfigurations": [
         {"LambdaFunctionArn": "arn:aws:lambda:us-east-1:0:function:f", "Events": ["s3:ObjectCreated:*"],

@@ -1,23 +1,24 @@
 """Small object bodies kept in the metadata store, committed in the same transaction as the object.
 
 A PutObject of a few KiB through the blob store costs three fsyncs (the body file, its directory, the
-metadata commit) and three thread hops. A body of at most ``INLINE_MAX_BYTES`` is instead written as a
-``s3.inline/<blob key>`` document inside the very transaction that names it in the object's description:
-one fsync (SQLite's WAL commit, ``synchronous=FULL``), and no crash can leave half an object or an orphan
-body, since the body and its name commit or vanish together. Replacing or deleting the object deletes
-the body in that same transaction. (Object stores commonly do this: MinIO inlines small objects in
-their metadata file.)
+metadata commit) and three thread hops. A body of at most ``INLINE_MAX_BYTES`` is instead kept in the
+object's own description (``S3Object.inline``: the base64 text, field ``"d"`` of the ``s3.object``
+document): one row, one statement and one fsync (SQLite's WAL commit, ``synchronous=FULL``) per PUT, one
+read per GET, and no crash can leave half an object or an orphan body, since the body and its name are
+the same document. Replacing or deleting the object replaces or deletes the body with it. (Object stores
+commonly do this: MinIO inlines small objects in their metadata file.)
 
 Such a body's blob key starts with ``INLINE_PREFIX``; everything else about the object (segments, ETag,
-checksums, ranges, copies) is unchanged. ``InlineBlobs`` wraps the engine's blob store so that readers
-open an inline blob like any other (multipart copy sources, CopyObject, Lambda code from S3); writes and
-deletes of inline bodies go through ``Objects`` and its transactions, never through the wrapper.
+checksums, ranges, copies) is unchanged. Data written by earlier versions keeps the body in a separate
+``s3.inline/<blob key>`` document (the description has no ``"d"``): those objects are read through
+``InlineBlobs`` (which wraps the engine's blob store so that such a blob opens like any other), and their
+body document is deleted in the transaction that replaces or deletes the object.
 """
 
 from __future__ import annotations
 
 import base64
-import uuid
+import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,15 +31,21 @@ INLINE_MAX_BYTES = 16 * 1024
 
 
 def new_inline_key() -> str:
-    return f"{INLINE_PREFIX}{uuid.uuid4().hex}"
+    return INLINE_PREFIX + os.urandom(16).hex()
 
 
 def is_inline(blob_key: str) -> bool:
     return blob_key.startswith(INLINE_PREFIX)
 
 
+def encode_inline(data: bytes) -> str:
+    """The text form of a body kept in a description (``S3Object.inline``)."""
+    return base64.b64encode(data).decode("ascii")
+
+
 def inline_doc(data: bytes) -> dict[str, Any]:
-    return {"d": base64.b64encode(data).decode("ascii")}
+    """A body document of the older layout (``s3.inline/<blob key>``); still read, no longer written."""
+    return {"d": encode_inline(data)}
 
 
 def read_inline(metadata: MetadataStore, blob_key: str) -> bytes | None:

@@ -51,7 +51,7 @@ from nimbus.services.s3.inline import (
     INLINE_MAX_BYTES,
     KIND_INLINE,
     InlineBlobs,
-    inline_doc,
+    encode_inline,
     is_inline,
     new_inline_key,
     read_inline,
@@ -120,6 +120,7 @@ class S3Object:
     part_checksums: tuple[str, ...] = ()  # per part, for GetObject partNumber
     parts_count: int | None = None  # multipart objects only
     storage_class: str = "STANDARD"
+    inline: str | None = None  # base64 of a small body kept in this description (see inline.py)
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -138,6 +139,8 @@ class S3Object:
             doc["pc"] = self.parts_count
         if self.storage_class != "STANDARD":
             doc["sc"] = self.storage_class
+        if self.inline is not None:
+            doc["d"] = self.inline
         return doc
 
     @classmethod
@@ -147,8 +150,12 @@ class S3Object:
             segments=tuple((b, n) for b, n in doc["seg"]), content=Content.from_doc(doc.get("c") or {}),
             metadata=doc.get("meta") or {}, tags=doc.get("tags") or {}, checksum_algorithm=doc.get("ca"),
             checksum=doc.get("cv"), checksum_type=doc.get("ctp"), part_checksums=tuple(doc.get("pcv") or ()),
-            parts_count=doc.get("pc"), storage_class=doc.get("sc", "STANDARD"),
+            parts_count=doc.get("pc"), storage_class=doc.get("sc", "STANDARD"), inline=doc.get("d"),
         )
+
+    def inline_body(self) -> bytes | None:
+        """The body, when it is kept in this description."""
+        return None if self.inline is None else base64.b64decode(self.inline)
 
     @property
     def blob_keys(self) -> list[str]:
@@ -433,6 +440,9 @@ async def stream_segments(blobs: BlobStore, pieces: list[tuple[int, str, int, in
 
 
 def open_segments(blobs: BlobStore, obj: S3Object, start: int, end: int) -> AsyncIterator[bytes]:
+    if obj.inline is not None:
+        data = obj.inline_body() or b""
+        return _once(data[max(start, 0) : end] if end > start else b"")
     pieces = segments_in(obj.segments, start, end)
     opened: dict[int, BlobReader] = {}
     try:
@@ -539,11 +549,13 @@ class Objects:
         """Name ``obj``'s blobs under its key in one transaction; delete the blobs it replaced after.
         ``extra`` runs inside the transaction (multipart completion drops its parts there) and returns
         blob keys to delete once committed. ``inline`` is the body of an object whose one segment is an
-        inline blob: it is written in the same transaction. Returns the replaced object."""
+        inline blob: it is kept in the object's description (same document, same transaction). Returns the
+        replaced object."""
         md = self.metadata
         okey = self._okey(account, obj.bucket, obj.key)
         garbage: list[str] = []
-        body_doc = inline_doc(inline) if inline is not None else None
+        if inline is not None:
+            obj = replace(obj, inline=encode_inline(inline))
 
         def transact() -> S3Object | None:
             with md.transaction():
@@ -554,10 +566,8 @@ class Objects:
                 check_write_conditions(old, if_match, if_none_match)
                 if extra is not None:
                     garbage.extend(extra())
-                if body_doc is not None:
-                    md.put(KIND_INLINE, obj.segments[0][0], body_doc)
                 md.put(KIND_OBJECT, okey, obj.to_doc())
-                if old is not None:
+                if old is not None and old.inline is None:  # an older layout: the body in its own document
                     keep = set(obj.blob_keys)
                     for blob in old.blob_keys:
                         if is_inline(blob) and blob not in keep:
@@ -681,9 +691,10 @@ class Objects:
             doc = md.get(KIND_OBJECT, okey)
             if doc is not None:
                 md.delete(KIND_OBJECT, okey)
-                for blob, _ in doc["seg"]:
-                    if is_inline(blob):
-                        md.delete(KIND_INLINE, blob)
+                if "d" not in doc:  # an older layout: the body in its own document
+                    for blob, _ in doc["seg"]:
+                        if is_inline(blob):
+                            md.delete(KIND_INLINE, blob)
         if doc is None:
             return False
         old = S3Object.from_doc(bucket, doc)
@@ -706,14 +717,22 @@ class Objects:
     ) -> ObjectRead:
         obj = self.get_object(account, bucket, key)
         inline: bytes | None = None
-        if not head and len(obj.segments) == 1 and is_inline(obj.segments[0][0]):
-            # Read the body now: the snapshot of this description. A commit in a worker thread may have
-            # replaced the object between the two reads; then read the new description.
+        if head:
+            pass
+        elif obj.inline is not None:
+            inline = obj.inline_body()
+        elif len(obj.segments) == 1 and is_inline(obj.segments[0][0]):
+            # An older layout (the body in its own document). Read the body now: the snapshot of this
+            # description. A commit in a worker thread may have replaced the object between the two reads;
+            # then read the new description.
             for _ in range(8):
                 inline = read_inline(self.metadata, obj.segments[0][0])
                 if inline is not None:
                     break
                 obj = self.get_object(account, bucket, key)
+                if obj.inline is not None:
+                    inline = obj.inline_body()
+                    break
                 if not (len(obj.segments) == 1 and is_inline(obj.segments[0][0])):
                     break
         conditions.check_read(obj)
