@@ -15,6 +15,7 @@ import hmac
 import re
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import datetime, timezone
 from urllib.parse import quote, unquote
 
@@ -44,8 +45,7 @@ class AuthError(Exception):
         self.message = message
 
 
-@dataclass(slots=True, frozen=True)
-class Scope:
+class Scope(NamedTuple):
     access_key: str
     date: str
     region: str
@@ -64,19 +64,68 @@ class Identity:
     scope: str
 
 
+_scope_cache: dict[str, Scope | None] = {}
+
+
 def parse_scope(credential: str) -> Scope | None:
+    # A client sends the same credential scope on every request of a day: parse each one once.
+    found = _scope_cache.get(credential, _MISSING)
+    if found is not _MISSING:
+        return found  # type: ignore[return-value]
     parts = credential.split("/")
-    if len(parts) != 5 or parts[4] != "aws4_request":
+    scope = Scope(parts[0], parts[1], parts[2], parts[3]) if len(parts) == 5 and parts[4] == "aws4_request" else None
+    if len(_scope_cache) > 4096:
+        _scope_cache.clear()
+    _scope_cache[credential] = scope
+    return scope
+
+
+_MISSING = object()
+
+
+class Authorization(NamedTuple):
+    """A parsed ``AWS4-HMAC-SHA256`` Authorization header (parsed once per request, by the edge)."""
+
+    credential: str
+    signed_headers: str  # as sent, e.g. "host;x-amz-date"
+    signature: str
+    scope: Scope | None  # None when the credential is not a valid scope
+
+
+_FAST_PREFIX = "AWS4-HMAC-SHA256 Credential="
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def parse_authorization(auth: str) -> Authorization | None:
+    # The form every SDK sends ("AWS4-HMAC-SHA256 Credential=c, SignedHeaders=h, Signature=s") is split
+    # without the regex; anything else (other spacing, odd forms) goes through the regex.
+    if auth.startswith(_FAST_PREFIX):
+        parts = auth[len(_FAST_PREFIX) :].split(", ")
+        if len(parts) == 3:
+            cred, sh, sig = parts
+            if (
+                sh.startswith("SignedHeaders=") and sig.startswith("Signature=") and cred and sh[14:] and sig[10:]
+                and " " not in cred and " " not in sh and "," not in cred and "," not in sh
+                and _HEX.issuperset(sig[10:])
+            ):
+                return Authorization(cred, sh[14:], sig[10:], parse_scope(cred))
+    m = _AUTH_RE.match(auth.strip())
+    if not m:
         return None
-    return Scope(parts[0], parts[1], parts[2], parts[3])
+    cred, sh, sig = m.group("cred", "sh", "sig")
+    return Authorization(cred, sh, sig, parse_scope(cred))
 
 
-def scope_of_request(headers: dict[str, str], query: list[tuple[str, str]]) -> Scope | None:
+def scope_of_request(
+    headers: dict[str, str], query: list[tuple[str, str]], auth: Authorization | None = None
+) -> Scope | None:
     """The credential scope, from the Authorization header or presigned query, without verifying."""
-    auth = headers.get("authorization")
-    if auth:
-        m = _AUTH_RE.match(auth.strip())
-        return parse_scope(m.group("cred")) if m else None
+    if auth is not None:
+        return auth.scope
+    header = headers.get("authorization")
+    if header:
+        parsed = parse_authorization(header)
+        return parsed.scope if parsed else None
     for k, v in query:
         if k == "X-Amz-Credential":
             return parse_scope(v)
@@ -203,14 +252,16 @@ def verify(
     now: float | None = None,
     resource_path: str | None = None,
     default_region: str = "us-east-1",
+    authorization: Authorization | None = None,
 ) -> Identity:
     """Verify a request. ``body_sha256`` is the hex digest of the body when it was read, or None
     when the body is streamed (then the signed x-amz-content-sha256 is trusted here and checked
-    by the body reader at the end)."""
+    by the body reader at the end). ``authorization`` is the already parsed Authorization header,
+    when the caller has it."""
     now = time.time() if now is None else now
     auth = headers.get("authorization")
     if auth:
-        return _verify_header(store, method, raw_path, raw_query, headers, body_sha256, now, auth)
+        return _verify_header(store, method, raw_path, raw_query, headers, body_sha256, now, auth, authorization)
     if "X-Amz-Signature=" in raw_query or "X-Amz-Credential=" in raw_query:
         return _verify_presigned(store, method, raw_path, raw_query, headers, now)
     if "Signature=" in raw_query and "AWSAccessKeyId=" in raw_query:
@@ -236,15 +287,17 @@ def _verify_header(
     body_sha256: str | None,
     now: float,
     auth: str,
+    parsed: Authorization | None = None,
 ) -> Identity:
-    m = _AUTH_RE.match(auth.strip())
-    if not m:
+    if parsed is None:
+        parsed = parse_authorization(auth)
+    if parsed is None:
         if auth.startswith("AWS "):
             raise AuthError("malformed", "Signature Version 2 is not supported; use SigV4.")
         raise AuthError("malformed", "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.")
-    scope = parse_scope(m.group("cred"))
+    scope = parsed.scope
     if scope is None:
-        raise AuthError("malformed", f"Credential should be scoped to a valid region: {m.group('cred')}")
+        raise AuthError("malformed", f"Credential should be scoped to a valid region: {parsed.credential}")
     amz_date = headers.get("x-amz-date") or headers.get("date")
     if not amz_date:
         raise AuthError("malformed", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
@@ -257,14 +310,17 @@ def _verify_header(
             f"{datetime.fromtimestamp(now - MAX_SKEW_S, timezone.utc).strftime('%Y%m%dT%H%M%SZ')} "
             f"({datetime.fromtimestamp(now, timezone.utc).strftime('%Y%m%dT%H%M%SZ')} - 15 min.)",
         )
-    signed = m.group("sh").lower().split(";")
+    signed_text = parsed.signed_headers.lower()
     payload_hash = headers.get("x-amz-content-sha256")
     if payload_hash is None:
         payload_hash = body_sha256 if body_sha256 is not None else EMPTY_SHA256
     elif body_sha256 is not None and len(payload_hash) == 64 and payload_hash.lower() != body_sha256:
         raise AuthError("content_sha", "The provided 'x-amz-content-sha256' header does not match what was computed.")
-    canonical_q = canonical_query(raw_query)
-    return _check_v4(creds, scope, method, raw_path, canonical_q, headers, signed, payload_hash, amz_date, m.group("sig"))
+    canonical_q = canonical_query(raw_query) if raw_query else ""
+    return _check_v4(
+        creds, scope, method, raw_path, canonical_q, headers, signed_text.split(";"), payload_hash, amz_date, parsed.signature,
+        signed_text,
+    )
 
 
 def _verify_presigned(
@@ -303,23 +359,29 @@ def _verify_presigned(
 
 def _check_v4(
     creds: Credentials, scope: Scope, method: str, raw_path: str, canonical_q: str, headers: dict[str, str],
-    signed: list[str], payload_hash: str, amz_date: str, given: str,
+    signed: list[str], payload_hash: str, amz_date: str, given: str, signed_text: str | None = None,
 ) -> Identity:
     """Rebuild the canonical request and string to sign; compare with the signature the client sent."""
-    creq = "\n".join(
-        (method, canonical_uri(raw_path, scope.service), canonical_q, canonical_headers(headers, signed), ";".join(signed), payload_hash)
+    creq = (
+        f"{method}\n{canonical_uri(raw_path, scope.service)}\n{canonical_q}\n{canonical_headers(headers, signed)}\n"
+        f"{signed_text if signed_text is not None else ';'.join(signed)}\n{payload_hash}"
     )
     cscope = f"{scope.date}/{scope.region}/{scope.service}/aws4_request"
-    sts = f"{ALGORITHM}\n{amz_date}\n{cscope}\n{hashlib.sha256(creq.encode()).hexdigest()}"
+    sts = f"{ALGORITHM}\n{amz_date}\n{cscope}\n{_sha256(creq.encode()).hexdigest()}"
     key = signing_key(creds.secret_access_key, scope.date, scope.region, scope.service)
     sig = given.lower()
-    if not hmac.compare_digest(hmac.digest(key, sts.encode(), "sha256").hex(), sig):
+    if not _compare(_hmac_digest(key, sts.encode(), "sha256").hex(), sig):
         raise AuthError(
             "bad_signature",
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
         )
     return Identity(creds, scope.region, scope.service, payload_hash, sig, key, amz_date, cscope)
+
+
+_sha256 = hashlib.sha256
+_hmac_digest = hmac.digest
+_compare = hmac.compare_digest
 
 
 # S3 sub-resources that take part in a SigV2 canonical resource (as botocore's HmacV1Auth lists them)

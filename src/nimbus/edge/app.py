@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
+import gc
+import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
@@ -31,6 +31,7 @@ from nimbus.services.base import RequestContext
 if TYPE_CHECKING:
     from nimbus.server import Nimbus
 
+_getrandbits = random.Random().getrandbits
 log = logging.getLogger("nimbus.edge")
 access_log = logging.getLogger("nimbus.access")
 
@@ -43,25 +44,34 @@ Matcher = Callable[[Scope, dict[str, str]], bool]
 
 MAX_BUFFERED_BODY = 64 * 1024 * 1024
 
+_sha256 = hashlib.sha256
+_STATUS_TEXT = {code: str(code) for code in (200, 201, 202, 204, 206, 301, 304, 400, 403, 404, 409, 412, 500, 501)}
+
 REQUESTS = REGISTRY.counter("nimbus_requests_total", "AWS API requests", ["service", "operation", "status"])
 LATENCY = REGISTRY.histogram("nimbus_request_duration_seconds", "AWS API request latency", ["service", "operation"])
 
 
 def _headers(scope: Scope) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for k, v in scope["headers"]:
-        name = k.decode("latin-1").lower()
+    raw = scope["headers"]
+    out = {k.lower().decode("latin-1"): v.decode("latin-1") for k, v in raw}
+    if len(out) == len(raw):
+        return out
+    out = {}  # a repeated header: join its values with "," (RFC 9110 5.3)
+    for k, v in raw:
+        name = k.lower().decode("latin-1")
         val = v.decode("latin-1")
         out[name] = f"{out[name]},{val}" if name in out else val
     return out
 
 
+_UUID_VERSION_BITS = (0x4 << 76) | (0x2 << 62)
+_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62))
+
+
 def _request_id() -> str:
-    """A random (version 4) UUID string, without the cost of uuid.UUID objects."""
-    h = bytearray(os.urandom(16))
-    h[6] = (h[6] & 0x0F) | 0x40
-    h[8] = (h[8] & 0x3F) | 0x80
-    x = h.hex()
+    """A random (version 4) UUID string; request ids need to be unique, not secret, so the fast
+    PRNG will do (no syscall, no uuid.UUID object)."""
+    x = "%032x" % ((_getrandbits(128) & _UUID_CLEAR) | _UUID_VERSION_BITS)
     return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
@@ -82,6 +92,7 @@ class EdgeApp:
         self.core = core
         self.mounts: list[tuple[Matcher, ASGIApp]] = []
         self._protocols: dict[str, Any] = {}
+        self._handlers: dict[tuple[str, str], Callable[[RequestContext, dict[str, Any]], Awaitable[Any]]] = {}
         from nimbus.gateway.app import mount as mount_gateway  # HTTP triggers: execute-api and lambda-url hosts
 
         mount_gateway(self, core)
@@ -160,18 +171,19 @@ class EdgeApp:
         method: str = scope["method"]
         raw_path_b = scope.get("raw_path")
         raw_path = raw_path_b.decode("latin-1") if raw_path_b else quote(scope["path"])
-        raw_path = raw_path.split("?", 1)[0]
+        if "?" in raw_path:
+            raw_path = raw_path.split("?", 1)[0]
         raw_query = scope["query_string"].decode("latin-1")
         query = _parse_query(raw_query)
         host = headers.get("host", "")
-        hostname = split_host(host)
-        ident = identify(headers, query, scope["path"], hostname)
+        ident = identify(headers, query, scope["path"], split_host(host))
         service = ident.service
         operation = "-"
         protocol_name = PROTOCOLS.get(service or "", "json")
         proto = None
-        status = 500
-        cbor = protocol_name == "json" and headers.get("content-type", "").startswith("application/x-amz-cbor")
+        settings = self.core.settings
+        content_type = headers.get("content-type")
+        cbor = protocol_name == "json" and content_type is not None and content_type.startswith("application/x-amz-cbor")
         unread: ByteStream | None = None
         body_pending = headers.get("content-length", "0") not in ("", "0") or "chunked" in headers.get("transfer-encoding", "")
         try:
@@ -181,7 +193,7 @@ class EdgeApp:
                         f"The service '{ident.signing_service}' is not implemented by Nimbus.", code="NotImplemented"
                     )
                 raise sigv4.AuthError("missing", "Missing Authentication Token")
-            proto = self.protocol(service)
+            proto = self._protocols.get(service) or self.protocol(service)
             path = scope["path"]
             route_raw = raw_path
             if ident.bucket is not None:
@@ -208,38 +220,43 @@ class EdgeApp:
                     )
                 op, path_params = found
             operation = op
-            streaming = proto.is_streaming_input(op)
             # body + auth
             body: bytes | ByteStream
             identity: sigv4.Identity | None = None
-            if streaming:
-                identity = self._authenticate(method, raw_path, raw_query, headers, None, route_raw)
+            if proto.is_streaming_input(op):
+                identity = self._authenticate(method, raw_path, raw_query, headers, None, route_raw, ident.authorization)
                 body = self._stream_body(receive, headers, identity)
                 unread = body
             else:
                 raw = await _read_body(receive)
                 body_pending = False
-                if self.core.settings.auth:
-                    identity = self._authenticate(method, raw_path, raw_query, headers, hashlib.sha256(raw).hexdigest(), route_raw)
+                if settings.auth:
+                    identity = self._authenticate(
+                        method, raw_path, raw_query, headers, _sha256(raw).hexdigest(), route_raw, ident.authorization
+                    )
                 body = _decode_buffered(raw, headers, identity)
-            region = identity.region if identity else (ident.scope.region if ident.scope else self.core.settings.default_region)
-            creds = identity.credentials if identity else None
+            if identity is not None:
+                region = identity.region
+                creds = identity.credentials
+                account_id = creds.account_id
+                access_key: str | None = creds.access_key_id
+            else:
+                region = ident.scope.region if ident.scope else settings.default_region
+                account_id = settings.account_id
+                access_key = None
             req = HttpRequest(method, path, raw_path if ident.bucket is None else route_raw, query, headers, body, host)
             params = proto.parse(op, req, path_params)
-            api = self.core.api(service) if self.core.serves(service) else None
-            handler = getattr(api, xform_name(op), None)
-            if handler is None:
-                raise NotImplementedOperation(f"The operation {op} of {service} is not implemented by Nimbus yet.")
+            handler = self._handler(service, op)
             ctx = RequestContext(
-                request_id=request_id,
-                service=service,
-                operation=op,
-                region=region,
-                account_id=creds.account_id if creds else self.core.settings.account_id,
-                access_key=creds.access_key_id if creds else None,
-                endpoint_url=f"{scope.get('scheme', 'http')}://{host}" if host else self.core.settings.endpoint_url,
-                headers=headers,
-                extra={"request": req, "identity": identity},
+                request_id,
+                service,
+                op,
+                region,
+                account_id,
+                access_key,
+                f"{scope.get('scheme', 'http')}://{host}" if host else settings.endpoint_url,
+                headers,
+                {"request": req, "identity": identity},
             )
             output = await handler(ctx, params)
             resp: HttpResponse = proto.serialize(op, output, request_id, cbor=cbor)
@@ -258,16 +275,31 @@ class EdgeApp:
         status = resp.status
         await _send_response(send, resp, head=method == "HEAD")
         elapsed = time.perf_counter() - started
-        REQUESTS.inc(service or "unknown", operation, str(status))
-        LATENCY.observe(elapsed, service or "unknown", operation)
+        labels = (service or "unknown", operation)
+        REQUESTS.inc(*labels, _STATUS_TEXT.get(status) or str(status))
+        LATENCY.observe(elapsed, *labels)
         if access_log.isEnabledFor(logging.DEBUG):
             access_log.debug(
                 "request_id=%s service=%s operation=%s status=%d ms=%.2f", request_id, service, operation, status, elapsed * 1000
             )
 
+    def _handler(self, service: str, operation: str) -> Callable[[RequestContext, dict[str, Any]], Awaitable[Any]]:
+        """The service's method for an operation (looked up once per operation; the Api objects live as
+        long as the server)."""
+        key = (service, operation)
+        handler = self._handlers.get(key)
+        if handler is None:
+            api = self.core.api(service) if self.core.serves(service) else None
+            handler = getattr(api, xform_name(operation), None)
+            if handler is None:
+                raise NotImplementedOperation(f"The operation {operation} of {service} is not implemented by Nimbus yet.")
+            self._handlers[key] = handler
+            gc.freeze()  # the service's model and engine just loaded: keep them out of every later collection
+        return handler  # type: ignore[no-any-return]
+
     def _authenticate(
         self, method: str, raw_path: str, raw_query: str, headers: dict[str, str], body_sha256: str | None,
-        resource_path: str | None = None,
+        resource_path: str | None = None, authorization: sigv4.Authorization | None = None,
     ) -> sigv4.Identity | None:
         if not self.core.settings.auth:
             return None
@@ -280,6 +312,7 @@ class EdgeApp:
             body_sha256=body_sha256,
             resource_path=resource_path,
             default_region=self.core.settings.default_region,
+            authorization=authorization,
         )
 
     def _stream_body(self, receive: Receive, headers: dict[str, str], identity: sigv4.Identity | None) -> ByteStream:
@@ -388,10 +421,13 @@ async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], 
 
 
 async def _send_response(send: Send, resp: HttpResponse, *, head: bool = False) -> None:
-    headers = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in resp.headers]
+    headers = [(k.encode("latin-1"), (v if v.__class__ is str else str(v)).encode("latin-1")) for k, v in resp.headers]
     body = resp.body
     if isinstance(body, (bytes, bytearray)):
-        if not any(k.lower() == b"content-length" for k, _ in headers):
+        for k, _ in headers:
+            if len(k) == 14 and k.lower() == b"content-length":
+                break
+        else:
             headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head else bytes(body)})

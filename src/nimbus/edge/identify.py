@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from nimbus.sigv4 import Scope, scope_of_request
+from nimbus.sigv4 import Authorization, Scope, parse_authorization, parse_scope
 
 # X-Amz-Target prefixes of the JSON-protocol services Nimbus serves (from their models' targetPrefix).
 TARGET_PREFIXES: dict[str, str] = {
@@ -47,6 +47,7 @@ class Identified:
     scope: Scope | None
     target: str | None
     bucket: str | None = None  # virtual-hosted S3 bucket (path must be prefixed with /bucket)
+    authorization: Authorization | None = None  # the parsed Authorization header, for SigV4 to reuse
 
 
 def split_host(host: str) -> str:
@@ -103,7 +104,15 @@ def unsigned_service(path: str) -> str:
 
 def identify(headers: dict[str, str], query: list[tuple[str, str]], path: str, hostname: str) -> Identified:
     target = headers.get("x-amz-target")
-    scope = scope_of_request(headers, query)
+    header = headers.get("authorization")
+    authorization = parse_authorization(header) if header else None
+    scope: Scope | None
+    if authorization is not None:
+        scope = authorization.scope
+    elif header:
+        scope = None
+    else:
+        scope = next((parse_scope(v) for k, v in query if k == "X-Amz-Credential"), None)
     signing = scope.service if scope else None
     service: str | None = None
     if target:
@@ -115,8 +124,8 @@ def identify(headers: dict[str, str], query: list[tuple[str, str]], path: str, h
     if service is None and scope is None and not target:
         service = unsigned_service(path)
     bucket = None
-    if service in (None, "s3"):
+    if service is None or service == "s3":
         bucket = virtual_bucket(hostname)
         if bucket is not None:
             service = "s3"
-    return Identified(service, signing, scope, target, bucket)
+    return Identified(service, signing, scope, target, bucket, authorization)
