@@ -50,7 +50,6 @@ from nimbus.storage.base import LogClosed, LogCorrupt, LogRecord, StorageError
 log = logging.getLogger(__name__)
 
 FRAME_HEADER = struct.Struct("<IIQQ")  # payload length, crc32, seq, timestamp_ms
-_LEN_CRC = struct.Struct("<II")
 _SEQ_TS = struct.Struct("<QQ")
 HEADER_BYTES = FRAME_HEADER.size  # 24
 
@@ -263,11 +262,11 @@ class SegmentLog:
         if not payloads:
             return []
         records = list(payloads)
-        nbytes = 0
-        for payload in records:
-            if len(payload) > MAX_RECORD_BYTES:
-                raise ValueError(f"record of {len(payload)} bytes exceeds {MAX_RECORD_BYTES}")
-            nbytes += HEADER_BYTES + len(payload)
+        lengths = list(map(len, records))
+        if max(lengths) > MAX_RECORD_BYTES:
+            big = next(n for n in lengths if n > MAX_RECORD_BYTES)
+            raise ValueError(f"record of {big} bytes exceeds {MAX_RECORD_BYTES}")
+        nbytes = HEADER_BYTES * len(records) + sum(lengths)
         self._check_writable()
         loop = asyncio.get_running_loop()
         await self._store._reserve(nbytes, loop)
@@ -296,7 +295,7 @@ class SegmentLog:
         size = segment.w_size
         crc32 = zlib.crc32
         pack_tail = _SEQ_TS.pack
-        pack_head = _LEN_CRC.pack
+        pack_frame = FRAME_HEADER.pack
         for request in requests:
             if size > 0 and size + request.nbytes > limit:
                 _write_all(self._wfd, b"".join(parts))
@@ -306,17 +305,17 @@ class SegmentLog:
                 size = 0
             seq = request.first_seq
             ts = request.timestamp_ms
+            append = parts.append
             for payload in request.payloads:
                 if size - segment.w_index_off >= INDEX_INTERVAL_BYTES:
                     segment.idx_seq.append(seq)
                     segment.idx_off.append(size)
                     segment.idx_ts.append(ts)
                     segment.w_index_off = size
-                tail = pack_tail(seq, ts)
-                parts.append(pack_head(len(payload), crc32(payload, crc32(tail))))
-                parts.append(tail)
-                parts.append(payload)
-                size += HEADER_BYTES + len(payload)
+                n = len(payload)
+                append(pack_frame(n, crc32(payload, crc32(pack_tail(seq, ts))), seq, ts))
+                append(payload)
+                size += HEADER_BYTES + n
                 seq += 1
             segment.w_end = seq
             segment.w_last_ts = ts
