@@ -7,9 +7,9 @@ SigV4, let the service's codec find and parse the operation, call the service, s
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
-import gc
 import random
 import time
 from collections.abc import Awaitable, Callable, MutableMapping

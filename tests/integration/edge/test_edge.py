@@ -117,6 +117,32 @@ def test_malformed_json_body(nimbus_server: NimbusProcess) -> None:
     assert json.loads(body)["__type"] == "SerializationException"
 
 
+def test_large_json_bodies_check_the_signature_before_the_body(nimbus_server: NimbusProcess) -> None:
+    """The signature decides before the body is parsed: a parse or validation error only reaches a signed
+    caller, whatever the body's size."""
+    headers = {"X-Amz-Target": "Kinesis_20131202.PutRecords", "Content-Type": "application/x-amz-json-1.1"}
+    bad_json = b"{" + b" " * 200_000
+    status, _, body = raw(nimbus_server, "POST", "/", bad_json, headers, sign="kinesis", secret="wrong-secret")
+    assert status == 400 and json.loads(body)["__type"] == "InvalidSignatureException"
+    status, _, body = raw(nimbus_server, "POST", "/", bad_json, headers, sign="kinesis")
+    assert status == 400 and json.loads(body)["__type"] == "SerializationException"
+    invalid = json.dumps({"StreamName": "no such stream!", "Records": [{"Data": "QUJD" * 40_000, "PartitionKey": "k"}]}).encode()
+    status, _, body = raw(nimbus_server, "POST", "/", invalid, headers, sign="kinesis", secret="wrong-secret")
+    assert status == 400 and json.loads(body)["__type"] == "InvalidSignatureException"
+    status, _, body = raw(nimbus_server, "POST", "/", invalid, headers, sign="kinesis")
+    assert status == 400 and json.loads(body)["__type"] in ("ValidationException", "InvalidArgumentException")
+    kinesis = nimbus_server.client("kinesis")
+    kinesis.create_stream(StreamName="large-bodies", ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName="large-bodies", WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+    records = [{"Data": bytes([i % 256]) * 1000, "PartitionKey": str(i)} for i in range(500)]
+    out = kinesis.put_records(StreamName="large-bodies", Records=records)
+    assert out["FailedRecordCount"] == 0
+    shard = out["Records"][0]["ShardId"]
+    it = kinesis.get_shard_iterator(StreamName="large-bodies", ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    got = kinesis.get_records(ShardIterator=it, Limit=1000)["Records"]
+    assert [r["Data"] for r in got] == [r["Data"] for r in records]
+
+
 def test_malformed_rest_json_body(nimbus_server: NimbusProcess) -> None:
     status, headers, body = raw(nimbus_server, "POST", "/2015-03-31/functions", b"{not json",
                                 {"Content-Type": "application/json"}, sign="lambda")
