@@ -351,3 +351,26 @@ def test_aws_cli(server: NimbusProcess) -> None:
     assert "cli" in names
     cp = server.aws("kinesis", "describe-stream", "--stream-name", "missing", check=False)
     assert cp.returncode != 0 and "ResourceNotFoundException" in cp.stderr
+
+
+def test_put_records_fast_path_and_its_fallbacks(k) -> None:  # type: ignore[no-untyped-def]
+    """One open shard, plain entries: the list-wide path; an ExplicitHashKey, a record over the limit or a
+    missing key take the general path, with its answers; everything written reads back in order."""
+    create_active(k, "plain", 1)
+    sid = "shardId-000000000000"
+    r1 = k.put_records(StreamName="plain", Records=[{"Data": f"a{i}".encode(), "PartitionKey": f"k{i}é"} for i in range(300)])
+    assert r1["FailedRecordCount"] == 0 and {e["ShardId"] for e in r1["Records"]} == {sid}
+    numbers = [int(e["SequenceNumber"]) for e in r1["Records"]]
+    assert numbers == sorted(numbers) and len(set(numbers)) == 300
+    r2 = k.put_records(StreamName="plain", Records=[{"Data": b"b0", "PartitionKey": "k"}, {"Data": b"b1", "PartitionKey": "k", "ExplicitHashKey": "7"}])
+    assert r2["FailedRecordCount"] == 0 and int(r2["Records"][0]["SequenceNumber"]) > numbers[-1]
+    with pytest.raises(ClientError) as e:
+        k.put_records(StreamName="plain", Records=[{"Data": b"c", "PartitionKey": "k"}, {"Data": b"x" * (1024 * 1024), "PartitionKey": "kk"}])
+    assert code(e) == "ValidationException" and "records.2.member.data" in e.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as e:
+        k.put_records(StreamName="nope", Records=[{"Data": b"c", "PartitionKey": "k"}])
+    assert code(e) == "ResourceNotFoundException"
+    records, _ = read_shard(k, sid, "plain")
+    assert [r["Data"] for r in records] == [f"a{i}".encode() for i in range(300)] + [b"b0", b"b1"]
+    assert [r["PartitionKey"] for r in records[:300]] == [f"k{i}é" for i in range(300)]
+    assert [r["SequenceNumber"] for r in records[:300]] == [e["SequenceNumber"] for e in r1["Records"]]

@@ -7,6 +7,7 @@ datetimes); outputs are plain dicts the json 1.1 codec serialises. No domain log
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from binascii import b2a_base64
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -329,6 +330,10 @@ class KinesisApi:
 
     async def put_records(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         entries = params["Records"]
+        if 0 < len(entries) <= MAX_PUT_RECORDS and not _is_cbor(ctx):
+            fast = await self._put_plain(ctx, params, entries)
+            if fast is not None:
+                return fast
         missing = [i for i, entry in enumerate(entries, 1) if entry.get("PartitionKey") is None]
         if missing:
             # the model leaves PartitionKey optional; Kinesis requires it
@@ -349,14 +354,30 @@ class KinesisApi:
                 f"Records size exceeds {MAX_PUT_RECORDS_BYTES // (1 << 20)} MB limit: the request has {total} bytes."
             )
         results = await self.streams.put_records(stream, batch)
-        out = [
-            {"SequenceNumber": r.sequence_number, "ShardId": r.shard_id}
-            if r.error_code is None
-            else {"ErrorCode": r.error_code, "ErrorMessage": r.error_message}
-            for r in results
-        ]
-        failed = sum([r.error_code is not None for r in results])
-        return {"FailedRecordCount": failed, "Records": out, "EncryptionType": stream.encryption}
+        return _put_records_output(results, stream)
+
+    async def _put_plain(self, ctx: RequestContext, params: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """PutRecords in a few list-wide operations when every entry has a partition key and no
+        ExplicitHashKey, the request is within the limits and the stream has one open shard (the
+        engine's ``put_plain``); the answer's Records already serialised. None (nothing written) sends
+        the request down the general path, which then answers exactly as it always does."""
+        try:
+            keys = list(map(_PARTITION_KEY, entries))
+            if any(map(_EXPLICIT_HASH_KEY, entries)):
+                return None
+            encoded = list(map(str.encode, keys))  # None (a missing key) -> TypeError
+        except (KeyError, TypeError, UnicodeEncodeError):
+            return None
+        stream = self._writable(ctx, params)
+        datas = list(map(_DATA, entries))
+        if sum(map(len, datas)) + sum(map(len, keys)) > MAX_PUT_RECORDS_BYTES:
+            return None
+        result = await self.streams.put_plain(stream, datas, encoded)
+        if result is None:
+            return None
+        if isinstance(result, list):
+            return _put_records_output(result, stream)
+        return {"FailedRecordCount": 0, "Records": put_records_fragment(*result), "EncryptionType": stream.encryption}
 
     async def get_shard_iterator(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         stream = self._writable(ctx, params)
@@ -453,6 +474,33 @@ class KinesisApi:
 
 def factory(core: Nimbus) -> KinesisApi:
     return KinesisApi(core)
+
+
+_PARTITION_KEY = operator.itemgetter("PartitionKey")
+_EXPLICIT_HASH_KEY = operator.methodcaller("get", "ExplicitHashKey")
+_DATA = operator.itemgetter("Data")
+
+
+def _is_cbor(ctx: RequestContext) -> bool:
+    return str(ctx.headers.get("content-type", "")).startswith("application/x-amz-cbor")
+
+
+def _put_records_output(results: list[Any], stream: Stream) -> dict[str, Any]:
+    out = [
+        {"SequenceNumber": r.sequence_number, "ShardId": r.shard_id}
+        if r.error_code is None
+        else {"ErrorCode": r.error_code, "ErrorMessage": r.error_message}
+        for r in results
+    ]
+    failed = sum([r.error_code is not None for r in results])
+    return {"FailedRecordCount": failed, "Records": out, "EncryptionType": stream.encryption}
+
+
+def put_records_fragment(shard_id: str, numbers: list[str]) -> orjson.Fragment:
+    """PutRecords' ``Records`` for one shard as the JSON writer would serialise
+    ``[{"SequenceNumber": n, "ShardId": shard_id}, ...]`` (ids and numbers need no escaping)."""
+    tail = f'","ShardId":"{shard_id}"}}'
+    return orjson.Fragment(('[{"SequenceNumber":"' + (tail + ',{"SequenceNumber":"').join(numbers) + tail + "]").encode())
 
 
 def _records_fragment(records: list[dict[str, Any]]) -> orjson.Fragment:

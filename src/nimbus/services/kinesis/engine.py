@@ -655,6 +655,36 @@ class Streams:
         numbers = encode.range(seqs[0], len(seqs)) if seqs[-1] - seqs[0] == len(seqs) - 1 else [encode(q) for q in seqs]
         return [PutResult(sid, number) for number in numbers]
 
+    async def put_plain(
+        self, stream: Stream, datas: list[bytes], keys: list[bytes]
+    ) -> tuple[str, list[str]] | list[PutResult] | None:
+        """``put_records`` of entries without ExplicitHashKey, given as parallel lists (partition keys
+        UTF-8 encoded), when the stream has one open shard and quotas are off: (shard id, sequence
+        numbers in entry order), or per-entry results when the append failed. None when the general path
+        is needed (several open shards, quotas, a record over the size limit, an unusually long key):
+        nothing was appended then."""
+        single = stream.single_open_shard()
+        if single is None or self.quotas is not None or not datas:
+            return None
+        try:
+            payloads = list(map(b"".join, zip(map(_KEY_HEADS.__getitem__, map(len, keys)), keys, datas)))
+        except IndexError:
+            return None
+        if max(map(len, payloads)) - 2 > stream.max_record_kib * 1024:
+            return None
+        # No await before the append is queued: routing and in-flight counting are atomic w.r.t. resharding.
+        single.inflight += 1
+        try:
+            seqs = await self._append(single, payloads, _now_ms(self.clock))
+        except Exception as exc:  # noqa: BLE001 - reported per record, as the general path does
+            log.error("append failed shard=%s error=%r", single.shard_id, exc)
+            return [PutResult(error_code="InternalFailure", error_message="Internal service failure.") for _ in datas]
+        encode = single.encode
+        assert encode is not None
+        if seqs[-1] - seqs[0] == len(seqs) - 1:
+            return single.shard_id, encode.range(seqs[0], len(seqs))
+        return single.shard_id, [encode(q) for q in seqs]
+
     async def _append(self, shard: Shard, payloads: list[bytes], ts: int) -> list[int]:
         try:
             assert shard.log is not None
