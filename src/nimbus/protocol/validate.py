@@ -331,6 +331,15 @@ class Validator:
 
             return check_one_member_structures
 
+        fast = _fast_structures(plan, required)
+        if fast is not None:
+
+            def check_structures_fast(value: Any, path: Path, problems: Problems) -> None:
+                check_bounds(value, path, problems)
+                fast(value, check_item, path, problems)
+
+            return check_structures_fast
+
         def check_structures(value: Any, path: Path, problems: Problems) -> None:
             check_bounds(value, path, problems)
             index = 0
@@ -377,3 +386,41 @@ class Validator:
                     check_value(item, (path, (key,)), problems)
 
         return check_map
+
+
+def _fast_structures(plan: list[Any], required: set[str]) -> Any:
+    """The fast pass of ``_structure_list``'s ``check_structures`` with its per-member loop unrolled (one
+    generated function per list shape, e.g. Kinesis PutRecords entries): an item passes when every member
+    is absent (and not required) or simple and within bounds; any other item goes to ``check_item``, as
+    in the loop. Names and bounds are bound as constants, never pasted into the source."""
+    if not plan or len(plan) > 16:
+        return None
+    env: dict[str, Any] = {}
+    gets: list[str] = []
+    tests: list[str] = []
+    for k, (name, _wire, _check, kind, mlo, mhi) in enumerate(plan):
+        env[f"N{k}"], env[f"K{k}"], env[f"L{k}"], env[f"H{k}"] = name, kind, mlo, mhi
+        gets.append(f"            m{k} = get(N{k})")
+        if kind is None:
+            if name in required:
+                return None  # never passes: no fast pass to make
+            tests.append(f"m{k} is None")
+            continue
+        simple = f"(type(m{k}) is K{k} and L{k} <= len(m{k}) <= H{k})"
+        tests.append(simple if name in required else f"(m{k} is None or {simple})")
+    source = "\n".join([
+        "def fast(value, check_item, path, problems):",
+        "    index = 0",
+        "    for item in value:",
+        "        index += 1",
+        "        if type(item) is dict:",
+        "            get = item.get",
+        *gets,
+        f"            if {' and '.join(tests)}:",
+        "                continue",
+        "        elif item is None:",
+        "            continue",
+        "        check_item(item, path, index, problems)",
+    ])
+    exec(compile(source, "<nimbus.protocol.validate fast structures>", "exec"), env)  # noqa: S102 - constants only
+    return env["fast"]

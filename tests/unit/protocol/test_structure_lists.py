@@ -119,3 +119,46 @@ def test_base64_accepts_and_decodes_exactly_what_binascii_strict_does() -> None:
                 put_batch([{"Data": "eA=="}, {"Data": text}])
         else:
             assert put_batch([{"Data": "eA=="}, {"Data": text}])["Records"][1]["Data"] == expected
+
+
+def _outcome(validator: Any, shape: Any, params: dict[str, Any]) -> tuple[str, str]:
+    try:
+        validator.validate(shape, params)
+    except (ValidationError, SerializationError) as exc:
+        return type(exc).__name__, f"{exc.code}: {exc.message}"
+    return "ok", ""
+
+
+def test_unrolled_fast_pass_answers_as_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generated fast pass (Kinesis PutRecords entries) against the per-member loop it unrolls, on
+    random batches of good and bad entries: the same outcome and the same messages."""
+    import random
+
+    from nimbus.protocol import validate as validate_module
+    from nimbus.protocol.validate import Validator
+
+    shape = KINESIS.operation_model("PutRecords").input_shape
+    fast = Validator(KINESIS.codes)
+    assert fast.check_for(shape.members["Records"]).__name__ == "check_structures_fast"
+    monkeypatch.setattr(validate_module, "_fast_structures", lambda plan, required: None)
+    loop = Validator(KINESIS.codes)
+    assert loop.check_for(shape.members["Records"]).__name__ == "check_structures"
+    rnd = random.Random(11)
+    values = [b"x", b"", b"y" * 10, "str", 5, None, "k", "k" * 256, "k" * 257, "", "0", "12", "x1", [], {}]
+
+    def entry() -> Any:
+        if rnd.random() < 0.05:
+            return rnd.choice([None, "x", 3, []])
+        out = {"Data": b"d", "PartitionKey": "pk"}
+        for name in ("Data", "PartitionKey", "ExplicitHashKey", "Other"):
+            r = rnd.random()
+            if r < 0.15:
+                out.pop(name, None)
+            elif r < 0.3:
+                out[name] = rnd.choice(values)
+        return out
+
+    for _ in range(3000):
+        records = [entry() for _ in range(rnd.randint(0, 6))]
+        params = {"StreamName": "s", "Records": records}
+        assert _outcome(fast, shape, params) == _outcome(loop, shape, params), records
