@@ -386,6 +386,7 @@ class SegmentLog:
         budget = max_bytes
         unpack = FRAME_HEADER.unpack_from
         crc32 = zlib.crc32
+        new_tuple = tuple.__new__  # LogRecord(...) without the namedtuple's Python-level __new__
         with self._lock:
             if self._closed:
                 raise LogClosed(f"log {self._name!r} is closed")
@@ -428,7 +429,7 @@ class SegmentLog:
                                 if out and length > budget:
                                     return out
                                 budget -= length
-                            out.append(LogRecord(rseq, ts, buf[pos + HEADER_BYTES : frame_end]))
+                            out.append(new_tuple(LogRecord, (rseq, ts, buf[pos + HEADER_BYTES : frame_end])))
                             seq = rseq + 1
                             if len(out) >= limit or seq >= end:
                                 return out

@@ -301,3 +301,29 @@ async def test_processor_size_bounds_each_invocation() -> None:
     assert [len(c["records"]) for c in rig.invoker.calls] == [10, 10, 5]
     assert list(rig.objects().values()) == [(b"X" * 999 + b"\n") * 25]
     await rig.deliverer.aclose()
+
+
+@pytest.mark.parametrize("options", [{}, {"append_delimiter": True}, {"compression": "GZIP"}, {"append_delimiter": True, "compression": "Snappy"}])
+async def test_plain_batch_object_equals_the_general_path(options: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streams without processor or partitioning build their object from the payloads directly: the same
+    object (key apart from its uuid, body once decompressed, encoding) as the per-record path makes."""
+    import uuid as uuid_module
+
+    results = []
+    for plain in (True, False):
+        monkeypatch.setattr(uuid_module, "uuid4", lambda: "00000000-0000-0000-0000-000000000000")
+        rig = Rig(**dict(options))
+        await rig.put(b"a", b"bb\n", b"")
+        rig.clock.advance(2)
+        await rig.put(b"ccc")
+        if not plain:  # the general path, called directly
+            records = rig.buffer.read_batch()
+            sources = rig.deliverer._sources(rig.cfg, records)
+            ok, failed = await rig.deliverer._transform(rig.cfg, sources)
+            plan = rig.deliverer._objects(rig.cfg, sources, ok, failed)
+        else:
+            count, first, nbytes, plan = rig.deliverer._plain_objects(rig.cfg, rig.buffer.read_batch())
+            assert (count, first, nbytes) == (4, 1_700_000_000_000, 7)
+        results.append([(o.bucket, o.key, compression.decompress(rig.cfg.compression, o.body), o.content_encoding, o.records, o.kind) for o in plan])
+    assert results[0] == results[1]
+    assert results[0][0][2] == (b"a\nbb\n\n\nccc\n" if options.get("append_delimiter") else b"abb\nccc")

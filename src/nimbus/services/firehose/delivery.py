@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import operator
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ from nimbus.services.firehose.transform import (
 
 log = logging.getLogger(__name__)
 
+_PAYLOAD = operator.attrgetter("payload")
+_TIMESTAMP = operator.attrgetter("timestamp_ms")
 DEFAULT_RETENTION_S = 24 * 3600  # A.7: DirectPut data is kept 24 h while the destination is down
 RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 MAX_ACTIVE_PARTITIONS = 500  # A.4 rule 7
@@ -293,23 +296,33 @@ class Deliverer:
         self._staged, self._staged_bytes = [], 0
         end_seq = max(records[-1].seq + 1 if records else 0, staged[-1].sources[-1].seq + 1 if staged else 0)
         done_seq = staged[-1].sources[-1].seq + 1 if staged else self.buffer.checkpoint
-        sources = [s for st in staged for s in st.sources]
-        ok = [t for st in staged for t in st.ok]
-        failed = [f for st in staged for f in st.failed]
-        # Building records, bodies and compression for up to 128 MB is CPU work: it runs in a worker
-        # thread so the event loop keeps answering PutRecordBatch meanwhile (it stalled for ~1 s before).
-        def fresh() -> tuple[list[SourceRecord], int]:
-            todo = [r for r in records if r.seq >= done_seq]
-            return self._sources(cfg, todo), sum(len(r.payload) for r in todo)
+        plain = (
+            not staged and records and records[0].seq >= done_seq and cfg.processor is None
+            and not cfg.kinesis_source and not cfg.dynamic_partitioning
+        )
+        if plain:
+            # no transform, no partitioning (most streams): the batch's payloads make one object as they
+            # are, with no per-record objects (the same object as the general path below would make)
+            count, first_arrival_ms, source_bytes, plan = await asyncio.to_thread(self._plain_objects, cfg, records)
+        else:
+            sources = [s for st in staged for s in st.sources]
+            ok = [t for st in staged for t in st.ok]
+            failed = [f for st in staged for f in st.failed]
+            # Building records, bodies and compression for up to 128 MB is CPU work: it runs in a worker
+            # thread so the event loop keeps answering PutRecordBatch meanwhile (it stalled for ~1 s before).
+            def fresh() -> tuple[list[SourceRecord], int]:
+                todo = [r for r in records if r.seq >= done_seq]
+                return self._sources(cfg, todo), sum(len(r.payload) for r in todo)
 
-        rest, rest_bytes = await asyncio.to_thread(fresh) if records else ([], 0)
-        if rest:  # what the destination's flush needs and the processor buffer has not sent yet
-            rest_ok, rest_failed = await self._transform(cfg, rest)
-            sources += rest
-            ok += rest_ok
-            failed += rest_failed
-        source_bytes = staged_bytes + rest_bytes
-        plan = await asyncio.to_thread(self._objects, cfg, sources, ok, failed)
+            rest, rest_bytes = await asyncio.to_thread(fresh) if records else ([], 0)
+            if rest:  # what the destination's flush needs and the processor buffer has not sent yet
+                rest_ok, rest_failed = await self._transform(cfg, rest)
+                sources += rest
+                ok += rest_ok
+                failed += rest_failed
+            source_bytes = staged_bytes + rest_bytes
+            plan = await asyncio.to_thread(self._objects, cfg, sources, ok, failed)
+            count, first_arrival_ms = len(sources), sources[0].arrival_ms
         written: set[int] = set()
         attempt = 0
         while True:
@@ -329,13 +342,13 @@ class Deliverer:
                 self.counters.delivery_failures += 1
                 m.DELIVERY_FAILURES.inc(*cfg.labels)
                 self.counters.last_error = f"{type(e).__name__}: {e}"
-                age_s = self.clock.time() - sources[0].arrival_ms / 1000
+                age_s = self.clock.time() - first_arrival_ms / 1000
                 if age_s > self.retention_s:
-                    self.counters.expired_records += len(sources)
-                    m.EXPIRED.inc(*cfg.labels, amount=len(sources))
+                    self.counters.expired_records += count
+                    m.EXPIRED.inc(*cfg.labels, amount=count)
                     log.error(
                         "firehose records expired undelivered stream=%s records=%d bytes=%d error=%s",
-                        cfg.stream_name, len(sources), source_bytes, self.counters.last_error,
+                        cfg.stream_name, count, source_bytes, self.counters.last_error,
                     )
                     break
                 delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
@@ -359,13 +372,13 @@ class Deliverer:
                 self.counters.backup_records += obj.records
         now = self.clock.time()
         self.counters.last_delivery_ms = int(now * 1000)
-        self.counters.data_freshness_s = max(0.0, now - sources[0].arrival_ms / 1000)
+        self.counters.data_freshness_s = max(0.0, now - first_arrival_ms / 1000)
         m.DELIVERY_LATENCY.observe(self.counters.data_freshness_s, *labels)
         await self.buffer.commit(end_seq, delivered_bytes=source_bytes)
         async with self._delivered:
             self._delivered.notify_all()
-        log.info("firehose flushed stream=%s records=%d objects=%d", cfg.stream_name, len(sources), len(written))
-        return len(sources)
+        log.info("firehose flushed stream=%s records=%d objects=%d", cfg.stream_name, count, len(written))
+        return count
 
     async def _sleep_unless_closing(self, delay: float) -> None:
         if self._closing:
@@ -396,6 +409,22 @@ class Deliverer:
         m.TRANSFORM_RECORDS.inc(*labels, "ProcessingFailed", amount=len(outcome.failed))
         m.TRANSFORM_DURATION.observe(outcome.duration_ms / 1000, *labels)
         return outcome.ok, list(outcome.failed)
+
+    def _plain_objects(self, cfg: DeliveryConfig, records: list[LogRecord]) -> tuple[int, int, int, list[PlannedObject]]:
+        """``_objects`` for a batch of fresh records of a stream without processor, Kinesis source or
+        dynamic partitioning: one data object of the payloads (each followed by a newline with
+        AppendDelimiterToRecord), keyed by the oldest arrival. Returns (records, first arrival, source
+        bytes, plan)."""
+        payloads = list(map(_PAYLOAD, records))
+        oldest = min(map(_TIMESTAMP, records))
+        data = b"".join(payloads)
+        if cfg.append_delimiter:
+            data = b"\n".join(payloads) + b"\n"
+        ext = compression.extension(cfg.compression, cfg.file_extension)
+        body = compression.compress(cfg.compression, data)
+        key = cfg.layout.prefix(oldest) + cfg.layout.object_name(cfg.stream_name, cfg.version, oldest, str(uuid.uuid4()), ext)
+        plan = [PlannedObject(cfg.bucket, key, body, compression.content_encoding(cfg.compression), len(records), "data")]
+        return len(records), records[0].timestamp_ms, sum(map(len, payloads)), plan
 
     def _objects(
         self, cfg: DeliveryConfig, sources: list[SourceRecord], ok: list[Transformed], failed: list[Failed]
