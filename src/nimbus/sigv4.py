@@ -210,6 +210,13 @@ def canonical_headers(headers: dict[str, str], signed: list[str]) -> str:
     text = "".join([f"{n}:{v}\n" for n, v in zip(signed, values)])
     if "  " in text or "\t" in text:
         text = "".join([f"{n}:{_SPACES.sub(' ', v)}\n" for n, v in zip(signed, values)])
+    if not text.isascii():
+        # The edge decodes header bytes as latin-1; SDKs send (and sign) non-ASCII values as UTF-8.
+        # Sign what the client signed: the bytes read as UTF-8 when they are UTF-8, else as latin-1.
+        try:
+            text = text.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            pass
     return text
 
 

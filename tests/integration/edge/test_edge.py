@@ -231,3 +231,14 @@ def test_region_scoping_and_restart_keeps_metadata(tmp_path) -> None:
         assert "scoped" in server.client("kinesis", region="us-east-2").list_streams()["StreamNames"]
     finally:
         server.stop()
+
+
+def test_non_ascii_header_values_verify(nimbus_server: NimbusProcess) -> None:
+    """botocore sends and signs non-ASCII header values as UTF-8; the edge reads header bytes as latin-1
+    and must still compute the signature the client computed. The bytes round-trip unchanged."""
+    s3 = nimbus_server.client("s3")
+    s3.create_bucket(Bucket="non-ascii-headers")
+    for value in ("attachment; filename=café.txt", "attachment; filename=日本.txt"):
+        s3.put_object(Bucket="non-ascii-headers", Key="k", Body=b"x", ContentDisposition=value)
+        got = s3.head_object(Bucket="non-ascii-headers", Key="k")["ContentDisposition"]
+        assert got.encode("latin-1") == value.encode("utf-8")
