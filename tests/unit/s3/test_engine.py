@@ -162,6 +162,34 @@ def test_small_bodies_live_in_the_description_and_the_older_layout_still_works()
     asyncio.run(run())
 
 
+def test_a_lone_write_commits_in_place_and_concurrent_ones_share_the_committer() -> None:
+    async def run() -> None:
+        e = engine()
+        await e.objects.put(ACCOUNT, "unit-bucket", "alone", b"one")
+        assert e.objects.committer._thread is None  # nobody to share a commit with: no hand-over
+
+        gate = asyncio.Event()
+
+        async def slow_body(data: bytes) -> Any:
+            await gate.wait()
+            yield data
+
+        writes = [asyncio.create_task(e.objects.put(ACCOUNT, "unit-bucket", f"k{i}", slow_body(b"x" * i))) for i in range(1, 5)]
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(*writes)
+        assert e.objects.committer._thread is not None
+        assert e.objects._writing == 0 and e.objects._handed == 0
+        for i in range(1, 5):
+            assert await body_of(e, f"k{i}") == b"x" * i
+        with pytest.raises(NoSuchBucket):
+            await e.objects.put(ACCOUNT, "no-such-bucket", "k", b"x")
+        assert e.objects._writing == 0
+        await e.objects.aclose()
+
+    asyncio.run(run())
+
+
 def test_notification_matching_and_records() -> None:
     config = validate_configuration({"LambdaFunctionConfigurations": [
         {"LambdaFunctionArn": "arn:aws:lambda:us-east-1:0:function:f", "Events": ["s3:ObjectCreated:*"],
