@@ -6,7 +6,9 @@ the numbered scripts in ``migrations/`` recorded in ``schema_migrations``. One c
 event loop and worker threads, serialised by a ``TransactionLock``; calls are synchronous on purpose
 (sub-millisecond, no thread hop). Reads from outside a transaction go through a second, read-only
 connection: in WAL mode a reader sees every committed transaction and never waits for a writer, so a
-``get`` on the event loop does not stall behind a commit's fsync running in a worker thread.
+``get`` on the event loop does not stall behind a commit's fsync running in a worker thread. (A ``get``
+made while no transaction is open at all uses the writer's connection instead: its page cache survives
+its own commits, whereas every commit makes the read-only connection drop its whole cache.)
 """
 
 from __future__ import annotations
@@ -24,11 +26,16 @@ from pathlib import Path
 import orjson
 
 from nimbus.storage.base import Doc, StorageError, prefix_end
-from nimbus.storage.txlock import TransactionLock
+from nimbus.storage.txlock import TransactionLock, _current_task
 
 log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_GET = "SELECT doc FROM documents WHERE kind = ? AND key = ?"
+_PUT = (
+    "INSERT INTO documents (kind, key, doc) VALUES (?, ?, ?) "
+    "ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc"
+)
 
 
 def load_migrations() -> list[tuple[int, str, str]]:
@@ -146,18 +153,37 @@ class SqliteMetadataStore:
             yield self._reader
 
     def get(self, kind: str, key: str) -> Doc | None:
-        with self._reading() as db:
-            row = db.execute("SELECT doc FROM documents WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        # _reading() spelled out (the hot path of every read), plus: when no transaction is open, read
+        # through the writer's connection. Its page cache stays valid across its own commits, while any
+        # commit makes the read-only connection drop its whole cache and read the pages again.
+        lock = self._lock
+        owner = lock._owner
+        if owner is None and lock._lock.acquire(False):
+            try:
+                row = self._conn.execute(_GET, (kind, key)).fetchone()
+            finally:
+                lock._lock.release()
+        elif owner is None or owner[0] != threading.get_ident():
+            with self._reader_lock:
+                reader = self._reader
+                if reader is None:
+                    raise StorageError("metadata store is closed")
+                row = reader.execute(_GET, (kind, key)).fetchone()
+        elif owner[1] is _current_task():
+            row = self._conn.execute(_GET, (kind, key)).fetchone()  # inside this owner's open transaction
+        else:
+            with self._lock.hold():  # another task of this thread: hold() refuses it
+                row = self._conn.execute(_GET, (kind, key)).fetchone()
         return None if row is None else _load(row[0])
 
     def put(self, kind: str, key: str, doc: Doc) -> None:
         blob = orjson.dumps(doc)
+        owner = self._lock._owner
+        if owner is not None and owner[0] == threading.get_ident() and owner[1] is _current_task():
+            self._conn.execute(_PUT, (kind, key, blob))  # inside this owner's open transaction
+            return
         with self._lock.hold():
-            self._conn.execute(
-                "INSERT INTO documents (kind, key, doc) VALUES (?, ?, ?) "
-                "ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc",
-                (kind, key, blob),
-            )
+            self._conn.execute(_PUT, (kind, key, blob))
 
     def insert(self, kind: str, key: str, doc: Doc) -> bool:
         blob = orjson.dumps(doc)

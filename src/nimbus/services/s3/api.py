@@ -43,7 +43,7 @@ def stamp(epoch: float) -> dt.datetime:
 
 def origin_of(ctx: RequestContext) -> Origin:
     principal = f"AWS:{ctx.access_key}" if ctx.access_key else f"AWS:{ctx.account_id}"
-    return Origin(region=ctx.region, principal=principal, request_id=ctx.request_id, host_id=host_id(ctx.request_id))
+    return Origin(region=ctx.region, principal=principal, request_id=ctx.request_id, host_id=None)
 
 
 def content_of(params: dict[str, Any]) -> Content:

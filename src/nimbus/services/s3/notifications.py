@@ -31,6 +31,7 @@ from urllib.parse import quote_plus
 
 import orjson
 
+from nimbus.protocol.errors import host_id
 from nimbus.services.s3.errors import InvalidArgument
 
 if TYPE_CHECKING:
@@ -58,7 +59,10 @@ class Origin:
     principal: str = "nimbus"
     source_ip: str = "127.0.0.1"
     request_id: str = ""
-    host_id: str = ""
+    host_id: str | None = ""  # None: derived from request_id (S3's x-amz-id-2), when a record needs it
+
+    def host(self) -> str:
+        return self.host_id if self.host_id is not None else host_id(self.request_id)
 
 
 def validate_configuration(config: dict[str, Any], function_exists: Callable[[str], bool] | None = None) -> dict[str, Any]:
@@ -189,7 +193,7 @@ def event_record(
         "eventName": event_name,
         "userIdentity": {"principalId": origin.principal},
         "requestParameters": {"sourceIPAddress": origin.source_ip},
-        "responseElements": {"x-amz-request-id": origin.request_id, "x-amz-id-2": origin.host_id},
+        "responseElements": {"x-amz-request-id": origin.request_id, "x-amz-id-2": origin.host()},
         "s3": {
             "s3SchemaVersion": "1.0",
             "configurationId": configuration_id,
@@ -208,12 +212,16 @@ class Notifier:
         self.sequencer = Sequencer()
 
     async def object_event(
-        self, account: str, buckets: Buckets, bucket: str, event_name: str, obj: S3Object, origin: Origin | None
+        self, account: str, buckets: Buckets, bucket: str, event_name: str, obj: S3Object, origin: Origin | None,
+        *, config: dict[str, Any] | None = None,
     ) -> None:
-        try:
-            config = buckets.get(account, bucket).notification
-        except Exception:  # noqa: BLE001 - the bucket went away meanwhile: nothing to notify
-            return
+        """``config``: the bucket's notification configuration when the caller already read it (in the
+        write's own transaction); None reads it now."""
+        if config is None:
+            try:
+                config = buckets.get(account, bucket).notification
+            except Exception:  # noqa: BLE001 - the bucket went away meanwhile: nothing to notify
+                return
         if not config:
             return
         targets = matching(config, event_name, obj.key)

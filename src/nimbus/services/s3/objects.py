@@ -27,9 +27,11 @@ from typing import Any
 from nimbus.clock import Clock
 from nimbus.services.s3 import checksums
 from nimbus.services.s3.buckets import (
+    KIND_BUCKET,
     KIND_OBJECT,
     MAX_TAGS_OBJECT,
     Buckets,
+    bucket_key,
     check_tags,
     object_prefix,
 )
@@ -553,16 +555,34 @@ class Objects:
         blob keys to delete once committed. ``inline`` is the body of an object whose one segment is an
         inline blob: it is kept in the object's description (same document, same transaction). Returns the
         replaced object."""
-        md = self.metadata
-        okey = self._okey(account, obj.bucket, obj.key)
-        garbage: list[str] = []
         if inline is not None:
             obj = replace(obj, inline=encode_inline(inline))
+        old, _ = await self._commit(account, obj, if_match=if_match, if_none_match=if_none_match, extra=extra)
+        return old
+
+    async def _commit(
+        self,
+        account: str,
+        obj: S3Object,
+        *,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+        extra: Callable[[], list[str]] | None = None,
+    ) -> tuple[S3Object | None, dict[str, Any]]:
+        """``commit``, also returning the bucket's notification configuration as the transaction saw it."""
+        md = self.metadata
+        okey = self._okey(account, obj.bucket, obj.key)
+        bkey = bucket_key(account, obj.bucket)
+        garbage: list[str] = []
+        notification: dict[str, Any] = {}
 
         def transact() -> S3Object | None:
+            nonlocal notification
             with md.transaction():
-                if not self.buckets.exists(account, obj.bucket):
+                bucket_doc = md.get(KIND_BUCKET, bkey)
+                if bucket_doc is None:
                     raise NoSuchBucket(obj.bucket)
+                notification = bucket_doc.get("notification") or {}
                 old_doc = md.get(KIND_OBJECT, okey)
                 old = S3Object.from_doc(obj.bucket, old_doc) if old_doc is not None else None
                 check_write_conditions(old, if_match, if_none_match)
@@ -598,8 +618,9 @@ class Objects:
         if old is not None:
             keep = set(obj.blob_keys)
             garbage.extend(b for b in old.blob_keys if b not in keep)
-        await self.delete_blobs(garbage)
-        return old
+        if garbage:
+            await self.delete_blobs(garbage)
+        return old, notification
 
     # -- writes ----------------------------------------------------------------------------------
 
@@ -639,9 +660,11 @@ class Objects:
                 segments=((got.blob_key, got.size),), content=content, metadata=metadata or {}, tags=tags or {},
                 checksum_algorithm=integrity.algorithm if got.checksum else None, checksum=got.checksum,
                 checksum_type="FULL_OBJECT" if got.checksum else None, storage_class=storage_class or "STANDARD",
+                inline=encode_inline(body) if body is not None else None,
             )
-            await self.commit(account, obj, if_match=if_match, if_none_match=if_none_match, inline=body)
-            await self.notifier.object_event(account, self.buckets, obj.bucket, "ObjectCreated:Put", obj, origin)
+            _, notification = await self._commit(account, obj, if_match=if_match, if_none_match=if_none_match)
+            await self.notifier.object_event(account, self.buckets, obj.bucket, "ObjectCreated:Put", obj, origin,
+                                             config=notification)
             return obj
         finally:
             self._writing -= 1
@@ -695,9 +718,11 @@ class Objects:
                 tags=(tags or {}) if replace_tags else src.tags,
                 checksum_algorithm=algorithm, checksum=got.checksum, checksum_type="FULL_OBJECT" if got.checksum else None,
                 storage_class=storage_class or src.storage_class,
+                inline=encode_inline(body) if body is not None else None,
             )
-            await self.commit(account, obj, if_match=if_match, if_none_match=if_none_match, inline=body)
-            await self.notifier.object_event(account, self.buckets, bucket, "ObjectCreated:Copy", obj, origin)
+            _, notification = await self._commit(account, obj, if_match=if_match, if_none_match=if_none_match)
+            await self.notifier.object_event(account, self.buckets, bucket, "ObjectCreated:Copy", obj, origin,
+                                             config=notification)
             return obj
         finally:
             self._writing -= 1
