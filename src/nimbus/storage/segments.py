@@ -15,6 +15,12 @@ parallel on a small pool, since fdatasync releases the GIL), then publishes the
 records to readers and resolves the callers' futures. While it syncs, the next batch accumulates: that
 is the group commit. Queued bytes are bounded (``max_pending_bytes``): past it, appenders wait.
 
+The writer keeps zeros written and fsync'd ahead of the active segment's last frame
+(``preallocate_bytes``, topped up after the callers of a commit are answered): frames overwrite blocks
+already allocated, so a commit's ``fdatasync`` flushes data without a journal commit. A rolled segment
+is truncated to its frames, and so is the active one at close; recovery takes an all-zero tail (a kill
+before close) as the clean end of the log.
+
 Reads are synchronous ``pread``s located through a sparse in-memory index (one entry per ~4 KiB of log
 per segment: seq, offset, timestamp) rebuilt at open, so a read costs O(records read). Opening a log
 scans its segments, checks every CRC and cuts a torn tail (a crash mid-write) off the last segment;
@@ -55,6 +61,7 @@ HEADER_BYTES = FRAME_HEADER.size  # 24
 
 DEFAULT_SEGMENT_BYTES = 64 << 20
 DEFAULT_MAX_PENDING_BYTES = 64 << 20
+DEFAULT_PREALLOCATE_BYTES = 8 << 20  # zeros kept written ahead of the active segment's end (0: none)
 MAX_RECORD_BYTES = 64 << 20  # far above any AWS record limit (Kinesis 1 MiB, Firehose 1,000 KiB)
 INDEX_INTERVAL_BYTES = 4096
 SYNC_THREADS = 8  # fdatasyncs in flight at once when a batch touches several logs
@@ -109,6 +116,30 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
+
+
+_ZEROS = bytes(1 << 20)
+
+
+def _all_zero(path: Path, start: int, end: int) -> bool:
+    """Whether bytes [start, end) of the file are all zero (a preallocated tail, never written)."""
+    with open(path, "rb", buffering=0) as f:
+        f.seek(start)
+        left = end - start
+        while left > 0:
+            chunk = f.read(min(left, 1 << 20))
+            if not chunk or chunk.count(0) != len(chunk):
+                return False
+            left -= len(chunk)
+    return True
+
+
 def _segment_path(directory: Path, base_seq: int) -> Path:
     return directory / f"{base_seq:020d}{_SEGMENT_SUFFIX}"
 
@@ -118,7 +149,7 @@ class _Segment:
 
     __slots__ = (
         "path", "base_seq", "size", "end_seq", "last_ts",
-        "w_size", "w_end", "w_last_ts", "w_index_off",
+        "w_size", "w_end", "w_last_ts", "w_index_off", "alloc_end",
         "idx_seq", "idx_off", "idx_ts", "rfd",
     )
 
@@ -129,6 +160,7 @@ class _Segment:
         self.end_seq = base_seq  # one past the last durable record
         self.last_ts = -1
         self.w_size = 0  # bytes written by the writer (durable after its next fsync)
+        self.alloc_end = 0  # the file's size as the writer left it (past w_size: zeros, preallocated)
         self.w_end = base_seq
         self.w_last_ts = -1
         self.w_index_off = -INDEX_INTERVAL_BYTES  # offset of the last sparse index entry
@@ -225,7 +257,8 @@ class SegmentLog:
         self._durable_first_seq = self._first_seq  # what log.json on disk says (trims persist in the writer)
         self._assigned = self._next_seq
         self._last_ts = max((s.last_ts for s in segments), default=-1)
-        self._wfd = os.open(last.path, os.O_WRONLY | os.O_APPEND)
+        self._wfd = os.open(last.path, os.O_WRONLY)  # frames are written at w_size (pwrite), before any zeros
+        self._prealloc_failed = False
         self._failed: BaseException | None = None
         self._closed = False
 
@@ -293,16 +326,18 @@ class SegmentLog:
         limit = self._store.segment_bytes
         parts: list[bytes] = []
         size = segment.w_size
+        write_at = size
         crc32 = zlib.crc32
         pack_tail = _SEQ_TS.pack
         pack_frame = FRAME_HEADER.pack
         for request in requests:
             if size > 0 and size + request.nbytes > limit:
-                _write_all(self._wfd, b"".join(parts))
+                _pwrite_all(self._wfd, b"".join(parts), write_at)
                 parts = []
                 segment.w_size = size
+                segment.alloc_end = max(segment.alloc_end, size)
                 segment = self._roll(request.first_seq)
-                size = 0
+                size = write_at = 0
             seq = request.first_seq
             ts = request.timestamp_ms
             append = parts.append
@@ -320,13 +355,18 @@ class SegmentLog:
             segment.w_end = seq
             segment.w_last_ts = ts
         if parts:
-            _write_all(self._wfd, b"".join(parts))
+            _pwrite_all(self._wfd, b"".join(parts), write_at)
         segment.w_size = size
+        segment.alloc_end = max(segment.alloc_end, size)
 
     def _roll(self, base_seq: int) -> _Segment:
+        old = self._segments[-1]
+        if old.alloc_end > old.w_size:  # a segment that is not the last one never keeps a zero tail
+            os.ftruncate(self._wfd, old.w_size)
+            old.alloc_end = old.w_size
         os.fdatasync(self._wfd)
         path = _segment_path(self._dir, base_seq)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         _fsync_dir(self._dir)
         os.close(self._wfd)
         self._wfd = fd
@@ -338,6 +378,49 @@ class SegmentLog:
 
     def _sync(self) -> None:
         os.fdatasync(self._wfd)
+
+    def _preallocate(self) -> None:
+        """Keep zeros written and fsync'd ahead of the active segment's end (up to ``preallocate_bytes``,
+        topped up when half is used, never past ``segment_bytes``): overwriting blocks that are already
+        allocated and initialised makes the next commits' fdatasync a data flush without a journal
+        commit (~200 -> ~100 us for 60 KB here; ~500 us-1.5 ms -> ~200 us for 500 KB). Runs on the
+        writer thread after the callers are settled. Recovery takes an all-zero tail as clean; a
+        rolled segment is truncated to its frames first, and a closed log to its frames."""
+        ahead = self._store.preallocate_bytes
+        if ahead <= 0 or self._closed or self._failed is not None or self._prealloc_failed:
+            return
+        segment = self._segments[-1]
+        start = max(segment.alloc_end, segment.w_size)
+        if start - segment.w_size >= ahead // 2:
+            return
+        end = min(segment.w_size + ahead, self._store.segment_bytes)
+        if end <= start:
+            return
+        try:
+            offset = start
+            while offset < end:
+                n = min(end - offset, len(_ZEROS))
+                _pwrite_all(self._wfd, memoryview(_ZEROS)[:n], offset)
+                offset += n
+            os.fdatasync(self._wfd)
+        except OSError as exc:  # e.g. a full disk: appends go on without preallocation
+            log.warning("log preallocation failed log=%s error=%r", self._name, exc)
+            self._prealloc_failed = True
+            return
+        segment.alloc_end = end
+
+    def _drop_preallocation(self) -> None:
+        """Cut the active segment's zero tail (at close: a closed log's files hold frames only)."""
+        if self._failed is not None or self._wfd < 0:
+            return
+        segment = self._segments[-1]
+        if segment.alloc_end > segment.w_size:
+            try:
+                os.ftruncate(self._wfd, segment.w_size)
+                os.fdatasync(self._wfd)
+                segment.alloc_end = segment.w_size
+            except OSError as exc:  # the zeros stay; recovery takes them as a clean tail
+                log.warning("log preallocation not truncated log=%s error=%r", self._name, exc)
 
     def _publish(self) -> None:
         with self._lock:
@@ -493,6 +576,7 @@ class SegmentLogStore:
         *,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
+        preallocate_bytes: int = DEFAULT_PREALLOCATE_BYTES,
     ) -> None:
         if segment_bytes < 1024:
             raise ValueError("segment_bytes must be at least 1024")
@@ -500,6 +584,7 @@ class SegmentLogStore:
             raise ValueError("max_pending_bytes must be positive")
         self.root = root
         self.segment_bytes = segment_bytes
+        self.preallocate_bytes = preallocate_bytes
         self.max_pending_bytes = max_pending_bytes
         root.mkdir(parents=True, exist_ok=True)
         for leftover in root.glob(".*"):  # interrupted creations and drops
@@ -627,6 +712,7 @@ class SegmentLogStore:
     def _process(self, batch: list[_Op]) -> None:
         outcomes: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
         groups: dict[SegmentLog, list[_Append]] = {}
+        touched: dict[SegmentLog, None] = {}
 
         def settle(future: asyncio.Future[None], error: BaseException | None = None) -> None:
             outcomes.setdefault(future.get_loop(), []).append(_Outcome(future, error))
@@ -653,6 +739,7 @@ class SegmentLogStore:
                     self._fail(target, requests, error, settle)
                     continue
                 target._publish()
+                touched[target] = None
                 for request in requests:
                     settle(request.future)
             groups.clear()
@@ -675,6 +762,9 @@ class SegmentLogStore:
                 settle(op.future, exc)
         commit()
         _post(outcomes)
+        for target in touched:  # after the callers are answered: zeros ahead for the next commits
+            if not target._closed and target._wfd >= 0:
+                target._preallocate()
 
     def _sync_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -713,6 +803,7 @@ class SegmentLogStore:
         with self._names_lock:
             for opened in self._logs.values():
                 opened._closed = True
+                opened._drop_preallocation()
                 opened._close_files()
             self._logs.clear()
 
@@ -804,7 +895,12 @@ def _recover(store: SegmentLogStore, name: str, directory: Path) -> SegmentLog:
         if segments and segments[-1].end_seq != base:
             raise LogCorrupt(f"log {name!r}: {path.name} follows a segment ending at {segments[-1].end_seq}")
         scan = _scan_segment(path, base)
-        if scan.valid_bytes != scan.file_bytes:
+        if scan.valid_bytes != scan.file_bytes and _all_zero(path, scan.valid_bytes, scan.file_bytes):
+            # zeros preallocated past the last frame (a crash or kill before close): a clean end
+            with open(path, "r+b") as f:
+                f.truncate(scan.valid_bytes)
+                os.fsync(f.fileno())
+        elif scan.valid_bytes != scan.file_bytes:
             if i != len(bases) - 1:
                 raise LogCorrupt(f"log {name!r}: {path.name} is damaged at byte {scan.valid_bytes}")
             # A torn tail: records whose write never completed, so were never acknowledged.
@@ -815,5 +911,6 @@ def _recover(store: SegmentLogStore, name: str, directory: Path) -> SegmentLog:
             with open(path, "r+b") as f:
                 f.truncate(scan.valid_bytes)
                 os.fsync(f.fileno())
+        scan.segment.alloc_end = scan.valid_bytes
         segments.append(scan.segment)
     return SegmentLog(store, name, directory, segments, first_seq)

@@ -201,7 +201,9 @@ def test_segments_roll_and_whole_segments_are_trimmed(tmp_path: Path) -> None:
         directory = tmp_path / "logs" / log_dir_name("l")
         segments = sorted(directory.glob("*.seg"))
         assert len(segments) >= 4
-        assert log.size_bytes == sum(p.stat().st_size for p in segments) == 150 * (HEADER_BYTES + 100)
+        # rolled segments hold their frames only; the active one may have zeros preallocated past its frames
+        on_disk = sum(p.stat().st_size for p in segments[:-1]) + len(segments[-1].read_bytes().rstrip(b"\0"))
+        assert log.size_bytes == on_disk == 150 * (HEADER_BYTES + 100)
         # reading across every segment boundary, from every start
         for start in range(0, 150, 7):
             assert [r.seq for r in log.read(start, limit=40)] == list(range(start, min(start + 40, 150)))
@@ -295,8 +297,8 @@ def test_torn_tail_is_truncated_on_open(tmp_path: Path) -> None:
             assert segment.stat().st_size <= intact
             assert await log.append([b"three"]) if kept == [b"one", b"two"] else True
             assert [r.payload for r in log.read(0)] == [b"one", b"two", b"three"]
-            assert segment.stat().st_size == intact
             await store.aclose()
+            assert segment.stat().st_size == intact  # closed: frames only (no preallocated zeros)
 
     run(main())
 
@@ -314,5 +316,48 @@ def test_damage_before_the_tail_is_reported(tmp_path: Path) -> None:
         first.write_bytes(bytes(data))
         with pytest.raises(LogCorrupt):
             segment_store(tmp_path).open("l")
+
+    run(main())
+
+
+def test_preallocated_zeros_are_a_clean_end(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Zeros are kept written ahead of the active segment's frames; a log left with them (killed before
+    close: here, a copy of its files taken while open) reopens with every record, no torn-tail warning,
+    and carries on; rolled segments never keep zeros, and a closed log's files hold frames only."""
+    import shutil
+
+    async def main() -> None:
+        store = SegmentLogStore(tmp_path / "logs", segment_bytes=64 << 10, preallocate_bytes=32 << 10)
+        log = store.open("l")
+        for i in range(40):
+            await log.append([bytes([65 + i % 26]) * 100] * 20)
+        directory = tmp_path / "logs" / log_dir_name("l")
+        await asyncio.sleep(0.05)
+        segments = sorted(directory.glob("*.seg"))
+        assert len(segments) >= 2
+        frames = [len(p.read_bytes().rstrip(b"\0")) for p in segments]
+        assert all(p.stat().st_size == n for p, n in zip(segments[:-1], frames))  # rolled: frames only
+        shutil.copytree(tmp_path / "logs", tmp_path / "copy")
+        await store.aclose()
+        assert [p.stat().st_size for p in segments] == frames
+        copy = tmp_path / "copy" / log_dir_name("l")
+        assert sorted(copy.glob("*.seg"))[-1].stat().st_size > frames[-1]  # the copy has the zeros
+        caplog.clear()
+        store = SegmentLogStore(tmp_path / "copy")
+        log = store.open("l")
+        assert [r.payload for r in log.read(0, limit=10_000)] == [bytes([65 + i % 26]) * 100 for i in range(40) for _ in range(20)]
+        assert "torn" not in caplog.text
+        assert await log.append([b"next"]) == [800]
+        await store.aclose()
+        store = SegmentLogStore(tmp_path / "copy")
+        assert store.open("l").read(800)[0].payload == b"next"
+        await store.aclose()
+        # without preallocation the active segment's file is its frames
+        store = SegmentLogStore(tmp_path / "none", preallocate_bytes=0)
+        log = store.open("l")
+        await log.append([b"x" * 100] * 10)
+        (only,) = (tmp_path / "none" / log_dir_name("l")).glob("*.seg")
+        assert only.stat().st_size == log.size_bytes == 10 * (HEADER_BYTES + 100)
+        await store.aclose()
 
     run(main())
