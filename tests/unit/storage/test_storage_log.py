@@ -352,12 +352,15 @@ def test_preallocated_zeros_are_a_clean_end(tmp_path: Path, caplog: pytest.LogCa
         store = SegmentLogStore(tmp_path / "copy")
         assert store.open("l").read(800)[0].payload == b"next"
         await store.aclose()
-        # without preallocation the active segment's file is its frames
-        store = SegmentLogStore(tmp_path / "none", preallocate_bytes=0)
-        log = store.open("l")
-        await log.append([b"x" * 100] * 10)
-        (only,) = (tmp_path / "none" / log_dir_name("l")).glob("*.seg")
-        assert only.stat().st_size == log.size_bytes == 10 * (HEADER_BYTES + 100)
-        await store.aclose()
+        # without preallocation, or for a quiet log, the active segment's file is its frames
+        for name, options in (("none", {"preallocate_bytes": 0}), ("quiet", {})):
+            store = SegmentLogStore(tmp_path / name, **options)
+            log = store.open("l")
+            for _ in range(3):
+                await log.append([b"x" * 100] * 10)
+            await asyncio.sleep(0.05)
+            (only,) = (tmp_path / name / log_dir_name("l")).glob("*.seg")
+            assert only.stat().st_size == log.size_bytes == 30 * (HEADER_BYTES + 100)
+            await store.aclose()
 
     run(main())
