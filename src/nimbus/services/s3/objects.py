@@ -577,30 +577,31 @@ class Objects:
         notification: dict[str, Any] = {}
 
         def transact() -> S3Object | None:
+            # runs inside a transaction: the caller's below, or its own savepoint in the committer's batch
             nonlocal notification
-            with md.transaction():
-                bucket_doc = md.get(KIND_BUCKET, bkey)
-                if bucket_doc is None:
-                    raise NoSuchBucket(obj.bucket)
-                notification = bucket_doc.get("notification") or {}
-                old_doc = md.get(KIND_OBJECT, okey)
-                old = S3Object.from_doc(obj.bucket, old_doc) if old_doc is not None else None
-                check_write_conditions(old, if_match, if_none_match)
-                if extra is not None:
-                    garbage.extend(extra())
-                md.put(KIND_OBJECT, okey, obj.to_doc())
-                if old is not None and old.inline is None:  # an older layout: the body in its own document
-                    keep = set(obj.blob_keys)
-                    for blob in old.blob_keys:
-                        if is_inline(blob) and blob not in keep:
-                            md.delete(KIND_INLINE, blob)
+            bucket_doc = md.get(KIND_BUCKET, bkey)
+            if bucket_doc is None:
+                raise NoSuchBucket(obj.bucket)
+            notification = bucket_doc.get("notification") or {}
+            old_doc = md.get(KIND_OBJECT, okey)
+            old = S3Object.from_doc(obj.bucket, old_doc) if old_doc is not None else None
+            check_write_conditions(old, if_match, if_none_match)
+            if extra is not None:
+                garbage.extend(extra())
+            md.put(KIND_OBJECT, okey, obj.to_doc())
+            if old is not None and old.inline is None:  # an older layout: the body in its own document
+                keep = set(obj.blob_keys)
+                for blob in old.blob_keys:
+                    if is_inline(blob) and blob not in keep:
+                        md.delete(KIND_INLINE, blob)
             return old
 
         try:
             if self._handed == 0 and self._writing <= 1:
                 # No other write to share a commit with: commit here, on the event loop. The fsync (about
                 # 0.1 ms) costs less than handing over to the committer's thread and back (two wake-ups).
-                old = transact()
+                with md.transaction():
+                    old = transact()
             else:
                 # Concurrent writes: the committer's thread commits them together (one fsync), and the
                 # event loop keeps serving meanwhile.
