@@ -471,10 +471,11 @@ class SegmentLog:
         out: list[LogRecord] = []
         if limit <= 0:
             return out
-        budget = max_bytes
+        budget = max_bytes if max_bytes is not None else 1 << 62
         unpack = FRAME_HEADER.unpack_from
         crc32 = zlib.crc32
         new_tuple = tuple.__new__  # LogRecord(...) without the namedtuple's Python-level __new__
+        append = out.append
         with self._lock:
             if self._closed:
                 raise LogClosed(f"log {self._name!r} is closed")
@@ -482,6 +483,7 @@ class SegmentLog:
             end = self._next_seq
             if start >= end:
                 return out
+            last = min(end, start + limit) - 1  # the last sequence number to return
             segments = self._segments
             i = max(bisect_right(self._bases, start) - 1, 0)
             seq = start
@@ -499,11 +501,12 @@ class SegmentLog:
                     buf = os.pread(fd, min(chunk, stop - offset), offset)
                     chunk = min(chunk * 2, _READ_CHUNK_MAX)
                     view = memoryview(buf)
+                    size = len(buf)
                     pos = 0
-                    while pos + HEADER_BYTES <= len(buf):
+                    while pos + HEADER_BYTES <= size:
                         length, crc, rseq, ts = unpack(buf, pos)
                         frame_end = pos + HEADER_BYTES + length
-                        if frame_end > len(buf):
+                        if frame_end > size:
                             if offset + frame_end > stop:
                                 raise LogCorrupt(f"log {self._name!r}: bad frame at {segment.path.name}+{offset + pos}")
                             chunk = max(chunk, HEADER_BYTES + length)
@@ -513,16 +516,15 @@ class SegmentLog:
                             # chained crc32(payload, crc32(seq + timestamp)) the writer computed
                             if crc32(view[pos + 8 : frame_end]) != crc:
                                 raise LogCorrupt(f"log {self._name!r}: bad CRC at {segment.path.name}+{offset + pos}")
-                            if budget is not None:
-                                if out and length > budget:
-                                    return out
-                                budget -= length
-                            out.append(new_tuple(LogRecord, (rseq, ts, buf[pos + HEADER_BYTES : frame_end])))
-                            seq = rseq + 1
-                            if len(out) >= limit or seq >= end:
+                            if length > budget and out:
                                 return out
+                            budget -= length
+                            append(new_tuple(LogRecord, (rseq, ts, buf[pos + HEADER_BYTES : frame_end])))
+                            if rseq >= last:
+                                return out
+                            seq = rseq + 1
                         pos = frame_end
-                    if pos == 0 and len(buf) < HEADER_BYTES:
+                    if pos == 0 and size < HEADER_BYTES:
                         raise LogCorrupt(f"log {self._name!r}: short frame at {segment.path.name}+{offset}")
                     offset += pos
         return out
