@@ -190,6 +190,28 @@ def test_a_lone_write_commits_in_place_and_concurrent_ones_share_the_committer()
     asyncio.run(run())
 
 
+def test_bucket_cache_follows_deletes_and_updates() -> None:
+    async def run() -> None:
+        e = engine()
+        await e.objects.put(ACCOUNT, "unit-bucket", "k", b"x")  # the bucket is cached now
+        assert await e.objects.delete(ACCOUNT, "unit-bucket", "k")
+        e.buckets.delete(ACCOUNT, "unit-bucket")
+        assert not e.buckets.exists(ACCOUNT, "unit-bucket")
+        with pytest.raises(NoSuchBucket):
+            await e.objects.put(ACCOUNT, "unit-bucket", "k", b"x")
+        e.buckets.create(ACCOUNT, "unit-bucket", region="us-east-1", location_constraint=None)
+        await e.objects.put(ACCOUNT, "unit-bucket", "k", b"y")
+        assert e.buckets.get(ACCOUNT, "unit-bucket").notification == {}
+        config = {"LambdaFunctionConfigurations": [{"Id": "c", "LambdaFunctionArn": "arn:aws:lambda:us-east-1:0:function:f",
+                                                    "Events": ["s3:ObjectCreated:*"]}]}
+        e.buckets.put_notification(ACCOUNT, "unit-bucket", config)
+        assert e.buckets.get(ACCOUNT, "unit-bucket").notification == config
+        e.buckets.put_tags(ACCOUNT, "unit-bucket", {"a": "b"})
+        assert e.buckets.get_tags(ACCOUNT, "unit-bucket") == {"a": "b"}
+
+    asyncio.run(run())
+
+
 def test_notification_matching_and_records() -> None:
     config = validate_configuration({"LambdaFunctionConfigurations": [
         {"LambdaFunctionArn": "arn:aws:lambda:us-east-1:0:function:f", "Events": ["s3:ObjectCreated:*"],

@@ -100,19 +100,43 @@ def object_prefix(account: str, bucket: str) -> str:
     return f"{account}/{bucket}/"
 
 
+MAX_CACHED_BUCKETS = 4096
+
+
 class Buckets:
+    """Buckets of every account. Bucket documents are written only here, never inside a caller's
+    transaction; every write forgets the bucket's cached copy while it holds the store's transaction
+    lock, so the cache (a read per PutObject saved, twice) only ever holds committed state."""
+
     def __init__(self, metadata: MetadataStore, clock: Clock) -> None:
         self.metadata = metadata
         self.clock = clock
+        self._cache: dict[tuple[str, str], Bucket] = {}
+
+    def lookup(self, account: str, name: str) -> Bucket | None:
+        """The bucket, or None when it does not exist (safe inside a transaction, and from any thread)."""
+        found = self._cache.get((account, name))
+        if found is None:
+            doc = self.metadata.get(KIND_BUCKET, bucket_key(account, name))
+            if doc is None:
+                return None
+            found = Bucket.from_doc(account, doc)
+            if len(self._cache) >= MAX_CACHED_BUCKETS:
+                self._cache.clear()
+            self._cache[(account, name)] = found
+        return found
+
+    def _forget(self, account: str, name: str) -> None:
+        self._cache.pop((account, name), None)
 
     def get(self, account: str, name: str) -> Bucket:
-        doc = self.metadata.get(KIND_BUCKET, bucket_key(account, name))
-        if doc is None:
+        found = self.lookup(account, name)
+        if found is None:
             raise NoSuchBucket(name)
-        return Bucket.from_doc(account, doc)
+        return found
 
     def exists(self, account: str, name: str) -> bool:
-        return self.metadata.get(KIND_BUCKET, bucket_key(account, name)) is not None
+        return self.lookup(account, name) is not None
 
     def create(self, account: str, name: str, *, region: str, location_constraint: str | None) -> Bucket:
         if not valid_bucket_name(name):
@@ -133,6 +157,7 @@ class Buckets:
                     "endpoint this request was sent to."
                 )
         bucket = Bucket(account, name, bucket_region, self.clock.time())
+        self._forget(account, name)
         if not self.metadata.insert(KIND_BUCKET, bucket_key(account, name), bucket.to_doc()):
             raise BucketAlreadyOwnedByYou(name)
         return bucket
@@ -146,7 +171,9 @@ class Buckets:
             # AWS refuses while objects or in-progress multipart uploads remain.
             if md.list(KIND_OBJECT, prefix, limit=1) or md.list(KIND_UPLOAD, prefix, limit=1):
                 raise BucketNotEmpty(name)
+            self._forget(account, name)  # under the lock: no transaction after this commit finds it cached
             md.delete(KIND_BUCKET, bucket_key(account, name))
+        self._forget(account, name)
 
     def list(self, account: str, *, prefix: str = "", after: str | None = None, limit: int | None = None) -> list[Bucket]:
         rows = self.metadata.list(
@@ -161,7 +188,9 @@ class Buckets:
             if doc is None:
                 raise NoSuchBucket(name)
             doc.update(changes)
+            self._forget(account, name)
             md.put(KIND_BUCKET, bucket_key(account, name), doc)
+        self._forget(account, name)
         return Bucket.from_doc(account, doc)
 
     def put_tags(self, account: str, name: str, tags: dict[str, str]) -> None:

@@ -27,11 +27,9 @@ from typing import Any
 from nimbus.clock import Clock
 from nimbus.services.s3 import checksums
 from nimbus.services.s3.buckets import (
-    KIND_BUCKET,
     KIND_OBJECT,
     MAX_TAGS_OBJECT,
     Buckets,
-    bucket_key,
     check_tags,
     object_prefix,
 )
@@ -572,17 +570,16 @@ class Objects:
         """``commit``, also returning the bucket's notification configuration as the transaction saw it."""
         md = self.metadata
         okey = self._okey(account, obj.bucket, obj.key)
-        bkey = bucket_key(account, obj.bucket)
         garbage: list[str] = []
         notification: dict[str, Any] = {}
 
         def transact() -> S3Object | None:
             # runs inside a transaction: the caller's below, or its own savepoint in the committer's batch
             nonlocal notification
-            bucket_doc = md.get(KIND_BUCKET, bkey)
-            if bucket_doc is None:
+            found = self.buckets.lookup(account, obj.bucket)
+            if found is None:
                 raise NoSuchBucket(obj.bucket)
-            notification = bucket_doc.get("notification") or {}
+            notification = found.notification
             old_doc = md.get(KIND_OBJECT, okey)
             old = S3Object.from_doc(obj.bucket, old_doc) if old_doc is not None else None
             check_write_conditions(old, if_match, if_none_match)
