@@ -24,9 +24,11 @@ from nimbus.protocol.timestamps import format_timestamp, parse_timestamp, to_epo
 try:  # SIMD base64 (several times faster than binascii on records of 1 KB)
     from pybase64 import b64decode as _simd_b64decode
     from pybase64 import b64encode as _simd_b64encode
+    from pybase64 import b64encode_as_string as _simd_b64encode_text
 except ImportError:  # pragma: no cover - pybase64 is a dependency; binascii is the fallback
     _simd_b64decode = None
     _simd_b64encode = None
+    _simd_b64encode_text = None
 
 Reader = Callable[[Any], Any]
 Writer = Callable[[Any], Any]
@@ -117,6 +119,13 @@ def blob_reader(codes: InputErrorCodes) -> Reader:
 
     read_blob.is_blob = True  # type: ignore[attr-defined]
     return read_blob
+
+
+def b64encode_text(data: bytes) -> str:
+    """Standard base64 of ``data`` as text (pybase64's SIMD encoder where installed: 1 KB ~850 -> ~160 ns)."""
+    if _simd_b64encode_text is not None:
+        return _simd_b64encode_text(data)  # type: ignore[no-any-return]
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def encode_blob(value: Any) -> str:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import orjson
 
 from nimbus.clock import Clock
+from nimbus.protocol.json import b64encode_text
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def build_event(records: Sequence[SourceRecord], *, stream_arn: str, region: str
         item: dict[str, Any] = {
             "recordId": r.record_id,
             "approximateArrivalTimestamp": r.arrival_ms,
-            "data": base64.b64encode(r.data).decode("ascii"),
+            "data": b64encode_text(r.data),
         }
         if r.kinesis is not None:
             item["kinesisRecordMetadata"] = r.kinesis

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from binascii import b2a_base64
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from nimbus.protocol.json import b64encode_text
 from nimbus.services.base import RequestContext
 from nimbus.services.kinesis import config as kconfig
 from nimbus.services.kinesis.engine import MAX_PUT_RECORDS, MAX_PUT_RECORDS_BYTES, Streams
@@ -508,5 +508,5 @@ def _records_fragment(records: list[dict[str, Any]]) -> orjson.Fragment:
     same bytes its writer would produce (members already in the model's order, Data base64, arrival time
     an epoch float) without a writer call per record. The dicts are this call's own (fresh from read())."""
     for rec in records:
-        rec["Data"] = b2a_base64(rec["Data"], newline=False).decode("ascii")
+        rec["Data"] = b64encode_text(rec["Data"])
     return orjson.Fragment(orjson.dumps(records))

@@ -13,7 +13,6 @@ retries run out, or its records pass the maximum age; then it goes to the OnFail
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import logging
 import uuid
@@ -25,6 +24,7 @@ import orjson
 
 from nimbus import arn as arns
 from nimbus.errors import ServiceError
+from nimbus.protocol.json import b64encode_text
 from nimbus.services.kinesis import records as recordfmt
 from nimbus.services.kinesis.engine import Streams
 from nimbus.services.kinesis.hashing import hash_key
@@ -490,7 +490,7 @@ class Mappings:
                         "kinesisSchemaVersion": "1.0",
                         "partitionKey": it.key,
                         "sequenceNumber": it.sequence_number,
-                        "data": base64.b64encode(it.data).decode("ascii"),
+                        "data": b64encode_text(it.data),
                         "approximateArrivalTimestamp": it.ts_ms / 1000,
                     },
                     "eventSource": "aws:kinesis",
