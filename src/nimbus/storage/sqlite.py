@@ -36,6 +36,7 @@ _PUT = (
     "INSERT INTO documents (kind, key, doc) VALUES (?, ?, ?) "
     "ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc"
 )
+_INSERT = "INSERT OR IGNORE INTO documents (kind, key, doc) VALUES (?, ?, ?)"
 
 
 def load_migrations() -> list[tuple[int, str, str]]:
@@ -187,8 +188,11 @@ class SqliteMetadataStore:
 
     def insert(self, kind: str, key: str, doc: Doc) -> bool:
         blob = orjson.dumps(doc)
+        owner = self._lock._owner
+        if owner is not None and owner[0] == threading.get_ident() and owner[1] is _current_task():
+            return self._conn.execute(_INSERT, (kind, key, blob)).rowcount == 1  # inside this owner's transaction
         with self._lock.hold():
-            cur = self._conn.execute("INSERT OR IGNORE INTO documents (kind, key, doc) VALUES (?, ?, ?)", (kind, key, blob))
+            cur = self._conn.execute(_INSERT, (kind, key, blob))
             return cur.rowcount == 1
 
     def delete(self, kind: str, key: str) -> bool:

@@ -572,6 +572,8 @@ class Objects:
         okey = self._okey(account, obj.bucket, obj.key)
         garbage: list[str] = []
         notification: dict[str, Any] = {}
+        doc = obj.to_doc()
+        plain = if_match is None and if_none_match is None and extra is None
 
         def transact() -> S3Object | None:
             # runs inside a transaction: the caller's below, or its own savepoint in the committer's batch
@@ -580,12 +582,14 @@ class Objects:
             if found is None:
                 raise NoSuchBucket(obj.bucket)
             notification = found.notification
+            if plain and md.insert(KIND_OBJECT, okey, doc):
+                return None  # a new key: nothing replaced, nothing to check (one statement)
             old_doc = md.get(KIND_OBJECT, okey)
             old = S3Object.from_doc(obj.bucket, old_doc) if old_doc is not None else None
             check_write_conditions(old, if_match, if_none_match)
             if extra is not None:
                 garbage.extend(extra())
-            md.put(KIND_OBJECT, okey, obj.to_doc())
+            md.put(KIND_OBJECT, okey, doc)
             if old is not None and old.inline is None:  # an older layout: the body in its own document
                 keep = set(obj.blob_keys)
                 for blob in old.blob_keys:
