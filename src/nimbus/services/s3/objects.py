@@ -601,8 +601,14 @@ class Objects:
             if self._handed == 0 and self._writing <= 1:
                 # No other write to share a commit with: commit here, on the event loop. The fsync (about
                 # 0.1 ms) costs less than handing over to the committer's thread and back (two wake-ups).
-                with md.transaction():
-                    old = transact()
+                found = self.buckets.lookup(account, obj.bucket) if plain else None
+                if found is not None and md.insert(KIND_OBJECT, okey, doc):
+                    # A new key: the INSERT alone is the transaction. Nothing can delete the bucket
+                    # between the lookup and it: bucket writes run on this thread, synchronously.
+                    old, notification = None, found.notification
+                else:
+                    with md.transaction():
+                        old = transact()
             else:
                 # Concurrent writes: the committer's thread commits them together (one fsync), and the
                 # event loop keeps serving meanwhile.
