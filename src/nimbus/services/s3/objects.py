@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import datetime as dt
 import email.utils
 import hashlib
@@ -155,7 +156,7 @@ class S3Object:
 
     def inline_body(self) -> bytes | None:
         """The body, when it is kept in this description."""
-        return None if self.inline is None else base64.b64decode(self.inline)
+        return None if self.inline is None else binascii.a2b_base64(self.inline)
 
     @property
     def blob_keys(self) -> list[str]:
