@@ -204,12 +204,11 @@ def canonical_query(raw_query: str, *, exclude_signature: bool = False) -> str:
 
 def canonical_headers(headers: dict[str, str], signed: list[str]) -> str:
     try:
-        values = [headers[name].strip() for name in signed]
+        text = "".join([f"{name}:{headers[name].strip()}\n" for name in signed])
     except KeyError as e:
         raise AuthError("bad_signature", f"signed header {e.args[0]} is missing") from None
-    text = "".join([f"{n}:{v}\n" for n, v in zip(signed, values)])
     if "  " in text or "\t" in text:
-        text = "".join([f"{n}:{_SPACES.sub(' ', v)}\n" for n, v in zip(signed, values)])
+        text = "".join([f"{name}:{_SPACES.sub(' ', headers[name].strip())}\n" for name in signed])
     if not text.isascii():
         # The edge decodes header bytes as latin-1; SDKs send (and sign) non-ASCII values as UTF-8.
         # Sign what the client signed: the bytes read as UTF-8 when they are UTF-8, else as latin-1.
@@ -377,7 +376,7 @@ def _check_v4(
     sts = f"{ALGORITHM}\n{amz_date}\n{cscope}\n{_sha256(creq.encode()).hexdigest()}"
     key = signing_key(creds.secret_access_key, scope.date, scope.region, scope.service)
     sig = given.lower()
-    if not _compare(_hmac_digest(key, sts.encode(), "sha256").hex(), sig):
+    if not _compare(hmac_sha256_hex(key, sts.encode()), sig):
         raise AuthError(
             "bad_signature",
             "The request signature we calculated does not match the signature you provided. "
@@ -387,8 +386,25 @@ def _check_v4(
 
 
 _sha256 = hashlib.sha256
-_hmac_digest = hmac.digest
 _compare = hmac.compare_digest
+_pads: dict[bytes, tuple["hashlib._Hash", "hashlib._Hash"]] = {}
+
+
+def hmac_sha256_hex(key: bytes, msg: bytes) -> str:
+    """HMAC-SHA256 (RFC 2104) from the key's inner and outer hash states, computed once per signing key:
+    about a third of the cost of ``hmac.digest`` per signature (and per aws-chunked chunk)."""
+    pads = _pads.get(key)
+    if pads is None:
+        block = key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
+        pads = (hashlib.sha256(bytes(b ^ 0x36 for b in block)), hashlib.sha256(bytes(b ^ 0x5C for b in block)))
+        if len(_pads) > 1024:
+            _pads.clear()
+        _pads[key] = pads
+    inner = pads[0].copy()
+    inner.update(msg)
+    outer = pads[1].copy()
+    outer.update(inner.digest())
+    return outer.hexdigest()
 
 
 # S3 sub-resources that take part in a SigV2 canonical resource (as botocore's HmacV1Auth lists them)
@@ -513,7 +529,7 @@ class ChunkedDecoder:
                 hashlib.sha256(data).hexdigest(),
             )
         )
-        expected = hmac.new(ident.signing_key, sts.encode(), hashlib.sha256).hexdigest()
+        expected = hmac_sha256_hex(ident.signing_key, sts.encode())
         if not hmac.compare_digest(expected, sig):
             raise AuthError("bad_signature", "The chunk signature we calculated does not match the signature you provided.")
         self._prev_sig = sig
