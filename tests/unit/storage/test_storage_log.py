@@ -364,3 +364,27 @@ def test_preallocated_zeros_are_a_clean_end(tmp_path: Path, caplog: pytest.LogCa
             await store.aclose()
 
     run(main())
+
+
+def test_zero_tail_of_an_earlier_segment_is_clean_but_other_damage_is_not(tmp_path: Path) -> None:
+    """A crash between zero-filling and truncating a rolled segment leaves zeros after its frames: a clean
+    end; anything else after the frames of a segment that is not the last is still damage."""
+
+    async def main() -> None:
+        store = segment_store(tmp_path)
+        log = store.open("l")
+        for _ in range(40):
+            await log.append([b"z" * 200] * 4)
+        await store.aclose()
+        first = sorted((tmp_path / "logs" / log_dir_name("l")).glob("*.seg"))[0]
+        intact = first.read_bytes()
+        first.write_bytes(intact + bytes(5000))
+        store = segment_store(tmp_path)
+        assert [r.seq for r in store.open("l").read(0, limit=1000)] == list(range(160))
+        await store.aclose()
+        assert first.read_bytes() == intact
+        first.write_bytes(intact + bytes(100) + b"\x01" + bytes(100))
+        with pytest.raises(LogCorrupt):
+            segment_store(tmp_path).open("l")
+
+    run(main())
