@@ -15,8 +15,9 @@ parallel on a small pool, since fdatasync releases the GIL), then publishes the
 records to readers and resolves the callers' futures. While it syncs, the next batch accumulates: that
 is the group commit. An append that finds the writer idle and nothing queued commits on its own thread
 instead (two thread hand-offs cost more than the sync), under the same commit lock; after an inline
-sync slower than 2 ms, appends go through the writer for a second. Queued bytes are bounded
-(``max_pending_bytes``): past it, appenders wait.
+sync slower than 2 ms, appends go through the writer for a second, and so does an append right
+after an inline commit (a burst of appends, e.g. to many logs at once, shares one group commit).
+Queued bytes are bounded (``max_pending_bytes``): past it, appenders wait.
 
 The writer keeps zeros written and fsync'd ahead of the active segment's last frame
 (``preallocate_bytes``, topped up after the callers of a commit are answered): frames overwrite blocks
@@ -69,6 +70,7 @@ MAX_RECORD_BYTES = 64 << 20  # far above any AWS record limit (Kinesis 1 MiB, Fi
 INDEX_INTERVAL_BYTES = 4096
 INLINE_SLOW_SYNC_S = 0.002  # an inline fsync slower than this sends appends to the writer thread ...
 INLINE_BACKOFF_S = 1.0  # ... for this long
+INLINE_BURST_S = 0.0002  # an append this soon after an inline commit goes through the writer (a burst)
 SYNC_THREADS = 8  # fdatasyncs in flight at once when a batch touches several logs
 _READ_CHUNK_MIN = 64 << 10
 _READ_CHUNK_MAX = 4 << 20
@@ -336,6 +338,7 @@ class SegmentLog:
             try:
                 self._commit_inline(_Append(self, first, ts, records, nbytes, None))
             finally:
+                store._inline_ended = time.monotonic()
                 store._commit_lock.release()
                 store._release(nbytes)
             return list(range(first, first + len(records)))
@@ -664,6 +667,7 @@ class SegmentLogStore:
         self._cond = threading.Condition(threading.Lock())
         self._commit_lock = threading.Lock()  # held by whoever writes and syncs: the writer or an inline append
         self._inline_after = 0.0  # monotonic time before which appends go through the writer (slow syncs seen)
+        self._inline_ended = 0.0  # when the last inline commit ended
         self._queue: list[_Op] = []
         self._pending_bytes = 0
         self._space_waiters: list[asyncio.Future[None]] = []
@@ -781,8 +785,9 @@ class SegmentLogStore:
 
     def _try_inline(self) -> bool:
         """Take the commit lock if the writer is idle and nothing is queued (else False, lock not held)."""
-        if self._inline_after and time.monotonic() < self._inline_after:
-            return False
+        now = time.monotonic()
+        if now < self._inline_after or now - self._inline_ended < INLINE_BURST_S:
+            return False  # slow syncs lately, or a burst of appends: the writer groups them in one commit
         if not self._commit_lock.acquire(blocking=False):
             return False
         with self._cond:
