@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import datetime as dt
 import email.utils
 import hashlib
@@ -52,6 +51,7 @@ from nimbus.services.s3.inline import (
     INLINE_MAX_BYTES,
     KIND_INLINE,
     InlineBlobs,
+    decode_inline,
     encode_inline,
     is_inline,
     new_inline_key,
@@ -156,7 +156,7 @@ class S3Object:
 
     def inline_body(self) -> bytes | None:
         """The body, when it is kept in this description."""
-        return None if self.inline is None else binascii.a2b_base64(self.inline)
+        return None if self.inline is None else decode_inline(self.inline)
 
     @property
     def blob_keys(self) -> list[str]:
