@@ -104,9 +104,10 @@ MAX_CACHED_BUCKETS = 4096
 
 
 class Buckets:
-    """Buckets of every account. Bucket documents are written only here, never inside a caller's
-    transaction; every write forgets the bucket's cached copy while it holds the store's transaction
-    lock, so the cache (a read per PutObject saved, twice) only ever holds committed state."""
+    """Buckets of every account. Bucket documents are written only here (one instance per metadata
+    store: the server's one S3Engine), never inside a caller's transaction; every write forgets the
+    bucket's cached copy while it holds the store's transaction lock, so the cache (two reads saved per
+    PutObject) only ever holds committed state."""
 
     def __init__(self, metadata: MetadataStore, clock: Clock) -> None:
         self.metadata = metadata
