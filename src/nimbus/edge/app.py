@@ -225,6 +225,8 @@ class EdgeApp:
             identity: sigv4.Identity | None = None
             if proto.is_streaming_input(op):
                 identity = self._authenticate(method, raw_path, raw_query, headers, None, route_raw, ident.authorization)
+                if body_pending and headers.get("expect", "").lower() == "100-continue":
+                    _continue_now(receive)
                 body = self._stream_body(receive, headers, identity)
                 unread = body
             else:
@@ -381,6 +383,22 @@ class EdgeApp:
         except Exception:  # noqa: BLE001
             log.exception("error serializer failed")
             return HttpResponse(500, [("x-amzn-RequestId", request_id)], b"")
+
+
+def _continue_now(receive: Receive) -> None:
+    """Answer ``Expect: 100-continue`` as soon as the request is authenticated, not when the service first
+    reads the body: the client (botocore's PutObject and UploadPart wait for it) then sends the body while
+    the codec and the service do their work before reading it. uvicorn sends the interim response on the
+    first ``receive()``; this does the same earlier, through the cycle ``receive`` belongs to. With another
+    server (no such cycle) nothing changes."""
+    cycle = getattr(receive, "__self__", None)
+    if cycle is None or getattr(cycle, "waiting_for_100_continue", False) is not True:
+        return
+    transport = getattr(cycle, "transport", None)
+    if transport is None or transport.is_closing():
+        return
+    transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    cycle.waiting_for_100_continue = False
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -242,3 +242,43 @@ def test_non_ascii_header_values_verify(nimbus_server: NimbusProcess) -> None:
         s3.put_object(Bucket="non-ascii-headers", Key="k", Body=b"x", ContentDisposition=value)
         got = s3.head_object(Bucket="non-ascii-headers", Key="k")["ContentDisposition"]
         assert got.encode("latin-1") == value.encode("utf-8")
+
+
+def _expect_continue_put(server: NimbusProcess, key: str, secret: str) -> tuple[bytes, bytes]:
+    import hashlib
+    import socket
+
+    port = int(server.endpoint.rsplit(":", 1)[1])
+    body = b"x" * 1024
+    req = AWSRequest(method="PUT", url=f"{server.endpoint}/expect-continue/{key}", data=body,
+                     headers={"Expect": "100-continue", "Content-Length": "1024",
+                              "x-amz-content-sha256": hashlib.sha256(body).hexdigest()})
+    from botocore.auth import S3SigV4Auth
+
+    S3SigV4Auth(Credentials(ACCESS_KEY, secret), "s3", "us-east-1").add_auth(req)
+    head = f"PUT /expect-continue/{key} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in req.headers.items())
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode() + b"\r\n")
+        first = sock.recv(4096)
+        if not first.startswith(b"HTTP/1.1 100"):
+            return first, b""
+        sock.sendall(body)
+        rest = b""
+        while b"\r\n\r\n" not in rest:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            rest += chunk
+        return first, rest
+
+
+def test_expect_continue_is_answered_only_after_authentication(nimbus_server: NimbusProcess) -> None:
+    """Nimbus answers ``Expect: 100-continue`` once the request is authenticated (before the service
+    reads the body); a request that fails authentication gets its error instead, never a 100."""
+    nimbus_server.client("s3").create_bucket(Bucket="expect-continue")
+    first, rest = _expect_continue_put(nimbus_server, "good", SECRET_KEY)
+    assert first.startswith(b"HTTP/1.1 100 Continue"), first
+    assert rest.split(b"\r\n", 1)[0].startswith(b"HTTP/1.1 200"), rest
+    assert nimbus_server.client("s3").get_object(Bucket="expect-continue", Key="good")["Body"].read() == b"x" * 1024
+    first, _ = _expect_continue_put(nimbus_server, "bad", "wrong-secret")
+    assert first.startswith(b"HTTP/1.1 403"), first
