@@ -317,7 +317,8 @@ class S3Api:
             integrity=integrity_of(params, ctx.headers, body), if_match=params.get("IfMatch"),
             if_none_match=params.get("IfNoneMatch"), storage_class=params.get("StorageClass"), origin=origin_of(ctx),
         )
-        return {"ETag": obj.etag, "Size": obj.size, **checksum_out(obj)}
+        # no Size (x-amz-object-size): AWS sends it only for appends to directory buckets
+        return {"ETag": obj.etag, **checksum_out(obj)}
 
     def _read(self, ctx: RequestContext, params: dict[str, Any], *, head: bool) -> dict[str, Any]:
         read: ObjectRead = self.engine.objects.open(
