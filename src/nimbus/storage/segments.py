@@ -13,11 +13,7 @@ loop and queues the records; the writer thread takes everything queued (across a
 writes each log's frames with one ``write``, ``fdatasync``s each touched file once (several files in
 parallel on a small pool, since fdatasync releases the GIL), then publishes the
 records to readers and resolves the callers' futures. While it syncs, the next batch accumulates: that
-is the group commit. An append that finds the writer idle and nothing queued commits on its own thread
-instead (two thread hand-offs cost more than the sync), under the same commit lock; after an inline
-sync slower than 2 ms, appends go through the writer for a second, and so does an append right
-after an inline commit (a burst of appends, e.g. to many logs at once, shares one group commit).
-Queued bytes are bounded (``max_pending_bytes``): past it, appenders wait.
+is the group commit. Queued bytes are bounded (``max_pending_bytes``): past it, appenders wait.
 
 The writer keeps zeros written and fsync'd ahead of the active segment's last frame
 (``preallocate_bytes``, topped up after the callers of a commit are answered): frames overwrite blocks
@@ -72,9 +68,6 @@ DEFAULT_PREALLOCATE_BYTES = 8 << 20  # zeros kept written ahead of the active se
 PREALLOC_MAX_COMMIT_BYTES = 128 << 10
 MAX_RECORD_BYTES = 64 << 20  # far above any AWS record limit (Kinesis 1 MiB, Firehose 1,000 KiB)
 INDEX_INTERVAL_BYTES = 4096
-INLINE_SLOW_SYNC_S = 0.002  # an inline fsync slower than this sends appends to the writer thread ...
-INLINE_BACKOFF_S = 1.0  # ... for this long
-INLINE_BURST_S = 0.0002  # an append this soon after an inline commit goes through the writer (a burst)
 SYNC_THREADS = 8  # fdatasyncs in flight at once when a batch touches several logs
 _READ_CHUNK_MIN = 64 << 10
 _READ_CHUNK_MAX = 4 << 20
@@ -193,15 +186,7 @@ class _Append:
     timestamp_ms: int
     payloads: list[bytes]
     nbytes: int
-    future: asyncio.Future[None] | None  # None: committed inline by the caller (no writer hand-off)
-
-
-@dataclass(slots=True)
-class _Prealloc:
-    """Zeros ahead for a log whose appends were committed inline (the writer thread fills them)."""
-
-    log: SegmentLog
-    nbytes: int = 0
+    future: asyncio.Future[None]
 
 
 @dataclass(slots=True)
@@ -219,7 +204,7 @@ class _Drop:
     nbytes: int = 0
 
 
-_Op = _Append | _Trim | _Drop | _Prealloc
+_Op = _Append | _Trim | _Drop
 
 
 @dataclass(slots=True)
@@ -278,7 +263,6 @@ class SegmentLog:
         self._last_ts = max((s.last_ts for s in segments), default=-1)
         self._wfd = os.open(last.path, os.O_WRONLY)  # frames are written at w_size (pwrite), before any zeros
         self._prealloc_failed = False
-        self._prealloc_queued = False  # a _Prealloc op waits in the writer's queue
         self._written = 0  # frame bytes written since opened (only busy logs get zeros ahead)
         self._last_commit_bytes = 0
         self._failed: BaseException | None = None
@@ -335,47 +319,10 @@ class SegmentLog:
         ts = self._last_ts = max(ts, self._last_ts, 0)
         first = self._assigned
         self._assigned += len(records)
-        store = self._store
-        if store._try_inline():
-            # Nothing queued and the writer idle: commit on this thread (fdatasync releases the GIL);
-            # two thread hand-offs cost more than the sync itself. Concurrent appends, which find the
-            # writer busy or the queue not empty, still share the writer's group commit.
-            try:
-                self._commit_inline(_Append(self, first, ts, records, nbytes, None))
-            finally:
-                store._inline_ended = time.monotonic()
-                store._commit_lock.release()
-                store._release(nbytes)
-            return list(range(first, first + len(records)))
         future: asyncio.Future[None] = loop.create_future()
-        store._submit(_Append(self, first, ts, records, nbytes, future))
+        self._store._submit(_Append(self, first, ts, records, nbytes, future))
         await future
         return list(range(first, first + len(records)))
-
-    def _commit_inline(self, request: _Append) -> None:
-        """Write, fsync and publish one append on the caller's thread (the store's commit lock held)."""
-        try:
-            if self._closed:
-                raise LogClosed(f"log {self._name!r} was dropped or closed")
-            if self._failed is not None:
-                raise LogClosed(f"log {self._name!r} failed an earlier write: {self._failed!r}")
-            self._write_batch([request])
-            started = time.monotonic()
-            self._sync()
-            if time.monotonic() - started > INLINE_SLOW_SYNC_S:
-                # a slow disk (another big fsync in progress): let the writer thread group-commit for a
-                # while, so the event loop keeps reading requests instead of waiting on each sync
-                self._store._inline_after = time.monotonic() + INLINE_BACKOFF_S
-        except LogClosed:
-            raise
-        except BaseException as exc:  # as the writer's _fail: refuse appends until reopened
-            log.error("log write failed log=%s error=%r", self._name, exc)
-            self._failed = exc
-            raise LogClosed(f"log {self._name!r} write failed: {exc!r}") from exc
-        self._publish()
-        if self._wants_prealloc() and not self._prealloc_queued:
-            self._prealloc_queued = True
-            self._store._submit(_Prealloc(self))
 
     # writer thread only -----------------------------------------------------------------------------
 
@@ -439,13 +386,6 @@ class SegmentLog:
 
     def _sync(self) -> None:
         os.fdatasync(self._wfd)
-
-    def _wants_prealloc(self) -> bool:
-        ahead = self._store.preallocate_bytes
-        if ahead <= 0 or self._prealloc_failed or self._written < ahead // 8 or self._last_commit_bytes > PREALLOC_MAX_COMMIT_BYTES:
-            return False
-        segment = self._segments[-1]
-        return max(segment.alloc_end, segment.w_size) - segment.w_size < ahead // 2 and segment.w_size + 1 < self._store.segment_bytes
 
     def _preallocate(self) -> None:
         """Keep zeros written and fsync'd ahead of the active segment's end (up to ``preallocate_bytes``,
@@ -673,9 +613,6 @@ class SegmentLogStore:
         self._logs: dict[str, SegmentLog] = {}
         self._names_lock = threading.Lock()
         self._cond = threading.Condition(threading.Lock())
-        self._commit_lock = threading.Lock()  # held by whoever writes and syncs: the writer or an inline append
-        self._inline_after = 0.0  # monotonic time before which appends go through the writer (slow syncs seen)
-        self._inline_ended = 0.0  # when the last inline commit ended
         self._queue: list[_Op] = []
         self._pending_bytes = 0
         self._space_waiters: list[asyncio.Future[None]] = []
@@ -780,29 +717,12 @@ class SegmentLogStore:
                     self._cond.wait()
                 if not self._queue:
                     return
-            # The commit lock first, then the batch: an inline commit (which needs the lock and an empty
-            # queue) can never write records numbered after ones this batch holds.
-            with self._commit_lock:
-                with self._cond:
-                    batch, self._queue = self._queue, []
-                try:
-                    self._process(batch)
-                except BaseException:  # never let the writer die silently; _process settles what it can
-                    log.exception("log writer failed a batch")
+                batch, self._queue = self._queue, []
+            try:
+                self._process(batch)
+            except BaseException:  # never let the writer die silently; _process settles what it can
+                log.exception("log writer failed a batch")
             self._release(sum(op.nbytes for op in batch))
-
-    def _try_inline(self) -> bool:
-        """Take the commit lock if the writer is idle and nothing is queued (else False, lock not held)."""
-        now = time.monotonic()
-        if now < self._inline_after or now - self._inline_ended < INLINE_BURST_S:
-            return False  # slow syncs lately, or a burst of appends: the writer groups them in one commit
-        if not self._commit_lock.acquire(blocking=False):
-            return False
-        with self._cond:
-            if not self._queue and not self._closing:
-                return True
-        self._commit_lock.release()
-        return False
 
     def _process(self, batch: list[_Op]) -> None:
         outcomes: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
@@ -844,10 +764,6 @@ class SegmentLogStore:
                 groups.setdefault(op.log, []).append(op)
                 continue
             commit()
-            if isinstance(op, _Prealloc):
-                op.log._prealloc_queued = False
-                touched[op.log] = None  # filled below, after the callers are answered
-                continue
             try:
                 if isinstance(op, _Trim):
                     op.log._persist_trim()
@@ -899,7 +815,7 @@ class SegmentLogStore:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
-        with self._commit_lock, self._names_lock:  # an inline commit in flight finishes first
+        with self._names_lock:
             for opened in self._logs.values():
                 opened._closed = True
                 opened._drop_preallocation()

@@ -19,15 +19,6 @@ T = TypeVar("T")
 SHARD = "kinesis/000000000000/us-east-1/mystream/shardId-000000000000"
 
 
-@pytest.fixture(autouse=True, params=["inline", "writer"])
-def commit_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test twice: appends committed inline when the writer is idle (the default), and every append
-    through the writer thread's queue (what concurrent appends get)."""
-    if request.param == "writer":
-        monkeypatch.setattr(SegmentLogStore, "_try_inline", lambda self: False)
-    return str(request.param)
-
-
 def run(coro: Awaitable[T]) -> T:
     async def main() -> T:
         return await coro
@@ -395,30 +386,5 @@ def test_zero_tail_of_an_earlier_segment_is_clean_but_other_damage_is_not(tmp_pa
         first.write_bytes(intact + bytes(100) + b"\x01" + bytes(100))
         with pytest.raises(LogCorrupt):
             segment_store(tmp_path).open("l")
-
-    run(main())
-
-
-def test_inline_and_queued_appends_interleave_in_order(tmp_path: Path, commit_path: str) -> None:
-    """Appends issued while the writer is busy (here: holding its commit lock) queue behind it; the next
-    one, once it is idle, commits inline; numbering, order and durability are the same either way."""
-
-    async def main() -> None:
-        store = SegmentLogStore(tmp_path / "logs", segment_bytes=8192)
-        log = store.open("l")
-        assert await log.append([b"a"]) == [0]
-        store._commit_lock.acquire()  # the writer "busy"
-        queued = [asyncio.ensure_future(log.append([b"q%d" % i, b"r%d" % i])) for i in range(5)]
-        await asyncio.sleep(0.01)
-        assert not any(f.done() for f in queued)
-        store._commit_lock.release()
-        assert [await f for f in queued] == [[1 + 2 * i, 2 + 2 * i] for i in range(5)]
-        assert await log.append([b"z"]) == [11]
-        expected = [b"a"] + [p for i in range(5) for p in (b"q%d" % i, b"r%d" % i)] + [b"z"]
-        assert [r.payload for r in log.read(0)] == expected
-        await store.aclose()
-        store = SegmentLogStore(tmp_path / "logs", segment_bytes=8192)
-        assert [r.payload for r in store.open("l").read(0)] == expected
-        await store.aclose()
 
     run(main())
