@@ -190,6 +190,22 @@ def test_a_lone_write_commits_in_place_and_concurrent_ones_share_the_committer()
     asyncio.run(run())
 
 
+def test_a_slow_commit_on_the_event_loop_sends_the_next_ones_to_the_committer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nimbus.services.s3 import objects as objects_module
+
+    async def run() -> None:
+        e = engine()
+        monkeypatch.setattr(objects_module, "INLINE_SLOW_S", -1.0)  # every commit counts as slow
+        await e.objects.put(ACCOUNT, "unit-bucket", "first", b"one")
+        assert e.objects.committer._thread is None  # this one still committed in place...
+        await e.objects.put(ACCOUNT, "unit-bucket", "second", b"two")
+        assert e.objects.committer._thread is not None  # ...the next went to the committer
+        assert await body_of(e, "first") == b"one" and await body_of(e, "second") == b"two"
+        await e.objects.aclose()
+
+    asyncio.run(run())
+
+
 def test_bucket_cache_follows_deletes_and_updates() -> None:
     async def run() -> None:
         e = engine()

@@ -19,6 +19,7 @@ import datetime as dt
 import email.utils
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -66,6 +67,8 @@ log = logging.getLogger(__name__)
 MAX_KEY_BYTES = 1024  # aws-contracts.md E.4
 MAX_PUT_BYTES = 5 * 1024**3  # single PUT / part
 MAX_LIST_KEYS = 1000
+INLINE_SLOW_S = 0.002  # a commit on the event loop slower than this (a slow disk) ...
+INLINE_BACKOFF_S = 1.0  # ... sends commits through the committer thread for this long
 LIST_BATCH = 1000
 # Segments opened when a read starts (a stable snapshot even if the object is replaced meanwhile);
 # objects with more segments open the rest as the read reaches them.
@@ -507,6 +510,7 @@ class Objects:
         self.committer = GroupCommitter(metadata, name="nimbus-s3-commit")
         self._writing = 0  # put/copy calls between their start and the end of their commit
         self._handed = 0  # commits in the committer's hands
+        self._inline_off_until = 0.0  # monotonic time before which no commit runs on the event loop
 
     async def aclose(self) -> None:
         await self.committer.aclose()
@@ -599,17 +603,25 @@ class Objects:
             return old
 
         try:
-            if self._handed == 0 and self._writing <= 1:
+            if self._handed == 0 and self._writing <= 1 and time.monotonic() >= self._inline_off_until:
                 # No other write to share a commit with: commit here, on the event loop. The fsync (about
                 # 0.1 ms) costs less than handing over to the committer's thread and back (two wake-ups).
-                found = self.buckets.lookup(account, obj.bucket) if plain else None
-                if found is not None and md.insert(KIND_OBJECT, okey, doc):
-                    # A new key: the INSERT alone is the transaction. Nothing can delete the bucket
-                    # between the lookup and it: bucket writes run on this thread, synchronously.
-                    old, notification = None, found.notification
-                else:
-                    with md.transaction():
-                        old = transact()
+                # While the disk is slow (a commit here took over INLINE_SLOW_S), commits go through the
+                # committer for a while, so a slow fsync does not hold up every other request.
+                started = time.monotonic()
+                try:
+                    found = self.buckets.lookup(account, obj.bucket) if plain else None
+                    if found is not None and md.insert(KIND_OBJECT, okey, doc):
+                        # A new key: the INSERT alone is the transaction. Nothing can delete the bucket
+                        # between the lookup and it: bucket writes run on this thread, synchronously.
+                        old, notification = None, found.notification
+                    else:
+                        with md.transaction():
+                            old = transact()
+                finally:
+                    done = time.monotonic()
+                    if done - started > INLINE_SLOW_S:
+                        self._inline_off_until = done + INLINE_BACKOFF_S
             else:
                 # Concurrent writes: the committer's thread commits them together (one fsync), and the
                 # event loop keeps serving meanwhile.
