@@ -48,8 +48,7 @@ class BlobInfo:
 
     key: str
     size: int
-    md5_hex: str
-    sha256_hex: str
+    md5_hex: str  # other digests: pass their hashers to ``put`` (they see every byte)
 
 
 class Hasher(Protocol):

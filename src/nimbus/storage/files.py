@@ -6,7 +6,7 @@ Layout under the store's root (``data_dir/blobs``)::
     tmp/<uuid>.tmp          puts in progress (same filesystem, so the final rename is atomic)
 
 A put streams into ``tmp/`` (chunks batched up to ``WRITE_BATCH_BYTES`` per thread hop, the next batch
-received while the previous one is written), feeding md5, sha256 and any extra hashers on the way; then
+received while the previous one is written), feeding md5 (the S3 ETag) and any extra hashers on the way; then
 fsyncs the file, renames it over ``objects/..`` and fsyncs that directory. Memory stays constant for any
 size. A reader opens the file once and streams ranges with ``pread``, so it keeps a consistent snapshot
 even if the key is overwritten or deleted meanwhile.
@@ -61,7 +61,6 @@ class _BlobWriter:
         self._tmp = tmp
         self._hashers = hashers
         self._md5 = hashlib.md5()
-        self._sha256 = hashlib.sha256()
         self._lock = threading.Lock()
         self._fd = -1
         self._aborted = False
@@ -79,7 +78,6 @@ class _BlobWriter:
             fd = self._ensure_open()
             for chunk in chunks:
                 self._md5.update(chunk)
-                self._sha256.update(chunk)
                 for hasher in self._hashers:
                     hasher.update(chunk)
                 view = memoryview(chunk)
@@ -100,7 +98,7 @@ class _BlobWriter:
                 pass
             os.replace(self._tmp, final)
             _fsync_dir(final.parent)
-            return BlobInfo(key, self.size, self._md5.hexdigest(), self._sha256.hexdigest())
+            return BlobInfo(key, self.size, self._md5.hexdigest())
 
     def abort(self) -> None:
         with self._lock:

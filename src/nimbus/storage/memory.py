@@ -325,7 +325,7 @@ class MemoryBlobStore:
         self._blobs[key] = (data, time.monotonic())
         if self._tmp is not None:
             self._tmp_path(key).unlink(missing_ok=True)
-        return BlobInfo(key, len(data), hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest())
+        return BlobInfo(key, len(data), hashlib.md5(data).hexdigest())
 
     def open(self, key: str) -> MemoryBlobReader:
         entry = self._blobs.get(key)
