@@ -88,6 +88,18 @@ class ReadResult:
 _KEY_HEADS = [n.to_bytes(2, "little") for n in range(1025)]
 
 
+def _plain_payloads(datas: Sequence[bytes], keys: Sequence[bytes], limit: int) -> list[bytes] | None:
+    """Log payloads (key header, key, data) of records without ExplicitHashKey; None when one needs the
+    general path (a record over ``limit`` bytes, an unusually long key)."""
+    try:
+        payloads = list(map(b"".join, zip(map(_KEY_HEADS.__getitem__, map(len, keys)), keys, datas)))
+    except IndexError:
+        return None
+    if max(map(len, payloads)) - 2 > limit:
+        return None
+    return payloads
+
+
 def _now_ms(clock: Clock) -> int:
     return int(clock.time() * 1000)
 
@@ -632,27 +644,16 @@ class Streams:
         """``put_records`` when every record goes to the one open shard and quotas are off: the same
         result, built a list at a time. None (nothing appended) when an entry needs the general path
         (an ExplicitHashKey to check, a record over the size limit, an unusually long key)."""
-        heads = _KEY_HEADS
-        try:
-            keys = [key.encode("utf-8") for _, key, explicit in entries if explicit is None]
-            if len(keys) != len(entries):
-                return None
-            payloads = [b"".join((heads[len(key)], key, entry[0])) for entry, key in zip(entries, keys)]
-        except IndexError:
+        keys = [key.encode("utf-8") for _, key, explicit in entries if explicit is None]
+        if len(keys) != len(entries):
             return None
-        if max(map(len, payloads)) - 2 > limit:
+        payloads = _plain_payloads([entry[0] for entry in entries], keys, limit)
+        if payloads is None:
             return None
-        # No await before the append is queued: routing and in-flight counting are atomic w.r.t. resharding.
-        shard.inflight += 1
-        try:
-            seqs = await self._append(shard, payloads, _now_ms(self.clock))
-        except Exception as exc:  # noqa: BLE001 - reported per record, as the general path does
-            log.error("append failed shard=%s error=%r", shard.shard_id, exc)
+        numbers = await self._append_numbered(shard, payloads)
+        if numbers is None:
             return [PutResult(error_code="InternalFailure", error_message="Internal service failure.") for _ in entries]
-        encode = shard.encode
-        assert encode is not None
         sid = shard.shard_id
-        numbers = encode.range(seqs[0], len(seqs)) if seqs[-1] - seqs[0] == len(seqs) - 1 else [encode(q) for q in seqs]
         return [PutResult(sid, number) for number in numbers]
 
     async def put_plain(
@@ -666,24 +667,29 @@ class Streams:
         single = stream.single_open_shard()
         if single is None or self.quotas is not None or not datas:
             return None
-        try:
-            payloads = list(map(b"".join, zip(map(_KEY_HEADS.__getitem__, map(len, keys)), keys, datas)))
-        except IndexError:
+        payloads = _plain_payloads(datas, keys, stream.max_record_kib * 1024)
+        if payloads is None:
             return None
-        if max(map(len, payloads)) - 2 > stream.max_record_kib * 1024:
-            return None
-        # No await before the append is queued: routing and in-flight counting are atomic w.r.t. resharding.
-        single.inflight += 1
-        try:
-            seqs = await self._append(single, payloads, _now_ms(self.clock))
-        except Exception as exc:  # noqa: BLE001 - reported per record, as the general path does
-            log.error("append failed shard=%s error=%r", single.shard_id, exc)
+        numbers = await self._append_numbered(single, payloads)
+        if numbers is None:
             return [PutResult(error_code="InternalFailure", error_message="Internal service failure.") for _ in datas]
-        encode = single.encode
+        return single.shard_id, numbers
+
+    async def _append_numbered(self, shard: Shard, payloads: list[bytes]) -> list[str] | None:
+        """Append ``payloads`` to ``shard`` and return their sequence numbers, or None when the append
+        failed (logged; the callers report it per record, as the general path does). No await before the
+        append is queued: routing and in-flight counting stay atomic with respect to resharding."""
+        shard.inflight += 1
+        try:
+            seqs = await self._append(shard, payloads, _now_ms(self.clock))
+        except Exception as exc:  # noqa: BLE001 - reported per record by the callers
+            log.error("append failed shard=%s error=%r", shard.shard_id, exc)
+            return None
+        encode = shard.encode
         assert encode is not None
         if seqs[-1] - seqs[0] == len(seqs) - 1:
-            return single.shard_id, encode.range(seqs[0], len(seqs))
-        return single.shard_id, [encode(q) for q in seqs]
+            return encode.range(seqs[0], len(seqs))
+        return [encode(q) for q in seqs]
 
     async def _append(self, shard: Shard, payloads: list[bytes], ts: int) -> list[int]:
         try:
