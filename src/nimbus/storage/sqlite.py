@@ -18,10 +18,11 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -140,22 +141,9 @@ class SqliteMetadataStore:
 
     # -------------------------------------------------------------------------------------- documents
 
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        """The connection a read uses: the writer's own inside this thread's transaction (it must see its
-        uncommitted writes), else the reader connection, which no commit in progress can block."""
-        if self._lock.owner_thread == threading.get_ident():
-            with self._lock.hold():
-                yield self._conn
-            return
-        with self._reader_lock:
-            if self._reader is None:
-                raise StorageError("metadata store is closed")
-            yield self._reader
-
     def get(self, kind: str, key: str) -> Doc | None:
-        # _reading() spelled out (the hot path of every read), plus: when no transaction is open, read
-        # through the writer's connection. Its page cache stays valid across its own commits, while any
+        # The choice of connection, as _fetchall makes it, spelled out (the hot path of every read): when no
+        # transaction is open, read through the writer's connection. Its page cache stays valid across its own commits, while any
         # commit makes the read-only connection drop its whole cache and read the pages again.
         lock = self._lock
         owner = lock._owner
@@ -208,15 +196,33 @@ class SqliteMetadataStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(max(limit, 0))
-        with self._reading() as db:
-            rows = db.execute(sql, params).fetchall()
-        return [(key, _load(blob)) for key, blob in rows]
+        return [(key, _load(blob)) for key, blob in self._fetchall(sql, params)]
 
     def count(self, kind: str, prefix: str = "") -> int:
         where, params = _range(kind, prefix, None)
-        with self._reading() as db:
-            row = db.execute(f"SELECT count(*) FROM documents WHERE {where}", params).fetchone()
-        return int(row[0])
+        return int(self._fetchall(f"SELECT count(*) FROM documents WHERE {where}", params)[0][0])
+
+    def _fetchall(self, sql: str, params: Sequence[object]) -> list[Any]:
+        """A read's rows. The connection: the writer's when its lock is free (no transaction open; its page
+        cache survives its own commits) or inside this task's own transaction (it must see its uncommitted
+        writes); else the read-only one, which no commit in progress can block."""
+        lock = self._lock
+        owner = lock._owner
+        if owner is None and lock._lock.acquire(False):
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            finally:
+                lock._lock.release()
+        if owner is None or owner[0] != threading.get_ident():
+            with self._reader_lock:
+                reader = self._reader
+                if reader is None:
+                    raise StorageError("metadata store is closed")
+                return reader.execute(sql, params).fetchall()
+        if owner[1] is _current_task():
+            return self._conn.execute(sql, params).fetchall()  # inside this owner's open transaction
+        with self._lock.hold():  # another task of this thread: hold() refuses it
+            return self._conn.execute(sql, params).fetchall()
 
     def close(self) -> None:
         with self._lock.hold():
