@@ -116,22 +116,6 @@ def parse_authorization(auth: str) -> Authorization | None:
     return Authorization(cred, sh, sig, parse_scope(cred))
 
 
-def scope_of_request(
-    headers: dict[str, str], query: list[tuple[str, str]], auth: Authorization | None = None
-) -> Scope | None:
-    """The credential scope, from the Authorization header or presigned query, without verifying."""
-    if auth is not None:
-        return auth.scope
-    header = headers.get("authorization")
-    if header:
-        parsed = parse_authorization(header)
-        return parsed.scope if parsed else None
-    for k, v in query:
-        if k == "X-Amz-Credential":
-            return parse_scope(v)
-    return None
-
-
 _key_cache: dict[tuple[str, str, str, str], bytes] = {}
 
 

@@ -22,7 +22,6 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -317,13 +316,9 @@ class Findings:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NimbusProcess]:
-    base = tmp_path_factory.mktemp("fuzz")
-    srv = NimbusProcess(base / "data").start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+def server(nimbus_server: NimbusProcess) -> NimbusProcess:
+    """This module's server (conftest's ``nimbus_server``, one per module)."""
+    return nimbus_server
 
 
 def _existing(server: NimbusProcess) -> dict[str, list[str]]:

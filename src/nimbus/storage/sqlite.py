@@ -142,28 +142,8 @@ class SqliteMetadataStore:
     # -------------------------------------------------------------------------------------- documents
 
     def get(self, kind: str, key: str) -> Doc | None:
-        # The choice of connection, as _fetchall makes it, spelled out (the hot path of every read): when no
-        # transaction is open, read through the writer's connection. Its page cache stays valid across its own commits, while any
-        # commit makes the read-only connection drop its whole cache and read the pages again.
-        lock = self._lock
-        owner = lock._owner
-        if owner is None and lock._lock.acquire(False):
-            try:
-                row = self._conn.execute(_GET, (kind, key)).fetchone()
-            finally:
-                lock._lock.release()
-        elif owner is None or owner[0] != threading.get_ident():
-            with self._reader_lock:
-                reader = self._reader
-                if reader is None:
-                    raise StorageError("metadata store is closed")
-                row = reader.execute(_GET, (kind, key)).fetchone()
-        elif owner[1] is _current_task():
-            row = self._conn.execute(_GET, (kind, key)).fetchone()  # inside this owner's open transaction
-        else:
-            with self._lock.hold():  # another task of this thread: hold() refuses it
-                row = self._conn.execute(_GET, (kind, key)).fetchone()
-        return None if row is None else _load(row[0])
+        rows = self._fetchall(_GET, (kind, key))
+        return _load(rows[0][0]) if rows else None
 
     def put(self, kind: str, key: str, doc: Doc) -> None:
         blob = orjson.dumps(doc)

@@ -296,8 +296,9 @@ class Multipart:
             md.delete(KIND_UPLOAD, ukey)
             return unused
 
-        await self.objects.commit(account, obj, if_match=if_match, if_none_match=if_none_match, extra=drop_upload)
-        await self.objects.notifier.object_event(account, self.buckets, bucket, "ObjectCreated:CompleteMultipartUpload", obj, origin)
+        _, notification = await self.objects.commit(account, obj, if_match=if_match, if_none_match=if_none_match, extra=drop_upload)
+        await self.objects.notifier.object_event(account, self.buckets, bucket, "ObjectCreated:CompleteMultipartUpload", obj, origin,
+                                                 config=notification)
         return obj
 
     async def _full_object_checksum(self, algorithm: str, parts: list[Part]) -> str:

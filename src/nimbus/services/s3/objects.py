@@ -265,7 +265,7 @@ def fits_inline(data: bytes | AsyncIterable[bytes], size_hint: int | None) -> bo
 
 async def ingest_inline(data: bytes | AsyncIterable[bytes], integrity: Integrity) -> tuple[Ingested, bytes]:
     """``ingest`` for a small body: read into memory and verified, nothing written yet; the caller commits
-    it with the object (``Objects.commit(inline=...)``). A body longer than declared is refused by the
+    it with the object (in ``S3Object.inline``). A body longer than declared is refused by the
     length check before anything is kept."""
     md5 = integrity.check_format()
     if isinstance(data, (bytes, bytearray, memoryview)):
@@ -551,28 +551,12 @@ class Objects:
         if_match: str | None = None,
         if_none_match: str | None = None,
         extra: Callable[[], list[str]] | None = None,
-        inline: bytes | None = None,
-    ) -> S3Object | None:
+    ) -> tuple[S3Object | None, dict[str, Any]]:
         """Name ``obj``'s blobs under its key in one transaction; delete the blobs it replaced after.
         ``extra`` runs inside the transaction (multipart completion drops its parts there) and returns
-        blob keys to delete once committed. ``inline`` is the body of an object whose one segment is an
-        inline blob: it is kept in the object's description (same document, same transaction). Returns the
-        replaced object."""
-        if inline is not None:
-            obj = replace(obj, inline=encode_inline(inline))
-        old, _ = await self._commit(account, obj, if_match=if_match, if_none_match=if_none_match, extra=extra)
-        return old
-
-    async def _commit(
-        self,
-        account: str,
-        obj: S3Object,
-        *,
-        if_match: str | None = None,
-        if_none_match: str | None = None,
-        extra: Callable[[], list[str]] | None = None,
-    ) -> tuple[S3Object | None, dict[str, Any]]:
-        """``commit``, also returning the bucket's notification configuration as the transaction saw it."""
+        blob keys to delete once committed. A small body travels in ``obj.inline`` (same document, same
+        transaction). Returns the replaced object and the bucket's notification configuration as the
+        transaction saw it."""
         md = self.metadata
         okey = self._okey(account, obj.bucket, obj.key)
         garbage: list[str] = []
@@ -683,7 +667,7 @@ class Objects:
                 checksum_type="FULL_OBJECT" if got.checksum else None, storage_class=storage_class or "STANDARD",
                 inline=encode_inline(body) if body is not None else None,
             )
-            _, notification = await self._commit(account, obj, if_match=if_match, if_none_match=if_none_match)
+            _, notification = await self.commit(account, obj, if_match=if_match, if_none_match=if_none_match)
             await self.notifier.object_event(account, self.buckets, obj.bucket, "ObjectCreated:Put", obj, origin,
                                              config=notification)
             return obj
@@ -741,7 +725,7 @@ class Objects:
                 storage_class=storage_class or src.storage_class,
                 inline=encode_inline(body) if body is not None else None,
             )
-            _, notification = await self._commit(account, obj, if_match=if_match, if_none_match=if_none_match)
+            _, notification = await self.commit(account, obj, if_match=if_match, if_none_match=if_none_match)
             await self.notifier.object_event(account, self.buckets, bucket, "ObjectCreated:Copy", obj, origin,
                                              config=notification)
             return obj
