@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ import tempfile
 import textwrap
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +29,14 @@ BARE_APP = textwrap.dedent(
         await send({"type": "http.response.body", "body": b"ok"})
     """
 )
+
+
+def code_zip(source: str, filename: str = "app.py") -> bytes:
+    """A Lambda deployment package holding one Python file."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(filename, source)
+    return buf.getvalue()
 
 
 def free_port() -> int:

@@ -12,14 +12,12 @@ Targets (issue 3): boto3 p50 <= 1.3x the do-nothing server; raw HTTP p50 <= 0.5 
 
 from __future__ import annotations
 
-import io
 import statistics
 import textwrap
 import time
-import zipfile
 from typing import Any
 
-from _common import ACCESS_KEY, SECRET_KEY, have_wrk, row, signed_headers, start_bare, start_nimbus, stop, wrk
+from _common import ACCESS_KEY, SECRET_KEY, code_zip, have_wrk, row, signed_headers, start_bare, start_nimbus, stop, wrk
 
 CANNED_INVOKE_APP = textwrap.dedent(
     """
@@ -54,12 +52,6 @@ def _client(service: str, port: int) -> Any:
     )
 
 
-def _zip(source: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("app.py", source)
-    return buf.getvalue()
-
 
 def _latencies(call: Any, n: int) -> tuple[float, float]:
     samples = []
@@ -81,7 +73,7 @@ def api_figures(n: int = 2000, seconds: int = 5) -> list[str]:
         lam = _client("lambda", nport)
         lam.create_function(
             FunctionName="bench-echo", Runtime="python3.12", Role="arn:aws:iam::000000000000:role/r",
-            Handler="app.handler", Code={"ZipFile": _zip(ECHO)}, MemorySize=128,
+            Handler="app.handler", Code={"ZipFile": code_zip(ECHO)}, MemorySize=128,
         )
         payload = b'{"hello": "world"}'
         for _ in range(50):  # cold start + warm-up

@@ -22,20 +22,18 @@ Run: .venv/bin/python benchmarks/firehose.py [--seconds 5] [--rounds 6] [--backl
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import multiprocessing as mp
 import statistics
 import sys
 import time
 import urllib.request
-import zipfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ACCESS_KEY, SECRET_KEY, row, start_bare, start_nimbus, stop  # noqa: E402
+from _common import ACCESS_KEY, SECRET_KEY, code_zip, row, start_bare, start_nimbus, stop  # noqa: E402
 
 RECORDS = 500
 RECORD_BYTES = 100
@@ -110,12 +108,6 @@ def handler(event, context):
     return {"records": [{"recordId": r["recordId"], "result": "Ok", "data": r["data"]} for r in event["records"]]}
 """
 
-
-def _zip(source: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("app.py", source)
-    return buf.getvalue()
 
 
 def _flush(port: int, name: str) -> None:
@@ -308,7 +300,7 @@ def transform_and_punctuality(parts: set[str], args: argparse.Namespace) -> list
     try:
         lam = client(port, "lambda")
         fn = lam.create_function(FunctionName="pass-through", Runtime="python3.12", Role=ROLE, Handler="app.handler",
-                                 Code={"ZipFile": _zip(PASS_THROUGH)}, MemorySize=256, Timeout=60)
+                                 Code={"ZipFile": code_zip(PASS_THROUGH)}, MemorySize=256, Timeout=60)
         for _ in range(100):
             if lam.get_function(FunctionName="pass-through")["Configuration"].get("State") == "Active":
                 break

@@ -8,11 +8,9 @@ Run: .venv/bin/python benchmarks/gateway.py   (needs wrk: apt-get install wrk)
 
 from __future__ import annotations
 
-import io
 import sys
-import zipfile
 
-from _common import ACCESS_KEY, SECRET_KEY, have_wrk, signed_headers, start_bare, start_nimbus, stop, wrk
+from _common import ACCESS_KEY, SECRET_KEY, code_zip, have_wrk, signed_headers, start_bare, start_nimbus, stop, wrk
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent / "src"))
 
@@ -22,12 +20,6 @@ def lambda_handler(event, context):
     return {"statusCode": 200, "body": json.dumps("Hello from Lambda!")}
 """
 
-
-def _zip(source: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("lambda_function.py", source)
-    return buf.getvalue()
 
 
 def _client(service: str, port: int) -> object:
@@ -49,7 +41,7 @@ def main() -> int:
     try:
         lam, apigw = _client("lambda", port), _client("apigateway", port)
         lam.create_function(FunctionName="hello", Runtime="python3.8", Role="arn:aws:iam::000000000000:role/r",  # type: ignore[attr-defined]
-                            Handler="lambda_function.lambda_handler", Code={"ZipFile": _zip(HELLO)})
+                            Handler="lambda_function.lambda_handler", Code={"ZipFile": code_zip(HELLO, "lambda_function.py")})
         lam.get_waiter("function_active_v2").wait(FunctionName="hello", WaiterConfig={"Delay": 0.2})  # type: ignore[attr-defined]
         trig = create_http_trigger(lam, apigw, "hello", security="open", stage="default")
         gw_url, _ = invoke_urls(f"http://127.0.0.1:{port}", trig["restApiId"], "default", "/hello")

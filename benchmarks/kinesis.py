@@ -23,7 +23,7 @@ import textwrap
 import time
 from typing import Any
 
-from _common import ACCESS_KEY, SECRET_KEY, row, start_bare, start_nimbus, stop
+from _common import ACCESS_KEY, SECRET_KEY, code_zip, row, start_bare, start_nimbus, stop
 
 RECORD = b"x" * 100
 BATCH = 500
@@ -180,20 +180,16 @@ def pct(lat: list[float], q: float) -> float:
 def esm_latency(port: int) -> str:
     """p50 ms from PutRecord to the handler seeing the record (the handler records its receive time)."""
     try:
-        import io
         import json
-        import zipfile
 
         import boto3
 
         lam = boto3.client("lambda", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{port}",
                            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
         k = client(port)
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w") as zf:
-            zf.writestr("app.py", "import time\ndef handler(event, context):\n    print('SEEN', time.time(), event['Records'][0]['kinesis']['partitionKey'])\n    return None\n")
+        package = code_zip("import time\ndef handler(event, context):\n    print('SEEN', time.time(), event['Records'][0]['kinesis']['partitionKey'])\n    return None\n")
         lam.create_function(FunctionName="esm-bench", Runtime="python3.12", Role="arn:aws:iam::000000000000:role/r",
-                            Handler="app.handler", Code={"ZipFile": buf.getvalue()})
+                            Handler="app.handler", Code={"ZipFile": package})
         k.create_stream(StreamName="esm", ShardCount=1)
         time.sleep(1)
         arn = k.describe_stream_summary(StreamName="esm")["StreamDescriptionSummary"]["StreamARN"]

@@ -11,18 +11,16 @@ Run: .venv/bin/python benchmarks/s3_notifications.py      (NIMBUS_BENCH_S3_OPS=1
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 import os
 import shutil
 import tempfile
 import statistics
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, row, start_nimbus, stop
+from _common import ROOT, code_zip, row, start_nimbus, stop
 from s3 import SMALL, client
 
 OPS = int(os.environ.get("NIMBUS_BENCH_S3_OPS", "1500"))
@@ -133,9 +131,7 @@ def lambda_client(port: int) -> Any:
 
 
 def main() -> int:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("app.py", NOOP)
+    package = code_zip(NOOP)
     print(f"small objects: {len(SMALL)} B, {OPS} sequential boto3 PutObject calls per figure; baseline: the same "
           f"server, a bucket without notifications, in alternating blocks of {BLOCK}\n")
     print("| measurement | with notification | without | ratio | |\n|---|---|---|---|---|")
@@ -144,7 +140,7 @@ def main() -> int:
         try:
             s3, lam = client(port), lambda_client(port)
             arn = lam.create_function(FunctionName="sink", Runtime="python3.12", Handler="app.handler",
-                                      Role="arn:aws:iam::000000000000:role/r", Code={"ZipFile": buf.getvalue()})["FunctionArn"]
+                                      Role="arn:aws:iam::000000000000:role/r", Code={"ZipFile": package})["FunctionArn"]
             if setup == "throttled":
                 lam.put_function_concurrency(FunctionName="sink", ReservedConcurrentExecutions=0)
             for b in ("plain", "notified"):
