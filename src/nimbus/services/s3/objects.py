@@ -67,8 +67,9 @@ log = logging.getLogger(__name__)
 MAX_KEY_BYTES = 1024  # aws-contracts.md E.4
 MAX_PUT_BYTES = 5 * 1024**3  # single PUT / part
 MAX_LIST_KEYS = 1000
-INLINE_SLOW_S = 0.002  # a commit on the event loop slower than this (a slow disk) ...
-INLINE_BACKOFF_S = 1.0  # ... sends commits through the committer thread for this long
+INLINE_SLOW_S = 0.002  # a commit on the event loop slower than this, while their moving average
+INLINE_BACKOFF_S = 1.0  # is over half of it (a slow disk, not one checkpoint), sends commits through the
+#                         committer thread for this long
 LIST_BATCH = 1000
 # Segments opened when a read starts (a stable snapshot even if the object is replaced meanwhile);
 # objects with more segments open the rest as the read reaches them.
@@ -511,6 +512,7 @@ class Objects:
         self._writing = 0  # put/copy calls between their start and the end of their commit
         self._handed = 0  # commits in the committer's hands
         self._inline_off_until = 0.0  # monotonic time before which no commit runs on the event loop
+        self._inline_avg_s = 0.0  # moving average (1/8 weight) of the commits made on the event loop
 
     async def aclose(self) -> None:
         await self.committer.aclose()
@@ -590,8 +592,9 @@ class Objects:
             if self._handed == 0 and self._writing <= 1 and time.monotonic() >= self._inline_off_until:
                 # No other write to share a commit with: commit here, on the event loop. The fsync (about
                 # 0.1 ms) costs less than handing over to the committer's thread and back (two wake-ups).
-                # While the disk is slow (a commit here took over INLINE_SLOW_S), commits go through the
-                # committer for a while, so a slow fsync does not hold up every other request.
+                # While the disk is slow (a commit here took over INLINE_SLOW_S and they average over half
+                # of that), commits go through the committer for a while, so a slow fsync does not hold up
+                # every other request. A lone slow one (SQLite's WAL checkpoint, every ~1,000 pages) does not.
                 started = time.monotonic()
                 try:
                     found = self.buckets.lookup(account, obj.bucket) if plain else None
@@ -604,7 +607,9 @@ class Objects:
                             old = transact()
                 finally:
                     done = time.monotonic()
-                    if done - started > INLINE_SLOW_S:
+                    took = done - started
+                    self._inline_avg_s += (took - self._inline_avg_s) * 0.125
+                    if took > INLINE_SLOW_S and self._inline_avg_s > INLINE_SLOW_S / 2:
                         self._inline_off_until = done + INLINE_BACKOFF_S
             else:
                 # Concurrent writes: the committer's thread commits them together (one fsync), and the
