@@ -1,19 +1,29 @@
 # Nimbus: `make run` starts the server on its embedded defaults; `make test` runs the whole suite.
 # Both set everything up on a fresh machine (Python 3.11 + make): a virtualenv in .venv, the package
-# installed editable with its test dependencies, and bubblewrap for function sandboxes when apt exists.
+# installed editable with its test dependencies (its C extension compiled in place: gcc and
+# zlib1g-dev from apt when missing), and bubblewrap for function sandboxes when apt exists.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup system-deps bench lint clean
+.PHONY: run test setup system-deps build-deps bench lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py src/nimbus/_speedups.c | build-deps
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $(STAMP)
+
+# nimbus._speedups (C) needs a compiler and zlib's header; Debian's packages when they are missing.
+build-deps:
+	@if ! command -v gcc >/dev/null 2>&1 || [ ! -f /usr/include/zlib.h ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -q gcc zlib1g-dev >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q gcc zlib1g-dev >/dev/null 2>&1)) \
+	      && echo "installed gcc zlib1g-dev"; \
+	  else echo "gcc or zlib1g-dev missing: install them to build nimbus._speedups"; fi; \
+	fi
 
 system-deps:
 	@if ! command -v bwrap >/dev/null 2>&1; then \
@@ -38,4 +48,4 @@ bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .nimbus build src/*.egg-info
+	rm -rf $(VENV) .nimbus build src/*.egg-info src/nimbus/*.so

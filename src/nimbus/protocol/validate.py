@@ -21,6 +21,11 @@ from nimbus.bytestream import ByteStream
 from nimbus.errors import SerializationError, ValidationError
 from nimbus.protocol.errors import InputErrorCodes
 
+try:
+    from nimbus._speedups import check_simple_structures as _check_simple_structures
+except ImportError:  # not compiled: the Python fast passes do it all
+    _check_simple_structures = None  # type: ignore[assignment]
+
 Problems = list[tuple[bool, str]]  # (is_missing, text)
 # A path is built lazily, as nested pairs, and only rendered when something fails:
 # "" (the input) | (parent, "memberName") | (parent, list index starting at 1) | (parent, ("key",))
@@ -307,6 +312,13 @@ class Validator:
                 _constraint(problems, value, path, f"Member must have length less than or equal to {hi}")
 
         required = set(flat_required)
+        # nimbus._speedups: the same fast pass in C (the Python one below then runs only over a list that
+        # has an item that does not pass, to find and report it)
+        c_plan = (
+            tuple((name, kind, mlo, mhi, name in required) for name, _w, _c, kind, mlo, mhi in plan)
+            if _check_simple_structures is not None and len(plan) <= 32
+            else None
+        )
         if len(plan) == 1 and plan[0][3] is not None and required <= {plan[0][0]}:
             # one simple member (Firehose's Record{Data}): one lookup, one type and one length test per item;
             # an item that does not pass goes through check_item for its exact messages
@@ -315,6 +327,8 @@ class Validator:
 
             def check_one_member_structures(value: Any, path: Path, problems: Problems) -> None:
                 check_bounds(value, path, problems)
+                if c_plan is not None and _check_simple_structures(value, c_plan) < 0:
+                    return
                 index = 0
                 for item in value:
                     index += 1
@@ -336,12 +350,16 @@ class Validator:
 
             def check_structures_fast(value: Any, path: Path, problems: Problems) -> None:
                 check_bounds(value, path, problems)
+                if c_plan is not None and _check_simple_structures(value, c_plan) < 0:
+                    return
                 fast(value, check_item, path, problems)
 
             return check_structures_fast
 
         def check_structures(value: Any, path: Path, problems: Problems) -> None:
             check_bounds(value, path, problems)
+            if c_plan is not None and _check_simple_structures(value, c_plan) < 0:
+                return
             index = 0
             for item in value:
                 index += 1

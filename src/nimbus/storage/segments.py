@@ -53,6 +53,11 @@ import orjson
 
 from nimbus.storage.base import LogClosed, LogCorrupt, LogRecord, StorageError
 
+try:
+    from nimbus._speedups import frames as _frames
+except ImportError:  # not compiled: the Python loops do the same
+    _frames = None  # type: ignore[assignment]
+
 log = logging.getLogger(__name__)
 
 FRAME_HEADER = struct.Struct("<IIQQ")  # payload length, crc32, seq, timestamp_ms
@@ -346,18 +351,32 @@ class SegmentLog:
                 size = write_at = 0
             seq = request.first_seq
             ts = request.timestamp_ms
-            append = parts.append
-            for payload in request.payloads:
-                if size - segment.w_index_off >= INDEX_INTERVAL_BYTES:
-                    segment.idx_seq.append(seq)
-                    segment.idx_off.append(size)
+            framed = (
+                _frames(request.payloads, seq, ts, size, segment.w_index_off, INDEX_INTERVAL_BYTES)
+                if _frames is not None
+                else None
+            )
+            if framed is not None:  # nimbus._speedups: the loop below in C
+                chunk, size, segment.w_index_off, index = framed
+                parts.append(chunk)
+                for k in range(0, len(index), 2):
+                    segment.idx_seq.append(index[k])
+                    segment.idx_off.append(index[k + 1])
                     segment.idx_ts.append(ts)
-                    segment.w_index_off = size
-                n = len(payload)
-                append(pack_frame(n, crc32(payload, crc32(pack_tail(seq, ts))), seq, ts))
-                append(payload)
-                size += HEADER_BYTES + n
-                seq += 1
+                seq += len(request.payloads)
+            else:
+                append = parts.append
+                for payload in request.payloads:
+                    if size - segment.w_index_off >= INDEX_INTERVAL_BYTES:
+                        segment.idx_seq.append(seq)
+                        segment.idx_off.append(size)
+                        segment.idx_ts.append(ts)
+                        segment.w_index_off = size
+                    n = len(payload)
+                    append(pack_frame(n, crc32(payload, crc32(pack_tail(seq, ts))), seq, ts))
+                    append(payload)
+                    size += HEADER_BYTES + n
+                    seq += 1
             segment.w_end = seq
             segment.w_last_ts = ts
         if parts:

@@ -17,6 +17,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+try:
+    from nimbus._speedups import sequence_numbers as _sequence_numbers
+except ImportError:  # not compiled: Encoder.range's Python loop does the same
+    _sequence_numbers = None  # type: ignore[assignment]
+
 PREFIX = "49"
 DIGITS = 56
 _CHECK_MOD = 10**18
@@ -80,8 +85,10 @@ class Encoder:
         """The numbers of ``count`` consecutive log sequence numbers from ``first_log_seq``: the same
         strings as calling the encoder on each, built with one integer addition per step instead of
         formatting three fields (PutRecords and GetRecords number hundreds to thousands at once)."""
-        key, m2, mask, mod, step_m1 = self._key, _M2, _MASK, _CHECK_MOD, _M1
         field = first_log_seq + 1
+        if _sequence_numbers is not None and count > 8:  # nimbus._speedups: this loop in C
+            return _sequence_numbers(self._prefix, self._key, field, count)
+        key, m2, mask, mod, step_m1 = self._key, _M2, _MASK, _CHECK_MOD, _M1
         # prefix digits | 20-digit field | 18-digit check, as one integer: its decimal form is the number
         base = (self._head * 10**20 + field) * _CHECK_MOD
         mixed = field * _M1

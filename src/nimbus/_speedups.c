@@ -1,0 +1,252 @@
+/* nimbus._speedups: the per-record loops of the ingest path in C.
+ *
+ * Each function does exactly what a pure-Python function next to its caller does (and the tests compare
+ * the two on the same inputs); the callers fall back to Python when this module is missing. Nothing here
+ * decides an error: on anything unusual a function stops and says where, and Python takes over from
+ * there with its own messages.
+ *
+ *   frames(payloads, seq, ts, size, index_off, interval) -> (chunk, size, index_off, index) or None
+ *       the durable log's frames (None: a payload is not bytes) (nimbus.storage.segments._write_batch)
+ *   sequence_numbers(prefix, key, field, count) -> list[str]
+ *       Kinesis sequence numbers (nimbus.services.kinesis.sequence.Encoder.range)
+ *   decode_blob_member(items, name, decode) -> int
+ *       base64 blobs of a list of structures, in place (nimbus.protocol.json read_blob_structures)
+ *   check_simple_structures(items, plan) -> int
+ *       the validator's fast pass over a list of structures (nimbus.protocol.validate _fast_structures)
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#include <zlib.h>
+
+/* ------------------------------------------------------------------------------------------- frames */
+
+#define HEADER_BYTES 24 /* <IIQQ: payload length, crc32, seq, timestamp_ms */
+
+static void put_u32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static PyObject *frames(PyObject *self, PyObject *args) {
+    PyObject *payloads;
+    unsigned long long seq, ts;
+    long long size, index_off, interval;
+    if (!PyArg_ParseTuple(args, "O!KKLLL", &PyList_Type, &payloads, &seq, &ts, &size, &index_off, &interval))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(payloads);
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *p = PyList_GET_ITEM(payloads, i);
+        if (!PyBytes_CheckExact(p)) Py_RETURN_NONE; /* bytearray, memoryview...: the Python loop */
+        Py_ssize_t len = PyBytes_GET_SIZE(p);
+        if ((unsigned long long)len > 0xFFFFFFFFULL) {
+            PyErr_SetString(PyExc_ValueError, "frames: payload too large");
+            return NULL;
+        }
+        total += HEADER_BYTES + len;
+    }
+    PyObject *chunk = PyBytes_FromStringAndSize(NULL, total);
+    if (chunk == NULL) return NULL;
+    PyObject *index = PyList_New(0);
+    if (index == NULL) {
+        Py_DECREF(chunk);
+        return NULL;
+    }
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(chunk);
+    unsigned char tail[16];
+    put_u64(tail + 8, ts);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *p = PyList_GET_ITEM(payloads, i);
+        Py_ssize_t len = PyBytes_GET_SIZE(p);
+        if (size - index_off >= interval) {
+            PyObject *s = PyLong_FromUnsignedLongLong(seq);
+            PyObject *o = PyLong_FromLongLong(size);
+            if (s == NULL || o == NULL || PyList_Append(index, s) < 0 || PyList_Append(index, o) < 0) {
+                Py_XDECREF(s);
+                Py_XDECREF(o);
+                Py_DECREF(chunk);
+                Py_DECREF(index);
+                return NULL;
+            }
+            Py_DECREF(s);
+            Py_DECREF(o);
+            index_off = size;
+        }
+        put_u64(tail, seq);
+        put_u32(out, (uint32_t)len);
+        memcpy(out + 8, tail, 16);
+        memcpy(out + HEADER_BYTES, PyBytes_AS_STRING(p), (size_t)len);
+        /* the crc covers seq, ts and the payload: contiguous here */
+        put_u32(out + 4, (uint32_t)crc32(0L, out + 8, (uInt)(16 + len)));
+        out += HEADER_BYTES + len;
+        size += HEADER_BYTES + len;
+        seq += 1;
+    }
+    return Py_BuildValue("NLLN", chunk, size, index_off, index);
+}
+
+/* --------------------------------------------------------------------------------- sequence numbers */
+
+#define M1 0x9E3779B97F4A7C15ULL
+#define M2 0xC2B2AE3D27D4EB4FULL
+#define CHECK_MOD 1000000000000000000ULL /* 10**18 */
+
+static void digits(char *p, uint64_t v, int width) {
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+static PyObject *sequence_numbers(PyObject *self, PyObject *args) {
+    PyObject *prefix, *key_obj, *field_obj;
+    Py_ssize_t count;
+    if (!PyArg_ParseTuple(args, "UO!O!n", &prefix, &PyLong_Type, &key_obj, &PyLong_Type, &field_obj, &count)) return NULL;
+    unsigned long long key = PyLong_AsUnsignedLongLong(key_obj);
+    if (key == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+    unsigned long long field = PyLong_AsUnsignedLongLong(field_obj);
+    if (field == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+    if (field > 0xFFFFFFFFFFFFFFFFULL - (unsigned long long)count) {
+        PyErr_SetString(PyExc_OverflowError, "sequence_numbers: field out of range");
+        return NULL;
+    }
+    if (!PyUnicode_IS_COMPACT_ASCII(prefix) || count < 0) {
+        PyErr_SetString(PyExc_ValueError, "sequence_numbers: ASCII prefix and count >= 0 expected");
+        return NULL;
+    }
+    Py_ssize_t plen = PyUnicode_GET_LENGTH(prefix);
+    const char *pdata = (const char *)PyUnicode_DATA(prefix);
+    PyObject *out = PyList_New(count);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < count; i++, field++) {
+        uint64_t x = (key ^ (field * M1)) * M2;
+        uint64_t check = (x ^ (x >> 29)) % CHECK_MOD;
+        PyObject *s = PyUnicode_New(plen + 38, 127);
+        if (s == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        char *d = (char *)PyUnicode_DATA(s);
+        memcpy(d, pdata, (size_t)plen);
+        digits(d + plen, field, 20);
+        digits(d + plen + 20, check, 18);
+        PyList_SET_ITEM(out, i, s);
+    }
+    return out;
+}
+
+/* ----------------------------------------------------------------------------- blobs of structures */
+
+/* For each item of ``items`` (a list): None is skipped; a dict whose ``name`` member is absent or None is
+ * skipped; a dict whose member is an exact str gets it replaced by ``decode(member, None, True)``. Returns
+ * -1 when every item was handled, else the index of the first item it did not handle (not a dict, a
+ * member of another type, or ``decode`` raised: the exception is cleared); items before it are done,
+ * it and the ones after are untouched, for the Python loop to take over. */
+static PyObject *decode_blob_member(PyObject *self, PyObject *args) {
+    PyObject *items, *name, *decode;
+    if (!PyArg_ParseTuple(args, "O!UO", &PyList_Type, &items, &name, &decode)) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(items);
+    PyObject *call_args[3] = {NULL, Py_None, Py_True};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        if (item == Py_None) continue;
+        if (!PyDict_CheckExact(item)) return PyLong_FromSsize_t(i);
+        PyObject *data = PyDict_GetItemWithError(item, name); /* borrowed */
+        if (data == NULL) {
+            if (PyErr_Occurred()) return NULL;
+            continue;
+        }
+        if (data == Py_None) continue;
+        if (!PyUnicode_CheckExact(data)) return PyLong_FromSsize_t(i);
+        call_args[0] = data;
+        PyObject *decoded = PyObject_Vectorcall(decode, call_args, 3, NULL);
+        if (decoded == NULL) {
+            PyErr_Clear();
+            return PyLong_FromSsize_t(i);
+        }
+        int rc = PyDict_SetItem(item, name, decoded);
+        Py_DECREF(decoded);
+        if (rc < 0) return NULL;
+    }
+    return PyLong_FromLong(-1);
+}
+
+/* ------------------------------------------------------------------------------ validator fast pass */
+
+/* ``plan``: a tuple of (name, kind, lo, hi, required) per member, kind a type (or None: the member must be
+ * absent). An item passes when it is None, or a dict whose every planned member is absent/None (and not
+ * required) or exactly of its kind with lo <= len <= hi. Returns -1 when every item passes, else the index
+ * of the first that does not (the Python fast pass then runs over the list and reports it). */
+static PyObject *check_simple_structures(PyObject *self, PyObject *args) {
+    PyObject *items, *plan;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &items, &PyTuple_Type, &plan)) return NULL;
+    Py_ssize_t members = PyTuple_GET_SIZE(plan);
+    if (members > 32) {
+        PyErr_SetString(PyExc_ValueError, "check_simple_structures: at most 32 members");
+        return NULL;
+    }
+    PyObject *names[32];
+    PyObject *kinds[32];
+    Py_ssize_t los[32], his[32];
+    int required[32];
+    for (Py_ssize_t k = 0; k < members; k++) {
+        PyObject *entry = PyTuple_GET_ITEM(plan, k);
+        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 5) {
+            PyErr_SetString(PyExc_ValueError, "check_simple_structures: plan entries are 5-tuples");
+            return NULL;
+        }
+        names[k] = PyTuple_GET_ITEM(entry, 0);
+        kinds[k] = PyTuple_GET_ITEM(entry, 1);
+        los[k] = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 2));
+        his[k] = PyLong_AsSsize_t(PyTuple_GET_ITEM(entry, 3));
+        required[k] = PyObject_IsTrue(PyTuple_GET_ITEM(entry, 4));
+        if ((los[k] == -1 || his[k] == -1 || required[k] < 0) && PyErr_Occurred()) return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(items);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        if (item == Py_None) continue;
+        if (!PyDict_CheckExact(item)) return PyLong_FromSsize_t(i);
+        for (Py_ssize_t k = 0; k < members; k++) {
+            PyObject *m = PyDict_GetItemWithError(item, names[k]);
+            if (m == NULL && PyErr_Occurred()) return NULL;
+            if (m == NULL || m == Py_None) {
+                if (required[k]) return PyLong_FromSsize_t(i);
+                continue;
+            }
+            PyObject *kind = kinds[k];
+            if (kind == Py_None || (PyObject *)Py_TYPE(m) != kind) return PyLong_FromSsize_t(i);
+            Py_ssize_t len;
+            if (PyUnicode_CheckExact(m))
+                len = PyUnicode_GET_LENGTH(m);
+            else if (PyBytes_CheckExact(m))
+                len = PyBytes_GET_SIZE(m);
+            else {
+                len = PyObject_Length(m);
+                if (len < 0) {
+                    PyErr_Clear();
+                    return PyLong_FromSsize_t(i);
+                }
+            }
+            if (len < los[k] || len > his[k]) return PyLong_FromSsize_t(i);
+        }
+    }
+    return PyLong_FromLong(-1);
+}
+
+static PyMethodDef methods[] = {
+    {"frames", frames, METH_VARARGS, "Frames of the durable log: (chunk, size, index_off, index)."},
+    {"sequence_numbers", sequence_numbers, METH_VARARGS, "Kinesis sequence numbers of consecutive fields."},
+    {"decode_blob_member", decode_blob_member, METH_VARARGS, "Decode one base64 member of each structure."},
+    {"check_simple_structures", check_simple_structures, METH_VARARGS, "The validator's fast pass."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedups", "Per-record loops of the ingest path.", -1, methods};
+
+PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }

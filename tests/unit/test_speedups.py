@@ -1,0 +1,131 @@
+"""nimbus._speedups (C) against the pure-Python code it stands in for: the same bytes on disk, the same
+sequence numbers, the same parsed requests and the same errors. Each case runs once in this process (C)
+and once in a child process where the extension cannot be imported (the Python fallbacks)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import nimbus
+
+_speedups = pytest.importorskip("nimbus._speedups", reason="the C extension is built by `make setup`")
+
+SCENARIO = textwrap.dedent(
+    r'''
+    import asyncio, base64, hashlib, json, sys
+    from pathlib import Path
+    if sys.argv[1] == "python":
+        sys.modules["nimbus._speedups"] = None  # import fails: every caller takes its Python path
+    from nimbus.storage.segments import SegmentLogStore
+    from nimbus.services.kinesis.sequence import Encoder
+    from nimbus.protocol.dispatch import ServiceProtocol
+    from nimbus.protocol.http import HttpRequest
+    from nimbus.errors import ServiceError
+    import nimbus.storage.segments as segments
+    out = {"c": segments._frames is not None}
+
+    async def write(root):
+        store = SegmentLogStore(Path(root), segment_bytes=20_000)
+        log = store.open("kinesis/000000000000/us-east-1/s/shardId-000000000000")
+        sizes = [0, 1, 7, 100, 4096, 5000, 3, 12_000, 64]
+        for round_ in range(12):
+            payloads = [bytes([round_ * 7 + i & 255]) * sizes[(round_ + i) % len(sizes)] for i in range(round_ * 5 + 1)]
+            await log.append(payloads, timestamp_ms=1_700_000_000_000 + round_)
+        await log.append([bytearray(b"a bytearray"), memoryview(b"a view")], timestamp_ms=1_700_000_000_100)
+        records = [(r.seq, r.timestamp_ms, r.payload) for r in log.read(0, limit=100_000)]
+        await store.aclose()
+        files = sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix == ".log")
+        return [hashlib.sha256(p.read_bytes()).hexdigest() for p in files], hashlib.sha256(repr(records).encode()).hexdigest(), len(records)
+
+    out["log"] = asyncio.run(write(sys.argv[2]))
+    enc = Encoder(1_700_000_000, 3)
+    out["seq"] = [enc.range(first, n) for first, n in ((-1, 20), (0, 9), (5, 500), (2**40, 50), (2**64 - 100, 98))]
+
+    def parse(service, op, target, doc):
+        proto = ServiceProtocol(service)
+        request = HttpRequest("POST", "/", "/", [], {"x-amz-target": target}, json.dumps(doc).encode())
+        try:
+            params = proto.parse(op, request)
+        except ServiceError as e:
+            return ["error", e.code, e.message]
+        return ["ok", json.loads(json.dumps(params, default=lambda b: base64.b64encode(b).decode() + "|bytes"))]
+
+    b64 = lambda d: base64.b64encode(d).decode()
+    firehose = [
+        [{"Data": b64(b"x" * n)} for n in (0, 1, 2, 3, 100, 1000)],
+        [{"Data": b64(b"a")}, None, {"Data": None}, {}, {"Data": b64(b"b")}],
+        [{"Data": b64(b"a")}, {"Data": "***"}],
+        [{"Data": b64(b"a")}, {"Data": "eA"}],
+        [{"Data": b64(b"a")}, {"Data": "eA=="}, {"Data": 5}],
+        [{"Data": b64(b"a")}, []],
+        [{"Data": b64(b"a")}, {"Data": b64(b"b" * 1_024_001)}],
+        [{"Data": b64(b"a")}, {"Other": 1}],
+        [{"Data": b64(b"a")} for _ in range(501)],
+    ]
+    out["firehose"] = [parse("firehose", "PutRecordBatch", "Firehose_20150804.PutRecordBatch", {"DeliveryStreamName": "s", "Records": r}) for r in firehose]
+    kinesis = [
+        [{"Data": b64(b"d%d" % i), "PartitionKey": "k%d" % i} for i in range(20)],
+        [{"Data": b64(b"d"), "PartitionKey": "k", "ExplicitHashKey": "123"}],
+        [{"Data": b64(b"d"), "PartitionKey": ""}],
+        [{"Data": b64(b"d"), "PartitionKey": "k" * 257}],
+        [{"Data": b64(b"d")}],
+        [{"Data": b64(b"d"), "PartitionKey": 5}],
+        [{"Data": b64(b"d"), "PartitionKey": "k", "ExplicitHashKey": "not a number"}],
+        [{"Data": b64(b"d"), "PartitionKey": "k"}, None, {"PartitionKey": "k"}],
+    ]
+    out["kinesis"] = [parse("kinesis", "PutRecords", "Kinesis_20131202.PutRecords", {"StreamName": "s", "Records": r}) for r in kinesis]
+    print(json.dumps(out))
+    '''
+)
+
+
+def run_scenario(mode: str, root: Path) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=str(Path(nimbus.__file__).resolve().parents[1]))
+    done = subprocess.run(
+        [sys.executable, "-c", SCENARIO, mode, str(root)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_c_and_python_paths_agree(tmp_path: Path) -> None:
+    c = run_scenario("c", tmp_path / "c")
+    py = run_scenario("python", tmp_path / "py")
+    assert c.pop("c") is True and py.pop("c") is False  # each child took the path it was meant to
+    assert c["log"][2] == sum(i * 5 + 1 for i in range(12)) + 2
+    codes = lambda outcomes: [o[1] if o[0] == "error" else None for o in outcomes]  # noqa: E731
+    invalid, malformed, validation = "InvalidArgumentException", "SerializationException", "ValidationException"
+    assert codes(c["firehose"]) == [None, invalid, malformed, malformed, malformed, malformed, invalid, invalid, invalid]
+    assert codes(c["kinesis"]) == [None, None, validation, validation, None, malformed, validation, validation]
+    assert c == py
+
+
+def test_frames_hand_over_what_is_not_bytes() -> None:
+    assert _speedups.frames([b"a", bytearray(b"b")], 0, 0, 0, 0, 4096) is None
+    chunk, size, index_off, index = _speedups.frames([b"a" * 3000, b"b" * 3000, b"c"], 7, 9, 0, 0, 4096)
+    assert size == len(chunk) == 3 * 24 + 6001
+    assert index == [9, 6048] and index_off == 6048  # the first record starting 4,096 bytes past the last entry
+
+
+def test_decode_and_check_stop_where_python_takes_over() -> None:
+    items: list[Any] = [{"Data": base64.b64encode(b"one").decode()}, None, {"Data": "!!"}, {"Data": "dHdv"}]
+
+    def decode(s: str, altchars: None, validate: bool) -> bytes:
+        return base64.b64decode(s, altchars, validate)
+
+    assert _speedups.decode_blob_member(items, "Data", decode) == 2
+    assert items[0] == {"Data": b"one"} and items[2] == {"Data": "!!"} and items[3] == {"Data": "dHdv"}
+    plan = (("Data", bytes, 0, 3, True), ("Key", str, 1, 2, False), ("Nested", None, 0, 0, False))
+    assert _speedups.check_simple_structures([{"Data": b"abc"}, None, {"Data": b"", "Key": "k"}], plan) == -1
+    for bad in ({"Data": b"abcd"}, {"Key": "k"}, {"Data": b"a", "Key": ""}, {"Data": "a"}, {"Data": b"a", "Nested": {}}, []):
+        assert _speedups.check_simple_structures([{"Data": b"a"}, bad], plan) == 1, bad
