@@ -142,8 +142,64 @@ static PyObject *sequence_numbers(PyObject *self, PyObject *args) {
 
 /* ----------------------------------------------------------------------------- blobs of structures */
 
+/* Canonical standard base64 (A-Z a-z 0-9 + /, length a multiple of 4, "=" padding only at the end, zero
+ * bits after the last byte), of up to B64_INLINE_MAX characters: decoded here. Anything else goes to
+ * the Python decoder, which decides (every decoder agrees on canonical input). Returns NULL without an
+ * exception set when it hands over. */
+#define B64_INLINE_MAX 512
+
+static signed char b64_value[256];
+
+static void b64_init(void) {
+    const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    memset(b64_value, -1, sizeof b64_value);
+    for (int i = 0; i < 64; i++) b64_value[(unsigned char)alphabet[i]] = (signed char)i;
+}
+
+static PyObject *b64_canonical(PyObject *text) {
+    if (!PyUnicode_IS_COMPACT_ASCII(text)) return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (n % 4 != 0 || n > B64_INLINE_MAX) return NULL;
+    const unsigned char *s = (const unsigned char *)PyUnicode_DATA(text);
+    Py_ssize_t pad = 0;
+    if (n >= 4 && s[n - 1] == '=') pad = s[n - 2] == '=' ? 2 : 1;
+    Py_ssize_t out_len = n / 4 * 3 - pad;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, out_len);
+    if (out == NULL) return NULL; /* MemoryError: stays set */
+    unsigned char *d = (unsigned char *)PyBytes_AS_STRING(out);
+    Py_ssize_t full = pad ? n - 4 : n;
+    for (Py_ssize_t i = 0; i < full; i += 4) {
+        int a = b64_value[s[i]], b = b64_value[s[i + 1]], c = b64_value[s[i + 2]], e = b64_value[s[i + 3]];
+        if ((a | b | c | e) < 0) goto hand_over;
+        uint32_t v = ((uint32_t)a << 18) | ((uint32_t)b << 12) | ((uint32_t)c << 6) | (uint32_t)e;
+        d[0] = (unsigned char)(v >> 16);
+        d[1] = (unsigned char)(v >> 8);
+        d[2] = (unsigned char)v;
+        d += 3;
+    }
+    if (pad) {
+        const unsigned char *q = s + n - 4;
+        int a = b64_value[q[0]], b = b64_value[q[1]];
+        if ((a | b) < 0) goto hand_over;
+        if (pad == 2) {
+            if (b & 0x0F) goto hand_over; /* non-zero bits after the last byte */
+            d[0] = (unsigned char)((a << 2) | (b >> 4));
+        } else {
+            int c = b64_value[q[2]];
+            if (c < 0 || (c & 0x03)) goto hand_over;
+            d[0] = (unsigned char)((a << 2) | (b >> 4));
+            d[1] = (unsigned char)(((b & 0x0F) << 4) | (c >> 2));
+        }
+    }
+    return out;
+hand_over:
+    Py_DECREF(out);
+    return NULL;
+}
+
 /* For each item of ``items`` (a list): None is skipped; a dict whose ``name`` member is absent or None is
- * skipped; a dict whose member is an exact str gets it replaced by ``decode(member, None, True)``. Returns
+ * skipped; a dict whose member is an exact str gets it replaced by its bytes (decoded here when canonical
+ * and short, else by ``decode(member, None, True)``). Returns
  * -1 when every item was handled, else the index of the first item it did not handle (not a dict, a
  * member of another type, or ``decode`` raised: the exception is cleared); items before it are done,
  * it and the ones after are untouched, for the Python loop to take over. */
@@ -163,8 +219,12 @@ static PyObject *decode_blob_member(PyObject *self, PyObject *args) {
         }
         if (data == Py_None) continue;
         if (!PyUnicode_CheckExact(data)) return PyLong_FromSsize_t(i);
-        call_args[0] = data;
-        PyObject *decoded = PyObject_Vectorcall(decode, call_args, 3, NULL);
+        PyObject *decoded = b64_canonical(data);
+        if (decoded == NULL) {
+            if (PyErr_Occurred()) return NULL;
+            call_args[0] = data;
+            decoded = PyObject_Vectorcall(decode, call_args, 3, NULL);
+        }
         if (decoded == NULL) {
             PyErr_Clear();
             return PyLong_FromSsize_t(i);
@@ -249,4 +309,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedups", "Per-record loops of the ingest path.", -1, methods};
 
-PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__speedups(void) {
+    b64_init();
+    return PyModule_Create(&module);
+}

@@ -70,6 +70,9 @@ SCENARIO = textwrap.dedent(
         [{"Data": b64(b"a")}, {"Data": b64(b"b" * 1_024_001)}],
         [{"Data": b64(b"a")}, {"Other": 1}],
         [{"Data": b64(b"a")} for _ in range(501)],
+        [{"Data": "eB=="}, {"Data": "eCE="}, {"Data": "ZW=="}],  # bits after the last byte
+        [{"Data": "eA=\n"}], [{"Data": "eA==\n"}], [{"Data": "é" * 4}], [{"Data": "eA=a"}], [{"Data": "e==="}],
+        [{"Data": b64(bytes(range(256)) * 3)}, {"Data": "+/+/"}, {"Data": ""}],  # past the inline limit, all 64
     ]
     out["firehose"] = [parse("firehose", "PutRecordBatch", "Firehose_20150804.PutRecordBatch", {"DeliveryStreamName": "s", "Records": r}) for r in firehose]
     kinesis = [
@@ -105,7 +108,8 @@ def test_c_and_python_paths_agree(tmp_path: Path) -> None:
     assert c["log"][2] == sum(i * 5 + 1 for i in range(12)) + 2
     codes = lambda outcomes: [o[1] if o[0] == "error" else None for o in outcomes]  # noqa: E731
     invalid, malformed, validation = "InvalidArgumentException", "SerializationException", "ValidationException"
-    assert codes(c["firehose"]) == [None, invalid, malformed, malformed, malformed, malformed, invalid, invalid, invalid]
+    assert codes(c["firehose"]) == [None, invalid, malformed, malformed, malformed, malformed, invalid, invalid, invalid,
+                                    None, malformed, malformed, malformed, malformed, malformed, None]
     assert codes(c["kinesis"]) == [None, None, validation, validation, None, malformed, validation, validation]
     assert c == py
 
