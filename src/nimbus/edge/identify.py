@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 
 from nimbus.sigv4 import Authorization, Scope, parse_authorization, parse_scope
 
@@ -65,9 +66,11 @@ def _is_ip(name: str) -> bool:
         return False
 
 
+@lru_cache(maxsize=1024)
 def virtual_bucket(hostname: str) -> str | None:
     """``bucket.s3.localhost``, ``bucket.s3.us-east-1.localhost``, ``bucket.s3.amazonaws.com``,
-    or ``bucket.localhost`` (what botocore builds for a custom ``localhost`` endpoint)."""
+    or ``bucket.localhost`` (what botocore builds for a custom ``localhost`` endpoint). Cached: a server
+    sees few host names, and telling an IP address apart costs microseconds per request."""
     if not hostname or _is_ip(hostname):
         return None
     labels = hostname.split(".")
