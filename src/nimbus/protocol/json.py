@@ -391,10 +391,23 @@ def dump_json(doc: Any) -> bytes:
     return orjson.dumps(doc, default=_dump_default)
 
 
+_FLAT_VALUE_TYPES = frozenset({str, int, float, bool, bytes, Fragment})
+
+
 def dump_json_stripped(doc: Any) -> bytes:
     """``dump_json(strip_none(doc))``, without walking the document when it holds no None: orjson writes a
     None as ``null``, so output free of ``null`` had none to strip (a ``null`` inside a string, or a NaN,
-    just takes the walk)."""
+    just takes the walk). A flat document (scalars and pre-serialised fragments, such as PutRecords' answer
+    around its 500-record fragment) has its None members dropped directly, without scanning the output."""
+    if type(doc) is dict and len(doc) <= 16:
+        values = doc.values()
+        for value in values:
+            if value is not None and type(value) not in _FLAT_VALUE_TYPES:
+                break
+        else:
+            if None in values:
+                doc = {k: v for k, v in doc.items() if v is not None}
+            return orjson.dumps(doc, default=_dump_default)
     body = orjson.dumps(doc, default=_dump_default)
     if b"null" in body:
         body = orjson.dumps(strip_none(doc), default=_dump_default)
