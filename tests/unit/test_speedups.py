@@ -133,3 +133,18 @@ def test_decode_and_check_stop_where_python_takes_over() -> None:
     assert _speedups.check_simple_structures([{"Data": b"abc"}, None, {"Data": b"", "Key": "k"}], plan) == -1
     for bad in ({"Data": b"abcd"}, {"Key": "k"}, {"Data": b"a", "Key": ""}, {"Data": "a"}, {"Data": b"a", "Nested": {}}, []):
         assert _speedups.check_simple_structures([{"Data": b"a"}, bad], plan) == 1, bad
+
+
+def test_crc32_is_zlibs() -> None:
+    import random
+    import zlib
+
+    rng = random.Random(7)
+    data = rng.randbytes(300_000)
+    for _ in range(3000):
+        offset, length, seed = rng.randrange(64), rng.randrange(5000), rng.getrandbits(32)
+        chunk = data[offset : offset + length]
+        assert _speedups.crc32(chunk, seed) == zlib.crc32(chunk, seed), (offset, length)
+    assert _speedups.crc32(data) == zlib.crc32(data)  # past the size where the GIL is released
+    assert _speedups.crc32(memoryview(data)[5:70]) == zlib.crc32(data[5:70])
+    assert _speedups.crc32(b"") == 0 and _speedups.crc32(b"", 123) == 123

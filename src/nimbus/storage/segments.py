@@ -54,9 +54,11 @@ import orjson
 from nimbus.storage.base import LogClosed, LogCorrupt, LogRecord, StorageError
 
 try:
+    from nimbus._speedups import crc32 as _crc32
     from nimbus._speedups import frames as _frames
-except ImportError:  # not compiled: the Python loops do the same
+except ImportError:  # not compiled: the Python loops and zlib do the same
     _frames = None  # type: ignore[assignment]
+    _crc32 = zlib.crc32
 
 log = logging.getLogger(__name__)
 
@@ -338,7 +340,7 @@ class SegmentLog:
         parts: list[bytes] = []
         size = segment.w_size
         write_at = size
-        crc32 = zlib.crc32
+        crc32 = _crc32
         pack_tail = _SEQ_TS.pack
         pack_frame = FRAME_HEADER.pack
         for request in requests:
@@ -500,7 +502,7 @@ class SegmentLog:
             return out
         budget = max_bytes if max_bytes is not None else 1 << 62
         unpack = FRAME_HEADER.unpack_from
-        crc32 = zlib.crc32
+        crc32 = _crc32
         new_tuple = tuple.__new__  # LogRecord(...) without the namedtuple's Python-level __new__
         append = out.append
         with self._lock:
@@ -859,7 +861,7 @@ def _scan_segment(path: Path, base_seq: int) -> _Scan:
     """Walk a segment's frames checking lengths, CRCs and sequence continuity; build its sparse index."""
     segment = _Segment(path, base_seq)
     unpack = FRAME_HEADER.unpack_from
-    crc32 = zlib.crc32
+    crc32 = _crc32
     seq = base_seq
     offset = 0
     last_ts = -1

@@ -18,6 +18,10 @@ try:  # pragma: no branch - depends on the environment
     from awscrt import checksums as _crt
 except ImportError:  # pragma: no cover
     _crt = None
+try:  # zlib's CRC-32, faster (nimbus._speedups)
+    from nimbus._speedups import crc32 as _crc32
+except ImportError:  # pragma: no cover - not compiled
+    _crc32 = zlib.crc32
 
 # Algorithm name (as in x-amz-sdk-checksum-algorithm) -> digest size in bytes.
 ALGORITHMS: dict[str, int] = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32}
@@ -92,7 +96,7 @@ class _Crc:
 
 class Crc32(_Crc):
     def _step(self, data: bytes, crc: int) -> int:
-        return zlib.crc32(data, crc)
+        return _crc32(data, crc)
 
 
 class Crc32c(_Crc):
