@@ -370,6 +370,61 @@ static PyObject *decode_blob_member(PyObject *self, PyObject *args) {
     return PyLong_FromLong(-1);
 }
 
+/* ------------------------------------------------------------------------------- Kinesis payloads */
+
+/* The log payloads of PutRecords entries on the plain path (nimbus.services.kinesis.api._put_plain and
+ * engine._plain_payloads): for each entry, a dict with exact-bytes ``data_name``, exact-str ``key_name`` and
+ * no (or None) ``ehk_name``: the key's UTF-8 length as 2 little-endian bytes, the key, the data. Returns
+ * (payloads, data bytes + key characters, largest payload minus 2), or None for the general path: an
+ * entry that is not like that, or a key over 1,024 bytes in UTF-8. */
+static PyObject *plain_payloads(PyObject *self, PyObject *args) {
+    PyObject *entries, *data_name, *key_name, *ehk_name;
+    if (!PyArg_ParseTuple(args, "O!UUU", &PyList_Type, &entries, &data_name, &key_name, &ehk_name)) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(entries);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    long long total = 0;
+    Py_ssize_t largest = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *entry = PyList_GET_ITEM(entries, i);
+        if (!PyDict_CheckExact(entry)) goto general;
+        PyObject *ehk = PyDict_GetItemWithError(entry, ehk_name);
+        if (ehk == NULL && PyErr_Occurred()) goto error;
+        if (ehk != NULL && ehk != Py_None) goto general;
+        PyObject *key = PyDict_GetItemWithError(entry, key_name);
+        if (key == NULL && PyErr_Occurred()) goto error;
+        if (key == NULL || !PyUnicode_CheckExact(key)) goto general;
+        PyObject *data = PyDict_GetItemWithError(entry, data_name);
+        if (data == NULL && PyErr_Occurred()) goto error;
+        if (data == NULL || !PyBytes_CheckExact(data)) goto general;
+        Py_ssize_t klen;
+        const char *kbytes = PyUnicode_AsUTF8AndSize(key, &klen);
+        if (kbytes == NULL) { /* a lone surrogate: str.encode fails the same way, on the general path */
+            PyErr_Clear();
+            goto general;
+        }
+        if (klen > 1024) goto general;
+        Py_ssize_t dlen = PyBytes_GET_SIZE(data);
+        PyObject *payload = PyBytes_FromStringAndSize(NULL, 2 + klen + dlen);
+        if (payload == NULL) goto error;
+        char *d = PyBytes_AS_STRING(payload);
+        d[0] = (char)(klen & 0xFF);
+        d[1] = (char)(klen >> 8);
+        memcpy(d + 2, kbytes, (size_t)klen);
+        memcpy(d + 2 + klen, PyBytes_AS_STRING(data), (size_t)dlen);
+        PyList_SET_ITEM(out, i, payload);
+        total += dlen + PyUnicode_GET_LENGTH(key);
+        if (klen + dlen > largest) largest = klen + dlen;
+    }
+    return Py_BuildValue("NLn", out, total, largest);
+general:
+    Py_DECREF(out);
+    Py_RETURN_NONE;
+error:
+    Py_DECREF(out);
+    return NULL;
+}
+
 /* ------------------------------------------------------------------------------ validator fast pass */
 
 /* ``plan``: a tuple of (name, kind, lo, hi, required) per member, kind a type (or None: the member must be
@@ -435,6 +490,7 @@ static PyObject *check_simple_structures(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"crc32", py_crc32, METH_VARARGS, "zlib.crc32(data[, value]), faster on short buffers."},
+    {"plain_payloads", plain_payloads, METH_VARARGS, "Kinesis log payloads of plain PutRecords entries."},
     {"frames", frames, METH_VARARGS, "Frames of the durable log: (chunk, size, index_off, index)."},
     {"sequence_numbers", sequence_numbers, METH_VARARGS, "Kinesis sequence numbers of consecutive fields."},
     {"decode_blob_member", decode_blob_member, METH_VARARGS, "Decode one base64 member of each structure."},

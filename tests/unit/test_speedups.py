@@ -148,3 +148,26 @@ def test_crc32_is_zlibs() -> None:
     assert _speedups.crc32(data) == zlib.crc32(data)  # past the size where the GIL is released
     assert _speedups.crc32(memoryview(data)[5:70]) == zlib.crc32(data[5:70])
     assert _speedups.crc32(b"") == 0 and _speedups.crc32(b"", 123) == 123
+
+
+def test_plain_payloads_are_records_pack() -> None:
+    from nimbus.services.kinesis.records import pack
+
+    entries: list[Any] = [
+        {"Data": b"d" * n, "PartitionKey": key} for n, key in ((0, "k"), (5, "ключ"), (1000, "é" * 300), (3, "x" * 1024))
+    ]
+    entries.append({"Data": b"z", "PartitionKey": "p", "ExplicitHashKey": None})
+    made = _speedups.plain_payloads(entries, "Data", "PartitionKey", "ExplicitHashKey")
+    assert made is not None
+    payloads, total, largest = made
+    assert payloads == [pack(e["PartitionKey"].encode(), e["Data"]) for e in entries]
+    assert total == sum(len(e["Data"]) + len(e["PartitionKey"]) for e in entries)
+    assert largest == max(len(p) for p in payloads) - 2
+    for odd in (
+        {"Data": b"d", "PartitionKey": "k", "ExplicitHashKey": "1"},  # routed by hash key: the general path
+        {"Data": b"d"}, {"Data": b"d", "PartitionKey": None}, {"Data": b"d", "PartitionKey": 5},
+        {"Data": "not bytes", "PartitionKey": "k"}, {"Data": b"d", "PartitionKey": "\ud800"},
+        {"Data": b"d", "PartitionKey": "é" * 513},  # 1,026 bytes of UTF-8: over the 2-byte head's usual range
+        None,
+    ):
+        assert _speedups.plain_payloads([entries[0], odd], "Data", "PartitionKey", "ExplicitHashKey") is None, odd

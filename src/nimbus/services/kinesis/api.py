@@ -361,6 +361,20 @@ class KinesisApi:
         ExplicitHashKey, the request is within the limits and the stream has one open shard (the
         engine's ``put_plain``); the answer's Records already serialised. None (nothing written) sends
         the request down the general path, which then answers exactly as it always does."""
+        if _plain_payloads is not None:  # nimbus._speedups: the lines below in one pass, in C
+            made = _plain_payloads(entries, "Data", "PartitionKey", "ExplicitHashKey")
+            if made is None:
+                return None
+            payloads, total, largest = made
+            stream = self._writable(ctx, params)
+            if total > MAX_PUT_RECORDS_BYTES or largest > stream.max_record_kib * 1024:
+                return None
+            result = await self.streams.put_payloads(stream, payloads)
+            if result is None:
+                return None
+            if isinstance(result, list):
+                return _put_records_output(result, stream)
+            return {"FailedRecordCount": 0, "Records": put_records_fragment(*result), "EncryptionType": stream.encryption}
         try:
             keys = list(map(_PARTITION_KEY, entries))
             if any(map(_EXPLICIT_HASH_KEY, entries)):
@@ -476,6 +490,10 @@ def factory(core: Nimbus) -> KinesisApi:
     return KinesisApi(core)
 
 
+try:
+    from nimbus._speedups import plain_payloads as _plain_payloads
+except ImportError:  # not compiled: _put_plain's maps do the same
+    _plain_payloads = None  # type: ignore[assignment]
 _PARTITION_KEY = operator.itemgetter("PartitionKey")
 _EXPLICIT_HASH_KEY = operator.methodcaller("get", "ExplicitHashKey")
 _DATA = operator.itemgetter("Data")

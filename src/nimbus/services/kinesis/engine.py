@@ -664,15 +664,22 @@ class Streams:
         numbers in entry order), or per-entry results when the append failed. None when the general path
         is needed (several open shards, quotas, a record over the size limit, an unusually long key):
         nothing was appended then."""
-        single = stream.single_open_shard()
-        if single is None or self.quotas is not None or not datas:
+        if stream.single_open_shard() is None or self.quotas is not None or not datas:
             return None
         payloads = _plain_payloads(datas, keys, stream.max_record_kib * 1024)
         if payloads is None:
             return None
+        return await self.put_payloads(stream, payloads)
+
+    async def put_payloads(self, stream: Stream, payloads: list[bytes]) -> tuple[str, list[str]] | list[PutResult] | None:
+        """``put_plain`` given the log payloads themselves (records.pack of each key and data, within the
+        stream's record size limit)."""
+        single = stream.single_open_shard()
+        if single is None or self.quotas is not None or not payloads:
+            return None
         numbers = await self._append_numbered(single, payloads)
         if numbers is None:
-            return [PutResult(error_code="InternalFailure", error_message="Internal service failure.") for _ in datas]
+            return [PutResult(error_code="InternalFailure", error_message="Internal service failure.") for _ in payloads]
         return single.shard_id, numbers
 
     async def _append_numbered(self, shard: Shard, payloads: list[bytes]) -> list[str] | None:
