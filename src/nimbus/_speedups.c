@@ -230,10 +230,12 @@ static PyObject *frames(PyObject *self, PyObject *args) {
 #define M2 0xC2B2AE3D27D4EB4FULL
 #define CHECK_MOD 1000000000000000000ULL /* 10**18 */
 
-static void digits(char *p, uint64_t v, int width) {
-    for (int i = width - 1; i >= 0; i--) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
+static char two_digits[200]; /* "00", "01", ... "99" */
+
+static void digits(char *p, uint64_t v, int width) { /* width even */
+    for (int i = width - 2; i >= 0; i -= 2) {
+        memcpy(p + i, two_digits + 2 * (v % 100), 2);
+        v /= 100;
     }
 }
 
@@ -502,6 +504,10 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedups", "Per-rec
 
 PyMODINIT_FUNC PyInit__speedups(void) {
     b64_init();
+    for (int i = 0; i < 100; i++) {
+        two_digits[2 * i] = (char)('0' + i / 10);
+        two_digits[2 * i + 1] = (char)('0' + i % 10);
+    }
     crc_init();
 #ifdef NIMBUS_CRC_FOLD
     __builtin_cpu_init();
