@@ -166,6 +166,8 @@ static void put_u64(unsigned char *p, uint64_t v) {
     for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
+/* The copying and CRCs run without the GIL (the event loop parses the next request meanwhile): the
+ * payloads are immutable bytes that the caller's list keeps alive, and the caller's list is its own. */
 static PyObject *frames(PyObject *self, PyObject *args) {
     PyObject *payloads;
     unsigned long long seq, ts;
@@ -184,43 +186,65 @@ static PyObject *frames(PyObject *self, PyObject *args) {
         }
         total += HEADER_BYTES + len;
     }
+    const char **src = PyMem_Malloc(sizeof(char *) * (size_t)(n ? n : 1));
+    Py_ssize_t *lens = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(n ? n : 1));
+    long long *marks = PyMem_Malloc(sizeof(long long) * 2 * (size_t)(n ? n : 1)); /* (seq, offset) pairs */
     PyObject *chunk = PyBytes_FromStringAndSize(NULL, total);
-    if (chunk == NULL) return NULL;
-    PyObject *index = PyList_New(0);
-    if (index == NULL) {
-        Py_DECREF(chunk);
-        return NULL;
+    if (src == NULL || lens == NULL || marks == NULL || chunk == NULL) {
+        PyMem_Free(src);
+        PyMem_Free(lens);
+        PyMem_Free(marks);
+        Py_XDECREF(chunk);
+        return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *p = PyList_GET_ITEM(payloads, i);
+        src[i] = PyBytes_AS_STRING(p);
+        lens[i] = PyBytes_GET_SIZE(p);
     }
     unsigned char *out = (unsigned char *)PyBytes_AS_STRING(chunk);
+    Py_ssize_t nmarks = 0;
+    Py_BEGIN_ALLOW_THREADS
     unsigned char tail[16];
     put_u64(tail + 8, ts);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *p = PyList_GET_ITEM(payloads, i);
-        Py_ssize_t len = PyBytes_GET_SIZE(p);
+        Py_ssize_t len = lens[i];
         if (size - index_off >= interval) {
-            PyObject *s = PyLong_FromUnsignedLongLong(seq);
-            PyObject *o = PyLong_FromLongLong(size);
-            if (s == NULL || o == NULL || PyList_Append(index, s) < 0 || PyList_Append(index, o) < 0) {
-                Py_XDECREF(s);
-                Py_XDECREF(o);
-                Py_DECREF(chunk);
-                Py_DECREF(index);
-                return NULL;
-            }
-            Py_DECREF(s);
-            Py_DECREF(o);
+            marks[2 * nmarks] = (long long)seq;
+            marks[2 * nmarks + 1] = size;
+            nmarks++;
             index_off = size;
         }
         put_u64(tail, seq);
         put_u32(out, (uint32_t)len);
         memcpy(out + 8, tail, 16);
-        memcpy(out + HEADER_BYTES, PyBytes_AS_STRING(p), (size_t)len);
+        memcpy(out + HEADER_BYTES, src[i], (size_t)len);
         /* the crc covers seq, ts and the payload: contiguous here */
         put_u32(out + 4, crc_update(0, out + 8, (size_t)(16 + len)));
         out += HEADER_BYTES + len;
         size += HEADER_BYTES + len;
         seq += 1;
     }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(src);
+    PyMem_Free(lens);
+    PyObject *index = PyList_New(2 * nmarks);
+    if (index == NULL) {
+        PyMem_Free(marks);
+        Py_DECREF(chunk);
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < 2 * nmarks; k++) {
+        PyObject *v = k % 2 ? PyLong_FromLongLong(marks[k]) : PyLong_FromUnsignedLongLong((unsigned long long)marks[k]);
+        if (v == NULL) {
+            PyMem_Free(marks);
+            Py_DECREF(chunk);
+            Py_DECREF(index);
+            return NULL;
+        }
+        PyList_SET_ITEM(index, k, v);
+    }
+    PyMem_Free(marks);
     return Py_BuildValue("NLLN", chunk, size, index_off, index);
 }
 
