@@ -43,6 +43,7 @@ test: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: setup
+	$(PY) -m pip install -q -e '.[test,bench]'
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get install -y -q wrk >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q wrk >/dev/null 2>&1)); } || true
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -158,3 +158,37 @@ def signed_headers(service: str, region: str, url: str, body: bytes, target: str
 def row(name: str, figure: str, baseline: str, ratio: float | None, target: str = "") -> str:
     r = f"{ratio:.2f}" if ratio is not None else "-"
     return f"| {name} | {figure} | {baseline} | {r} | {target} |"
+
+
+def start_moto(skip_variable: str = "NIMBUS_BENCH_MOTO") -> tuple[subprocess.Popen[bytes], int] | None:
+    """moto in server mode on a free port (the peer the issues compare with), or None when it is not
+    installed (`make bench` installs it: the `bench` extra) or ``skip_variable``/NIMBUS_BENCH_MOTO is 0."""
+    if os.environ.get(skip_variable, "1") == "0" or os.environ.get("NIMBUS_BENCH_MOTO", "1") == "0":
+        return None
+    if not (_has_module("moto") and _has_module("flask")):
+        print("(moto[server] is not installed: its rows are left out; `make bench` installs it)")
+        return None
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/moto-api/")
+    except RuntimeError:
+        proc.terminate()
+        return None
+    return proc, port
+
+
+def stop_moto(moto: tuple[subprocess.Popen[bytes], int] | None) -> None:
+    if moto is not None:
+        moto[0].terminate()
+        try:
+            moto[0].wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            moto[0].kill()
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None

@@ -3,8 +3,9 @@
 1. Ingest: PutRecordBatch of 500 x 100 B and 500 x 1 KB records, from one boto3 thread and from 4 client
    processes: records/s, MB/s, p50/p99 per call, against Nimbus (durable: every 200 means fsync'd) and
    against a do-nothing uvicorn server answering PutRecordBatch with a canned 500-entry response
-   (boto3's own ceiling on this machine). Both servers run side by side and each case alternates between
-   them in short rounds, so that load from anything else on a shared machine falls on both alike.
+   (boto3's own ceiling on this machine), and moto in server mode as the peer (the `bench` extra;
+   NIMBUS_BENCH_MOTO=0 skips it). The servers run side by side and each case alternates between them in
+   short rounds, so that load from anything else on a shared machine falls on all alike.
 2. Delivery: records/s from the durable buffer into S3 objects for a stream without transform (a backlog
    of N records flushed through /_nimbus/firehose/flush), beside the ingest rate of the same records.
 3. Transform: PutRecordBatch (500 x 100 B, one boto3 thread) into a stream with a pass-through Lambda
@@ -33,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ACCESS_KEY, SECRET_KEY, code_zip, row, start_bare, start_nimbus, stop  # noqa: E402
+from _common import ACCESS_KEY, SECRET_KEY, code_zip, row, start_bare, start_moto, start_nimbus, stop, stop_moto  # noqa: E402
 
 RECORDS = 500
 RECORD_BYTES = 100
@@ -249,6 +250,7 @@ def main() -> None:
 
     cproc, cport, cd = start_bare(CANNED_APP)
     proc, port, d, _ = start_nimbus({"NIMBUS_FIREHOSE_CREATE_DELAY_S": "0"})
+    moto = start_moto() if "ingest" in parts else None
     try:
         s3 = client(port, "s3")
         s3.create_bucket(Bucket="bench")
@@ -258,10 +260,16 @@ def main() -> None:
         fh.create_delivery_stream(DeliveryStreamName="ingest", ExtendedS3DestinationConfiguration=dest)
         fh.create_delivery_stream(DeliveryStreamName="deliver", ExtendedS3DestinationConfiguration={**dest, "BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": 900}})
         time.sleep(0.2)
+        targets = {"canned": (cport, "canned"), "nimbus": (port, "ingest")}
+        if moto is not None:  # the peer: the same rounds against moto in server mode (no buffering, no durability)
+            client(moto[1], "s3").create_bucket(Bucket="bench")
+            client(moto[1]).create_delivery_stream(DeliveryStreamName="ingest", ExtendedS3DestinationConfiguration=dest)
+            targets["moto"] = (moto[1], "ingest")
         try:
-            cases = compare({"canned": (cport, "canned"), "nimbus": (port, "ingest")}, args.rounds, args.seconds / args.rounds)
+            cases = compare(targets, args.rounds, args.seconds / args.rounds)
         finally:
             stop(cproc, cd)
+            stop_moto(moto)
 
         # delivery: build a backlog, then time the flush into S3 objects
         records = [{"Data": b"d" * (RECORD_BYTES - 1) + b"\n"} for _ in range(RECORDS)]
@@ -287,6 +295,9 @@ def main() -> None:
         who = "one boto3 thread" if procs == 1 else f"{procs} client processes"
         print(row(f"PutRecordBatch {size} B records/s (durable), {who}, vs canned server", f"{ours['rps']:,.0f}", f"{base['rps']:,.0f}", ours["rps"] / base["rps"], ">= 0.8x"))
         print(row("  MB/s; p50 / p99 ms per call", f"{ours['mbps']:.1f}; {ours['p50_ms']:.2f} / {ours['p99_ms']:.2f}", f"{base['mbps']:.1f}; {base['p50_ms']:.2f} / {base['p99_ms']:.2f}", None))
+        if "moto" in case:
+            peer = case["moto"]
+            print(row("  moto in server mode, same case, vs canned server", f"{peer['rps']:,.0f}", f"{base['rps']:,.0f}", peer["rps"] / base["rps"], "(peer)"))
     print(row(f"delivery records/s into S3 ({n:,} records, {keys} objects) vs ingest of the same", f"{n / flush_s:,.0f}", f"{n / put_s:,.0f}", (n / flush_s) / (n / put_s), "keeps up (>= 1x)"))
     if parts & {"transform", "punctuality"}:
         for r in extra_rows:

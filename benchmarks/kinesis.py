@@ -1,7 +1,11 @@
 """Kinesis benchmark: PutRecords (500 x 100 B) and GetRecords records/s through boto3, beside a do-nothing
 uvicorn server answering the same operations with canned responses (boto3's own ceiling), same run.
 
-Run: .venv/bin/python benchmarks/kinesis.py [--records N] [--procs P]
+Run: .venv/bin/python benchmarks/kinesis.py [--records N] [--procs P] [--moto-seconds S]
+
+N (default 1,000,000) records per single-client run and per P-process run. moto in server mode (the
+`bench` extra; NIMBUS_BENCH_MOTO=0 skips it) gets the same single-client run, cut off after S seconds
+(default 30: its rate falls as its stream grows, and a million records would take minutes).
 
 1. put, one boto3 client: records/s over the whole run, over its first and last tenth (the rate must stay
    flat as the stream grows), p50/p99 per PutRecords call.
@@ -23,7 +27,7 @@ import textwrap
 import time
 from typing import Any
 
-from _common import ACCESS_KEY, SECRET_KEY, code_zip, row, start_bare, start_nimbus, stop
+from _common import ACCESS_KEY, SECRET_KEY, code_zip, row, start_bare, start_moto, start_nimbus, stop, stop_moto
 
 RECORD = b"x" * 100
 BATCH = 500
@@ -71,14 +75,19 @@ def client(port: int) -> Any:
     )
 
 
-def put_run(port: int, records: int) -> tuple[float, float, float, list[float]]:
-    """(records/s, first-tenth records/s, last-tenth records/s, per-call seconds)."""
+def put_run(port: int, records: int, seconds: float | None = None) -> tuple[float, float, float, list[float]]:
+    """(records/s, first-tenth records/s, last-tenth records/s, per-call seconds); with ``seconds``, stops
+    early once that long has passed (moto, whose rate falls as its stream grows)."""
     k = client(port)
     entries = [{"Data": RECORD, "PartitionKey": f"pk-{i}"} for i in range(BATCH)]
     calls = max(records // BATCH, 10)
     lat: list[float] = []
     start = time.perf_counter()
+    deadline = start + seconds if seconds is not None else None
     for _ in range(calls):
+        if deadline is not None and len(lat) >= 20 and time.perf_counter() > deadline:
+            calls = len(lat)
+            break
         t = time.perf_counter()
         r = k.put_records(StreamName="bench", Records=entries)
         lat.append(time.perf_counter() - t)
@@ -221,11 +230,13 @@ def esm_latency(port: int) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--records", type=int, default=200_000)
+    ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--procs", type=int, default=4)
+    ap.add_argument("--moto-seconds", type=float, default=30.0)
     args = ap.parse_args()
     bare, bport, bdir = start_bare(CANNED_APP)
     nim, nport, ndir, _ = start_nimbus({"NIMBUS_KINESIS_STATE_DELAY_SECONDS": "0"})
+    moto = start_moto()
     try:
         client(nport).create_stream(StreamName="bench", ShardCount=1)
         # warm-up both (imports, connection)
@@ -242,6 +253,14 @@ def main() -> int:
         n_par = put_parallel(nport, args.records, args.procs)
         b_par = put_parallel(bport, args.records, args.procs)
         print(row(f"put records/s, {args.procs} processes", f"{n_par:,.0f}", f"{b_par:,.0f}", n_par / b_par, ">= 0.80"))
+        if moto is not None:
+            client(moto[1]).create_stream(StreamName="bench", ShardCount=1)
+            time.sleep(1)
+            m_rate, m_first, m_last, m_lat = put_run(moto[1], args.records, seconds=args.moto_seconds)
+            m_records = len(m_lat) * BATCH
+            print(row(f"moto put records/s, 1 client ({m_records:,} records in {sum(m_lat):.0f} s)", f"{m_rate:,.0f}",
+                      f"{b_rate:,.0f}", m_rate / b_rate, "(peer)"))
+            print(row("moto put records/s first/last tenth", f"{m_first:,.0f} / {m_last:,.0f}", "-", m_last / m_first, "(peer)"))
         total = args.records + BATCH * 10 + (args.records // args.procs // BATCH) * BATCH * args.procs
         g_rate, g_lat = get_run(nport, total, canned=False)
         c_rate, c_lat = get_run(bport, total, canned=True)
@@ -256,6 +275,7 @@ def main() -> int:
     finally:
         stop(nim, ndir)
         stop(bare, bdir)
+        stop_moto(moto)
     return 0
 
 

@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -23,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import ACCESS_KEY, SECRET_KEY, free_port, row, rss_mb, start_bare, start_nimbus, stop, wait_http
+from _common import ACCESS_KEY, SECRET_KEY, row, rss_mb, start_bare, start_moto, start_nimbus, stop, stop_moto
 
 SMALL = os.urandom(1024)
 SMALL_OPS = int(os.environ.get("NIMBUS_BENCH_S3_OPS", "1500"))
@@ -102,28 +101,6 @@ def measure(port: int, op: str) -> dict[str, float]:
     return {"ops": SMALL_OPS / elapsed, "p50": statistics.median(lat) * 1000, "p99": lat[int(len(lat) * 0.99)] * 1000}
 
 
-def start_moto() -> tuple[subprocess.Popen[bytes], int] | None:
-    if os.environ.get("NIMBUS_BENCH_S3_MOTO", "1") == "0":
-        return None
-    if not (_has_module("moto") and _has_module("flask")):
-        return None
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/moto-api/")
-    except RuntimeError:
-        proc.terminate()
-        return None
-    return proc, port
-
-
-def _has_module(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(name) is not None
-
-
 def raw_copy(path: Path, target: Path) -> tuple[float, float]:
     """MB/s of writing the file's bytes to a new file with fsync, and of reading them back."""
     t = time.perf_counter()
@@ -147,7 +124,7 @@ def main() -> int:
 
     nim, nport, ndir, _ = start_nimbus()
     bare, bport, bdir = start_bare(CANNED_APP)
-    moto = start_moto()
+    moto = start_moto("NIMBUS_BENCH_S3_MOTO")
     try:
         s3 = client(nport)
         s3.create_bucket(Bucket="bench-bucket")
@@ -171,7 +148,7 @@ def main() -> int:
         for r in moto_rows:
             print(r)
         if moto is None:
-            print("| moto server | not run (not installed: pip install 'moto[server]'; or NIMBUS_BENCH_S3_MOTO=0) | | | |")
+            print("| moto server | not run (not installed: `make bench` installs it; or NIMBUS_BENCH_S3_MOTO=0) | | | |")
 
         if LARGE_MB <= 0:
             return 0
@@ -214,8 +191,7 @@ def main() -> int:
     finally:
         stop(nim, ndir)
         stop(bare, bdir)
-        if moto is not None:
-            moto[0].terminate()
+        stop_moto(moto)
     return 0
 
 
