@@ -949,4 +949,14 @@ def _recover(store: SegmentLogStore, name: str, directory: Path) -> SegmentLog:
                 os.fsync(f.fileno())
         scan.segment.alloc_end = scan.valid_bytes
         segments.append(scan.segment)
+    if segments[-1].end_seq < first_seq:
+        # A damaged tail cut the log below its trim point (only a damaged disk does that): nothing retained
+        # is left. Number on from the trim point, in a segment of its own, so that new records never take
+        # numbers at or below the trim point (they would read as trimmed after the next restart). The old
+        # segments hold trimmed records only; the next open removes them as it finishes any trim.
+        log.warning("log damaged below its trim point log=%s records_end=%d first_seq=%d", name, segments[-1].end_seq, first_seq)
+        path = _segment_path(directory, first_seq)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+        _fsync_dir(directory)
+        segments.append(_Segment(path, first_seq))
     return SegmentLog(store, name, directory, segments, first_seq)

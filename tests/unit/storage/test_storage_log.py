@@ -388,3 +388,37 @@ def test_zero_tail_of_an_earlier_segment_is_clean_but_other_damage_is_not(tmp_pa
             segment_store(tmp_path).open("l")
 
     run(main())
+
+
+def test_damage_below_the_trim_point_numbers_on_from_it(tmp_path: Path) -> None:
+    """A damaged tail that cuts a log below its trim point leaves nothing retained; new records then
+    number on from the trim point, and survive a restart (they used to take trimmed numbers and vanish)."""
+    root = tmp_path / "logs"
+
+    async def fill() -> int:
+        store = SegmentLogStore(root, segment_bytes=1 << 20)
+        log = store.open(SHARD)
+        await log.append([b"x" * 100 for _ in range(50)])
+        await log.trim(40)
+        await store.aclose()
+        return 40
+
+    first = run(fill())
+    segment = max((root / log_dir_name(SHARD)).glob("*.seg"))
+    with open(segment, "r+b") as f:
+        f.truncate(10 * (HEADER_BYTES + 100) + 7)  # 10 whole records, then a torn one: below the trim point
+
+    async def reopen_and_append() -> None:
+        store = SegmentLogStore(root, segment_bytes=1 << 20)
+        log = store.open(SHARD)
+        assert (log.first_seq, log.next_seq) == (first, first) and log.read(0) == []
+        assert await log.append([b"after"]) == [first]
+        await store.aclose()
+        store = SegmentLogStore(root, segment_bytes=1 << 20)
+        log = store.open(SHARD)
+        assert [(r.seq, r.payload) for r in log.read(0)] == [(first, b"after")]
+        assert await log.append([b"next"]) == [first + 1]
+        await store.aclose()
+        assert len(list((root / log_dir_name(SHARD)).glob("*.seg"))) == 1  # the trimmed segment went at that open
+
+    run(reopen_and_append())
