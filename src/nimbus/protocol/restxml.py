@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree
@@ -22,6 +23,19 @@ from nimbus.protocol.json import shape_key
 from nimbus.protocol.models import XML_NAMESPACES, XML_OUTPUT_ROOTS, XML_TEXT_ROOT_MEMBERS
 from nimbus.protocol.rest import Bindings, RestCodec
 from nimbus.protocol.timestamps import format_timestamp, parse_timestamp
+
+# Control characters other than tab and newline, written as character references the way S3 writes them
+# (a key with "\r" lists as "&#xD;", so a parser gives back "\r", not the newline a raw CR reads as;
+# "&#x1;" is not well-formed XML 1.0, as on S3: clients ask for encoding-type=url for such keys).
+_XML_CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
+
+
+def xml_text(value: str) -> str:
+    """Character data for an element: ``&``, ``<``, ``>`` escaped, control characters as references."""
+    text = escape(value)
+    if text.isprintable():
+        return text
+    return _XML_CONTROL.sub(lambda m: f"&#x{ord(m.group()):X};", text)
 
 XmlReader = Callable[[Any], Any]  # an Element, or a list of Elements for flattened members
 XmlWriter = Callable[[str, Any, list[str]], None]  # (element name, value, output parts)
@@ -284,7 +298,7 @@ class XmlShapes:
                 raw = value if isinstance(value, (bytes, bytearray)) else str(value).encode()
                 text = base64.b64encode(raw).decode("ascii")
             else:
-                text = escape(str(value))
+                text = xml_text(str(value))
             parts.append(f"<{tag}>{text}</{tag}>")
 
         return write_scalar
@@ -331,7 +345,7 @@ class RestXmlCodec(RestCodec):
         if text_member is not None:
             value = output.get(text_member)
             ns = f" xmlns={quoteattr(self.namespace)}" if self.namespace else ""
-            inner = "" if value is None else escape(str(value))
+            inner = "" if value is None else xml_text(str(value))
             return f"{XML_DECLARATION}<{root}{ns}>{inner}</{root}>".encode()
         write = self._body_writers.get(operation.name)
         if write is None:
