@@ -302,15 +302,6 @@ class Validator:
                     continue
                 check(member, ((path, index), wire), problems)
 
-        def check_bounds(value: Any, path: Path, problems: Problems) -> None:
-            if not isinstance(value, list):
-                raise type_error(path, "list", value)
-            n = len(value)
-            if lo is not None and n < lo:
-                _constraint(problems, value, path, f"Member must have length greater than or equal to {lo}")
-            if hi is not None and n > hi:
-                _constraint(problems, value, path, f"Member must have length less than or equal to {hi}")
-
         required = set(flat_required)
         # nimbus._speedups: the same fast pass in C (the Python one below then runs only over a list that
         # has an item that does not pass, to find and report it)
@@ -319,6 +310,18 @@ class Validator:
             if _check_simple_structures is not None and len(plan) <= 32
             else None
         )
+
+        def check_bounds(value: Any, path: Path, problems: Problems) -> bool:
+            """The list's own bounds; True when every item also passed the C fast pass (nothing more to check)."""
+            if not isinstance(value, list):
+                raise type_error(path, "list", value)
+            n = len(value)
+            if lo is not None and n < lo:
+                _constraint(problems, value, path, f"Member must have length greater than or equal to {lo}")
+            if hi is not None and n > hi:
+                _constraint(problems, value, path, f"Member must have length less than or equal to {hi}")
+            return c_plan is not None and _check_simple_structures(value, c_plan) < 0
+
         if len(plan) == 1 and plan[0][3] is not None and required <= {plan[0][0]}:
             # one simple member (Firehose's Record{Data}): one lookup, one type and one length test per item;
             # an item that does not pass goes through check_item for its exact messages
@@ -326,8 +329,7 @@ class Validator:
             only_required = bool(required)
 
             def check_one_member_structures(value: Any, path: Path, problems: Problems) -> None:
-                check_bounds(value, path, problems)
-                if c_plan is not None and _check_simple_structures(value, c_plan) < 0:
+                if check_bounds(value, path, problems):
                     return
                 index = 0
                 for item in value:
@@ -349,16 +351,14 @@ class Validator:
         if fast is not None:
 
             def check_structures_fast(value: Any, path: Path, problems: Problems) -> None:
-                check_bounds(value, path, problems)
-                if c_plan is not None and _check_simple_structures(value, c_plan) < 0:
+                if check_bounds(value, path, problems):
                     return
                 fast(value, check_item, path, problems)
 
             return check_structures_fast
 
         def check_structures(value: Any, path: Path, problems: Problems) -> None:
-            check_bounds(value, path, problems)
-            if c_plan is not None and _check_simple_structures(value, c_plan) < 0:
+            if check_bounds(value, path, problems):
                 return
             index = 0
             for item in value:

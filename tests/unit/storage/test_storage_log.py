@@ -170,6 +170,17 @@ def segment_store(tmp_path: Path, **kwargs: int) -> SegmentLogStore:
     return SegmentLogStore(tmp_path / "logs", **{"segment_bytes": 4096, **kwargs})
 
 
+async def first_of_several_segments(tmp_path: Path) -> Path:
+    """Log "l" of a segment store in tmp_path filled with 160 records over several segments, closed; the
+    path of its first segment."""
+    store = segment_store(tmp_path)
+    log = store.open("l")
+    for _ in range(40):
+        await log.append([b"z" * 200] * 4)
+    await store.aclose()
+    return sorted((tmp_path / "logs" / log_dir_name("l")).glob("*.seg"))[0]
+
+
 def test_reopen_restores_records_and_trim(tmp_path: Path) -> None:
     async def main() -> None:
         store = segment_store(tmp_path)
@@ -305,12 +316,7 @@ def test_torn_tail_is_truncated_on_open(tmp_path: Path) -> None:
 
 def test_damage_before_the_tail_is_reported(tmp_path: Path) -> None:
     async def main() -> None:
-        store = segment_store(tmp_path)
-        log = store.open("l")
-        for _ in range(40):
-            await log.append([b"q" * 200] * 4)
-        await store.aclose()
-        first = sorted((tmp_path / "logs" / log_dir_name("l")).glob("*.seg"))[0]
+        first = await first_of_several_segments(tmp_path)
         data = bytearray(first.read_bytes())
         data[HEADER_BYTES + 5] ^= 0xFF
         first.write_bytes(bytes(data))
@@ -371,12 +377,7 @@ def test_zero_tail_of_an_earlier_segment_is_clean_but_other_damage_is_not(tmp_pa
     end; anything else after the frames of a segment that is not the last is still damage."""
 
     async def main() -> None:
-        store = segment_store(tmp_path)
-        log = store.open("l")
-        for _ in range(40):
-            await log.append([b"z" * 200] * 4)
-        await store.aclose()
-        first = sorted((tmp_path / "logs" / log_dir_name("l")).glob("*.seg"))[0]
+        first = await first_of_several_segments(tmp_path)
         intact = first.read_bytes()
         first.write_bytes(intact + bytes(5000))
         store = segment_store(tmp_path)

@@ -361,7 +361,7 @@ class KinesisApi:
         ExplicitHashKey, the request is within the limits and the stream has one open shard (the
         engine's ``put_plain``); the answer's Records already serialised. None (nothing written) sends
         the request down the general path, which then answers exactly as it always does."""
-        if _plain_payloads is not None:  # nimbus._speedups: the lines below in one pass, in C
+        if _plain_payloads is not None:  # nimbus._speedups: the Python branch below in one pass, in C
             made = _plain_payloads(entries, "Data", "PartitionKey", "ExplicitHashKey")
             if made is None:
                 return None
@@ -370,23 +370,19 @@ class KinesisApi:
             if total > MAX_PUT_RECORDS_BYTES or largest > stream.max_record_kib * 1024:
                 return None
             result = await self.streams.put_payloads(stream, payloads)
-            if result is None:
+        else:
+            try:
+                keys = list(map(_PARTITION_KEY, entries))
+                if any(map(_EXPLICIT_HASH_KEY, entries)):
+                    return None
+                encoded = list(map(str.encode, keys))  # None (a missing key) -> TypeError
+            except (KeyError, TypeError, UnicodeEncodeError):
                 return None
-            if isinstance(result, list):
-                return _put_records_output(result, stream)
-            return {"FailedRecordCount": 0, "Records": put_records_fragment(*result), "EncryptionType": stream.encryption}
-        try:
-            keys = list(map(_PARTITION_KEY, entries))
-            if any(map(_EXPLICIT_HASH_KEY, entries)):
+            stream = self._writable(ctx, params)
+            datas = list(map(_DATA, entries))
+            if sum(map(len, datas)) + sum(map(len, keys)) > MAX_PUT_RECORDS_BYTES:
                 return None
-            encoded = list(map(str.encode, keys))  # None (a missing key) -> TypeError
-        except (KeyError, TypeError, UnicodeEncodeError):
-            return None
-        stream = self._writable(ctx, params)
-        datas = list(map(_DATA, entries))
-        if sum(map(len, datas)) + sum(map(len, keys)) > MAX_PUT_RECORDS_BYTES:
-            return None
-        result = await self.streams.put_plain(stream, datas, encoded)
+            result = await self.streams.put_plain(stream, datas, encoded)
         if result is None:
             return None
         if isinstance(result, list):
