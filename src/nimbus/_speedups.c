@@ -451,6 +451,287 @@ error:
     return NULL;
 }
 
+/* ------------------------------------------------------------------------- record batches, scanned */
+
+/* Base64 of canonical form decoded four characters at a time through four tables (a character's 6 bits
+ * already shifted into place; bit 31 marks a character outside the alphabet). */
+static uint32_t b64_d0[256], b64_d1[256], b64_d2[256], b64_d3[256];
+
+static void b64_tables_init(void) {
+    for (int c = 0; c < 256; c++) {
+        int v = b64_value[c];
+        uint32_t bad = 0x80000000u;
+        b64_d0[c] = v < 0 ? bad : (uint32_t)v << 18;
+        b64_d1[c] = v < 0 ? bad : (uint32_t)v << 12;
+        b64_d2[c] = v < 0 ? bad : (uint32_t)v << 6;
+        b64_d3[c] = v < 0 ? bad : (uint32_t)v;
+    }
+}
+
+/* Decoded length of ``n`` characters of canonical base64, or -1 when they cannot be. */
+static Py_ssize_t b64_decoded_len(const unsigned char *s, Py_ssize_t n) {
+    if (n % 4 != 0) return -1;
+    Py_ssize_t pad = 0;
+    if (n >= 4 && s[n - 1] == '=') pad = s[n - 2] == '=' ? 2 : 1;
+    return n / 4 * 3 - pad;
+}
+
+/* Decode ``n`` characters (a multiple of 4) into ``d``; 0, or -1 when not canonical base64. */
+static int b64_decode_into(const unsigned char *s, Py_ssize_t n, unsigned char *d) {
+    if (n == 0) return 0;
+    Py_ssize_t pad = s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
+    Py_ssize_t full = pad ? n - 4 : n;
+    uint32_t bad = 0;
+    for (Py_ssize_t i = 0; i < full; i += 4) {
+        uint32_t v = b64_d0[s[i]] | b64_d1[s[i + 1]] | b64_d2[s[i + 2]] | b64_d3[s[i + 3]];
+        bad |= v;
+        d[0] = (unsigned char)(v >> 16);
+        d[1] = (unsigned char)(v >> 8);
+        d[2] = (unsigned char)v;
+        d += 3;
+    }
+    if (bad & 0x80000000u) return -1;
+    if (pad) {
+        const unsigned char *q = s + n - 4;
+        int a = b64_value[q[0]], b = b64_value[q[1]];
+        if ((a | b) < 0) return -1;
+        if (pad == 2) {
+            if (b & 0x0F) return -1; /* non-zero bits after the last byte */
+            d[0] = (unsigned char)((a << 2) | (b >> 4));
+        } else {
+            int c = b64_value[q[2]];
+            if (c < 0 || (c & 0x03)) return -1;
+            d[0] = (unsigned char)((a << 2) | (b >> 4));
+            d[1] = (unsigned char)(((b & 0x0F) << 4) | (c >> 2));
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    const unsigned char *p, *end;
+} Cursor;
+
+static inline void skip_ws(Cursor *c) {
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t')) c->p++;
+}
+
+static inline int expect(Cursor *c, unsigned char ch) {
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != ch) return -1;
+    c->p++;
+    skip_ws(c);
+    return 0;
+}
+
+/* The span of a JSON string at the cursor, up to the next quote, unchecked (base64 decoding checks it). */
+static int raw_string(Cursor *c, const unsigned char **s, Py_ssize_t *n) {
+    if (c->p >= c->end || *c->p != '"') return -1;
+    const unsigned char *q = c->p + 1;
+    const unsigned char *close = memchr(q, '"', (size_t)(c->end - q));
+    if (close == NULL) return -1;
+    *s = q;
+    *n = close - q;
+    c->p = close + 1;
+    return 0;
+}
+
+/* A JSON string of printable ASCII without escapes (the only strings taken here; others go to the
+ * general parser). */
+static int plain_string(Cursor *c, const unsigned char **s, Py_ssize_t *n) {
+    if (raw_string(c, s, n) < 0) return -1;
+    for (Py_ssize_t i = 0; i < *n; i++) {
+        unsigned char ch = (*s)[i];
+        if (ch < 0x20 || ch > 0x7e || ch == '\\') return -1;
+    }
+    return 0;
+}
+
+static inline int same(const unsigned char *s, Py_ssize_t n, const char *name, Py_ssize_t name_len) {
+    return n == name_len && memcmp(s, name, (size_t)n) == 0;
+}
+
+/* The body of a record-batch request (Kinesis PutRecords, Firehose PutRecordBatch) scanned straight into
+ * log payloads, without the dicts and strings a JSON parser would build, when it is plain: a JSON object
+ * whose members are ``records_name`` (an array of 1..max_records objects) and members named in
+ * ``top_names`` with printable-ASCII string values; each record has exactly ``data_name`` (base64 of at most
+ * ``max_data`` bytes, decoded here when short, else by ``decode(chars, None, True)``) and, when
+ * ``key_name`` is not None, ``key_name`` (printable ASCII, key_min..key_max characters). Payloads are the
+ * data (no key), or the key's length as 2 little-endian bytes, the key and the data. Returns (top members,
+ * payloads, data bytes + key characters, largest data + key), or None for the general parser, which
+ * then answers exactly as it always does: anything else, including every malformed or invalid body. */
+static PyObject *scan_record_batch(PyObject *self, PyObject *args) {
+    Py_buffer body;
+    PyObject *top_names, *decode, *key_obj;
+    const char *records_name, *data_name;
+    Py_ssize_t records_len, data_len, max_records, max_data, key_min, key_max;
+    if (!PyArg_ParseTuple(args, "y*O!s#s#Onnnn" "O", &body, &PyTuple_Type, &top_names, &records_name, &records_len, &data_name,
+                          &data_len, &key_obj, &max_records, &max_data, &key_min, &key_max, &decode))
+        return NULL;
+    const char *key_name = NULL;
+    Py_ssize_t key_len = 0;
+    if (key_obj != Py_None) {
+        key_name = PyUnicode_AsUTF8AndSize(key_obj, &key_len);
+        if (key_name == NULL) {
+            PyBuffer_Release(&body);
+            return NULL;
+        }
+    }
+    PyObject *top = PyDict_New();
+    PyObject *payloads = PyList_New(0);
+    PyObject *result = NULL;
+    if (top == NULL || payloads == NULL) goto done;
+    Cursor cur = {(const unsigned char *)body.buf, (const unsigned char *)body.buf + body.len};
+    Cursor *c = &cur;
+    long long total = 0;
+    Py_ssize_t largest = 0;
+    int have_records = 0;
+    const unsigned char *s;
+    Py_ssize_t n;
+    if (expect(c, '{') < 0) goto general;
+    for (;;) {
+        if (plain_string(c, &s, &n) < 0 || expect(c, ':') < 0) goto general;
+        if (same(s, n, records_name, records_len)) {
+            if (have_records || expect(c, '[') < 0) goto general;
+            have_records = 1;
+            for (;;) {
+                const unsigned char *ds = NULL, *ks = NULL;
+                Py_ssize_t dn = 0, kn = 0;
+                if (expect(c, '{') < 0) goto general;
+                for (;;) {
+                    const unsigned char *ms;
+                    Py_ssize_t mn;
+                    if (plain_string(c, &ms, &mn) < 0 || expect(c, ':') < 0) goto general;
+                    if (same(ms, mn, data_name, data_len)) {
+                        if (ds != NULL || raw_string(c, &ds, &dn) < 0) goto general;
+                    } else if (key_name != NULL && same(ms, mn, key_name, key_len)) {
+                        if (ks != NULL || plain_string(c, &ks, &kn) < 0) goto general;
+                    } else {
+                        goto general;
+                    }
+                    skip_ws(c);
+                    if (c->p < c->end && *c->p == ',') {
+                        c->p++;
+                        skip_ws(c);
+                        continue;
+                    }
+                    if (c->p < c->end && *c->p == '}') {
+                        c->p++;
+                        break;
+                    }
+                    goto general;
+                }
+                if (ds == NULL || (key_name != NULL && (ks == NULL || kn < key_min || kn > key_max))) goto general;
+                if (PyList_GET_SIZE(payloads) >= max_records) goto general;
+                Py_ssize_t dlen = b64_decoded_len(ds, dn);
+                if (dlen < 0 || dlen > max_data) goto general;
+                Py_ssize_t head = key_name != NULL ? 2 + kn : 0;
+                PyObject *payload;
+                if (dn <= B64_INLINE_MAX) {
+                    payload = PyBytes_FromStringAndSize(NULL, head + dlen);
+                    if (payload == NULL) goto done;
+                    if (b64_decode_into(ds, dn, (unsigned char *)PyBytes_AS_STRING(payload) + head) < 0) {
+                        Py_DECREF(payload);
+                        goto general;
+                    }
+                } else {
+                    PyObject *chars = PyBytes_FromStringAndSize((const char *)ds, dn);
+                    if (chars == NULL) goto done;
+                    PyObject *call_args[3] = {chars, Py_None, Py_True};
+                    PyObject *data = PyObject_Vectorcall(decode, call_args, 3, NULL);
+                    Py_DECREF(chars);
+                    if (data == NULL || !PyBytes_CheckExact(data) || PyBytes_GET_SIZE(data) != dlen) {
+                        Py_XDECREF(data);
+                        PyErr_Clear();
+                        goto general;
+                    }
+                    if (head == 0) {
+                        payload = data;
+                    } else {
+                        payload = PyBytes_FromStringAndSize(NULL, head + dlen);
+                        if (payload == NULL) {
+                            Py_DECREF(data);
+                            goto done;
+                        }
+                        memcpy(PyBytes_AS_STRING(payload) + head, PyBytes_AS_STRING(data), (size_t)dlen);
+                        Py_DECREF(data);
+                    }
+                }
+                if (head) {
+                    char *d = PyBytes_AS_STRING(payload);
+                    d[0] = (char)(kn & 0xFF);
+                    d[1] = (char)(kn >> 8);
+                    memcpy(d + 2, ks, (size_t)kn);
+                }
+                int rc = PyList_Append(payloads, payload);
+                Py_DECREF(payload);
+                if (rc < 0) goto done;
+                total += dlen + kn;
+                if (dlen + kn > largest) largest = dlen + kn;
+                skip_ws(c);
+                if (c->p < c->end && *c->p == ',') {
+                    c->p++;
+                    continue;
+                }
+                if (c->p < c->end && *c->p == ']') {
+                    c->p++;
+                    break;
+                }
+                goto general;
+            }
+        } else {
+            PyObject *name = NULL;
+            Py_ssize_t names = PyTuple_GET_SIZE(top_names);
+            for (Py_ssize_t k = 0; k < names; k++) {
+                PyObject *candidate = PyTuple_GET_ITEM(top_names, k);
+                Py_ssize_t cl;
+                const char *cs = PyUnicode_AsUTF8AndSize(candidate, &cl);
+                if (cs == NULL) goto done;
+                if (same(s, n, cs, cl)) {
+                    name = candidate;
+                    break;
+                }
+            }
+            const unsigned char *vs;
+            Py_ssize_t vn;
+            if (name == NULL || plain_string(c, &vs, &vn) < 0) goto general;
+            int present = PyDict_Contains(top, name);
+            if (present != 0) {
+                if (present < 0) goto done;
+                goto general;
+            }
+            PyObject *value = PyUnicode_FromStringAndSize((const char *)vs, vn);
+            if (value == NULL) goto done;
+            int rc = PyDict_SetItem(top, name, value);
+            Py_DECREF(value);
+            if (rc < 0) goto done;
+        }
+        skip_ws(c);
+        if (c->p < c->end && *c->p == ',') {
+            c->p++;
+            skip_ws(c);
+            continue;
+        }
+        if (c->p < c->end && *c->p == '}') {
+            c->p++;
+            break;
+        }
+        goto general;
+    }
+    skip_ws(c);
+    if (c->p != c->end || !have_records || PyList_GET_SIZE(payloads) == 0) goto general;
+    result = Py_BuildValue("OOLn", top, payloads, total, largest);
+    goto done;
+general:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    Py_XDECREF(top);
+    Py_XDECREF(payloads);
+    PyBuffer_Release(&body);
+    return result;
+}
+
 /* ------------------------------------------------------------------------------ validator fast pass */
 
 /* ``plan``: a tuple of (name, kind, lo, hi, required) per member, kind a type (or None: the member must be
@@ -521,6 +802,7 @@ static PyMethodDef methods[] = {
     {"sequence_numbers", sequence_numbers, METH_VARARGS, "Kinesis sequence numbers of consecutive fields."},
     {"decode_blob_member", decode_blob_member, METH_VARARGS, "Decode one base64 member of each structure."},
     {"check_simple_structures", check_simple_structures, METH_VARARGS, "The validator's fast pass."},
+    {"scan_record_batch", scan_record_batch, METH_VARARGS, "A plain record-batch body straight into log payloads."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -528,6 +810,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedups", "Per-rec
 
 PyMODINIT_FUNC PyInit__speedups(void) {
     b64_init();
+    b64_tables_init();
     for (int i = 0; i < 100; i++) {
         two_digits[2 * i] = (char)('0' + i / 10);
         two_digits[2 * i + 1] = (char)('0' + i % 10);

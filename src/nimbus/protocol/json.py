@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -33,6 +33,10 @@ try:
     from nimbus._speedups import decode_blob_member as _decode_blob_member
 except ImportError:  # not compiled: read_blob_structures's loop does it all
     _decode_blob_member = None  # type: ignore[assignment]
+try:
+    from nimbus._speedups import scan_record_batch as _scan_record_batch
+except ImportError:  # not compiled: record batches take the general parser
+    _scan_record_batch = None  # type: ignore[assignment]
 
 Reader = Callable[[Any], Any]
 Writer = Callable[[Any], Any]
@@ -414,6 +418,58 @@ def dump_json_stripped(doc: Any) -> bytes:
     return body
 
 
+# Operations whose body is a batch of records, scanned straight into log payloads when plain:
+# (service, operation) -> (list member, blob member, key member or None).
+RECORD_BATCHES: dict[tuple[str, str], tuple[str, str, str | None]] = {
+    ("kinesis", "PutRecords"): ("Records", "Data", "PartitionKey"),
+    ("firehose", "PutRecordBatch"): ("Records", "Data", None),
+}
+
+
+class PackedRecords(Sequence[dict[str, Any]]):
+    """The records of a plain record batch (``RECORD_BATCHES``) as the C scanner left them: one log payload
+    per record (the data, or with a key member: the key's UTF-8 length as 2 little-endian bytes, the key,
+    the data, as Kinesis stores a record), ``total`` (data bytes + key characters) and ``largest`` (the
+    largest data + key). Handlers take the payloads as they are; anything else reading the list gets the
+    dicts the general parser would have made (built on first use)."""
+
+    __slots__ = ("payloads", "total", "largest", "_data", "_key", "_entries")
+
+    def __init__(self, payloads: list[bytes], total: int, largest: int, data: str, key: str | None) -> None:
+        self.payloads = payloads
+        self.total = total
+        self.largest = largest
+        self._data = data
+        self._key = key
+        self._entries: list[dict[str, Any]] | None = None
+
+    def entries(self) -> list[dict[str, Any]]:
+        if self._entries is None:
+            if self._key is None:
+                self._entries = [{self._data: payload} for payload in self.payloads]
+            else:
+                made = []
+                for payload in self.payloads:
+                    n = payload[0] | payload[1] << 8
+                    made.append({self._data: payload[2 + n :], self._key: payload[2 : 2 + n].decode()})
+                self._entries = made
+        return self._entries
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.entries()[index]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.entries())
+
+    def __eq__(self, other: object) -> bool:
+        return self.entries() == (other.entries() if isinstance(other, PackedRecords) else other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class JsonCodec:
     """awsJson 1.0/1.1: ``POST /`` with ``X-Amz-Target``; the whole input/output is the JSON body."""
 
@@ -425,6 +481,7 @@ class JsonCodec:
         self._input_plans: dict[str, Reader | None] = {}
         self._output_plans: dict[str, Writer | None] = {}
         self._stream_members: dict[str, str | None] = {}
+        self._batch_plans: dict[str, tuple[Any, ...] | None] = {}
 
     def _input_reader(self, operation: OperationModel) -> Reader | None:
         name = operation.name
@@ -439,6 +496,51 @@ class JsonCodec:
             shape = operation.output_shape
             self._output_plans[name] = None if shape is None else self.shapes.writer(shape)
         return self._output_plans[name]
+
+    def _batch_plan(self, operation: OperationModel) -> tuple[Any, ...] | None:
+        """The scanner's arguments for a record-batch operation, from the model: the top-level string
+        members it takes (a body with any other goes to ``parse``), the list's maximum length, the blob's maximum size and the key's
+        length range; and a one-record stand-in list for validating the top-level members."""
+        name = operation.name
+        if name in self._batch_plans:
+            return self._batch_plans[name]
+        plan = None
+        spec = RECORD_BATCHES.get((self.model.service_name, name))
+        shape = operation.input_shape
+        if spec is not None and _scan_record_batch is not None and shape is not None:
+            records, data, key = spec
+            others = tuple(n for n, m in shape.members.items() if n != records and m.type_name == "string")
+            list_shape = shape.members[records]
+            item = list_shape.member  # type: ignore[attr-defined]
+            if item.members[data].type_name == "blob":  # other members (DryRun) send a body to ``parse``
+                key_min, key_max = 0, 0
+                stand_in: dict[str, Any] = {data: b""}
+                if key is not None:
+                    key_min = item.members[key].metadata.get("min", 0)
+                    key_max = item.members[key].metadata.get("max", 1 << 16)
+                    stand_in[key] = "k" * max(1, key_min)
+                args = (others, records, data, key, list_shape.metadata.get("max", 1 << 30),
+                        item.members[data].metadata.get("max", 1 << 40), key_min, key_max,
+                        _simd_b64decode if _simd_b64decode is not None else _strict_a2b_positional)
+                plan = (args, records, data, key, [stand_in])
+        self._batch_plans[name] = plan
+        return plan
+
+    def scan(self, operation: OperationModel, body: bytes | bytearray) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """A plain record batch (``RECORD_BATCHES``) parsed by the C scanner: (params with the records as
+        ``PackedRecords``, a stand-in document to validate the other members with), or None for ``parse``."""
+        plan = self._batch_plan(operation)
+        if plan is None:
+            return None
+        args, records, data, key, stand_in = plan
+        scanned = _scan_record_batch(body, *args)
+        if scanned is None:
+            return None
+        top, payloads, total, largest = scanned
+        params = dict(top)
+        top[records] = stand_in
+        params[records] = PackedRecords(payloads, total, largest, data, key)
+        return params, top
 
     def parse(self, operation: OperationModel, body: bytes) -> dict[str, Any]:
         doc = load_json_object(body, self.codes)

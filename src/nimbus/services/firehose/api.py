@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from nimbus.protocol.json import PackedRecords
 from nimbus.services.base import RequestContext
 from nimbus.services.firehose.errors import InvalidArgumentException, ServiceUnavailableException
 from nimbus.services.firehose.sinks import ExternalS3Sink, LambdaInvoker, S3EngineSink
@@ -145,8 +146,11 @@ class FirehoseApi:
         records = params["Records"]
         if len(records) > MAX_BATCH_RECORDS:  # A.7 (the codec checks it too, from the model)
             raise InvalidArgumentException(f"Records size {len(records)} exceeds the maximum of {MAX_BATCH_RECORDS}.")
-        payloads = list(map(_DATA, records))
-        total = sum(map(len, payloads))
+        if type(records) is PackedRecords:  # the codec scanned the body straight into payloads (C)
+            payloads, total = records.payloads, records.total
+        else:
+            payloads = list(map(_DATA, records))
+            total = sum(map(len, payloads))
         if total > MAX_BATCH_BYTES:
             raise InvalidArgumentException(f"Records size {total} bytes exceeds the maximum of {MAX_BATCH_BYTES} bytes (4 MiB) per call.")
         try:

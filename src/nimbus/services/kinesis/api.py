@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from nimbus.protocol.json import b64encode_text
+from nimbus.protocol.json import PackedRecords, b64encode_text
 from nimbus.services.base import RequestContext
 from nimbus.services.kinesis import config as kconfig
 from nimbus.services.kinesis.engine import MAX_PUT_RECORDS, MAX_PUT_RECORDS_BYTES, Streams
@@ -334,6 +334,8 @@ class KinesisApi:
             fast = await self._put_plain(ctx, params, entries)
             if fast is not None:
                 return fast
+        if type(entries) is PackedRecords:
+            entries = entries.entries()
         missing = [i for i, entry in enumerate(entries, 1) if entry.get("PartitionKey") is None]
         if missing:
             # the model leaves PartitionKey optional; Kinesis requires it
@@ -361,10 +363,13 @@ class KinesisApi:
         ExplicitHashKey, the request is within the limits and the stream has one open shard (the
         engine's ``put_plain``); the answer's Records already serialised. None (nothing written) sends
         the request down the general path, which then answers exactly as it always does."""
-        if _plain_payloads is not None:  # nimbus._speedups: the Python branch below in one pass, in C
-            made = _plain_payloads(entries, "Data", "PartitionKey", "ExplicitHashKey")
-            if made is None:
-                return None
+        if type(entries) is PackedRecords or _plain_payloads is not None:
+            if type(entries) is PackedRecords:  # the codec scanned the body straight into payloads (C)
+                made = (entries.payloads, entries.total, entries.largest)
+            else:  # nimbus._speedups: the Python branch below in one pass, in C
+                made = _plain_payloads(entries, "Data", "PartitionKey", "ExplicitHashKey")
+                if made is None:
+                    return None
             payloads, total, largest = made
             stream = self._writable(ctx, params)
             if total > MAX_PUT_RECORDS_BYTES or largest > stream.max_record_kib * 1024:
