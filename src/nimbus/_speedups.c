@@ -9,6 +9,11 @@
  *       zlib.crc32, with carry-less multiplies where the CPU has them (log frames' CRCs)
  *   frames(payloads, seq, ts, size, index_off, interval) -> (chunk, size, index_off, index) or None
  *       the durable log's frames (None: a payload is not bytes) (nimbus.storage.segments._write_batch)
+ *   read_frames(buf, out, seq, last, budget, record_type) -> (status, pos, seq, budget, length)
+ *       the durable log's read loop over one buffer (nimbus.storage.segments.SegmentLog.read)
+ *   scan_record_batch(body, top_names, records, data, key, max_records, max_data, key_min, key_max, decode)
+ *       a plain Kinesis PutRecords / Firehose PutRecordBatch body straight into log payloads, or None
+ *       (nimbus.protocol.json JsonCodec.scan)
  *   sequence_numbers(prefix, key, field, count) -> list[str]
  *       Kinesis sequence numbers (nimbus.services.kinesis.sequence.Encoder.range)
  *   decode_blob_member(items, name, decode) -> int
@@ -246,6 +251,88 @@ static PyObject *frames(PyObject *self, PyObject *args) {
     }
     PyMem_Free(marks);
     return Py_BuildValue("NLLN", chunk, size, index_off, index);
+}
+
+/* The inner loop of SegmentLog.read over one buffer read from a segment (frames from its start): each
+ * frame whose seq is at least ``seq`` is CRC-checked (one CRC over seq, timestamp and payload) and appended
+ * to ``out`` as a ``record_type`` (a tuple subclass: seq, timestamp_ms, payload). Returns (status, pos, seq,
+ * budget, length): status 0, the buffer holds no further header; 3, the frame at ``pos`` (payload
+ * ``length``) runs past the buffer's end; 1, done (``last`` appended, or the next record is over the budget
+ * while ``out`` holds one); 2, bad CRC at ``pos``. Python raises the errors and reads on. */
+static uint64_t get_u64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static uint32_t get_u32(const unsigned char *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+static PyObject *read_frames(PyObject *self, PyObject *args) {
+    PyObject *buf, *out, *record_type;
+    unsigned long long seq, last;
+    long long budget;
+    if (!PyArg_ParseTuple(args, "O!O!KKLO!", &PyBytes_Type, &buf, &PyList_Type, &out, &seq, &last, &budget, &PyType_Type,
+                          &record_type))
+        return NULL;
+    PyTypeObject *type = (PyTypeObject *)record_type;
+    if (!PyType_IsSubtype(type, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "read_frames: record_type must be a tuple subclass");
+        return NULL;
+    }
+    const unsigned char *base = (const unsigned char *)PyBytes_AS_STRING(buf);
+    Py_ssize_t size = PyBytes_GET_SIZE(buf);
+    Py_ssize_t pos = 0;
+    int status = 0;
+    long long length = 0;
+    while (pos + HEADER_BYTES <= size) {
+        const unsigned char *h = base + pos;
+        length = (long long)get_u32(h);
+        uint32_t crc = get_u32(h + 4);
+        uint64_t rseq = get_u64(h + 8);
+        uint64_t ts = get_u64(h + 16);
+        Py_ssize_t frame_end = pos + HEADER_BYTES + (Py_ssize_t)length;
+        if (frame_end > size) {
+            status = 3;
+            break;
+        }
+        if (rseq >= seq) {
+            if (crc_update(0, h + 8, (size_t)(16 + length)) != crc) {
+                status = 2;
+                break;
+            }
+            if (length > budget && PyList_GET_SIZE(out) > 0) {
+                status = 1;
+                break;
+            }
+            budget -= length;
+            PyObject *payload = PyBytes_FromStringAndSize((const char *)h + HEADER_BYTES, (Py_ssize_t)length);
+            PyObject *s = PyLong_FromUnsignedLongLong(rseq);
+            PyObject *t = PyLong_FromUnsignedLongLong(ts);
+            PyObject *record = type->tp_alloc(type, 3);
+            if (payload == NULL || s == NULL || t == NULL || record == NULL) {
+                Py_XDECREF(payload);
+                Py_XDECREF(s);
+                Py_XDECREF(t);
+                Py_XDECREF(record);
+                return NULL;
+            }
+            PyTuple_SET_ITEM(record, 0, s);
+            PyTuple_SET_ITEM(record, 1, t);
+            PyTuple_SET_ITEM(record, 2, payload);
+            int rc = PyList_Append(out, record);
+            Py_DECREF(record);
+            if (rc < 0) return NULL;
+            if (rseq >= last) {
+                status = 1;
+                break;
+            }
+            seq = rseq + 1;
+        }
+        pos = frame_end;
+    }
+    return Py_BuildValue("inKLL", status, pos, seq, budget, length);
 }
 
 /* --------------------------------------------------------------------------------- sequence numbers */
@@ -799,6 +886,7 @@ static PyMethodDef methods[] = {
     {"crc32", py_crc32, METH_VARARGS, "zlib.crc32(data[, value]), faster on short buffers."},
     {"plain_payloads", plain_payloads, METH_VARARGS, "Kinesis log payloads of plain PutRecords entries."},
     {"frames", frames, METH_VARARGS, "Frames of the durable log: (chunk, size, index_off, index)."},
+    {"read_frames", read_frames, METH_VARARGS, "SegmentLog.read's loop over one buffer."},
     {"sequence_numbers", sequence_numbers, METH_VARARGS, "Kinesis sequence numbers of consecutive fields."},
     {"decode_blob_member", decode_blob_member, METH_VARARGS, "Decode one base64 member of each structure."},
     {"check_simple_structures", check_simple_structures, METH_VARARGS, "The validator's fast pass."},

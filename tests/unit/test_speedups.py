@@ -41,10 +41,16 @@ SCENARIO = textwrap.dedent(
             payloads = [bytes([round_ * 7 + i & 255]) * sizes[(round_ + i) % len(sizes)] for i in range(round_ * 5 + 1)]
             await log.append(payloads, timestamp_ms=1_700_000_000_000 + round_)
         await log.append([bytearray(b"a bytearray"), memoryview(b"a view")], timestamp_ms=1_700_000_000_100)
+        await log.append([b"big" * 50_000, b"after the big one"], timestamp_ms=1_700_000_000_200)  # past a read chunk
         records = [(r.seq, r.timestamp_ms, r.payload) for r in log.read(0, limit=100_000)]
+        reads = [  # where a read starts and stops: limits, byte budgets, mid-segment starts
+            [(r.seq, len(r.payload), type(r).__name__) for r in log.read(start, limit=limit, max_bytes=budget)]
+            for start, limit, budget in ((0, 5, None), (7, 1000, 0), (7, 1000, 4100), (30, 40, 20_000), (300, 3, None),
+                                         (340, 10, None), (341, 10, 10), (10_000, 5, None))
+        ]
         await store.aclose()
         files = sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix == ".log")
-        return [hashlib.sha256(p.read_bytes()).hexdigest() for p in files], hashlib.sha256(repr(records).encode()).hexdigest(), len(records)
+        return [hashlib.sha256(p.read_bytes()).hexdigest() for p in files], hashlib.sha256(repr(records).encode()).hexdigest(), len(records), reads
 
     out["log"] = asyncio.run(write(sys.argv[2]))
     enc = Encoder(1_700_000_000, 3)
@@ -140,7 +146,9 @@ def test_c_and_python_paths_agree(tmp_path: Path) -> None:
     c = run_scenario("c", tmp_path / "c")
     py = run_scenario("python", tmp_path / "py")
     assert c.pop("c") is True and py.pop("c") is False  # each child took the path it was meant to
-    assert c["log"][2] == sum(i * 5 + 1 for i in range(12)) + 2
+    assert c["log"][2] == sum(i * 5 + 1 for i in range(12)) + 4
+    reads = [len(r) for r in c["log"][3]]
+    assert reads[0] == 5 and reads[1] == 1 and reads[-1] == 0 and reads[-2] == 1  # limit; budget 0 (and 10) still gives one; past the end
     codes = lambda outcomes: [o[1] if o[0] == "error" else None for o in outcomes]  # noqa: E731
     invalid, malformed, validation = "InvalidArgumentException", "SerializationException", "ValidationException"
     assert codes(c["firehose"]) == [None, invalid, malformed, malformed, malformed, malformed, invalid, invalid, invalid,

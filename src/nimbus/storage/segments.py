@@ -56,9 +56,12 @@ from nimbus.storage.base import LogClosed, LogCorrupt, LogRecord, StorageError
 try:
     from nimbus._speedups import crc32 as _crc32
     from nimbus._speedups import frames as _frames
+    from nimbus._speedups import read_frames as _read_frames
 except ImportError:  # not compiled: the Python loops and zlib do the same
     _frames = None  # type: ignore[assignment]
+    _read_frames = None  # type: ignore[assignment]
     _crc32 = zlib.crc32
+_FRAMES_DONE, _FRAMES_BAD_CRC, _FRAMES_PAST_BUFFER = 1, 2, 3  # read_frames's statuses (0: buffer used up)
 
 log = logging.getLogger(__name__)
 
@@ -529,8 +532,22 @@ class SegmentLog:
                 while offset < stop:
                     buf = os.pread(fd, min(chunk, stop - offset), offset)
                     chunk = min(chunk * 2, _READ_CHUNK_MAX)
-                    view = memoryview(buf)
                     size = len(buf)
+                    if _read_frames is not None:  # nimbus._speedups: the loop below in C
+                        status, pos, seq, budget, length = _read_frames(buf, out, seq, last, budget, LogRecord)
+                        if status == _FRAMES_DONE:
+                            return out
+                        if status == _FRAMES_BAD_CRC:
+                            raise LogCorrupt(f"log {self._name!r}: bad CRC at {segment.path.name}+{offset + pos}")
+                        if status == _FRAMES_PAST_BUFFER:
+                            if offset + pos + HEADER_BYTES + length > stop:
+                                raise LogCorrupt(f"log {self._name!r}: bad frame at {segment.path.name}+{offset + pos}")
+                            chunk = max(chunk, HEADER_BYTES + length)
+                        if pos == 0 and size < HEADER_BYTES:
+                            raise LogCorrupt(f"log {self._name!r}: short frame at {segment.path.name}+{offset}")
+                        offset += pos
+                        continue
+                    view = memoryview(buf)
                     pos = 0
                     while pos + HEADER_BYTES <= size:
                         length, crc, rseq, ts = unpack(buf, pos)

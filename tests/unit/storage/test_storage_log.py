@@ -423,3 +423,25 @@ def test_damage_below_the_trim_point_numbers_on_from_it(tmp_path: Path) -> None:
         assert len(list((root / log_dir_name(SHARD)).glob("*.seg"))) == 1  # the trimmed segment went at that open
 
     run(reopen_and_append())
+
+
+def test_a_read_reports_damage_that_appears_after_open(tmp_path: Path) -> None:
+    """A frame damaged on disk after the log was opened (recovery saw it intact) fails the read that reaches
+    it with LogCorrupt; records before it still read."""
+
+    async def main() -> None:
+        first = await first_of_several_segments(tmp_path)
+        store = segment_store(tmp_path)
+        log = store.open("l")
+        assert len(log.read(0, limit=1000)) == 160
+        data = bytearray(first.read_bytes())
+        frame = HEADER_BYTES + 200
+        data[2 * frame + HEADER_BYTES + 7] ^= 0xFF  # the third record's payload
+        with open(first, "r+b") as f:
+            f.write(bytes(data))
+        assert [r.seq for r in log.read(0, limit=2)] == [0, 1]
+        with pytest.raises(LogCorrupt, match="bad CRC"):
+            log.read(0, limit=1000)
+        await store.aclose()
+
+    run(main())
