@@ -230,11 +230,12 @@ class EdgeApp:
                 body = self._stream_body(receive, headers, identity)
                 unread = body
             else:
-                raw = await _read_body(receive)
+                hasher = _sha256() if settings.auth else None
+                raw = await _read_body(receive, hasher)
                 body_pending = False
-                if settings.auth:
+                if hasher is not None:
                     identity = self._authenticate(
-                        method, raw_path, raw_query, headers, _sha256(raw).hexdigest(), route_raw, ident.authorization
+                        method, raw_path, raw_query, headers, hasher.hexdigest(), route_raw, ident.authorization
                     )
                 body = _decode_buffered(raw, headers, identity)
             if identity is not None:
@@ -401,7 +402,9 @@ def _continue_now(receive: Receive) -> None:
     cycle.waiting_for_100_continue = False
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive, hasher: Any = None) -> bytes:
+    """The whole body; ``hasher`` (SigV4's SHA-256) fed each chunk as it arrives, so that hashing a large
+    body overlaps with the client still sending it instead of following it."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -414,6 +417,8 @@ async def _read_body(receive: Receive) -> bytes:
             if size > MAX_BUFFERED_BODY:
                 raise ServiceError("Request entity too large", code="RequestEntityTooLargeException", status=413)
             chunks.append(data)
+            if hasher is not None:
+                hasher.update(data)
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
