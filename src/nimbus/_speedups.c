@@ -11,6 +11,8 @@
  *       the durable log's frames (None: a payload is not bytes) (nimbus.storage.segments._write_batch)
  *   read_frames(buf, out, seq, last, budget, record_type) -> (status, pos, seq, budget, length)
  *       the durable log's read loop over one buffer (nimbus.storage.segments.SegmentLog.read)
+ *   join_frames(buf, seq, last, budget, have, sep) -> (status, pos, seq, budget, length, joined, count, ...)
+ *       the same loop, joining the payloads instead (nimbus.storage.segments.SegmentLog.read_joined)
  *   scan_record_batch(body, top_names, records, data, key, max_records, max_data, key_min, key_max, decode)
  *       a plain Kinesis PutRecords / Firehose PutRecordBatch body straight into log payloads, or None
  *       (nimbus.protocol.json JsonCodec.scan)
@@ -333,6 +335,82 @@ static PyObject *read_frames(PyObject *self, PyObject *args) {
         pos = frame_end;
     }
     return Py_BuildValue("inKLL", status, pos, seq, budget, length);
+}
+
+/* ``read_frames`` for a reader that wants the payloads themselves, joined: the payloads of the frames it
+ * takes, each followed by ``sep`` (at most 24 bytes), in one bytes object, without a record object per
+ * frame. ``have`` is how many the read took before this buffer (the byte budget never refuses the first).
+ * Returns (status, pos, seq, budget, length, joined, count, min_ts, first_ts, first_seq, last_seq) with the
+ * statuses of ``read_frames``; the last five describe the frames taken from this buffer (meaningless when
+ * count is 0). */
+static PyObject *join_frames(PyObject *self, PyObject *args) {
+    PyObject *buf;
+    unsigned long long seq, last;
+    long long budget, have;
+    Py_buffer sep;
+    if (!PyArg_ParseTuple(args, "O!KKLLy*", &PyBytes_Type, &buf, &seq, &last, &budget, &have, &sep)) return NULL;
+    if (sep.len > HEADER_BYTES) {
+        PyBuffer_Release(&sep);
+        PyErr_SetString(PyExc_ValueError, "join_frames: the separator is longer than a frame header");
+        return NULL;
+    }
+    const unsigned char *base = (const unsigned char *)PyBytes_AS_STRING(buf);
+    Py_ssize_t size = PyBytes_GET_SIZE(buf);
+    PyObject *joined = PyBytes_FromStringAndSize(NULL, size); /* payload + sep <= its frame */
+    if (joined == NULL) {
+        PyBuffer_Release(&sep);
+        return NULL;
+    }
+    char *w = PyBytes_AS_STRING(joined);
+    Py_ssize_t pos = 0;
+    int status = 0;
+    long long length = 0, count = 0, min_ts = -1, first_ts = -1;
+    unsigned long long first_seq = 0, last_seq = 0;
+    while (pos + HEADER_BYTES <= size) {
+        const unsigned char *h = base + pos;
+        length = (long long)get_u32(h);
+        uint32_t crc = get_u32(h + 4);
+        uint64_t rseq = get_u64(h + 8);
+        uint64_t ts = get_u64(h + 16);
+        Py_ssize_t frame_end = pos + HEADER_BYTES + (Py_ssize_t)length;
+        if (frame_end > size) {
+            status = 3;
+            break;
+        }
+        if (rseq >= seq) {
+            if (crc_update(0, h + 8, (size_t)(16 + length)) != crc) {
+                status = 2;
+                break;
+            }
+            if (length > budget && have + count > 0) {
+                status = 1;
+                break;
+            }
+            budget -= length;
+            memcpy(w, h + HEADER_BYTES, (size_t)length);
+            w += length;
+            if (sep.len) {
+                memcpy(w, sep.buf, (size_t)sep.len);
+                w += sep.len;
+            }
+            if (count == 0) {
+                first_ts = (long long)ts;
+                first_seq = rseq;
+            }
+            last_seq = rseq;
+            if (min_ts < 0 || (long long)ts < min_ts) min_ts = (long long)ts;
+            count++;
+            if (rseq >= last) {
+                status = 1;
+                break;
+            }
+            seq = rseq + 1;
+        }
+        pos = frame_end;
+    }
+    PyBuffer_Release(&sep);
+    if (_PyBytes_Resize(&joined, w - PyBytes_AS_STRING(joined)) < 0) return NULL;
+    return Py_BuildValue("inKLLNLLLKK", status, pos, seq, budget, length, joined, count, min_ts, first_ts, first_seq, last_seq);
 }
 
 /* --------------------------------------------------------------------------------- sequence numbers */
@@ -887,6 +965,7 @@ static PyMethodDef methods[] = {
     {"plain_payloads", plain_payloads, METH_VARARGS, "Kinesis log payloads of plain PutRecords entries."},
     {"frames", frames, METH_VARARGS, "Frames of the durable log: (chunk, size, index_off, index)."},
     {"read_frames", read_frames, METH_VARARGS, "SegmentLog.read's loop over one buffer."},
+    {"join_frames", join_frames, METH_VARARGS, "SegmentLog.read_joined's loop over one buffer."},
     {"sequence_numbers", sequence_numbers, METH_VARARGS, "Kinesis sequence numbers of consecutive fields."},
     {"decode_blob_member", decode_blob_member, METH_VARARGS, "Decode one base64 member of each structure."},
     {"check_simple_structures", check_simple_structures, METH_VARARGS, "The validator's fast pass."},

@@ -48,9 +48,14 @@ SCENARIO = textwrap.dedent(
             for start, limit, budget in ((0, 5, None), (7, 1000, 0), (7, 1000, 4100), (30, 40, 20_000), (300, 3, None),
                                          (340, 10, None), (341, 10, 10), (10_000, 5, None))
         ]
+        joined = [  # the same reads as one bytes object each (Firehose objects)
+            [hashlib.sha256(j.data).hexdigest()] + list(j[1:])
+            for start, limit, budget in ((0, 100_000, None), (7, 1000, 0), (30, 40, 20_000), (300, 100, 200_000), (10_000, 5, None))
+            for j in (log.read_joined(start, limit, budget), log.read_joined(start, limit, budget, b"\n"))
+        ]
         await store.aclose()
         files = sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix == ".log")
-        return [hashlib.sha256(p.read_bytes()).hexdigest() for p in files], hashlib.sha256(repr(records).encode()).hexdigest(), len(records), reads
+        return [hashlib.sha256(p.read_bytes()).hexdigest() for p in files], hashlib.sha256(repr(records).encode()).hexdigest(), len(records), reads, joined
 
     out["log"] = asyncio.run(write(sys.argv[2]))
     enc = Encoder(1_700_000_000, 3)

@@ -42,6 +42,29 @@ class LogRecord(NamedTuple):
     payload: bytes
 
 
+class JoinedRecords(NamedTuple):
+    """A read's payloads as one bytes object (``Log.read_joined``): each payload followed by the separator;
+    ``count`` records, ``first_seq`` the first one's, ``next_seq`` one past the last one's (both 0 when
+    none), the first one's append time and the oldest (0 when none)."""
+
+    data: bytes
+    count: int
+    first_seq: int
+    next_seq: int
+    first_timestamp_ms: int
+    oldest_timestamp_ms: int
+
+
+def join_records(records: Sequence[LogRecord], separator: bytes = b"") -> JoinedRecords:
+    """``read_joined`` of records already read."""
+    if not records:
+        return JoinedRecords(b"", 0, 0, 0, 0, 0)
+    payloads = [r.payload for r in records]
+    data = separator.join(payloads) + separator if separator else b"".join(payloads)
+    oldest = min(r.timestamp_ms for r in records)
+    return JoinedRecords(data, len(records), records[0].seq, records[-1].seq + 1, records[0].timestamp_ms, oldest)
+
+
 @dataclass(slots=True, frozen=True)
 class BlobInfo:
     """What ``BlobStore.put`` learnt while streaming a blob to disk."""
@@ -114,6 +137,10 @@ class Log(Protocol):
     async def append(self, payloads: Sequence[bytes], *, timestamp_ms: int | None = None) -> list[int]: ...
 
     def read(self, from_seq: int, limit: int = 1000, max_bytes: int | None = None) -> list[LogRecord]: ...
+
+    def read_joined(self, from_seq: int, limit: int = 1000, max_bytes: int | None = None, separator: bytes = b"") -> JoinedRecords:
+        """``read``, as its payloads joined, each followed by ``separator`` (at most 24 bytes)."""
+        ...
 
     def seq_at_or_after_time(self, timestamp_ms: int) -> int: ...
 

@@ -24,9 +24,11 @@ from nimbus.storage.base import (
     BlobNotFound,
     Doc,
     Hasher,
+    JoinedRecords,
     LogClosed,
     LogRecord,
     StorageError,
+    join_records,
     prefix_end,
 )
 from nimbus.storage.segments import HEADER_BYTES, MAX_RECORD_BYTES
@@ -218,6 +220,9 @@ class MemoryLog:
                 budget -= len(record.payload)
             out.append(record)
         return out
+
+    def read_joined(self, from_seq: int, limit: int = 1000, max_bytes: int | None = None, separator: bytes = b"") -> JoinedRecords:
+        return join_records(self.read(from_seq, limit, max_bytes), separator)
 
     def seq_at_or_after_time(self, timestamp_ms: int) -> int:
         i = bisect_left(self._records, timestamp_ms, key=lambda r: r.timestamp_ms)

@@ -51,19 +51,55 @@ from hashlib import sha256
 
 import orjson
 
-from nimbus.storage.base import LogClosed, LogCorrupt, LogRecord, StorageError
+from nimbus.storage.base import JoinedRecords, LogClosed, LogCorrupt, LogRecord, StorageError, join_records
 
 try:
     from nimbus._speedups import crc32 as _crc32
     from nimbus._speedups import frames as _frames
+    from nimbus._speedups import join_frames as _join_frames
     from nimbus._speedups import read_frames as _read_frames
 except ImportError:  # not compiled: the Python loops and zlib do the same
     _frames = None  # type: ignore[assignment]
     _read_frames = None  # type: ignore[assignment]
+    _join_frames = None  # type: ignore[assignment]
     _crc32 = zlib.crc32
 _FRAMES_DONE, _FRAMES_BAD_CRC, _FRAMES_PAST_BUFFER = 1, 2, 3  # read_frames's statuses (0: buffer used up)
 
 log = logging.getLogger(__name__)
+
+
+def _py_frames(buf: bytes, out: list[LogRecord], seq: int, last: int, budget: int) -> tuple[int, int, int, int, int]:
+    """The reads' loop over one buffer of frames (from its start): each frame whose seq is at least
+    ``seq`` is CRC-checked and appended to ``out``. Returns (status, pos, seq, budget, length): 0, no
+    further header in the buffer; _FRAMES_PAST_BUFFER, the frame at ``pos`` (payload ``length``) runs past
+    its end; _FRAMES_DONE, ``last`` appended or the next record over the budget (with ``out`` not empty);
+    _FRAMES_BAD_CRC at ``pos``. (nimbus._speedups.read_frames does the same in C.)"""
+    view = memoryview(buf)
+    size = len(buf)
+    pos = 0
+    unpack = FRAME_HEADER.unpack_from
+    crc32 = _crc32
+    new_tuple = tuple.__new__  # LogRecord(...) without the namedtuple's Python-level __new__
+    append = out.append
+    while pos + HEADER_BYTES <= size:
+        length, crc, rseq, ts = unpack(buf, pos)
+        frame_end = pos + HEADER_BYTES + length
+        if frame_end > size:
+            return _FRAMES_PAST_BUFFER, pos, seq, budget, length
+        if rseq >= seq:
+            # seq, timestamp and payload are contiguous: one CRC over them equals the chained
+            # crc32(payload, crc32(seq + timestamp)) the writer computed
+            if crc32(view[pos + 8 : frame_end]) != crc:
+                return _FRAMES_BAD_CRC, pos, seq, budget, length
+            if length > budget and out:
+                return _FRAMES_DONE, pos, seq, budget, length
+            budget -= length
+            append(new_tuple(LogRecord, (rseq, ts, buf[pos + HEADER_BYTES : frame_end])))
+            if rseq >= last:
+                return _FRAMES_DONE, pos, seq, budget, length
+            seq = rseq + 1
+        pos = frame_end
+    return 0, pos, seq, budget, 0
 
 FRAME_HEADER = struct.Struct("<IIQQ")  # payload length, crc32, seq, timestamp_ms
 _SEQ_TS = struct.Struct("<QQ")
@@ -81,6 +117,7 @@ INDEX_INTERVAL_BYTES = 4096
 SYNC_THREADS = 8  # fdatasyncs in flight at once when a batch touches several logs
 _READ_CHUNK_MIN = 64 << 10
 _READ_CHUNK_MAX = 4 << 20
+_JOINED_CHUNK_MAX = 32 << 20  # read_joined: a batch's bytes in one read (what it returns is as large)
 _SEGMENT_SUFFIX = ".seg"
 _META = "log.json"
 
@@ -503,18 +540,62 @@ class SegmentLog:
         out: list[LogRecord] = []
         if limit <= 0:
             return out
+        if _read_frames is not None:  # nimbus._speedups: _py_frames in C
+
+            def step(buf: bytes, seq: int, last: int, budget: int) -> tuple[int, int, int, int, int]:
+                return _read_frames(buf, out, seq, last, budget, LogRecord)  # type: ignore[no-any-return]
+
+        else:
+
+            def step(buf: bytes, seq: int, last: int, budget: int) -> tuple[int, int, int, int, int]:
+                return _py_frames(buf, out, seq, last, budget)
+
+        self._scan(from_seq, limit, max_bytes, step, _READ_CHUNK_MIN)
+        return out
+
+    def read_joined(self, from_seq: int, limit: int = 1000, max_bytes: int | None = None, separator: bytes = b"") -> JoinedRecords:
+        """``read``'s records as one bytes object of their payloads, each followed by ``separator`` (at
+        most 24 bytes), without a record object per payload (a Firehose object is exactly this)."""
+        if _join_frames is None or limit <= 0:
+            return join_records(self.read(from_seq, limit, max_bytes), separator)
+        pieces: list[bytes] = []
+        stats = [0, -1, -1, -1, -1]  # count, oldest timestamp, first timestamp, first seq, last seq
+
+        def step(buf: bytes, seq: int, last: int, budget: int) -> tuple[int, int, int, int, int]:
+            status, pos, seq, budget, length, joined, count, min_ts, first_ts, first_seq, last_seq = _join_frames(
+                buf, seq, last, budget, stats[0], separator
+            )
+            if count:
+                pieces.append(joined)
+                if stats[0] == 0:
+                    stats[2], stats[3] = first_ts, first_seq
+                stats[1] = min_ts if stats[1] < 0 else min(stats[1], min_ts)
+                stats[0] += count
+                stats[4] = last_seq
+            return status, pos, seq, budget, length
+
+        # a batch is usually read in one pread (payloads and their frames' headers), so it joins once
+        hint = max_bytes if max_bytes is not None else limit * 1024
+        self._scan(from_seq, limit, max_bytes, step, max(_READ_CHUNK_MIN, min(hint + hint // 4, _JOINED_CHUNK_MAX)))
+        count, oldest, first_ts, first_seq, last_seq = stats
+        if not count:
+            return JoinedRecords(b"", 0, 0, 0, 0, 0)
+        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        return JoinedRecords(data, count, first_seq, last_seq + 1, first_ts, oldest)
+
+    def _scan(
+        self, from_seq: int, limit: int, max_bytes: int | None,
+        step: Callable[[bytes, int, int, int], tuple[int, int, int, int, int]], first_chunk: int,
+    ) -> None:
+        """The reads' walk over the segments: ``step`` takes each buffer read (see ``_py_frames``)."""
         budget = max_bytes if max_bytes is not None else 1 << 62
-        unpack = FRAME_HEADER.unpack_from
-        crc32 = _crc32
-        new_tuple = tuple.__new__  # LogRecord(...) without the namedtuple's Python-level __new__
-        append = out.append
         with self._lock:
             if self._closed:
                 raise LogClosed(f"log {self._name!r} is closed")
             start = max(from_seq, self._first_seq)
             end = self._next_seq
             if start >= end:
-                return out
+                return
             last = min(end, start + limit) - 1  # the last sequence number to return
             segments = self._segments
             i = max(bisect_right(self._bases, start) - 1, 0)
@@ -528,52 +609,23 @@ class SegmentLog:
                 offset = segment.idx_off[j] if j >= 0 else 0
                 stop = segment.size
                 fd = self._reader_fd(segment)
-                chunk = _READ_CHUNK_MIN
+                chunk = first_chunk
                 while offset < stop:
                     buf = os.pread(fd, min(chunk, stop - offset), offset)
-                    chunk = min(chunk * 2, _READ_CHUNK_MAX)
+                    chunk = min(chunk * 2, max(_READ_CHUNK_MAX, first_chunk))
                     size = len(buf)
-                    if _read_frames is not None:  # nimbus._speedups: the loop below in C
-                        status, pos, seq, budget, length = _read_frames(buf, out, seq, last, budget, LogRecord)
-                        if status == _FRAMES_DONE:
-                            return out
-                        if status == _FRAMES_BAD_CRC:
-                            raise LogCorrupt(f"log {self._name!r}: bad CRC at {segment.path.name}+{offset + pos}")
-                        if status == _FRAMES_PAST_BUFFER:
-                            if offset + pos + HEADER_BYTES + length > stop:
-                                raise LogCorrupt(f"log {self._name!r}: bad frame at {segment.path.name}+{offset + pos}")
-                            chunk = max(chunk, HEADER_BYTES + length)
-                        if pos == 0 and size < HEADER_BYTES:
-                            raise LogCorrupt(f"log {self._name!r}: short frame at {segment.path.name}+{offset}")
-                        offset += pos
-                        continue
-                    view = memoryview(buf)
-                    pos = 0
-                    while pos + HEADER_BYTES <= size:
-                        length, crc, rseq, ts = unpack(buf, pos)
-                        frame_end = pos + HEADER_BYTES + length
-                        if frame_end > size:
-                            if offset + frame_end > stop:
-                                raise LogCorrupt(f"log {self._name!r}: bad frame at {segment.path.name}+{offset + pos}")
-                            chunk = max(chunk, HEADER_BYTES + length)
-                            break
-                        if rseq >= seq:
-                            # seq, timestamp and payload are contiguous: one CRC over them equals the
-                            # chained crc32(payload, crc32(seq + timestamp)) the writer computed
-                            if crc32(view[pos + 8 : frame_end]) != crc:
-                                raise LogCorrupt(f"log {self._name!r}: bad CRC at {segment.path.name}+{offset + pos}")
-                            if length > budget and out:
-                                return out
-                            budget -= length
-                            append(new_tuple(LogRecord, (rseq, ts, buf[pos + HEADER_BYTES : frame_end])))
-                            if rseq >= last:
-                                return out
-                            seq = rseq + 1
-                        pos = frame_end
+                    status, pos, seq, budget, length = step(buf, seq, last, budget)
+                    if status == _FRAMES_DONE:
+                        return
+                    if status == _FRAMES_BAD_CRC:
+                        raise LogCorrupt(f"log {self._name!r}: bad CRC at {segment.path.name}+{offset + pos}")
+                    if status == _FRAMES_PAST_BUFFER:
+                        if offset + pos + HEADER_BYTES + length > stop:
+                            raise LogCorrupt(f"log {self._name!r}: bad frame at {segment.path.name}+{offset + pos}")
+                        chunk = max(chunk, HEADER_BYTES + length)
                     if pos == 0 and size < HEADER_BYTES:
                         raise LogCorrupt(f"log {self._name!r}: short frame at {segment.path.name}+{offset}")
                     offset += pos
-        return out
 
     def _reader_fd(self, segment: _Segment) -> int:
         if segment.rfd < 0:

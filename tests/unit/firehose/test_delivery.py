@@ -322,7 +322,8 @@ async def test_plain_batch_object_equals_the_general_path(options: dict[str, Any
             ok, failed = await rig.deliverer._transform(rig.cfg, sources)
             plan = rig.deliverer._objects(rig.cfg, sources, ok, failed)
         else:
-            count, first, nbytes, plan = rig.deliverer._plain_objects(rig.cfg, rig.buffer.read_batch())
+            separator = b"\n" if rig.cfg.append_delimiter else b""
+            count, first, nbytes, plan = rig.deliverer._plain_objects(rig.cfg, rig.buffer.read_batch_joined(separator), separator)
             assert (count, first, nbytes) == (4, 1_700_000_000_000, 7)
         results.append([(o.bucket, o.key, compression.decompress(rig.cfg.compression, o.body), o.content_encoding, o.records, o.kind) for o in plan])
     assert results[0] == results[1]

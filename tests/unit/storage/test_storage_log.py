@@ -445,3 +445,25 @@ def test_a_read_reports_damage_that_appears_after_open(tmp_path: Path) -> None:
         await store.aclose()
 
     run(main())
+
+
+def test_read_joined_is_the_reads_payloads_joined(make_store: Callable[[], LogStore]) -> None:
+    from nimbus.storage.base import join_records
+
+    async def main() -> None:
+        store = make_store()
+        log = store.open("j")
+        for r in range(30):
+            await log.append([bytes([65 + r % 26]) * (r * 37 % 900) for _ in range(r % 7 + 1)], timestamp_ms=1000 + (r * 7919) % 50)
+        await log.trim(12)
+        for args in ((0, 1000, None), (0, 5, None), (13, 1000, 2000), (50, 10, 0), (10_000, 5, None), (17, 3, 1)):
+            for separator in (b"", b"\n", b"--"):
+                assert log.read_joined(*args, separator=separator) == join_records(log.read(*args), separator), (args, separator)
+        whole = log.read_joined(0, 1000, separator=b"\n")
+        records = log.read(0, 1000)
+        assert whole.count == len(records) and whole.first_seq == 12 and whole.next_seq == records[-1].seq + 1
+        assert whole.oldest_timestamp_ms == min(r.timestamp_ms for r in records) and whole.first_timestamp_ms == records[0].timestamp_ms
+        assert log.read_joined(10_000, 5) == (b"", 0, 0, 0, 0, 0)
+        await store.aclose()
+
+    run(main())

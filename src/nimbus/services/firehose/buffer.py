@@ -18,7 +18,7 @@ import asyncio
 from collections.abc import Sequence
 
 from nimbus.clock import Clock
-from nimbus.storage import Log, LogRecord, MetadataStore
+from nimbus.storage import JoinedRecords, Log, LogRecord, MetadataStore
 
 CHECKPOINT_KIND = "firehose.checkpoint"
 MAX_RECORDS_PER_FLUSH = 500_000
@@ -136,6 +136,10 @@ class StreamBuffer:
     def read_batch(self) -> list[LogRecord]:
         """The next batch to deliver: from the checkpoint, up to the size hint (at least one record)."""
         return self.log.read(self.checkpoint, limit=MAX_RECORDS_PER_FLUSH, max_bytes=self.size_bytes)
+
+    def read_batch_joined(self, separator: bytes = b"") -> JoinedRecords:
+        """``read_batch`` as one bytes object of its payloads, each followed by ``separator``."""
+        return self.log.read_joined(self.checkpoint, limit=MAX_RECORDS_PER_FLUSH, max_bytes=self.size_bytes, separator=separator)
 
     async def commit(self, next_seq: int, *, delivered_bytes: int) -> None:
         """Everything below ``next_seq`` is delivered: persist the checkpoint, then trim the log."""

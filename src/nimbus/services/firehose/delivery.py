@@ -30,7 +30,7 @@ from nimbus.services.firehose import compression
 from nimbus.services.firehose import metrics as m
 from nimbus.services.firehose import kinesis_source
 from nimbus.services.firehose.buffer import StreamBuffer
-from nimbus.storage import LogRecord
+from nimbus.storage import JoinedRecords, LogRecord
 from nimbus.services.firehose.prefixes import Layout, PrefixError
 from nimbus.services.firehose.transform import (
     Failed,
@@ -288,41 +288,49 @@ class Deliverer:
 
     async def flush_once(self) -> int:
         """Deliver one batch (up to the size hint); returns the number of source records consumed."""
+        cfg = self.config()
+        if not self._staged and cfg.processor is None and not cfg.kinesis_source and not cfg.dynamic_partitioning:
+            # no transform, no partitioning (most streams): the batch's payloads make one object as they
+            # are, read joined, with no per-record objects (the object the general path below would make)
+            separator = b"\n" if cfg.append_delimiter else b""
+            joined = await asyncio.to_thread(self.buffer.read_batch_joined, separator)
+            if not joined.count:
+                return 0
+            end_seq = joined.next_seq
+            count, first_arrival_ms, source_bytes, plan = await asyncio.to_thread(self._plain_objects, cfg, joined, separator)
+            return await self._deliver(cfg, plan, count, first_arrival_ms, source_bytes, end_seq)
         records = await asyncio.to_thread(self.buffer.read_batch)
         if not records and not self._staged:
             return 0
-        cfg = self.config()
         staged, staged_bytes = self._staged, self._staged_bytes
         self._staged, self._staged_bytes = [], 0
         end_seq = max(records[-1].seq + 1 if records else 0, staged[-1].sources[-1].seq + 1 if staged else 0)
         done_seq = staged[-1].sources[-1].seq + 1 if staged else self.buffer.checkpoint
-        plain = (
-            not staged and records and records[0].seq >= done_seq and cfg.processor is None
-            and not cfg.kinesis_source and not cfg.dynamic_partitioning
-        )
-        if plain:
-            # no transform, no partitioning (most streams): the batch's payloads make one object as they
-            # are, with no per-record objects (the same object as the general path below would make)
-            count, first_arrival_ms, source_bytes, plan = await asyncio.to_thread(self._plain_objects, cfg, records)
-        else:
-            sources = [s for st in staged for s in st.sources]
-            ok = [t for st in staged for t in st.ok]
-            failed = [f for st in staged for f in st.failed]
-            # Building records, bodies and compression for up to 128 MB is CPU work: it runs in a worker
-            # thread so the event loop keeps answering PutRecordBatch meanwhile (it stalled for ~1 s before).
-            def fresh() -> tuple[list[SourceRecord], int]:
-                todo = [r for r in records if r.seq >= done_seq]
-                return self._sources(cfg, todo), sum(len(r.payload) for r in todo)
+        sources = [s for st in staged for s in st.sources]
+        ok = [t for st in staged for t in st.ok]
+        failed = [f for st in staged for f in st.failed]
+        # Building records, bodies and compression for up to 128 MB is CPU work: it runs in a worker
+        # thread so the event loop keeps answering PutRecordBatch meanwhile (it stalled for ~1 s before).
+        def fresh() -> tuple[list[SourceRecord], int]:
+            todo = [r for r in records if r.seq >= done_seq]
+            return self._sources(cfg, todo), sum(len(r.payload) for r in todo)
 
-            rest, rest_bytes = await asyncio.to_thread(fresh) if records else ([], 0)
-            if rest:  # what the destination's flush needs and the processor buffer has not sent yet
-                rest_ok, rest_failed = await self._transform(cfg, rest)
-                sources += rest
-                ok += rest_ok
-                failed += rest_failed
-            source_bytes = staged_bytes + rest_bytes
-            plan = await asyncio.to_thread(self._objects, cfg, sources, ok, failed)
-            count, first_arrival_ms = len(sources), sources[0].arrival_ms
+        rest, rest_bytes = await asyncio.to_thread(fresh) if records else ([], 0)
+        if rest:  # what the destination's flush needs and the processor buffer has not sent yet
+            rest_ok, rest_failed = await self._transform(cfg, rest)
+            sources += rest
+            ok += rest_ok
+            failed += rest_failed
+        source_bytes = staged_bytes + rest_bytes
+        plan = await asyncio.to_thread(self._objects, cfg, sources, ok, failed)
+        count, first_arrival_ms = len(sources), sources[0].arrival_ms
+        return await self._deliver(cfg, plan, count, first_arrival_ms, source_bytes, end_seq)
+
+    async def _deliver(
+        self, cfg: DeliveryConfig, plan: list[PlannedObject], count: int, first_arrival_ms: int, source_bytes: int, end_seq: int
+    ) -> int:
+        """Write a batch's objects (retried until they are written or the batch expires), then checkpoint
+        past it (``end_seq``). Returns ``count``."""
         written: set[int] = set()
         attempt = 0
         while True:
@@ -410,21 +418,20 @@ class Deliverer:
         m.TRANSFORM_DURATION.observe(outcome.duration_ms / 1000, *labels)
         return outcome.ok, list(outcome.failed)
 
-    def _plain_objects(self, cfg: DeliveryConfig, records: list[LogRecord]) -> tuple[int, int, int, list[PlannedObject]]:
+    def _plain_objects(
+        self, cfg: DeliveryConfig, joined: JoinedRecords, separator: bytes
+    ) -> tuple[int, int, int, list[PlannedObject]]:
         """``_objects`` for a batch of fresh records of a stream without processor, Kinesis source or
-        dynamic partitioning: one data object of the payloads (each followed by a newline with
-        AppendDelimiterToRecord), keyed by the oldest arrival. Returns (records, first arrival, source
-        bytes, plan)."""
-        payloads = list(map(_PAYLOAD, records))
-        oldest = min(map(_TIMESTAMP, records))
-        data = b"".join(payloads)
-        if cfg.append_delimiter:
-            data = b"\n".join(payloads) + b"\n"
+        dynamic partitioning, read joined (each payload followed by a newline with
+        AppendDelimiterToRecord): one data object, keyed by the oldest arrival. Returns (records, first
+        arrival, source bytes, plan)."""
+        oldest = joined.oldest_timestamp_ms
         ext = compression.extension(cfg.compression, cfg.file_extension)
-        body = compression.compress(cfg.compression, data)
+        body = compression.compress(cfg.compression, joined.data)
         key = cfg.layout.prefix(oldest) + cfg.layout.object_name(cfg.stream_name, cfg.version, oldest, str(uuid.uuid4()), ext)
-        plan = [PlannedObject(cfg.bucket, key, body, compression.content_encoding(cfg.compression), len(records), "data")]
-        return len(records), records[0].timestamp_ms, sum(map(len, payloads)), plan
+        plan = [PlannedObject(cfg.bucket, key, body, compression.content_encoding(cfg.compression), joined.count, "data")]
+        source_bytes = len(joined.data) - joined.count * len(separator)
+        return joined.count, joined.first_timestamp_ms, source_bytes, plan
 
     def _objects(
         self, cfg: DeliveryConfig, sources: list[SourceRecord], ok: list[Transformed], failed: list[Failed]
