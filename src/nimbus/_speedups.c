@@ -339,7 +339,7 @@ static PyObject *read_frames(PyObject *self, PyObject *args) {
 
 /* ``read_frames`` for a reader that wants the payloads themselves, joined: the payloads of the frames it
  * takes, each followed by ``sep`` (at most 24 bytes), in one bytes object, without a record object per
- * frame. ``have`` is how many the read took before this buffer (the byte budget never refuses the first).
+ * frame (copied and CRC-checked without the GIL: the buffer is the caller's, the result not yet shared). ``have`` is how many the read took before this buffer (the byte budget never refuses the first).
  * Returns (status, pos, seq, budget, length, joined, count, min_ts, first_ts, first_seq, last_seq) with the
  * statuses of ``read_frames``; the last five describe the frames taken from this buffer (meaningless when
  * count is 0). */
@@ -366,6 +366,9 @@ static PyObject *join_frames(PyObject *self, PyObject *args) {
     int status = 0;
     long long length = 0, count = 0, min_ts = -1, first_ts = -1;
     unsigned long long first_seq = 0, last_seq = 0;
+    const char *sep_buf = (const char *)sep.buf;
+    Py_ssize_t sep_len = sep.len;
+    PyThreadState *released = size > 65536 ? PyEval_SaveThread() : NULL; /* only C memory below */
     while (pos + HEADER_BYTES <= size) {
         const unsigned char *h = base + pos;
         length = (long long)get_u32(h);
@@ -389,9 +392,9 @@ static PyObject *join_frames(PyObject *self, PyObject *args) {
             budget -= length;
             memcpy(w, h + HEADER_BYTES, (size_t)length);
             w += length;
-            if (sep.len) {
-                memcpy(w, sep.buf, (size_t)sep.len);
-                w += sep.len;
+            if (sep_len) {
+                memcpy(w, sep_buf, (size_t)sep_len);
+                w += sep_len;
             }
             if (count == 0) {
                 first_ts = (long long)ts;
@@ -408,6 +411,7 @@ static PyObject *join_frames(PyObject *self, PyObject *args) {
         }
         pos = frame_end;
     }
+    if (released != NULL) PyEval_RestoreThread(released);
     PyBuffer_Release(&sep);
     if (_PyBytes_Resize(&joined, w - PyBytes_AS_STRING(joined)) < 0) return NULL;
     return Py_BuildValue("inKLLNLLLKK", status, pos, seq, budget, length, joined, count, min_ts, first_ts, first_seq, last_seq);

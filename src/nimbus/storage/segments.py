@@ -119,6 +119,8 @@ _READ_CHUNK_MIN = 64 << 10
 _READ_CHUNK_MAX = 4 << 20
 _JOINED_CHUNK_MAX = 32 << 20  # read_joined: a batch's bytes in one read (what it returns is as large)
 _SEGMENT_SUFFIX = ".seg"
+_DELETE_STEP_BYTES = 4 << 20
+_DROPPED_SUFFIX = ".dropped"  # a trimmed segment renamed, waiting for the reaper (or the next recovery)
 _META = "log.json"
 
 
@@ -189,6 +191,22 @@ def _all_zero(path: Path, start: int, end: int) -> bool:
                 return False
             left -= len(chunk)
     return True
+
+
+def _delete_gradually(path: Path) -> None:
+    """Delete a (trimmed) file a few MB at a time: freeing a whole 64 MB segment at once stalls the
+    commits of every log for its duration (the blocks and cached pages are released in one go)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "r+b") as f:
+            while size > _DELETE_STEP_BYTES:
+                size -= _DELETE_STEP_BYTES
+                f.truncate(size)
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("trimmed segment not deleted path=%s error=%r", path, exc)
 
 
 def _segment_path(directory: Path, base_seq: int) -> Path:
@@ -520,7 +538,15 @@ class SegmentLog:
             for segment in dropped:
                 segment.close_reader()
         for segment in dropped:
-            segment.path.unlink(missing_ok=True)
+            # Renamed here (a directory entry), deleted by the store's reaper thread: freeing a 64 MB
+            # segment's blocks takes up to ~15 ms, which would hold up every commit queued behind it.
+            # A name no segment will have again (a recreated log numbers from 0); recovery deletes leftovers.
+            doomed = segment.path.with_name(f"{segment.path.name}.{uuid.uuid4().hex}{_DROPPED_SUFFIX}")
+            try:
+                segment.path.rename(doomed)
+            except FileNotFoundError:
+                continue
+            self._store._reap(doomed)
 
     def _close_files(self) -> None:
         with self._lock:
@@ -708,6 +734,7 @@ class SegmentLogStore:
         self._space_waiters: list[asyncio.Future[None]] = []
         self._closing = False
         self._pool: ThreadPoolExecutor | None = None  # parallel fdatasync of several logs' files
+        self._reaper: ThreadPoolExecutor | None = None  # deletes trimmed segments off the writer thread
         self._writer = threading.Thread(target=self._run, name="nimbus-log-writer", daemon=True)
         self._writer.start()
 
@@ -871,6 +898,12 @@ class SegmentLogStore:
             if not target._closed and target._wfd >= 0:
                 target._preallocate()
 
+    def _reap(self, path: Path) -> None:
+        """Delete ``path`` (a renamed, trimmed segment) on the reaper thread."""
+        if self._reaper is None:
+            self._reaper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nimbus-log-reaper")
+        self._reaper.submit(_delete_gradually, path)
+
     def _sync_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=SYNC_THREADS, thread_name_prefix="nimbus-log-sync")
@@ -905,6 +938,9 @@ class SegmentLogStore:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+        if self._reaper is not None:
+            self._reaper.shutdown()  # the trimmed segments are deleted before close returns
+            self._reaper = None
         with self._names_lock:
             for opened in self._logs.values():
                 opened._closed = True
@@ -991,6 +1027,8 @@ def _recover(store: SegmentLogStore, name: str, directory: Path) -> SegmentLog:
         bases = [first_seq]
         os.close(os.open(_segment_path(directory, first_seq), os.O_WRONLY | os.O_CREAT, 0o644))
         _fsync_dir(directory)
+    for doomed in directory.glob(f"*{_DROPPED_SUFFIX}"):  # trimmed before a crash, not yet deleted
+        doomed.unlink(missing_ok=True)
     # Finish an interrupted trim: segments wholly below first_seq (the next one starts at or below it).
     while len(bases) > 1 and bases[1] <= first_seq:
         _segment_path(directory, bases.pop(0)).unlink(missing_ok=True)

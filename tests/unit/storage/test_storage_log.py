@@ -467,3 +467,28 @@ def test_read_joined_is_the_reads_payloads_joined(make_store: Callable[[], LogSt
         await store.aclose()
 
     run(main())
+
+
+def test_trimmed_segments_are_deleted_off_the_writer_and_leftovers_at_recovery(tmp_path: Path) -> None:
+    """A trim renames the segments it drops and the reaper deletes them (all gone once the store is
+    closed); a renamed segment left behind by a crash is deleted when the log is next opened."""
+
+    async def main() -> None:
+        store = segment_store(tmp_path)
+        log = store.open("l")
+        for _ in range(40):
+            await log.append([b"z" * 200] * 4)
+        directory = tmp_path / "logs" / log_dir_name("l")
+        before = sorted(p.name for p in directory.glob("*.seg"))
+        await log.trim(120)
+        assert [r.seq for r in log.read(0, limit=1000)] == list(range(120, 160))
+        await store.aclose()
+        after = sorted(p.name for p in directory.glob("*.seg"))
+        assert len(after) < len(before) and not list(directory.glob("*.dropped"))
+        (directory / (after[0] + ".0123abcd.dropped")).write_bytes(b"left by a crash")
+        reopened = segment_store(tmp_path)
+        assert [r.seq for r in reopened.open("l").read(0, limit=1000)] == list(range(120, 160))
+        assert not list(directory.glob("*.dropped"))
+        await reopened.aclose()
+
+    run(main())
