@@ -255,12 +255,6 @@ static PyObject *frames(PyObject *self, PyObject *args) {
     return Py_BuildValue("NLLN", chunk, size, index_off, index);
 }
 
-/* The inner loop of SegmentLog.read over one buffer read from a segment (frames from its start): each
- * frame whose seq is at least ``seq`` is CRC-checked (one CRC over seq, timestamp and payload) and appended
- * to ``out`` as a ``record_type`` (a tuple subclass: seq, timestamp_ms, payload). Returns (status, pos, seq,
- * budget, length): status 0, the buffer holds no further header; 3, the frame at ``pos`` (payload
- * ``length``) runs past the buffer's end; 1, done (``last`` appended, or the next record is over the budget
- * while ``out`` holds one); 2, bad CRC at ``pos``. Python raises the errors and reads on. */
 static uint64_t get_u64(const unsigned char *p) {
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
@@ -271,6 +265,38 @@ static uint32_t get_u32(const unsigned char *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
+enum { FRAMES_DONE = 1, FRAMES_BAD_CRC = 2, FRAMES_PAST_BUFFER = 3 }; /* the reads' statuses (0: buffer used) */
+
+typedef struct {
+    long long length;
+    unsigned long long seq, ts;
+    const unsigned char *payload;
+    Py_ssize_t end;
+    int wanted; /* seq at least the read's next one: CRC-checked, to take */
+} Frame;
+
+/* The frame whose header is at ``pos`` of ``base[0:size]``: FRAMES_PAST_BUFFER when it runs past the end,
+ * FRAMES_BAD_CRC when it is wanted and its CRC (one over seq, timestamp and payload) does not match, else 0. */
+static inline int frame_at(const unsigned char *base, Py_ssize_t size, Py_ssize_t pos, unsigned long long min_seq, Frame *f) {
+    const unsigned char *h = base + pos;
+    f->length = (long long)get_u32(h);
+    uint32_t crc = get_u32(h + 4);
+    f->seq = get_u64(h + 8);
+    f->ts = get_u64(h + 16);
+    f->payload = h + HEADER_BYTES;
+    f->end = pos + HEADER_BYTES + (Py_ssize_t)f->length;
+    if (f->end > size) return FRAMES_PAST_BUFFER;
+    f->wanted = f->seq >= min_seq;
+    if (f->wanted && crc_update(0, h + 8, (size_t)(16 + f->length)) != crc) return FRAMES_BAD_CRC;
+    return 0;
+}
+
+/* The inner loop of SegmentLog.read over one buffer read from a segment (frames from its start): each
+ * frame whose seq is at least ``seq`` is CRC-checked (one CRC over seq, timestamp and payload) and appended
+ * to ``out`` as a ``record_type`` (a tuple subclass: seq, timestamp_ms, payload). Returns (status, pos, seq,
+ * budget, length): status 0, the buffer holds no further header; 3, the frame at ``pos`` (payload
+ * ``length``) runs past the buffer's end; 1, done (``last`` appended, or the next record is over the budget
+ * while ``out`` holds one); 2, bad CRC at ``pos``. Python raises the errors and reads on. */
 static PyObject *read_frames(PyObject *self, PyObject *args) {
     PyObject *buf, *out, *record_type;
     unsigned long long seq, last;
@@ -289,29 +315,19 @@ static PyObject *read_frames(PyObject *self, PyObject *args) {
     int status = 0;
     long long length = 0;
     while (pos + HEADER_BYTES <= size) {
-        const unsigned char *h = base + pos;
-        length = (long long)get_u32(h);
-        uint32_t crc = get_u32(h + 4);
-        uint64_t rseq = get_u64(h + 8);
-        uint64_t ts = get_u64(h + 16);
-        Py_ssize_t frame_end = pos + HEADER_BYTES + (Py_ssize_t)length;
-        if (frame_end > size) {
-            status = 3;
-            break;
-        }
-        if (rseq >= seq) {
-            if (crc_update(0, h + 8, (size_t)(16 + length)) != crc) {
-                status = 2;
-                break;
-            }
+        Frame f;
+        status = frame_at(base, size, pos, seq, &f);
+        length = f.length;
+        if (status) break;
+        if (f.wanted) {
             if (length > budget && PyList_GET_SIZE(out) > 0) {
-                status = 1;
+                status = FRAMES_DONE;
                 break;
             }
             budget -= length;
-            PyObject *payload = PyBytes_FromStringAndSize((const char *)h + HEADER_BYTES, (Py_ssize_t)length);
-            PyObject *s = PyLong_FromUnsignedLongLong(rseq);
-            PyObject *t = PyLong_FromUnsignedLongLong(ts);
+            PyObject *payload = PyBytes_FromStringAndSize((const char *)f.payload, (Py_ssize_t)length);
+            PyObject *s = PyLong_FromUnsignedLongLong(f.seq);
+            PyObject *t = PyLong_FromUnsignedLongLong(f.ts);
             PyObject *record = type->tp_alloc(type, 3);
             if (payload == NULL || s == NULL || t == NULL || record == NULL) {
                 Py_XDECREF(payload);
@@ -326,13 +342,13 @@ static PyObject *read_frames(PyObject *self, PyObject *args) {
             int rc = PyList_Append(out, record);
             Py_DECREF(record);
             if (rc < 0) return NULL;
-            if (rseq >= last) {
-                status = 1;
+            if (f.seq >= last) {
+                status = FRAMES_DONE;
                 break;
             }
-            seq = rseq + 1;
+            seq = f.seq + 1;
         }
-        pos = frame_end;
+        pos = f.end;
     }
     return Py_BuildValue("inKLL", status, pos, seq, budget, length);
 }
@@ -370,46 +386,36 @@ static PyObject *join_frames(PyObject *self, PyObject *args) {
     Py_ssize_t sep_len = sep.len;
     PyThreadState *released = size > 65536 ? PyEval_SaveThread() : NULL; /* only C memory below */
     while (pos + HEADER_BYTES <= size) {
-        const unsigned char *h = base + pos;
-        length = (long long)get_u32(h);
-        uint32_t crc = get_u32(h + 4);
-        uint64_t rseq = get_u64(h + 8);
-        uint64_t ts = get_u64(h + 16);
-        Py_ssize_t frame_end = pos + HEADER_BYTES + (Py_ssize_t)length;
-        if (frame_end > size) {
-            status = 3;
-            break;
-        }
-        if (rseq >= seq) {
-            if (crc_update(0, h + 8, (size_t)(16 + length)) != crc) {
-                status = 2;
-                break;
-            }
+        Frame f;
+        status = frame_at(base, size, pos, seq, &f);
+        length = f.length;
+        if (status) break;
+        if (f.wanted) {
             if (length > budget && have + count > 0) {
-                status = 1;
+                status = FRAMES_DONE;
                 break;
             }
             budget -= length;
-            memcpy(w, h + HEADER_BYTES, (size_t)length);
+            memcpy(w, f.payload, (size_t)length);
             w += length;
             if (sep_len) {
                 memcpy(w, sep_buf, (size_t)sep_len);
                 w += sep_len;
             }
             if (count == 0) {
-                first_ts = (long long)ts;
-                first_seq = rseq;
+                first_ts = (long long)f.ts;
+                first_seq = f.seq;
             }
-            last_seq = rseq;
-            if (min_ts < 0 || (long long)ts < min_ts) min_ts = (long long)ts;
+            last_seq = f.seq;
+            if (min_ts < 0 || (long long)f.ts < min_ts) min_ts = (long long)f.ts;
             count++;
-            if (rseq >= last) {
-                status = 1;
+            if (f.seq >= last) {
+                status = FRAMES_DONE;
                 break;
             }
-            seq = rseq + 1;
+            seq = f.seq + 1;
         }
-        pos = frame_end;
+        pos = f.end;
     }
     if (released != NULL) PyEval_RestoreThread(released);
     PyBuffer_Release(&sep);
@@ -693,6 +699,21 @@ static inline int expect(Cursor *c, unsigned char ch) {
     return 0;
 }
 
+/* After a member or an item: 1 past a comma (and whitespace), 0 past ``close``, -1 at anything else. */
+static inline int next_or_close(Cursor *c, unsigned char close) {
+    skip_ws(c);
+    if (c->p < c->end && *c->p == ',') {
+        c->p++;
+        skip_ws(c);
+        return 1;
+    }
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        return 0;
+    }
+    return -1;
+}
+
 /* The span of a JSON string at the cursor, up to the next quote, unchecked (base64 decoding checks it). */
 static int raw_string(Cursor *c, const unsigned char **s, Py_ssize_t *n) {
     if (c->p >= c->end || *c->p != '"') return -1;
@@ -778,17 +799,9 @@ static PyObject *scan_record_batch(PyObject *self, PyObject *args) {
                     } else {
                         goto general;
                     }
-                    skip_ws(c);
-                    if (c->p < c->end && *c->p == ',') {
-                        c->p++;
-                        skip_ws(c);
-                        continue;
-                    }
-                    if (c->p < c->end && *c->p == '}') {
-                        c->p++;
-                        break;
-                    }
-                    goto general;
+                    int more = next_or_close(c, '}');
+                    if (more < 0) goto general;
+                    if (!more) break;
                 }
                 if (ds == NULL || (key_name != NULL && (ks == NULL || kn < key_min || kn > key_max))) goto general;
                 if (PyList_GET_SIZE(payloads) >= max_records) goto general;
@@ -837,16 +850,9 @@ static PyObject *scan_record_batch(PyObject *self, PyObject *args) {
                 if (rc < 0) goto done;
                 total += dlen + kn;
                 if (dlen + kn > largest) largest = dlen + kn;
-                skip_ws(c);
-                if (c->p < c->end && *c->p == ',') {
-                    c->p++;
-                    continue;
-                }
-                if (c->p < c->end && *c->p == ']') {
-                    c->p++;
-                    break;
-                }
-                goto general;
+                int more = next_or_close(c, ']');
+                if (more < 0) goto general;
+                if (!more) break;
             }
         } else {
             PyObject *name = NULL;
@@ -875,17 +881,9 @@ static PyObject *scan_record_batch(PyObject *self, PyObject *args) {
             Py_DECREF(value);
             if (rc < 0) goto done;
         }
-        skip_ws(c);
-        if (c->p < c->end && *c->p == ',') {
-            c->p++;
-            skip_ws(c);
-            continue;
-        }
-        if (c->p < c->end && *c->p == '}') {
-            c->p++;
-            break;
-        }
-        goto general;
+        int more = next_or_close(c, '}');
+        if (more < 0) goto general;
+        if (!more) break;
     }
     skip_ws(c);
     if (c->p != c->end || !have_records || PyList_GET_SIZE(payloads) == 0) goto general;
