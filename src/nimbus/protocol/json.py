@@ -499,8 +499,9 @@ class JsonCodec:
 
     def _batch_plan(self, operation: OperationModel) -> tuple[Any, ...] | None:
         """The scanner's arguments for a record-batch operation, from the model: the top-level string
-        members it takes (a body with any other goes to ``parse``), the list's maximum length, the blob's maximum size and the key's
-        length range; and a one-record stand-in list for validating the top-level members."""
+        members it takes (a body with any other goes to ``parse``), the list's maximum length, the blob's
+        maximum size and the key's length range; and a one-record stand-in list for validating the
+        top-level members."""
         name = operation.name
         if name in self._batch_plans:
             return self._batch_plans[name]
