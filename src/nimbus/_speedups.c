@@ -477,59 +477,87 @@ static PyObject *sequence_numbers(PyObject *self, PyObject *args) {
 
 /* ----------------------------------------------------------------------------- blobs of structures */
 
-/* Canonical standard base64 (A-Z a-z 0-9 + /, length a multiple of 4, "=" padding only at the end, zero
- * bits after the last byte), of up to B64_INLINE_MAX characters: decoded here. Anything else goes to
- * the Python decoder, which decides (every decoder agrees on canonical input). Returns NULL without an
- * exception set when it hands over. */
 #define B64_INLINE_MAX 512
 
 static signed char b64_value[256];
+
+/* Decoded four characters at a time through four tables (a character's 6 bits already shifted into
+ * place; bit 31 marks a character outside the alphabet). */
+static uint32_t b64_d0[256], b64_d1[256], b64_d2[256], b64_d3[256];
 
 static void b64_init(void) {
     const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     memset(b64_value, -1, sizeof b64_value);
     for (int i = 0; i < 64; i++) b64_value[(unsigned char)alphabet[i]] = (signed char)i;
+    for (int c = 0; c < 256; c++) {
+        int v = b64_value[c];
+        uint32_t bad = 0x80000000u;
+        b64_d0[c] = v < 0 ? bad : (uint32_t)v << 18;
+        b64_d1[c] = v < 0 ? bad : (uint32_t)v << 12;
+        b64_d2[c] = v < 0 ? bad : (uint32_t)v << 6;
+        b64_d3[c] = v < 0 ? bad : (uint32_t)v;
+    }
 }
 
-static PyObject *b64_canonical(PyObject *text) {
-    if (!PyUnicode_IS_COMPACT_ASCII(text)) return NULL;
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    if (n % 4 != 0 || n > B64_INLINE_MAX) return NULL;
-    const unsigned char *s = (const unsigned char *)PyUnicode_DATA(text);
+/* Decoded length of ``n`` characters of canonical base64, or -1 when they cannot be. */
+static Py_ssize_t b64_decoded_len(const unsigned char *s, Py_ssize_t n) {
+    if (n % 4 != 0) return -1;
     Py_ssize_t pad = 0;
     if (n >= 4 && s[n - 1] == '=') pad = s[n - 2] == '=' ? 2 : 1;
-    Py_ssize_t out_len = n / 4 * 3 - pad;
-    PyObject *out = PyBytes_FromStringAndSize(NULL, out_len);
-    if (out == NULL) return NULL; /* MemoryError: stays set */
-    unsigned char *d = (unsigned char *)PyBytes_AS_STRING(out);
+    return n / 4 * 3 - pad;
+}
+
+/* Decode ``n`` characters (a multiple of 4) into ``d``; 0, or -1 when not canonical base64. */
+static int b64_decode_into(const unsigned char *s, Py_ssize_t n, unsigned char *d) {
+    if (n == 0) return 0;
+    Py_ssize_t pad = s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
     Py_ssize_t full = pad ? n - 4 : n;
+    uint32_t bad = 0;
     for (Py_ssize_t i = 0; i < full; i += 4) {
-        int a = b64_value[s[i]], b = b64_value[s[i + 1]], c = b64_value[s[i + 2]], e = b64_value[s[i + 3]];
-        if ((a | b | c | e) < 0) goto hand_over;
-        uint32_t v = ((uint32_t)a << 18) | ((uint32_t)b << 12) | ((uint32_t)c << 6) | (uint32_t)e;
+        uint32_t v = b64_d0[s[i]] | b64_d1[s[i + 1]] | b64_d2[s[i + 2]] | b64_d3[s[i + 3]];
+        bad |= v;
         d[0] = (unsigned char)(v >> 16);
         d[1] = (unsigned char)(v >> 8);
         d[2] = (unsigned char)v;
         d += 3;
     }
+    if (bad & 0x80000000u) return -1;
     if (pad) {
         const unsigned char *q = s + n - 4;
         int a = b64_value[q[0]], b = b64_value[q[1]];
-        if ((a | b) < 0) goto hand_over;
+        if ((a | b) < 0) return -1;
         if (pad == 2) {
-            if (b & 0x0F) goto hand_over; /* non-zero bits after the last byte */
+            if (b & 0x0F) return -1; /* non-zero bits after the last byte */
             d[0] = (unsigned char)((a << 2) | (b >> 4));
         } else {
             int c = b64_value[q[2]];
-            if (c < 0 || (c & 0x03)) goto hand_over;
+            if (c < 0 || (c & 0x03)) return -1;
             d[0] = (unsigned char)((a << 2) | (b >> 4));
             d[1] = (unsigned char)(((b & 0x0F) << 4) | (c >> 2));
         }
     }
+    return 0;
+}
+
+
+/* Canonical standard base64 (A-Z a-z 0-9 + /, length a multiple of 4, "=" padding only at the end, zero
+ * bits after the last byte), of up to B64_INLINE_MAX characters: decoded here. Anything else goes to
+ * the Python decoder, which decides (every decoder agrees on canonical input). Returns NULL without an
+ * exception set when it hands over. */
+static PyObject *b64_canonical(PyObject *text) {
+    if (!PyUnicode_IS_COMPACT_ASCII(text)) return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (n > B64_INLINE_MAX) return NULL;
+    const unsigned char *s = (const unsigned char *)PyUnicode_DATA(text);
+    Py_ssize_t out_len = b64_decoded_len(s, n);
+    if (out_len < 0) return NULL;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, out_len);
+    if (out == NULL) return NULL; /* MemoryError: stays set */
+    if (b64_decode_into(s, n, (unsigned char *)PyBytes_AS_STRING(out)) < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
     return out;
-hand_over:
-    Py_DECREF(out);
-    return NULL;
 }
 
 /* For each item of ``items`` (a list): None is skipped; a dict whose ``name`` member is absent or None is
@@ -627,61 +655,6 @@ error:
 }
 
 /* ------------------------------------------------------------------------- record batches, scanned */
-
-/* Base64 of canonical form decoded four characters at a time through four tables (a character's 6 bits
- * already shifted into place; bit 31 marks a character outside the alphabet). */
-static uint32_t b64_d0[256], b64_d1[256], b64_d2[256], b64_d3[256];
-
-static void b64_tables_init(void) {
-    for (int c = 0; c < 256; c++) {
-        int v = b64_value[c];
-        uint32_t bad = 0x80000000u;
-        b64_d0[c] = v < 0 ? bad : (uint32_t)v << 18;
-        b64_d1[c] = v < 0 ? bad : (uint32_t)v << 12;
-        b64_d2[c] = v < 0 ? bad : (uint32_t)v << 6;
-        b64_d3[c] = v < 0 ? bad : (uint32_t)v;
-    }
-}
-
-/* Decoded length of ``n`` characters of canonical base64, or -1 when they cannot be. */
-static Py_ssize_t b64_decoded_len(const unsigned char *s, Py_ssize_t n) {
-    if (n % 4 != 0) return -1;
-    Py_ssize_t pad = 0;
-    if (n >= 4 && s[n - 1] == '=') pad = s[n - 2] == '=' ? 2 : 1;
-    return n / 4 * 3 - pad;
-}
-
-/* Decode ``n`` characters (a multiple of 4) into ``d``; 0, or -1 when not canonical base64. */
-static int b64_decode_into(const unsigned char *s, Py_ssize_t n, unsigned char *d) {
-    if (n == 0) return 0;
-    Py_ssize_t pad = s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
-    Py_ssize_t full = pad ? n - 4 : n;
-    uint32_t bad = 0;
-    for (Py_ssize_t i = 0; i < full; i += 4) {
-        uint32_t v = b64_d0[s[i]] | b64_d1[s[i + 1]] | b64_d2[s[i + 2]] | b64_d3[s[i + 3]];
-        bad |= v;
-        d[0] = (unsigned char)(v >> 16);
-        d[1] = (unsigned char)(v >> 8);
-        d[2] = (unsigned char)v;
-        d += 3;
-    }
-    if (bad & 0x80000000u) return -1;
-    if (pad) {
-        const unsigned char *q = s + n - 4;
-        int a = b64_value[q[0]], b = b64_value[q[1]];
-        if ((a | b) < 0) return -1;
-        if (pad == 2) {
-            if (b & 0x0F) return -1; /* non-zero bits after the last byte */
-            d[0] = (unsigned char)((a << 2) | (b >> 4));
-        } else {
-            int c = b64_value[q[2]];
-            if (c < 0 || (c & 0x03)) return -1;
-            d[0] = (unsigned char)((a << 2) | (b >> 4));
-            d[1] = (unsigned char)(((b & 0x0F) << 4) | (c >> 2));
-        }
-    }
-    return 0;
-}
 
 typedef struct {
     const unsigned char *p, *end;
@@ -979,7 +952,6 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedups", "Per-rec
 
 PyMODINIT_FUNC PyInit__speedups(void) {
     b64_init();
-    b64_tables_init();
     for (int i = 0; i < 100; i++) {
         two_digits[2 * i] = (char)('0' + i / 10);
         two_digits[2 * i + 1] = (char)('0' + i % 10);

@@ -199,14 +199,17 @@ def test_crc32_is_zlibs() -> None:
     assert _speedups.crc32(b"") == 0 and _speedups.crc32(b"", 123) == 123
 
 
-def test_plain_payloads_are_records_pack() -> None:
+@pytest.mark.parametrize("implementation", ["c", "python"])
+def test_plain_payloads_are_records_pack(implementation: str) -> None:
+    from nimbus.services.kinesis.api import plain_payloads_py
     from nimbus.services.kinesis.records import pack
 
+    plain_payloads = _speedups.plain_payloads if implementation == "c" else plain_payloads_py
     entries: list[Any] = [
         {"Data": b"d" * n, "PartitionKey": key} for n, key in ((0, "k"), (5, "ключ"), (1000, "é" * 300), (3, "x" * 1024))
     ]
     entries.append({"Data": b"z", "PartitionKey": "p", "ExplicitHashKey": None})
-    made = _speedups.plain_payloads(entries, "Data", "PartitionKey", "ExplicitHashKey")
+    made = plain_payloads(entries, "Data", "PartitionKey", "ExplicitHashKey")
     assert made is not None
     payloads, total, largest = made
     assert payloads == [pack(e["PartitionKey"].encode(), e["Data"]) for e in entries]
@@ -219,4 +222,4 @@ def test_plain_payloads_are_records_pack() -> None:
         {"Data": b"d", "PartitionKey": "é" * 513},  # 1,026 bytes of UTF-8: over the 2-byte head's usual range
         None,
     ):
-        assert _speedups.plain_payloads([entries[0], odd], "Data", "PartitionKey", "ExplicitHashKey") is None, odd
+        assert plain_payloads([entries[0], odd], "Data", "PartitionKey", "ExplicitHashKey") is None, odd

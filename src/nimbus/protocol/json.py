@@ -428,10 +428,10 @@ RECORD_BATCHES: dict[tuple[str, str], tuple[str, str, str | None]] = {
 
 class PackedRecords(Sequence[dict[str, Any]]):
     """The records of a plain record batch (``RECORD_BATCHES``) as the C scanner left them: one log payload
-    per record (the data, or with a key member: the key's UTF-8 length as 2 little-endian bytes, the key,
-    the data, as Kinesis stores a record), ``total`` (data bytes + key characters) and ``largest`` (the
-    largest data + key). Handlers take the payloads as they are; anything else reading the list gets the
-    dicts the general parser would have made (built on first use)."""
+    per record (the data; with a key member, the key's UTF-8 length as 2 little-endian bytes, the key and
+    the data, the layout of nimbus.services.kinesis.records.pack), ``total`` (data bytes + key characters)
+    and ``largest`` (the largest data + key). Handlers take the payloads as they are; anything else reading
+    the list gets the dicts the general parser would have made (built on first use)."""
 
     __slots__ = ("payloads", "total", "largest", "_data", "_key", "_entries")
 

@@ -68,6 +68,29 @@ _FRAMES_DONE, _FRAMES_BAD_CRC, _FRAMES_PAST_BUFFER = 1, 2, 3  # read_frames's st
 log = logging.getLogger(__name__)
 
 
+FRAME_HEADER = struct.Struct("<IIQQ")  # payload length, crc32, seq, timestamp_ms
+_SEQ_TS = struct.Struct("<QQ")
+HEADER_BYTES = FRAME_HEADER.size  # 24
+
+DEFAULT_SEGMENT_BYTES = 64 << 20
+DEFAULT_MAX_PENDING_BYTES = 64 << 20
+DEFAULT_PREALLOCATE_BYTES = 8 << 20  # zeros kept written ahead of the active segment's end (0: none)
+# Only while commits are small: at ~60 KB a commit (500 x 100 B) the zeros save ~100 us of fdatasync per
+# commit for ~20 us of CPU; at ~500 KB (500 x 1 KB) they save ~200 us but cost ~160 us of CPU and stall
+# the appends waiting behind each fill, which measured no better overall.
+PREALLOC_MAX_COMMIT_BYTES = 128 << 10
+MAX_RECORD_BYTES = 64 << 20  # far above any AWS record limit (Kinesis 1 MiB, Firehose 1,000 KiB)
+INDEX_INTERVAL_BYTES = 4096
+SYNC_THREADS = 8  # fdatasyncs in flight at once when a batch touches several logs
+_READ_CHUNK_MIN = 64 << 10
+_READ_CHUNK_MAX = 4 << 20
+_JOINED_CHUNK_MAX = 32 << 20  # read_joined: a batch's bytes in one read (what it returns is as large)
+_SEGMENT_SUFFIX = ".seg"
+_DELETE_STEP_BYTES = 4 << 20
+_DROPPED_SUFFIX = ".dropped"  # a trimmed segment renamed, waiting for the reaper (or the next recovery)
+_META = "log.json"
+
+
 def _py_frames(buf: bytes, out: list[LogRecord], seq: int, last: int, budget: int) -> tuple[int, int, int, int, int]:
     """The reads' loop over one buffer of frames (from its start): each frame whose seq is at least
     ``seq`` is CRC-checked and appended to ``out``. Returns (status, pos, seq, budget, length): 0, no
@@ -100,28 +123,6 @@ def _py_frames(buf: bytes, out: list[LogRecord], seq: int, last: int, budget: in
             seq = rseq + 1
         pos = frame_end
     return 0, pos, seq, budget, 0
-
-FRAME_HEADER = struct.Struct("<IIQQ")  # payload length, crc32, seq, timestamp_ms
-_SEQ_TS = struct.Struct("<QQ")
-HEADER_BYTES = FRAME_HEADER.size  # 24
-
-DEFAULT_SEGMENT_BYTES = 64 << 20
-DEFAULT_MAX_PENDING_BYTES = 64 << 20
-DEFAULT_PREALLOCATE_BYTES = 8 << 20  # zeros kept written ahead of the active segment's end (0: none)
-# Only while commits are small: at ~60 KB a commit (500 x 100 B) the zeros save ~100 us of fdatasync per
-# commit for ~20 us of CPU; at ~500 KB (500 x 1 KB) they save ~200 us but cost ~160 us of CPU and stall
-# the appends waiting behind each fill, which measured no better overall.
-PREALLOC_MAX_COMMIT_BYTES = 128 << 10
-MAX_RECORD_BYTES = 64 << 20  # far above any AWS record limit (Kinesis 1 MiB, Firehose 1,000 KiB)
-INDEX_INTERVAL_BYTES = 4096
-SYNC_THREADS = 8  # fdatasyncs in flight at once when a batch touches several logs
-_READ_CHUNK_MIN = 64 << 10
-_READ_CHUNK_MAX = 4 << 20
-_JOINED_CHUNK_MAX = 32 << 20  # read_joined: a batch's bytes in one read (what it returns is as large)
-_SEGMENT_SUFFIX = ".seg"
-_DELETE_STEP_BYTES = 4 << 20
-_DROPPED_SUFFIX = ".dropped"  # a trimmed segment renamed, waiting for the reaper (or the next recovery)
-_META = "log.json"
 
 
 def _now_ms() -> int:
@@ -584,30 +585,25 @@ class SegmentLog:
         most 24 bytes), without a record object per payload (a Firehose object is exactly this)."""
         if _join_frames is None or limit <= 0:
             return join_records(self.read(from_seq, limit, max_bytes), separator)
-        pieces: list[bytes] = []
-        stats = [0, -1, -1, -1, -1]  # count, oldest timestamp, first timestamp, first seq, last seq
+        # per buffer that had records: joined, count, oldest timestamp, first timestamp, first seq, last seq
+        taken: list[tuple[bytes, int, int, int, int, int]] = []
+        count = 0
 
         def step(buf: bytes, seq: int, last: int, budget: int) -> tuple[int, int, int, int, int]:
-            status, pos, seq, budget, length, joined, count, min_ts, first_ts, first_seq, last_seq = _join_frames(
-                buf, seq, last, budget, stats[0], separator
-            )
-            if count:
-                pieces.append(joined)
-                if stats[0] == 0:
-                    stats[2], stats[3] = first_ts, first_seq
-                stats[1] = min_ts if stats[1] < 0 else min(stats[1], min_ts)
-                stats[0] += count
-                stats[4] = last_seq
+            nonlocal count
+            status, pos, seq, budget, length, *got = _join_frames(buf, seq, last, budget, count, separator)
+            if got[1]:
+                taken.append(tuple(got))  # type: ignore[arg-type]
+                count += got[1]
             return status, pos, seq, budget, length
 
         # a batch is usually read in one pread (payloads and their frames' headers), so it joins once
         hint = max_bytes if max_bytes is not None else limit * 1024
         self._scan(from_seq, limit, max_bytes, step, max(_READ_CHUNK_MIN, min(hint + hint // 4, _JOINED_CHUNK_MAX)))
-        count, oldest, first_ts, first_seq, last_seq = stats
-        if not count:
+        if not taken:
             return JoinedRecords(b"", 0, 0, 0, 0, 0)
-        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        return JoinedRecords(data, count, first_seq, last_seq + 1, first_ts, oldest)
+        data = taken[0][0] if len(taken) == 1 else b"".join(t[0] for t in taken)
+        return JoinedRecords(data, count, taken[0][4], taken[-1][5] + 1, taken[0][3], min(t[2] for t in taken))
 
     def _scan(
         self, from_seq: int, limit: int, max_bytes: int | None,

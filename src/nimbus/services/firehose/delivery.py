@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import operator
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,8 +42,6 @@ from nimbus.services.firehose.transform import (
 
 log = logging.getLogger(__name__)
 
-_PAYLOAD = operator.attrgetter("payload")
-_TIMESTAMP = operator.attrgetter("timestamp_ms")
 DEFAULT_RETENTION_S = 24 * 3600  # A.7: DirectPut data is kept 24 h while the destination is down
 RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 MAX_ACTIVE_PARTITIONS = 500  # A.4 rule 7

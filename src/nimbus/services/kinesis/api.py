@@ -7,7 +7,6 @@ datetimes); outputs are plain dicts the json 1.1 codec serialises. No domain log
 from __future__ import annotations
 
 import datetime as dt
-import operator
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from nimbus.services.base import RequestContext
 from nimbus.services.kinesis import config as kconfig
 from nimbus.services.kinesis.engine import MAX_PUT_RECORDS, MAX_PUT_RECORDS_BYTES, Streams
 from nimbus.services.kinesis.errors import InvalidArgumentException, ResourceInUseException, ValidationException
+from nimbus.services.kinesis.records import pack
 from nimbus.services.kinesis.streams import Consumer, Stream
 
 if TYPE_CHECKING:
@@ -361,33 +361,19 @@ class KinesisApi:
     async def _put_plain(self, ctx: RequestContext, params: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any] | None:
         """PutRecords in a few list-wide operations when every entry has a partition key and no
         ExplicitHashKey, the request is within the limits and the stream has one open shard (the
-        engine's ``put_plain``); the answer's Records already serialised. None (nothing written) sends
+        engine's ``put_payloads``); the answer's Records already serialised. None (nothing written) sends
         the request down the general path, which then answers exactly as it always does."""
-        if type(entries) is PackedRecords or _plain_payloads is not None:
-            if type(entries) is PackedRecords:  # the codec scanned the body straight into payloads (C)
-                made = (entries.payloads, entries.total, entries.largest)
-            else:  # nimbus._speedups: the Python branch below in one pass, in C
-                made = _plain_payloads(entries, "Data", "PartitionKey", "ExplicitHashKey")
-                if made is None:
-                    return None
-            payloads, total, largest = made
-            stream = self._writable(ctx, params)
-            if total > MAX_PUT_RECORDS_BYTES or largest > stream.max_record_kib * 1024:
-                return None
-            result = await self.streams.put_payloads(stream, payloads)
+        if type(entries) is PackedRecords:  # the codec scanned the body straight into payloads (C)
+            made = (entries.payloads, entries.total, entries.largest)
         else:
-            try:
-                keys = list(map(_PARTITION_KEY, entries))
-                if any(map(_EXPLICIT_HASH_KEY, entries)):
-                    return None
-                encoded = list(map(str.encode, keys))  # None (a missing key) -> TypeError
-            except (KeyError, TypeError, UnicodeEncodeError):
+            made = _plain_payloads(entries, "Data", "PartitionKey", "ExplicitHashKey")
+            if made is None:
                 return None
-            stream = self._writable(ctx, params)
-            datas = list(map(_DATA, entries))
-            if sum(map(len, datas)) + sum(map(len, keys)) > MAX_PUT_RECORDS_BYTES:
-                return None
-            result = await self.streams.put_plain(stream, datas, encoded)
+        payloads, total, largest = made
+        stream = self._writable(ctx, params)
+        if total > MAX_PUT_RECORDS_BYTES or largest > stream.max_record_kib * 1024:
+            return None
+        result = await self.streams.put_payloads(stream, payloads)
         if result is None:
             return None
         if isinstance(result, list):
@@ -491,13 +477,37 @@ def factory(core: Nimbus) -> KinesisApi:
     return KinesisApi(core)
 
 
+def plain_payloads_py(
+    entries: list[Any], data_name: str, key_name: str, ehk_name: str
+) -> tuple[list[bytes], int, int] | None:
+    """The log payloads (records.pack of key and data) of PutRecords entries on the plain path: each a
+    dict with exact-bytes data, an exact-str key of at most 1,024 UTF-8 bytes and no ExplicitHashKey.
+    Returns (payloads, data bytes + key characters, largest key bytes + data), or None for the general
+    path. (nimbus._speedups.plain_payloads does the same in C.)"""
+    payloads: list[bytes] = []
+    total = largest = 0
+    for entry in entries:
+        if type(entry) is not dict or entry.get(ehk_name) is not None:
+            return None
+        key, data = entry.get(key_name), entry.get(data_name)
+        if type(key) is not str or type(data) is not bytes:
+            return None
+        try:
+            encoded = key.encode()
+        except UnicodeEncodeError:  # a lone surrogate
+            return None
+        if len(encoded) > 1024:
+            return None
+        payloads.append(pack(encoded, data))
+        total += len(data) + len(key)
+        largest = max(largest, len(encoded) + len(data))
+    return payloads, total, largest
+
+
 try:
     from nimbus._speedups import plain_payloads as _plain_payloads
-except ImportError:  # not compiled: _put_plain's maps do the same
-    _plain_payloads = None  # type: ignore[assignment]
-_PARTITION_KEY = operator.itemgetter("PartitionKey")
-_EXPLICIT_HASH_KEY = operator.methodcaller("get", "ExplicitHashKey")
-_DATA = operator.itemgetter("Data")
+except ImportError:  # not compiled
+    _plain_payloads = plain_payloads_py
 
 
 def _is_cbor(ctx: RequestContext) -> bool:

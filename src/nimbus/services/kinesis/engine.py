@@ -656,24 +656,11 @@ class Streams:
         sid = shard.shard_id
         return [PutResult(sid, number) for number in numbers]
 
-    async def put_plain(
-        self, stream: Stream, datas: list[bytes], keys: list[bytes]
-    ) -> tuple[str, list[str]] | list[PutResult] | None:
-        """``put_records`` of entries without ExplicitHashKey, given as parallel lists (partition keys
-        UTF-8 encoded), when the stream has one open shard and quotas are off: (shard id, sequence
-        numbers in entry order), or per-entry results when the append failed. None when the general path
-        is needed (several open shards, quotas, a record over the size limit, an unusually long key):
-        nothing was appended then."""
-        if stream.single_open_shard() is None or self.quotas is not None or not datas:
-            return None
-        payloads = _plain_payloads(datas, keys, stream.max_record_kib * 1024)
-        if payloads is None:
-            return None
-        return await self.put_payloads(stream, payloads)
-
     async def put_payloads(self, stream: Stream, payloads: list[bytes]) -> tuple[str, list[str]] | list[PutResult] | None:
-        """``put_plain`` given the log payloads themselves (records.pack of each key and data, within the
-        stream's record size limit)."""
+        """``put_records`` of entries given as their log payloads (records.pack of each key and data, within
+        the stream's record size limit), when the stream has one open shard and quotas are off: (shard id,
+        sequence numbers in entry order), or per-entry results when the append failed. None when the
+        general path is needed (several open shards, quotas): nothing was appended then."""
         single = stream.single_open_shard()
         if single is None or self.quotas is not None or not payloads:
             return None
