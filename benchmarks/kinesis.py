@@ -117,30 +117,31 @@ def put_parallel(ports: dict[str, int], records: int, procs: int, rounds: int) -
     """Aggregate records/s of ``procs`` client processes writing ``records`` records to each server, in
     ``rounds`` rounds that alternate the servers (and their order), so that load from anything else on
     the machine falls on both alike; each server's figure is its records over its summed round times."""
-    tasks: Any = mp.Queue()
+    queues: list[Any] = [mp.Queue() for _ in range(procs)]  # one per worker: each round has every worker busy
     results: Any = mp.Queue()
-    workers = [mp.Process(target=_put_worker, args=(tasks, results), daemon=True) for _ in range(procs)]
+    workers = [mp.Process(target=_put_worker, args=(q, results), daemon=True) for q in queues]
     for w in workers:
         w.start()
     written = dict.fromkeys(ports, 0)
     took = dict.fromkeys(ports, 0.0)
+
+    def run(port: int, n: int) -> int:
+        for q in queues:
+            q.put((port, n))
+        return sum(results.get() for _ in queues)
+
     try:
-        for name, port in ports.items():  # warm-up: every worker's client made and connected
-            for _ in range(procs):
-                tasks.put((port, BATCH))
-            for _ in range(procs):
-                results.get()
+        for port in ports.values():  # warm-up: every worker's client made and connected
+            run(port, BATCH)
         order = list(ports)
         for r in range(rounds):
             for name in order if r % 2 == 0 else reversed(order):
                 start = time.perf_counter()
-                for _ in range(procs):
-                    tasks.put((ports[name], records // rounds // procs))
-                written[name] += sum(results.get() for _ in range(procs))
+                written[name] += run(ports[name], records // rounds // procs)
                 took[name] += time.perf_counter() - start
     finally:
-        for _ in workers:
-            tasks.put(None)
+        for q in queues:
+            q.put(None)
         for w in workers:
             w.join(10)
     return {name: written[name] / took[name] for name in ports}
