@@ -191,7 +191,8 @@ def punctuality_figures(port: int, fn_arn: str, samples: int) -> list[str]:
     return rows
 
 
-def compare(targets: dict[str, tuple[int, str]], rounds: int, seconds: float, procs_max: int = 4) -> list[dict[str, dict[str, float]]]:
+def compare(targets: dict[str, tuple[int, str]], rounds: int, seconds: float, procs_max: int = 4,
+            cases: list[tuple[int, int]] = CASES) -> list[dict[str, dict[str, float]]]:
     """Each case in ``rounds`` short rounds, alternating the servers round by round, so that load from
     anything else on the machine falls on both alike; a round runs 1 or ``procs`` clients side by side."""
     tasks: Any = mp.Queue()
@@ -201,7 +202,7 @@ def compare(targets: dict[str, tuple[int, str]], rounds: int, seconds: float, pr
         w.start()
     out: list[dict[str, dict[str, float]]] = []
     try:
-        for size, procs in CASES:
+        for size, procs in cases:
             acc = {t: {"rps": 0.0, "lat": []} for t in targets}  # type: dict[str, dict[str, Any]]
             order = list(targets)
             for r in range(rounds):
