@@ -584,3 +584,23 @@ def test_per_stream_metrics(fh: Any, s3: Any, server: NimbusProcess, transform_a
     assert metric(server, "nimbus_firehose_transform_records_total", **lab, result="ProcessingFailed") == 1
     assert metric(server, "nimbus_firehose_transform_records_total", **lab, result="Dropped") == 1
     assert metric(server, "nimbus_firehose_delivery_latency_seconds_count", **lab) == 1
+
+
+def test_null_members_count_as_absent(server: NimbusProcess, s3: Any) -> None:
+    """A client without parameter validation sends JSON nulls (found by the bad-input fuzz test, seed 80:
+    a tag with a null Value was a 500). AWS reads a null member as an absent one: an optional member
+    takes its default, a required one is a validation error."""
+    from botocore.config import Config
+
+    raw = server.client("firehose", config=Config(parameter_validation=False, retries={"max_attempts": 1}))
+    name = f"nulls-{uuid.uuid4().hex[:8]}"
+    raw.create_delivery_stream(DeliveryStreamName=name, Tags=[{"Key": "t", "Value": None}],
+                               ExtendedS3DestinationConfiguration={"RoleARN": ROLE, "BucketARN": f"arn:aws:s3:::{new_bucket(s3)}",
+                                                                   "Prefix": None})
+    wait_active(raw, name)
+    raw.tag_delivery_stream(DeliveryStreamName=name, Tags=[{"Key": "k", "Value": None}])
+    tags = raw.list_tags_for_delivery_stream(DeliveryStreamName=name)["Tags"]
+    assert {t["Key"]: t.get("Value", "") for t in tags} == {"k": "", "t": ""}
+    with pytest.raises(ClientError) as e:
+        raw.tag_delivery_stream(DeliveryStreamName=name, Tags=[{"Key": None, "Value": "v"}])
+    assert code_of(e) == "InvalidArgumentException"
