@@ -38,7 +38,7 @@ def _patch_number(value: Any, path: str, cast: type = int) -> Any:
     return number
 
 
-def _patch_op(op: dict[str, Any]) -> tuple[str, Any, str]:
+def _patch_op(op: Any) -> tuple[str, Any, str]:
     """A patch operation's (path, value, op). A member sent as JSON null counts as absent, as AWS reads it
     (a client without parameter validation sends ``{"path": null}``): the path is then empty, which
     no branch accepts, so the caller answers BadRequestException."""
