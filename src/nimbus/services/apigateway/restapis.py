@@ -38,17 +38,6 @@ def _patch_number(value: Any, path: str, cast: type = int) -> Any:
     return number
 
 
-def _patch_op(op: Any) -> tuple[str, Any, str]:
-    """A patch operation's (path, value, op). A member sent as JSON null counts as absent, as AWS reads it
-    (a client without parameter validation sends ``{"path": null}``): the path is then empty, which
-    no branch accepts, so the caller answers BadRequestException."""
-    if not isinstance(op, dict):
-        raise BadRequestException("Invalid patch operation: null")
-    path = op.get("path")
-    kind = op.get("op")
-    return path if isinstance(path, str) else "", op.get("value"), kind if isinstance(kind, str) else "replace"
-
-
 @dataclass(slots=True, frozen=True)
 class StageView:
     """What the gateway needs to serve one stage of a REST API."""
@@ -114,7 +103,7 @@ class RestApis:
     def update_api(self, api_id: str, account: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
         doc = self.get_api(api_id, account)
         for op in ops:
-            path, value, kind = _patch_op(op)
+            path, value, kind = op.get("path", ""), op.get("value"), op.get("op", "replace")
             if path.startswith("/binaryMediaTypes/"):
                 mt = _unescape(path[len("/binaryMediaTypes/"):])
                 types = [t for t in doc.get("binaryMediaTypes", []) if t != mt]
@@ -231,7 +220,7 @@ class RestApis:
         doc = self.get_api(api_id, account)
         method = self._method(self._resource(doc, resource_id), http_method)
         for op in ops:
-            path, value, _ = _patch_op(op)
+            path, value = op.get("path", ""), op.get("value")
             if path == "/apiKeyRequired":
                 method["apiKeyRequired"] = str(value).lower() == "true"
             elif path in ("/authorizationType", "/authorizerId", "/operationName"):
@@ -410,7 +399,7 @@ class RestApis:
     def update_stage(self, api_id: str, account: str, name: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
         stage = self.get_stage(api_id, account, name)
         for op in ops:
-            path, value, kind = _patch_op(op)
+            path, value, kind = op.get("path", ""), op.get("value"), op.get("op", "replace")
             if path.startswith("/variables/"):
                 var = _unescape(path[len("/variables/"):])
                 variables = stage.setdefault("variables", {})
@@ -494,7 +483,7 @@ class RestApis:
     def update_key(self, key_id: str, account: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
         key = self.get_key(key_id, account)
         for op in ops:
-            path, value, _ = _patch_op(op)
+            path, value = op.get("path", ""), op.get("value")
             if path == "/enabled":
                 key["enabled"] = str(value).lower() == "true"
             elif path in ("/name", "/description", "/customerId"):
@@ -551,7 +540,7 @@ class RestApis:
     def update_plan(self, plan_id: str, account: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
         plan = self.get_plan(plan_id, account)
         for op in ops:
-            path, value, kind = _patch_op(op)
+            path, value, kind = op.get("path", ""), op.get("value"), op.get("op", "replace")
             if path == "/apiStages":
                 api_id, _, stage = str(value).partition(":")
                 stages = [s for s in plan["apiStages"] if (s["apiId"], s["stage"]) != (api_id, stage)]
