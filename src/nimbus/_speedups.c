@@ -935,6 +935,34 @@ static PyObject *check_simple_structures(PyObject *self, PyObject *args) {
     return PyLong_FromLong(-1);
 }
 
+/* has_none(value): whether a parsed JSON document (dicts and lists, exact types) holds None anywhere:
+   the guard before strip_none, which then walks only documents that need it. Deeper than 64 levels it
+   answers True and lets strip_none decide. */
+static int has_none_at(PyObject *o, int depth) {
+    if (o == Py_None || depth > 64) return 1;
+    if (PyDict_CheckExact(o)) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(o, &pos, &k, &v)) {
+            if (v == Py_None) return 1;
+            if ((PyDict_CheckExact(v) || PyList_CheckExact(v)) && has_none_at(v, depth + 1)) return 1;
+        }
+    } else if (PyList_CheckExact(o)) {
+        Py_ssize_t n = PyList_GET_SIZE(o);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *v = PyList_GET_ITEM(o, i);
+            if (v == Py_None) return 1;
+            if ((PyDict_CheckExact(v) || PyList_CheckExact(v)) && has_none_at(v, depth + 1)) return 1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *has_none(PyObject *self, PyObject *arg) {
+    (void)self;
+    return PyBool_FromLong(has_none_at(arg, 0));
+}
+
 static PyMethodDef methods[] = {
     {"crc32", py_crc32, METH_VARARGS, "zlib.crc32(data[, value]), faster on short buffers."},
     {"plain_payloads", plain_payloads, METH_VARARGS, "Kinesis log payloads of plain PutRecords entries."},
@@ -945,6 +973,7 @@ static PyMethodDef methods[] = {
     {"decode_blob_member", decode_blob_member, METH_VARARGS, "Decode one base64 member of each structure."},
     {"check_simple_structures", check_simple_structures, METH_VARARGS, "The validator's fast pass."},
     {"scan_record_batch", scan_record_batch, METH_VARARGS, "A plain record-batch body straight into log payloads."},
+    {"has_none", has_none, METH_O, "Whether a parsed JSON document holds None anywhere."},
     {NULL, NULL, 0, NULL},
 };
 

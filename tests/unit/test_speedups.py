@@ -223,3 +223,31 @@ def test_plain_payloads_are_records_pack(implementation: str) -> None:
         None,
     ):
         assert plain_payloads([entries[0], odd], "Data", "PartitionKey", "ExplicitHashKey") is None, odd
+
+
+def test_has_none_is_drop_nulls_guard() -> None:
+    """drop_nulls rebuilds a document only when the C walk finds a None: the walk must find every None
+    (to depth 64), and a deep document is handled in linear time."""
+    speedups = pytest.importorskip("nimbus._speedups")
+    from nimbus.protocol.json import drop_nulls
+
+    def python_has_none(value: Any, depth: int = 0) -> bool:
+        if value is None or depth > 64:
+            return True
+        if isinstance(value, dict):
+            value = list(value.values())
+        return isinstance(value, list) and any(python_has_none(v, depth + 1) for v in value)
+
+    deep: Any = {"v": None}
+    for _ in range(500):
+        deep = {"d": [deep]}
+    docs: list[Any] = [
+        {}, {"a": 1}, {"a": None}, {"a": [1, None]}, {"a": [{"b": None}]}, {"a": [{"b": [{"c": "null"}]}]},
+        {"a": {"b": {"c": None}}}, {"Records": [{"Data": b"x", "PartitionKey": "k"}] * 500}, [None], [[], {}],
+        {"a": "None", "b": 0, "c": False, "d": b""},
+    ]
+    for doc in docs:
+        assert speedups.has_none(doc) == python_has_none(doc), doc
+    assert drop_nulls({"a": None, "b": [None, {"c": None, "d": 1}], "e": {"f": None}}) == {"b": [{"d": 1}], "e": {}}
+    assert drop_nulls(docs[7]) is docs[7]  # no null: the same object, nothing rebuilt
+    assert speedups.has_none(deep) and isinstance(drop_nulls(deep), dict)  # linear, no recursion error

@@ -18,7 +18,7 @@ from botocore.model import OperationModel, ServiceModel
 from nimbus.errors import NotImplementedOperation, SerializationError, ServiceError
 from nimbus.protocol import errors as wire_errors
 from nimbus.protocol.http import HttpRequest, HttpResponse
-from nimbus.protocol.json import JsonCodec, strip_none
+from nimbus.protocol.json import JsonCodec, drop_nulls
 from nimbus.protocol.models import load_service_model
 from nimbus.protocol.rest import RestCodec
 from nimbus.protocol.restjson import RestJsonCodec
@@ -328,12 +328,12 @@ class ServiceProtocol:
                     except ServiceError:
                         pass  # the general parser below reports it, with the rest of the body's errors
                 params = self._json.parse(model, bytes(body))
-            params = strip_none(params)  # a member sent as null is absent, as AWS reads it
+            params = drop_nulls(params)  # a member sent as null is absent, as AWS reads it
         else:
             assert self._rest is not None
             params = self._rest.parse(model, request, path_params)
             if self.protocol == "rest-json":
-                params = strip_none(params)
+                params = drop_nulls(params)
         if validate:
             self.validator.validate(model.input_shape, params)
         return params
