@@ -31,6 +31,7 @@ class Bindings:
     query_map: tuple[str, Shape] | None = None
     headers: list[tuple[str, str, Shape]] = field(default_factory=list)  # (member, lower-case name, shape)
     header_maps: list[tuple[str, str]] = field(default_factory=list)  # (member, lower-case prefix)
+    header_index: dict[str, list[int]] = field(default_factory=dict)  # lower-case name -> indexes in headers
     status: str | None = None
     payload: str | None = None
     payload_shape: Shape | None = None
@@ -58,6 +59,7 @@ def bindings_for(shape: StructureShape | None) -> Bindings:
             else:
                 plan.query.append((name, wire, member))
         elif location == "header":
+            plan.header_index.setdefault(wire.lower(), []).append(len(plan.headers))
             plan.headers.append((name, wire.lower(), member))
             plain = member.type_name == "string" and not member.serialization.get("jsonvalue")
             plan.header_positions[name] = len(plan.out_headers)
@@ -225,7 +227,7 @@ class RestCodec:
                 text = path_params.get(label)
                 if text is not None:
                     params[name] = from_text(shape, text, codes, f"URI label {label}")
-        if plan.query or plan.query_map:
+        if (plan.query or plan.query_map) and request.query:
             query = request.query
             used: set[str] = set()
             for name, key, shape in plan.query:
@@ -255,7 +257,15 @@ class RestCodec:
                     params[map_name] = collected
         if plan.headers or plan.header_maps:
             headers = request.headers
-            for name, header, shape in plan.headers:
+            bound = plan.headers
+            if len(headers) < len(bound):
+                # visit only the bound headers the request carries (S3 binds dozens), in model order
+                index = plan.header_index
+                hits = [i for h in headers if h in index for i in index[h]]
+                if len(hits) > 1:
+                    hits.sort()
+                bound = [bound[i] for i in hits]
+            for name, header, shape in bound:
                 text = headers.get(header)
                 if text is not None:
                     if shape.type_name == "list" and text == "":
