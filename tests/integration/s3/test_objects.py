@@ -348,7 +348,7 @@ def test_aws_chunked_trailer_checksum(nimbus_server: Any, bucket: str) -> None:
 
 
 def test_presigned_get_and_put_with_plain_http(nimbus_server: Any, bucket: str) -> None:
-    # SigV4 query auth (botocore presigns S3 with legacy SigV2 unless told otherwise; Nimbus verifies SigV4)
+    # SigV4 query auth (botocore presigns S3 with legacy SigV2 unless told otherwise: test_presigned_default.py)
     s3 = nimbus_server.client("s3", config=Config(signature_version="s3v4", retries={"max_attempts": 1}))
     put_url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "presigned.txt"}, ExpiresIn=300)
     req = urllib.request.Request(put_url, data=b"via presigned put", method="PUT")
