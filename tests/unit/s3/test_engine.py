@@ -255,3 +255,49 @@ def test_notification_matching_and_records() -> None:
         await e.aclose()
 
     asyncio.run(run())
+
+
+def test_a_read_started_before_a_replacement_returns_the_old_object_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Reads open their first EAGER_OPEN_SEGMENTS segments at once and lease the rest: the replaced
+    # object's later parts are deleted only when the read that needs them ends.
+    from nimbus.services.s3 import objects as objects_module
+
+    monkeypatch.setattr(objects_module, "EAGER_OPEN_SEGMENTS", 1)
+
+    async def run() -> None:
+        e = engine()
+        mp = e.multipart
+        parts = [bytes([65 + i]) * (5 * 1024 * 1024) for i in range(3)] + [b"tail"]
+        up = mp.create(ACCOUNT, "unit-bucket", "many", checksum_algorithm=None)
+        done = [await mp.upload_part(ACCOUNT, "unit-bucket", "many", up.upload_id, n, p) for n, p in enumerate(parts, 1)]
+        old = await mp.complete(ACCOUNT, "unit-bucket", "many", up.upload_id,
+                                [{"PartNumber": n, "ETag": p.etag} for n, p in enumerate(done, 1)])
+        read = e.objects.open(ACCOUNT, "unit-bucket", "many")
+        got = [await read.body.__anext__()]  # the read is under way
+        await e.put_object(ACCOUNT, "us-east-1", "unit-bucket", "many", b"new")
+        assert await body_of(e, "many") == b"new"
+        assert e.blobs.exists(old.segments[-1][0])  # leased: kept while the read needs it
+        got += [c async for c in read.body]
+        assert b"".join(got) == b"".join(parts)
+        for _ in range(100):  # released: deleted now (on a worker thread)
+            if not any(e.blobs.exists(b) for b, _ in old.segments):
+                break
+            await asyncio.sleep(0.01)
+        assert not any(e.blobs.exists(b) for b, _ in old.segments) and e.objects.leases.held() == 0
+
+        # a read that is opened and dropped without being run lets go too
+        up = mp.create(ACCOUNT, "unit-bucket", "dropped", checksum_algorithm=None)
+        done = [await mp.upload_part(ACCOUNT, "unit-bucket", "dropped", up.upload_id, n, p) for n, p in enumerate(parts, 1)]
+        old = await mp.complete(ACCOUNT, "unit-bucket", "dropped", up.upload_id,
+                                [{"PartNumber": n, "ETag": p.etag} for n, p in enumerate(done, 1)])
+        read = e.objects.open(ACCOUNT, "unit-bucket", "dropped")
+        await e.objects.delete(ACCOUNT, "unit-bucket", "dropped")
+        assert e.blobs.exists(old.segments[-1][0])
+        del read
+        for _ in range(100):
+            if not any(e.blobs.exists(b) for b, _ in old.segments):
+                break
+            await asyncio.sleep(0.01)
+        assert not any(e.blobs.exists(b) for b, _ in old.segments) and e.objects.leases.held() == 0
+
+    asyncio.run(run())

@@ -224,7 +224,7 @@ class Multipart:
             start, end = int(found.group(1)), int(found.group(2)) + 1
             if end > src.size:
                 raise InvalidRange(source_range, src.size)
-        got = await ingest(self.blobs, open_segments(self.blobs, src, start, end), Integrity(algorithm=upload.checksum_algorithm))
+        got = await ingest(self.blobs, open_segments(self.blobs, src, start, end, self.objects.leases), Integrity(algorithm=upload.checksum_algorithm))
         part = Part(number, got.blob_key, got.size, quote_etag(got.md5_hex), self.objects.now(), got.checksum)
         await self._commit_part(account, upload, part)
         return part

@@ -19,8 +19,10 @@ import datetime as dt
 import email.utils
 import hashlib
 import logging
+import threading
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -430,7 +432,65 @@ def segments_in(segments: tuple[tuple[str, int], ...], start: int, end: int) -> 
     return out
 
 
-async def stream_segments(blobs: BlobStore, pieces: list[tuple[int, str, int, int]], opened: dict[int, BlobReader]) -> AsyncIterator[bytes]:
+class ReadLeases:
+    """Blobs that open reads have yet to open. A read opens its first EAGER_OPEN_SEGMENTS segments when it
+    starts (an open file outlives its deletion) and leases the rest; a replaced or deleted object's blobs
+    that are leased are deleted when the last read holding them ends, not before. So a read that started
+    before a replacement returns the old object whole, as S3 does, however many parts it has. Any thread
+    may release (a read's stream can be collected anywhere); ``on_free`` gets the blob keys to delete now."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count: dict[str, int] = {}
+        self._doomed: set[str] = set()
+        self.on_free: Callable[[list[str]], None] | None = None
+
+    def take(self, keys: list[str]) -> Callable[[], None]:
+        """Lease ``keys``; returns the release, which is idempotent."""
+        with self._lock:
+            for k in keys:
+                self._count[k] = self._count.get(k, 0) + 1
+        done = False
+
+        def release() -> None:
+            nonlocal done
+            if done:
+                return
+            done = True
+            freed = []
+            with self._lock:
+                for k in keys:
+                    n = self._count[k] - 1
+                    if n:
+                        self._count[k] = n
+                        continue
+                    del self._count[k]
+                    if k in self._doomed:
+                        self._doomed.discard(k)
+                        freed.append(k)
+            if freed and self.on_free is not None:
+                self.on_free(freed)
+
+        return release
+
+    def unleased(self, keys: list[str]) -> list[str]:
+        """Of blobs to delete, those no read holds (delete them now); the others are deleted on release."""
+        with self._lock:
+            now = []
+            for k in keys:
+                if k in self._count:
+                    self._doomed.add(k)
+                else:
+                    now.append(k)
+        return now
+
+    def held(self) -> int:
+        with self._lock:
+            return len(self._count)
+
+
+async def stream_segments(blobs: BlobStore, pieces: list[tuple[int, str, int, int]], opened: dict[int, BlobReader],
+                          release: Callable[[], None] | None = None) -> AsyncIterator[bytes]:
     try:
         for index, blob, start, end in pieces:
             reader = opened.pop(index, None) or blobs.open(blob)
@@ -442,9 +502,11 @@ async def stream_segments(blobs: BlobStore, pieces: list[tuple[int, str, int, in
     finally:
         for reader in opened.values():
             reader.close()
+        if release is not None:
+            release()
 
 
-def open_segments(blobs: BlobStore, obj: S3Object, start: int, end: int) -> AsyncIterator[bytes]:
+def open_segments(blobs: BlobStore, obj: S3Object, start: int, end: int, leases: ReadLeases | None = None) -> AsyncIterator[bytes]:
     if obj.inline is not None:
         data = obj.inline_body() or b""
         return _once(data[max(start, 0) : end] if end > start else b"")
@@ -457,7 +519,13 @@ def open_segments(blobs: BlobStore, obj: S3Object, start: int, end: int) -> Asyn
         for reader in opened.values():
             reader.close()
         raise
-    return stream_segments(blobs, pieces, opened)
+    later = [blob for _, blob, _, _ in pieces[EAGER_OPEN_SEGMENTS:]]
+    if not later or leases is None:
+        return stream_segments(blobs, pieces, opened)
+    release = leases.take(later)
+    stream = stream_segments(blobs, pieces, opened, release)
+    weakref.finalize(stream, release)  # a stream dropped without being run or closed still lets go
+    return stream
 
 
 # -------------------------------------------------------------------------------------------- listing
@@ -509,6 +577,8 @@ class Objects:
         self.notifier = notifier
         # commits of concurrent PUTs share one transaction and one fsync, in the committer's thread
         self.committer = GroupCommitter(metadata, name="nimbus-s3-commit")
+        self.leases = ReadLeases()  # blobs of replaced objects that reads still need
+        self._freeing: set[asyncio.Task[Any]] = set()
         self._writing = 0  # put/copy calls between their start and the end of their commit
         self._handed = 0  # commits in the committer's hands
         self._inline_off_until = 0.0  # monotonic time before which no commit runs on the event loop
@@ -536,11 +606,26 @@ class Objects:
         return obj
 
     async def delete_blobs(self, keys: list[str]) -> None:
-        """Delete blob files no description names any more. Inline bodies are not touched here: they are
-        written and deleted inside the metadata transactions that name and unname them."""
-        keys = [k for k in keys if not is_inline(k)]
+        """Delete blob files no description names any more (those a read still holds: when it ends). Inline
+        bodies are not touched here: they are written and deleted inside the metadata transactions that
+        name and unname them."""
+        if self.leases.on_free is None:
+            loop = asyncio.get_running_loop()
+            self.leases.on_free = lambda freed: self._on_free(loop, freed)
+        keys = self.leases.unleased([k for k in keys if not is_inline(k)])
         if keys:
             await asyncio.to_thread(lambda: [self.blobs.delete(k) for k in keys])
+
+    def _on_free(self, loop: asyncio.AbstractEventLoop, keys: list[str]) -> None:
+        try:
+            loop.call_soon_threadsafe(self._free_later, keys)
+        except RuntimeError:  # the loop is closed (shutdown): the start-up sweep deletes unnamed blobs
+            pass
+
+    def _free_later(self, keys: list[str]) -> None:
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(lambda: [self.blobs.delete(k) for k in keys]))
+        self._freeing.add(task)
+        task.add_done_callback(self._freeing.discard)
 
     def now(self) -> float:
         return float(int(self.clock.time()))
@@ -714,7 +799,7 @@ class Objects:
             if tags and replace_tags:
                 check_tags(tags, MAX_TAGS_OBJECT)
             algorithm = checksum_algorithm or src.checksum_algorithm
-            source = open_segments(self.blobs, src, 0, src.size)
+            source = open_segments(self.blobs, src, 0, src.size, self.leases)
             body: bytes | None = None
             if src.size <= INLINE_MAX_BYTES:
                 got, body = await ingest_inline(source, Integrity(algorithm=algorithm))
@@ -808,7 +893,7 @@ class Objects:
         if inline is not None and not head:
             data = inline[start:end] if end > start else b""
             return ObjectRead(obj, start, end, partial, _once(data), data)
-        body: AsyncIterator[bytes] = _empty() if head or end <= start else open_segments(self.blobs, obj, start, end)
+        body: AsyncIterator[bytes] = _empty() if head or end <= start else open_segments(self.blobs, obj, start, end, self.leases)
         return ObjectRead(obj, start, end, partial, body)
 
     def list(
