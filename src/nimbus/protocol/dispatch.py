@@ -318,6 +318,12 @@ class ServiceProtocol:
                 raise SerializationError("request body was not read before parsing", code=self.codes.malformed)
             if is_cbor(request.headers):
                 params = self._cbor_codec().parse(model, bytes(body))
+            elif not is_json(request.headers):
+                raise ServiceError(
+                    f"The content type {request.headers.get('content-type')!r} is not one this JSON-protocol service "
+                    f"reads (application/x-amz-json-{self.json_version}).",
+                    code="UnknownOperationException", status=400,
+                )
             else:
                 scanned = self._json.scan(model, body) if validate else None
                 if scanned is not None:  # a plain record batch, in C (no dicts per record)
@@ -372,6 +378,18 @@ class ServiceProtocol:
         return wire_errors.serialize_error(
             self.protocol, error, request_id, json_version=self.json_version, head=head
         )
+
+
+_JSON_MEDIA_TYPES = frozenset(("application/x-amz-json-1.0", "application/x-amz-json-1.1", "application/json"))
+
+
+def is_json(headers: dict[str, str]) -> bool:
+    """A JSON-protocol request's Content-Type: absent, or a JSON media type (either protocol version; AWS
+    routes by it and answers a request it cannot route, such as a form post, UnknownOperationException)."""
+    value = headers.get("content-type")
+    if value is None or value.startswith("application/x-amz-json-1."):
+        return True
+    return value.split(";", 1)[0].strip().lower() in _JSON_MEDIA_TYPES
 
 
 def is_cbor(headers: dict[str, str]) -> bool:
