@@ -233,14 +233,18 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0, help="per server and case, split into rounds")
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--backlog", type=int, default=200_000)
-    ap.add_argument("--parts", default="ingest,delivery,transform,punctuality")
+    ap.add_argument("--parts", default="ingest,delivery,transform,punctuality", help="also: memory (a large undelivered backlog)")
     ap.add_argument("--transform-records", type=int, default=50_000)
     ap.add_argument("--transform-rounds", type=int, default=4)
     ap.add_argument("--samples", type=int, default=5)
+    ap.add_argument("--memory-gb", type=float, default=10.0, help="part 'memory': undelivered data to pile up")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
+    extra_rows: list[str] = []
     if parts & {"transform", "punctuality"}:
-        extra_rows = transform_and_punctuality(parts, args)
+        extra_rows += transform_and_punctuality(parts, args)
+    if "memory" in parts:
+        extra_rows += backlog_memory(args.memory_gb)
     if not parts & {"ingest", "delivery"}:
         print("Firehose benchmarks (transform, punctuality)")
         print("| measure | Nimbus | baseline | ratio | target |")
@@ -300,9 +304,64 @@ def main() -> None:
             peer = case["moto"]
             print(row("  moto in server mode, same case, vs canned server", f"{peer['rps']:,.0f}", f"{base['rps']:,.0f}", peer["rps"] / base["rps"], "(peer)"))
     print(row(f"delivery records/s into S3 ({n:,} records, {keys} objects) vs ingest of the same", f"{n / flush_s:,.0f}", f"{n / put_s:,.0f}", (n / flush_s) / (n / put_s), "keeps up (>= 1x)"))
-    if parts & {"transform", "punctuality"}:
-        for r in extra_rows:
-            print(r)
+    for r in extra_rows:
+        print(r)
+
+
+def _fill(args: tuple[int, str, int]) -> int:
+    """One client process putting ``mb`` MB of 1 KB records (500 per call); returns the records it put."""
+    port, name, mb = args
+    fh = client(port)
+    records = [{"Data": b"m" * 999 + b"\n"} for _ in range(RECORDS)]
+    calls = mb * 1_000_000 // (RECORDS * 1000)
+    for _ in range(calls):
+        assert fh.put_record_batch(DeliveryStreamName=name, Records=records)["FailedPutCount"] == 0
+    return calls * RECORDS
+
+
+def backlog_memory(gb: float, procs: int = 4) -> list[str]:
+    """Part 'memory' (not in the default parts): a delivery stream whose bucket does not exist piles up
+    ``gb`` GB of undelivered records (every delivery attempt fails and is retried); the server's resident
+    memory is sampled throughout. The data waits on disk, so memory stays flat."""
+    from _common import rss_mb
+
+    proc, port, d, _ = start_nimbus({"NIMBUS_FIREHOSE_CREATE_DELAY_S": "0"})
+    try:
+        client(port).create_delivery_stream(
+            DeliveryStreamName="backlog",
+            ExtendedS3DestinationConfiguration={"RoleARN": ROLE, "BucketARN": "arn:aws:s3:::no-such-bucket",
+                                                "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 60}})
+        _fill((port, "backlog", 10))  # warm-up: the stream's buffer, the log's first segment
+        base = rss_mb(proc.pid)
+        peak = [base]
+        done = [False]
+
+        def sample() -> None:
+            while not done[0]:
+                peak[0] = max(peak[0], rss_mb(proc.pid))
+                time.sleep(0.5)
+
+        import threading
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        t = time.perf_counter()
+        with mp.get_context("spawn").Pool(procs) as pool:
+            put = sum(pool.map(_fill, [(port, "backlog", int(gb * 1000 / procs))] * procs))
+        elapsed = time.perf_counter() - t
+        time.sleep(2)
+        done[0] = True
+        sampler.join()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_nimbus/firehose/streams", timeout=30) as r:
+            stats = next(iter(json.loads(r.read()).values()))
+        end = rss_mb(proc.pid)
+    finally:
+        stop(proc, d)
+    return [
+        row(f"undelivered backlog ({put * 1000 / 1e9:.1f} GB of 1 KB records, bucket missing, {stats['delivery_failures']} failed "
+            f"delivery attempts, {stats['backlog_records']:,} records waiting) in {elapsed:.0f} s: server RSS start / peak / end MB",
+            f"{base:.0f} / {peak[0]:.0f} / {end:.0f}", "", None, "flat (growth < 100 MB)"),
+    ]
 
 
 def transform_and_punctuality(parts: set[str], args: argparse.Namespace) -> list[str]:
