@@ -53,16 +53,25 @@ def lower_first(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
-def _show(value: Any) -> str:
+def _text(value: Any) -> str:
+    """A value as AWS's (Java) validator prints it: its toString."""
     if isinstance(value, str):
-        return f"'{value}'"
+        return value
     if isinstance(value, (bytes, bytearray)):
         return f"java.nio.HeapByteBuffer[pos=0 lim={len(value)} cap={len(value)}]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return "[" + ", ".join(_show(v).strip("'") for v in value) + "]"
+        return "[" + ", ".join(_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_text(v)}" for k, v in value.items()) + "}"
     return str(value)
+
+
+def _show(value: Any) -> str:
+    # Every value is quoted, numbers and blobs too: "Value '0' at 'limit' ...", "Value
+    # 'java.nio.HeapByteBuffer[pos=0 lim=1048577 cap=1048577]' at 'data' ..." (as AWS answers)
+    return f"'{_text(value)}'"
 
 
 def _constraint(problems: Problems, value: Any, path: Path, rule: str) -> None:

@@ -44,7 +44,7 @@ def test_constraints_and_missing_members_with_paths() -> None:
     message = caught.value.message
     assert message.startswith("2 validation errors detected: ")
     assert "Value null at 'records.2.member.data' failed to satisfy constraint: Member must not be null" in message
-    assert ("Value java.nio.HeapByteBuffer[pos=0 lim=1024001 cap=1024001] at 'records.3.member.data' failed to satisfy "
+    assert ("Value 'java.nio.HeapByteBuffer[pos=0 lim=1024001 cap=1024001]' at 'records.3.member.data' failed to satisfy "
             "constraint: Member must have length less than or equal to 1024000") in message
     with pytest.raises(ValidationError) as empty:
         put_batch([])
