@@ -27,8 +27,9 @@ def test_kinesis_get_records_limit_bounds(limit: int, text: str) -> None:
 def test_firehose_bounds_use_its_own_code() -> None:
     with pytest.raises(ValidationError) as caught:
         FIREHOSE.parse("ListDeliveryStreams", json_request("Firehose_20150804.ListDeliveryStreams", {"Limit": 10001}))
-    assert caught.value.code == "InvalidArgumentException" or caught.value.code == "ValidationException"
-    assert "Member must have value less than or equal to 10000" in caught.value.message
+    assert caught.value.code == "InvalidArgumentException"  # Firehose's own code for input errors
+    assert caught.value.message == ("1 validation error detected: Value '10001' at 'limit' failed to satisfy constraint: "
+                                    "Member must have value less than or equal to 10000")
 
 
 def test_in_bounds_values_pass() -> None:
