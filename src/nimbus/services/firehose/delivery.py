@@ -507,7 +507,10 @@ def _scalar(value: Any) -> str:
 
 
 def _error_output_type(f: Failed) -> str:
-    return "processing-failed"
+    """``!{firehose:error-output-type}`` of a failed record: AWS writes records whose partition keys could not
+    be found under ``partitioning-failed`` (seen on real AWS by aws-cdk's dynamic partitioning integration
+    test), transform failures under ``processing-failed``."""
+    return "partitioning-failed" if f.error_code.startswith("DynamicPartitioning.") else "processing-failed"
 
 
 def _partition_failure(t: Transformed, message: str, clock: Clock) -> Failed:

@@ -29,6 +29,7 @@ RANDOM_STRING_CHARS = 11
 DEFAULT_TIMESTAMP_PATTERN = "yyyy/MM/dd/HH/"
 ERROR_OUTPUT_TYPES = (
     "processing-failed",
+    "partitioning-failed",
     "AmazonOpenSearchService-failed",
     "splunk-failed",
     "format-conversion-failed",

@@ -7,8 +7,8 @@ aws-contracts.md A.1/A.2/A.3/A.7/A.9. Rules the model does not state and choices
   restart does not reset it), then ``ACTIVE``. Put* while CREATING → ResourceNotFoundException, while
   DELETING → ResourceInUseException (A.2 [choice]).
 * DeleteDeliveryStream drops buffered, undelivered data, as AWS does: the stream goes DELETING, its
-  deliverer stops, its log and checkpoint are dropped, then the document. A crash mid-delete is finished at
-  the next start.
+  deliverer stops, it stays DELETING for ``delete_delay_s`` (default 0), then its log and checkpoint are
+  dropped, then the document. A crash mid-delete is finished at the next start.
 * Each stream incarnation has its own log (``firehose/<account>/<region>/<name>/<incarnation>``), so a
   stream re-created under the same name never sees its predecessor's records.
 * UpdateDestination merges the given fields into the S3 configuration (S3DestinationUpdate and
@@ -96,6 +96,7 @@ _EXTENDED_FIELDS = _S3_FIELDS + (
 @dataclass(slots=True, frozen=True)
 class FirehoseSettings:
     create_delay_s: float = 1.0
+    delete_delay_s: float = 0.0  # how long a deleted stream stays DELETING (delivery already stopped)
     retention_s: float = DEFAULT_RETENTION_S
     min_interval_s: float = MIN_INTERVAL_S
     kinesis_start: str = "TRIM_HORIZON"  # where a KinesisStreamAsSource stream starts reading (issue 7; AWS: LATEST)
@@ -111,6 +112,7 @@ class FirehoseSettings:
 
         return cls(
             create_delay_s=num("NIMBUS_FIREHOSE_CREATE_DELAY_S", 1.0),
+            delete_delay_s=num("NIMBUS_FIREHOSE_DELETE_DELAY_S", 0.0),
             retention_s=num("NIMBUS_FIREHOSE_RETENTION_S", DEFAULT_RETENTION_S),
             min_interval_s=num("NIMBUS_FIREHOSE_MIN_INTERVAL_S", MIN_INTERVAL_S),
             kinesis_start=_start_position((extra.get("NIMBUS_FIREHOSE_KINESIS_START") if extra else None) or "TRIM_HORIZON"),
@@ -367,6 +369,10 @@ class DeliveryStreams:
         if cw.get("Enabled") and not (cw.get("LogGroupName") and cw.get("LogStreamName")):
             raise _bad("CloudWatchLoggingOptions: LogGroupName and LogStreamName are required when Enabled.")
         if not extended:
+            try:  # S3DestinationConfiguration's prefixes follow the same rules (A.4)
+                validate(out.get("Prefix"), out.get("ErrorOutputPrefix"))
+            except PrefixError as e:
+                raise _bad(str(e)) from e
             return out
         ext = out.get("FileExtension")
         if ext is not None and not _FILE_EXTENSION.match(ext):
@@ -560,14 +566,16 @@ class DeliveryStreams:
             return
         doc["status"] = "DELETING"
         self._save(account, region, name, doc)
-        self._spawn(self._finish_delete(key, doc))
+        self._spawn(self._finish_delete(key, doc, delay_s=self.settings.delete_delay_s))
 
-    async def _finish_delete(self, key: str, doc: dict[str, Any]) -> None:
+    async def _finish_delete(self, key: str, doc: dict[str, Any], *, delay_s: float = 0.0) -> None:
         live = self._live.pop(key, None)
         if live is not None and live.source is not None:
             await live.source.aclose()
         if live is not None and live.deliverer is not None:
             await live.deliverer.aclose()
+        if delay_s > 0:  # delivery has stopped; the stream stays DELETING a while, as on AWS
+            await self.clock.sleep(delay_s)
         if doc.get("source") is not None and self.kinesis is not None:
             self._source(key, doc, None).forget()
         if live is not None and live.buffer is not None:
