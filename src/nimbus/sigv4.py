@@ -24,11 +24,13 @@ from nimbus.errors import ServiceError
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW_S = 15 * 60
+MAX_PRESIGNED_EXPIRES_S = 7 * 24 * 3600
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 UNSIGNED = "UNSIGNED-PAYLOAD"
 STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
 STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+_S3_PAYLOAD_MARKERS = frozenset((UNSIGNED, STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER))
 
 _AUTH_RE = re.compile(
     r"AWS4-HMAC-SHA256\s+Credential=(?P<cred>[^,\s]+)\s*,\s*SignedHeaders=(?P<sh>[^,\s]+)\s*,\s*Signature=(?P<sig>[0-9a-fA-F]+)"
@@ -37,7 +39,8 @@ _SPACES = re.compile(r"\s+")
 
 
 class AuthError(Exception):
-    """kind: missing | malformed | unknown_key | bad_signature | skewed | expired | bad_token | content_sha"""
+    """kind: missing | malformed | query_malformed | unsupported | unknown_key | bad_signature | skewed | expired
+    | bad_token | content_sha | bad_payload_hash"""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -264,7 +267,8 @@ def _lookup(store: CredentialStore, scope: Scope, headers: dict[str, str], token
     if creds is None:
         raise AuthError("unknown_key", "The security token included in the request is invalid.")
     if creds.session_token is not None and token != creds.session_token:
-        raise AuthError("bad_token", "The security token included in the request is invalid.")
+        # without its token a temporary key id is not a key at all (S3: InvalidAccessKeyId); a wrong one is a bad token
+        raise AuthError("bad_token" if token else "unknown_key", "The security token included in the request is invalid.")
     return creds
 
 
@@ -283,7 +287,7 @@ def _verify_header(
         parsed = parse_authorization(auth)
     if parsed is None:
         if auth.startswith("AWS "):
-            raise AuthError("malformed", "Signature Version 2 is not supported; use SigV4.")
+            raise AuthError("unsupported", "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.")
         raise AuthError("malformed", "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.")
     scope = parsed.scope
     if scope is None:
@@ -294,18 +298,25 @@ def _verify_header(
     ts = _parse_amz_date(amz_date)
     creds = _lookup(store, scope, headers, headers.get("x-amz-security-token"), now)
     if abs(now - ts) > MAX_SKEW_S:
-        raise AuthError(
-            "skewed",
-            f"Signature expired: {amz_date} is now earlier than "
-            f"{datetime.fromtimestamp(now - MAX_SKEW_S, timezone.utc).strftime('%Y%m%dT%H%M%SZ')} "
-            f"({datetime.fromtimestamp(now, timezone.utc).strftime('%Y%m%dT%H%M%SZ')} - 15 min.)",
-        )
+        stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        if ts < now:
+            bound = datetime.fromtimestamp(now - MAX_SKEW_S, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            raise AuthError("skewed", f"Signature expired: {amz_date} is now earlier than {bound} ({stamp} - 15 min.)")
+        bound = datetime.fromtimestamp(now + MAX_SKEW_S, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        raise AuthError("skewed", f"Signature not yet current: {amz_date} is still later than {bound} ({stamp} + 15 min.)")
     signed_text = parsed.signed_headers.lower()
     payload_hash = headers.get("x-amz-content-sha256")
     if payload_hash is None:
         payload_hash = body_sha256 if body_sha256 is not None else EMPTY_SHA256
     elif body_sha256 is not None and len(payload_hash) == 64 and payload_hash.lower() != body_sha256:
         raise AuthError("content_sha", "The provided 'x-amz-content-sha256' header does not match what was computed.")
+    if scope.service == "s3" and payload_hash not in _S3_PAYLOAD_MARKERS and (len(payload_hash) != 64 or not _HEX.issuperset(payload_hash)):
+        # anything else would leave the body unchecked (S3: InvalidArgument)
+        raise AuthError(
+            "bad_payload_hash",
+            "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, "
+            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.",
+        )
     canonical_q = canonical_query(raw_query) if raw_query else ""
     return _check_v4(
         creds, scope, method, raw_path, canonical_q, headers, signed_text.split(";"), payload_hash, amz_date, parsed.signature,
@@ -321,24 +332,32 @@ def _verify_presigned(
         k, _, v = part.partition("=")
         q[unquote(k)] = unquote(v)
     if q.get("X-Amz-Algorithm") != ALGORITHM:
-        raise AuthError("malformed", "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"")
+        raise AuthError("query_malformed", "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"")
     for req in ("X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date"):
         if req not in q:
-            raise AuthError("malformed", f"Query-string authentication requires the {req} parameter")
+            raise AuthError("query_malformed", f"Query-string authentication requires the {req} parameter")
     scope = parse_scope(q["X-Amz-Credential"])
     if scope is None:
-        raise AuthError("malformed", "Error parsing the X-Amz-Credential parameter")
+        raise AuthError("query_malformed", "Error parsing the X-Amz-Credential parameter")
+    try:
+        expires = int(q.get("X-Amz-Expires", str(MAX_PRESIGNED_EXPIRES_S)))
+    except ValueError as e:
+        raise AuthError("query_malformed", "X-Amz-Expires should be a number") from e
+    if expires < 0:
+        raise AuthError("query_malformed", "X-Amz-Expires must be non-negative")
+    if expires > MAX_PRESIGNED_EXPIRES_S:
+        raise AuthError(
+            "query_malformed",
+            "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than "
+            f"{MAX_PRESIGNED_EXPIRES_S} seconds",
+        )
     creds = _lookup(store, scope, headers, q.get("X-Amz-Security-Token"), now)
     amz_date = q["X-Amz-Date"]
     ts = _parse_amz_date(amz_date)
-    try:
-        expires = int(q.get("X-Amz-Expires", "604800"))
-    except ValueError as e:
-        raise AuthError("malformed", "X-Amz-Expires should be a number") from e
     if now > ts + expires:
         raise AuthError("expired", "Request has expired")
     if ts - now > MAX_SKEW_S:
-        raise AuthError("skewed", "Request is not valid yet")
+        raise AuthError("expired", "Request is not valid yet")  # S3: AccessDenied, not RequestTimeTooSkewed
     signed = q["X-Amz-SignedHeaders"].lower().split(";")
     payload_hash = headers.get("x-amz-content-sha256", UNSIGNED) if scope.service == "s3" else UNSIGNED
     if scope.service != "s3":
@@ -418,8 +437,9 @@ def _verify_v2_query(
     creds = store.lookup(q.get("AWSAccessKeyId", ""), now)
     if creds is None:
         raise AuthError("unknown_key", "The AWS Access Key Id you provided does not exist in our records.")
-    if creds.session_token is not None and q.get("x-amz-security-token") != creds.session_token:
-        raise AuthError("bad_token", "The provided token is malformed or otherwise invalid.")
+    token = q.get("x-amz-security-token")
+    if creds.session_token is not None and token != creds.session_token:
+        raise AuthError("bad_token" if token else "unknown_key", "The provided token is malformed or otherwise invalid.")
     expires = q.get("Expires", "")
     if not expires.isdigit():
         raise AuthError("malformed", "Query-string authentication requires the Expires parameter")
@@ -449,23 +469,29 @@ def _verify_v2_query(
 _JSON_CODES = {
     "missing": ("MissingAuthenticationTokenException", 400),
     "malformed": ("IncompleteSignatureException", 400),
+    "query_malformed": ("IncompleteSignatureException", 400),
+    "unsupported": ("IncompleteSignatureException", 400),
     "unknown_key": ("UnrecognizedClientException", 400),
     "bad_token": ("UnrecognizedClientException", 400),
     "bad_signature": ("InvalidSignatureException", 400),
     "skewed": ("InvalidSignatureException", 400),
     "expired": ("InvalidSignatureException", 400),
     "content_sha": ("InvalidSignatureException", 400),
+    "bad_payload_hash": ("InvalidSignatureException", 400),
 }
 _REST_JSON_CODES = {k: (c, 403) for k, (c, _) in _JSON_CODES.items()}
 _S3_CODES = {
     "missing": ("AccessDenied", 403),
     "malformed": ("AuthorizationHeaderMalformed", 400),
+    "query_malformed": ("AuthorizationQueryParametersError", 400),
+    "unsupported": ("InvalidRequest", 400),  # a SigV2 header, as S3's SigV4-only regions answer it
     "unknown_key": ("InvalidAccessKeyId", 403),
     "bad_token": ("InvalidToken", 400),
     "bad_signature": ("SignatureDoesNotMatch", 403),
     "skewed": ("RequestTimeTooSkewed", 403),
     "expired": ("AccessDenied", 403),
     "content_sha": ("XAmzContentSHA256Mismatch", 400),
+    "bad_payload_hash": ("InvalidArgument", 400),
 }
 
 
@@ -475,6 +501,10 @@ def auth_error_for(err: AuthError, protocol: str) -> ServiceError:
     message = err.message
     if protocol == "rest-xml" and err.kind == "unknown_key":
         message = "The AWS Access Key Id you provided does not exist in our records."
+    elif protocol == "rest-xml" and err.kind == "bad_token":
+        message = "The provided token is malformed or otherwise invalid."
+    elif protocol == "rest-xml" and err.kind == "bad_payload_hash":
+        return ServiceError(message, code=code, status=status, ArgumentName="x-amz-content-sha256")
     return ServiceError(message, code=code, status=status)
 
 
@@ -492,6 +522,8 @@ class ChunkedDecoder:
         self._identity = identity
         self._signed = signed
         self._prev_sig = identity.signature if identity else ""
+        # STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER: the trailer carries x-amz-trailer-signature, chained to the last chunk's
+        self._signed_trailer = signed and identity is not None and identity.payload_hash == STREAMING_SIGNED_TRAILER
         self._need = -1  # bytes of chunk data still expected (+2 for CRLF); -1 = reading a header line
         self._chunk_sig = ""
         self._chunk = bytearray()
@@ -518,6 +550,18 @@ class ChunkedDecoder:
             raise AuthError("bad_signature", "The chunk signature we calculated does not match the signature you provided.")
         self._prev_sig = sig
 
+    def _check_trailer_sig(self) -> None:
+        ident = self._identity
+        if not self._signed_trailer or ident is None:
+            return
+        given = self.trailers.get("x-amz-trailer-signature", "")
+        canonical = "".join(f"{k}:{v}\n" for k, v in sorted(self.trailers.items()) if k != "x-amz-trailer-signature")
+        sts = "\n".join(
+            ("AWS4-HMAC-SHA256-TRAILER", ident.amz_date, ident.scope, self._prev_sig, hashlib.sha256(canonical.encode()).hexdigest())
+        )
+        if not hmac.compare_digest(hmac_sha256_hex(ident.signing_key, sts.encode()), given.lower()):
+            raise AuthError("bad_signature", "The trailer signature we calculated does not match the signature you provided.")
+
     def feed(self, data: bytes) -> bytes:
         self._buf += data
         out = bytearray()
@@ -533,6 +577,7 @@ class ChunkedDecoder:
                 line = bytes(self._buf[:idx]).decode("latin-1")
                 del self._buf[: idx + 2]
                 if not line:
+                    self._check_trailer_sig()
                     self._done = True
                     continue
                 name, _, value = line.partition(":")
@@ -580,4 +625,6 @@ class ChunkedDecoder:
     def finish(self) -> dict[str, str]:
         if not self._final:
             raise AuthError("malformed", "aws-chunked body ended before its final chunk")
+        if self._signed_trailer and not self._done:
+            raise AuthError("malformed", "aws-chunked body ended before its signed trailer")
         return self.trailers
