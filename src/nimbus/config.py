@@ -13,6 +13,7 @@ DEFAULT_PORT = 4566
 DEFAULT_ACCOUNT_ID = "000000000000"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_DATA_DIR = ".nimbus"
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class ConfigError(ValueError):
@@ -52,10 +53,12 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     def validate(self) -> "Settings":
-        if not (0 <= self.port <= 65535):
-            raise ConfigError(f"port {self.port} is out of range")
-        if not (len(self.account_id) == 12 and self.account_id.isdigit()):
+        if not (1 <= self.port <= 65535):
+            raise ConfigError(f"port {self.port} is out of range (1-65535)")
+        if not (len(self.account_id) == 12 and self.account_id.isascii() and self.account_id.isdigit()):
             raise ConfigError(f"account id {self.account_id!r} must be 12 digits")
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"log level {self.log_level!r} must be one of {', '.join(LOG_LEVELS)}")
         if not self.auth and not is_loopback(self.host):
             raise ConfigError("--auth off is only allowed with a loopback --host (127.0.0.1, ::1, localhost)")
         if self.sandbox not in ("auto", "bwrap", "none"):
@@ -81,6 +84,13 @@ def _bool(value: str) -> bool:
     raise ConfigError(f"not a boolean: {value!r}")
 
 
+def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        return kind(env[name])
+    except ValueError as e:
+        raise ConfigError(f"{name} is not a number: {env[name]!r}") from e
+
+
 def from_env(environ: Mapping[str, str], **flags: object) -> Settings:
     """Build Settings from the environment, then flags (flags given as non-None win)."""
     s = Settings()
@@ -102,15 +112,15 @@ def from_env(environ: Mapping[str, str], **flags: object) -> Settings:
     if "NIMBUS_AUTH" in env:
         changes["auth"] = _bool(env["NIMBUS_AUTH"])
     if "NIMBUS_LOG_LEVEL" in env:
-        changes["log_level"] = env["NIMBUS_LOG_LEVEL"]
+        changes["log_level"] = env["NIMBUS_LOG_LEVEL"].strip().lower()
     if env.get("NIMBUS_ACCESS_KEY_ID"):
         changes["access_key_id"] = env["NIMBUS_ACCESS_KEY_ID"]
     if env.get("NIMBUS_SECRET_ACCESS_KEY"):
         changes["secret_access_key"] = env["NIMBUS_SECRET_ACCESS_KEY"]
     if "NIMBUS_LAMBDA_CONCURRENCY" in env:
-        changes["account_concurrency"] = int(env["NIMBUS_LAMBDA_CONCURRENCY"])
+        changes["account_concurrency"] = _number(env, "NIMBUS_LAMBDA_CONCURRENCY", int)
     if "NIMBUS_LAMBDA_IDLE_SECONDS" in env:
-        changes["idle_env_seconds"] = float(env["NIMBUS_LAMBDA_IDLE_SECONDS"])
+        changes["idle_env_seconds"] = _number(env, "NIMBUS_LAMBDA_IDLE_SECONDS", float)
     if "NIMBUS_SANDBOX" in env:
         changes["sandbox"] = env["NIMBUS_SANDBOX"]
     for k, v in flags.items():

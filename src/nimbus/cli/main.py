@@ -71,10 +71,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = CLIENT_COMMANDS[args.command][0]
     mod = __import__(module, fromlist=["run"])
     runner: Callable[[Any], int] = mod.run
+    from botocore.exceptions import EndpointConnectionError
+
     try:
         return runner(args)
     except KeyboardInterrupt:
         return 130
+    except EndpointConnectionError as e:  # no server there: say so, without a traceback
+        print(f"nimbus {args.command}: cannot reach Nimbus at {e.kwargs.get('endpoint_url')} (is `nimbus serve` running? "
+              "the endpoint comes from --endpoint-url, else AWS_ENDPOINT_URL, else http://127.0.0.1:4566)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
+from xml.sax.saxutils import escape
 
 import orjson
 from botocore import xform_name
@@ -265,9 +266,9 @@ class EdgeApp:
             resp: HttpResponse = proto.serialize(op, output, request_id, cbor=cbor)
         except sigv4.AuthError as e:
             err = sigv4.auth_error_for(e, protocol_name)
-            resp = self._error(proto, service, err, request_id, operation, method, cbor=cbor)
+            resp = self._error(proto, service, err, request_id, operation, method, cbor=cbor, query=_is_query(proto, headers, query))
         except ServiceError as e:
-            resp = self._error(proto, service, e, request_id, operation, method, cbor=cbor)
+            resp = self._error(proto, service, e, request_id, operation, method, cbor=cbor, query=_is_query(proto, headers, query))
         except Exception:  # noqa: BLE001 - never a stack trace on the wire
             log.exception("unhandled error request_id=%s service=%s operation=%s", request_id, service, operation)
             resp = self._error(proto, service, InternalFailure("An internal error occurred."), request_id, operation, method, cbor=cbor)
@@ -366,8 +367,17 @@ class EdgeApp:
         return stream
 
     def _error(
-        self, proto: Any, service: str | None, err: ServiceError, request_id: str, operation: str, method: str, *, cbor: bool = False
+        self, proto: Any, service: str | None, err: ServiceError, request_id: str, operation: str, method: str, *, cbor: bool = False,
+        query: bool = False,
     ) -> HttpResponse:
+        if proto is None and query:
+            # an unknown service called over the query protocol (SNS, STS, form-encoded SQS): its clients parse XML only
+            kind = "Receiver" if err.status >= 500 else "Sender"
+            xml = (
+                f"<ErrorResponse><Error><Type>{kind}</Type><Code>{escape(err.code)}</Code><Message>{escape(err.message)}</Message>"
+                f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+            )
+            return HttpResponse(err.status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], xml.encode())
         if proto is None:
             # no codec yet (unknown service): answer in the JSON family's shape
             body = orjson.dumps({"__type": err.code, "message": err.message})
@@ -384,6 +394,13 @@ class EdgeApp:
         except Exception:  # noqa: BLE001
             log.exception("error serializer failed")
             return HttpResponse(500, [("x-amzn-RequestId", request_id)], b"")
+
+
+def _is_query(proto: Any, headers: dict[str, str], query: list[tuple[str, str]]) -> bool:
+    """A request without a codec (an unknown service) in the query protocol: a form body or ?Action=."""
+    if proto is not None:
+        return False
+    return headers.get("content-type", "").startswith("application/x-www-form-urlencoded") or any(k == "Action" for k, _ in query)
 
 
 def _continue_now(receive: Receive) -> None:

@@ -81,10 +81,9 @@ def virtual_bucket(hostname: str) -> str | None:
         if idx > 0:
             return ".".join(labels[:idx])
     if hostname.endswith(".localhost") and len(labels) >= 2:
-        first = ".".join(labels[:-1])
-        if "execute-api" in labels or "lambda-url" in labels:
-            return None
-        return first
+        if labels[0] == "s3" or "execute-api" in labels or "lambda-url" in labels:
+            return None  # s3.localhost, s3.<region>.localhost: the S3 endpoint itself (path-style)
+        return ".".join(labels[:-1])
     return None
 
 
@@ -127,7 +126,7 @@ def identify(headers: dict[str, str], query: list[tuple[str, str]], path: str, h
     if service is None and scope is None and not target:
         service = unsigned_service(path)
     bucket = None
-    if service is None or service == "s3":
+    if service == "s3" or (service is None and signing is None):  # a request signed for another service is not S3
         bucket = virtual_bucket(hostname)
         if bucket is not None:
             service = "s3"
