@@ -19,7 +19,7 @@ from nimbus.services.s3 import checksums
 from nimbus.services.s3.engine import S3Engine, s3_engine
 from nimbus.services.s3.errors import BadDigest, InvalidArgument, InvalidDigest, InvalidRequest, MalformedXML
 from nimbus.services.s3.notifications import Origin, validate_configuration
-from nimbus.services.s3.objects import MAX_LIST_KEYS, Conditions, Content, Integrity, ObjectRead, S3Object
+from nimbus.services.s3.objects import MAX_LIST_KEYS, Conditions, Content, Integrity, ObjectRead, S3Object, check_key
 
 if TYPE_CHECKING:
     from nimbus.server import Nimbus
@@ -364,6 +364,7 @@ class S3Api:
         return self._read(ctx, params, head=True)
 
     async def delete_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        check_key(params["Key"])
         await self.engine.objects.delete(ctx.account_id, params["Bucket"], params["Key"], origin=origin_of(ctx))
         return {}
 
@@ -386,6 +387,7 @@ class S3Api:
                                "Message": "The specified version does not exist."})
                 continue
             try:
+                check_key(key)
                 await self.engine.objects.delete(ctx.account_id, params["Bucket"], key, origin=origin)
             except Exception as e:  # noqa: BLE001 - reported per key, as S3 does
                 errors.append({"Key": key, "Code": getattr(e, "code", "InternalError"), "Message": getattr(e, "message", str(e))})
@@ -458,7 +460,8 @@ class S3Api:
     async def list_objects(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         listing, out = self._list(ctx, params, params.get("Marker") or None)
         out["Marker"] = encode_key(params.get("Marker") or "", params.get("EncodingType"))
-        if listing.truncated and listing.last is not None:
+        if listing.truncated and listing.last is not None and params.get("Delimiter"):
+            # S3 sends NextMarker only with a delimiter; without one, clients go on from the last key
             out["NextMarker"] = encode_key(listing.last, params.get("EncodingType"))
         return out
 
@@ -513,9 +516,14 @@ class S3Api:
 
     async def complete_multipart_upload(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         parts = (params.get("MultipartUpload") or {}).get("Parts") or []
+        for member in _UNSUPPORTED_CHECKSUMS:
+            if params.get(member):
+                raise InvalidRequest(f"The {member[8:]} checksum algorithm is not supported by Nimbus.")
         obj = await self.engine.multipart.complete(
             ctx.account_id, params["Bucket"], params["Key"], params["UploadId"], parts,
             if_match=params.get("IfMatch"), if_none_match=params.get("IfNoneMatch"), origin=origin_of(ctx),
+            checksum_type=params.get("ChecksumType"), object_size=params.get("MpuObjectSize"),
+            object_checksums={algo: params[member] for algo, member in checksums.MEMBERS.items() if params.get(member)},
         )
         location = f"{ctx.endpoint_url}/{params['Bucket']}/{quote(obj.key, safe='/')}"
         return {"Location": location, "Bucket": obj.bucket, "Key": obj.key, "ETag": obj.etag, **checksum_out(obj)}

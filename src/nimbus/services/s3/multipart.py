@@ -20,6 +20,7 @@ from nimbus.clock import Clock
 from nimbus.services.s3 import checksums
 from nimbus.services.s3.buckets import KIND_PART, KIND_UPLOAD, MAX_TAGS_OBJECT, Buckets, check_tags, object_prefix
 from nimbus.services.s3.errors import (
+    BadDigest,
     EntityTooSmall,
     InvalidArgument,
     InvalidPart,
@@ -236,11 +237,23 @@ class Multipart:
     async def complete(
         self, account: str, bucket: str, key: str, upload_id: str, requested: list[dict[str, Any]], *,
         if_match: str | None = None, if_none_match: str | None = None, origin: Origin | None = None,
-        location_base: str = "",
+        location_base: str = "", checksum_type: str | None = None, object_size: int | None = None,
+        object_checksums: dict[str, str] | None = None,
     ) -> S3Object:
+        """``checksum_type``, ``object_size`` and ``object_checksums`` (algorithm -> base64 value of the whole object)
+        are what the client states about the result (x-amz-checksum-type, x-amz-mp-object-size,
+        x-amz-checksum-*): checked before anything is committed, so a refused completion keeps the upload."""
         upload = self.get_upload(account, bucket, key, upload_id)
         if not requested:
             raise MalformedXML()
+        if checksum_type is not None and checksum_type != upload.checksum_type:
+            raise BadDigest(f"The upload was created using the {upload.checksum_type or 'null'} checksum mode. "
+                            "The complete request must use the same checksum mode.")
+        for algo in object_checksums or {}:
+            if algo != upload.checksum_algorithm:
+                raise InvalidRequest(
+                    f"The upload was created using {'the ' + upload.checksum_algorithm.lower() if upload.checksum_algorithm else 'no'} "
+                    f"checksum algorithm. The complete request must use the same checksum algorithm ({algo.lower()} given).")
         stored = {p.number: p for p in self._parts(account, upload)}
         chosen: list[Part] = []
         previous = 0
@@ -264,6 +277,10 @@ class Multipart:
         for part in chosen[:-1]:
             if part.size < MIN_PART_BYTES:
                 raise EntityTooSmall(part.size, MIN_PART_BYTES, part.number)
+        size = sum(p.size for p in chosen)
+        if object_size is not None and object_size != size:
+            raise InvalidRequest(f"The provided 'x-amz-mp-object-size' header value {object_size} does not match what "
+                                 f"was computed: {size}")
         md5s = b"".join(bytes.fromhex(p.etag.strip('"')) for p in chosen)
         etag = f'"{hashlib.md5(md5s).hexdigest()}-{len(chosen)}"'
         checksum = None
@@ -274,8 +291,11 @@ class Multipart:
                 checksum = await self._full_object_checksum(algorithm, chosen)
             else:
                 checksum = checksums.composite(algorithm, [checksums.decode(algorithm, c) or b"" for c in part_checksums])
+        want = (object_checksums or {}).get(algorithm or "")
+        if want is not None and checksum is not None and want.split("-")[0] != checksum.split("-")[0]:
+            raise BadDigest(f"The {algorithm} you specified did not match the calculated checksum.")
         obj = S3Object(
-            bucket=bucket, key=key, size=sum(p.size for p in chosen), etag=etag, last_modified=self.objects.now(),
+            bucket=bucket, key=key, size=size, etag=etag, last_modified=self.objects.now(),
             segments=tuple((p.blob_key, p.size) for p in chosen), content=upload.content, metadata=upload.metadata,
             tags=upload.tags, checksum_algorithm=algorithm if checksum else None, checksum=checksum,
             checksum_type=upload.checksum_type if checksum else None, part_checksums=part_checksums,
