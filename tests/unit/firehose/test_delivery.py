@@ -328,3 +328,48 @@ async def test_plain_batch_object_equals_the_general_path(options: dict[str, Any
         results.append([(o.bucket, o.key, compression.decompress(rig.cfg.compression, o.body), o.content_encoding, o.records, o.kind) for o in plan])
     assert results[0] == results[1]
     assert results[0][0][2] == (b"a\nbb\n\n\nccc\n" if options.get("append_delimiter") else b"abb\nccc")
+
+
+class CheckedSink(DictSink):
+    """A DictSink that also answers ``check`` (as both real sinks do) and counts the bodies it is given."""
+
+    def __init__(self, *buckets: str) -> None:
+        super().__init__(*buckets)
+        self.checks = 0
+        self.puts = 0
+
+    async def check(self, bucket: str, *, account_id: str, region: str) -> str | None:
+        self.checks += 1
+        return None if bucket in self.buckets else "NoSuchBucket: The specified bucket does not exist"
+
+    async def put_object(self, bucket: str, key: str, body: bytes, **kw: Any) -> None:
+        self.puts += 1
+        await super().put_object(bucket, key, body, **kw)
+
+
+async def test_a_batch_waiting_for_its_destination_waits_on_disk(tmp_path: Any) -> None:
+    sink = CheckedSink()
+    rig = Rig(sink=sink)
+    spill = tmp_path / "spill"
+    rig.deliverer.spill_dir = spill
+    rig.deliverer.start()
+    await rig.put(b"a" * 1000, b"b" * 1000)
+    task = asyncio.ensure_future(rig.deliverer.flush(timeout=None))
+    for _ in range(6):
+        await settle()
+        rig.clock.advance(10)
+    assert not task.done() and rig.deliverer.counters.delivery_failures >= 3
+    # the object waits in a file, not in memory; retries asked the destination instead of re-sending it
+    files = list(spill.iterdir())
+    assert len(files) == 1 and files[0].read_bytes() == b"a" * 1000 + b"b" * 1000
+    assert sink.puts == 1 and sink.checks >= 2
+    assert "NoSuchBucket" in (rig.deliverer.counters.last_error or "")
+    sink.buckets["bkt"] = {}
+    for _ in range(6):
+        await settle()
+        rig.clock.advance(30)
+    await task
+    assert list(rig.objects().values()) == [b"a" * 1000 + b"b" * 1000]
+    assert not list(spill.iterdir())  # delivered: the file is gone
+    assert rig.deliverer.counters.delivered_bytes == 2000
+    await rig.deliverer.aclose()

@@ -54,6 +54,8 @@ def engine_of(core: Nimbus) -> DeliveryStreams:
         return DeliveryStreams(
             core.storage.metadata, core.storage.logs, core.clock,
             sink=sink, invoker=LambdaInvoker(core), settings=FirehoseSettings.from_env(extra), kinesis=kinesis,
+            # waiting batches go to files next to the data (in-memory storage, in tests: they stay in memory)
+            spill_dir=core.settings.data_dir / "firehose" / "spill" if type(core.storage.blobs).__name__ == "FileBlobStore" else None,
         )
 
     return core.component(COMPONENT, build)

@@ -20,7 +20,8 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -52,7 +53,10 @@ class DestinationError(Exception):
 
 
 class ObjectSink(Protocol):
-    """Where objects go: Nimbus's own S3 engine (so notifications fire) or an external S3 endpoint."""
+    """Where objects go: Nimbus's own S3 engine (so notifications fire) or an external S3 endpoint. A sink
+    may also have ``async check(bucket, *, account_id, region) -> str | None``: None when the bucket takes
+    objects, else why not; the deliverer asks it before a retry, so a batch waiting for its destination
+    stays on disk instead of being read back for every failed attempt."""
 
     async def put_object(
         self, bucket: str, key: str, body: bytes, *, content_encoding: str | None, account_id: str, region: str
@@ -135,6 +139,18 @@ class Counters:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+T = TypeVar("T")
+
+
+async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """``asyncio.to_thread`` for results of up to a batch's size: the executor's futures, which outlive
+    the call (until that worker's next job), carry None, and the result comes back in a box only the
+    caller holds, so a batch is freed as soon as the caller lets go of it."""
+    box: list[T] = []
+    await asyncio.to_thread(lambda: box.append(fn(*args)))
+    return box.pop()
+
+
 class Deliverer:
     def __init__(
         self,
@@ -145,8 +161,12 @@ class Deliverer:
         *,
         transformer: Transformer | None = None,
         retention_s: float = DEFAULT_RETENTION_S,
+        spill_dir: Path | None = None,
     ) -> None:
         self.buffer = buffer
+        # A batch whose destination fails waits in files here, not in memory (None: in memory). They are a
+        # copy of what the log still holds past the checkpoint, so nothing needs them after a restart.
+        self.spill_dir = spill_dir
         self.config = config
         self.sink = sink
         self.clock = clock
@@ -290,13 +310,14 @@ class Deliverer:
             # no transform, no partitioning (most streams): the batch's payloads make one object as they
             # are, read joined, with no per-record objects (the object the general path below would make)
             separator = b"\n" if cfg.append_delimiter else b""
-            joined = await asyncio.to_thread(self.buffer.read_batch_joined, separator)
+            joined = await _off_loop(self.buffer.read_batch_joined, separator)
             if not joined.count:
                 return 0
             end_seq = joined.next_seq
-            count, first_arrival_ms, source_bytes, plan = await asyncio.to_thread(self._plain_objects, cfg, joined, separator)
+            count, first_arrival_ms, source_bytes, plan = await _off_loop(self._plain_objects, cfg, joined, separator)
+            del joined  # only the plan keeps the batch now (a batch that waits is spilled: nothing else holds it)
             return await self._deliver(cfg, plan, count, first_arrival_ms, source_bytes, end_seq)
-        records = await asyncio.to_thread(self.buffer.read_batch)
+        records = await _off_loop(self.buffer.read_batch)
         if not records and not self._staged:
             return 0
         staged, staged_bytes = self._staged, self._staged_bytes
@@ -312,15 +333,17 @@ class Deliverer:
             todo = [r for r in records if r.seq >= done_seq]
             return self._sources(cfg, todo), sum(len(r.payload) for r in todo)
 
-        rest, rest_bytes = await asyncio.to_thread(fresh) if records else ([], 0)
+        rest, rest_bytes = await _off_loop(fresh) if records else ([], 0)
         if rest:  # what the destination's flush needs and the processor buffer has not sent yet
             rest_ok, rest_failed = await self._transform(cfg, rest)
             sources += rest
             ok += rest_ok
             failed += rest_failed
+            del rest_ok, rest_failed
         source_bytes = staged_bytes + rest_bytes
-        plan = await asyncio.to_thread(self._objects, cfg, sources, ok, failed)
+        plan = await _off_loop(self._objects, cfg, sources, ok, failed)
         count, first_arrival_ms = len(sources), sources[0].arrival_ms
+        del records, staged, sources, ok, failed, rest  # as above: only the plan keeps the batch
         return await self._deliver(cfg, plan, count, first_arrival_ms, source_bytes, end_seq)
 
     async def _deliver(
@@ -329,50 +352,65 @@ class Deliverer:
         """Write a batch's objects (retried until they are written or the batch expires), then checkpoint
         past it (``end_seq``). Returns ``count``."""
         written: set[int] = set()
+        sizes = [len(obj.body) for obj in plan]
+        spilled: dict[int, Path] = {}  # objects waiting in files (their body in memory is emptied)
         attempt = 0
-        while True:
-            try:
-                for i, obj in enumerate(plan):
-                    if i in written:
-                        continue
-                    await self.sink.put_object(
-                        obj.bucket, obj.key, obj.body, content_encoding=obj.content_encoding,
-                        account_id=cfg.account_id, region=cfg.region,
-                    )
-                    written.add(i)
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # noqa: BLE001 - any destination failure is retried
-                self.counters.delivery_failures += 1
-                m.DELIVERY_FAILURES.inc(*cfg.labels)
-                self.counters.last_error = f"{type(e).__name__}: {e}"
-                age_s = self.clock.time() - first_arrival_ms / 1000
-                if age_s > self.retention_s:
-                    self.counters.expired_records += count
-                    m.EXPIRED.inc(*cfg.labels, amount=count)
-                    log.error(
-                        "firehose records expired undelivered stream=%s records=%d bytes=%d error=%s",
-                        cfg.stream_name, count, source_bytes, self.counters.last_error,
-                    )
+        try:
+            while True:
+                try:
+                    if attempt:
+                        await self._check_destination(cfg, plan, written)
+                    for i, obj in enumerate(plan):
+                        if i in written:
+                            continue
+                        body = obj.body if i not in spilled else await _off_loop(spilled[i].read_bytes)
+                        await self.sink.put_object(
+                            obj.bucket, obj.key, body, content_encoding=obj.content_encoding,
+                            account_id=cfg.account_id, region=cfg.region,
+                        )
+                        written.add(i)
+                        done = spilled.pop(i, None)
+                        if done is not None:
+                            done.unlink(missing_ok=True)
                     break
-                delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
-                attempt += 1
-                log.warning(
-                    "firehose delivery failed stream=%s attempt=%d retry_in=%.1fs error=%s",
-                    cfg.stream_name, attempt, delay, self.counters.last_error,
-                )
-                await self._sleep_unless_closing(delay)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - any destination failure is retried
+                    body = b""  # (this frame must not keep a body that is about to be spilled)
+                    self.counters.delivery_failures += 1
+                    m.DELIVERY_FAILURES.inc(*cfg.labels)
+                    self.counters.last_error = f"{type(e).__name__}: {e}"
+                    age_s = self.clock.time() - first_arrival_ms / 1000
+                    if age_s > self.retention_s:
+                        self.counters.expired_records += count
+                        m.EXPIRED.inc(*cfg.labels, amount=count)
+                        log.error(
+                            "firehose records expired undelivered stream=%s records=%d bytes=%d error=%s",
+                            cfg.stream_name, count, source_bytes, self.counters.last_error,
+                        )
+                        break
+                    delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
+                    attempt += 1
+                    log.warning(
+                        "firehose delivery failed stream=%s attempt=%d retry_in=%.1fs error=%s",
+                        cfg.stream_name, attempt, delay, self.counters.last_error,
+                    )
+                    if self.spill_dir is not None:
+                        await asyncio.to_thread(self._spill, plan, written, spilled)
+                    await self._sleep_unless_closing(delay)
+        finally:
+            for path in spilled.values():
+                path.unlink(missing_ok=True)
         labels = cfg.labels
         for i in written:
             obj = plan[i]
             m.OBJECTS.inc(*labels, obj.kind)
             if obj.kind == "data":
                 self.counters.delivered_records += obj.records
-                self.counters.delivered_bytes += len(obj.body)
+                self.counters.delivered_bytes += sizes[i]
                 self.counters.objects += 1
                 m.DELIVERED_RECORDS.inc(*labels, amount=obj.records)
-                m.DELIVERED_BYTES.inc(*labels, amount=len(obj.body))
+                m.DELIVERED_BYTES.inc(*labels, amount=sizes[i])
             elif obj.kind == "backup":
                 self.counters.backup_records += obj.records
         now = self.clock.time()
@@ -384,6 +422,29 @@ class Deliverer:
             self._delivered.notify_all()
         log.info("firehose flushed stream=%s records=%d objects=%d", cfg.stream_name, count, len(written))
         return count
+
+    async def _check_destination(self, cfg: DeliveryConfig, plan: list[PlannedObject], written: set[int]) -> None:
+        """Before a retry: do the buckets still to write take objects? (Raises DestinationError if not.)"""
+        check = getattr(self.sink, "check", None)
+        if check is None:
+            return
+        for bucket in dict.fromkeys(obj.bucket for i, obj in enumerate(plan) if i not in written):
+            why = await check(bucket, account_id=cfg.account_id, region=cfg.region)
+            if why is not None:
+                raise DestinationError(why)
+
+    def _spill(self, plan: list[PlannedObject], written: set[int], spilled: dict[int, Path]) -> None:
+        """Move the bodies still to write into files (worker thread), so that a batch waiting for its
+        destination, up to 24 hours, holds no memory."""
+        assert self.spill_dir is not None
+        self.spill_dir.mkdir(parents=True, exist_ok=True)
+        for i, obj in enumerate(plan):
+            if i in written or i in spilled or not obj.body:
+                continue
+            path = self.spill_dir / uuid.uuid4().hex
+            path.write_bytes(obj.body)
+            spilled[i] = path
+            obj.body = b""
 
     async def _sleep_unless_closing(self, delay: float) -> None:
         if self._closing:

@@ -57,6 +57,13 @@ class S3EngineSink:
         except ServiceError as e:
             raise DestinationError(f"{e.code}: {e.message}") from e
 
+    async def check(self, bucket: str, *, account_id: str, region: str) -> str | None:
+        try:
+            exists = self._engine().buckets.exists(account_id, bucket)
+        except ImportError:
+            return "Nimbus's S3 service is not available"
+        return None if exists else "NoSuchBucket: The specified bucket does not exist"
+
 
 class ExternalS3Sink:
     def __init__(self, endpoint: str, access_key: str | None, secret_key: str | None, region: str | None = None) -> None:
@@ -82,6 +89,22 @@ class ExternalS3Sink:
             await asyncio.to_thread(self._client.put_object, **kw)
         except Exception as e:  # noqa: BLE001 - any failure of the remote is a destination failure
             raise DestinationError(f"external S3 put failed: {e}") from e
+
+    async def check(self, bucket: str, *, account_id: str, region: str) -> str | None:
+        """Not ready when the endpoint cannot be reached or says the bucket does not exist. Any other
+        answer (a store whose keys may not HeadBucket, say) leaves the decision to the next put."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            await asyncio.to_thread(self._client.head_bucket, Bucket=bucket)
+        except ClientError as e:
+            code = str(e.response.get("Error", {}).get("Code", ""))
+            return f"external S3 bucket not available: {e}" if code in ("404", "NoSuchBucket", "NotFound") else None
+        except BotoCoreError as e:  # unreachable, refused, timed out
+            return f"external S3 endpoint not available: {e}"
+        except Exception:  # noqa: BLE001 - unknown: let the put decide
+            return None
+        return None
 
 
 class LambdaInvoker:

@@ -22,9 +22,11 @@ import asyncio
 import copy
 import logging
 import re
+import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nimbus import arn as arns
@@ -178,8 +180,10 @@ class DeliveryStreams:
         invoker: FunctionInvoker | None,
         settings: FirehoseSettings | None = None,
         kinesis: Callable[[], Any] | None = None,
+        spill_dir: Path | None = None,
     ) -> None:
         self.metadata = metadata
+        self.spill_dir = spill_dir  # batches waiting for a failing destination (Deliverer.spill_dir)
         self.logs = logs
         self.clock = clock
         self.sink = sink
@@ -196,6 +200,8 @@ class DeliveryStreams:
         if self._started:
             return
         self._started = True
+        if self.spill_dir is not None:  # copies of what the logs hold past their checkpoints: not needed now
+            await asyncio.to_thread(shutil.rmtree, self.spill_dir, True)
         for key, doc in self.metadata.list(KIND):
             if doc.get("status") == "DELETING":
                 await self._finish_delete(key, doc)
@@ -256,7 +262,7 @@ class DeliveryStreams:
         live = _Live(doc=doc, buffer=buffer, config=cfg, lock=asyncio.Lock(), labels=(doc["account"], doc["region"], doc["name"]))
         live.deliverer = Deliverer(
             buffer, lambda: live.config or cfg, self.sink, self.clock, transformer=transformer,
-            retention_s=self.settings.retention_s,
+            retention_s=self.settings.retention_s, spill_dir=self.spill_dir,
         )
         live.deliverer.start()
         if doc["type"] == "KinesisStreamAsSource" and self.kinesis is not None:
