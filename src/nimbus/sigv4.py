@@ -39,13 +39,15 @@ _SPACES = re.compile(r"\s+")
 
 
 class AuthError(Exception):
-    """kind: missing | malformed | query_malformed | unsupported | unknown_key | bad_signature | skewed | expired
-    | bad_token | content_sha | bad_payload_hash"""
+    """kind: missing | malformed | query_malformed | unsupported | unsupported_type | scope_date | unknown_key
+    | bad_signature | skewed | expired | bad_token | content_sha | bad_payload_hash. ``value`` is the offending
+    header value, where S3 reports it (ArgumentValue)."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, value: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.value = value
 
 
 class Scope(NamedTuple):
@@ -288,6 +290,16 @@ def _verify_header(
     if parsed is None:
         if auth.startswith("AWS "):
             raise AuthError("unsupported", "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.")
+        if (auth.split(None, 1) or [""])[0] != ALGORITHM:
+            # another scheme ("Bearer x", "Basic ...", a misspelt algorithm): S3's InvalidArgument "Unsupported
+            # Authorization Type"; the JSON services list what an AWS4 header lacks (as for any unparsable one)
+            missing = "".join(
+                f"Authorization header requires '{name}' parameter. " for name in ("Credential", "Signature", "SignedHeaders")
+                if f"{name}=" not in auth
+            )
+            if not (headers.get("x-amz-date") or headers.get("date")):
+                missing += "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
+            raise AuthError("unsupported_type", f"{missing}Authorization={auth}", value=auth)
         raise AuthError("malformed", "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.")
     scope = parsed.scope
     if scope is None:
@@ -297,6 +309,15 @@ def _verify_header(
         raise AuthError("malformed", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
     ts = _parse_amz_date(amz_date)
     creds = _lookup(store, scope, headers, headers.get("x-amz-security-token"), now)
+    iso = amz_date if len(amz_date) == 16 and amz_date[8] == "T" else time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(ts))
+    day = iso[:8]
+    if scope.date != day:
+        # the key is derived from the scope's date and the string to sign carries X-Amz-Date: AWS wants both the same day
+        raise AuthError(
+            "scope_date",
+            f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{scope.date}' != '{day}', "
+            f"from '{iso}'.",
+        )
     if abs(now - ts) > MAX_SKEW_S:
         stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         if ts < now:
@@ -316,6 +337,7 @@ def _verify_header(
             "bad_payload_hash",
             "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, "
             "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.",
+            value=payload_hash,
         )
     canonical_q = canonical_query(raw_query) if raw_query else ""
     return _check_v4(
@@ -465,12 +487,21 @@ def _verify_v2_query(
 
 
 # --- protocol-specific codes for each failure kind --------------------------------------------
+#
+# JSON services (Kinesis, Firehose, Logs) answer every auth failure with 400, as observed: kinesalite's connection
+# tests (run against real Kinesis too) expect 400 for MissingAuthenticationTokenException, IncompleteSignatureException
+# and InvalidSignatureException, SDK traces show UnrecognizedClientException 400 (Kinesis, CloudWatch Logs) and
+# InvalidSignatureException 400 (Kinesis, Firehose). The "Common Errors" pages' MissingAuthenticationToken 403 is the
+# query protocol's code (no "Exception" suffix). REST-JSON Lambda answers 403 (InvalidSignatureException and
+# UnrecognizedClientException observed as 403).
 
 _JSON_CODES = {
     "missing": ("MissingAuthenticationTokenException", 400),
     "malformed": ("IncompleteSignatureException", 400),
     "query_malformed": ("IncompleteSignatureException", 400),
     "unsupported": ("IncompleteSignatureException", 400),
+    "unsupported_type": ("IncompleteSignatureException", 400),
+    "scope_date": ("InvalidSignatureException", 400),
     "unknown_key": ("UnrecognizedClientException", 400),
     "bad_token": ("UnrecognizedClientException", 400),
     "bad_signature": ("InvalidSignatureException", 400),
@@ -485,6 +516,8 @@ _S3_CODES = {
     "malformed": ("AuthorizationHeaderMalformed", 400),
     "query_malformed": ("AuthorizationQueryParametersError", 400),
     "unsupported": ("InvalidRequest", 400),  # a SigV2 header, as S3's SigV4-only regions answer it
+    "unsupported_type": ("InvalidArgument", 400),  # "Bearer x": Unsupported Authorization Type
+    "scope_date": ("AuthorizationHeaderMalformed", 400),
     "unknown_key": ("InvalidAccessKeyId", 403),
     "bad_token": ("InvalidToken", 400),
     "bad_signature": ("SignatureDoesNotMatch", 403),
@@ -503,8 +536,13 @@ def auth_error_for(err: AuthError, protocol: str) -> ServiceError:
         message = "The AWS Access Key Id you provided does not exist in our records."
     elif protocol == "rest-xml" and err.kind == "bad_token":
         message = "The provided token is malformed or otherwise invalid."
+    elif protocol == "rest-xml" and err.kind == "scope_date":
+        message = "The authorization header is malformed; Invalid credential date. Date is not the same as X-Amz-Date."
     elif protocol == "rest-xml" and err.kind == "bad_payload_hash":
-        return ServiceError(message, code=code, status=status, ArgumentName="x-amz-content-sha256")
+        return ServiceError(message, code=code, status=status, ArgumentName="x-amz-content-sha256", ArgumentValue=err.value)
+    elif protocol == "rest-xml" and err.kind == "unsupported_type":
+        return ServiceError("Unsupported Authorization Type", code=code, status=status, ArgumentName="Authorization",
+                            ArgumentValue=err.value)
     return ServiceError(message, code=code, status=status)
 
 

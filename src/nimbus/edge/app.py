@@ -266,9 +266,11 @@ class EdgeApp:
             resp: HttpResponse = proto.serialize(op, output, request_id, cbor=cbor)
         except sigv4.AuthError as e:
             err = sigv4.auth_error_for(e, protocol_name)
-            resp = self._error(proto, service, err, request_id, operation, method, cbor=cbor, query=_is_query(proto, headers, query))
+            resp = self._error(proto, service, err, request_id, operation, method, cbor=cbor,
+                               xml=_xml_errors(proto, headers, query, ident.signing_service))
         except ServiceError as e:
-            resp = self._error(proto, service, e, request_id, operation, method, cbor=cbor, query=_is_query(proto, headers, query))
+            resp = self._error(proto, service, e, request_id, operation, method, cbor=cbor,
+                               xml=_xml_errors(proto, headers, query, ident.signing_service))
         except Exception:  # noqa: BLE001 - never a stack trace on the wire
             log.exception("unhandled error request_id=%s service=%s operation=%s", request_id, service, operation)
             resp = self._error(proto, service, InternalFailure("An internal error occurred."), request_id, operation, method, cbor=cbor)
@@ -332,11 +334,13 @@ class EdgeApp:
         cl = headers.get("x-amz-decoded-content-length") if chunked else headers.get("content-length")
         if cl is not None and cl.isdigit():
             length = int(cl)
+        declared = length if decoder is not None else None  # what the decoded aws-chunked body must add up to
+        decoded = 0
         finished = False
         stream: ByteStream
 
         async def next_chunk() -> bytes | None:
-            nonlocal finished
+            nonlocal finished, decoded
             while not finished:
                 message = await receive()
                 if message["type"] == "http.disconnect":
@@ -351,6 +355,10 @@ class EdgeApp:
                             stream.trailers.update(decoder.finish())
                 except sigv4.AuthError as e:
                     raise sigv4.auth_error_for(e, "rest-xml") from e
+                if declared is not None:
+                    decoded += len(out)
+                    if finished and decoded != declared:
+                        raise _decoded_length_mismatch(declared, decoded)
                 if verify_hash is not None:
                     verify_hash.update(out)
                     if finished and verify_hash.hexdigest() != payload_hash.lower():
@@ -368,16 +376,17 @@ class EdgeApp:
 
     def _error(
         self, proto: Any, service: str | None, err: ServiceError, request_id: str, operation: str, method: str, *, cbor: bool = False,
-        query: bool = False,
+        xml: bool = False,
     ) -> HttpResponse:
-        if proto is None and query:
-            # an unknown service called over the query protocol (SNS, STS, form-encoded SQS): its clients parse XML only
+        if proto is None and xml:
+            # an unknown service whose clients parse XML only: the query protocol (SNS, STS, form-encoded SQS) and the
+            # rest-xml services other than S3 (Route 53, CloudFront); botocore reads both from <ErrorResponse><Error>
             kind = "Receiver" if err.status >= 500 else "Sender"
-            xml = (
+            doc = (
                 f"<ErrorResponse><Error><Type>{kind}</Type><Code>{escape(err.code)}</Code><Message>{escape(err.message)}</Message>"
                 f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
             )
-            return HttpResponse(err.status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], xml.encode())
+            return HttpResponse(err.status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], doc.encode())
         if proto is None:
             # no codec yet (unknown service): answer in the JSON family's shape
             body = orjson.dumps({"__type": err.code, "message": err.message})
@@ -396,10 +405,17 @@ class EdgeApp:
             return HttpResponse(500, [("x-amzn-RequestId", request_id)], b"")
 
 
-def _is_query(proto: Any, headers: dict[str, str], query: list[tuple[str, str]]) -> bool:
-    """A request without a codec (an unknown service) in the query protocol: a form body or ?Action=."""
+# Signing names of the rest-xml services Nimbus does not serve (S3 Control signs as "s3"): botocore models' protocols.
+_REST_XML_SIGNING_NAMES = frozenset(("route53", "cloudfront"))
+
+
+def _xml_errors(proto: Any, headers: dict[str, str], query: list[tuple[str, str]], signing_service: str | None) -> bool:
+    """A request without a codec (an unknown service) whose SDK parses XML errors: the query protocol (a form body
+    or ?Action=) or a rest-xml service (by the signing name of its credential scope)."""
     if proto is not None:
         return False
+    if signing_service in _REST_XML_SIGNING_NAMES:
+        return True
     return headers.get("content-type", "").startswith("application/x-www-form-urlencoded") or any(k == "Action" for k, _ in query)
 
 
@@ -452,7 +468,22 @@ def _decode_buffered(raw: bytes, headers: dict[str, str], identity: sigv4.Identi
         decoder.finish()
     except sigv4.AuthError as e:
         raise sigv4.auth_error_for(e, "rest-xml") from e
+    declared = headers.get("x-amz-decoded-content-length")
+    if declared is not None and declared.isdigit() and int(declared) != len(out):
+        raise _decoded_length_mismatch(int(declared), len(out))
     return out
+
+
+def _decoded_length_mismatch(declared: int, decoded: int) -> ServiceError:
+    """An aws-chunked body whose data does not add up to its x-amz-decoded-content-length (S3: IncompleteBody, 400,
+    with both counts)."""
+    return ServiceError(
+        "You did not provide the number of bytes specified by the Content-Length HTTP header",
+        code="IncompleteBody",
+        status=400,
+        NumberBytesExpected=declared,
+        NumberBytesProvided=decoded,
+    )
 
 
 async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:

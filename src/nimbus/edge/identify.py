@@ -70,7 +70,11 @@ def _is_ip(name: str) -> bool:
 def virtual_bucket(hostname: str) -> str | None:
     """``bucket.s3.localhost``, ``bucket.s3.us-east-1.localhost``, ``bucket.s3.amazonaws.com``,
     or ``bucket.localhost`` (what botocore builds for a custom ``localhost`` endpoint). Cached: a server
-    sees few host names, and telling an IP address apart costs microseconds per request."""
+    sees few host names, and telling an IP address apart costs microseconds per request.
+
+    Host names are case-insensitive: ``MyBucket.S3.localhost`` is bucket ``mybucket``, as S3 resolves a
+    virtual-hosted request for a name with capitals to the lower-cased bucket."""
+    hostname = hostname.lower()
     if not hostname or _is_ip(hostname):
         return None
     labels = hostname.split(".")

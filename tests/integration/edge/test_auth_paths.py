@@ -74,10 +74,11 @@ class Signed:
 def sign(
     server: NimbusProcess, method: str, path: str, *, service: str, query: str = "", headers: dict[str, str] | None = None,
     body: bytes = b"", payload_hash: str | None = None, region: str = "us-east-1", access_key: str = ACCESS_KEY,
-    secret: str = SECRET_KEY, token: str | None = None, when: datetime | None = None,
+    secret: str = SECRET_KEY, token: str | None = None, when: datetime | None = None, scope_date: str | None = None,
 ) -> Signed:
     """SigV4 Authorization header over every header sent. ``path`` and ``query`` are sent as given
-    (already encoded); S3 signs the path as sent, other services encode it once more."""
+    (already encoded); S3 signs the path as sent, other services encode it once more. ``scope_date`` signs with
+    the key and credential scope of another day than X-Amz-Date's."""
     amz_date = _amz_date(when)
     hdrs = {"host": f"127.0.0.1:{server.port}", "x-amz-date": amz_date}
     hdrs.update({k.lower(): v for k, v in (headers or {}).items()})
@@ -91,9 +92,10 @@ def sign(
     creq = "\n".join(
         [method, uri, _canonical_query(query), "".join(f"{h}:{hdrs[h].strip()}\n" for h in signed), ";".join(signed), payload]
     )
-    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
+    day = scope_date or amz_date[:8]
+    scope = f"{day}/{region}/{service}/aws4_request"
     sts = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(creq.encode()).hexdigest()}"
-    key = _signing_key(secret, amz_date[:8], region, service)
+    key = _signing_key(secret, day, region, service)
     sig = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
     hdrs["authorization"] = f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={';'.join(signed)}, Signature={sig}"
     return Signed(hdrs, sig, key, amz_date, scope)
@@ -287,6 +289,77 @@ def test_sigv2_authorization_header(nimbus_server: NimbusProcess, name: str) -> 
 
 
 @pytest.mark.parametrize("name", PROTOCOLS)
+@pytest.mark.parametrize("scheme", ["Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig", "Basic dXNlcjpwYXNz",
+                                    "AWS4-HMAC-SHA25 Credential=x/20240101/us-east-1/s3/aws4_request"])
+def test_authorization_scheme_that_is_not_aws(nimbus_server: NimbusProcess, name: str, scheme: str) -> None:
+    """S3 answers another scheme with InvalidArgument "Unsupported Authorization Type", naming the header and its
+    value; the JSON services with IncompleteSignatureException listing what an AWS4 header lacks."""
+    answer = call(nimbus_server, name, authorization=scheme)
+    expect(answer, name, dict(MALFORMED, **{"rest-xml": ("InvalidArgument", 400)}))
+    if name == "rest-xml":
+        parsed = create_parser("rest-xml").parse({"status_code": answer.status, "headers": answer.headers, "body": answer.body}, None)
+        assert parsed["Error"]["Message"] == "Unsupported Authorization Type"
+        assert (parsed["Error"]["ArgumentName"], parsed["Error"]["ArgumentValue"]) == ("Authorization", scheme)
+    else:
+        message = json.loads(answer.body).get("message") or json.loads(answer.body).get("Message")
+        assert message.startswith("Authorization header requires '") and message.endswith(f"Authorization={scheme}"), message
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
+def test_credential_scope_date_other_than_the_request_date(nimbus_server: NimbusProcess, name: str) -> None:
+    """A signature right in itself, made with the key of another day than X-Amz-Date's, is refused: S3's
+    AuthorizationHeaderMalformed "Invalid credential date", InvalidSignatureException elsewhere."""
+    now = datetime.now(timezone.utc)
+    other_day = (now - timedelta(days=1)).strftime("%Y%m%d")
+    answer = call(nimbus_server, name, when=now, scope_date=other_day)
+    expect(answer, name, {
+        "json": ("InvalidSignatureException", 400),
+        "rest-json": ("InvalidSignatureException", 403),
+        "rest-xml": ("AuthorizationHeaderMalformed", 400),
+    })
+    if name == "rest-xml":
+        assert (b"<Message>The authorization header is malformed; Invalid credential date. Date is not the same as "
+                b"X-Amz-Date.</Message>") in answer.body
+    else:
+        message = json.loads(answer.body).get("message") or json.loads(answer.body).get("Message")
+        amz_date = _amz_date(now)
+        assert message == ("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+                           f"'{other_day}' != '{amz_date[:8]}', from '{amz_date}'."), message
+    # the scope's day given explicitly, the same as X-Amz-Date's: accepted
+    assert call(nimbus_server, name, when=now, scope_date=_amz_date(now)[:8]).status == 200
+
+
+JSON_SERVICES = [
+    ("kinesis", "Kinesis_20131202.ListStreams"),
+    ("firehose", "Firehose_20150804.ListDeliveryStreams"),
+    ("logs", "Logs_20140328.DescribeLogGroups"),
+]
+
+
+@pytest.mark.parametrize("service,target", JSON_SERVICES, ids=[s for s, _ in JSON_SERVICES])
+def test_json_services_answer_auth_failures_with_400(nimbus_server: NimbusProcess, service: str, target: str) -> None:
+    """Kinesis, Firehose and Logs answer every auth failure with HTTP 400 (observed on AWS; the Common Errors pages'
+    403 for MissingAuthenticationToken is the query protocol's)."""
+    headers = {"x-amz-target": target, "content-type": "application/x-amz-json-1.1"}
+
+    def attempt(**kw: Any) -> tuple[str, int]:
+        signed = sign(nimbus_server, "POST", "/", service=service, headers=headers, body=b"{}", **kw)
+        return send(nimbus_server, "POST", "/", signed.headers, b"{}").error("json")
+
+    ok = sign(nimbus_server, "POST", "/", service=service, headers=headers, body=b"{}")
+    assert send(nimbus_server, "POST", "/", ok.headers, b"{}").status == 200
+    unsigned = send(nimbus_server, "POST", "/", dict(headers, **{"x-amz-date": _amz_date(None)}), b"{}")
+    assert unsigned.error("json") == ("MissingAuthenticationTokenException", 400)
+    bearer = send(nimbus_server, "POST", "/", dict(headers, authorization="Bearer x"), b"{}")
+    assert bearer.error("json") == ("IncompleteSignatureException", 400)
+    assert attempt(access_key="NKIADOESNOTEXIST0000") == ("UnrecognizedClientException", 400)
+    assert attempt(secret="not-the-secret") == ("InvalidSignatureException", 400)
+    assert attempt(when=datetime.now(timezone.utc) - timedelta(minutes=20)) == ("InvalidSignatureException", 400)
+    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y%m%d")
+    assert attempt(scope_date=yesterday) == ("InvalidSignatureException", 400)
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
 def test_unknown_access_key(nimbus_server: NimbusProcess, name: str) -> None:
     answer = call(nimbus_server, name, access_key="NKIADOESNOTEXIST0000")
     expect(answer, name, {
@@ -439,7 +512,7 @@ def test_content_sha256_that_is_no_hash_nor_marker(nimbus_server: NimbusProcess,
     signed = sign(nimbus_server, "PUT", path, service="s3", body=b"x", payload_hash=value)
     answer = send(nimbus_server, "PUT", path, signed.headers, b"x")
     assert (s3_code(answer), answer.status) == ("InvalidArgument", 400), answer.body
-    assert b"<ArgumentName>x-amz-content-sha256</ArgumentName>" in answer.body
+    assert f"<ArgumentName>x-amz-content-sha256</ArgumentName><ArgumentValue>{value}</ArgumentValue>".encode() in answer.body
     with pytest.raises(botocore.exceptions.ClientError):
         s3.head_object(Bucket=BUCKET, Key="bad-marker")
 
@@ -547,6 +620,38 @@ def test_streaming_unsigned_trailer_put_object(nimbus_server: NimbusProcess, s3:
         s3.head_object(Bucket=BUCKET, Key="unsigned-trailer-bad")
 
 
+@pytest.mark.parametrize("content_sha", [STREAMING, STREAMING_TRAILER, UNSIGNED_TRAILER])
+@pytest.mark.parametrize("declared_delta", [-1, 1, -20000], ids=["one-less", "one-more", "far-less"])
+def test_decoded_content_length_that_disagrees_with_the_body(nimbus_server: NimbusProcess, s3: Any, content_sha: str,
+                                                             declared_delta: int) -> None:
+    """x-amz-decoded-content-length must be what the aws-chunked body decodes to: S3's IncompleteBody (400) with both
+    counts, and nothing stored (nor an existing object replaced)."""
+    payload = b"decoded length " * 1500  # 22,500 bytes: three chunks of 8 KiB
+    key = f"decoded-length-{content_sha.lower()}-{declared_delta}"
+    path = f"/{BUCKET}/{key}"
+    declared = len(payload) + declared_delta
+    trailers = {"x-amz-checksum-crc32": crc32_b64(payload)} if content_sha != STREAMING else None
+    headers = {"content-encoding": "aws-chunked", "x-amz-decoded-content-length": str(declared)}
+    if trailers:
+        headers["x-amz-trailer"] = "x-amz-checksum-crc32"
+    for attempt in ("new", "replacement"):
+        signed = sign(nimbus_server, "PUT", path, service="s3", headers=headers, payload_hash=content_sha)
+        wire = aws_chunked(payload, 8192, None if content_sha == UNSIGNED_TRAILER else signed, trailers=trailers,
+                           sign_trailer=content_sha == STREAMING_TRAILER)
+        answer = send(nimbus_server, "PUT", path, signed.headers, wire)
+        assert (s3_code(answer), answer.status) == ("IncompleteBody", 400), answer.body
+        assert ("<Message>You did not provide the number of bytes specified by the Content-Length HTTP header</Message>"
+                f"<NumberBytesExpected>{declared}</NumberBytesExpected>"
+                f"<NumberBytesProvided>{len(payload)}</NumberBytesProvided>").encode() in answer.body, answer.body
+        if attempt == "new":
+            with pytest.raises(botocore.exceptions.ClientError) as e:
+                s3.head_object(Bucket=BUCKET, Key=key)
+            assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+            s3.put_object(Bucket=BUCKET, Key=key, Body=b"original")
+        else:
+            assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"original"
+
+
 TAGGING = (b'<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet>'
            b"<Tag><Key>mode</Key><Value>aws-chunked</Value></Tag></TagSet></Tagging>")
 
@@ -576,6 +681,21 @@ def test_aws_chunked_body_on_a_buffered_operation(nimbus_server: NimbusProcess, 
         return
     assert answer.status in (200, 204), answer.body
     assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "mode", "Value": "aws-chunked"}]
+
+
+def test_decoded_content_length_mismatch_on_a_buffered_operation(nimbus_server: NimbusProcess, s3: Any) -> None:
+    bucket = "auth-paths-tagging-decoded-length"
+    s3.create_bucket(Bucket=bucket)
+    path, query = f"/{bucket}", "tagging="
+    headers = {"content-encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(TAGGING) + 5)}
+    signed = sign(nimbus_server, "PUT", path, service="s3", query=query, headers=headers, payload_hash=STREAMING)
+    answer = send(nimbus_server, "PUT", f"{path}?{query}", signed.headers, aws_chunked(TAGGING, 40, signed))
+    assert (s3_code(answer), answer.status) == ("IncompleteBody", 400), answer.body
+    assert (f"<NumberBytesExpected>{len(TAGGING) + 5}</NumberBytesExpected>"
+            f"<NumberBytesProvided>{len(TAGGING)}</NumberBytesProvided>").encode() in answer.body
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_bucket_tagging(Bucket=bucket)
+    assert e.value.response["Error"]["Code"] == "NoSuchTagSet"
 
 
 def test_aws_chunked_body_truncated_on_a_buffered_operation(nimbus_server: NimbusProcess, s3: Any) -> None:

@@ -78,6 +78,9 @@ UNSERVED = [
     ("sqs", lambda c: c.list_queues()),
     ("sns", lambda c: c.list_topics()),
     ("sts", lambda c: c.get_caller_identity()),
+    # rest-xml services other than S3: their clients read <ErrorResponse><Error><Code> (a JSON body was code "501")
+    ("route53", lambda c: c.list_hosted_zones()),
+    ("cloudfront", lambda c: c.list_distributions()),
 ]
 
 
@@ -110,6 +113,15 @@ def test_unserved_service_errors_on_the_wire(server: NimbusProcess) -> None:
                              f"<RequestId>{request_id}</RequestId></ErrorResponse>")
     status, _, body = send(server.port, "GET", "/?Action=GetCallerIdentity&Version=2011-06-15", sign="sts")
     assert status == 501 and b"<Code>NotImplemented</Code>" in body
+    # rest-xml (Route 53): the same XML document, whatever the method
+    for method, path in (("GET", "/2013-04-01/hostedzone"), ("POST", "/2013-04-01/hostedzone"),
+                         ("DELETE", "/2013-04-01/hostedzone/Z1")):
+        status, headers, body = send(server.port, method, path, sign="route53")
+        request_id = headers["x-amzn-requestid"]
+        assert (status, headers["content-type"]) == (501, "text/xml"), (method, body)
+        assert body.decode() == ("<ErrorResponse><Error><Type>Receiver</Type><Code>NotImplemented</Code>"
+                                 "<Message>The service 'route53' is not implemented by Nimbus.</Message></Error>"
+                                 f"<RequestId>{request_id}</RequestId></ErrorResponse>")
     # a request signed for another service on a host that looks virtual-hosted is still that service
     status, headers, body = send(server.port, "POST", "/", b"{}", {"X-Amz-Target": "DynamoDB_20120810.ListTables",
                                                                    "Content-Type": "application/x-amz-json-1.0"},
@@ -183,6 +195,32 @@ def test_s3_endpoint_host_is_path_style_and_bucket_hosts_are_virtual(server: Nim
     for host in ("routing-bucket.s3.localhost", "routing-bucket.s3.us-east-2.localhost", "routing-bucket.localhost"):
         status, _, body = send(server.port, "GET", "/k.txt", sign="s3", host=f"{host}:{server.port}")
         assert (status, body) == (200, b"hello"), host
+
+
+def test_host_names_are_case_insensitive(server: NimbusProcess) -> None:
+    """DNS names ignore case: ``Routing-Case.S3.LOCALHOST`` is bucket ``routing-case`` (S3 resolves a virtual-hosted
+    name with capitals to the lower-cased bucket) and ``S3.LOCALHOST`` the S3 endpoint. The Host header is signed
+    as sent (a client like curl keeps its case)."""
+    s3 = client(server.port, "s3")
+    s3.create_bucket(Bucket="routing-case")
+    s3.put_object(Bucket="routing-case", Key="k.txt", Body=b"case")
+
+    def as_sent(method: str, path: str, host: str, body: bytes = b"") -> tuple[int, bytes]:
+        netloc = f"{host}:{server.port}"
+        status, _, answer = send(server.port, method, path, body, {"Host": netloc}, sign="s3", host=netloc)
+        return status, answer
+
+    for host in ("Routing-Case.S3.localhost", "ROUTING-CASE.s3.US-EAST-2.LOCALHOST", "routing-case.LocalHost"):
+        assert as_sent("GET", "/k.txt", host) == (200, b"case"), host
+    status, body = as_sent("PUT", "/new.txt", "Routing-Case.S3.Localhost", b"put by a capitalised host")
+    assert status == 200, body
+    assert s3.get_object(Bucket="routing-case", Key="new.txt")["Body"].read() == b"put by a capitalised host"
+    for host in ("S3.LOCALHOST", "S3.Us-East-2.Localhost"):
+        status, body = as_sent("GET", "/", host)
+        assert status == 200 and b"<Name>routing-case</Name>" in body, (host, body)
+    # listed by a host in capitals: the lower-case bucket, with the object put above
+    status, body = as_sent("GET", "/?list-type=2", "ROUTING-CASE.s3.localhost")
+    assert status == 200 and b"<Name>routing-case</Name>" in body and b"<Key>new.txt</Key>" in body, body
 
 
 # --- 2. settings --------------------------------------------------------------------------------------------

@@ -84,6 +84,25 @@ def test_virtual_bucket(hostname: str, bucket: str | None) -> None:
     assert virtual_bucket(hostname) == bucket
 
 
+@pytest.mark.parametrize("hostname,bucket", [
+    # host names are case-insensitive: S3 resolves MyBucket.s3.amazonaws.com to the bucket "mybucket"
+    ("Bucket.S3.localhost", "bucket"),
+    ("MY.Dotted.BUCKET.s3.US-EAST-2.LOCALHOST", "my.dotted.bucket"),
+    ("Bucket.LOCALHOST", "bucket"),
+    ("Bucket.S3.Amazonaws.com", "bucket"),
+    ("S3.LOCALHOST", None),
+    ("S3.Us-East-2.Localhost", None),
+    ("S3.AMAZONAWS.COM", None),
+    ("ABC123.Execute-Api.Localhost", None),
+    ("LOCALHOST", None),
+    ("::FFFF:127.0.0.1", None),
+])
+def test_virtual_bucket_ignores_the_case_of_the_host(hostname: str, bucket: str | None) -> None:
+    assert virtual_bucket(hostname) == bucket
+    ident = identify({"host": hostname}, [], "/key", hostname)
+    assert ident.bucket == bucket
+
+
 def test_virtual_hosted_request_is_s3_with_its_bucket() -> None:
     for netloc in ("bucket.s3.localhost:4566", "bucket.s3.us-east-2.localhost:4566", "bucket.localhost:4566"):
         ident = identify(*signed("GET", f"http://{netloc}/some/key?x-id=GetObject", "s3"))

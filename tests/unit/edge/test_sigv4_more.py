@@ -61,6 +61,8 @@ def _kind(fn) -> str:
     ("expired", "InvalidSignatureException", "AccessDenied", 403),
     ("content_sha", "InvalidSignatureException", "XAmzContentSHA256Mismatch", 400),
     ("bad_payload_hash", "InvalidSignatureException", "InvalidArgument", 400),
+    ("unsupported_type", "IncompleteSignatureException", "InvalidArgument", 400),
+    ("scope_date", "InvalidSignatureException", "AuthorizationHeaderMalformed", 400),
 ])
 def test_every_kind_has_a_code_in_every_protocol(kind: str, json_code: str, s3_code: str, s3_status: int) -> None:
     err = sigv4.AuthError(kind, "m")
@@ -130,7 +132,11 @@ def _with_auth(store: CredentialStore, auth: str) -> str:
 
 def test_header_forms(store: CredentialStore) -> None:
     assert _with_auth(store, f"AWS {AK}:c2lnbmF0dXJl") == "unsupported"
-    assert _with_auth(store, "Bearer abc") == "malformed"
+    assert _with_auth(store, "Bearer abc") == "unsupported_type"
+    assert _with_auth(store, "Basic dXNlcjpwYXNz") == "unsupported_type"
+    assert _with_auth(store, f"AWS4-HMAC-SHA25 Credential={AK}/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, "
+                             f"Signature={'0' * 64}") == "unsupported_type"  # a misspelt algorithm is another scheme
+    assert _with_auth(store, "   ") == "unsupported_type"
     assert _with_auth(store, f"AWS4-HMAC-SHA256 Credential={AK}/20240101/us-east-1/s3/aws4_request") == "malformed"
     assert _with_auth(store, f"AWS4-HMAC-SHA256 Credential={AK}/20240101/s3/aws4_request, SignedHeaders=host, Signature=00") == "malformed"
     # no date header at all
@@ -153,6 +159,85 @@ def test_skew_both_ways_with_messages(store: CredentialStore) -> None:
 
 def test_unknown_key_is_told_before_skew(store: CredentialStore) -> None:
     assert _kind(lambda: _verify_signed(store, BotoCredentials("NKIANOPE", SK), now=time.time() + 3600)) == "unknown_key"
+
+
+# --- a scheme that is not AWS's; the credential scope's date ----------------------------------------------
+
+
+def _auth_error(store: CredentialStore, headers: dict[str, str]) -> sigv4.AuthError:
+    with pytest.raises(sigv4.AuthError) as e:
+        sigv4.verify(store, method="GET", raw_path="/", raw_query="", headers=headers, body_sha256=sigv4.EMPTY_SHA256)
+    return e.value
+
+
+def test_unsupported_authorization_type_per_protocol(store: CredentialStore) -> None:
+    """S3: InvalidArgument "Unsupported Authorization Type" naming the header and its value; the JSON services:
+    IncompleteSignatureException listing what an AWS4 header lacks, then the header."""
+    amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    err = _auth_error(store, {"host": "h", "x-amz-date": amz_date, "authorization": "Bearer abc.def"})
+    assert (err.kind, err.value) == ("unsupported_type", "Bearer abc.def")
+    s3 = sigv4.auth_error_for(err, "rest-xml")
+    assert (s3.code, s3.status, s3.message) == ("InvalidArgument", 400, "Unsupported Authorization Type")
+    assert s3.fields == {"ArgumentName": "Authorization", "ArgumentValue": "Bearer abc.def"}
+    for protocol, status in (("json", 400), ("rest-json", 403)):
+        other = sigv4.auth_error_for(err, protocol)
+        assert (other.code, other.status, other.fields) == ("IncompleteSignatureException", status, {})
+        assert other.message == ("Authorization header requires 'Credential' parameter. Authorization header requires "
+                                 "'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. "
+                                 "Authorization=Bearer abc.def")
+    # without a date header that is missing too
+    err = _auth_error(store, {"host": "h", "authorization": "Bearer x"})
+    assert "requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=Bearer x" in err.message
+
+
+def _signed_with_scope_date(store: CredentialStore, scope_date: str, date_header: dict[str, str]) -> dict[str, str]:
+    """A request signed with a key and scope of ``scope_date`` while its date header says another time: a signature
+    that is right in itself, the one thing wrong being the day."""
+    headers = {"host": "h", **date_header}
+    amz_date = date_header.get("x-amz-date") or date_header["date"]
+    signed = sorted(headers)
+    creq = "\n".join(["GET", "/", "", "".join(f"{h}:{headers[h]}\n" for h in signed), ";".join(signed), sigv4.EMPTY_SHA256])
+    scope = f"{scope_date}/us-east-1/kinesis/aws4_request"
+    sts = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(creq.encode()).hexdigest()}"
+    sig = hmac.new(sigv4.signing_key(SK, scope_date, "us-east-1", "kinesis"), sts.encode(), hashlib.sha256).hexdigest()
+    headers["authorization"] = f"AWS4-HMAC-SHA256 Credential={AK}/{scope}, SignedHeaders={';'.join(signed)}, Signature={sig}"
+    return headers
+
+
+def test_scope_date_must_be_the_day_of_the_request(store: CredentialStore) -> None:
+    now = time.time()
+    amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    today = amz_date[:8]
+    yesterday = time.strftime("%Y%m%d", time.gmtime(now - 86400))
+    # the same day verifies (the hand signer is right)
+    assert sigv4.verify(store, method="GET", raw_path="/", raw_query="", body_sha256=sigv4.EMPTY_SHA256,
+                        headers=_signed_with_scope_date(store, today, {"x-amz-date": amz_date})).service == "kinesis"
+    err = _auth_error(store, _signed_with_scope_date(store, yesterday, {"x-amz-date": amz_date}))
+    assert err.kind == "scope_date"
+    assert err.message == (f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+                           f"'{yesterday}' != '{today}', from '{amz_date}'.")
+    s3 = sigv4.auth_error_for(err, "rest-xml")
+    assert (s3.code, s3.status, s3.message) == (
+        "AuthorizationHeaderMalformed", 400,
+        "The authorization header is malformed; Invalid credential date. Date is not the same as X-Amz-Date.")
+    assert (sigv4.auth_error_for(err, "json").code, sigv4.auth_error_for(err, "json").status) == ("InvalidSignatureException", 400)
+    # an HTTP Date header instead of X-Amz-Date: compared by its UTC day, told in its ISO-8601 form
+    http_date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now))
+    err = _auth_error(store, _signed_with_scope_date(store, yesterday, {"date": http_date}))
+    assert err.kind == "scope_date" and err.message.endswith(f"'{yesterday}' != '{today}', from '{amz_date}'.")
+    # an unknown key is still told first
+    headers = _signed_with_scope_date(store, yesterday, {"x-amz-date": amz_date})
+    headers["authorization"] = headers["authorization"].replace(AK, "NKIANOPE")
+    assert _auth_error(store, headers).kind == "unknown_key"
+
+
+def test_bad_payload_hash_names_its_value(store: CredentialStore) -> None:
+    req = AWSRequest(method="PUT", url="http://127.0.0.1:4566/b/k", data=b"x", headers={"X-Amz-Content-SHA256": "abc"})
+    SigV4Auth(BotoCredentials(AK, SK), "s3", "us-east-1").add_auth(req)
+    with pytest.raises(sigv4.AuthError) as e:
+        sigv4.verify(store, method="PUT", raw_path="/b/k", raw_query="", headers=_headers(req), body_sha256=None)
+    err = sigv4.auth_error_for(e.value, "rest-xml")
+    assert (err.code, err.fields) == ("InvalidArgument", {"ArgumentName": "x-amz-content-sha256", "ArgumentValue": "abc"})
 
 
 # --- presigned URL windows --------------------------------------------------------------------------
