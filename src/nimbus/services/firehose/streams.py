@@ -201,7 +201,9 @@ class DeliveryStreams:
             return
         self._started = True
         if self.spill_dir is not None:  # copies of what the logs hold past their checkpoints: not needed now
-            await asyncio.to_thread(shutil.rmtree, self.spill_dir, True)
+            # (a few files at most; no await before the streams are open, since start() is already marked done
+            # and a flush that comes meanwhile must find them)
+            shutil.rmtree(self.spill_dir, ignore_errors=True)
         for key, doc in self.metadata.list(KIND):
             if doc.get("status") == "DELETING":
                 await self._finish_delete(key, doc)
