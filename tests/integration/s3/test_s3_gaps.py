@@ -19,7 +19,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 import zlib
@@ -40,6 +39,7 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import ACCESS_KEY, SECRET_KEY, NimbusProcess
 from tests.integration.lambda_.functions import create
+from tests.integration.s3.test_notifications import wait_for
 
 MiB = 1024 * 1024
 
@@ -61,17 +61,6 @@ def digest(algorithm: str, data: bytes) -> bytes:
     if algorithm == "CRC64NVME":
         return int(crt.crc64nvme(data)).to_bytes(8, "big")
     return hashlib.new(algorithm.lower(), data).digest()
-
-
-def wait_for(fn: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.1)
 
 
 def blob_files(server: NimbusProcess) -> set[Path]:
