@@ -15,7 +15,6 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
-from xml.sax.saxutils import escape
 
 import orjson
 from botocore import xform_name
@@ -26,6 +25,7 @@ from nimbus import sigv4
 from nimbus.edge.identify import PROTOCOLS, identify, split_host
 from nimbus.errors import InternalFailure, NotImplementedOperation, ServiceError
 from nimbus.metrics import REGISTRY
+from nimbus.protocol import errors as wire_errors
 from nimbus.protocol.http import HttpRequest, HttpResponse
 from nimbus.services.base import RequestContext
 
@@ -378,23 +378,10 @@ class EdgeApp:
         self, proto: Any, service: str | None, err: ServiceError, request_id: str, operation: str, method: str, *, cbor: bool = False,
         xml: bool = False,
     ) -> HttpResponse:
-        if proto is None and xml:
-            # an unknown service whose clients parse XML only: the query protocol (SNS, STS, form-encoded SQS) and the
-            # rest-xml services other than S3 (Route 53, CloudFront); botocore reads both from <ErrorResponse><Error>
-            kind = "Receiver" if err.status >= 500 else "Sender"
-            doc = (
-                f"<ErrorResponse><Error><Type>{kind}</Type><Code>{escape(err.code)}</Code><Message>{escape(err.message)}</Message>"
-                f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
-            )
-            return HttpResponse(err.status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], doc.encode())
         if proto is None:
-            # no codec yet (unknown service): answer in the JSON family's shape
-            body = orjson.dumps({"__type": err.code, "message": err.message})
-            return HttpResponse(
-                err.status,
-                [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", err.code)],
-                body,
-            )
+            # an unknown service has no codec: answer in the error format its SDK parses (the query protocol's
+            # XML for query and non-S3 rest-xml services, else JSON)
+            return wire_errors.serialize_error("query" if xml else "json", err, request_id)
         try:
             resp: HttpResponse = proto.serialize_error(
                 err, request_id, operation if operation != "-" else None, head=method == "HEAD", cbor=cbor

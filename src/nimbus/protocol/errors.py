@@ -98,7 +98,20 @@ def serialize_error(
     head: bool = False,
 ) -> HttpResponse:
     headers: list[tuple[str, str]]
-    if protocol == "rest-xml":
+    if protocol == "query":
+        # <ErrorResponse><Error>: the query protocol's errors, which botocore also reads for the rest-xml
+        # services other than S3 (Nimbus serves none of them: it answers their requests NotImplemented)
+        headers = [("x-amzn-RequestId", request_id), ("Content-Type", "text/xml")]
+        parts = [
+            "<ErrorResponse><Error><Type>", "Sender" if error.sender_fault else "Receiver", "</Type><Code>",
+            escape(error.code), "</Code><Message>", escape(error.message), "</Message>",
+        ]
+        for name, value in error.fields.items():
+            if value is not None and name not in ("Type", "Code", "Message"):
+                parts.append(f"<{name}>{escape(_field_text(value))}</{name}>")
+        parts.append(f"</Error><RequestId>{escape(request_id)}</RequestId></ErrorResponse>")
+        body = b"" if head else "".join(parts).encode("utf-8")
+    elif protocol == "rest-xml":
         headers = [("x-amz-request-id", request_id), ("x-amz-id-2", host_id(request_id))]
         body = b""
         if not head and error.status != 304:  # HTTP forbids a body on 304 Not Modified

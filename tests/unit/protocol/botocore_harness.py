@@ -16,6 +16,7 @@ from botocore.model import Shape
 from botocore.response import StreamingBody
 
 from nimbus.bytestream import ByteStream
+from nimbus.protocol.dispatch import ServiceProtocol
 from nimbus.protocol.http import HttpRequest, HttpResponse
 
 ENDPOINT = "http://127.0.0.1:4566"
@@ -25,6 +26,16 @@ S3_KEY = "dir/sub dir/ünïcode %2F+~!.txt"
 
 _session = botocore.session.get_session()
 _clients: dict[str, Any] = {}
+
+
+_protocols: dict[str, ServiceProtocol] = {}
+
+
+def protocol(service: str) -> ServiceProtocol:
+    """Nimbus's codec for a botocore model, built once per test session."""
+    if service not in _protocols:
+        _protocols[service] = ServiceProtocol(service)
+    return _protocols[service]
 
 
 def client(service: str) -> Any:

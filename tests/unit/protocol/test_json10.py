@@ -11,22 +11,12 @@ from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from nimbus.errors import ServiceError
-from nimbus.protocol.dispatch import ServiceProtocol
 from nimbus.protocol.http import HttpRequest, HttpResponse
 from nimbus.protocol.models import load_service_model
 
-from .botocore_harness import assert_contains, call, example
+from .botocore_harness import assert_contains, call, example, protocol
 
 SERVICES = ("dynamodb", "sqs", "stepfunctions")
-_protocols: dict[str, ServiceProtocol] = {}
-
-
-def protocol(service: str) -> ServiceProtocol:
-    if service not in _protocols:
-        _protocols[service] = ServiceProtocol(service)
-    return _protocols[service]
-
-
 def _cases() -> list[Any]:
     return [pytest.param(s, op, id=f"{s}.{op}") for s in SERVICES for op in load_service_model(s).operation_names]
 

@@ -11,16 +11,7 @@ from nimbus.protocol.dispatch import ServiceProtocol
 from nimbus.protocol.http import HttpRequest, HttpResponse
 from nimbus.protocol.models import INDISTINGUISHABLE_ROUTES, SERVED_SERVICES, load_service_model
 
-from .botocore_harness import assert_contains, call, example
-
-_protocols: dict[str, ServiceProtocol] = {}
-
-
-def protocol(service: str) -> ServiceProtocol:
-    if service not in _protocols:
-        _protocols[service] = ServiceProtocol(service)
-    return _protocols[service]
-
+from .botocore_harness import assert_contains, call, example, protocol
 
 def _cases() -> list[Any]:
     cases = []

@@ -87,11 +87,16 @@ _PLAIN_GET = frozenset(("Bucket", "Key", "ChecksumMode"))
 _UNSUPPORTED_CHECKSUMS = ("ChecksumSHA512", "ChecksumMD5", "ChecksumXXHASH64", "ChecksumXXHASH3", "ChecksumXXHASH128")
 
 
-def integrity_of(params: dict[str, Any], headers: dict[str, str], body: Any) -> Integrity:
-    """Content-MD5 and the one x-amz-checksum-* (header or aws-chunked trailer) a client sent."""
+def refuse_unsupported_checksums(params: dict[str, Any]) -> None:
+    """Checksum members of the model that Nimbus does not compute (SHA-512, MD5, xxHash)."""
     for member in _UNSUPPORTED_CHECKSUMS:
         if params.get(member):
             raise InvalidRequest(f"The {member[8:]} checksum algorithm is not supported by Nimbus.")
+
+
+def integrity_of(params: dict[str, Any], headers: dict[str, str], body: Any) -> Integrity:
+    """Content-MD5 and the one x-amz-checksum-* (header or aws-chunked trailer) a client sent."""
+    refuse_unsupported_checksums(params)
     declared = [(algo, params[member]) for algo, member in checksums.MEMBERS.items() if params.get(member)]
     if len(declared) > 1:
         raise InvalidRequest("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
@@ -516,9 +521,7 @@ class S3Api:
 
     async def complete_multipart_upload(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         parts = (params.get("MultipartUpload") or {}).get("Parts") or []
-        for member in _UNSUPPORTED_CHECKSUMS:
-            if params.get(member):
-                raise InvalidRequest(f"The {member[8:]} checksum algorithm is not supported by Nimbus.")
+        refuse_unsupported_checksums(params)
         obj = await self.engine.multipart.complete(
             ctx.account_id, params["Bucket"], params["Key"], params["UploadId"], parts,
             if_match=params.get("IfMatch"), if_none_match=params.get("IfNoneMatch"), origin=origin_of(ctx),
