@@ -26,6 +26,16 @@ per segment: seq, offset, timestamp) rebuilt at open, so a read costs O(records 
 scans its segments, checks every CRC and cuts a torn tail (a crash mid-write) off the last segment;
 damage anywhere else raises ``LogCorrupt``. ``trim`` moves ``first_seq`` (persisted in ``log.json``)
 and deletes the segments wholly below it; the active segment is kept, so sequence numbers are never reused.
+
+A trimmed segment of at least half ``segment_bytes`` is kept as a *spare* instead (renamed
+``<uuid>.spare``; at most ``SPARES_PER_LOG`` per log and ``spare_bytes`` across the store), and the log's
+next segment is that file renamed, written over from its start. Its blocks are allocated and written, so
+the commits into it flush data without a journal commit and need no zeros written ahead (appending
+500 KB + fdatasync here: ~600 us; the same over written blocks: ~300 us). Whatever follows the frames in
+a reused file are the old frames, so each write into one ends with ``END_MARK`` (a frame header of
+zeros, overwritten by the next write): recovery finds it right after the last whole frame, takes it as
+the clean end (as it takes zeros) and cuts the old frames off. Without it there, what follows is a torn
+tail. Spares are adopted again when the log is reopened.
 """
 
 from __future__ import annotations
@@ -71,6 +81,7 @@ log = logging.getLogger(__name__)
 FRAME_HEADER = struct.Struct("<IIQQ")  # payload length, crc32, seq, timestamp_ms
 _SEQ_TS = struct.Struct("<QQ")
 HEADER_BYTES = FRAME_HEADER.size  # 24
+END_MARK = bytes(HEADER_BYTES)  # written after the frames of a reused segment (see the module docstring)
 
 DEFAULT_SEGMENT_BYTES = 64 << 20
 DEFAULT_MAX_PENDING_BYTES = 64 << 20
@@ -91,6 +102,9 @@ _JOINED_CHUNK_MAX = 32 << 20  # read_joined: a batch's bytes in one read (what i
 _SEGMENT_SUFFIX = ".seg"
 _DELETE_STEP_BYTES = 4 << 20
 _DROPPED_SUFFIX = ".dropped"  # a trimmed segment renamed, waiting for the reaper (or the next recovery)
+_SPARE_SUFFIX = ".spare"  # a trimmed segment kept to become the log's next segment (see the module docstring)
+SPARES_PER_LOG = 2  # a Firehose delivery of a 128 MB buffer trims two 64 MB segments at once
+DEFAULT_SPARE_BYTES = 512 << 20  # spares across the store; past it, trimmed segments are deleted
 _META = "log.json"
 
 
@@ -223,7 +237,7 @@ class _Segment:
     __slots__ = (
         "path", "base_seq", "size", "end_seq", "last_ts",
         "w_size", "w_end", "w_last_ts", "w_index_off", "alloc_end",
-        "idx_seq", "idx_off", "idx_ts", "rfd",
+        "idx_seq", "idx_off", "idx_ts", "rfd", "reused",
     )
 
     def __init__(self, path: Path, base_seq: int) -> None:
@@ -241,6 +255,7 @@ class _Segment:
         self.idx_off = array("q")
         self.idx_ts = array("q")
         self.rfd = -1
+        self.reused = False  # a spare's file: its old frames follow the new ones (END_MARK)
 
     def close_reader(self) -> None:
         if self.rfd >= 0:
@@ -317,8 +332,12 @@ def _sync_or_error(target: SegmentLog) -> BaseException | None:
 class SegmentLog:
     """One durable log. Obtain it with ``SegmentLogStore.open(name)``; see the module docstring."""
 
-    def __init__(self, store: SegmentLogStore, name: str, directory: Path, segments: list[_Segment], first_seq: int) -> None:
+    def __init__(
+        self, store: SegmentLogStore, name: str, directory: Path, segments: list[_Segment], first_seq: int,
+        spares: list[tuple[Path, int]] | None = None,
+    ) -> None:
         self._store = store
+        self._spares = spares if spares is not None else []  # (path, size): reused by _roll; writer thread
         self._name = name
         self._dir = directory
         self._lock = threading.Lock()  # segments list and published extents; held by reads
@@ -444,6 +463,8 @@ class SegmentLog:
             segment.w_end = seq
             segment.w_last_ts = ts
         if parts:
+            if segment.reused and size < segment.alloc_end:
+                parts.append(END_MARK)  # old frames follow: mark where the new ones end
             _pwrite_all(self._wfd, b"".join(parts), write_at)
         segment.w_size = size
         segment.alloc_end = max(segment.alloc_end, size)
@@ -457,11 +478,26 @@ class SegmentLog:
             old.alloc_end = old.w_size
         os.fdatasync(self._wfd)
         path = _segment_path(self._dir, base_seq)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        reused = 0
+        while self._spares:
+            spare, size = self._spares.pop()
+            self._store._spare_released(size)
+            try:
+                os.rename(spare, path)
+            except OSError as exc:
+                log.warning("spare segment not reused log=%s path=%s error=%r", self._name, spare, exc)
+                continue
+            reused = size
+            break
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | (0 if reused else os.O_EXCL), 0o644)
+        if reused:
+            _pwrite_all(fd, END_MARK, 0)  # no frames yet: a crash before the first write leaves a clean end
         _fsync_dir(self._dir)
         os.close(self._wfd)
         self._wfd = fd
         segment = _Segment(path, base_seq)
+        segment.alloc_end = reused  # the old frames past w_size stand in for preallocated zeros
+        segment.reused = reused > 0
         with self._lock:
             self._segments.append(segment)
             self._bases.append(base_seq)
@@ -542,6 +578,20 @@ class SegmentLog:
             for segment in dropped:
                 segment.close_reader()
         for segment in dropped:
+            size = segment.size
+            if (
+                size >= self._store.segment_bytes // 2
+                and len(self._spares) < SPARES_PER_LOG
+                and self._store._spare_reserved(size)
+            ):
+                spare = self._dir / f"{uuid.uuid4().hex}{_SPARE_SUFFIX}"
+                try:
+                    segment.path.rename(spare)
+                except OSError:
+                    self._store._spare_released(size)
+                else:
+                    self._spares.append((spare, size))
+                    continue
             # Renamed here (a directory entry), deleted by the store's reaper thread: freeing a 64 MB
             # segment's blocks takes up to ~15 ms, which would hold up every commit queued behind it.
             # A name no segment will have again (a recreated log numbers from 0); recovery deletes leftovers.
@@ -707,6 +757,7 @@ class SegmentLogStore:
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
         preallocate_bytes: int = DEFAULT_PREALLOCATE_BYTES,
+        spare_bytes: int = DEFAULT_SPARE_BYTES,
     ) -> None:
         if segment_bytes < 1024:
             raise ValueError("segment_bytes must be at least 1024")
@@ -715,6 +766,9 @@ class SegmentLogStore:
         self.root = root
         self.segment_bytes = segment_bytes
         self.preallocate_bytes = preallocate_bytes
+        self.spare_bytes = spare_bytes
+        self._spares_total = 0  # bytes of spare segments kept across the store
+        self._spares_lock = threading.Lock()
         self.max_pending_bytes = max_pending_bytes
         root.mkdir(parents=True, exist_ok=True)
         for leftover in root.glob(".*"):  # interrupted creations and drops
@@ -886,6 +940,9 @@ class SegmentLogStore:
                 else:
                     if op.log is not None:
                         op.log._close_files()
+                        for _, size in op.log._spares:
+                            self._spare_released(size)
+                        op.log._spares.clear()
                     _fsync_dir(self.root)
                     shutil.rmtree(op.trash, ignore_errors=True)
                 settle(op.future)
@@ -896,6 +953,17 @@ class SegmentLogStore:
         for target in touched:  # after the callers are answered: zeros ahead for the next commits
             if not target._closed and target._wfd >= 0:
                 target._preallocate()
+
+    def _spare_reserved(self, size: int) -> bool:
+        with self._spares_lock:
+            if self._spares_total + size > self.spare_bytes:
+                return False
+            self._spares_total += size
+            return True
+
+    def _spare_released(self, size: int) -> None:
+        with self._spares_lock:
+            self._spares_total = max(self._spares_total - size, 0)
 
     def _reap(self, path: Path) -> None:
         """Delete ``path`` (a renamed, trimmed segment) on the reaper thread."""
@@ -1045,11 +1113,15 @@ def _recover(store: SegmentLogStore, name: str, directory: Path) -> SegmentLog:
         elif scan.valid_bytes != scan.file_bytes:
             if i != len(bases) - 1:
                 raise LogCorrupt(f"log {name!r}: {path.name} is damaged at byte {scan.valid_bytes}")
-            # A torn tail: records whose write never completed, so were never acknowledged.
-            log.warning(
-                "truncating torn log tail log=%s segment=%s from=%d to=%d",
-                name, path.name, scan.file_bytes, scan.valid_bytes,
-            )
+            if _all_zero(path, scan.valid_bytes, min(scan.valid_bytes + HEADER_BYTES, scan.file_bytes)):
+                # END_MARK: a reused segment (a spare), its old frames past the new ones: a clean end
+                log.debug("cutting a reused segment's old frames log=%s segment=%s at=%d", name, path.name, scan.valid_bytes)
+            else:
+                # A torn tail: records whose write never completed, so were never acknowledged.
+                log.warning(
+                    "truncating torn log tail log=%s segment=%s from=%d to=%d",
+                    name, path.name, scan.file_bytes, scan.valid_bytes,
+                )
             with open(path, "r+b") as f:
                 f.truncate(scan.valid_bytes)
                 os.fsync(f.fileno())
@@ -1065,4 +1137,12 @@ def _recover(store: SegmentLogStore, name: str, directory: Path) -> SegmentLog:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
         _fsync_dir(directory)
         segments.append(_Segment(path, first_seq))
-    return SegmentLog(store, name, directory, segments, first_seq)
+    spares: list[tuple[Path, int]] = []
+    for spare in sorted(directory.glob(f"*{_SPARE_SUFFIX}")):  # kept by trims: adopted again, within limits
+        size = spare.stat().st_size
+        if len(spares) < SPARES_PER_LOG and size >= store.segment_bytes // 2 and store._spare_reserved(size):
+            spares.append((spare, size))
+        else:
+            spare.unlink(missing_ok=True)
+    return SegmentLog(store, name, directory, segments, first_seq, spares)
+

@@ -13,7 +13,7 @@ import pytest
 
 from nimbus.storage.base import LogClosed, LogCorrupt, LogStore
 from nimbus.storage.memory import MemoryLogStore
-from nimbus.storage.segments import HEADER_BYTES, SegmentLogStore, log_dir_name
+from nimbus.storage.segments import HEADER_BYTES, SegmentLog, SegmentLogStore, log_dir_name
 
 T = TypeVar("T")
 SHARD = "kinesis/000000000000/us-east-1/mystream/shardId-000000000000"
@@ -488,5 +488,97 @@ def test_trimmed_segments_are_deleted_off_the_writer_and_leftovers_at_recovery(t
         assert [r.seq for r in reopened.open("l").read(0, limit=1000)] == list(range(120, 160))
         assert not list(directory.glob("*.dropped"))
         await reopened.aclose()
+
+    run(main())
+
+
+def _payload(seq: int) -> bytes:
+    return f"{seq}:".encode() + bytes([seq % 251]) * (150 + seq % 60)
+
+
+async def _append_numbered(log: SegmentLog, count: int) -> None:
+    for _ in range(count):
+        await log.append([_payload(log.next_seq)])
+
+
+def test_trimmed_segments_become_spares_that_later_segments_reuse(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A trim keeps full-size segments as spares (at most two per log); the next segments are those files
+    written over from the start. A copy of the files taken while the log is open (as a kill -9 leaves
+    them: the reused file's old frames past the new ones) reopens with exactly the records appended, none
+    of the old frames, and no torn-tail warning; a cleanly closed log's spares are adopted again."""
+    import shutil
+
+    async def main() -> None:
+        store = segment_store(tmp_path)
+        log = store.open("l")
+        directory = tmp_path / "logs" / log_dir_name("l")
+        await _append_numbered(log, 120)
+        assert len(list(directory.glob("*.seg"))) >= 6
+        await log.trim(100)
+        spares = sorted(directory.glob("*.spare"))
+        assert len(spares) == 2  # the others are deleted (by the reaper thread)
+        inodes = {p.stat().st_ino for p in spares}
+        before = {p.name for p in directory.glob("*.seg")}
+        await _append_numbered(log, 40)  # rolls into the spares
+        new = [p for p in directory.glob("*.seg") if p.name not in before]
+        assert inodes <= {p.stat().st_ino for p in new} and not list(directory.glob("*.spare"))
+        assert [r.payload for r in log.read(0, limit=1000)] == [_payload(s) for s in range(100, 160)]
+        shutil.copytree(tmp_path / "logs", tmp_path / "copy")
+        await store.aclose()
+
+        caplog.clear()
+        for root in ("copy", "logs"):
+            store = SegmentLogStore(tmp_path / root, segment_bytes=4096)
+            log = store.open("l")
+            assert [r.payload for r in log.read(0, limit=1000)] == [_payload(s) for s in range(100, 160)]
+            assert log.next_seq == 160
+            await _append_numbered(log, 5)
+            assert log.read(160)[0].payload == _payload(160)
+            await store.aclose()
+        assert "torn" not in caplog.text
+
+        # spares left by a clean close are adopted when the log is opened again, and reused
+        store = segment_store(tmp_path)
+        log = store.open("l")
+        await log.trim(150)
+        kept = {p.stat().st_ino for p in directory.glob("*.spare")}
+        assert kept
+        await store.aclose()
+        store = segment_store(tmp_path)
+        log = store.open("l")
+        await _append_numbered(log, 40)
+        assert kept & {p.stat().st_ino for p in directory.glob("*.seg")}
+        assert [r.payload for r in log.read(0, limit=1000)] == [_payload(s) for s in range(150, 205)]
+        await store.aclose()
+
+    run(main())
+
+
+def test_spares_stay_within_the_store_budget_and_go_with_their_log(tmp_path: Path) -> None:
+    """No budget: trimmed segments are deleted as before. A budget of one segment: one spare across the
+    store. Dropping a log gives its spares' budget back."""
+
+    async def main() -> None:
+        store = segment_store(tmp_path, spare_bytes=0)
+        log = store.open("a")
+        await _append_numbered(log, 100)
+        await log.trim(90)
+        await store.aclose()
+        assert not list((tmp_path / "logs").rglob("*.spare"))
+
+        store = segment_store(tmp_path, spare_bytes=4096)
+        logs = [store.open(n) for n in ("b", "c")]
+        for log in logs:
+            await _append_numbered(log, 100)
+            await log.trim(90)
+        assert len(list((tmp_path / "logs").rglob("*.spare"))) == 1
+        holder = next(log for log in logs if list((tmp_path / "logs" / log_dir_name(log.name)).glob("*.spare")))
+        other = next(log for log in logs if log is not holder)
+        assert await store.drop(holder.name)
+        await _append_numbered(other, 100)
+        await other.trim(180)
+        assert len(list((tmp_path / "logs").rglob("*.spare"))) == 1  # the dropped log's budget came back
+        assert [r.seq for r in other.read(0, limit=1000)] == list(range(180, 200))
+        await store.aclose()
 
     run(main())
