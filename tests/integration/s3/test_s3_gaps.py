@@ -607,3 +607,50 @@ def test_streamed_1gib_put_and_get_keep_server_memory_flat(tmp_path: Path) -> No
         s3.delete_object(Bucket="mem", Key="big")
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("operation", ["PutObject", "UploadPart"])
+def test_a_body_without_a_declared_length_is_refused_as_aws_does(
+    nimbus_server: NimbusProcess, s3: Any, bucket: str, operation: str
+) -> None:
+    """No Content-Length and no Transfer-Encoding: 411 MissingContentLength. Transfer-Encoding: chunked
+    (length unknown): 501 NotImplemented naming the header. Nothing is stored, and the connection still
+    serves the next request correctly."""
+    path = f"/{bucket}/nolength"
+    if operation == "UploadPart":
+        upload_id = s3.create_multipart_upload(Bucket=bucket, Key="nolength")["UploadId"]
+        path += f"?partNumber=1&uploadId={upload_id}"
+    conn = http.client.HTTPConnection("127.0.0.1", nimbus_server.port, timeout=30)
+    try:
+        for framing, status, code in (({}, 411, "MissingContentLength"), ({"Transfer-Encoding": "chunked"}, 501, "NotImplemented")):
+            headers = signed_headers(nimbus_server, "PUT", path, framing)
+            conn.putrequest("PUT", path, skip_accept_encoding=True)
+            for name, value in headers.items():
+                conn.putheader(name, value)
+            conn.endheaders()
+            if framing:
+                conn.send(b"5\r\nhello\r\n0\r\n\r\n")
+            resp = conn.getresponse()
+            body = resp.read().decode()
+            assert resp.status == status, body
+            assert f"<Code>{code}</Code>" in body and resp.getheader("x-amz-request-id")
+            if framing:
+                assert "<Header>Transfer-Encoding</Header>" in body
+            else:
+                assert "You must provide the Content-Length HTTP header." in body
+            if resp.getheader("connection", "").lower() == "close":
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", nimbus_server.port, timeout=30)
+    finally:
+        conn.close()
+    if operation == "UploadPart":
+        assert s3.list_parts(Bucket=bucket, Key="nolength", UploadId=upload_id).get("Parts", []) == []
+        s3.abort_multipart_upload(Bucket=bucket, Key="nolength", UploadId=upload_id)
+    else:
+        with pytest.raises(ClientError) as err:
+            s3.head_object(Bucket=bucket, Key="nolength")
+        assert err.value.response["Error"]["Code"] == "404"
+    # the same call with its length declared works
+    s3.put_object(Bucket=bucket, Key="nolength", Body=b"hello")
+    assert s3.get_object(Bucket=bucket, Key="nolength")["Body"].read() == b"hello"
+    s3.delete_object(Bucket=bucket, Key="nolength")

@@ -17,7 +17,15 @@ from nimbus.bytestream import ByteStream
 from nimbus.services.base import RequestContext
 from nimbus.services.s3 import checksums
 from nimbus.services.s3.engine import S3Engine, s3_engine
-from nimbus.services.s3.errors import BadDigest, InvalidArgument, InvalidDigest, InvalidRequest, MalformedXML
+from nimbus.services.s3.errors import (
+    BadDigest,
+    HeaderNotImplemented,
+    InvalidArgument,
+    InvalidDigest,
+    InvalidRequest,
+    MalformedXML,
+    MissingContentLength,
+)
 from nimbus.services.s3.notifications import Origin, validate_configuration
 from nimbus.services.s3.objects import MAX_LIST_KEYS, Conditions, Content, Integrity, ObjectRead, S3Object, check_key
 
@@ -44,6 +52,17 @@ def stamp(epoch: float) -> dt.datetime:
 def origin_of(ctx: RequestContext) -> Origin:
     principal = f"AWS:{ctx.access_key}" if ctx.access_key else f"AWS:{ctx.account_id}"
     return Origin(region=ctx.region, principal=principal, request_id=ctx.request_id, host_id=None)
+
+
+def require_length(headers: dict[str, str]) -> None:
+    """S3 takes an object's body only with its length declared: a ``Transfer-Encoding`` (chunked, no
+    Content-Length) is 501 NotImplemented and a body with neither is 411 MissingContentLength, as AWS
+    answers. (aws-chunked bodies declare Content-Length, and the decoded length in its own header.)"""
+    if "content-length" in headers:
+        return
+    if headers.get("transfer-encoding", "identity").lower() != "identity":
+        raise HeaderNotImplemented("Transfer-Encoding")
+    raise MissingContentLength()
 
 
 def content_of(params: dict[str, Any]) -> Content:
@@ -314,6 +333,7 @@ class S3Api:
     # -- objects ---------------------------------------------------------------------------------
 
     async def put_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        require_length(ctx.headers)
         body = params.get("Body")
         data: Any = body.chunks() if isinstance(body, ByteStream) else (body or b"")
         obj = await self.engine.objects.put(
@@ -497,6 +517,7 @@ class S3Api:
                 "ChecksumAlgorithm": upload.checksum_algorithm, "ChecksumType": upload.checksum_type}
 
     async def upload_part(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        require_length(ctx.headers)
         body = params.get("Body")
         data: Any = body.chunks() if isinstance(body, ByteStream) else (body or b"")
         part = await self.engine.multipart.upload_part(

@@ -205,3 +205,19 @@ class NoSuchTagSet(S3Error):
 class IncompleteBody(S3Error):
     code = "IncompleteBody"
     status = 400
+
+
+class MissingContentLength(S3Error):
+    code = "MissingContentLength"
+    status = 411
+
+    def __init__(self) -> None:
+        super().__init__("You must provide the Content-Length HTTP header.")
+
+
+class HeaderNotImplemented(S3Error):
+    code = "NotImplemented"
+    status = 501
+
+    def __init__(self, header: str) -> None:
+        super().__init__("A header you provided implies functionality that is not implemented", Header=header)
