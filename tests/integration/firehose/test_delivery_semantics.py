@@ -501,3 +501,97 @@ def test_processor_with_a_function_that_does_not_exist(fh: Any, s3: Any, server:
     assert {r["attemptsMade"] for r in recs} == {2} and {r["lambdaARN"] for r in recs} == {missing}
     st = stream_stats(server, name)
     assert st["transform_invocations"] == 2 and st["transform_failed"] == 2 and st["delivered_records"] == 0
+
+
+# ------------------------------------------------------------------------------ large batches, streamed
+
+BIG_RECORD = 4000  # bytes; 1,000 records per PutRecordBatch call = 4 MB
+
+
+def _put_big(fh: Any, name: str, calls: int, tag: str) -> list[bytes]:
+    sent: list[bytes] = []
+    for c in range(calls):
+        recs = [f"{tag}-{c}-{i:04d}:".encode().ljust(BIG_RECORD - 1, bytes([97 + (c + i) % 26])) + b"\n" for i in range(1000)]
+        for start in range(0, 1000, 500):
+            r = fh.put_record_batch(DeliveryStreamName=name, Records=[{"Data": d} for d in recs[start : start + 500]])
+            assert r["FailedPutCount"] == 0
+        sent += recs
+    return sent
+
+
+@pytest.mark.parametrize("fmt", ["UNCOMPRESSED", "GZIP"])
+def test_a_large_batch_is_streamed_from_the_buffer_into_one_object(fh: Any, s3: Any, server: NimbusProcess, fmt: str) -> None:
+    """A batch larger than the stream's read chunk (8 MB) goes from the log into its object a chunk at a
+    time: 20 MB under a 32 MB size hint land as one object, byte for byte, and the counters add up."""
+    bucket = new_bucket(s3)
+    name = create(fh, bucket, CompressionFormat=fmt, BufferingHints={"SizeInMBs": 32, "IntervalInSeconds": 900})
+    sent = _put_big(fh, name, 5, fmt)
+    flush(server, name)
+    got = objects(s3, bucket)
+    assert len(got) == 1
+    ((key, body),) = got.items()
+    assert key.endswith(".gz") == (fmt == "GZIP")
+    data = gzip.decompress(body) if fmt == "GZIP" else body
+    assert data == b"".join(sent)
+    st = stream_stats(server, name)
+    assert st["delivered_records"] == len(sent) and st["objects"] == 1 and st["backlog_records"] == 0
+    assert st["delivered_bytes"] == len(body)
+    head = s3.head_object(Bucket=bucket, Key=key)
+    assert head["ContentLength"] == len(body) and head["ETag"].strip('"') == __import__("hashlib").md5(body).hexdigest()
+    if fmt == "GZIP":
+        assert head["ContentEncoding"] == "gzip"
+
+
+def test_streamed_batches_keep_to_the_size_hint(fh: Any, s3: Any, server: NimbusProcess) -> None:
+    """12 MB waiting under a 1 MB size hint: streamed batches of at most 1 MiB each (no record split, none
+    lost or repeated), in order."""
+    bucket = new_bucket(s3)
+    name = create(fh, bucket, BufferingHints={"SizeInMBs": 1, "IntervalInSeconds": 900})
+    sent = _put_big(fh, name, 3, "hint")
+    flush(server, name)
+    got = objects(s3, bucket)
+    assert all(len(b) <= 1 << 20 for b in got.values()) and len(got) >= 12
+    index = {line: i for i, line in enumerate(sent)}
+    runs = []
+    for body in got.values():  # (keys of one second sort by their random part: order by content)
+        positions = [index[line] for line in body.splitlines(keepends=True)]
+        assert positions == list(range(positions[0], positions[0] + len(positions)))  # consecutive records
+        runs.append(positions)
+    assert sorted(p for run in runs for p in run) == list(range(len(sent)))  # each record once
+    assert stream_stats(server, name)["delivered_records"] == len(sent)
+
+
+def test_a_streamed_batch_waits_for_its_bucket_on_disk(fh: Any, s3: Any, server: NimbusProcess) -> None:
+    """A large batch whose bucket is missing stays in the log (no spill file, no memory) and is streamed
+    again, whole, once the bucket exists."""
+    bucket = f"fh-big-later-{uuid.uuid4().hex[:8]}"
+    # (the size trigger, not the interval: a flush that starts with less than 8 MB waiting is read whole)
+    name = create(fh, bucket, BufferingHints={"SizeInMBs": 16, "IntervalInSeconds": 900})
+    sent = _put_big(fh, name, 5, "later")
+    st = wait_stats(server, name, lambda s: s["delivery_failures"] >= 2)
+    assert st["delivery_failures"] >= 2 and st["objects"] == 0
+    spill = server.data_dir / "firehose" / "spill"
+    assert not spill.exists() or not any(spill.iterdir())
+    s3.create_bucket(Bucket=bucket)
+    st = wait_stats(server, name, lambda s: s["objects"] >= 1, timeout=60)  # the retry delivers it by itself
+    assert st["objects"] == 1 and st["delivered_records"] >= 4000  # the 16 MB batch, whole
+    flush(server, name)  # and the rest, below the size hint, without waiting out the interval
+    assert stream_stats(server, name)["delivered_records"] == len(sent)
+    got = objects(s3, bucket)
+    assert sorted(line for body in got.values() for line in body.splitlines(keepends=True)) == sorted(sent)
+
+
+def test_a_streamed_batch_that_expires_is_counted_whole(tmp_path: Path) -> None:
+    """A streamed batch still undeliverable after the retention: its records (exactly the batch the size
+    hint makes, 4,194 records of 4,000 B under 16 MiB) are counted expired and logged, the rest wait."""
+    p = NimbusProcess(tmp_path / "data", env={"NIMBUS_FIREHOSE_CREATE_DELAY_S": "0.1", "NIMBUS_FIREHOSE_RETENTION_S": "1"}).start()
+    try:
+        fh = p.client("firehose")
+        name = create(fh, f"fh-never-{uuid.uuid4().hex[:8]}", BufferingHints={"SizeInMBs": 16, "IntervalInSeconds": 900})
+        _put_big(fh, name, 5, "gone")
+        st = wait_stats(p, name, lambda s: s["expired_records"] > 0, timeout=60)
+        assert st["expired_records"] == (16 << 20) // BIG_RECORD == 4194
+        assert st["delivered_records"] == 0 and st["backlog_records"] == 5000 - 4194
+        assert f"firehose records expired undelivered stream={name} records=4194 bytes={4194 * BIG_RECORD}" in p.logs()
+    finally:
+        p.stop()

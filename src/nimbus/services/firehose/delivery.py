@@ -18,7 +18,8 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+import zlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -29,7 +30,7 @@ from nimbus.clock import Clock
 from nimbus.services.firehose import compression
 from nimbus.services.firehose import metrics as m
 from nimbus.services.firehose import kinesis_source
-from nimbus.services.firehose.buffer import StreamBuffer
+from nimbus.services.firehose.buffer import MAX_RECORDS_PER_FLUSH, StreamBuffer
 from nimbus.storage import JoinedRecords, LogRecord
 from nimbus.services.firehose.prefixes import Layout, PrefixError
 from nimbus.services.firehose.transform import (
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 DEFAULT_RETENTION_S = 24 * 3600  # A.7: DirectPut data is kept 24 h while the destination is down
 RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 MAX_ACTIVE_PARTITIONS = 500  # A.4 rule 7
+STREAM_CHUNK_BYTES = 8 << 20  # a streamed batch (see StreamedBatch) is read from the log this much at a time
+STREAMED_FORMATS = ("UNCOMPRESSED", "GZIP")  # compressed a chunk at a time; the other formats are built whole
 
 
 class DestinationError(Exception):
@@ -61,6 +64,9 @@ class ObjectSink(Protocol):
     async def put_object(
         self, bucket: str, key: str, body: bytes, *, content_encoding: str | None, account_id: str, region: str
     ) -> None: ...
+
+    # A sink whose put_object also takes an async iterable of chunks (of unknown total length) says so with
+    # a true class attribute ``streams``: a plain batch is then streamed to it from the log (StreamedBatch).
 
 
 @dataclass(slots=True, frozen=True)
@@ -113,6 +119,75 @@ class PlannedObject:
     content_encoding: str | None
     records: int
     kind: str  # "data" | "error" | "backup"
+    source: StreamedBatch | None = None  # the body is streamed from the log (``body`` stays empty)
+
+
+class StreamedBatch:
+    """A plain batch (no processor, Kinesis source or partitioning; UNCOMPRESSED or GZIP) streamed from the
+    stream's log into its object, ``STREAM_CHUNK_BYTES`` at a time, so delivering a 128 MB buffer holds a
+    few chunks in memory instead of the batch. Each write of the object is a pass over the log from
+    ``start_seq``: the first one that reads to the end fixes the batch (up to the size hint, as a whole
+    read would), and a retry reads the same records again; they stay in the log until the checkpoint moves
+    past them, so a batch waiting for its destination needs neither memory nor a spill file."""
+
+    def __init__(self, buffer: StreamBuffer, start_seq: int, separator: bytes, fmt: str) -> None:
+        self.buffer = buffer
+        self.start_seq = start_seq
+        self.separator = separator
+        self.fmt = fmt
+        self.end_seq: int | None = None  # fixed by the first pass that read the whole batch
+        self.count = 0  # records, source bytes (payloads) and object bytes of that pass
+        self.source_bytes = 0
+        self.size = 0
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        log_ = self.buffer.log
+        sep = self.separator
+        end, size_bytes = self.end_seq, self.buffer.size_bytes
+        seq, count, payload, out = self.start_seq, 0, 0, 0
+        gz = zlib.compressobj(6, zlib.DEFLATED, 31) if self.fmt == "GZIP" else None
+        while True:
+            if end is not None:
+                if seq >= end:
+                    break
+                chunk = await _off_loop(log_.read_joined, seq, end - seq, STREAM_CHUNK_BYTES, sep)
+                if not chunk.count:
+                    raise RuntimeError(f"firehose batch {self.start_seq}..{end} is no longer in the log at {seq}")
+                n = len(chunk.data) - chunk.count * len(sep)
+            else:
+                budget = size_bytes - payload
+                if count and (budget <= 0 or count >= MAX_RECORDS_PER_FLUSH):
+                    break
+                chunk = await _off_loop(
+                    log_.read_joined, seq, MAX_RECORDS_PER_FLUSH - count, min(STREAM_CHUNK_BYTES, max(budget, 1)), sep
+                )
+                if not chunk.count:
+                    break
+                n = len(chunk.data) - chunk.count * len(sep)
+                if count and n > budget:
+                    break  # one record larger than what is left of the size hint: the next batch's first
+            count += chunk.count
+            payload += n
+            seq = chunk.next_seq
+            data = chunk.data
+            del chunk
+            if gz is not None:
+                data = await _off_loop(gz.compress, data)
+            out += len(data)
+            if data:
+                yield data
+            del data
+        if gz is not None:
+            tail = gz.flush()
+            out += len(tail)
+            yield tail
+        self.end_seq, self.count, self.source_bytes, self.size = seq, count, payload, out
+
+    async def settle(self) -> None:
+        """Fix the batch without writing it (a batch that expired before any pass read it whole)."""
+        if self.end_seq is None:
+            async for _ in self.chunks():
+                pass
 
 
 @dataclass(slots=True)
@@ -310,6 +385,12 @@ class Deliverer:
             # no transform, no partitioning (most streams): the batch's payloads make one object as they
             # are, read joined, with no per-record objects (the object the general path below would make)
             separator = b"\n" if cfg.append_delimiter else b""
+            if (
+                self.buffer.pending_bytes > STREAM_CHUNK_BYTES  # (a smaller batch is read whole: it may go inline)
+                and getattr(self.sink, "streams", False)
+                and (cfg.compression or "UNCOMPRESSED") in STREAMED_FORMATS
+            ):
+                return await self._flush_streamed(cfg, separator)
             joined = await _off_loop(self.buffer.read_batch_joined, separator)
             if not joined.count:
                 return 0
@@ -346,11 +427,28 @@ class Deliverer:
         del records, staged, sources, ok, failed, rest  # as above: only the plan keeps the batch
         return await self._deliver(cfg, plan, count, first_arrival_ms, source_bytes, end_seq)
 
+    async def _flush_streamed(self, cfg: DeliveryConfig, separator: bytes) -> int:
+        """``flush_once`` for a plain batch streamed from the log into its object (see StreamedBatch)."""
+        start = self.buffer.checkpoint
+        first = await _off_loop(self.buffer.log.read, start, 1)
+        if not first:
+            return 0
+        oldest = first[0].timestamp_ms  # the log's timestamps never decrease: the first record is the oldest
+        ext = compression.extension(cfg.compression, cfg.file_extension)
+        key = cfg.layout.prefix(oldest) + cfg.layout.object_name(cfg.stream_name, cfg.version, oldest, str(uuid.uuid4()), ext)
+        batch = StreamedBatch(self.buffer, first[0].seq, separator, cfg.compression or "UNCOMPRESSED")
+        del first
+        plan = [PlannedObject(cfg.bucket, key, b"", compression.content_encoding(cfg.compression), 0, "data", batch)]
+        return await self._deliver(cfg, plan, 0, oldest, 0, None)
+
     async def _deliver(
-        self, cfg: DeliveryConfig, plan: list[PlannedObject], count: int, first_arrival_ms: int, source_bytes: int, end_seq: int
+        self, cfg: DeliveryConfig, plan: list[PlannedObject], count: int, first_arrival_ms: int, source_bytes: int,
+        end_seq: int | None,
     ) -> int:
         """Write a batch's objects (retried until they are written or the batch expires), then checkpoint
-        past it (``end_seq``). Returns ``count``."""
+        past it (``end_seq``). Returns ``count``. A streamed batch (``end_seq`` None: one object whose
+        ``source`` is a StreamedBatch) takes its extent, count and sizes from the pass that wrote it."""
+        streamed = plan[0].source if end_seq is None else None
         written: set[int] = set()
         sizes = [len(obj.body) for obj in plan]
         spilled: dict[int, Path] = {}  # objects waiting in files (their body in memory is emptied)
@@ -363,7 +461,11 @@ class Deliverer:
                     for i, obj in enumerate(plan):
                         if i in written:
                             continue
-                        body = obj.body if i not in spilled else await _off_loop(spilled[i].read_bytes)
+                        body: Any
+                        if obj.source is not None:
+                            body = obj.source.chunks()
+                        else:
+                            body = obj.body if i not in spilled else await _off_loop(spilled[i].read_bytes)
                         await self.sink.put_object(
                             obj.bucket, obj.key, body, content_encoding=obj.content_encoding,
                             account_id=cfg.account_id, region=cfg.region,
@@ -382,6 +484,9 @@ class Deliverer:
                     self.counters.last_error = f"{type(e).__name__}: {e}"
                     age_s = self.clock.time() - first_arrival_ms / 1000
                     if age_s > self.retention_s:
+                        if streamed is not None:
+                            await streamed.settle()
+                            count, source_bytes = streamed.count, streamed.source_bytes
                         self.counters.expired_records += count
                         m.EXPIRED.inc(*cfg.labels, amount=count)
                         log.error(
@@ -401,6 +506,10 @@ class Deliverer:
         finally:
             for path in spilled.values():
                 path.unlink(missing_ok=True)
+        if streamed is not None:
+            assert streamed.end_seq is not None  # written, or settled when it expired
+            end_seq, count, source_bytes = streamed.end_seq, streamed.count, streamed.source_bytes
+            plan[0].records, sizes[0] = count, streamed.size
         labels = cfg.labels
         for i in written:
             obj = plan[i]

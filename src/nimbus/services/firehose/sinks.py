@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterable
 from typing import TYPE_CHECKING, Any
 
 from nimbus.errors import ServiceError
@@ -33,6 +34,8 @@ _LAMBDA_CODES = {
 
 
 class S3EngineSink:
+    streams = True  # put_object takes an async iterable of chunks too (the S3 engine streams it to disk)
+
     def __init__(self, core: Nimbus) -> None:
         self.core = core
 
@@ -42,7 +45,8 @@ class S3EngineSink:
         return s3_engine(self.core)
 
     async def put_object(
-        self, bucket: str, key: str, body: bytes, *, content_encoding: str | None, account_id: str, region: str
+        self, bucket: str, key: str, body: bytes | AsyncIterable[bytes], *, content_encoding: str | None,
+        account_id: str, region: str,
     ) -> None:
         try:
             engine = self._engine()
