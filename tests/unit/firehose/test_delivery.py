@@ -373,3 +373,26 @@ async def test_a_batch_waiting_for_its_destination_waits_on_disk(tmp_path: Any) 
     assert not list(spill.iterdir())  # delivered: the file is gone
     assert rig.deliverer.counters.delivered_bytes == 2000
     await rig.deliverer.aclose()
+
+
+@pytest.mark.parametrize("size_mb", [1, 2, 40])
+async def test_a_reopened_buffer_measures_its_backlog_like_a_whole_batch_read(monkeypatch: pytest.MonkeyPatch, size_mb: int) -> None:
+    """Opening a stream measures what waits (oldest arrival, bytes up to the size hint, more beyond?) in
+    chunks instead of reading a whole batch: the same figures as the whole read, with records that
+    straddle chunk and hint boundaries (chunks made small here)."""
+    from nimbus.services.firehose import buffer as buffer_module
+
+    monkeypatch.setattr(buffer_module, "PROBE_CHUNK_BYTES", 300_000)
+    rig = Rig()
+    sizes = [1 + (i * 7919) % 90_000 for i in range(120)]  # ~5.4 MB of records from 1 B to 90 KB
+    for i, n in enumerate(sizes):
+        rig.clock.advance(0.001)
+        await rig.put(bytes([i % 256]) * n)
+    for skip in (0, 3, 60, 119):
+        rig.storage.metadata.put("firehose.checkpoint", "acct/r/s", {"next_seq": skip})
+        again = StreamBuffer(rig.log, rig.storage.metadata, "acct/r/s", rig.clock, size_bytes=size_mb * MB, interval_s=60)
+        whole = rig.log.read(skip, limit=10**6, max_bytes=size_mb * MB)
+        expected = sum(len(r.payload) for r in whole)
+        if whole[-1].seq + 1 < rig.log.next_seq:
+            expected = max(expected, size_mb * MB)
+        assert (again.oldest_arrival_ms, again.pending_bytes) == (whole[0].timestamp_ms, expected)

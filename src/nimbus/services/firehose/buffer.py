@@ -22,6 +22,7 @@ from nimbus.storage import JoinedRecords, Log, LogRecord, MetadataStore
 
 CHECKPOINT_KIND = "firehose.checkpoint"
 MAX_RECORDS_PER_FLUSH = 500_000
+PROBE_CHUNK_BYTES = 8 << 20
 
 
 class StreamBuffer:
@@ -55,11 +56,33 @@ class StreamBuffer:
             self.pending_bytes = 0
             self.oldest_arrival_ms = None
             return
-        batch = self.log.read(self.checkpoint, limit=MAX_RECORDS_PER_FLUSH, max_bytes=self.size_bytes)
-        self.oldest_arrival_ms = batch[0].timestamp_ms if batch else None
-        self.pending_bytes = sum(len(r.payload) for r in batch)
-        if batch and batch[-1].seq + 1 < self.log.next_seq:
+        self.oldest_arrival_ms, self.pending_bytes, more = self._measure(self.checkpoint, self.size_bytes)
+        if more:
             self.pending_bytes = max(self.pending_bytes, self.size_bytes)  # more than a batch is waiting
+
+    def _measure(self, from_seq: int, max_bytes: int) -> tuple[int | None, int, bool]:
+        """What a batch read from ``from_seq`` up to ``max_bytes`` would hold: (the first record's arrival,
+        its payload bytes, whether more records wait past it), read ``PROBE_CHUNK_BYTES`` at a time, so
+        that opening a stream with a large backlog does not hold a whole batch in memory."""
+        log = self.log
+        end = log.next_seq
+        seq, total, count, oldest = from_seq, 0, 0, None
+        while seq < end and count < MAX_RECORDS_PER_FLUSH:
+            room = max_bytes - total
+            if count and room <= 0:
+                break
+            chunk = log.read_joined(seq, limit=MAX_RECORDS_PER_FLUSH - count, max_bytes=min(PROBE_CHUNK_BYTES, max(room, 1)))
+            if not chunk.count:
+                break
+            n = len(chunk.data)
+            if count and n > room:
+                break  # one record larger than what is left: the next batch's first
+            if oldest is None:
+                oldest = chunk.first_timestamp_ms
+            total += n
+            count += chunk.count
+            seq = chunk.next_seq
+        return oldest, total, seq < log.next_seq
 
     def reconfigure(self, *, size_bytes: int, interval_s: float) -> None:
         self.size_bytes = size_bytes
