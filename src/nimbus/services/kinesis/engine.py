@@ -50,6 +50,7 @@ from nimbus.services.kinesis.streams import (
     Consumer,
     Shard,
     Stream,
+    shard_id_for,
     uniform_plan,
 )
 from nimbus.storage.base import LogClosed, LogRecord, LogStore, MetadataStore
@@ -62,6 +63,11 @@ MAX_GET_LIMIT = 10_000  # B.5
 MAX_GET_BYTES = 10 << 20  # B.5: 10 MiB per GetRecords response
 MAX_CREATING_STREAMS = 5  # B.2
 MAX_SCALINGS_PER_DAY = 10  # B.3
+# GetShardIterator's wording when the iterator type and StartingSequenceNumber do not go together
+_ITERATOR_TYPE_RULE = (
+    "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or "
+    "(2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
+)
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
 
@@ -721,32 +727,48 @@ class Streams:
         shard = self.shard(stream, shard_id)
         assert shard.log is not None
         lg = shard.log
+        if starting_sequence_number and kind in ("TRIM_HORIZON", "LATEST"):
+            raise InvalidArgumentException(_ITERATOR_TYPE_RULE + f"Request specified {kind} and also a StartingSequenceNumber.")
         if kind == "TRIM_HORIZON":
             pos = lg.first_seq
         elif kind == "LATEST":
             pos = lg.next_seq if shard.end_seq is None else shard.end_seq
         elif kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
             if not starting_sequence_number:
-                raise InvalidArgumentException(f"StartingSequenceNumber is required for ShardIteratorType {kind}.")
+                raise InvalidArgumentException(_ITERATOR_TYPE_RULE + f"Request specified {kind} and no StartingSequenceNumber.")
             pos = self._log_seq_of(stream, shard, starting_sequence_number, "GetShardIterator")
             pos = pos + 1 if kind == "AFTER_SEQUENCE_NUMBER" else max(pos, 0)
         elif kind == "AT_TIMESTAMP":
             if timestamp is None:
-                raise InvalidArgumentException("Timestamp is required for ShardIteratorType AT_TIMESTAMP.")
-            pos = lg.seq_at_or_after_time(int(timestamp * 1000))
+                raise InvalidArgumentException(
+                    "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. "
+                    "Current request has no timestamp parameter."
+                )
+            at_ms, now_ms = int(timestamp * 1000), _now_ms(self.clock)
+            if at_ms > now_ms:
+                raise InvalidArgumentException(
+                    "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
+                    f"timestampInMillis: {at_ms}, currentTimestampInMillis: {now_ms}"
+                )
+            pos = lg.seq_at_or_after_time(at_ms)
         else:
             raise InvalidArgumentException(f"Invalid ShardIteratorType {kind}.")
         return self._iterator(stream, shard, pos)
 
     def _log_seq_of(self, stream: Stream, shard: Shard, text: str, operation: str) -> int:
+        where = f"used in {operation} on shard {shard.shard_id} in stream {stream.name} under account {stream.account}"
         try:
             position = sequence.decode(text)
-        except sequence.BadSequenceNumber:
-            position = None
-        if position is None or position.epoch != stream.epoch % 10**10 or position.shard_index != shard.index:
+        except sequence.BadSequenceNumber as exc:
+            raise InvalidArgumentException(f"StartingSequenceNumber {text} {where} is invalid.") from exc
+        if position.epoch != stream.epoch % 10**10:
             raise InvalidArgumentException(
-                f"StartingSequenceNumber {text} used in {operation} on shard {shard.shard_id} in stream {stream.name} "
-                f"under account {stream.account} is invalid because it did not come from this stream."
+                f"StartingSequenceNumber {text} {where} is invalid because it did not come from this stream."
+            )
+        if position.shard_index != shard.index:
+            raise InvalidArgumentException(
+                f"Invalid StartingSequenceNumber. It encodes {shard_id_for(position.shard_index)}, "
+                f"while it was used in a call to a shard with {shard.shard_id}"
             )
         return position.log_seq
 

@@ -1,0 +1,78 @@
+"""Kinesis details an AWS user runs into: argument rules, limits and the wording of AWS's errors.
+
+Each test here was written against a discrepancy found auditing Nimbus against the botocore model and
+AWS's documented (or widely reported) answers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import NimbusProcess
+from tests.integration.kinesis.helpers import FAST_ENV, code, create_active
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NimbusProcess]:
+    p = NimbusProcess(tmp_path_factory.mktemp("kinesis-fidelity") / "data", env=FAST_ENV).start()
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+@pytest.fixture(scope="module")
+def k(server: NimbusProcess):  # type: ignore[no-untyped-def]
+    return server.client("kinesis")
+
+
+def message(exc: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(exc.value.response["Error"]["Message"])
+
+
+def test_get_shard_iterator_argument_rules(k) -> None:  # type: ignore[no-untyped-def]
+    create_active(k, "gsi", 2)
+    s0, s1 = "shardId-000000000000", "shardId-000000000001"
+    on_s1 = k.put_record(StreamName="gsi", Data=b"x", PartitionKey="k", ExplicitHashKey=str(2**128 - 1))
+    assert on_s1["ShardId"] == s1
+    seq = on_s1["SequenceNumber"]
+    rule = (
+        "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or "
+        "(2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
+    )
+    for kind in ("TRIM_HORIZON", "LATEST"):  # a sequence number with a type that takes none is refused
+        with pytest.raises(ClientError) as e:
+            k.get_shard_iterator(StreamName="gsi", ShardId=s1, ShardIteratorType=kind, StartingSequenceNumber=seq)
+        assert code(e) == "InvalidArgumentException"
+        assert message(e) == rule + f"Request specified {kind} and also a StartingSequenceNumber."
+    with pytest.raises(ClientError) as e:
+        k.get_shard_iterator(StreamName="gsi", ShardId=s1, ShardIteratorType="AFTER_SEQUENCE_NUMBER")
+    assert message(e) == rule + "Request specified AFTER_SEQUENCE_NUMBER and no StartingSequenceNumber."
+    with pytest.raises(ClientError) as e:
+        k.get_shard_iterator(StreamName="gsi", ShardId=s1, ShardIteratorType="AT_TIMESTAMP")
+    assert code(e) == "InvalidArgumentException"
+    assert message(e) == (
+        "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter."
+    )
+    with pytest.raises(ClientError) as e:  # a day ahead of the server's clock
+        k.get_shard_iterator(StreamName="gsi", ShardId=s1, ShardIteratorType="AT_TIMESTAMP", Timestamp=time.time() + 86400)
+    assert code(e) == "InvalidArgumentException"
+    assert message(e).startswith("The timestampInMillis parameter cannot be greater than the currentTimestampInMillis.")
+    with pytest.raises(ClientError) as e:  # a number of this stream, but of another shard
+        k.get_shard_iterator(StreamName="gsi", ShardId=s0, ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=seq)
+    assert code(e) == "InvalidArgumentException"
+    assert message(e) == f"Invalid StartingSequenceNumber. It encodes {s1}, while it was used in a call to a shard with {s0}"
+    with pytest.raises(ClientError) as e:
+        k.get_shard_iterator(StreamName="gsi", ShardId=s0, ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber="123")
+    assert message(e) == (
+        f"StartingSequenceNumber 123 used in GetShardIterator on shard {s0} in stream gsi under account 000000000000 is invalid."
+    )
+    # the right combinations still work
+    it = k.get_shard_iterator(StreamName="gsi", ShardId=s1, ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=seq)
+    assert [r["Data"] for r in k.get_records(ShardIterator=it["ShardIterator"])["Records"]] == [b"x"]
+    past = k.get_shard_iterator(StreamName="gsi", ShardId=s1, ShardIteratorType="AT_TIMESTAMP", Timestamp=time.time() - 60)
+    assert [r["Data"] for r in k.get_records(ShardIterator=past["ShardIterator"])["Records"]] == [b"x"]
