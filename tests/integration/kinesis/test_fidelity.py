@@ -76,3 +76,23 @@ def test_get_shard_iterator_argument_rules(k) -> None:  # type: ignore[no-untype
     assert [r["Data"] for r in k.get_records(ShardIterator=it["ShardIterator"])["Records"]] == [b"x"]
     past = k.get_shard_iterator(StreamName="gsi", ShardId=s1, ShardIteratorType="AT_TIMESTAMP", Timestamp=time.time() - 60)
     assert [r["Data"] for r in k.get_records(ShardIterator=past["ShardIterator"])["Records"]] == [b"x"]
+
+
+def test_list_shards_next_token_stands_alone(k) -> None:  # type: ignore[no-untyped-def]
+    create_active(k, "lsn", 3)
+    arn = k.describe_stream_summary(StreamName="lsn")["StreamDescriptionSummary"]["StreamARN"]
+    token = k.list_shards(StreamARN=arn, MaxResults=1)["NextToken"]
+    others = {
+        "StreamName": "lsn",
+        "StreamARN": arn,
+        "ExclusiveStartShardId": "shardId-000000000000",
+        "ShardFilter": {"Type": "AT_LATEST"},
+        "StreamCreationTimestamp": 1_700_000_000,
+    }
+    for member, value in others.items():
+        with pytest.raises(ClientError) as e:
+            k.list_shards(NextToken=token, **{member: value})
+        assert code(e) == "InvalidArgumentException"
+        assert message(e) == f"NextToken and {member} cannot be provided together."
+    rest = k.list_shards(NextToken=token, MaxResults=5)  # MaxResults may come with it
+    assert [s["ShardId"] for s in rest["Shards"]] == ["shardId-000000000001", "shardId-000000000002"]

@@ -181,10 +181,10 @@ class KinesisApi:
         token = params.get("NextToken")
         shard_filter = params.get("ShardFilter") or {}
         if token:
-            if params.get("StreamName") or params.get("ExclusiveStartShardId") or shard_filter:
-                raise InvalidArgumentException(
-                    "NextToken and StreamName, ExclusiveStartShardId or ShardFilter cannot be provided together."
-                )
+            # the token names the stream and the listing: AWS refuses each member that would do it again
+            for member in ("StreamName", "StreamARN", "ExclusiveStartShardId", "ShardFilter", "StreamCreationTimestamp"):
+                if params.get(member) is not None:
+                    raise InvalidArgumentException(f"NextToken and {member} cannot be provided together.")
             doc = self.streams.read_token(token)
             stream = self.streams.get(ctx.account_id, ctx.region, doc["s"][2], None) if doc.get("s") else None
             if stream is None or doc["s"][:2] != [stream.account, stream.region]:
