@@ -86,19 +86,22 @@ class CodeStore:
         for leftover in root.glob("*.tmp-*"):
             shutil.rmtree(leftover, ignore_errors=True)
 
-    async def store(self, data: bytes) -> Package:
-        """Validate and durably store a zip (deduplicated by content) and extract it."""
+    async def inspect(self, data: bytes) -> Package:
+        """Validate a zip and describe it, storing nothing (UpdateFunctionCode's DryRun)."""
         if len(data) > MAX_ZIPPED_BYTES:
             raise InvalidParameterValueException(
                 f"Request must be smaller than {MAX_ZIPPED_BYTES} bytes for the CreateFunction operation"
             )
         unzipped = await asyncio.to_thread(check_zip, data) if len(data) > 1 << 20 else check_zip(data)
-        sha = hashlib.sha256(data).hexdigest()
-        key = blob_key(sha)
+        return Package(hashlib.sha256(data).hexdigest(), len(data), unzipped)
+
+    async def store(self, data: bytes) -> Package:
+        """Validate and durably store a zip (deduplicated by content) and extract it."""
+        pkg = await self.inspect(data)
+        key = blob_key(pkg.sha256_hex)
         if not self.blobs.exists(key):
             await self.blobs.put(key, data)
-        pkg = Package(sha, len(data), unzipped)
-        await self.extracted(sha)
+        await self.extracted(pkg.sha256_hex)
         return pkg
 
     def directory(self, sha256_hex: str) -> Path:

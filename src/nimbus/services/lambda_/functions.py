@@ -108,6 +108,18 @@ def public(cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in cfg.items() if not k.startswith("_")}
 
 
+# ListFunctions returns a subset of FunctionConfiguration: these come only from GetFunction(Configuration)
+# (API_ListFunctions)
+NOT_LISTED = frozenset(
+    {"State", "StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason", "LastUpdateStatusReasonCode", "RuntimeVersionConfig"}
+)
+
+
+def listed(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A stored configuration as ListFunctions shows it."""
+    return {k: v for k, v in cfg.items() if not k.startswith("_") and k not in NOT_LISTED}
+
+
 def not_found(arn: str) -> ResourceNotFoundException:
     return ResourceNotFoundException(f"Function not found: {arn}")
 
@@ -270,9 +282,14 @@ class Functions:
         code: dict[str, Any] = {k: params[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri") if params.get(k) is not None}
         if not code:
             raise InvalidParameterValueException("Please provide a source for function code.")
-        pkg = await self._package(code)
+        dry_run = bool(params.get("DryRun"))
+        pkg = await self._package(code, store=not dry_run)
         cfg = self.version_doc(ref, LATEST)
         self._check_revision(cfg, params.get("RevisionId"))
+        if dry_run:
+            # validate only (API_UpdateFunctionCode DryRun): nothing is stored; the answer shows the
+            # package that would be deployed on the unchanged configuration (a choice, lambda.md)
+            return {**public(cfg), "CodeSize": pkg.size, "CodeSha256": pkg.sha256_b64}
         if params.get("Architectures"):
             cfg["Architectures"] = list(params["Architectures"])
         cfg.update(
@@ -353,21 +370,20 @@ class Functions:
         self._on_change(ref)
 
     def list(self, region: str, account: str, marker: str | None, max_items: int | None, all_versions: bool) -> tuple[list[dict[str, Any]], str | None]:
+        """ListFunctions: at most ``max_items`` (≤ 50) configurations a page, versions counted one by one
+        with FunctionVersion=ALL; the marker is the last key returned (``name`` or ``name:version``)."""
         limit = min(max_items or LIST_PAGE_MAX, LIST_PAGE_MAX)
         prefix = f"{account}:{region}:"
         after = prefix + marker if marker else None
-        rows = self.db.list(FN, prefix, after=after, limit=limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        out: list[dict[str, Any]] = []
-        for key, _ in rows:
-            if all_versions:
-                out.extend(public(v) for _, v in self.db.list(VER, key + ":"))
-            else:
-                cfg = self.db.get(VER, f"{key}:{LATEST}")
-                if cfg is not None:
-                    out.append(public(cfg))
-        next_marker = rows[-1][0][len(prefix) :] if more and rows else None
+        if all_versions:
+            # one row per version: keys acct:region:name:$LATEST / :0000000001 sort by name, $LATEST first
+            rows = self.db.list(VER, prefix, after=after, limit=limit + 1)
+            page = [(key, cfg) for key, cfg in rows[:limit]]
+        else:
+            rows = self.db.list(FN, prefix, after=after, limit=limit + 1)
+            page = [(key, self.db.get(VER, f"{key}:{LATEST}")) for key, _ in rows[:limit]]
+        out = [listed(cfg) for _, cfg in page if cfg is not None]
+        next_marker = page[-1][0][len(prefix) :] if len(rows) > limit and page else None
         return out, next_marker
 
     # --- versions -------------------------------------------------------------------------------
@@ -706,7 +722,7 @@ class Functions:
 
     # --- checks -----------------------------------------------------------------------------------
 
-    async def _package(self, code: dict[str, Any]) -> Package:
+    async def _package(self, code: dict[str, Any], *, store: bool = True) -> Package:
         if code.get("ImageUri"):
             raise InvalidParameterValueException("Nimbus supports only PackageType Zip (container images are not supported).")
         data = code.get("ZipFile")
@@ -714,7 +730,7 @@ class Functions:
             data = await self.read_s3(code["S3Bucket"], code.get("S3Key") or "", code.get("S3ObjectVersion"))
         if data is None:
             raise InvalidParameterValueException("Please provide a source for function code.")
-        return await self.code.store(bytes(data))
+        return await (self.code.store(bytes(data)) if store else self.code.inspect(bytes(data)))
 
     async def read_s3(self, bucket: str, key: str, version: str | None) -> bytes:
         """Code.S3Bucket/S3Key: replaced by the engine with a reader over Nimbus's S3 when it is served."""

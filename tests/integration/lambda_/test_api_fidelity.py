@@ -1,0 +1,71 @@
+"""Lambda API details checked against botocore's model and AWS's API reference, end to end with boto3:
+UpdateFunctionCode DryRun, ListFunctions pages and fields."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import NimbusProcess
+from tests.integration.lambda_.functions import create, py_zip
+
+ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
+
+
+@pytest.fixture(scope="module")
+def lam(nimbus_server: NimbusProcess):
+    return nimbus_server.client("lambda")
+
+
+def returns(value: str) -> str:
+    return f"def handler(event, context):\n    return {value!r}\n"
+
+
+def test_update_code_dry_run_validates_and_changes_nothing(lam) -> None:
+    create(lam, "fx-dry", returns("old"))
+    before = lam.get_function_configuration(FunctionName="fx-dry")
+    new = py_zip(returns("new"))
+    out = lam.update_function_code(FunctionName="fx-dry", ZipFile=new, DryRun=True)
+    assert out["CodeSha256"] == base64.b64encode(hashlib.sha256(new).digest()).decode()
+    after = lam.get_function_configuration(FunctionName="fx-dry")
+    assert (after["CodeSha256"], after["RevisionId"], after["LastModified"]) == (
+        before["CodeSha256"],
+        before["RevisionId"],
+        before["LastModified"],
+    )
+    assert json.loads(lam.invoke(FunctionName="fx-dry")["Payload"].read()) == "old"
+    with pytest.raises(ClientError) as e:
+        lam.update_function_code(FunctionName="fx-dry", ZipFile=b"not a zip", DryRun=True)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    with pytest.raises(ClientError) as e:
+        lam.update_function_code(FunctionName="fx-dry", ZipFile=new, DryRun=True, RevisionId="stale")
+    assert e.value.response["Error"]["Code"] == "PreconditionFailedException"
+
+
+def test_list_functions_all_versions_pages_by_item(lam) -> None:
+    create(lam, "fx-versions", returns("v0"))
+    for n in (1, 2, 3):
+        lam.update_function_code(FunctionName="fx-versions", ZipFile=py_zip(returns(f"v{n}")), Publish=True)
+    pages = list(lam.get_paginator("list_functions").paginate(FunctionVersion="ALL", PaginationConfig={"PageSize": 2}))
+    assert all(len(p["Functions"]) <= 2 for p in pages)
+    seen = [(f["FunctionName"], f["Version"]) for p in pages for f in p["Functions"]]
+    assert len(seen) == len(set(seen))
+    assert [v for name, v in seen if name == "fx-versions"] == ["$LATEST", "1", "2", "3"]
+    first = lam.list_functions(FunctionVersion="ALL", MaxItems=1)
+    assert len(first["Functions"]) == 1 and first["NextMarker"]
+
+
+def test_list_functions_omits_state_fields(lam) -> None:
+    create(lam, "fx-listed")
+    got = lam.get_function_configuration(FunctionName="fx-listed")
+    assert got["State"] == "Active" and got["LastUpdateStatus"] == "Successful"
+    listed = [f for p in lam.get_paginator("list_functions").paginate() for f in p["Functions"] if f["FunctionName"] == "fx-listed"]
+    assert len(listed) == 1
+    # API_ListFunctions: "returns a subset of the FunctionConfiguration fields"; these need GetFunction
+    for field in ("State", "StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason", "LastUpdateStatusReasonCode"):
+        assert field not in listed[0]
+    assert listed[0]["FunctionArn"] == got["FunctionArn"] and listed[0]["CodeSha256"] == got["CodeSha256"]
