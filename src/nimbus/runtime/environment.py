@@ -114,6 +114,7 @@ class Environment:
         self._init_error: tuple[str | None, bytes] | None = None
         self._exit_desc: str | None = None
         self._killed_for: str | None = None  # "timeout" | "memory"
+        self._retire = False  # not to be reused after the current invocation
         self._out_r = -1
         self._out_w = -1
         self._status_fd = -1
@@ -166,7 +167,7 @@ class Environment:
     def usable(self) -> bool:
         """Alive, and its credentials outlive one more invocation (else it is retired: a new
         environment gets fresh keys, as AWS recycles environments before their role session ends)."""
-        if self.state == "dead":
+        if self.state == "dead" or self._retire:
             return False
         exp = self.credentials_expire_at
         return exp is None or self.clock.time() + self.timeout_s + CREDENTIALS_MARGIN_S < exp
@@ -297,6 +298,9 @@ class Environment:
         if fut is None or fut.done():
             return
         if too_large:
+            # the Runtime API answered 413; awslambdaric treats that as fatal and exits, so this
+            # environment is retired rather than handed the next invocation (which would see it die)
+            self._retire = True
             msg = "Response payload size exceeded maximum allowed payload size (6291556 bytes)."
             fut.set_result(_Outcome(orjson.dumps({"errorMessage": msg, "errorType": "Function.ResponseSizeTooLarge"}), "Function.ResponseSizeTooLarge"))
         else:

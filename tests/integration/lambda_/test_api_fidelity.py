@@ -1,5 +1,6 @@
 """Lambda API details checked against botocore's model and AWS's API reference, end to end with boto3:
-UpdateFunctionCode DryRun, ListFunctions pages and fields."""
+UpdateFunctionCode DryRun, ListFunctions pages and fields, Invoke's not-found wording, and what
+follows an oversized response."""
 
 from __future__ import annotations
 
@@ -69,3 +70,38 @@ def test_list_functions_omits_state_fields(lam) -> None:
     for field in ("State", "StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason", "LastUpdateStatusReasonCode"):
         assert field not in listed[0]
     assert listed[0]["FunctionArn"] == got["FunctionArn"] and listed[0]["CodeSha256"] == got["CodeSha256"]
+
+
+def test_invoke_missing_function_names_the_arn_used(lam) -> None:
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="fx-missing", Payload=b"{}")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert e.value.response["Error"]["Message"] == f"Function not found: {ARN}fx-missing"
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="fx-missing", Qualifier="3", Payload=b"{}")
+    assert e.value.response["Error"]["Message"] == f"Function not found: {ARN}fx-missing:3"
+    create(lam, "fx-present")
+    with pytest.raises(ClientError) as e:
+        lam.invoke(FunctionName="fx-present", Qualifier="7", Payload=b"{}")
+    assert e.value.response["Error"]["Message"] == f"Function not found: {ARN}fx-present:7"
+
+
+BIG = """
+def handler(event, context):
+    if event.get("big"):
+        return "y" * event["big"]
+    return "small"
+"""
+
+
+def test_invoke_after_an_oversized_response_runs_normally(lam) -> None:
+    create(lam, "fx-big", BIG)
+    out = lam.invoke(FunctionName="fx-big", Payload=json.dumps({"big": 6 * 1024 * 1024 + 100}).encode())
+    assert out["StatusCode"] == 200 and out["FunctionError"] == "Unhandled"
+    assert json.loads(out["Payload"].read())["errorType"] == "Function.ResponseSizeTooLarge"
+    # the runtime gave up on the 413 its response got; the next call must not inherit that environment
+    for _ in range(3):
+        out = lam.invoke(FunctionName="fx-big", Payload=b"{}")
+        assert "FunctionError" not in out, out["Payload"].read()
+        assert json.loads(out["Payload"].read()) == "small"

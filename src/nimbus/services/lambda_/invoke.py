@@ -240,6 +240,10 @@ class LambdaEngine:
     async def _resolve(self, ref: FunctionRef) -> tuple[Resolved, Any]:
         q = ref.qualifier or LATEST
         if q == LATEST or q.isdigit():
+            if (ref.key, q) not in self._specs:
+                # a missing function is reported under the name the caller used: an unqualified
+                # Invoke says "Function not found: <arn>", without ":$LATEST" (as AWS's does)
+                self.functions.function_doc(ref)
             return await self._spec(ref, q)
         cached = self._aliases.get((ref.key, q))
         if cached is None:
