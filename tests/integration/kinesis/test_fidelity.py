@@ -96,3 +96,57 @@ def test_list_shards_next_token_stands_alone(k) -> None:  # type: ignore[no-unty
         assert message(e) == f"NextToken and {member} cannot be provided together."
     rest = k.list_shards(NextToken=token, MaxResults=5)  # MaxResults may come with it
     assert [s["ShardId"] for s in rest["Shards"]] == ["shardId-000000000001", "shardId-000000000002"]
+
+
+def test_dry_run_checks_and_does_nothing(k) -> None:  # type: ignore[no-untyped-def]
+    """DryRun (PutRecord, PutRecords, GetShardIterator, GetRecords, SubscribeToShard): the checks of the
+    real call, then DryRunOperationException; nothing is written or read."""
+    create_active(k, "dry", 1)
+    sid = "shardId-000000000000"
+
+    def dry(call, **kw):  # type: ignore[no-untyped-def]
+        with pytest.raises(ClientError) as e:
+            call(DryRun=True, **kw)
+        return code(e)
+
+    assert dry(k.put_record, StreamName="dry", Data=b"p", PartitionKey="k") == "DryRunOperationException"
+    assert dry(k.put_records, StreamName="dry", Records=[{"Data": b"r", "PartitionKey": "k"}] * 3) == "DryRunOperationException"
+    # a call that would fail fails the same way
+    assert dry(k.put_record, StreamName="nope", Data=b"p", PartitionKey="k") == "ResourceNotFoundException"
+    assert dry(k.put_record, StreamName="dry", Data=b"p", PartitionKey="k", ExplicitHashKey=str(2**128)) == "InvalidArgumentException"
+    big = [{"Data": b"x" * (1 << 20), "PartitionKey": "k"}]
+    assert dry(k.put_records, StreamName="dry", Records=big) == "ValidationException"
+    assert dry(k.get_shard_iterator, StreamName="dry", ShardId=sid, ShardIteratorType="TRIM_HORIZON") == "DryRunOperationException"
+    assert dry(k.get_shard_iterator, StreamName="dry", ShardId="shardId-000000000007", ShardIteratorType="LATEST") == (
+        "ResourceNotFoundException"
+    )
+    it = k.get_shard_iterator(StreamName="dry", ShardId=sid, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    assert dry(k.get_records, ShardIterator=it) == "DryRunOperationException"
+    assert dry(k.get_records, ShardIterator="not-an-iterator") == "InvalidArgumentException"
+    # nothing was written by the dry runs
+    page = k.get_records(ShardIterator=it)
+    assert page["Records"] == [] and page["MillisBehindLatest"] == 0
+    k.put_record(StreamName="dry", Data=b"real", PartitionKey="k")
+    assert [r["Data"] for r in k.get_records(ShardIterator=page["NextShardIterator"])["Records"]] == [b"real"]
+
+
+def test_subscribe_to_shard_checks_its_starting_position_up_front(k) -> None:  # type: ignore[no-untyped-def]
+    create_active(k, "subdry", 1)
+    arn = k.describe_stream_summary(StreamName="subdry")["StreamDescriptionSummary"]["StreamARN"]
+    consumer = k.register_stream_consumer(StreamARN=arn, ConsumerName="c")["Consumer"]["ConsumerARN"]
+    deadline = time.monotonic() + 10
+    while k.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    sid = "shardId-000000000000"
+    with pytest.raises(ClientError) as e:
+        k.subscribe_to_shard(ConsumerARN=consumer, ShardId=sid, StartingPosition={"Type": "LATEST"}, DryRun=True)
+    assert code(e) == "DryRunOperationException"
+    with pytest.raises(ClientError) as e:
+        k.subscribe_to_shard(
+            ConsumerARN=consumer, ShardId=sid, StartingPosition={"Type": "AT_TIMESTAMP", "Timestamp": time.time() + 86400}
+        )
+    assert code(e) == "InvalidArgumentException"
+    with pytest.raises(ClientError) as e:
+        k.subscribe_to_shard(ConsumerARN=consumer, ShardId=sid, StartingPosition={"Type": "AT_SEQUENCE_NUMBER"})
+    assert code(e) == "InvalidArgumentException"

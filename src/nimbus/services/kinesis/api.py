@@ -16,7 +16,12 @@ from nimbus.protocol.json import PackedRecords, b64encode_text
 from nimbus.services.base import RequestContext
 from nimbus.services.kinesis import config as kconfig
 from nimbus.services.kinesis.engine import MAX_PUT_RECORDS, MAX_PUT_RECORDS_BYTES, Streams
-from nimbus.services.kinesis.errors import InvalidArgumentException, ResourceInUseException, ValidationException
+from nimbus.services.kinesis.errors import (
+    DryRunOperationException,
+    InvalidArgumentException,
+    ResourceInUseException,
+    ValidationException,
+)
 from nimbus.services.kinesis.records import pack
 from nimbus.services.kinesis.streams import Consumer, Stream
 
@@ -27,6 +32,9 @@ DEFAULT_DESCRIBE_LIMIT = 100  # B.1
 DEFAULT_LIST_STREAMS_LIMIT = 100
 DEFAULT_LIST_SHARDS_LIMIT = 1000
 MAX_LIST_SHARDS_LIMIT = 10000
+# A DryRun call that would have succeeded answers DryRunOperationException (HTTP 400), having read and
+# written nothing (KDS guide, kds-dryrun-validation); AWS does not document the message.
+DRY_RUN_MESSAGE = "Request would have succeeded, but DryRun flag is set."
 
 
 def _epoch(value: Any) -> float | None:
@@ -319,6 +327,9 @@ class KinesisApi:
                 "1 validation error detected: Value null at 'partitionKey' failed to satisfy constraint: Member must not be null"
             )
         stream = self._writable(ctx, params)
+        if params.get("DryRun"):
+            self.streams.check_records(stream, [(params["Data"], params["PartitionKey"], params.get("ExplicitHashKey"))])
+            raise DryRunOperationException(DRY_RUN_MESSAGE)
         result = await self.streams.put_record(
             stream,
             params["Data"],
@@ -330,7 +341,7 @@ class KinesisApi:
 
     async def put_records(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         entries = params["Records"]
-        if 0 < len(entries) <= MAX_PUT_RECORDS and not _is_cbor(ctx):
+        if 0 < len(entries) <= MAX_PUT_RECORDS and not _is_cbor(ctx) and not params.get("DryRun"):
             fast = await self._put_plain(ctx, params, entries)
             if fast is not None:
                 return fast
@@ -355,6 +366,9 @@ class KinesisApi:
             raise InvalidArgumentException(
                 f"Records size exceeds {MAX_PUT_RECORDS_BYTES // (1 << 20)} MB limit: the request has {total} bytes."
             )
+        if params.get("DryRun"):
+            self.streams.check_records(stream, batch)
+            raise DryRunOperationException(DRY_RUN_MESSAGE)
         results = await self.streams.put_records(stream, batch)
         return _put_records_output(results, stream)
 
@@ -389,9 +403,14 @@ class KinesisApi:
             starting_sequence_number=params.get("StartingSequenceNumber"),
             timestamp=_epoch(params.get("Timestamp")),
         )
+        if params.get("DryRun"):
+            raise DryRunOperationException(DRY_RUN_MESSAGE)
         return {"ShardIterator": token}
 
     async def get_records(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("DryRun"):
+            self.streams.check_get_records(params["ShardIterator"], params.get("Limit"))
+            raise DryRunOperationException(DRY_RUN_MESSAGE)
         result = self.streams.get_records(params["ShardIterator"], params.get("Limit"))
         records: Any = result.records
         if records and not ctx.headers.get("content-type", "").startswith("application/x-amz-cbor"):
@@ -467,6 +486,13 @@ class KinesisApi:
             raise ResourceInUseException(f"Consumer {consumer.arn} is not ACTIVE.")
         start = params["StartingPosition"]
         shard = self.streams.shard(stream, params["ShardId"])
+        # an invalid starting position is an error answer, not a broken event stream
+        self.streams.shard_iterator(
+            stream, shard.shard_id, start["Type"],
+            starting_sequence_number=start.get("SequenceNumber"), timestamp=_epoch(start.get("Timestamp")),
+        )
+        if params.get("DryRun"):
+            raise DryRunOperationException(DRY_RUN_MESSAGE)
         stream_events: AsyncIterator[bytes] = subscription(
             self.streams, stream, shard, start["Type"], start.get("SequenceNumber"), _epoch(start.get("Timestamp"))
         )

@@ -106,6 +106,22 @@ def _plain_payloads(datas: Sequence[bytes], keys: Sequence[bytes], limit: int) -
     return payloads
 
 
+def _record_too_large(index: int, limit: int) -> ValidationException:
+    return ValidationException(
+        f"1 validation error detected: Value at 'records.{index + 1}.member.data' failed to satisfy constraint: "
+        f"Member must have length less than or equal to {limit}"
+    )
+
+
+def _explicit_hash_key(text: str) -> int:
+    try:
+        return parse_hash_key(text)
+    except ValueError as exc:
+        raise InvalidArgumentException(
+            f"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, {MAX_HASH_KEY}]. Specified value was {text}"
+        ) from exc
+
+
 def _now_ms(clock: Clock) -> int:
     return int(clock.time() * 1000)
 
@@ -584,19 +600,9 @@ class Streams:
             key_bytes = key.encode("utf-8")
             n = len(key_bytes)
             if len(data) + n > limit:
-                raise ValidationException(
-                    f"1 validation error detected: Value at 'records.{i + 1}.member.data' failed to satisfy constraint: "
-                    f"Member must have length less than or equal to {limit}"
-                )
+                raise _record_too_large(i, limit)
             if explicit is not None:
-                try:
-                    hk = parse_hash_key(explicit)
-                except ValueError as exc:
-                    raise InvalidArgumentException(
-                        f"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, {MAX_HASH_KEY}]. "
-                        f"Specified value was {explicit}"
-                    ) from exc
-                shard = route(hk)
+                shard = route(_explicit_hash_key(explicit))
             elif single is not None:
                 shard = single
             else:
@@ -643,6 +649,15 @@ class Streams:
             for i, number in zip(indices, numbers):
                 results[i] = PutResult(sid, number)
         return results
+
+    def check_records(self, stream: Stream, entries: Sequence[tuple[bytes, str, str | None]]) -> None:
+        """Raise what ``put_records`` would raise for ``entries``, writing nothing (a DryRun)."""
+        limit = stream.max_record_kib * 1024
+        for i, (data, key, explicit) in enumerate(entries):
+            if len(data) + len(key.encode("utf-8")) > limit:
+                raise _record_too_large(i, limit)
+            if explicit is not None:
+                _explicit_hash_key(explicit)
 
     async def _put_single_shard(
         self, shard: Shard, entries: Sequence[tuple[bytes, str, str | None]], limit: int
@@ -859,12 +874,16 @@ class Streams:
         return ReadResult(out, next_iterator, behind, children, shard, next_pos)
 
     def get_records(self, token: str, limit: int | None) -> ReadResult:
+        stream, shard, pos = self.check_get_records(token, limit)
+        return self.read(stream, shard, pos, limit or MAX_GET_LIMIT)
+
+    def check_get_records(self, token: str, limit: int | None) -> tuple[Stream, Shard, int]:
+        """Raise what ``get_records`` would raise before reading (a DryRun); else where it would read."""
         if limit is not None and not (1 <= limit <= MAX_GET_LIMIT):
             raise InvalidArgumentException(
                 f"Limit {limit} is invalid: it must be between 1 and {MAX_GET_LIMIT}."
             )
-        stream, shard, pos = self.open_iterator(token)
-        return self.read(stream, shard, pos, limit or MAX_GET_LIMIT)
+        return self.open_iterator(token)
 
     @staticmethod
     def child_shard_doc(child: Shard) -> dict[str, Any]:

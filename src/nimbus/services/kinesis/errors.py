@@ -39,3 +39,9 @@ class ProvisionedThroughputExceededException(ServiceError):
 
 class AccessDeniedException(ServiceError):
     code = "AccessDeniedException"
+
+
+class DryRunOperationException(ServiceError):
+    """The answer to a data-plane call made with ``DryRun``: every check passed, nothing was done."""
+
+    code = "DryRunOperationException"
