@@ -105,3 +105,26 @@ def test_invoke_after_an_oversized_response_runs_normally(lam) -> None:
         out = lam.invoke(FunctionName="fx-big", Payload=b"{}")
         assert "FunctionError" not in out, out["Payload"].read()
         assert json.loads(out["Payload"].read()) == "small"
+
+
+def test_read_only_settings_terraform_reads(lam) -> None:
+    """Terraform's aws_lambda_function reads GetFunctionCodeSigningConfig after every create; these
+    report the only settings Nimbus has (no code signing, recursion detection on, automatic runtime
+    updates, no provisioned concurrency)."""
+    create(lam, "fx-settings")
+    csc = lam.get_function_code_signing_config(FunctionName="fx-settings")
+    assert csc["FunctionName"] == "fx-settings" and csc["CodeSigningConfigArn"] == ""
+    assert lam.get_function_recursion_config(FunctionName="fx-settings")["RecursiveLoop"] == "Terminate"
+    rt = lam.get_runtime_management_config(FunctionName=f"{ARN}fx-settings")
+    assert rt["UpdateRuntimeOn"] == "Auto" and rt["FunctionArn"] == f"{ARN}fx-settings"
+    assert lam.list_provisioned_concurrency_configs(FunctionName="fx-settings")["ProvisionedConcurrencyConfigs"] == []
+    for call in (
+        lam.get_function_code_signing_config,
+        lam.get_function_recursion_config,
+        lam.get_runtime_management_config,
+        lam.list_provisioned_concurrency_configs,
+    ):
+        with pytest.raises(ClientError) as e:
+            call(FunctionName="fx-missing")
+        assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404

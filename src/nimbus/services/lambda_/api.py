@@ -202,6 +202,27 @@ class LambdaApi:
             "AccountUsage": {"TotalCodeSize": total, "FunctionCount": count},
         }
 
+    # --- settings Nimbus does not offer, read as AWS reports their defaults (tools such as Terraform read
+    # them after every deploy); a missing function is still ResourceNotFoundException -------------------
+
+    async def get_function_code_signing_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        ref = self._ref(ctx, params, None)
+        self.engine.functions.function_doc(ref)
+        return {"CodeSigningConfigArn": "", "FunctionName": ref.name}
+
+    async def get_function_recursion_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.functions.function_doc(self._ref(ctx, params, None))
+        return {"RecursiveLoop": "Terminate"}
+
+    async def get_runtime_management_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        ref = self._ref(ctx, params)
+        self.engine.functions.resolve(ref)
+        return {"UpdateRuntimeOn": "Auto", "FunctionArn": ref.qualified_arn()}
+
+    async def list_provisioned_concurrency_configs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.functions.function_doc(self._ref(ctx, params, None))
+        return {"ProvisionedConcurrencyConfigs": []}
+
     # --- tags -----------------------------------------------------------------------------------
 
     def _tag_ref(self, ctx: RequestContext, arn: str) -> FunctionRef:
