@@ -150,3 +150,19 @@ def test_subscribe_to_shard_checks_its_starting_position_up_front(k) -> None:  #
     with pytest.raises(ClientError) as e:
         k.subscribe_to_shard(ConsumerARN=consumer, ShardId=sid, StartingPosition={"Type": "AT_SEQUENCE_NUMBER"})
     assert code(e) == "InvalidArgumentException"
+
+
+def test_put_record_too_large_names_the_data_member(k) -> None:  # type: ignore[no-untyped-def]
+    """PutRecord's answer is AWS's "Value at 'data'" (applications match on it); PutRecords names the entry."""
+    create_active(k, "big", 1)
+    limit = "Member must have length less than or equal to 1048576"
+    for kw in ({}, {"DryRun": True}):
+        with pytest.raises(ClientError) as e:
+            k.put_record(StreamName="big", Data=b"x" * (1 << 20), PartitionKey="k", **kw)
+        assert code(e) == "ValidationException"
+        assert message(e) == f"1 validation error detected: Value at 'data' failed to satisfy constraint: {limit}"
+    with pytest.raises(ClientError) as e:
+        k.put_records(StreamName="big", Records=[{"Data": b"x", "PartitionKey": "k"}, {"Data": b"x" * (1 << 20), "PartitionKey": "k"}])
+    assert message(e) == f"1 validation error detected: Value at 'records.2.member.data' failed to satisfy constraint: {limit}"
+    # data and key together may be 1 MiB
+    assert k.put_record(StreamName="big", Data=b"x" * ((1 << 20) - 1), PartitionKey="k")["ShardId"] == "shardId-000000000000"

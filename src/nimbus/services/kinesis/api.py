@@ -328,7 +328,8 @@ class KinesisApi:
             )
         stream = self._writable(ctx, params)
         if params.get("DryRun"):
-            self.streams.check_records(stream, [(params["Data"], params["PartitionKey"], params.get("ExplicitHashKey"))])
+            entry = (params["Data"], params["PartitionKey"], params.get("ExplicitHashKey"))
+            self.streams.check_records(stream, [entry], single=True)
             raise DryRunOperationException(DRY_RUN_MESSAGE)
         result = await self.streams.put_record(
             stream,

@@ -106,9 +106,12 @@ def _plain_payloads(datas: Sequence[bytes], keys: Sequence[bytes], limit: int) -
     return payloads
 
 
-def _record_too_large(index: int, limit: int) -> ValidationException:
+def _record_too_large(index: int | None, limit: int) -> ValidationException:
+    """AWS's answer to a record over the size limit: PutRecords names the entry (``index`` from 0),
+    PutRecord (``index`` None) the bare ``data`` member."""
+    member = "data" if index is None else f"records.{index + 1}.member.data"
     return ValidationException(
-        f"1 validation error detected: Value at 'records.{index + 1}.member.data' failed to satisfy constraint: "
+        f"1 validation error detected: Value at '{member}' failed to satisfy constraint: "
         f"Member must have length less than or equal to {limit}"
     )
 
@@ -650,12 +653,13 @@ class Streams:
                 results[i] = PutResult(sid, number)
         return results
 
-    def check_records(self, stream: Stream, entries: Sequence[tuple[bytes, str, str | None]]) -> None:
-        """Raise what ``put_records`` would raise for ``entries``, writing nothing (a DryRun)."""
+    def check_records(self, stream: Stream, entries: Sequence[tuple[bytes, str, str | None]], *, single: bool = False) -> None:
+        """Raise what ``put_records`` (``put_record`` if ``single``) would raise for ``entries``, writing
+        nothing (a DryRun)."""
         limit = stream.max_record_kib * 1024
         for i, (data, key, explicit) in enumerate(entries):
             if len(data) + len(key.encode("utf-8")) > limit:
-                raise _record_too_large(i, limit)
+                raise _record_too_large(None if single else i, limit)
             if explicit is not None:
                 _explicit_hash_key(explicit)
 
@@ -719,6 +723,9 @@ class Streams:
     async def put_record(self, stream: Stream, data: bytes, key: str, explicit: str | None, ordering: str | None) -> PutResult:
         if ordering is not None and (not ordering.isdigit() or len(ordering) > 129):
             raise InvalidArgumentException(f"SequenceNumberForOrdering {ordering} is not a valid sequence number.")
+        limit = stream.max_record_kib * 1024
+        if len(data) + len(key.encode("utf-8")) > limit:
+            raise _record_too_large(None, limit)
         # Sequence numbers of a shard strictly increase (and a child's exceed its parents'), so a
         # serial producer passing its previous number always gets a greater one: nothing more to do.
         (result,) = await self.put_records(stream, [(data, key, explicit)])
