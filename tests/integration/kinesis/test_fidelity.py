@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import NimbusProcess
-from tests.integration.kinesis.helpers import FAST_ENV, code, create_active
+from tests.integration.kinesis.helpers import FAST_ENV, code, create_active, wait_active
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +166,21 @@ def test_put_record_too_large_names_the_data_member(k) -> None:  # type: ignore[
     assert message(e) == f"1 validation error detected: Value at 'records.2.member.data' failed to satisfy constraint: {limit}"
     # data and key together may be 1 MiB
     assert k.put_record(StreamName="big", Data=b"x" * ((1 << 20) - 1), PartitionKey="k")["ShardId"] == "shardId-000000000000"
+
+
+def test_update_max_record_size(k) -> None:  # type: ignore[no-untyped-def]
+    create_active(k, "maxrec", 1)
+    arn = k.describe_stream_summary(StreamName="maxrec")["StreamDescriptionSummary"]["StreamARN"]
+    two_mib = b"x" * (2 << 20)
+    with pytest.raises(ClientError) as e:
+        k.put_record(StreamARN=arn, Data=two_mib, PartitionKey="k")
+    assert code(e) == "ValidationException"
+    k.update_max_record_size(StreamARN=arn, MaxRecordSizeInKiB=4096)
+    summary = wait_active(k, "maxrec")
+    assert summary["MaxRecordSizeInKiB"] == 4096
+    assert k.put_record(StreamARN=arn, Data=two_mib, PartitionKey="k")["ShardId"] == "shardId-000000000000"
+    it = k.get_shard_iterator(StreamARN=arn, ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    assert [r["Data"] for r in k.get_records(ShardIterator=it)["Records"]] == [two_mib]
+    with pytest.raises(ClientError) as e:
+        k.update_max_record_size(StreamARN=arn + "-missing", MaxRecordSizeInKiB=2048)
+    assert code(e) == "ResourceNotFoundException"

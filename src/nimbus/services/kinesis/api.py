@@ -227,6 +227,10 @@ class KinesisApi:
         self.streams.set_mode(stream, params["StreamModeDetails"]["StreamMode"])
         return {}
 
+    async def update_max_record_size(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.streams.set_max_record_size(self._stream(ctx, params), params["MaxRecordSizeInKiB"])
+        return {}
+
     async def start_stream_encryption(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         stream = self._stream(ctx, params)
         self.streams.set_encryption(stream, params["EncryptionType"], params["KeyId"])

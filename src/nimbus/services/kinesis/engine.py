@@ -444,6 +444,13 @@ class Streams:
         self._save(stream)
         return before, after
 
+    def set_max_record_size(self, stream: Stream, kib: int) -> None:
+        """UpdateMaxRecordSize (1,024..10,240 KiB, checked against the model): later writes obey it."""
+        self._require_active(stream)
+        stream.max_record_kib = kib
+        self._mark_updating(stream)
+        self._save(stream)
+
     def set_mode(self, stream: Stream, mode: str) -> None:
         self._require_active(stream)
         stream.mode = mode
