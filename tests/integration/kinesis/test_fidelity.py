@@ -184,3 +184,18 @@ def test_update_max_record_size(k) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ClientError) as e:
         k.update_max_record_size(StreamARN=arn + "-missing", MaxRecordSizeInKiB=2048)
     assert code(e) == "ResourceNotFoundException"
+
+
+def test_delete_stream_with_consumers_in_aws_words(k) -> None:  # type: ignore[no-untyped-def]
+    create_active(k, "withc", 1)
+    arn = k.describe_stream_summary(StreamName="withc")["StreamDescriptionSummary"]["StreamARN"]
+    k.register_stream_consumer(StreamARN=arn, ConsumerName="c")
+    with pytest.raises(ClientError) as e:
+        k.delete_stream(StreamARN=arn)
+    assert code(e) == "ResourceInUseException"
+    assert message(e) == (
+        f"DeleteStream can't delete {arn} because there are consumers associated with this data stream. To delete withc "
+        "anyway, set the EnforceConsumerDeletion parameter to true to force the deletion of all the consumers that are "
+        "associated with it."
+    )
+    k.delete_stream(StreamARN=arn, EnforceConsumerDeletion=True)

@@ -358,8 +358,9 @@ class Streams:
     def delete_stream(self, stream: Stream, *, enforce_consumer_deletion: bool = False) -> None:
         if stream.consumers and not enforce_consumer_deletion:
             raise ResourceInUseException(
-                f"Stream {stream.name} under account {stream.account} has registered consumers. "
-                "Set EnforceConsumerDeletion to delete it with them."
+                f"DeleteStream can't delete {stream.arn} because there are consumers associated with this data "
+                f"stream. To delete {stream.name} anyway, set the EnforceConsumerDeletion parameter to true to "
+                "force the deletion of all the consumers that are associated with it."
             )
         stream.consumers.clear()
         stream.status = "DELETING"
