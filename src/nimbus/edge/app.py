@@ -224,7 +224,10 @@ class EdgeApp:
             # body + auth
             body: bytes | ByteStream
             identity: sigv4.Identity | None = None
-            if proto.is_streaming_input(op):
+            # A streaming body is checked against the hash the client declares in x-amz-content-sha256 (S3,
+            # aws-chunked). A client that declares none signed the body's real hash (botocore does so for
+            # Lambda's InvokeAsync): such a body is read and hashed like any other.
+            if proto.is_streaming_input(op) and (service == "s3" or "x-amz-content-sha256" in headers):
                 identity = self._authenticate(method, raw_path, raw_query, headers, None, route_raw, ident.authorization)
                 if body_pending and headers.get("expect", "").lower() == "100-continue":
                     _continue_now(receive)

@@ -381,3 +381,26 @@ def test_stopped_environment_keys_are_refused(server: NimbusProcess, lam) -> Non
         time.sleep(0.05)
     assert refused is not None, "a stopped environment's keys still work"
     assert refused.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_invoke_async_through_boto3(lam, logs) -> None:
+    """The deprecated InvokeAsync, as boto3 sends it (a streaming body signed with its real hash and no
+    x-amz-content-sha256 header): 202, and the event reaches the function."""
+    create(lam, "legacy-async", "import json\ndef handler(e, c):\n    print('LEGACY', json.dumps(e))\n")
+    out = lam.invoke_async(FunctionName="legacy-async", InvokeArgs=b'{"via": "InvokeAsync"}')
+    assert out["Status"] == 202
+    found = wait_for(lambda: log_messages(logs, "/aws/lambda/legacy-async", "LEGACY"), timeout=30)
+    assert json.loads(found[0].split("LEGACY ", 1)[1]) == {"via": "InvokeAsync"}
+    # a body other than the one signed (same length) is still refused
+    lam.meta.events.register("before-send.lambda.InvokeAsync", _swap_body)
+    try:
+        with pytest.raises(ClientError) as e:
+            lam.invoke_async(FunctionName="legacy-async", InvokeArgs=b'{"a": 1}')
+    finally:
+        lam.meta.events.unregister("before-send.lambda.InvokeAsync", _swap_body)
+    assert e.value.response["Error"]["Code"] == "InvalidSignatureException"
+
+
+def _swap_body(request, **kwargs) -> None:
+    """After signing: send another body of the same length than the one signed."""
+    request.body = b'{"b": 2}'
