@@ -6,6 +6,7 @@ AWS's documented (or widely reported) answers.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -199,3 +200,24 @@ def test_delete_stream_with_consumers_in_aws_words(k) -> None:  # type: ignore[n
         "associated with it."
     )
     k.delete_stream(StreamARN=arn, EnforceConsumerDeletion=True)
+
+
+def test_expired_iterator_message_reads_like_aws(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {**FAST_ENV, "NIMBUS_KINESIS_ITERATOR_TTL_SECONDS": "0.3"}
+    p = NimbusProcess(tmp_path / "data", env=env).start()
+    try:
+        kk = p.client("kinesis")
+        create_active(kk, "exp", 1)
+        it = kk.get_shard_iterator(StreamName="exp", ShardId="shardId-000000000000", ShardIteratorType="LATEST")["ShardIterator"]
+        time.sleep(0.6)
+        with pytest.raises(ClientError) as e:
+            kk.get_records(ShardIterator=it)
+        assert code(e) == "ExpiredIteratorException"
+        date = r"[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d UTC \d{4}"
+        assert re.fullmatch(
+            f"Iterator expired. The iterator was created at time {date} while right now it is {date} "
+            "which is further in the future than the tolerated delay of 300 milliseconds.",
+            message(e),
+        ), message(e)
+    finally:
+        p.stop()

@@ -16,6 +16,7 @@ import binascii
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -123,6 +124,11 @@ def _explicit_hash_key(text: str) -> int:
         raise InvalidArgumentException(
             f"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, {MAX_HASH_KEY}]. Specified value was {text}"
         ) from exc
+
+
+def _aws_time(ms: int) -> str:
+    """A time as Kinesis writes it in messages (Java's Date.toString in UTC): ``Thu Dec 10 01:59:39 UTC 2015``."""
+    return time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(ms / 1000))
 
 
 def _now_ms(clock: Clock) -> int:
@@ -819,8 +825,8 @@ class Streams:
         ttl_ms = int(self.settings.iterator_ttl_s * 1000)
         if now_ms - pos.issued_ms > ttl_ms:
             raise ExpiredIteratorException(
-                f"Iterator expired. The iterator was created at time {pos.issued_ms} while right now it is {now_ms} "
-                f"which is further in the future than the tolerated delay of {ttl_ms} milliseconds."
+                f"Iterator expired. The iterator was created at time {_aws_time(pos.issued_ms)} while right now it is "
+                f"{_aws_time(now_ms)} which is further in the future than the tolerated delay of {ttl_ms} milliseconds."
             )
         stream = self._load(pos.account, pos.region, pos.stream)
         if stream is None or not self._settle(stream) or stream.incarnation != pos.incarnation.hex():
