@@ -221,3 +221,19 @@ def test_expired_iterator_message_reads_like_aws(tmp_path) -> None:  # type: ign
         ), message(e)
     finally:
         p.stop()
+
+
+def test_consumers_carry_their_own_tags(k) -> None:  # type: ignore[no-untyped-def]
+    """RegisterStreamConsumer's Tags, and Tag/Untag/ListTagsForResource on a consumer ARN."""
+    create_active(k, "ctags", 1)
+    arn = k.describe_stream_summary(StreamName="ctags")["StreamDescriptionSummary"]["StreamARN"]
+    k.add_tags_to_stream(StreamARN=arn, Tags={"owner": "stream"})
+    consumer = k.register_stream_consumer(StreamARN=arn, ConsumerName="c", Tags={"team": "a"})["Consumer"]["ConsumerARN"]
+    assert k.list_tags_for_resource(ResourceARN=consumer)["Tags"] == [{"Key": "team", "Value": "a"}]
+    k.tag_resource(ResourceARN=consumer, Tags={"env": "dev"})
+    k.untag_resource(ResourceARN=consumer, TagKeys=["team"])
+    assert k.list_tags_for_resource(ResourceARN=consumer)["Tags"] == [{"Key": "env", "Value": "dev"}]
+    assert k.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "owner", "Value": "stream"}]
+    with pytest.raises(ClientError) as e:
+        k.list_tags_for_resource(ResourceARN=f"{arn}/consumer/missing:1")
+    assert code(e) == "ResourceNotFoundException"

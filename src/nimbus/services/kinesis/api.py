@@ -288,20 +288,20 @@ class KinesisApi:
             "HasMoreTags": len(keys) > limit,
         }
 
-    def _stream_by_resource(self, ctx: RequestContext, resource_arn: str) -> Stream:
-        return self.streams.get(ctx.account_id, ctx.region, arn=resource_arn)
-
     async def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.streams.add_tags(self._stream_by_resource(ctx, params["ResourceARN"]), params["Tags"])
+        stream, consumer = self.streams.resource(ctx.account_id, ctx.region, params["ResourceARN"])
+        self.streams.add_tags(stream, params["Tags"], consumer=consumer)
         return {}
 
     async def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.streams.remove_tags(self._stream_by_resource(ctx, params["ResourceARN"]), params["TagKeys"])
+        stream, consumer = self.streams.resource(ctx.account_id, ctx.region, params["ResourceARN"])
+        self.streams.remove_tags(stream, params["TagKeys"], consumer=consumer)
         return {}
 
     async def list_tags_for_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        stream = self._stream_by_resource(ctx, params["ResourceARN"])
-        return {"Tags": [{"Key": k, "Value": v} for k, v in sorted(stream.tags.items())]}
+        stream, consumer = self.streams.resource(ctx.account_id, ctx.region, params["ResourceARN"])
+        tags = stream.tags if consumer is None else consumer.tags
+        return {"Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]}
 
     # -------------------------------------------------------------------- resharding
 
@@ -443,7 +443,7 @@ class KinesisApi:
 
     async def register_stream_consumer(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         stream = self.streams.get(ctx.account_id, ctx.region, arn=params["StreamARN"])
-        consumer = self.streams.register_consumer(stream, params["ConsumerName"])
+        consumer = self.streams.register_consumer(stream, params["ConsumerName"], tags=params.get("Tags"))
         return {"Consumer": self._consumer_doc(consumer)}
 
     async def describe_stream_consumer(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

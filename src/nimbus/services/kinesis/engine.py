@@ -417,17 +417,27 @@ class Streams:
         stream.retention_hours = hours
         self._save(stream)
 
-    def add_tags(self, stream: Stream, tags: dict[str, str]) -> None:
-        merged = {**stream.tags, **tags}
+    def add_tags(self, stream: Stream, tags: dict[str, str], *, consumer: Consumer | None = None) -> None:
+        """Tag the stream, or one of its consumers (TagResource takes either ARN)."""
+        target = stream if consumer is None else consumer
+        merged = {**target.tags, **tags}
         if len(merged) > MAX_TAGS:
-            raise InvalidArgumentException(f"Failed to add tags to stream {stream.name}: a stream can have at most {MAX_TAGS} tags.")
-        stream.tags = merged
+            what = f"stream {stream.name}" if consumer is None else f"consumer {consumer.name}"
+            raise InvalidArgumentException(f"Failed to add tags to {what}: a resource can have at most {MAX_TAGS} tags.")
+        target.tags = merged
         self._save(stream)
 
-    def remove_tags(self, stream: Stream, keys: Sequence[str]) -> None:
+    def remove_tags(self, stream: Stream, keys: Sequence[str], *, consumer: Consumer | None = None) -> None:
+        target = stream if consumer is None else consumer
         for key in keys:
-            stream.tags.pop(key, None)
+            target.tags.pop(key, None)
         self._save(stream)
+
+    def resource(self, account: str, region: str, arn: str) -> tuple[Stream, Consumer | None]:
+        """The stream, or the stream and consumer, a ResourceARN names."""
+        if "/consumer/" in arn:
+            return self.find_consumer(account, region, stream_arn=None, name=None, consumer_arn=arn)
+        return self.get(account, region, arn=arn), None
 
     def set_encryption(self, stream: Stream, encryption: str, key_id: str | None) -> None:
         self._require_active(stream)
@@ -995,7 +1005,7 @@ class Streams:
 
     # ------------------------------------------------------------------------------ consumers
 
-    def register_consumer(self, stream: Stream, name: str) -> Consumer:
+    def register_consumer(self, stream: Stream, name: str, *, tags: dict[str, str] | None = None) -> Consumer:
         if name in stream.consumers:
             raise ResourceInUseException(f"Consumer {name} under stream {stream.name} already exists for account {stream.account}.")
         if len(stream.consumers) >= MAX_CONSUMERS:
@@ -1007,6 +1017,7 @@ class Streams:
             round(now, 3),
             "CREATING" if self.settings.state_delay_s > 0 else "ACTIVE",
             now + self.settings.state_delay_s,
+            dict(tags or {}),
         )
         stream.consumers[name] = consumer
         self._save(stream)

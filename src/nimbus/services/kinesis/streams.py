@@ -104,13 +104,24 @@ class Consumer:
     created: float
     status: str = "CREATING"
     active_at: float = 0.0
+    tags: dict[str, str] = field(default_factory=dict)
 
     def to_doc(self) -> dict[str, Any]:
-        return {"name": self.name, "arn": self.arn, "created": self.created, "status": self.status, "active_at": self.active_at}
+        return {
+            "name": self.name,
+            "arn": self.arn,
+            "created": self.created,
+            "status": self.status,
+            "active_at": self.active_at,
+            "tags": self.tags,
+        }
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Consumer:
-        return cls(doc["name"], doc["arn"], doc["created"], doc.get("status", "ACTIVE"), doc.get("active_at", 0.0))
+        return cls(
+            doc["name"], doc["arn"], doc["created"], doc.get("status", "ACTIVE"), doc.get("active_at", 0.0),
+            dict(doc.get("tags", {})),
+        )
 
 
 @dataclass(slots=True)
