@@ -104,7 +104,7 @@ def test_put_errors(logs) -> None:
         logGroupName="/t/err", logStreamName="s",
         logEvents=[{"timestamp": now_ms() - 20 * 86400_000, "message": "old"}, {"timestamp": now_ms() - 20 * 86400_000 + 1, "message": "old2"}],
     )
-    assert out["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 1}
+    assert out["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 2}  # exclusive: two old events
 
 
 def test_filter_like_logs_tail(logs) -> None:

@@ -31,7 +31,7 @@ STREAM = "logs.stream"
 MAX_BATCH_EVENTS = 10_000
 MAX_BATCH_BYTES = 1_048_576
 EVENT_OVERHEAD_BYTES = 26
-MAX_EVENT_BYTES = 256 * 1024
+MAX_EVENT_BYTES = 256 * 1024  # the cut Lambda applies to one line of function output (the sink); PutLogEvents takes up to 1 MB
 TOO_NEW_MS = 2 * 3600 * 1000
 TOO_OLD_MS = 14 * 24 * 3600 * 1000
 MAX_SPAN_MS = 24 * 3600 * 1000
@@ -294,8 +294,6 @@ class LogGroups:
             if prev is not None and e["timestamp"] < prev:
                 raise InvalidParameterException("Log events in a single PutLogEvents request must be in chronological order.")
             prev = e["timestamp"]
-        if events and events[-1]["timestamp"] - events[0]["timestamp"] > MAX_SPAN_MS:
-            raise InvalidParameterException("The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
         now_ms = int(self.now() * 1000)
         gkey = self._gkey(account, region, group)
         if gkey in self._retention:
@@ -304,21 +302,29 @@ class LogGroups:
             gdoc = self.db.get(GROUP, gkey)
             retention = int(gdoc["retentionInDays"]) * 86_400_000 if gdoc and gdoc.get("retentionInDays") else None
             self._retention[gkey] = retention
-        too_old_before = now_ms - (min(TOO_OLD_MS, retention) if retention else TOO_OLD_MS)
+        # Events older than 14 days are "too old"; younger ones from before the group's retention period
+        # are "expired". The end indexes are exclusive (one old event at index 0 → tooOldLogEventEndIndex
+        # 1, as AWS answers); tooNewLogEventStartIndex is the first too-new event.
+        too_old_before = now_ms - TOO_OLD_MS
+        expired_before = now_ms - retention if retention else too_old_before
         rejected: dict[str, int] = {}
-        payloads: list[bytes] = []
+        valid: list[tuple[int, str]] = []
         for i, e in enumerate(events):
             ts = int(e["timestamp"])
             if ts > now_ms + TOO_NEW_MS:
                 rejected.setdefault("tooNewLogEventStartIndex", i)
-                continue
-            if ts < too_old_before:
-                rejected["tooOldLogEventEndIndex" if not retention or ts >= now_ms - TOO_OLD_MS else "expiredLogEventEndIndex"] = i
-                continue
-            message = e["message"]
-            if len(message) > MAX_EVENT_BYTES:
-                message = message.encode("utf-8")[:MAX_EVENT_BYTES].decode("utf-8", "ignore")
-            payloads.append(encode_event(ts, message))
+            elif ts < too_old_before:
+                rejected["tooOldLogEventEndIndex"] = i + 1
+            elif ts < expired_before:
+                rejected["expiredLogEventEndIndex"] = i + 1
+            else:
+                valid.append((ts, e["message"]))
+        # the 24-hour span applies to the valid events only (the model: "For valid events ... the time
+        # span in a single batch cannot exceed 24 hours")
+        if valid and valid[-1][0] - valid[0][0] > MAX_SPAN_MS:
+            raise InvalidParameterException("The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
+        # no per-event cut: the model's event limit (1 MB) is above what the batch limit lets through
+        payloads = [encode_event(ts, message) for ts, message in valid]
         lg = self._log(account, region, group, stream)
         if payloads:
             await lg.append(payloads)
