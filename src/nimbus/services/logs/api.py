@@ -17,6 +17,9 @@ def create_api(core: Nimbus) -> LogsApi:
 
 
 def _group(params: dict[str, Any]) -> str:
+    """The group of an operation taking logGroupName or logGroupIdentifier: one of them, never both."""
+    if params.get("logGroupName") and params.get("logGroupIdentifier"):
+        raise InvalidParameterException("LogGroup name and LogGroup ARN are mutually exclusive parameters.")
     name = params.get("logGroupName") or params.get("logGroupIdentifier")
     if not name:
         raise InvalidParameterException("Either logGroupName or logGroupIdentifier must be specified.")
@@ -50,6 +53,8 @@ class LogsApi:
             pattern=params.get("logGroupNamePattern"),
             token=params.get("nextToken"),
             limit=params.get("limit"),
+            log_class=params.get("logGroupClass"),
+            identifiers=params.get("logGroupIdentifiers"),
         )
         out: dict[str, Any] = {"logGroups": groups}
         if token:

@@ -164,17 +164,42 @@ class LogGroups:
         self._known.discard(f"{self._gkey(account, region, group)}:{stream}")
         await self.store.drop(name)
 
-    def describe_groups(self, account: str, region: str, *, prefix: str | None, pattern: str | None, token: str | None, limit: int | None) -> tuple[list[dict[str, Any]], str | None]:
+    def describe_groups(
+        self,
+        account: str,
+        region: str,
+        *,
+        prefix: str | None,
+        pattern: str | None,
+        token: str | None,
+        limit: int | None,
+        log_class: str | None = None,
+        identifiers: list[str] | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
         if prefix and pattern:
             raise InvalidParameterException("LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.")
+        if identifiers and (prefix or pattern):
+            raise InvalidParameterException("logGroupIdentifiers cannot be combined with logGroupNamePrefix or logGroupNamePattern.")
         base = f"{account}:{region}:"
         rows = self.db.list(GROUP, base + (prefix or ""), after=base + token if token else None)
         if pattern:
-            rows = [(k, d) for k, d in rows if pattern.lower() in d["logGroupName"].lower()]
+            # a case-sensitive substring search (the model: "datalogs" does not match "DataLogs")
+            rows = [(k, d) for k, d in rows if pattern in d["logGroupName"]]
+        if identifiers:
+            wanted = {group_name(i) for i in identifiers}
+            rows = [(k, d) for k, d in rows if d["logGroupName"] in wanted]
+        if log_class:
+            # INFREQUENT_ACCESS and ESSENTIALS each select both classes (the model's logGroupClass doc)
+            classes = {"INFREQUENT_ACCESS", "ESSENTIALS"} if log_class in ("INFREQUENT_ACCESS", "ESSENTIALS") else {log_class}
+            rows = [(k, d) for k, d in rows if d.get("logGroupClass", "STANDARD") in classes]
         limit = limit or 50
         page = rows[:limit]
         out = []
         for _, d in page:
+            if pattern:
+                # "If you specify logGroupNamePattern ..., only arn, creationTime, and logGroupName are included"
+                out.append({k: d[k] for k in ("logGroupName", "creationTime", "arn")})
+                continue
             g = {k: v for k, v in d.items() if k != "tags"}
             g["storedBytes"] = sum(
                 self._log(account, region, d["logGroupName"], s["logStreamName"]).size_bytes
@@ -246,7 +271,8 @@ class LogGroups:
                 out["lastEventTimestamp"] = decode_event(last[0].payload)[0]
                 out["lastIngestionTime"] = last[0].timestamp_ms
         out["uploadSequenceToken"] = str(lg.next_seq).zfill(56)
-        out["storedBytes"] = lg.size_bytes
+        # LogStream.storedBytes "is always reported as zero" since 2019 (the model); the group's counts
+        out["storedBytes"] = 0
         return out
 
     def describe_streams(

@@ -1,0 +1,79 @@
+"""DescribeLogGroups filters (pattern, class, identifiers), DescribeLogStreams fields, and the
+logGroupName/logGroupIdentifier exclusivity, as botocore's model describes them."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import NimbusProcess
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+
+
+@pytest.fixture(scope="module")
+def logs(nimbus_server: NimbusProcess):
+    return nimbus_server.client("logs")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def stream(logs, group: str, name: str = "s") -> None:
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName=name)
+
+
+def messages(logs, group: str, name: str = "s") -> list[str]:
+    return [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=name, startFromHead=True)["events"]]
+
+
+def code(e: pytest.ExceptionInfo[ClientError]) -> str:
+    return e.value.response["Error"]["Code"]
+
+
+def test_log_group_name_and_identifier_are_mutually_exclusive(logs) -> None:
+    stream(logs, "/f/ident")
+    arn = "arn:aws:logs:us-east-1:000000000000:log-group:/f/ident"
+    assert logs.describe_log_streams(logGroupIdentifier=arn)["logStreams"][0]["logStreamName"] == "s"
+    for call in (
+        lambda: logs.describe_log_streams(logGroupName="/f/ident", logGroupIdentifier=arn),
+        lambda: logs.get_log_events(logGroupName="/f/ident", logGroupIdentifier=arn, logStreamName="s"),
+        lambda: logs.filter_log_events(logGroupName="/f/ident", logGroupIdentifier="/f/ident"),
+    ):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "InvalidParameterException"
+
+
+def test_describe_log_groups_pattern_is_case_sensitive_and_brief(logs) -> None:
+    logs.create_log_group(logGroupName="/f/DataLogs", tags={"k": "v"})
+    logs.create_log_group(logGroupName="/f/datalogs-lower")
+    groups = logs.describe_log_groups(logGroupNamePattern="DataLogs")["logGroups"]
+    assert [g["logGroupName"] for g in groups] == ["/f/DataLogs"]
+    # "If you specify logGroupNamePattern in your request, then only arn, creationTime, and
+    # logGroupName are included in the response."
+    assert set(groups[0]) == {"arn", "creationTime", "logGroupName"}
+
+
+def test_describe_log_groups_filters_by_class_and_identifiers(logs) -> None:
+    logs.create_log_group(logGroupName="/f/class/std")
+    logs.create_log_group(logGroupName="/f/class/ia", logGroupClass="INFREQUENT_ACCESS")
+    names = lambda **kw: [g["logGroupName"] for g in logs.describe_log_groups(**kw)["logGroups"]]  # noqa: E731
+    assert names(logGroupNamePrefix="/f/class/", logGroupClass="STANDARD") == ["/f/class/std"]
+    assert names(logGroupNamePrefix="/f/class/", logGroupClass="INFREQUENT_ACCESS") == ["/f/class/ia"]
+    assert names(logGroupIdentifiers=["/f/class/ia", "/f/class/missing"]) == ["/f/class/ia"]
+    assert names(logGroupIdentifiers=["arn:aws:logs:us-east-1:000000000000:log-group:/f/class/std"]) == ["/f/class/std"]
+
+
+def test_stream_stored_bytes_is_zero_as_aws_reports(logs) -> None:
+    # LogStream.storedBytes: "As of June 17, 2019, this parameter is no longer supported for log
+    # streams, and is always reported as zero." The group's storedBytes still counts.
+    stream(logs, "/f/bytes")
+    logs.put_log_events(logGroupName="/f/bytes", logStreamName="s", logEvents=[{"timestamp": now_ms(), "message": "hello"}])
+    assert logs.describe_log_streams(logGroupName="/f/bytes")["logStreams"][0]["storedBytes"] == 0
+    assert logs.describe_log_groups(logGroupNamePrefix="/f/bytes")["logGroups"][0]["storedBytes"] > 0
