@@ -10,9 +10,6 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import NimbusProcess
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
-
 
 @pytest.fixture(scope="module")
 def logs(nimbus_server: NimbusProcess):
@@ -26,10 +23,6 @@ def now_ms() -> int:
 def stream(logs, group: str, name: str = "s") -> None:
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName=name)
-
-
-def messages(logs, group: str, name: str = "s") -> list[str]:
-    return [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=name, startFromHead=True)["events"]]
 
 
 def code(e: pytest.ExceptionInfo[ClientError]) -> str:

@@ -17,9 +17,18 @@ def test_quoted_phrases_alternatives_and_exclusions() -> None:
     assert [t.kind for t in tokenize('a ?"b c" -d')] == ["all", "any", "not"]
 
 
-def test_empty_matches_everything_and_json_is_refused() -> None:
+def test_empty_matches_everything_and_space_delimited_is_refused() -> None:
     assert compile_pattern("")("anything") and compile_pattern(None)("x")
     with pytest.raises(PatternError):
-        compile_pattern("{ $.a = 1 }")
+        compile_pattern("[ip, user, status]")
     with pytest.raises(PatternError):
         compile_pattern('"unterminated')
+
+
+def test_regex_patterns_within_aws_limits() -> None:
+    colour = compile_pattern("%colou?r%")
+    assert colour("the color") and colour("the colour") and not colour("the colr")
+    assert compile_pattern("%^START %")("START RequestId") and not compile_pattern("%^START %")("x START ")
+    for bad in ("%(a|b)%", "%é%"):
+        with pytest.raises(PatternError):
+            compile_pattern(bad)

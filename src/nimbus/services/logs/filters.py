@@ -1,19 +1,34 @@
 """CloudWatch Logs filter patterns for FilterLogEvents (pure).
 
 Supported: plain terms (every term must appear, case-sensitive), quoted phrases (``"ERROR 42"``),
-``?term`` alternatives (any of the ``?`` terms matches), ``-term`` exclusions, and the empty pattern
-(everything). JSON (``{ $.x = ... }``) and space-delimited (``[a, b]``) patterns are answered with
-InvalidParameterException rather than silently matching everything.
+``?term`` alternatives (any of the ``?`` terms matches), ``-term`` exclusions, ``%regex%`` patterns
+(AWS's subset: no parentheses, no multi-byte characters), JSON patterns (``{ $.x = ... }``, see
+``json_patterns``) and the empty pattern (everything). Space-delimited patterns (``[a, b]``) are
+answered with InvalidParameterException rather than silently matching everything.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 
 class PatternError(ValueError):
     pass
+
+
+def compile_regex(body: str) -> re.Pattern[str]:
+    """The inside of a ``%regex%`` term, within AWS's limits: "The ( and ) operators are not supported",
+    "Multi-byte characters are not supported"."""
+    if "(" in body or ")" in body:
+        raise PatternError("Invalid regex in filter pattern: the ( and ) operators are not supported.")
+    if not body.isascii():
+        raise PatternError("Invalid regex in filter pattern: multi-byte characters are not supported.")
+    try:
+        return re.compile(body)
+    except re.error as e:
+        raise PatternError(f"Invalid regex in filter pattern: {e}.") from e
 
 
 @dataclass(slots=True, frozen=True)
@@ -60,8 +75,15 @@ def compile_pattern(pattern: str | None) -> Callable[[str], bool]:
     text = (pattern or "").strip()
     if not text or text == '""':
         return lambda message: True
-    if text[0] in "{[":
-        raise PatternError("Nimbus supports term filter patterns (terms, quoted phrases, ?alternatives, -exclusions) only.")
+    if text[0] == "{":
+        from nimbus.services.logs.json_patterns import compile_json_pattern
+
+        return compile_json_pattern(text)
+    if text[0] == "[":
+        raise PatternError("Nimbus does not support space-delimited filter patterns ([w1, w2, ...]).")
+    if len(text) >= 2 and text[0] == "%" and text[-1] == "%":
+        regex = compile_regex(text[1:-1])
+        return lambda message: regex.search(message) is not None
     terms = tokenize(text)
     required = [t.text for t in terms if t.kind == "all"]
     anyof = [t.text for t in terms if t.kind == "any"]
