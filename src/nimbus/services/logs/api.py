@@ -113,6 +113,7 @@ class LogsApi:
             pattern=params.get("filterPattern"),
             token=params.get("nextToken"),
             limit=params.get("limit"),
+            start_from_head=params.get("startFromHead", True) is not False,
         )
 
     async def put_retention_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

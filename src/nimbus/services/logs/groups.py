@@ -38,6 +38,7 @@ MAX_SPAN_MS = 24 * 3600 * 1000
 DEFAULT_GET_LIMIT = 10_000
 DEFAULT_FILTER_LIMIT = 10_000
 MAX_RESPONSE_BYTES = 1_048_576
+DESCENDING_SINCE_MS = 1_704_067_200_000  # FilterLogEvents startFromHead=false needs startTime ≥ 2024-01-01
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 READ_CHUNK = 1000
 
@@ -461,8 +462,11 @@ class LogGroups:
         pattern: str | None,
         token: str | None,
         limit: int | None,
+        start_from_head: bool = True,
     ) -> dict[str, Any]:
         gdoc = self._group(account, region, group)
+        if not start_from_head and start_time is not None and start_time < DESCENDING_SINCE_MS:
+            raise InvalidParameterException("startFromHead set to false is supported only when startTime is on or after Jan 1, 2024 00:00:00 UTC.")
         if stream_names and stream_prefix:
             raise InvalidParameterException("logStreamNames and logStreamNamePrefix are mutually exclusive parameters.")
         try:
@@ -475,7 +479,8 @@ class LogGroups:
             wanted_names = set(stream_names)
             streams = [s for s in streams if s in wanted_names]
         cutoff = self._cutoff(gdoc)
-        after = _parse_cursor(token) if token else None
+        # the first request's startFromHead sets the direction; a nextToken carries it on (the model)
+        after, ascending = _parse_cursor(token) if token else (None, start_from_head)
         limit = limit or DEFAULT_FILTER_LIMIT
         found: list[Event] = []
         for stream in streams:
@@ -497,9 +502,9 @@ class LogGroups:
                         continue
                     found.append(Event(stream, rec.seq, ts, rec.timestamp_ms, msg))
                 seq = chunk[-1].seq + 1
-        found.sort(key=lambda e: (e.timestamp, e.event_id))
+        found.sort(key=lambda e: (e.timestamp, e.event_id), reverse=not ascending)
         if after is not None:
-            found = [e for e in found if (e.timestamp, e.event_id) > after]
+            found = [e for e in found if ((e.timestamp, e.event_id) > after) == ascending and (e.timestamp, e.event_id) != after]
         page = found[:limit]
         out: dict[str, Any] = {
             "events": [
@@ -509,7 +514,7 @@ class LogGroups:
             "searchedLogStreams": [{"logStreamName": s, "searchedCompletely": True} for s in streams],
         }
         if len(found) > limit and page:
-            out["nextToken"] = _cursor_token(page[-1].timestamp, page[-1].event_id)
+            out["nextToken"] = _cursor_token(page[-1].timestamp, page[-1].event_id, ascending)
         return out
 
 
@@ -533,13 +538,16 @@ def _offset_token(n: int) -> str:
     return base64.urlsafe_b64encode(str(n).encode()).decode()
 
 
-def _cursor_token(ts: int, event_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{ts}:{event_id}".encode()).decode()
+def _cursor_token(ts: int, event_id: str, ascending: bool) -> str:
+    return base64.urlsafe_b64encode(f"{ts}:{event_id}:{'a' if ascending else 'd'}".encode()).decode()
 
 
-def _parse_cursor(token: str) -> tuple[int, str]:
+def _parse_cursor(token: str) -> tuple[tuple[int, str], bool]:
+    """(timestamp, eventId) of the last event served, and whether the pages run oldest first."""
     try:
-        ts, _, event_id = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-        return int(ts), event_id
+        ts, event_id, direction = base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        if direction not in ("a", "d") or not event_id.isdigit():
+            raise ValueError(direction)
+        return (int(ts), event_id), direction == "a"
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidParameterException("The specified nextToken is invalid.") from e
