@@ -70,3 +70,12 @@ def test_stream_stored_bytes_is_zero_as_aws_reports(logs) -> None:
     logs.put_log_events(logGroupName="/f/bytes", logStreamName="s", logEvents=[{"timestamp": now_ms(), "message": "hello"}])
     assert logs.describe_log_streams(logGroupName="/f/bytes")["logStreams"][0]["storedBytes"] == 0
     assert logs.describe_log_groups(logGroupNamePrefix="/f/bytes")["logGroups"][0]["storedBytes"] > 0
+
+
+def test_group_names_starting_with_aws_slash_are_reserved(logs) -> None:
+    # AWS: "InvalidParameterException: Log groups starting with AWS/ are reserved for AWS."
+    for name in ("aws/mine", "AWS/mine"):
+        with pytest.raises(ClientError) as e:
+            logs.create_log_group(logGroupName=name)
+        assert code(e) == "InvalidParameterException"
+    logs.create_log_group(logGroupName="/aws/lambda/reserved-ok")

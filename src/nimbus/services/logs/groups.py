@@ -135,6 +135,12 @@ class LogGroups:
     # --- groups ---------------------------------------------------------------------------------
 
     def create_group(self, account: str, region: str, group: str, *, tags: dict[str, str] | None = None, log_class: str | None = None) -> None:
+        """CreateLogGroup. Groups AWS's own services write to (Lambda's) are made by ``_insert_group``."""
+        if group.lower().startswith("aws/"):
+            raise InvalidParameterException("Log groups starting with AWS/ are reserved for AWS.")
+        self._insert_group(account, region, group, tags=tags, log_class=log_class)
+
+    def _insert_group(self, account: str, region: str, group: str, *, tags: dict[str, str] | None = None, log_class: str | None = None) -> None:
         doc = {
             "logGroupName": group,
             "creationTime": int(self.now() * 1000),
@@ -303,7 +309,7 @@ class LogGroups:
                     self._stream(account, region, group, stream)
                 if self.db.get(GROUP, self._gkey(account, region, group)) is None:
                     try:
-                        self.create_group(account, region, group)
+                        self._insert_group(account, region, group)
                     except ResourceAlreadyExistsException:
                         pass
                 try:
