@@ -413,11 +413,13 @@ class LogGroups:
                 return None
             return ts, msg
 
+        # a page holds up to `limit` events and up to 1 MB of them (at least one event)
         picked: list[tuple[LogRecord, int, str]] = []
         size = 0
+        full = False
         if direction == "f":
             seq = pos
-            while len(picked) < limit and size < MAX_RESPONSE_BYTES and seq < lg.next_seq:
+            while len(picked) < limit and not full and seq < lg.next_seq:
                 chunk = lg.read(seq, READ_CHUNK)
                 if not chunk:
                     break
@@ -425,23 +427,29 @@ class LogGroups:
                     seq = rec.seq + 1
                     w = wanted(rec)
                     if w is not None:
+                        if picked and size + _event_bytes(rec) > MAX_RESPONSE_BYTES:
+                            full = True
+                            break
                         picked.append((rec, *w))
-                        size += len(rec.payload)
-                        if len(picked) >= limit or size >= MAX_RESPONSE_BYTES:
+                        size += _event_bytes(rec)
+                        if len(picked) >= limit:
                             break
             fwd = picked[-1][0].seq + 1 if picked else pos
             bwd = picked[0][0].seq if picked else pos
         else:
             end = pos
-            while len(picked) < limit and size < MAX_RESPONSE_BYTES and end > lg.first_seq:
+            while len(picked) < limit and not full and end > lg.first_seq:
                 start = max(lg.first_seq, end - READ_CHUNK)
                 chunk = lg.read(start, end - start)
                 for rec in reversed(chunk):
                     w = wanted(rec)
                     if w is not None:
+                        if picked and size + _event_bytes(rec) > MAX_RESPONSE_BYTES:
+                            full = True
+                            break
                         picked.append((rec, *w))
-                        size += len(rec.payload)
-                        if len(picked) >= limit or size >= MAX_RESPONSE_BYTES:
+                        size += _event_bytes(rec)
+                        if len(picked) >= limit:
                             break
                 end = start
                 if not chunk:
@@ -511,7 +519,15 @@ class LogGroups:
         found.sort(key=lambda e: (e.timestamp, e.event_id), reverse=not ascending)
         if after is not None:
             found = [e for e in found if ((e.timestamp, e.event_id) > after) == ascending and (e.timestamp, e.event_id) != after]
-        page = found[:limit]
+        # a page holds up to `limit` events and up to 1 MB of them (at least one event), as GetLogEvents
+        page: list[Event] = []
+        size = 0
+        for e in found[:limit]:
+            n = len(e.message.encode("utf-8")) + EVENT_OVERHEAD_BYTES
+            if page and size + n > MAX_RESPONSE_BYTES:
+                break
+            page.append(e)
+            size += n
         out: dict[str, Any] = {
             "events": [
                 {"logStreamName": e.stream, "timestamp": e.timestamp, "message": e.message, "ingestionTime": e.ingestion, "eventId": e.event_id}
@@ -519,9 +535,14 @@ class LogGroups:
             ],
             "searchedLogStreams": [{"logStreamName": s, "searchedCompletely": True} for s in streams],
         }
-        if len(found) > limit and page:
+        if len(found) > len(page) and page:
             out["nextToken"] = _cursor_token(page[-1].timestamp, page[-1].event_id, ascending)
         return out
+
+
+def _event_bytes(rec: LogRecord) -> int:
+    """An event's share of a 1 MB page: its message bytes + 26, as PutLogEvents counts them."""
+    return len(rec.payload) - 8 + EVENT_OVERHEAD_BYTES
 
 
 def _parse_token(token: str) -> tuple[str, int]:
