@@ -79,3 +79,18 @@ def test_group_names_starting_with_aws_slash_are_reserved(logs) -> None:
             logs.create_log_group(logGroupName=name)
         assert code(e) == "InvalidParameterException"
     logs.create_log_group(logGroupName="/aws/lambda/reserved-ok")
+
+
+def test_a_group_has_at_most_50_tags(logs) -> None:
+    # TooManyTagsException: "A resource can have no more than 50 tags." (the model)
+    logs.create_log_group(logGroupName="/f/tags", tags={f"k{i}": "v" for i in range(40)})
+    arn = "arn:aws:logs:us-east-1:000000000000:log-group:/f/tags"
+    logs.tag_resource(resourceArn=arn, tags={f"k{i}": "new" for i in range(30, 50)})  # 10 new keys: 50
+    with pytest.raises(ClientError) as e:
+        logs.tag_resource(resourceArn=arn, tags={"one-too-many": "v"})
+    assert code(e) == "TooManyTagsException"
+    assert e.value.response["resourceName"] == arn
+    with pytest.raises(ClientError) as e:
+        logs.tag_log_group(logGroupName="/f/tags", tags={"one-too-many": "v"})
+    assert code(e) == "InvalidParameterException"
+    assert len(logs.list_tags_for_resource(resourceArn=arn)["tags"]) == 50

@@ -137,7 +137,8 @@ class LogsApi:
         return {"tags": self.engine.group_tags(ctx.account_id, ctx.region, params["logGroupName"])}
 
     async def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.engine.tag_group(ctx.account_id, ctx.region, group_name(params["resourceArn"]), dict(params["tags"]))
+        arn = params["resourceArn"]
+        self.engine.tag_group(ctx.account_id, ctx.region, group_name(arn), dict(params["tags"]), resource_arn=arn)
         return {}
 
     async def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

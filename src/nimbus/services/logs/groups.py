@@ -41,6 +41,7 @@ MAX_RESPONSE_BYTES = 1_048_576
 DESCENDING_SINCE_MS = 1_704_067_200_000  # FilterLogEvents startFromHead=false needs startTime ≥ 2024-01-01
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 READ_CHUNK = 1000
+MAX_TAGS = 50  # per log group (the model's TooManyTagsException)
 
 
 class ResourceNotFoundException(ServiceError):
@@ -55,6 +56,11 @@ class ResourceAlreadyExistsException(ServiceError):
 
 class InvalidParameterException(ServiceError):
     code = "InvalidParameterException"
+    status = 400
+
+
+class TooManyTagsException(ServiceError):
+    code = "TooManyTagsException"
     status = 400
 
 
@@ -232,9 +238,15 @@ class LogGroups:
         self.db.put(GROUP, self._gkey(account, region, group), doc)
         self._retention.pop(self._gkey(account, region, group), None)
 
-    def tag_group(self, account: str, region: str, group: str, tags: dict[str, str]) -> None:
+    def tag_group(self, account: str, region: str, group: str, tags: dict[str, str], *, resource_arn: str | None = None) -> None:
+        """TagLogGroup, or TagResource when ``resource_arn`` is given (its error for > 50 tags differs)."""
         doc = self._group(account, region, group)
-        doc.setdefault("tags", {}).update(tags)
+        merged = {**doc.get("tags", {}), **tags}
+        if len(merged) > MAX_TAGS:
+            if resource_arn is not None:
+                raise TooManyTagsException("A resource can have no more than 50 tags.", resourceName=resource_arn)
+            raise InvalidParameterException("A log group can have no more than 50 tags.")
+        doc["tags"] = merged
         self.db.put(GROUP, self._gkey(account, region, group), doc)
 
     def untag_group(self, account: str, region: str, group: str, keys: list[str]) -> None:
