@@ -26,6 +26,7 @@ def test_boolean_null_and_existence() -> None:
 
 
 def test_and_or_and_parentheses() -> None:
+    assert matches("{ " + "(" * 10 + "$.code = 500" + ")" * 10 + " }")
     assert matches('{ $.level = "ERROR" && $.code = 500 }')
     assert not matches('{ $.level = "ERROR" && $.code = 200 }')
     assert matches('{ ($.code = 200 || $.code = 500) && $.user.name = "a*" }')
@@ -37,6 +38,7 @@ def test_missing_fields_and_non_json_messages_do_not_match() -> None:
 
 
 def test_malformed_patterns_are_errors() -> None:
-    for bad in ('{ $.code > "a" }', "{ level = 1 }", "{ $.a = }", "{ $.a = 1", "{ $.a = %(x)% }", "{ $.a = 1 ) }"):
+    deep = "{ " + "(" * 400 + "$.code = 500" + ")" * 400 + " }"
+    for bad in ('{ $.code > "a" }', "{ level = 1 }", "{ $.a = }", "{ $.a = 1", "{ $.a = %(x)% }", "{ $.a = 1 ) }", deep):
         with pytest.raises(PatternError):
             compile_pattern(bad)

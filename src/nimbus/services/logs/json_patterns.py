@@ -31,6 +31,7 @@ _TOKEN = re.compile(
 )
 _SEGMENT = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+MAX_NESTING = 32  # parentheses; a 1,024-character pattern could otherwise exhaust the stack
 
 
 def compile_json_pattern(pattern: str) -> Callable[[str], bool]:
@@ -104,6 +105,7 @@ class _Parser:
     def __init__(self, tokens: list[tuple[str, str]]) -> None:
         self.tokens = tokens
         self.pos = 0
+        self.depth = 0
 
     def _peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -134,9 +136,13 @@ class _Parser:
     def _unary(self) -> Matcher:
         if self._peek() == ("op", "("):
             self.pos += 1
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise PatternError(f"Invalid JSON filter pattern: parentheses nest deeper than {MAX_NESTING}.")
             inner = self.expression()
             if self._next() != ("op", ")"):
                 raise PatternError("Invalid JSON filter pattern: missing ')'.")
+            self.depth -= 1
             return inner
         return self._comparison()
 
