@@ -350,12 +350,13 @@ class GatewayApp:
             req.path = path
             event = events.v1_event(req, resource_path=route_path if route["RouteKey"] != "$default" else "$default",
                                     resource_id=route["RouteId"], path_params=found.path_params, stage=stage_name,
-                                    stage_variables=stage_vars, api_id=api_id, account_id=doc["account"], binary_types=[])
+                                    stage_variables=stage_vars, api_id=api_id, account_id=doc["account"], binary_types=[],
+                                    decode_path=True)
             event["version"] = "1.0"
         else:
             event = events.v2_event(req, route_key=route["RouteKey"], raw_path=req.path, path_params=found.path_params,
                                     stage=stage_name, stage_variables=stage_vars, api_id=api_id, account_id=doc["account"],
-                                    authorizer=authorizer)
+                                    authorizer=authorizer, decode_path=True)
         result = await self._invoke(
             fn_arn, event, req.request_id, int(integ.get("TimeoutInMillis") or HTTP_API_TIMEOUT_MS),
             on_timeout=GatewayError(503, "Service Unavailable", error_type="ServiceUnavailableException"),

@@ -145,7 +145,10 @@ def v1_event(
     account_id: str,
     binary_types: list[str],
     identity: dict[str, Any] | None = None,
+    decode_path: bool = False,
 ) -> dict[str, Any]:
+    """REST APIs pass ``path`` (and ``requestContext.path``) percent-encoded as the client sent it;
+    HTTP APIs decode it (``decode_path``). Path parameters are decoded on both."""
     headers: dict[str, str] = {}
     mv_headers: dict[str, list[str]] = {}
     for k, v in req.headers:
@@ -174,10 +177,10 @@ def v1_event(
     }
     if identity:
         ident.update(identity)
-    decoded_path = unquote(req.path)
+    path = unquote(req.path) if decode_path else req.path
     return {
         "resource": resource_path,
-        "path": decoded_path,
+        "path": path,
         "httpMethod": req.method,
         "headers": headers or None,
         "multiValueHeaders": mv_headers or None,
@@ -191,7 +194,7 @@ def v1_event(
             "httpMethod": req.method,
             "extendedRequestId": req.request_id,
             "requestTime": request_time(req.time_ms),
-            "path": f"/{stage}{decoded_path}",
+            "path": f"/{stage}{path}",
             "accountId": account_id,
             "protocol": req.protocol,
             "stage": stage,
@@ -273,15 +276,17 @@ def map_v1(payload: bytes, *, binary_types: list[str], accept: str | None) -> Re
     mv_in = doc.get("multiValueHeaders") or {}
     if not isinstance(headers_in, dict) or not isinstance(mv_in, dict):
         raise MalformedResponse("headers and multiValueHeaders must be objects")
-    mv_names = {k.lower() for k in mv_in}
+    # Both maps are merged into one list; a name/value pair present in both is sent once (D.3).
     headers: list[tuple[str, str]] = []
-    for k, v in headers_in.items():
-        if k.lower() not in mv_names:
-            headers.append((k, _scalar(v)))
     for k, values in mv_in.items():
         if not isinstance(values, list):
             raise MalformedResponse("multiValueHeaders values must be lists")
         headers.extend((k, _scalar(v)) for v in values)
+    multi = {(k.lower(), v) for k, v in headers}
+    for k, v in headers_in.items():
+        value = _scalar(v)
+        if (k.lower(), value) not in multi:
+            headers.append((k, value))
     b64 = doc.get("isBase64Encoded", False)
     body_text = doc.get("body")
     if body_text is not None and not isinstance(body_text, str):
@@ -309,7 +314,13 @@ def v2_event(
     api_id: str,
     account_id: str,
     authorizer: dict[str, Any] | None = None,
+    decode_path: bool = False,
 ) -> dict[str, Any]:
+    """Function URLs pass ``rawPath`` percent-encoded as the client sent it; HTTP APIs decode it
+    (``decode_path``). ``requestContext.http.path`` is decoded on both."""
+    path = unquote(raw_path)
+    if decode_path:
+        raw_path = path
     headers: dict[str, str] = {}
     cookies: list[str] = []
     for k, v in req.headers:
@@ -339,7 +350,7 @@ def v2_event(
         "domainPrefix": req.domain_prefix,
         "http": {
             "method": req.method,
-            "path": unquote(raw_path),
+            "path": path,
             "protocol": req.protocol,
             "sourceIp": req.source_ip,
             "userAgent": req.header("user-agent") or "",
@@ -365,14 +376,11 @@ def v2_event(
 
 def map_v2(payload: bytes) -> Response:
     """Payload 2.0 response -> HTTP (D.4): an object with ``statusCode`` is a structured response;
-    any other JSON value is the body of a 200 ``application/json`` response (a bare string as is)."""
+    any other JSON value is, as JSON, the body of a 200 ``application/json`` response (a bare string
+    keeps its quotes, as in the function URL guide's "Hello, world!" example)."""
     doc = _load(payload)
     if not isinstance(doc, dict) or "statusCode" not in doc:
-        if isinstance(doc, str):
-            body = doc.encode("utf-8")
-        else:
-            body = payload.strip()
-        return Response(200, [("Content-Type", "application/json")], body)
+        return Response(200, [("Content-Type", "application/json")], payload.strip())
     status = _status(doc["statusCode"])
     headers_in = doc.get("headers") or {}
     if not isinstance(headers_in, dict):
