@@ -74,8 +74,11 @@ def _show(value: Any) -> str:
     return f"'{_text(value)}'"
 
 
+_RULE = " failed to satisfy constraint: "
+
+
 def _constraint(problems: Problems, value: Any, path: Path, rule: str) -> None:
-    problems.append((False, f"Value {_show(value)} at '{render_path(path)}' failed to satisfy constraint: {rule}"))
+    problems.append((False, f"Value {_show(value)} at '{render_path(path)}'{_RULE}{rule}"))
 
 
 
@@ -403,6 +406,7 @@ class Validator:
 
     def _compile_map(self, shape: MapShape) -> Check:
         lo, hi = shape.metadata.get("min"), shape.metadata.get("max")
+        sensitive = bool(shape.metadata.get("sensitive") or shape.key.metadata.get("sensitive"))
         check_key = self.check_for(shape.key)
         check_value = self.check_for(shape.value)
         type_error = self._type_error
@@ -415,10 +419,18 @@ class Validator:
                 _constraint(problems, value, path, f"Member must have length greater than or equal to {lo}")
             if hi is not None and n > hi:
                 _constraint(problems, value, path, f"Member must have length less than or equal to {hi}")
+            keys: Problems = []
             for key, item in value.items():
-                check_key(key, path, problems)
+                check_key(key, path, keys)
                 if item is not None:
                     check_value(item, (path, (key,)), problems)
+            if keys:
+                # AWS words a key's failure as the map's: "Value at 'environment.variables' failed to satisfy
+                # constraint: Map keys must satisfy constraint: [Member must satisfy regular expression
+                # pattern: ...]", without the value when the map is sensitive (Lambda's variables)
+                rules = list(dict.fromkeys(text.split(_RULE, 1)[-1] for _, text in keys))
+                shown = "" if sensitive else f" {_show(value)}"
+                problems.append((False, f"Value{shown} at '{render_path(path)}'{_RULE}Map keys must satisfy constraint: [{', '.join(rules)}]"))
 
         return check_map
 

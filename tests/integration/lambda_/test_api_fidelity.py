@@ -128,3 +128,16 @@ def test_read_only_settings_terraform_reads(lam) -> None:
             call(FunctionName="fx-missing")
         assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_an_environment_variable_key_outside_the_pattern_is_worded_as_aws_does(lam) -> None:
+    """AWS reports a bad key as the map's failure, without the (sensitive) variables themselves."""
+    with pytest.raises(ClientError) as e:
+        create(lam, "fx-env", returns("x"), Environment={"Variables": {"1BAD": "secret-value", "GOOD": "x"}})
+    err = e.value.response["Error"]
+    assert err["Code"] in ("ValidationException", "InvalidParameterValueException")
+    assert err["Message"] == (
+        "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: "
+        "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"
+    )
+    assert "secret-value" not in str(e.value.response)
