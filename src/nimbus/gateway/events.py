@@ -218,6 +218,9 @@ def _load(payload: bytes) -> Any:
 
 
 def _status(value: Any) -> int:
+    # A numeric string is accepted, as API Gateway does (AWS's own blueprints answer statusCode: '200').
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not (100 <= value <= 599):
         raise MalformedResponse(f"statusCode must be an integer HTTP status, got {value!r}")
     return value

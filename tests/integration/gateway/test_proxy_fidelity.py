@@ -107,3 +107,12 @@ def test_v2_bare_values_are_json_bodies(env: dict[str, Any], kind: str) -> None:
     assert status == 200 and json.loads(body) == {"message": "Hello, world!"}
     status, _, body = _answer(env[kind] + "/", [1, 2])
     assert status == 200 and json.loads(body) == [1, 2]
+
+
+@pytest.mark.parametrize("kind", ["rest", "http", "url"])
+def test_status_code_may_be_a_numeric_string(env: dict[str, Any], kind: str) -> None:
+    # AWS's own "microservice-http-endpoint" blueprint answers statusCode: '400' / '200'
+    status, _, body = _answer(env[kind] + "/s", {"statusCode": "201", "body": "made"})
+    assert status == 201 and body == b"made"
+    status, _, _ = _answer(env[kind] + "/s", {"statusCode": "2o1", "body": "made"})
+    assert status in (500, 502)

@@ -79,7 +79,7 @@ def test_map_v1():
 
 
 @pytest.mark.parametrize("payload", [
-    b'"just a string"', b'{"statusCode": "200"}', b'{"statusCode": 200, "body": {"a": 1}}', b"not json",
+    b'"just a string"', b'{"statusCode": "20O"}', b'{"statusCode": 200.5}', b'{"statusCode": 200, "body": {"a": 1}}', b"not json",
     b'{"statusCode": 200, "extra": 1}', b'{"body": "x"}', b'[1]',
 ])
 def test_map_v1_malformed(payload):
