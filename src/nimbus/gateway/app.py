@@ -342,7 +342,9 @@ class GatewayApp:
         if integ["IntegrationType"] != "AWS_PROXY" or fn_arn is None:
             raise internal
         route_path = route["RouteKey"].partition(" ")[2] or "/"
-        source_arn = f"arn:aws:execute-api:{doc['region']}:{doc['account']}:{api_id}/{stage_name}/{req.method}{path}"
+        # the permission names the route, not the request path: {METHOD}{route path template}, or $default
+        route_arn = "$default" if route["RouteKey"] == "$default" else f"{req.method}{route_path}"
+        source_arn = f"arn:aws:execute-api:{doc['region']}:{doc['account']}:{api_id}/{stage_name}/{route_arn}"
         if not self._check_permission(fn_arn, source_arn, "apigateway.amazonaws.com"):
             raise internal
         v1 = integ.get("PayloadFormatVersion") == "1.0"

@@ -116,3 +116,27 @@ def test_status_code_may_be_a_numeric_string(env: dict[str, Any], kind: str) -> 
     assert status == 201 and body == b"made"
     status, _, _ = _answer(env[kind] + "/s", {"statusCode": "2o1", "body": "made"})
     assert status in (500, 502)
+
+
+def test_http_api_permission_source_arn_names_the_route(nimbus_server: Any, env: dict[str, Any]) -> None:
+    # the invoke permission is checked against {api}/{stage}/{METHOD}/{route path template}, or
+    # {api}/{stage}/$default for the $default route: what Terraform and SAM grant
+    lam, v2 = nimbus_server.client("lambda"), nimbus_server.client("apigatewayv2")
+    arn = _create_function(lam, "scoped", MIRROR)
+    api = v2.create_api(Name="scoped", ProtocolType="HTTP")
+    integ = v2.create_integration(ApiId=api["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=arn, PayloadFormatVersion="2.0")
+    for key in ("GET /pets/{petId}", "$default"):
+        v2.create_route(ApiId=api["ApiId"], RouteKey=key, Target=f"integrations/{integ['IntegrationId']}")
+    v2.create_stage(ApiId=api["ApiId"], StageName="live", AutoDeploy=True)
+    execution_arn = f"arn:aws:execute-api:us-east-1:000000000000:{api['ApiId']}"
+    base = f"{nimbus_server.endpoint}/_aws/execute-api/{api['ApiId']}/live"
+    assert call(base + "/pets/7")[0] == 500  # no permission yet
+    lam.add_permission(FunctionName="scoped", StatementId="pets", Action="lambda:InvokeFunction",
+                       Principal="apigateway.amazonaws.com", SourceArn=f"{execution_arn}/*/*/pets/{{petId}}")
+    status, _, body = call(base + "/pets/7")
+    assert status == 200 and json.loads(body)["pathParameters"] == {"petId": "7"}
+    assert call(base + "/other")[0] == 500
+    lam.add_permission(FunctionName="scoped", StatementId="default", Action="lambda:InvokeFunction",
+                       Principal="apigateway.amazonaws.com", SourceArn=f"{execution_arn}/*/$default")
+    status, _, body = call(base + "/other")
+    assert status == 200 and json.loads(body)["routeKey"] == "$default"
