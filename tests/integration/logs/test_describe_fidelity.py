@@ -3,30 +3,10 @@ logGroupName/logGroupIdentifier exclusivity, as botocore's model describes them.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import NimbusProcess
-
-
-@pytest.fixture(scope="module")
-def logs(nimbus_server: NimbusProcess):
-    return nimbus_server.client("logs")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def stream(logs, group: str, name: str = "s") -> None:
-    logs.create_log_group(logGroupName=group)
-    logs.create_log_stream(logGroupName=group, logStreamName=name)
-
-
-def code(e: pytest.ExceptionInfo[ClientError]) -> str:
-    return e.value.response["Error"]["Code"]
+from tests.integration.logs.helpers import code, now_ms, stream
 
 
 def test_log_group_name_and_identifier_are_mutually_exclusive(logs) -> None:

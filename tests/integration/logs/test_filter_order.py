@@ -8,13 +8,6 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import NimbusProcess
-
-
-@pytest.fixture(scope="module")
-def logs(nimbus_server: NimbusProcess):
-    return nimbus_server.client("logs")
-
 
 def test_start_from_head_false_returns_newest_first_across_pages(logs) -> None:
     logs.create_log_group(logGroupName="/o/desc")

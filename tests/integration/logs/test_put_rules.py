@@ -3,37 +3,17 @@ read), the 24-hour span over valid events, events up to the batch limit."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import NimbusProcess
+from tests.integration.logs.helpers import code, now_ms, stream
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 
 
-@pytest.fixture(scope="module")
-def logs(nimbus_server: NimbusProcess):
-    return nimbus_server.client("logs")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def stream(logs, group: str, name: str = "s") -> None:
-    logs.create_log_group(logGroupName=group)
-    logs.create_log_stream(logGroupName=group, logStreamName=name)
-
-
 def messages(logs, group: str, name: str = "s") -> list[str]:
     return [e["message"] for e in logs.get_log_events(logGroupName=group, logStreamName=name, startFromHead=True)["events"]]
-
-
-def code(e: pytest.ExceptionInfo[ClientError]) -> str:
-    return e.value.response["Error"]["Code"]
 
 
 def test_rejected_events_do_not_count_towards_the_24_hour_span(logs) -> None:
