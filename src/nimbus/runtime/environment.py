@@ -114,6 +114,7 @@ class Environment:
         self._init_error: tuple[str | None, bytes] | None = None
         self._exit_desc: str | None = None
         self._killed_for: str | None = None  # "timeout" | "memory"
+        self._mem_at_kill = 0  # peak memory read just before a kill (the process's status goes with it)
         self._retire = False  # not to be reused after the current invocation
         self._out_r = -1
         self._out_w = -1
@@ -238,7 +239,7 @@ class Environment:
                 self.endpoint.finish()
         duration_ms = (time.perf_counter() - t0) * 1000.0
         self._drain()
-        max_mem = self._max_memory_mb()
+        max_mem = self._max_memory_mb() or self._mem_at_kill
         if outcome.timed_out:
             out.platform(f"{iso_ms(self.clock.time())} {request_id} Task timed out after {self.timeout_s:.2f} seconds")
             duration_ms = max(duration_ms, self.timeout_s * 1000.0)
@@ -343,6 +344,7 @@ class Environment:
         if self._killed_for is None:
             self._killed_for = reason
         if self.process is not None and self.process.status is None:
+            self._mem_at_kill = max(self._mem_at_kill, self._max_memory_mb())
             self.process.kill()
             if self.cgroup is not None:
                 for pid in self.cgroup.pids():

@@ -114,9 +114,12 @@ def test_function_errors(lam) -> None:
     assert isinstance(body["stackTrace"], list) and body["requestId"] == out["ResponseMetadata"]["RequestId"]
 
     create(lam, "slow", "import time\ndef handler(e, c):\n    time.sleep(30)\n", Timeout=1)
-    out, body = invoke(lam, "slow")
+    out, body = invoke(lam, "slow", LogType="Tail")
     assert out["FunctionError"] == "Unhandled"
     assert "Task timed out after 1.00 seconds" in body["errorMessage"]
+    report = next(line for line in base64.b64decode(out["LogResult"]).decode().splitlines() if line.startswith("REPORT"))
+    used = int(report.split("Max Memory Used: ")[1].split(" MB")[0])
+    assert used > 0 and "Status: timeout" in report  # read before the kill, not after (it said 0)
 
     create(lam, "crash", "import os\ndef handler(e, c):\n    os._exit(3)\n")
     out, body = invoke(lam, "crash")
