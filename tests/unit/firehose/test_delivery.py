@@ -382,7 +382,7 @@ async def test_a_reopened_buffer_measures_its_backlog_like_a_whole_batch_read(mo
     straddle chunk and hint boundaries (chunks made small here)."""
     from nimbus.services.firehose import buffer as buffer_module
 
-    monkeypatch.setattr(buffer_module, "PROBE_CHUNK_BYTES", 300_000)
+    monkeypatch.setattr(buffer_module, "BATCH_CHUNK_BYTES", 300_000)
     rig = Rig()
     sizes = [1 + (i * 7919) % 90_000 for i in range(120)]  # ~5.4 MB of records from 1 B to 90 KB
     for i, n in enumerate(sizes):

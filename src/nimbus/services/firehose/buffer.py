@@ -15,14 +15,14 @@ passed since the arrival of the oldest undelivered record.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from nimbus.clock import Clock
 from nimbus.storage import JoinedRecords, Log, LogRecord, MetadataStore
 
 CHECKPOINT_KIND = "firehose.checkpoint"
 MAX_RECORDS_PER_FLUSH = 500_000
-PROBE_CHUNK_BYTES = 8 << 20
+BATCH_CHUNK_BYTES = 8 << 20  # batch_chunks reads a batch from the log this much at a time
 
 
 class StreamBuffer:
@@ -62,27 +62,46 @@ class StreamBuffer:
 
     def _measure(self, from_seq: int, max_bytes: int) -> tuple[int | None, int, bool]:
         """What a batch read from ``from_seq`` up to ``max_bytes`` would hold: (the first record's arrival,
-        its payload bytes, whether more records wait past it), read ``PROBE_CHUNK_BYTES`` at a time, so
-        that opening a stream with a large backlog does not hold a whole batch in memory."""
-        log = self.log
-        end = log.next_seq
-        seq, total, count, oldest = from_seq, 0, 0, None
-        while seq < end and count < MAX_RECORDS_PER_FLUSH:
-            room = max_bytes - total
-            if count and room <= 0:
-                break
-            chunk = log.read_joined(seq, limit=MAX_RECORDS_PER_FLUSH - count, max_bytes=min(PROBE_CHUNK_BYTES, max(room, 1)))
-            if not chunk.count:
-                break
-            n = len(chunk.data)
-            if count and n > room:
-                break  # one record larger than what is left: the next batch's first
+        its payload bytes, whether more records wait past it), read in chunks (``batch_chunks``), so that
+        opening a stream with a large backlog does not hold a whole batch in memory."""
+        oldest, total, seq = None, 0, from_seq
+        for chunk in self.batch_chunks(from_seq, max_bytes=max_bytes):
             if oldest is None:
                 oldest = chunk.first_timestamp_ms
-            total += n
+            total += len(chunk.data)
+            seq = chunk.next_seq
+        return oldest, total, seq < self.log.next_seq
+
+    def batch_chunks(
+        self, from_seq: int, *, max_bytes: int = 0, end_seq: int | None = None, separator: bytes = b""
+    ) -> Iterator[JoinedRecords]:
+        """A batch from ``from_seq``, ``BATCH_CHUNK_BYTES`` at a time (each payload followed by ``separator``):
+        the records up to ``end_seq`` when given, else those ``read_batch`` would take with ``max_bytes``
+        (payload bytes up to it, the first record whatever its size, at most MAX_RECORDS_PER_FLUSH)."""
+        log = self.log
+        seq, taken, count = from_seq, 0, 0
+        while True:
+            if end_seq is not None:
+                if seq >= end_seq:
+                    return
+                chunk = log.read_joined(seq, end_seq - seq, BATCH_CHUNK_BYTES, separator)
+                if not chunk.count:
+                    raise RuntimeError(f"records {seq}..{end_seq} of {self.key} are no longer in the log")
+                n = len(chunk.data) - chunk.count * len(separator)
+            else:
+                room = max_bytes - taken
+                if count and (room <= 0 or count >= MAX_RECORDS_PER_FLUSH):
+                    return
+                chunk = log.read_joined(seq, MAX_RECORDS_PER_FLUSH - count, min(BATCH_CHUNK_BYTES, max(room, 1)), separator)
+                if not chunk.count:
+                    return
+                n = len(chunk.data) - chunk.count * len(separator)
+                if count and n > room:
+                    return  # one record larger than what is left: the next batch's first
+            taken += n
             count += chunk.count
             seq = chunk.next_seq
-        return oldest, total, seq < log.next_seq
+            yield chunk
 
     def reconfigure(self, *, size_bytes: int, interval_s: float) -> None:
         self.size_bytes = size_bytes

@@ -30,7 +30,7 @@ from nimbus.clock import Clock
 from nimbus.services.firehose import compression
 from nimbus.services.firehose import metrics as m
 from nimbus.services.firehose import kinesis_source
-from nimbus.services.firehose.buffer import MAX_RECORDS_PER_FLUSH, StreamBuffer
+from nimbus.services.firehose.buffer import BATCH_CHUNK_BYTES, StreamBuffer
 from nimbus.storage import JoinedRecords, LogRecord
 from nimbus.services.firehose.prefixes import Layout, PrefixError
 from nimbus.services.firehose.transform import (
@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 DEFAULT_RETENTION_S = 24 * 3600  # A.7: DirectPut data is kept 24 h while the destination is down
 RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 MAX_ACTIVE_PARTITIONS = 500  # A.4 rule 7
-STREAM_CHUNK_BYTES = 8 << 20  # a streamed batch (see StreamedBatch) is read from the log this much at a time
 STREAMED_FORMATS = ("UNCOMPRESSED", "GZIP")  # compressed a chunk at a time; the other formats are built whole
 
 
@@ -124,8 +123,8 @@ class PlannedObject:
 
 class StreamedBatch:
     """A plain batch (no processor, Kinesis source or partitioning; UNCOMPRESSED or GZIP) streamed from the
-    stream's log into its object, ``STREAM_CHUNK_BYTES`` at a time, so delivering a 128 MB buffer holds a
-    few chunks in memory instead of the batch. Each write of the object is a pass over the log from
+    stream's log into its object a chunk at a time (``StreamBuffer.batch_chunks``), so delivering a 128 MB
+    buffer holds a few chunks in memory instead of the batch. Each write of the object is a pass over the log from
     ``start_seq``: the first one that reads to the end fixes the batch (up to the size hint, as a whole
     read would), and a retry reads the same records again; they stay in the log until the checkpoint moves
     past them, so a batch waiting for its destination needs neither memory nor a spill file."""
@@ -141,33 +140,13 @@ class StreamedBatch:
         self.size = 0
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        log_ = self.buffer.log
         sep = self.separator
-        end, size_bytes = self.end_seq, self.buffer.size_bytes
+        reads = self.buffer.batch_chunks(self.start_seq, max_bytes=self.buffer.size_bytes, end_seq=self.end_seq, separator=sep)
         seq, count, payload, out = self.start_seq, 0, 0, 0
         gz = zlib.compressobj(6, zlib.DEFLATED, 31) if self.fmt == "GZIP" else None
-        while True:
-            if end is not None:
-                if seq >= end:
-                    break
-                chunk = await _off_loop(log_.read_joined, seq, end - seq, STREAM_CHUNK_BYTES, sep)
-                if not chunk.count:
-                    raise RuntimeError(f"firehose batch {self.start_seq}..{end} is no longer in the log at {seq}")
-                n = len(chunk.data) - chunk.count * len(sep)
-            else:
-                budget = size_bytes - payload
-                if count and (budget <= 0 or count >= MAX_RECORDS_PER_FLUSH):
-                    break
-                chunk = await _off_loop(
-                    log_.read_joined, seq, MAX_RECORDS_PER_FLUSH - count, min(STREAM_CHUNK_BYTES, max(budget, 1)), sep
-                )
-                if not chunk.count:
-                    break
-                n = len(chunk.data) - chunk.count * len(sep)
-                if count and n > budget:
-                    break  # one record larger than what is left of the size hint: the next batch's first
+        while (chunk := await _off_loop(next, reads, None)) is not None:
             count += chunk.count
-            payload += n
+            payload += len(chunk.data) - chunk.count * len(sep)
             seq = chunk.next_seq
             data = chunk.data
             del chunk
@@ -185,10 +164,19 @@ class StreamedBatch:
 
     async def settle(self) -> None:
         """Fix the batch without writing it (a batch that expired before any pass read it whole)."""
-        if self.end_seq is None:
-            async for _ in self.chunks():
-                pass
+        if self.end_seq is not None:
+            return
+        sep = self.separator
 
+        def measure() -> tuple[int, int, int]:
+            seq, count, payload = self.start_seq, 0, 0
+            for chunk in self.buffer.batch_chunks(self.start_seq, max_bytes=self.buffer.size_bytes, separator=sep):
+                count += chunk.count
+                payload += len(chunk.data) - chunk.count * len(sep)
+                seq = chunk.next_seq
+            return seq, count, payload
+
+        self.end_seq, self.count, self.source_bytes = await _off_loop(measure)
 
 @dataclass(slots=True)
 class Counters:
@@ -386,7 +374,7 @@ class Deliverer:
             # are, read joined, with no per-record objects (the object the general path below would make)
             separator = b"\n" if cfg.append_delimiter else b""
             if (
-                self.buffer.pending_bytes > STREAM_CHUNK_BYTES  # (a smaller batch is read whole: it may go inline)
+                self.buffer.pending_bytes > BATCH_CHUNK_BYTES  # (a smaller batch is read whole: it may go inline)
                 and getattr(self.sink, "streams", False)
                 and (cfg.compression or "UNCOMPRESSED") in STREAMED_FORMATS
             ):
