@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import io
 import json
 import time
@@ -537,7 +538,7 @@ def test_a_large_batch_is_streamed_from_the_buffer_into_one_object(fh: Any, s3: 
     assert st["delivered_records"] == len(sent) and st["objects"] == 1 and st["backlog_records"] == 0
     assert st["delivered_bytes"] == len(body)
     head = s3.head_object(Bucket=bucket, Key=key)
-    assert head["ContentLength"] == len(body) and head["ETag"].strip('"') == __import__("hashlib").md5(body).hexdigest()
+    assert head["ContentLength"] == len(body) and head["ETag"].strip('"') == hashlib.md5(body).hexdigest()
     if fmt == "GZIP":
         assert head["ContentEncoding"] == "gzip"
 
