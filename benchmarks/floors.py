@@ -16,6 +16,7 @@ little better, and on this machine identical runs differ by up to ~0.15.
 2. S3 PutObject of 1 KiB from one boto3 thread and 4 processes (benchmarks/s3.py's calls). Per call the
    floor server takes the MD5 (the ETag) and appends the body to a zeroed, preallocated file with a
    group-committed fdatasync before it answers (what "a 200 survives kill -9" needs, at its cheapest).
+   The floor, Nimbus and the canned server take turns in rounds (s3.small_rounds).
 3. The edge's signed call (benchmarks/edge.py's logs DescribeLogGroups under wrk, c=1 and c=32), beside
    the bare hello-world and Nimbus itself. Per call the floor server verifies the SigV4 signature simply
    (the date's skew, the canonical request from the signed headers, the string to sign, one HMAC with a
@@ -309,27 +310,25 @@ def firehose_floors(seconds: float, rounds: int) -> list[str]:
     return rows
 
 
-def s3_floors() -> list[str]:
+def s3_floors(rounds: int) -> list[str]:
     canned, cport, cdir = start_bare(s3.CANNED_APP)
     floor, fport, fdir = start_bare(S3_FLOOR)
+    nim, nport, ndir, _ = start_nimbus()
     rows = []
     try:
-        # two runs of each, in alternating order; each figure is the floor's better run
-        one, four = [], []
-        for i in range(2):
-            order = [("floor", fport), ("canned", cport)] if i % 2 == 0 else [("canned", cport), ("floor", fport)]
-            got = {name: s3.measure(port, "put")["ops"] for name, port in order}
-            one.append((got["floor"], got["canned"]))
-            got = {name: s3.parallel_rate(port, "put", 4, s3.SMALL_OPS // 4) for name, port in order}
-            four.append((got["floor"], got["canned"]))
+        s3.client(nport).create_bucket(Bucket="bench-bucket")
+        got = s3.small_rounds({"floor": fport, "nimbus": nport, "canned": cport}, rounds, ops=("put",))
     finally:
         stop(floor, fdir)
         stop(canned, cdir)
-    for label, runs in (("1 boto3 thread", one), ("4 processes", four)):
-        f, c = max(runs, key=lambda fc: fc[0] / fc[1])
-        ratios = ", ".join(f"{a / b:.2f}" for a, b in runs)
-        rows.append(row(f"S3 PutObject 1 KiB, {label}: MD5 + one group-committed fdatasync (runs: {ratios})",
-                        f"{f:,.0f} ops/s", f"{c:,.0f} canned", f / c, "Nimbus target 0.8"))
+        stop(nim, ndir)
+    c = got["put", "canned"]
+    for who, what in (("floor", "MD5 + one group-committed fdatasync"), ("nimbus", "Nimbus itself, in the same rounds")):
+        g = got["put", who]
+        rows.append(row(f"S3 PutObject 1 KiB, 1 boto3 thread: {what} ({s3.spread(g['one_rounds'], c['one_rounds'])})",
+                        f"{g['one']:,.0f} ops/s", f"{c['one']:,.0f} canned", g["one"] / c["one"], "Nimbus target 0.8"))
+        rows.append(row(f"S3 PutObject 1 KiB, 4 processes: {what} ({s3.spread(g['four_rounds'], c['four_rounds'])})",
+                        f"{g['four']:,.0f} ops/s", f"{c['four']:,.0f} canned", g["four"] / c["four"], "Nimbus target 0.8"))
     return rows
 
 
@@ -344,7 +343,7 @@ def main() -> int:
     if "firehose" in parts:
         rows += firehose_floors(args.seconds, args.rounds)
     if "s3" in parts:
-        rows += s3_floors()
+        rows += s3_floors(min(args.rounds, 4))
     if "edge" in parts:
         rows += edge_floors(max(int(args.seconds), 2))
     print("| floor server (does only this) | floor | baseline | ratio | |")
