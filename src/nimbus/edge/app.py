@@ -396,7 +396,9 @@ class EdgeApp:
 
 
 # Signing names of the rest-xml services Nimbus does not serve (S3 Control signs as "s3"): botocore models' protocols.
-_REST_XML_SIGNING_NAMES = frozenset(("route53", "cloudfront"))
+# rest-xml services Nimbus does not serve: S3 Express (directory buckets, signed "s3express"), Outposts S3,
+# Object Lambda, Route 53, CloudFront. Their clients parse XML errors only.
+_REST_XML_SIGNING_NAMES = frozenset(("route53", "cloudfront", "s3express", "s3-outposts", "s3-object-lambda"))
 
 
 def _xml_errors(proto: Any, headers: dict[str, str], query: list[tuple[str, str]], signing_service: str | None) -> bool:

@@ -97,6 +97,17 @@ def test_a_service_nimbus_does_not_serve_is_501_not_implemented(server: NimbusPr
     assert err["ResponseMetadata"]["RequestId"]
 
 
+def test_s3_directory_buckets_are_an_xml_not_implemented(server: NimbusProcess) -> None:
+    """ListDirectoryBuckets is signed for 's3express': the S3 client reads its error as XML (a JSON body
+    gave code '501')."""
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client(server.port, "s3").list_directory_buckets()
+    err = e.value.response
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert err["Error"]["Code"] == "NotImplemented"
+    assert "'s3express'" in err["Error"]["Message"]
+
+
 def test_unserved_service_errors_on_the_wire(server: NimbusProcess) -> None:
     status, headers, body = send(server.port, "POST", "/", b"{}", {"X-Amz-Target": "DynamoDB_20120810.ListTables",
                                                                    "Content-Type": "application/x-amz-json-1.0"}, sign="dynamodb")
