@@ -395,9 +395,9 @@ class EdgeApp:
             return HttpResponse(500, [("x-amzn-RequestId", request_id)], b"")
 
 
-# Signing names of the rest-xml services Nimbus does not serve (S3 Control signs as "s3"): botocore models' protocols.
-# rest-xml services Nimbus does not serve: S3 Express (directory buckets, signed "s3express"), Outposts S3,
-# Object Lambda, Route 53, CloudFront. Their clients parse XML errors only.
+# Signing names of the rest-xml services Nimbus does not serve (S3 Control signs as "s3"), from botocore's models:
+# S3 Express (directory buckets, signed "s3express"), Outposts S3, Object Lambda, Route 53, CloudFront. Their
+# clients parse XML errors only.
 _REST_XML_SIGNING_NAMES = frozenset(("route53", "cloudfront", "s3express", "s3-outposts", "s3-object-lambda"))
 
 
