@@ -110,3 +110,25 @@ def test_partition_keys_and_length_limit() -> None:
         lay.prefix(T, {})
     with pytest.raises(PrefixError):
         lay.prefix(T, {"c": "x" * 600})
+
+
+@pytest.mark.parametrize(
+    "prefix,error_prefix,dynamic,message",
+    [
+        # captured from AWS (the terraform-provider-aws #13416 and serverless #6015 reports), typo included
+        (
+            "a/!{timestamp:yyyy}/", None, False,
+            "Ths supplied prefix(es) do not satisfy the following constraint: "
+            "ErrorOutputPrefix cannot be null or empty when Prefix contains expressions",
+        ),
+        # captured from AWS (terraform-provider-aws #29092)
+        (
+            "a/!{partitionKeyFromQuery:x}/", "e/!{firehose:error-output-type}/", False,
+            "Dynamic Partitioning Namespaces can only be part of a prefix expression when Dynamic Partitioning is enabled.",
+        ),
+    ],
+)
+def test_validation_messages_are_aws_wording(prefix: str, error_prefix: str | None, dynamic: bool, message: str) -> None:
+    with pytest.raises(PrefixError) as e:
+        validate(prefix, error_prefix, dynamic_partitioning=dynamic)
+    assert str(e.value) == message

@@ -40,6 +40,7 @@ _EXPRESSION = re.compile(r"!\{([A-Za-z]+):([^{}]*)\}")
 _NAMESPACES = {"timestamp", "firehose", "partitionKeyFromQuery", "partitionKeyFromLambda"}
 _FIREHOSE_VALUES = {"error-output-type", "random-string"}
 _RANDOM_ALPHABET = string.ascii_lowercase + string.digits
+_CONSTRAINT = "Ths supplied prefix(es) do not satisfy the following constraint: "
 
 
 class PrefixError(ValueError):
@@ -109,7 +110,8 @@ def validate(prefix: str | None, error_prefix: str | None, *, dynamic_partitioni
                 "ErrorOutputPrefix must contain !{firehose:error-output-type} when it contains expressions."
             )
     if _has_expressions(p) and not error_prefix:
-        raise PrefixError("ErrorOutputPrefix cannot be null or empty when Prefix contains expressions.")
+        # AWS's wording, typo included, as captured in client reports (terraform-provider-aws #13416)
+        raise PrefixError(_CONSTRAINT + "ErrorOutputPrefix cannot be null or empty when Prefix contains expressions")
     uses_keys = _has(p, "partitionKeyFromQuery") or _has(p, "partitionKeyFromLambda")
     if dynamic_partitioning and not uses_keys:
         raise PrefixError(
@@ -117,7 +119,10 @@ def validate(prefix: str | None, error_prefix: str | None, *, dynamic_partitioni
             "partitionKeyFromLambda expressions."
         )
     if uses_keys and not dynamic_partitioning:
-        raise PrefixError("Prefix contains partition key expressions but dynamic partitioning is not enabled.")
+        # AWS's wording (terraform-provider-aws #29092)
+        raise PrefixError(
+            "Dynamic Partitioning Namespaces can only be part of a prefix expression when Dynamic Partitioning is enabled."
+        )
     if dynamic_partitioning and not error_prefix:
         raise PrefixError("ErrorOutputPrefix is required when dynamic partitioning is enabled.")
 
