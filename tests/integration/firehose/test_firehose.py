@@ -159,7 +159,11 @@ def test_create_describe_defaults_and_lifecycle(fh: Any, s3: Any) -> None:
 
     # encryption is recorded
     fh.start_delivery_stream_encryption(DeliveryStreamName=name, DeliveryStreamEncryptionConfigurationInput={"KeyType": "AWS_OWNED_CMK"})
-    d = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    for _ in range(100):  # ENABLING, then ENABLED (NIMBUS_FIREHOSE_ENCRYPTION_DELAY_S; test_api_fidelity.py)
+        d = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+        if d["DeliveryStreamEncryptionConfiguration"]["Status"] != "ENABLING":
+            break
+        time.sleep(0.05)
     assert d["DeliveryStreamEncryptionConfiguration"]["Status"] == "ENABLED"
     assert fh.put_record(DeliveryStreamName=name, Record={"Data": b"x"})["Encrypted"] is True
     fh.stop_delivery_stream_encryption(DeliveryStreamName=name)

@@ -82,6 +82,9 @@ def test_kinesis_source_end_to_end(server: NimbusProcess) -> None:
     src = d["Source"]["KinesisStreamSourceDescription"]
     assert src["KinesisStreamARN"] == stream_arn and src["RoleARN"] == ROLE
     assert abs(src["DeliveryStartTimestamp"].timestamp() - before) < 60
+    # AWS describes a Kinesis-sourced stream without DeliveryStreamEncryptionConfiguration (server-side
+    # encryption is for DirectPut streams only); as recorded by localstack's AWS-validated snapshot
+    assert "DeliveryStreamEncryptionConfiguration" not in d
     assert fh.list_delivery_streams(DeliveryStreamType="KinesisStreamAsSource")["DeliveryStreamNames"] == ["k2s3"]
     for call in (lambda: fh.put_record(DeliveryStreamName="k2s3", Record={"Data": b"x"}),
                  lambda: fh.put_record_batch(DeliveryStreamName="k2s3", Records=[{"Data": b"x"}])):

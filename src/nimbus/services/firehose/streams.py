@@ -23,6 +23,7 @@ import copy
 import logging
 import re
 import shutil
+import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +73,10 @@ MAX_BATCH_RECORDS = 500
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 MAX_STREAMS_PER_REGION = 5000
 MAX_TAGS = 50
+# A.1: the model's TagKey / TagValue patterns, in Java's dialect (\p{..}), which the codec cannot apply
+TAG_KEY_PATTERN = r"^(?!aws:)[\p{L}\p{Z}\p{N}_.:\/=+\-@%]*$"
+TAG_VALUE_PATTERN = r"^[\p{L}\p{Z}\p{N}_.:\/=+\-@%]*$"
+_TAG_PUNCTUATION = frozenset("_.:/=+-@%")
 KINESIS_START_POSITIONS = ("TRIM_HORIZON", "LATEST")
 # A.5 processor parameters Nimbus evaluates, with their ranges
 _PROCESSOR_PARAMS: dict[str, set[str]] = {
@@ -98,6 +103,7 @@ _EXTENDED_FIELDS = _S3_FIELDS + (
 @dataclass(slots=True, frozen=True)
 class FirehoseSettings:
     create_delay_s: float = 1.0
+    encryption_delay_s: float = 1.0  # how long encryption stays ENABLING / DISABLING after Start/Stop
     delete_delay_s: float = 0.0  # how long a deleted stream stays DELETING (delivery already stopped)
     retention_s: float = DEFAULT_RETENTION_S
     min_interval_s: float = MIN_INTERVAL_S
@@ -114,6 +120,7 @@ class FirehoseSettings:
 
         return cls(
             create_delay_s=num("NIMBUS_FIREHOSE_CREATE_DELAY_S", 1.0),
+            encryption_delay_s=num("NIMBUS_FIREHOSE_ENCRYPTION_DELAY_S", 1.0),
             delete_delay_s=num("NIMBUS_FIREHOSE_DELETE_DELAY_S", 0.0),
             retention_s=num("NIMBUS_FIREHOSE_RETENTION_S", DEFAULT_RETENTION_S),
             min_interval_s=num("NIMBUS_FIREHOSE_MIN_INTERVAL_S", MIN_INTERVAL_S),
@@ -476,6 +483,7 @@ class DeliveryStreams:
         dest = self._check_destination(params[given[0]], extended=extended)
         if not extended:  # the old API is an Extended S3 destination without the extended features
             dest.update(ProcessingConfiguration={"Enabled": False, "Processors": []}, S3BackupMode="Disabled")
+        _check_tag_characters(params.get("Tags") or [])
         tags = {t["Key"]: t.get("Value", "") for t in params.get("Tags") or []}
         _check_tags(tags)
         if self.metadata.count(KIND, f"{account}/{region}/") >= MAX_STREAMS_PER_REGION:
@@ -526,6 +534,9 @@ class DeliveryStreams:
         doc = self._doc(account, region, name)
         dest = doc["destination"]
         extended = _describe_destination(dest, extended=True)
+        if doc.get("api") == "S3" and extended.get("ProcessingConfiguration") == {"Enabled": False, "Processors": []}:
+            # created with S3DestinationConfiguration: AWS's extended view has no ProcessingConfiguration
+            del extended["ProcessingConfiguration"]
         plain = _describe_destination(dest, extended=False)
         destinations = [] if exclusive_start_destination_id == DESTINATION_ID else [
             {"DestinationId": DESTINATION_ID, "S3DestinationDescription": plain, "ExtendedS3DestinationDescription": extended}
@@ -548,8 +559,26 @@ class DeliveryStreams:
                 "KinesisStreamARN": src["KinesisStreamARN"], "RoleARN": src["RoleARN"],
                 "DeliveryStartTimestamp": src["DeliveryStartTimestamp"],
             }}
-        out["DeliveryStreamEncryptionConfiguration"] = doc.get("encryption") or {"Status": "DISABLED"}
+        if doc["type"] == "DirectPut":  # AWS leaves it out for a Kinesis-sourced stream (SSE is DirectPut only)
+            out["DeliveryStreamEncryptionConfiguration"] = self._encryption_description(doc)
         return out
+
+    def _encryption_description(self, doc: dict[str, Any]) -> dict[str, Any]:
+        enc = doc.get("encryption")
+        if not enc:
+            return {"Status": "DISABLED"}
+        out = dict(enc)
+        if self.clock.time() < doc.get("encryption_settles_at", 0):
+            out["Status"] = "ENABLING" if enc["Status"] == "ENABLED" else "DISABLING"
+        return out
+
+    def _encrypted(self, doc: dict[str, Any]) -> bool:
+        """What Put* answers as ``Encrypted``: not yet while ENABLING ("the data is not encrypted"), still
+        while DISABLING (records stay subject to encryption until DISABLED)."""
+        enabled = doc["encryption"].get("Status") == "ENABLED"
+        if self.clock.time() < doc.get("encryption_settles_at", 0):
+            return not enabled
+        return enabled
 
     def list(self, account: str, region: str, *, limit: int = 10, stream_type: str | None = None, exclusive_start: str | None = None) -> tuple[list[str], bool]:
         prefix = f"{account}/{region}/"
@@ -661,6 +690,7 @@ class DeliveryStreams:
         return doc
 
     def tag(self, account: str, region: str, name: str, tags: list[dict[str, str]]) -> None:
+        _check_tag_characters(tags)
         doc = self._mutable(account, region, name)
         merged = {**doc["tags"], **{t["Key"]: t.get("Value", "") for t in tags}}
         _check_tags(merged)
@@ -668,6 +698,7 @@ class DeliveryStreams:
         self._save(account, region, name, doc)
 
     def untag(self, account: str, region: str, name: str, keys: list[str]) -> None:
+        _check_tag_characters([], keys)
         doc = self._mutable(account, region, name)
         doc["tags"] = {k: v for k, v in doc["tags"].items() if k not in set(keys)}
         self._save(account, region, name, doc)
@@ -682,11 +713,16 @@ class DeliveryStreams:
         doc = self._mutable(account, region, name)
         if doc["type"] == "KinesisStreamAsSource":
             raise _bad(f"Firehose {name} is sourced from a Kinesis stream: encrypt the Kinesis stream instead (server-side encryption of a KinesisStreamAsSource delivery stream is not supported).")
+        now = self.clock.time()
         if enabled:
             doc["encryption"] = _encryption_doc(config or {}, "ENABLED")
         elif doc.get("encryption"):
             doc["encryption"] = {**doc["encryption"], "Status": "DISABLED"}
-        doc["updated"] = self.clock.time()
+        else:
+            return  # never encrypted: nothing to disable
+        # asynchronous on AWS: ENABLING then ENABLED, DISABLING then DISABLED (StartDeliveryStreamEncryption)
+        doc["encryption_settles_at"] = now + self.settings.encryption_delay_s
+        doc["updated"] = now
         self._save(account, region, name, doc)
 
     # ------------------------------------------------------------------------------- data plane
@@ -732,8 +768,7 @@ class DeliveryStreams:
         c.incoming_bytes += total
         m.INCOMING_RECORDS.inc(*live.labels, amount=len(payloads))
         m.INCOMING_BYTES.inc(*live.labels, amount=total)
-        encryption = doc.get("encryption")
-        return _id_base(doc["incarnation"]), seqs, encryption is not None and encryption.get("Status") == "ENABLED"
+        return _id_base(doc["incarnation"]), seqs, doc.get("encryption") is not None and self._encrypted(doc)
 
     async def flush(self, account: str, region: str, name: str, *, timeout: float | None = 60) -> bool:
         key = self.key(account, region, name)
@@ -786,6 +821,32 @@ def _check_tags(tags: dict[str, str]) -> None:
             raise _bad(f"Tag key {k!r} is not valid: 1 to 128 characters, not starting with 'aws:'.")
         if len(v) > 256:
             raise _bad(f"Tag value for {k!r} is longer than 256 characters.")
+
+
+def _tag_text_ok(text: str, *, key: bool) -> bool:
+    if key and text.startswith("aws:"):
+        return False
+    return all(c in _TAG_PUNCTUATION or unicodedata.category(c)[0] in "LZN" for c in text)
+
+
+def _check_tag_characters(tags: list[dict[str, str]], keys: list[str] | None = None) -> None:
+    """The model's TagKey / TagValue patterns, reported as AWS's validator reports model constraints."""
+    problems: list[str] = []
+
+    def check(value: str, path: str, *, key: bool) -> None:
+        if not _tag_text_ok(value, key=key):
+            pattern = TAG_KEY_PATTERN if key else TAG_VALUE_PATTERN
+            problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}")
+
+    for i, t in enumerate(tags, 1):
+        check(t["Key"], f"tags.{i}.member.key", key=True)
+        if t.get("Value") is not None:
+            check(t["Value"], f"tags.{i}.member.value", key=False)
+    for i, k in enumerate(keys or [], 1):
+        check(k, f"tagKeys.{i}.member", key=True)
+    if problems:
+        n = len(problems)
+        raise _bad(f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(problems))
 
 
 def _encryption_doc(config: dict[str, Any], status: str) -> dict[str, Any]:
