@@ -201,7 +201,6 @@ def object_headers(obj: S3Object) -> dict[str, Any]:
         "AcceptRanges": "bytes",
         "Metadata": obj.metadata or None,
         "TagCount": len(obj.tags) or None,
-        "PartsCount": obj.parts_count,
         "StorageClass": obj.storage_class if obj.storage_class != "STANDARD" else None,
     }
     return {k: v for k, v in out.items() if v is not None}
@@ -356,11 +355,13 @@ class S3Api:
         out = object_headers(obj)
         out["ContentLength"] = read.end - read.start
         enabled = params.get("ChecksumMode") == "ENABLED"
+        if params.get("PartNumber") is not None and obj.parts_count is not None:
+            # x-amz-mp-parts-count "is only returned if you specify partNumber" (and the object is multipart)
+            out["PartsCount"] = obj.parts_count
         if read.partial:
             if params.get("PartNumber") is not None and obj.part_checksums and enabled and obj.checksum_algorithm:
                 out[checksums.MEMBERS[obj.checksum_algorithm]] = obj.part_checksums[params["PartNumber"] - 1]
-            if not head or params.get("Range"):
-                out["ContentRange"] = f"bytes {read.start}-{read.end - 1}/{obj.size}"
+            out["ContentRange"] = f"bytes {read.start}-{read.end - 1}/{obj.size}"
         else:
             out.update(checksum_out(obj, enabled))
         for member, header in (("ResponseContentType", "ContentType"), ("ResponseContentLanguage", "ContentLanguage"),

