@@ -95,3 +95,21 @@ def test_parts_count_only_with_part_number_and_head_part_has_content_range(s3: A
     got = s3.get_object(Bucket=bucket, Key=multipart_key, PartNumber=1)
     assert got["PartsCount"] == 2 and got["ContentRange"] == f"bytes 0-{5 * MiB - 1}/{total}"
     assert got["Body"].read() == b"a" * 5 * MiB
+
+
+# -- CopyObject onto itself ----------------------------------------------------------------------------------
+
+
+def test_copy_onto_itself_changing_encryption_or_redirect_is_allowed(s3: Any, bucket: str) -> None:
+    # AWS refuses a copy onto itself only when it changes nothing of "metadata, storage class, website
+    # redirect location or encryption attributes": an SSE header or a redirect location is a change.
+    s3.put_object(Bucket=bucket, Key="self", Body=b"same", Metadata={"m": "1"}, ContentType="text/plain")
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket=bucket, Key="self", CopySource={"Bucket": bucket, "Key": "self"})
+    assert error_of(e)["Code"] == "InvalidRequest"
+    s3.copy_object(Bucket=bucket, Key="self", CopySource={"Bucket": bucket, "Key": "self"}, ServerSideEncryption="AES256")
+    s3.copy_object(Bucket=bucket, Key="self", CopySource={"Bucket": bucket, "Key": "self"}, WebsiteRedirectLocation="/elsewhere")
+    head = s3.head_object(Bucket=bucket, Key="self")
+    assert head["WebsiteRedirectLocation"] == "/elsewhere"
+    assert head["Metadata"] == {"m": "1"} and head["ContentType"] == "text/plain"  # COPY kept the rest
+    assert s3.get_object(Bucket=bucket, Key="self")["Body"].read() == b"same"

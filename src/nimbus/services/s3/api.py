@@ -102,6 +102,9 @@ def from_tagset(tagging: dict[str, Any] | None) -> dict[str, str]:
     return out
 
 
+# Encryption attributes of CopyObject: Nimbus stores no encryption, but naming one makes a copy onto
+# itself legal, as on S3 (`aws s3 cp s3://b/k s3://b/k --sse AES256`).
+_ENCRYPTION_MEMBERS = ("ServerSideEncryption", "SSEKMSKeyId", "SSECustomerAlgorithm")
 _PLAIN_GET = frozenset(("Bucket", "Key", "ChecksumMode"))
 _UNSUPPORTED_CHECKSUMS = ("ChecksumSHA512", "ChecksumMD5", "ChecksumXXHASH64", "ChecksumXXHASH3", "ChecksumXXHASH128")
 
@@ -434,7 +437,8 @@ class S3Api:
             content=content_of(params), metadata=params.get("Metadata"), replace_tags=tag_directive == "REPLACE",
             tags=tags_of(params.get("Tagging")), checksum_algorithm=params.get("ChecksumAlgorithm"),
             storage_class=params.get("StorageClass"), if_match=params.get("IfMatch"),
-            if_none_match=params.get("IfNoneMatch"), origin=origin_of(ctx),
+            if_none_match=params.get("IfNoneMatch"), website_redirect=params.get("WebsiteRedirectLocation"),
+            encryption=any(params.get(m) for m in _ENCRYPTION_MEMBERS), origin=origin_of(ctx),
         )
         result = {"ETag": obj.etag, "LastModified": stamp(obj.last_modified), **checksum_out(obj)}
         return {"CopyObjectResult": result}

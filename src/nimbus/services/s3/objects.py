@@ -784,8 +784,13 @@ class Objects:
         storage_class: str | None = None,
         if_match: str | None = None,
         if_none_match: str | None = None,
+        website_redirect: str | None = None,
+        encryption: bool = False,
         origin: Origin | None = None,
     ) -> S3Object:
+        """``website_redirect`` (x-amz-website-redirect-location) applies whatever the metadata directive;
+        ``encryption`` says the request named encryption attributes (accepted and ignored, but on S3 they
+        make a copy onto itself legal)."""
         self._writing += 1
         try:
             check_key(key)
@@ -793,7 +798,8 @@ class Objects:
                 raise NoSuchBucket(bucket)
             src = self.get_object(account, source_bucket, source_key)
             source_conditions.check_copy_source(src)
-            if (source_bucket, source_key) == (bucket, key) and not (replace_metadata or checksum_algorithm or storage_class or replace_tags):
+            changes = replace_metadata or checksum_algorithm or storage_class or replace_tags or website_redirect or encryption
+            if (source_bucket, source_key) == (bucket, key) and not changes:
                 raise InvalidRequest(
                     "This copy request is illegal because it is trying to copy an object to itself without changing the "
                     "object's metadata, storage class, website redirect location or encryption attributes."
@@ -801,6 +807,9 @@ class Objects:
             if tags and replace_tags:
                 check_tags(tags, MAX_TAGS_OBJECT)
             algorithm = checksum_algorithm or src.checksum_algorithm
+            kept = content if replace_metadata else src.content
+            if website_redirect:
+                kept = replace(kept, website_redirect=website_redirect)
             source = open_segments(self.blobs, src, 0, src.size, self.leases)
             body: bytes | None = None
             if src.size <= INLINE_MAX_BYTES:
@@ -810,7 +819,7 @@ class Objects:
             obj = S3Object(
                 bucket=bucket, key=key, size=got.size, etag=quote_etag(got.md5_hex), last_modified=self.now(),
                 segments=((got.blob_key, got.size),),
-                content=content if replace_metadata else src.content,
+                content=kept,
                 metadata=(metadata or {}) if replace_metadata else src.metadata,
                 tags=(tags or {}) if replace_tags else src.tags,
                 checksum_algorithm=algorithm, checksum=got.checksum, checksum_type="FULL_OBJECT" if got.checksum else None,
