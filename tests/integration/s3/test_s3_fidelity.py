@@ -113,3 +113,26 @@ def test_copy_onto_itself_changing_encryption_or_redirect_is_allowed(s3: Any, bu
     assert head["WebsiteRedirectLocation"] == "/elsewhere"
     assert head["Metadata"] == {"m": "1"} and head["ContentType"] == "text/plain"  # COPY kept the rest
     assert s3.get_object(Bucket=bucket, Key="self")["Body"].read() == b"same"
+
+
+# -- UploadPartCopy ------------------------------------------------------------------------------------------
+
+
+def test_upload_part_copy_range_past_the_source_is_invalid_argument(s3: Any, bucket: str) -> None:
+    # AWS: 400 InvalidArgument "Range specified is not valid for source object of size: N" (Nimbus: 416 InvalidRange)
+    s3.put_object(Bucket=bucket, Key="upc-src", Body=b"0123456789")
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="upc-dst")["UploadId"]
+    try:
+        with pytest.raises(ClientError) as e:
+            s3.upload_part_copy(Bucket=bucket, Key="upc-dst", UploadId=uid, PartNumber=1,
+                                CopySource={"Bucket": bucket, "Key": "upc-src"}, CopySourceRange="bytes=0-10")
+        assert status_of(e) == 400
+        err = error_of(e)
+        assert err["Code"] == "InvalidArgument"
+        assert err["Message"] == "Range specified is not valid for source object of size: 10"
+        assert err["ArgumentName"] == "x-amz-copy-source-range"
+        part = s3.upload_part_copy(Bucket=bucket, Key="upc-dst", UploadId=uid, PartNumber=1,
+                                   CopySource={"Bucket": bucket, "Key": "upc-src"}, CopySourceRange="bytes=2-9")
+        assert part["CopyPartResult"]["ETag"].startswith('"')
+    finally:
+        s3.abort_multipart_upload(Bucket=bucket, Key="upc-dst", UploadId=uid)

@@ -25,7 +25,6 @@ from nimbus.services.s3.errors import (
     InvalidArgument,
     InvalidPart,
     InvalidPartOrder,
-    InvalidRange,
     InvalidRequest,
     MalformedXML,
     NoSuchBucket,
@@ -223,8 +222,9 @@ class Multipart:
                     ArgumentName="x-amz-copy-source-range", ArgumentValue=source_range,
                 )
             start, end = int(found.group(1)), int(found.group(2)) + 1
-            if end > src.size:
-                raise InvalidRange(source_range, src.size)
+            if end > src.size:  # S3: 400 InvalidArgument here, not GetObject's 416 InvalidRange
+                raise InvalidArgument(f"Range specified is not valid for source object of size: {src.size}",
+                                      ArgumentName="x-amz-copy-source-range", ArgumentValue=source_range)
         got = await ingest(self.blobs, open_segments(self.blobs, src, start, end, self.objects.leases), Integrity(algorithm=upload.checksum_algorithm))
         part = Part(number, got.blob_key, got.size, quote_etag(got.md5_hex), self.objects.now(), got.checksum)
         await self._commit_part(account, upload, part)
