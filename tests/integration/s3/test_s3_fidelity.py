@@ -136,3 +136,30 @@ def test_upload_part_copy_range_past_the_source_is_invalid_argument(s3: Any, buc
         assert part["CopyPartResult"]["ETag"].startswith('"')
     finally:
         s3.abort_multipart_upload(Bucket=bucket, Key="upc-dst", UploadId=uid)
+
+
+# -- tagging -------------------------------------------------------------------------------------------------
+
+
+def test_tagging_errors_use_aws_codes(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="tagged", Body=b"x")
+    eleven = {"TagSet": [{"Key": f"k{i}", "Value": "v"} for i in range(11)]}
+    # AWS: "BadRequest: Object tags cannot be greater than 10", by PutObjectTagging and by x-amz-tagging
+    with pytest.raises(ClientError) as e:
+        s3.put_object_tagging(Bucket=bucket, Key="tagged", Tagging=eleven)
+    assert status_of(e) == 400
+    assert (error_of(e)["Code"], error_of(e)["Message"]) == ("BadRequest", "Object tags cannot be greater than 10")
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="tagged2", Body=b"x", Tagging="&".join(f"k{i}=v" for i in range(11)))
+    assert error_of(e)["Code"] == "BadRequest"
+    # AWS: InvalidTag for a key given twice in a TagSet (Nimbus: InvalidArgument)
+    with pytest.raises(ClientError) as e:
+        s3.put_object_tagging(Bucket=bucket, Key="tagged", Tagging={"TagSet": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]})
+    assert (error_of(e)["Code"], error_of(e)["Message"]) == ("InvalidTag", "Cannot provide multiple Tags with the same key")
+    # ... and InvalidArgument for a key given twice in x-amz-tagging (Nimbus kept the last value)
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="tagged3", Body=b"x", Tagging="a=1&a=2")
+    assert error_of(e)["Code"] == "InvalidArgument"
+    assert "tag name duplicates" in error_of(e)["Message"]
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="tagged3")

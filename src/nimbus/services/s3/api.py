@@ -23,6 +23,7 @@ from nimbus.services.s3.errors import (
     InvalidArgument,
     InvalidDigest,
     InvalidRequest,
+    InvalidTag,
     MalformedXML,
     MissingContentLength,
 )
@@ -83,9 +84,15 @@ def content_of(params: dict[str, Any]) -> Content:
 
 
 def tags_of(text: str | None) -> dict[str, str]:
+    """x-amz-tagging (a URL query string); S3 refuses a key given twice instead of keeping one."""
     if not text:
         return {}
-    return dict(parse_qsl(text, keep_blank_values=True))
+    pairs = parse_qsl(text, keep_blank_values=True)
+    tags = dict(pairs)
+    if len(tags) != len(pairs):
+        raise InvalidArgument("The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query "
+                              "parameters without tag name duplicates.", ArgumentName="x-amz-tagging", ArgumentValue=text)
+    return tags
 
 
 def tagset(tags: dict[str, str]) -> list[dict[str, str]]:
@@ -97,7 +104,7 @@ def from_tagset(tagging: dict[str, Any] | None) -> dict[str, str]:
     for item in (tagging or {}).get("TagSet") or []:
         key = item.get("Key", "")
         if key in out:
-            raise InvalidArgument("Cannot provide multiple Tags with the same key", ArgumentName=key)  # AWS: InvalidTag
+            raise InvalidTag("Cannot provide multiple Tags with the same key", TagKey=key)
         out[key] = item.get("Value", "")
     return out
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from nimbus.clock import Clock
 from nimbus.services.s3.errors import (
+    BadRequest,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
     IllegalLocationConstraintException,
@@ -53,8 +54,9 @@ def valid_bucket_name(name: str) -> bool:
 
 def check_tags(tags: dict[str, str], limit: int) -> None:
     if len(tags) > limit:
-        noun = "Object" if limit == MAX_TAGS_OBJECT else "Bucket"
-        raise InvalidTag(f"{noun} tags cannot be greater than {limit}")
+        if limit == MAX_TAGS_OBJECT:  # S3's code for this one is BadRequest
+            raise BadRequest(f"Object tags cannot be greater than {limit}")
+        raise InvalidTag(f"Bucket tags cannot be greater than {limit}")
     for k, v in tags.items():
         if not k or len(k) > MAX_TAG_KEY:
             raise InvalidTag("The TagKey you have provided is invalid", TagKey=k)

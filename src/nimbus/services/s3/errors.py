@@ -183,6 +183,13 @@ class InvalidArgument(S3Error):
     status = 400
 
 
+class BadRequest(S3Error):
+    """What S3 answers for more than 10 tags on an object (not InvalidTag)."""
+
+    code = "BadRequest"
+    status = 400
+
+
 class InvalidTag(S3Error):
     code = "InvalidTag"
     status = 400
