@@ -163,3 +163,16 @@ def test_tagging_errors_use_aws_codes(s3: Any, bucket: str) -> None:
     assert "tag name duplicates" in error_of(e)["Message"]
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="tagged3")
+
+
+# -- listing -------------------------------------------------------------------------------------------------
+
+
+def test_a_continuation_token_nimbus_never_issued_is_refused(s3: Any, bucket: str) -> None:
+    # AWS: 400 InvalidArgument "The continuation token provided is incorrect" (Nimbus listed from the start)
+    for token in ("!!!", "not a token"):
+        with pytest.raises(ClientError) as e:
+            s3.list_objects_v2(Bucket=bucket, ContinuationToken=token)
+        assert status_of(e) == 400
+        assert error_of(e)["Code"] == "InvalidArgument"
+        assert error_of(e)["Message"] == "The continuation token provided is incorrect"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote
 
@@ -222,10 +223,17 @@ def encode_key(value: str | None, encoding: str | None) -> str | None:
     return quote(value, safe="/")
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def continuation(token: str | None) -> str | None:
+    """The key a token made by ``make_token`` names; anything else is S3's InvalidArgument (base64 decoding
+    alone would skip stray characters and read ``!!!`` as the start of the listing)."""
     if not token:
         return None
     try:
+        if not _TOKEN.fullmatch(token):
+            raise ValueError(token)
         return base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         raise InvalidArgument("The continuation token provided is incorrect", ArgumentName="continuation-token") from None
