@@ -176,3 +176,16 @@ def test_a_continuation_token_nimbus_never_issued_is_refused(s3: Any, bucket: st
         assert status_of(e) == 400
         assert error_of(e)["Code"] == "InvalidArgument"
         assert error_of(e)["Message"] == "The continuation token provided is incorrect"
+
+
+def test_list_multipart_uploads_encodes_the_key_marker(s3: Any, bucket: str) -> None:
+    # AWS encodes Delimiter, KeyMarker, Prefix, NextKeyMarker and Key with encoding-type=url (KeyMarker was raw)
+    uids = [s3.create_multipart_upload(Bucket=bucket, Key=k)["UploadId"] for k in ("lmu/a b", "lmu/c d")]
+    try:
+        out = s3.list_multipart_uploads(Bucket=bucket, Prefix="lmu/", KeyMarker="lmu/a b", EncodingType="url")
+        assert out["EncodingType"] == "url"
+        assert out["KeyMarker"] == "lmu/a%20b"
+        assert [u["Key"] for u in out["Uploads"]] == ["lmu/c%20d"]
+    finally:
+        for key, uid in zip(("lmu/a b", "lmu/c d"), uids):
+            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=uid)

@@ -606,7 +606,7 @@ class S3Api:
         )
         who = owner(ctx.account_id)
         return {
-            "Bucket": params["Bucket"], "KeyMarker": params.get("KeyMarker") or "",
+            "Bucket": params["Bucket"], "KeyMarker": encode_key(params.get("KeyMarker") or "", enc),
             "UploadIdMarker": params.get("UploadIdMarker") or "",
             "NextKeyMarker": encode_key(listing.next_key_marker, enc), "NextUploadIdMarker": listing.next_upload_id_marker,
             "Prefix": encode_key(params.get("Prefix") or "", enc), "Delimiter": encode_key(params.get("Delimiter"), enc),
