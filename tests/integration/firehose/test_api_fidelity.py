@@ -128,3 +128,21 @@ def test_valid_tag_characters_are_accepted(fh: Any, bucket: str) -> None:
         fh.untag_delivery_stream(DeliveryStreamName=name, TagKeys=["empty", "bad*key"])
     assert code_of(e) == "InvalidArgumentException"
     assert "at 'tagKeys.2.member' failed to satisfy constraint" in e.value.response["Error"]["Message"]
+
+
+def test_unknown_stream_messages(fh: Any) -> None:
+    # The data plane words it "not found under account" (a Kinesis agent's log of a PutRecordBatch answer,
+    # "Firehose PurchaseLogs not found under account 1234."); the control plane "under account ... not found."
+    # (steampipe-plugin-aws #759, from DescribeDeliveryStream / ListTagsForDeliveryStream).
+    name = f"missing-{uuid.uuid4().hex[:8]}"
+    for call in (lambda: fh.put_record(DeliveryStreamName=name, Record={"Data": b"x"}),
+                 lambda: fh.put_record_batch(DeliveryStreamName=name, Records=[{"Data": b"x"}])):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code_of(e) == "ResourceNotFoundException"
+        assert e.value.response["Error"]["Message"] == f"Firehose {name} not found under account 000000000000."
+    for call in (lambda: fh.describe_delivery_stream(DeliveryStreamName=name),
+                 lambda: fh.list_tags_for_delivery_stream(DeliveryStreamName=name)):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert e.value.response["Error"]["Message"] == f"Firehose {name} under account 000000000000 not found."

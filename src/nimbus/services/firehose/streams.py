@@ -737,11 +737,13 @@ class DeliveryStreams:
         ServiceUnavailableException "Slow down." for the rest."""
         key = f"{account}/{region}/{name}"
         live = self._live.get(key)
-        doc = live.doc if live is not None else self._doc(account, region, name)
+        doc = live.doc if live is not None else self.metadata.get(KIND, key)
+        if doc is None:  # the data plane's wording differs from the control plane's (_doc)
+            raise ResourceNotFoundException(f"Firehose {name} not found under account {account}.")
         if doc["status"] != "ACTIVE":
             status = self.status(doc)
             if status == "CREATING":
-                raise ResourceNotFoundException(f"Firehose {name} under account {account} not found.")
+                raise ResourceNotFoundException(f"Firehose {name} not found under account {account}.")
             if status != "ACTIVE":
                 raise ResourceInUseException(f"Firehose {name} under account {account} is {status}.")
         if doc["type"] != "DirectPut":
