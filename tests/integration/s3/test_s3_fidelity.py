@@ -189,3 +189,14 @@ def test_list_multipart_uploads_encodes_the_key_marker(s3: Any, bucket: str) -> 
     finally:
         for key, uid in zip(("lmu/a b", "lmu/c d"), uids):
             s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=uid)
+
+
+# -- conditional writes --------------------------------------------------------------------------------------
+
+
+def test_put_if_match_on_a_missing_key_names_the_key(s3: Any, bucket: str) -> None:
+    # AWS: 404 NoSuchKey with <Key> (Nimbus left the element empty)
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="never-written", Body=os.urandom(8), IfMatch='"0123"')
+    assert status_of(e) == 404
+    assert error_of(e)["Code"] == "NoSuchKey" and error_of(e)["Key"] == "never-written"

@@ -382,7 +382,7 @@ class Conditions:
             raise PreconditionFailed("x-amz-copy-source-If-Modified-Since")
 
 
-def check_write_conditions(existing: S3Object | None, if_match: str | None, if_none_match: str | None) -> None:
+def check_write_conditions(existing: S3Object | None, if_match: str | None, if_none_match: str | None, *, key: str = "") -> None:
     """Conditional writes (PutObject / CompleteMultipartUpload If-Match, If-None-Match: *)."""
     if if_none_match is not None:
         if if_none_match.strip() != "*":
@@ -391,7 +391,7 @@ def check_write_conditions(existing: S3Object | None, if_match: str | None, if_n
             raise PreconditionFailed("If-None-Match")
     if if_match is not None:
         if existing is None:
-            raise NoSuchKey("")
+            raise NoSuchKey(key)
         if not etag_matches(if_match, existing.etag):
             raise PreconditionFailed("If-Match")
 
@@ -664,7 +664,7 @@ class Objects:
                 return None  # a new key: nothing replaced, nothing to check (one statement)
             old_doc = md.get(KIND_OBJECT, okey)
             old = S3Object.from_doc(obj.bucket, old_doc) if old_doc is not None else None
-            check_write_conditions(old, if_match, if_none_match)
+            check_write_conditions(old, if_match, if_none_match, key=obj.key)
             if extra is not None:
                 garbage.extend(extra())
             md.put(KIND_OBJECT, okey, doc)
@@ -745,7 +745,7 @@ class Objects:
             if not self.buckets.exists(account, bucket):
                 raise NoSuchBucket(bucket)
             if if_match is not None or if_none_match is not None:  # fail fast, before the body is read
-                check_write_conditions(self.find(account, bucket, key), if_match, if_none_match)
+                check_write_conditions(self.find(account, bucket, key), if_match, if_none_match, key=key)
             integrity = integrity or Integrity()
             body: bytes | None = None
             if fits_inline(data, integrity.expected_size):
