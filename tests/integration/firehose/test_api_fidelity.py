@@ -1,6 +1,11 @@
 """Answers a boto3 user compares with AWS's, through the real server: what DescribeDeliveryStream shows for
 each way of creating a stream, the encryption status transitions, and tag character rules (the model's
-patterns, which the generic codec cannot apply as they are written in Java's regex dialect)."""
+patterns, which the generic codec cannot apply as they are written in Java's regex dialect).
+
+AWS answers a model-constraint failure with ValidationException ("1 validation error detected: ..."), as
+terraform-provider-aws's acceptance run against AWS shows for CreateDeliveryStream (PR #9017: "ValidationException:
+1 validation error detected: Value 'NotLambda' at 'extendedS3DestinationConfiguration.processingConfiguration.
+processors.1.member.type' failed to satisfy constraint: Member must satisfy enum value set: [Lambda]")."""
 
 from __future__ import annotations
 
@@ -108,13 +113,13 @@ def test_tag_characters_follow_the_model_patterns(fh: Any, bucket: str, tags: li
     expected = f"1 validation error detected: Value '{bad}' at '{path}' failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}"
     with pytest.raises(ClientError) as e:
         fh.tag_delivery_stream(DeliveryStreamName=name, Tags=tags)
-    assert code_of(e) == "InvalidArgumentException" and e.value.response["Error"]["Message"] == expected
+    assert code_of(e) == "ValidationException" and e.value.response["Error"]["Message"] == expected
     with pytest.raises(ClientError) as e:
         fh.create_delivery_stream(
             DeliveryStreamName=f"t-{uuid.uuid4().hex[:8]}", Tags=tags,
             ExtendedS3DestinationConfiguration={"RoleARN": ROLE, "BucketARN": f"arn:aws:s3:::{bucket}"},
         )
-    assert code_of(e) == "InvalidArgumentException" and e.value.response["Error"]["Message"] == expected
+    assert code_of(e) == "ValidationException" and e.value.response["Error"]["Message"] == expected
     assert fh.list_tags_for_delivery_stream(DeliveryStreamName=name)["Tags"] == []
 
 
@@ -126,7 +131,7 @@ def test_valid_tag_characters_are_accepted(fh: Any, bucket: str) -> None:
     ]
     with pytest.raises(ClientError) as e:
         fh.untag_delivery_stream(DeliveryStreamName=name, TagKeys=["empty", "bad*key"])
-    assert code_of(e) == "InvalidArgumentException"
+    assert code_of(e) == "ValidationException"
     assert "at 'tagKeys.2.member' failed to satisfy constraint" in e.value.response["Error"]["Message"]
 
 

@@ -33,6 +33,7 @@ from typing import Any
 from nimbus import arn as arns
 from nimbus.clock import Clock
 from nimbus.config import ConfigError
+from nimbus.errors import ValidationError
 from nimbus.services.firehose import compression
 from nimbus.services.firehose import metrics as m
 from nimbus.services.firehose.buffer import StreamBuffer
@@ -832,7 +833,8 @@ def _tag_text_ok(text: str, *, key: bool) -> bool:
 
 
 def _check_tag_characters(tags: list[dict[str, str]], keys: list[str] | None = None) -> None:
-    """The model's TagKey / TagValue patterns, reported as AWS's validator reports model constraints."""
+    """The model's TagKey / TagValue patterns, reported as AWS's validator reports model constraints
+    (ValidationException, "N validation error(s) detected: ...")."""
     problems: list[str] = []
 
     def check(value: str, path: str, *, key: bool) -> None:
@@ -846,9 +848,9 @@ def _check_tag_characters(tags: list[dict[str, str]], keys: list[str] | None = N
             check(t["Value"], f"tags.{i}.member.value", key=False)
     for i, k in enumerate(keys or [], 1):
         check(k, f"tagKeys.{i}.member", key=True)
-    if problems:
+    if problems:  # a model constraint: AWS answers ValidationException here (not InvalidArgumentException)
         n = len(problems)
-        raise _bad(f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(problems))
+        raise ValidationError(f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(problems))
 
 
 def _encryption_doc(config: dict[str, Any], status: str) -> dict[str, Any]:
