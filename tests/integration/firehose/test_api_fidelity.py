@@ -151,3 +151,13 @@ def test_unknown_stream_messages(fh: Any) -> None:
         with pytest.raises(ClientError) as e:
             call()
         assert e.value.response["Error"]["Message"] == f"Firehose {name} under account 000000000000 not found."
+
+
+def test_batch_over_4_mib_message(fh: Any, bucket: str) -> None:
+    # captured from AWS with boto3 (a 50-record, 5.3 MB PutRecordBatch): InvalidArgumentException
+    # "Records size exceeds 4 MB limit", nothing written
+    name = new_stream(fh, bucket)
+    with pytest.raises(ClientError) as e:
+        fh.put_record_batch(DeliveryStreamName=name, Records=[{"Data": b"x" * 1_000_000}] * 5)
+    assert code_of(e) == "InvalidArgumentException"
+    assert e.value.response["Error"]["Message"] == "Records size exceeds 4 MB limit"

@@ -154,7 +154,7 @@ class FirehoseApi:
             payloads = list(map(_DATA, records))
             total = sum(map(len, payloads))
         if total > MAX_BATCH_BYTES:
-            raise InvalidArgumentException(f"Records size {total} bytes exceeds the maximum of {MAX_BATCH_BYTES} bytes (4 MiB) per call.")
+            raise InvalidArgumentException("Records size exceeds 4 MB limit")  # AWS's wording (4 MiB counted)
         try:
             base, seqs, encrypted = await self.streams.put(ctx.account_id, ctx.region, params["DeliveryStreamName"], payloads, total)
         except LogClosed:
