@@ -154,8 +154,12 @@ class Multipart:
             raise NoSuchBucket(bucket)
         if checksum_algorithm is not None and checksum_algorithm not in checksums.ALGORITHMS:
             raise InvalidRequest(f"Checksum algorithm {checksum_algorithm} is not supported by Nimbus.")
-        if checksum_type == "FULL_OBJECT" and checksum_algorithm not in checksums.FULL_OBJECT_CAPABLE:
-            raise InvalidRequest(f"The FULL_OBJECT checksum type cannot be used with the {checksum_algorithm} checksum algorithm.")
+        if checksum_type is not None and checksum_algorithm is None:
+            raise InvalidRequest("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.")
+        if (checksum_type == "FULL_OBJECT" and checksum_algorithm not in checksums.FULL_OBJECT_CAPABLE
+                or checksum_type == "COMPOSITE" and checksum_algorithm == "CRC64NVME"):  # CRC64NVME: full object only
+            raise InvalidRequest(f"The {checksum_type} checksum type cannot be used with the "
+                                 f"{(checksum_algorithm or '').lower()} checksum algorithm.")
         if checksum_algorithm and checksum_type is None:
             checksum_type = "FULL_OBJECT" if checksum_algorithm == "CRC64NVME" else "COMPOSITE"
         upload = Upload(bucket, key, secrets.token_urlsafe(48), self.clock.time(), content, metadata or {}, tags or {},
@@ -260,8 +264,10 @@ class Multipart:
         algorithm = upload.checksum_algorithm
         for item in requested:
             number = item.get("PartNumber")
-            if not isinstance(number, int):
+            if not isinstance(number, int) or item.get("ETag") is None:
                 raise MalformedXML()
+            if number < 1:
+                raise InvalidArgument("PartNumber must be >= 1", ArgumentName="PartNumber", ArgumentValue=number)
             if number <= previous:
                 raise InvalidPartOrder(upload_id)
             previous = number
