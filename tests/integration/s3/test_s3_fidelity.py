@@ -245,3 +245,39 @@ def test_create_multipart_upload_checksum_type_rules(s3: Any, bucket: str, algor
     assert status_of(e) == 400
     assert (error_of(e)["Code"], error_of(e)["Message"]) == ("InvalidRequest", message)
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket, Prefix="cmu-type")
+
+
+def test_complete_multipart_upload_sent_again_answers_the_same_result(s3: Any) -> None:
+    # AWS answers a CompleteMultipartUpload repeated with the same parts (a client retry after a lost
+    # response) with the same 200 while the object is the one it made; Nimbus answered NoSuchUpload.
+    b = "fidelity-retry"
+    s3.create_bucket(Bucket=b)
+    uid = s3.create_multipart_upload(Bucket=b, Key="k")["UploadId"]
+    etag = s3.upload_part(Bucket=b, Key="k", UploadId=uid, PartNumber=1, Body=b"one")["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    first = s3.complete_multipart_upload(Bucket=b, Key="k", UploadId=uid, MultipartUpload=parts)
+    again = s3.complete_multipart_upload(Bucket=b, Key="k", UploadId=uid, MultipartUpload=parts)
+    assert {k: again[k] for k in ("Location", "Bucket", "Key", "ETag")} == {k: first[k] for k in ("Location", "Bucket", "Key", "ETag")}
+    assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"one"
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=b)
+    for call in (
+        lambda: s3.complete_multipart_upload(Bucket=b, Key="k", UploadId=uid,  # another list of parts
+                                             MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": etag}]}),
+        lambda: s3.complete_multipart_upload(Bucket=b, Key="other", UploadId=uid, MultipartUpload=parts),  # another key
+        lambda: s3.list_parts(Bucket=b, Key="k", UploadId=uid),
+        lambda: s3.abort_multipart_upload(Bucket=b, Key="k", UploadId=uid),
+    ):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert error_of(e)["Code"] == "NoSuchUpload"
+    s3.put_object(Bucket=b, Key="k", Body=b"replaced")  # the object is no longer the upload's
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="k", UploadId=uid, MultipartUpload=parts)
+    assert error_of(e)["Code"] == "NoSuchUpload"
+    s3.delete_object(Bucket=b, Key="k")
+    s3.delete_bucket(Bucket=b)  # what a completion leaves behind does not keep the bucket
+    s3.create_bucket(Bucket=b)
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(Bucket=b, Key="k", UploadId=uid, MultipartUpload=parts)
+    assert error_of(e)["Code"] == "NoSuchUpload"
+    s3.delete_bucket(Bucket=b)

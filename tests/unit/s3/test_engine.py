@@ -18,9 +18,11 @@ from nimbus.services.s3.errors import (
     InvalidPart,
     InvalidRange,
     NoSuchBucket,
+    NoSuchUpload,
     NotModified,
     PreconditionFailed,
 )
+from nimbus.services.s3.multipart import COMPLETED_REPLAY_S
 from nimbus.services.s3.notifications import matching, validate_configuration
 from nimbus.services.s3.objects import Conditions, Integrity, parse_range
 from nimbus.storage import open_memory_storage
@@ -299,5 +301,26 @@ def test_a_read_started_before_a_replacement_returns_the_old_object_whole(monkey
                 break
             await asyncio.sleep(0.01)
         assert not any(e.blobs.exists(b) for b, _ in old.segments) and e.objects.leases.held() == 0
+
+    asyncio.run(run())
+
+
+def test_a_repeated_completion_is_answered_for_an_hour_then_pruned() -> None:
+    async def run() -> None:
+        e = engine()
+        mp = e.multipart
+        clock = e.clock
+        assert isinstance(clock, ManualClock)
+        up = mp.create(ACCOUNT, "unit-bucket", "done")
+        part = await mp.upload_part(ACCOUNT, "unit-bucket", "done", up.upload_id, 1, b"one")
+        parts = [{"PartNumber": 1, "ETag": part.etag}]
+        first = await mp.complete(ACCOUNT, "unit-bucket", "done", up.upload_id, parts)
+        again = await mp.complete(ACCOUNT, "unit-bucket", "done", up.upload_id, [{"PartNumber": 1, "ETag": part.etag.strip('"')}])
+        assert again == first
+        assert mp.prune_completed() == 0
+        clock.advance(COMPLETED_REPLAY_S + 1)
+        with pytest.raises(NoSuchUpload):
+            await mp.complete(ACCOUNT, "unit-bucket", "done", up.upload_id, parts)
+        assert mp.prune_completed() == 1 and mp.prune_completed() == 0
 
     asyncio.run(run())

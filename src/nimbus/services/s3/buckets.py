@@ -29,6 +29,7 @@ KIND_BUCKET = "s3.bucket"
 KIND_OBJECT = "s3.object"
 KIND_UPLOAD = "s3.upload"
 KIND_PART = "s3.part"
+KIND_COMPLETED = "s3.completed"  # a completed upload's answer, for a repeated CompleteMultipartUpload (multipart.py)
 
 # Bucket naming rules (S3 user guide "General purpose bucket naming rules").
 _NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -174,6 +175,8 @@ class Buckets:
             # AWS refuses while objects or in-progress multipart uploads remain.
             if md.list(KIND_OBJECT, prefix, limit=1) or md.list(KIND_UPLOAD, prefix, limit=1):
                 raise BucketNotEmpty(name)
+            for done, _ in md.list(KIND_COMPLETED, prefix):
+                md.delete(KIND_COMPLETED, done)
             self._forget(account, name)  # under the lock: no transaction after this commit finds it cached
             md.delete(KIND_BUCKET, bucket_key(account, name))
         self._forget(account, name)

@@ -62,6 +62,9 @@ class S3Engine:
         removed = await self.blobs.sweep(keys, min_age_s=max(time.time() - self.booted_at, 0.0) + 1.0)
         if removed:
             log.info("s3 swept orphan blobs count=%d", removed)
+        pruned = await asyncio.to_thread(self.multipart.prune_completed)
+        if pruned:
+            log.info("s3 pruned completed-upload records count=%d", pruned)
 
     def _keys_in_use(self) -> set[str]:
         keys: set[str] = set()

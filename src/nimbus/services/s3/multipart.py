@@ -18,7 +18,15 @@ from typing import Any
 
 from nimbus.clock import Clock
 from nimbus.services.s3 import checksums
-from nimbus.services.s3.buckets import KIND_PART, KIND_UPLOAD, MAX_TAGS_OBJECT, Buckets, check_tags, object_prefix
+from nimbus.services.s3.buckets import (
+    KIND_COMPLETED,
+    KIND_PART,
+    KIND_UPLOAD,
+    MAX_TAGS_OBJECT,
+    Buckets,
+    check_tags,
+    object_prefix,
+)
 from nimbus.services.s3.errors import (
     BadDigest,
     EntityTooSmall,
@@ -49,6 +57,10 @@ _COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 MIN_PART_BYTES = 5 * 1024 * 1024  # every part but the last (aws-contracts.md E.4)
 MAX_LIST_PARTS = 1000
 MAX_LIST_UPLOADS = 1000
+# S3 answers a CompleteMultipartUpload sent again with the same parts (a retry after a lost response) with
+# the same result, for some hours; Nimbus keeps what it needs for an hour (docs/services/s3.md).
+COMPLETED_REPLAY_S = 3600
+COMPLETED_PRUNE_BATCH = 8  # expired records looked at (and deleted) by each completion
 
 
 @dataclass(slots=True, frozen=True)
@@ -247,7 +259,13 @@ class Multipart:
         """``checksum_type``, ``object_size`` and ``object_checksums`` (algorithm -> base64 value of the whole object)
         are what the client states about the result (x-amz-checksum-type, x-amz-mp-object-size,
         x-amz-checksum-*): checked before anything is committed, so a refused completion keeps the upload."""
-        upload = self.get_upload(account, bucket, key, upload_id)
+        try:
+            upload = self.get_upload(account, bucket, key, upload_id)
+        except NoSuchUpload:
+            replayed = self._completed(account, bucket, key, upload_id, requested)
+            if replayed is None:
+                raise
+            return replayed  # a retry of a completion that succeeded: the same answer, no second event
         if not requested:
             raise MalformedXML()
         if checksum_type is not None and checksum_type != upload.checksum_type:
@@ -310,6 +328,8 @@ class Multipart:
         ukey = self._ukey(account, bucket, upload_id)
         used = {p.blob_key for p in chosen}
 
+        completed = {"k": key, "e": etag, "parts": _part_list(requested), "at": obj.last_modified}
+
         def drop_upload() -> list[str]:
             md = self.metadata
             if md.get(KIND_UPLOAD, ukey) is None:
@@ -320,12 +340,46 @@ class Multipart:
                 if doc["b"] not in used:
                     unused.append(doc["b"])
             md.delete(KIND_UPLOAD, ukey)
+            # Keep the answer for a repeated completion, and drop a few expired ones (ids are random, so
+            # the records after this one are a sample of the bucket's).
+            for old_key, old in md.list(KIND_COMPLETED, object_prefix(account, bucket), after=ukey, limit=COMPLETED_PRUNE_BATCH):
+                if obj.last_modified - old["at"] > COMPLETED_REPLAY_S:
+                    md.delete(KIND_COMPLETED, old_key)
+            md.put(KIND_COMPLETED, ukey, completed)
             return unused
 
         _, notification = await self.objects.commit(account, obj, if_match=if_match, if_none_match=if_none_match, extra=drop_upload)
         await self.objects.notifier.object_event(account, self.buckets, bucket, "ObjectCreated:CompleteMultipartUpload", obj, origin,
                                                  config=notification)
         return obj
+
+    def _completed(self, account: str, bucket: str, key: str, upload_id: str, requested: list[dict[str, Any]]) -> S3Object | None:
+        """The object a completed upload made, when ``requested`` repeats that completion (same key, same
+        parts) within COMPLETED_REPLAY_S and the key still holds that object; else None."""
+        if "/" in upload_id:
+            return None
+        doc = self.metadata.get(KIND_COMPLETED, self._ukey(account, bucket, upload_id))
+        if doc is None or doc["k"] != key or self.objects.now() - doc["at"] > COMPLETED_REPLAY_S:
+            return None
+        if _part_list(requested) != doc["parts"]:
+            return None
+        obj = self.objects.find(account, bucket, key)
+        return obj if obj is not None and obj.etag == doc["e"] else None
+
+    def prune_completed(self, *, page: int = 5000) -> int:
+        """Delete every expired completed-upload record (at start-up; completions prune a few as they go)."""
+        now = self.objects.now()
+        removed = 0
+        after = None
+        while True:
+            rows = self.metadata.list(KIND_COMPLETED, after=after, limit=page)
+            for key, doc in rows:
+                if now - doc["at"] > COMPLETED_REPLAY_S:
+                    self.metadata.delete(KIND_COMPLETED, key)
+                    removed += 1
+            if len(rows) < page:
+                return removed
+            after = rows[-1][0]
 
     async def _full_object_checksum(self, algorithm: str, parts: list[Part]) -> str:
         hasher = checksums.new_hasher(algorithm)
@@ -404,3 +458,8 @@ class Multipart:
             out.append(upload)
             next_key, next_id = upload.key, upload.upload_id
         return UploadListing(out, prefixes, truncated, next_key if truncated else None, next_id if truncated else None)
+
+
+def _part_list(requested: list[dict[str, Any]]) -> list[list[Any]]:
+    """A completion's parts as compared between a completion and its repetition: number and unquoted ETag."""
+    return [[item.get("PartNumber"), str(item.get("ETag") or "").strip().strip('"')] for item in requested]
