@@ -47,7 +47,6 @@ from nimbus.services.s3.objects import (
     Objects,
     S3Object,
     check_key,
-    check_write_conditions,
     ingest,
     open_segments,
     quote_etag,
