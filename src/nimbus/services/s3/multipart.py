@@ -327,7 +327,7 @@ class Multipart:
         ukey = self._ukey(account, bucket, upload_id)
         used = {p.blob_key for p in chosen}
 
-        completed = {"k": key, "e": etag, "parts": _part_list(requested), "at": obj.last_modified}
+        completed: dict[str, Any] = {"k": key, "e": etag, "parts": _part_list(requested), "at": obj.last_modified}
 
         def drop_upload() -> list[str]:
             md = self.metadata
