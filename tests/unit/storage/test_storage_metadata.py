@@ -248,3 +248,49 @@ def test_sqlite_checkpoints_the_wal_off_the_writer(tmp_path: Path) -> None:
     finally:
         s.close()
     assert not any(t.name == "nimbus-sqlite-checkpoint" and t.is_alive() for t in threading.enumerate())
+
+
+def test_sqlite_remembered_reads_never_outlive_a_commit(tmp_path: Path) -> None:
+    """Reads are remembered in memory between writes: each write, commit and rollback makes them stale,
+    and a reader racing a writer thread never goes back in time nor keeps an old value after the last commit."""
+    store = SqliteMetadataStore(tmp_path / "m.db")
+    try:
+        store.put("k", "a", {"v": 0})
+        assert store.get("k", "a") == {"v": 0} and store.get("k", "a") == {"v": 0}  # the second is remembered
+        store.put("k", "a", {"v": 1})
+        assert store.get("k", "a") == {"v": 1}
+        assert store.insert("k", "b", {"v": 1}) and [k for k, _ in store.list("k")] == ["a", "b"]
+        assert store.delete("k", "b") and [k for k, _ in store.list("k")] == ["a"] and store.count("k") == 1
+        with pytest.raises(RuntimeError):
+            with store.transaction():
+                store.put("k", "a", {"v": 99})
+                assert store.get("k", "a") == {"v": 99}  # its own uncommitted write
+                raise RuntimeError("roll back")
+        assert store.get("k", "a") == {"v": 1}
+        big = {"blob": "x" * 20_000}  # larger than a remembered read may be: read from the database every time
+        store.put("k", "big", big)
+        assert store.get("k", "big") == big and store.get("k", "big") == big
+
+        last = 300
+        stop = threading.Event()
+        seen: list[int] = []
+
+        def reader() -> None:
+            while not stop.is_set():
+                doc = store.get("k", "n")
+                seen.append(-1 if doc is None else int(doc["v"]))
+
+        t = threading.Thread(target=reader)
+        t.start()
+        for i in range(last + 1):
+            if i % 2:
+                store.put("k", "n", {"v": i})
+            else:
+                with store.transaction():
+                    store.put("k", "n", {"v": i})
+        stop.set()
+        t.join()
+        assert seen == sorted(seen), "a read went back to an older value"
+        assert store.get("k", "n") == {"v": last}
+    finally:
+        store.close()
