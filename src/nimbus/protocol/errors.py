@@ -37,13 +37,15 @@ class InputErrorCodes:
     malformed: str
 
 
-# What each AWS service answers when input breaks its model. Real services differ: Firehose uses its
-# modeled InvalidArgumentException, Logs InvalidParameterException, Lambda InvalidParameterValueException
+# What each AWS service answers when input breaks its model. Real services differ: Firehose and Kinesis
+# answer the framework's ValidationException ("1 validation error detected: ...", as terraform-provider-aws's
+# acceptance runs against Firehose show) and keep their modeled InvalidArgumentException for the service's own
+# rules, Logs InvalidParameterException, Lambda InvalidParameterValueException
 # for missing members but the generic ValidationException for constraint failures and
 # InvalidRequestContentException for unparseable JSON, S3 InvalidArgument / MalformedXML, and both API
 # Gateway models BadRequestException.
 INPUT_ERROR_CODES: dict[str, InputErrorCodes] = {
-    "firehose": InputErrorCodes("InvalidArgumentException", "InvalidArgumentException", "SerializationException"),
+    "firehose": InputErrorCodes("ValidationException", "ValidationException", "SerializationException"),
     "kinesis": InputErrorCodes("ValidationException", "ValidationException", "SerializationException"),
     "logs": InputErrorCodes("InvalidParameterException", "InvalidParameterException", "SerializationException"),
     "lambda": InputErrorCodes(

@@ -42,7 +42,7 @@ def test_firehose_pattern_violation_reads_like_aws() -> None:
     request = json_request("Firehose_20150804.PutRecord", {"DeliveryStreamName": "bad name!", "Record": {"Data": "eA=="}})
     with pytest.raises(ValidationError) as caught:
         FIREHOSE.parse("PutRecord", request)
-    assert caught.value.code == "InvalidArgumentException"
+    assert caught.value.code == "ValidationException"  # the framework's code, as AWS answers a model constraint
     assert caught.value.message == (
         "1 validation error detected: Value 'bad name!' at 'deliveryStreamName' failed to satisfy constraint: "
         "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"

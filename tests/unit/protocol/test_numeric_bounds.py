@@ -24,10 +24,10 @@ def test_kinesis_get_records_limit_bounds(limit: int, text: str) -> None:
     assert caught.value.message == f"1 validation error detected: {text}"
 
 
-def test_firehose_bounds_use_its_own_code() -> None:
+def test_firehose_bounds_use_the_framework_code() -> None:
     with pytest.raises(ValidationError) as caught:
         FIREHOSE.parse("ListDeliveryStreams", json_request("Firehose_20150804.ListDeliveryStreams", {"Limit": 10001}))
-    assert caught.value.code == "InvalidArgumentException"  # Firehose's own code for input errors
+    assert caught.value.code == "ValidationException"  # as AWS answers a model constraint (its own rules: InvalidArgumentException)
     assert caught.value.message == ("1 validation error detected: Value '10001' at 'limit' failed to satisfy constraint: "
                                     "Member must have value less than or equal to 10000")
 
