@@ -79,7 +79,7 @@ XML_TEXT_ROOT_MEMBERS: dict[str, dict[str, str]] = {"s3": {"GetBucketLocation": 
 
 # Success statuses the models do not state: S3 answers a ranged GetObject (the output carries
 # ContentRange) with 206 Partial Content. operation -> (member whose presence sets it, status).
-PRESENCE_STATUS: dict[str, dict[str, tuple[str, int]]] = {"s3": {"GetObject": ("ContentRange", 206)}}
+PRESENCE_STATUS: dict[str, dict[str, tuple[str, int]]] = {"s3": {"GetObject": ("ContentRange", 206), "HeadObject": ("ContentRange", 206)}}
 
 # Default XML namespace for rest-xml documents when the shape does not carry one.
 XML_NAMESPACES: dict[str, str] = {"s3": "http://s3.amazonaws.com/doc/2006-03-01/"}

@@ -91,8 +91,13 @@ def test_parts_count_only_with_part_number_and_head_part_has_content_range(s3: A
     assert "PartsCount" not in whole and "ContentRange" not in whole
     assert "PartsCount" not in s3.get_object(Bucket=bucket, Key=multipart_key, Range="bytes=0-0")
     head = s3.head_object(Bucket=bucket, Key=multipart_key, PartNumber=2)
+    assert head["ResponseMetadata"]["HTTPStatusCode"] == 206  # as a GET of the part
     assert head["PartsCount"] == 2 and head["ContentLength"] == 100
     assert head["ContentRange"] == f"bytes {5 * MiB}-{total - 1}/{total}"
+    ranged = s3.head_object(Bucket=bucket, Key=multipart_key, Range="bytes=0-9")
+    assert ranged["ResponseMetadata"]["HTTPStatusCode"] == 206 and ranged["ContentRange"] == f"bytes 0-9/{total}"
+    assert ranged["ContentLength"] == 10
+    assert whole["ResponseMetadata"]["HTTPStatusCode"] == 200
     got = s3.get_object(Bucket=bucket, Key=multipart_key, PartNumber=1)
     assert got["PartsCount"] == 2 and got["ContentRange"] == f"bytes 0-{5 * MiB - 1}/{total}"
     assert got["Body"].read() == b"a" * 5 * MiB
