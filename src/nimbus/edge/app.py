@@ -234,6 +234,10 @@ class EdgeApp:
                 body = self._stream_body(receive, headers, identity)
                 unread = body
             else:
+                declared = headers.get("content-length")
+                if declared is not None and len(declared) > 7 and declared.isdigit() and int(declared) > MAX_BUFFERED_BODY:
+                    # refused before reading: a client must not hold the server waiting for a body it may not send
+                    raise ServiceError("Request entity too large", code="RequestEntityTooLargeException", status=413)
                 hasher = _sha256() if settings.auth else None
                 raw = await _read_body(receive, hasher)
                 body_pending = False

@@ -143,6 +143,23 @@ def test_large_json_bodies_check_the_signature_before_the_body(nimbus_server: Ni
     assert [r["Data"] for r in got] == [r["Data"] for r in records]
 
 
+def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(nimbus_server: NimbusProcess) -> None:
+    """A JSON-protocol request declaring a body over the 64 MiB buffering limit is answered 413 at once and
+    its connection closed; the server does not sit waiting for a body the client may never send."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", nimbus_server.port), timeout=10) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: Logs_20140328.DescribeLogGroups\r\n"
+                  b"Content-Type: application/x-amz-json-1.1\r\nContent-Length: 99999999999\r\n\r\n{}")
+        got = b""
+        while chunk := s.recv(65536):  # the server closes: no timeout
+            got += chunk
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413") and b"connection: close" in head.lower()
+    assert json.loads(body)["__type"] == "RequestEntityTooLargeException"
+    assert nimbus_server.client("logs").describe_log_groups()["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
 def test_malformed_rest_json_body(nimbus_server: NimbusProcess) -> None:
     status, headers, body = raw(nimbus_server, "POST", "/2015-03-31/functions", b"{not json",
                                 {"Content-Type": "application/json"}, sign="lambda")
