@@ -74,3 +74,25 @@ def test_a_group_has_at_most_50_tags(logs) -> None:
         logs.tag_log_group(logGroupName="/f/tags", tags={"one-too-many": "v"})
     assert code(e) == "InvalidParameterException"
     assert len(logs.list_tags_for_resource(resourceArn=arn)["tags"]) == 50
+
+
+def test_describe_log_groups_pages_with_and_without_filters(logs) -> None:
+    names = [f"/pg/g{i:02d}" for i in range(7)]
+    for n in names:
+        logs.create_log_group(logGroupName=n, **({"logGroupClass": "INFREQUENT_ACCESS"} if n.endswith(("1", "4")) else {}))
+
+    def walk(**kw) -> list[str]:
+        got, token = [], None
+        while True:
+            page = logs.describe_log_groups(limit=3, **kw, **({"nextToken": token} if token else {}))
+            got += [g["logGroupName"] for g in page["logGroups"]]
+            assert len(page["logGroups"]) <= 3
+            token = page.get("nextToken")
+            if not token:
+                return got
+
+    assert walk(logGroupNamePrefix="/pg/") == names
+    assert walk(logGroupNamePattern="pg/g0") == names
+    assert walk(logGroupNamePrefix="/pg/", logGroupClass="STANDARD") == [n for n in names if not n.endswith(("1", "4"))]
+    full = logs.describe_log_groups(logGroupNamePrefix="/pg/", limit=7)
+    assert len(full["logGroups"]) == 7 and "nextToken" not in full  # an exact last page: no token

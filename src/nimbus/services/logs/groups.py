@@ -194,7 +194,10 @@ class LogGroups:
         if identifiers and (prefix or pattern):
             raise InvalidParameterException("logGroupIdentifiers cannot be combined with logGroupNamePrefix or logGroupNamePattern.")
         base = f"{account}:{region}:"
-        rows = self.db.list(GROUP, base + (prefix or ""), after=base + token if token else None)
+        filtered = bool(pattern or identifiers or log_class)
+        # unfiltered, a page needs one row past its end (is there a next page?), not every group
+        rows = self.db.list(GROUP, base + (prefix or ""), after=base + token if token else None,
+                            limit=None if filtered else (limit or 50) + 1)
         if pattern:
             # a case-sensitive substring search (the model: "datalogs" does not match "DataLogs")
             rows = [(k, d) for k, d in rows if pattern in d["logGroupName"]]
