@@ -11,7 +11,13 @@ reported together in AWS's wording::
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import itertools
+import logging
 import re
+import string
+import unicodedata
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +31,8 @@ try:
     from nimbus._speedups import check_simple_structures as _check_simple_structures
 except ImportError:  # not compiled: the Python fast passes do it all
     _check_simple_structures = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
 
 Problems = list[tuple[bool, str]]  # (is_missing, text)
 # A path is built lazily, as nested pairs, and only rendered when something fails:
@@ -83,6 +91,302 @@ def _constraint(problems: Problems, value: Any, path: Path, rule: str) -> None:
 
 
 
+# -- Java's regex dialect ------------------------------------------------------------------------------
+# The models' patterns are java.util.regex patterns (AWS's validator is Java), matched against the whole
+# value. Most read the same in Python's ``re``; ``java_pattern`` rewrites the constructs that do not:
+# Unicode properties (``\p{L}``, ``\P{N}``, POSIX ``\p{Alnum}``) become explicit code point ranges, a
+# class escape before ``-`` (``[\w-_]``: Java reads the ``-`` as a literal) gets the ``-`` escaped, and
+# ``\Q...\E``, ``\x{h...}``, ``\e``, ``\z``, ``(?<name>`` take their Python spelling. Anything it cannot
+# rewrite faithfully (nested or intersected classes, block and script properties, ...) makes it answer
+# None: the pattern is then not applied, as before (refusing a value AWS accepts would be worse).
+
+_MAX_CODE_POINT = 0x10FFFF
+# general categories, as Java names them (L, Lu, ... and LC, the cased letters)
+_CATEGORY_GROUPS = {"L", "M", "N", "P", "S", "Z", "C"}
+_CATEGORIES = {
+    "Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po",
+    "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co", "Cn",
+}
+# POSIX classes, US-ASCII only as Java reads them without UNICODE_CHARACTER_CLASS
+_PUNCT = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+_POSIX: dict[str, str] = {
+    "Lower": "abcdefghijklmnopqrstuvwxyz",
+    "Upper": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "ASCII": "".join(map(chr, range(0x80))),
+    "Digit": "0123456789",
+    "XDigit": "0123456789abcdefABCDEF",
+    "Punct": _PUNCT,
+    "Blank": " \t",
+    "Space": " \t\n\x0b\f\r",
+    "Cntrl": "".join(map(chr, range(0x20))) + "\x7f",
+}
+_POSIX["Alpha"] = _POSIX["Lower"] + _POSIX["Upper"]
+_POSIX["Alnum"] = _POSIX["Alpha"] + _POSIX["Digit"]
+_POSIX["Graph"] = _POSIX["Alnum"] + _PUNCT
+_POSIX["Print"] = _POSIX["Graph"] + " "
+# escapes that mean the same in both dialects, outside and inside classes (\1.. backreferences apart)
+_SAME_ESCAPES = frozenset("dDsSwWbBAtnrfa")
+_CLASS_ESCAPES = frozenset("dDsSwW")
+_CHAR_ESCAPES = {"t": 0x09, "n": 0x0A, "r": 0x0D, "f": 0x0C, "a": 0x07, "e": 0x1B}
+Ranges = list[tuple[int, int]]
+
+
+@functools.lru_cache(maxsize=1)
+def _category_runs() -> tuple[tuple[int, int, str], ...]:
+    """Every code point's general category as runs (start, end, category), from Python's Unicode data;
+    built once, on the first pattern that needs it (about 0.1 s)."""
+    runs: list[tuple[int, int, str]] = []
+    start = 0
+    for category, group in itertools.groupby(map(unicodedata.category, map(chr, range(_MAX_CODE_POINT + 1)))):
+        n = sum(1 for _ in group)
+        runs.append((start, start + n - 1, category))
+        start += n
+    return tuple(runs)
+
+
+def _merge(ranges: Ranges) -> Ranges:
+    merged: Ranges = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1] + 1:
+            if hi > merged[-1][1]:
+                merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _complement(ranges: Ranges) -> Ranges:
+    out: Ranges = []
+    at = 0
+    for lo, hi in ranges:
+        if lo > at:
+            out.append((at, lo - 1))
+        at = hi + 1
+    if at <= _MAX_CODE_POINT:
+        out.append((at, _MAX_CODE_POINT))
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _category_ranges(categories: frozenset[str]) -> tuple[tuple[int, int], ...]:
+    return tuple(_merge([(lo, hi) for lo, hi, c in _category_runs() if c in categories]))
+
+
+def _property(name: str, negated: bool) -> Ranges | None:
+    """The code points of ``\\p{name}`` (``\\P{name}`` when negated), or None for a property not translated.
+
+    A general category also takes the code points unassigned in Python's Unicode data (Cn): a newer JVM
+    may know them as letters or digits, and a value AWS accepts must not be refused; ``\\P{..}`` takes them
+    as well, so an unassigned code point matches both."""
+    if name in _POSIX:
+        ranges = _merge([(ord(c), ord(c)) for c in _POSIX[name]])
+        return _complement(ranges) if negated else ranges
+    for prefix in ("general_category=", "gc=", "Is"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    if name == "LC":
+        wanted = {"Lu", "Ll", "Lt"}
+    elif name in _CATEGORY_GROUPS:
+        wanted = {c for c in _CATEGORIES if c[0] == name}
+    elif name in _CATEGORIES:
+        wanted = {name}
+    else:
+        return None  # scripts, blocks, binary and java* properties
+    exact = list(_category_ranges(frozenset(wanted)))
+    unassigned = list(_category_ranges(frozenset({"Cn"})))
+    if negated:
+        return _merge(_complement(exact) + unassigned)
+    return _merge(exact + unassigned)
+
+
+def _hex_escape(pattern: str, i: int) -> tuple[int, int] | None:
+    """``\\x{h..h}``, ``\\xhh`` or ``\\uhhhh`` at ``i`` (the backslash): (code point, index after)."""
+    kind = pattern[i + 1]
+    if kind == "x" and pattern.startswith("{", i + 2):
+        end = pattern.find("}", i + 3)
+        digits = pattern[i + 3:end] if end > 0 else ""
+        nxt = end + 1
+    else:
+        width = 2 if kind == "x" else 4
+        digits, nxt = pattern[i + 2:i + 2 + width], i + 2 + width
+        if len(digits) != width:
+            return None
+    cp = int(digits, 16) if digits and all(c in string.hexdigits for c in digits) else -1
+    if not 0 <= cp <= _MAX_CODE_POINT or 0xD800 <= cp <= 0xDFFF:  # Java pairs surrogate escapes; not taken
+        return None
+    return cp, nxt
+
+
+def _property_at(pattern: str, i: int) -> tuple[Ranges, int] | None:
+    """``\\p{..}``, ``\\P{..}``, ``\\pL`` at ``i`` (the backslash): (code point ranges, index after)."""
+    negated = pattern[i + 1] == "P"
+    if pattern.startswith("{", i + 2):
+        end = pattern.find("}", i + 3)
+        if end < 0:
+            return None
+        name, nxt = pattern[i + 3:end], end + 1
+        if name.startswith("^"):  # Java's \p{^L} is \P{L}
+            name, negated = name[1:], not negated
+    else:
+        name, nxt = pattern[i + 2:i + 3], i + 3
+    ranges = _property(name, negated)
+    return None if ranges is None else (ranges, nxt)
+
+
+def _class_char(cp: int) -> str:
+    if cp < 0x80 and (chr(cp).isalnum() or chr(cp) == "_"):
+        return chr(cp)
+    if cp <= 0xFF:
+        return f"\\x{cp:02x}"
+    if cp <= 0xFFFF:
+        return f"\\u{cp:04x}"
+    return f"\\U{cp:08x}"
+
+
+def _ranges_text(ranges: Ranges) -> str:
+    return "".join(_class_char(lo) if lo == hi else f"{_class_char(lo)}-{_class_char(hi)}" for lo, hi in ranges)
+
+
+def _class_atom(pattern: str, j: int) -> tuple[str, Any, int] | None:
+    """One item of a character class at ``j``: ("char", code point | "set", ranges | "escape", text, next)."""
+    c = pattern[j]
+    if c != "\\":
+        return "char", ord(c), j + 1
+    if j + 1 >= len(pattern):
+        return None
+    e = pattern[j + 1]
+    if e in "pP":
+        found = _property_at(pattern, j)
+        return None if found is None else ("set", found[0], found[1])
+    if e in _CLASS_ESCAPES:
+        return "escape", pattern[j:j + 2], j + 2
+    if e in "xu":
+        found_hex = _hex_escape(pattern, j)
+        return None if found_hex is None else ("char", found_hex[0], found_hex[1])
+    if e in _CHAR_ESCAPES:
+        return "char", _CHAR_ESCAPES[e], j + 2
+    if e.isascii() and e.isalnum():
+        return None  # \0 octal, \c control, \Q, \b, \h, \v, ...: not taken inside a class
+    return "char", ord(e), j + 2
+
+
+def _java_class(pattern: str, i: int) -> tuple[str, int] | None:
+    """The character class opening at ``i``, in Python's spelling: (text, index after)."""
+    n = len(pattern)
+    j = i + 1
+    negate = j < n and pattern[j] == "^"
+    if negate:
+        j += 1
+    ranges: Ranges = []  # every char, range and property of the class, merged when it is rewritten
+    escapes: list[str] = []  # \d \s \w and their negations, kept as they are
+    translated = False
+    first = True
+    while True:
+        if j >= n:
+            return None
+        c = pattern[j]
+        if c == "]" and not first:
+            j += 1
+            break
+        if c in "[]" or pattern.startswith("&&", j):
+            return None  # Java's nested classes, unions and intersections; a leading ]
+        first = False
+        atom = _class_atom(pattern, j)
+        if atom is None:
+            return None
+        kind, value, j = atom
+        if kind == "char" and j + 1 < n and pattern[j] == "-" and pattern[j + 1] != "]":
+            upper = _class_atom(pattern, j + 1)
+            if upper is None or upper[0] != "char" or upper[1] < value:
+                return None
+            ranges.append((value, upper[1]))
+            j = upper[2]
+        elif kind == "char":
+            ranges.append((value, value))
+        elif kind == "set":
+            ranges.extend(value)
+            translated = True
+        else:
+            escapes.append(value)
+            if j + 1 < n and pattern[j] == "-" and pattern[j + 1] != "]":
+                translated = True  # [\w-_]: a literal '-' for Java, a bad range for Python
+    if not translated:
+        return pattern[i:j], j
+    return ("[^" if negate else "[") + "".join(escapes) + _ranges_text(_merge(ranges)) + "]", j
+
+
+def java_pattern(pattern: str) -> str | None:
+    """``pattern`` (java.util.regex) as an equivalent Python ``re`` pattern, or None if it cannot say."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "[":
+            found = _java_class(pattern, i)
+            if found is None:
+                return None
+            text, i = found
+            out.append(text)
+            continue
+        if c == "(" and pattern.startswith("(?<", i) and i + 3 < n and pattern[i + 3] not in "=!":
+            out.append("(?P<")  # Java's named group
+            i += 3
+            continue
+        if c != "\\":
+            out.append(c)
+            i += 1
+            continue
+        if i + 1 >= n:
+            return None
+        e = pattern[i + 1]
+        if e in "pP":
+            prop = _property_at(pattern, i)
+            if prop is None:
+                return None
+            out.append(f"[{_ranges_text(prop[0])}]")
+            i = prop[1]
+        elif e == "Q":
+            end = pattern.find("\\E", i + 2)
+            out.append(re.escape(pattern[i + 2:end if end >= 0 else n]))
+            i = end + 2 if end >= 0 else n
+        elif e in "xu":
+            found_hex = _hex_escape(pattern, i)
+            if found_hex is None:
+                return None
+            out.append(_class_char(found_hex[0]))
+            i = found_hex[1]
+        elif e == "e":
+            out.append("\\x1b")
+            i += 2
+        elif e == "z":
+            out.append("\\Z")  # Java's \z is Python's \Z (Java's \Z allows a final line terminator)
+            i += 2
+        elif e in _SAME_ESCAPES or (e.isdigit() and e != "0") or not (e.isascii() and e.isalnum()):
+            out.append(pattern[i:i + 2])
+            i += 2
+        else:
+            return None  # \0 octal, \c, \G, \Z, \R, \X, \h, \v, \k, \N, ...
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_model_pattern(pattern: str) -> re.Pattern[str] | None:
+    """A model's pattern compiled for ``fullmatch`` (Coral matches the whole value), or None when it is
+    not applied: Java syntax ``java_pattern`` does not translate, or a pattern Python cannot compile."""
+    text = java_pattern(pattern)
+    if text is not None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # "possible nested set": only literal text here
+                return re.compile(text)
+        except (re.error, OverflowError, RecursionError):
+            pass
+    log.debug("model pattern not applied pattern=%r", pattern)
+    return None
+
+
+
 class Validator:
     """Validates parsed input dicts for one service model."""
 
@@ -113,10 +417,7 @@ class Validator:
 
     def _pattern(self, pattern: str) -> re.Pattern[str] | None:
         if pattern not in self._patterns:
-            try:
-                self._patterns[pattern] = re.compile(pattern)
-            except (re.error, OverflowError):
-                self._patterns[pattern] = None  # Java-only syntax (\p{...} etc.): skip, leniently
+            self._patterns[pattern] = compile_model_pattern(pattern)
         return self._patterns[pattern]
 
     def check_for(self, shape: Shape) -> Check:

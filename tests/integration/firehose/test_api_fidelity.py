@@ -1,6 +1,6 @@
 """Answers a boto3 user compares with AWS's, through the real server: what DescribeDeliveryStream shows for
 each way of creating a stream, the encryption status transitions, and tag character rules (the model's
-patterns, which the generic codec cannot apply as they are written in Java's regex dialect).
+patterns, written in Java's regex dialect, which the codec translates).
 
 AWS answers a model-constraint failure with ValidationException ("1 validation error detected: ..."), as
 terraform-provider-aws's acceptance run against AWS shows for CreateDeliveryStream (PR #9017: "ValidationException:
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.conftest import NimbusProcess
@@ -134,6 +135,25 @@ def test_valid_tag_characters_are_accepted(fh: Any, bucket: str) -> None:
     assert code_of(e) == "ValidationException"
     assert "at 'tagKeys.2.member' failed to satisfy constraint" in e.value.response["Error"]["Message"]
 
+
+def test_tag_patterns_apply_to_whatever_a_client_sends(server: NimbusProcess, bucket: str) -> None:
+    # botocore left out (parameter_validation=False), so the empty key reaches the server: the codec reports it
+    # with the value's pattern failure (a symbol, not a letter, digit or space), in model order
+    raw = server.client("firehose", config=Config(parameter_validation=False, retries={"max_attempts": 1}))
+    name = new_stream(raw, bucket)
+    with pytest.raises(ClientError) as e:
+        raw.tag_delivery_stream(DeliveryStreamName=name, Tags=[{"Key": "", "Value": "\u2603"}])
+    assert code_of(e) == "ValidationException"
+    assert e.value.response["Error"]["Message"] == (
+        "2 validation errors detected: Value '' at 'tags.1.member.key' failed to satisfy constraint: Member must have "
+        "length greater than or equal to 1; Value '\u2603' at 'tags.1.member.value' failed to satisfy constraint: "
+        f"Member must satisfy regular expression pattern: {TAG_VALUE_PATTERN}"
+    )
+    # letters, digits and spaces of any script: Arabic-Indic and Roman numerals, a no-break space, CJK
+    raw.tag_delivery_stream(DeliveryStreamName=name, Tags=[{"Key": "\u0663\u216b\u00a0\u6570", "Value": "\u3000"}])
+    assert raw.list_tags_for_delivery_stream(DeliveryStreamName=name)["Tags"] == [
+        {"Key": "\u0663\u216b\u00a0\u6570", "Value": "\u3000"},
+    ]
 
 def test_unknown_stream_messages(fh: Any) -> None:
     # The data plane words it "not found under account" (a Kinesis agent's log of a PutRecordBatch answer,

@@ -23,7 +23,6 @@ import copy
 import logging
 import re
 import shutil
-import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ from typing import Any
 from nimbus import arn as arns
 from nimbus.clock import Clock
 from nimbus.config import ConfigError
-from nimbus.errors import ValidationError
 from nimbus.services.firehose import compression
 from nimbus.services.firehose import metrics as m
 from nimbus.services.firehose.buffer import StreamBuffer
@@ -74,10 +72,6 @@ MAX_BATCH_RECORDS = 500
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 MAX_STREAMS_PER_REGION = 5000
 MAX_TAGS = 50
-# A.1: the model's TagKey / TagValue patterns, in Java's dialect (\p{..}), which the codec cannot apply
-TAG_KEY_PATTERN = r"^(?!aws:)[\p{L}\p{Z}\p{N}_.:\/=+\-@%]*$"
-TAG_VALUE_PATTERN = r"^[\p{L}\p{Z}\p{N}_.:\/=+\-@%]*$"
-_TAG_PUNCTUATION = frozenset("_.:/=+-@%")
 KINESIS_START_POSITIONS = ("TRIM_HORIZON", "LATEST")
 # A.5 processor parameters Nimbus evaluates, with their ranges
 _PROCESSOR_PARAMS: dict[str, set[str]] = {
@@ -484,7 +478,6 @@ class DeliveryStreams:
         dest = self._check_destination(params[given[0]], extended=extended)
         if not extended:  # the old API is an Extended S3 destination without the extended features
             dest.update(ProcessingConfiguration={"Enabled": False, "Processors": []}, S3BackupMode="Disabled")
-        _check_tag_characters(params.get("Tags") or [])
         tags = {t["Key"]: t.get("Value", "") for t in params.get("Tags") or []}
         _check_tags(tags)
         if self.metadata.count(KIND, f"{account}/{region}/") >= MAX_STREAMS_PER_REGION:
@@ -691,7 +684,6 @@ class DeliveryStreams:
         return doc
 
     def tag(self, account: str, region: str, name: str, tags: list[dict[str, str]]) -> None:
-        _check_tag_characters(tags)
         doc = self._mutable(account, region, name)
         merged = {**doc["tags"], **{t["Key"]: t.get("Value", "") for t in tags}}
         _check_tags(merged)
@@ -699,7 +691,6 @@ class DeliveryStreams:
         self._save(account, region, name, doc)
 
     def untag(self, account: str, region: str, name: str, keys: list[str]) -> None:
-        _check_tag_characters([], keys)
         doc = self._mutable(account, region, name)
         doc["tags"] = {k: v for k, v in doc["tags"].items() if k not in set(keys)}
         self._save(account, region, name, doc)
@@ -824,33 +815,6 @@ def _check_tags(tags: dict[str, str]) -> None:
             raise _bad(f"Tag key {k!r} is not valid: 1 to 128 characters, not starting with 'aws:'.")
         if len(v) > 256:
             raise _bad(f"Tag value for {k!r} is longer than 256 characters.")
-
-
-def _tag_text_ok(text: str, *, key: bool) -> bool:
-    if key and text.startswith("aws:"):
-        return False
-    return all(c in _TAG_PUNCTUATION or unicodedata.category(c)[0] in "LZN" for c in text)
-
-
-def _check_tag_characters(tags: list[dict[str, str]], keys: list[str] | None = None) -> None:
-    """The model's TagKey / TagValue patterns, reported as AWS's validator reports model constraints
-    (ValidationException, "N validation error(s) detected: ...")."""
-    problems: list[str] = []
-
-    def check(value: str, path: str, *, key: bool) -> None:
-        if not _tag_text_ok(value, key=key):
-            pattern = TAG_KEY_PATTERN if key else TAG_VALUE_PATTERN
-            problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}")
-
-    for i, t in enumerate(tags, 1):
-        check(t["Key"], f"tags.{i}.member.key", key=True)
-        if t.get("Value") is not None:
-            check(t["Value"], f"tags.{i}.member.value", key=False)
-    for i, k in enumerate(keys or [], 1):
-        check(k, f"tagKeys.{i}.member", key=True)
-    if problems:  # a model constraint: AWS answers ValidationException here (not InvalidArgumentException)
-        n = len(problems)
-        raise ValidationError(f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(problems))
 
 
 def _encryption_doc(config: dict[str, Any], status: str) -> dict[str, Any]:
