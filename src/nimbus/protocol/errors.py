@@ -12,15 +12,33 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
 
 import orjson
 
-from nimbus.errors import ServiceError
+from nimbus.errors import ServiceError, ValidationError
 from nimbus.protocol.http import HttpResponse
 from nimbus.protocol.timestamps import to_iso8601
+
+
+@dataclass(frozen=True, slots=True)
+class MemberError:
+    """What a service answers, instead of the framework's "1 validation error detected: ...", when one
+    member's value breaks the model (S3 checks some headers' enums itself, with its own code and words).
+
+    fields: the error's extra elements in order, each a fixed text or None for the value sent."""
+
+    code: str
+    message: str
+    fields: tuple[tuple[str, str | None], ...] = ()
+    status: int = 400
+
+    def error(self, value: Any) -> ServiceError:
+        extra = {name: value if text is None else text for name, text in self.fields}
+        return ValidationError(self.message, code=self.code, status=self.status, **extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +48,28 @@ class InputErrorCodes:
     missing:   a required member is absent
     invalid:   a model constraint fails (length, range, enum, pattern)
     malformed: the body cannot be parsed, or a member has the wrong type
+    headers:   a header member (by lower-case name) whose failure is the service's own error instead
     """
 
     missing: str
     invalid: str
     malformed: str
+    headers: Mapping[str, MemberError] = field(default_factory=dict, compare=False, hash=False)
+
+
+def _argument(message: str, header: str) -> MemberError:
+    return MemberError("InvalidArgument", message, (("ArgumentName", header), ("ArgumentValue", None)))
+
+
+# S3 checks these headers' enums itself (the codes, words and elements S3 answers; reimplementations that
+# mirror S3's errors, e.g. MinIO's table and LocalStack's AWS-validated provider, agree):
+S3_HEADER_ERRORS: dict[str, MemberError] = {
+    "x-amz-metadata-directive": _argument("Unknown metadata directive.", "x-amz-metadata-directive"),
+    "x-amz-tagging-directive": _argument("Unknown tagging directive.", "x-amz-tagging-directive"),
+    "x-amz-storage-class": MemberError(
+        "InvalidStorageClass", "The storage class you specified is not valid", (("StorageClassRequested", None),)
+    ),
+}
 
 
 # What each AWS service answers when input breaks its model. Real services differ: Firehose and Kinesis
@@ -51,7 +86,7 @@ INPUT_ERROR_CODES: dict[str, InputErrorCodes] = {
     "lambda": InputErrorCodes(
         "InvalidParameterValueException", "ValidationException", "InvalidRequestContentException"
     ),
-    "s3": InputErrorCodes("InvalidArgument", "InvalidArgument", "MalformedXML"),
+    "s3": InputErrorCodes("InvalidArgument", "InvalidArgument", "MalformedXML", S3_HEADER_ERRORS),
     "apigateway": InputErrorCodes("BadRequestException", "BadRequestException", "BadRequestException"),
     "apigatewayv2": InputErrorCodes("BadRequestException", "BadRequestException", "BadRequestException"),
 }

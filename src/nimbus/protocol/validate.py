@@ -539,7 +539,10 @@ class Validator:
     def _compile_structure(self, shape: StructureShape) -> Check:
         required = [(name, lower_first(name)) for name in shape.required_members]
         flat_required = [name for name, _ in required]
-        members = [(name, lower_first(name), self.check_for(member)) for name, member in shape.members.items()]
+        members = [
+            (name, lower_first(name), self._member_check(member, self.check_for(member)))
+            for name, member in shape.members.items()
+        ]
         positions = {name: i for i, (name, _, _) in enumerate(members)}
         type_error = self._type_error
         if shape.is_document_type:
@@ -568,6 +571,24 @@ class Validator:
 
         check_structure.parts = (flat_required, members)  # type: ignore[attr-defined] # see _structure_list
         return check_structure
+
+    def _member_check(self, member: Shape, check: Check) -> Check:
+        """``check``, or for a header the service checks itself (S3's x-amz-storage-class), a check that
+        raises the service's own error when the value breaks the model."""
+        serialization = member.serialization
+        if not self.codes.headers or serialization.get("location") != "header":
+            return check
+        override = self.codes.headers.get(str(serialization.get("name", "")).lower())
+        if override is None:
+            return check
+
+        def check_header(value: Any, path: Path, problems: Problems) -> None:
+            found: Problems = []
+            check(value, path, found)
+            if found:
+                raise override.error(value)
+
+        return check_header
 
     def _compile_list(self, shape: ListShape) -> Check:
         lo, hi = shape.metadata.get("min"), shape.metadata.get("max")

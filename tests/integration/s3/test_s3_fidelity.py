@@ -144,6 +144,49 @@ def test_upload_part_copy_range_past_the_source_is_invalid_argument(s3: Any, buc
         s3.abort_multipart_upload(Bucket=bucket, Key="upc-dst", UploadId=uid)
 
 
+# -- header enums S3 checks itself ---------------------------------------------------------------------------
+
+
+def test_unknown_copy_directives_and_storage_classes_use_s3_errors(s3: Any, bucket: str) -> None:
+    # S3 answers these enum headers with its own code and words, not the framework's "1 validation error
+    # detected" (botocore does not check enums, so the values reach the server as sent)
+    s3.put_object(Bucket=bucket, Key="enum/src", Body=b"x")
+    source = f"{bucket}/enum/src"
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket=bucket, Key="enum/dst", CopySource=source, MetadataDirective="MERGE")
+    assert status_of(e) == 400
+    assert {k: v for k, v in error_of(e).items() if k not in ("RequestId", "HostId")} == {
+        "Code": "InvalidArgument", "Message": "Unknown metadata directive.",
+        "ArgumentName": "x-amz-metadata-directive", "ArgumentValue": "MERGE",
+    }
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket=bucket, Key="enum/dst", CopySource=source, TaggingDirective="replace")  # case counts
+    assert status_of(e) == 400
+    assert {k: v for k, v in error_of(e).items() if k not in ("RequestId", "HostId")} == {
+        "Code": "InvalidArgument", "Message": "Unknown tagging directive.",
+        "ArgumentName": "x-amz-tagging-directive", "ArgumentValue": "replace",
+    }
+    for call in (
+        lambda: s3.put_object(Bucket=bucket, Key="enum/put", Body=b"x", StorageClass="FAST"),
+        lambda: s3.copy_object(Bucket=bucket, Key="enum/dst", CopySource=source, StorageClass="FAST"),
+        lambda: s3.create_multipart_upload(Bucket=bucket, Key="enum/mp", StorageClass="FAST"),
+    ):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert status_of(e) == 400
+        assert {k: v for k, v in error_of(e).items() if k not in ("RequestId", "HostId")} == {
+            "Code": "InvalidStorageClass", "Message": "The storage class you specified is not valid",
+            "StorageClassRequested": "FAST",
+        }
+    for key in ("enum/dst", "enum/put"):
+        with pytest.raises(ClientError) as e:
+            s3.head_object(Bucket=bucket, Key=key)
+        assert status_of(e) == 404  # nothing was written
+    # the model's values still pass
+    s3.copy_object(Bucket=bucket, Key="enum/dst", CopySource=source, MetadataDirective="REPLACE",
+                   TaggingDirective="REPLACE", StorageClass="STANDARD_IA")
+    assert s3.head_object(Bucket=bucket, Key="enum/dst")["StorageClass"] == "STANDARD_IA"
+
 # -- tagging -------------------------------------------------------------------------------------------------
 
 
