@@ -99,6 +99,8 @@ def _constraint(problems: Problems, value: Any, path: Path, rule: str) -> None:
 # ``\Q...\E``, ``\x{h...}``, ``\e``, ``\z``, ``(?<name>`` take their Python spelling. Anything it cannot
 # rewrite faithfully (nested or intersected classes, block and script properties, ...) makes it answer
 # None: the pattern is then not applied, as before (refusing a value AWS accepts would be worse).
+# Patterns compile with re.ASCII: Java's \d \w \s are [0-9], [a-zA-Z_0-9] and [ \t\n\x0B\f\r] (Python's
+# Unicode ones took '٣' for a digit and refused '\u00a0' where a model says \S).
 
 _MAX_CODE_POINT = 0x10FFFF
 # general categories, as Java names them (L, Lu, ... and LC, the cased letters)
@@ -379,7 +381,7 @@ def compile_model_pattern(pattern: str) -> re.Pattern[str] | None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)  # "possible nested set": only literal text here
-                return re.compile(text)
+                return re.compile(text, re.ASCII)
         except (re.error, OverflowError, RecursionError):
             pass
     log.debug("model pattern not applied pattern=%r", pattern)

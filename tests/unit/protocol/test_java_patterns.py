@@ -153,6 +153,21 @@ def test_patterns_python_reads_are_left_as_they_are() -> None:
         assert java_pattern(pattern) == pattern
 
 
+@pytest.mark.parametrize(("where", "accepted", "refused"), [
+    # Java's \d \w \s are ASCII: a digit of another script is not \d, a no-break space is \S
+    (("lambda", "SourceOwner"), ["123456789012"], ["\u0661\u0662\u0663456789012", "\uff11" * 12]),
+    (("lambda", "Handler"), ["index.handler", "a\u00a0b", "x\u3000"], ["a b", "a\tb", "a\x0bb"]),
+    (("firehose", "NonEmptyString"), ["x", "\u00a0", "\u3000x"], ["", " ", " \t\r\n\x0b\x0c"]),
+    (("logs", "DeliveryDestinationName"), ["dest_1-a"], ["d\u00e9st", "\u0663"]),
+], ids=lambda v: ":".join(v) if isinstance(v, tuple) else None)
+def test_java_escapes_are_ascii(where: tuple[str, str], accepted: list[str], refused: list[str]) -> None:
+    compiled = compile_model_pattern(pattern_of(*where))
+    assert compiled is not None
+    for value in accepted:
+        assert compiled.fullmatch(value), value
+    for value in refused:
+        assert compiled.fullmatch(value) is None, value
+
 def test_firehose_tag_pattern_failure_reads_like_aws() -> None:
     body = {"DeliveryStreamName": "s", "Tags": [{"Key": "ok", "Value": "v"}, {"Key": "a*b", "Value": "x#y"}]}
     with pytest.raises(ValidationError) as caught:
