@@ -155,8 +155,8 @@ def test_c_and_python_paths_agree(tmp_path: Path) -> None:
     reads = [len(r) for r in c["log"][3]]
     assert reads[0] == 5 and reads[1] == 1 and reads[-1] == 0 and reads[-2] == 1  # limit; budget 0 (and 10) still gives one; past the end
     codes = lambda outcomes: [o[1] if o[0] == "error" else None for o in outcomes]  # noqa: E731
-    invalid, malformed, validation = "InvalidArgumentException", "SerializationException", "ValidationException"
-    assert codes(c["firehose"]) == [None, invalid, malformed, malformed, malformed, malformed, invalid, invalid, invalid,
+    malformed, validation = "SerializationException", "ValidationException"  # model failures: ValidationException
+    assert codes(c["firehose"]) == [None, validation, malformed, malformed, malformed, malformed, validation, validation, validation,
                                     None, malformed, malformed, malformed, malformed, malformed, None]
     assert codes(c["kinesis"]) == [None, None, validation, validation, None, malformed, validation, validation]
     assert c.pop("packed") >= 12 and py.pop("packed") == 0  # the plain batches were scanned in C
