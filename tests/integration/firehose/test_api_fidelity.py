@@ -19,6 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.conftest import NimbusProcess
+from tests.integration.firehose.conftest import module_server
 from tests.integration.firehose.test_firehose import ROLE, code_of, wait_active
 
 ENCRYPTION_DELAY_S = 1.0
@@ -29,16 +30,7 @@ TAG_VALUE_PATTERN = r"^[\p{L}\p{Z}\p{N}_.:\/=+\-@%]*$"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NimbusProcess]:
-    p = NimbusProcess(tmp_path_factory.mktemp("fh-fidelity") / "data", env=ENV).start()
-    try:
-        yield p
-    finally:
-        p.stop()
-
-
-@pytest.fixture(scope="module")
-def fh(server: NimbusProcess) -> Any:
-    return server.client("firehose")
+    yield from module_server(tmp_path_factory, "fh-fidelity", ENV)
 
 
 @pytest.fixture(scope="module")

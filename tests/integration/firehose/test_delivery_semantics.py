@@ -27,6 +27,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import NimbusProcess
+from tests.integration.firehose.conftest import module_server
 from tests.integration.firehose.test_firehose import (
     ACCOUNT,
     ROLE,
@@ -50,21 +51,9 @@ ENV = {"NIMBUS_FIREHOSE_CREATE_DELAY_S": "0.1", "NIMBUS_FIREHOSE_DELETE_DELAY_S"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NimbusProcess]:
-    p = NimbusProcess(tmp_path_factory.mktemp("fh-sem") / "data", env=ENV).start()
-    try:
-        yield p
-    finally:
-        p.stop()
+    yield from module_server(tmp_path_factory, "fh-sem", ENV)
 
 
-@pytest.fixture(scope="module")
-def fh(server: NimbusProcess) -> Any:
-    return server.client("firehose")
-
-
-@pytest.fixture(scope="module")
-def s3(server: NimbusProcess) -> Any:
-    return server.client("s3")
 
 
 # One function for every transform test; what it does depends on the record:

@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from nimbus.services.firehose import compression
 from tests.conftest import NimbusProcess
+from tests.integration.firehose.conftest import module_server
 
 ROLE = "arn:aws:iam::000000000000:role/firehose"
 ACCOUNT = "000000000000"
@@ -32,22 +33,7 @@ ENV = {"NIMBUS_FIREHOSE_CREATE_DELAY_S": "1.0"}  # long enough to observe CREATI
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NimbusProcess]:
-    base = tmp_path_factory.mktemp("firehose")
-    p = NimbusProcess(base / "data", env=ENV).start()
-    try:
-        yield p
-    finally:
-        p.stop()
-
-
-@pytest.fixture(scope="module")
-def fh(server: NimbusProcess) -> Any:
-    return server.client("firehose")
-
-
-@pytest.fixture(scope="module")
-def s3(server: NimbusProcess) -> Any:
-    return server.client("s3")
+    yield from module_server(tmp_path_factory, "firehose", ENV)
 
 
 def new_bucket(s3: Any) -> str:
