@@ -1,14 +1,15 @@
 # Nimbus: `make run` starts the server on its embedded defaults; `make test` runs the whole suite.
 # Both set everything up on a fresh machine (Python 3.11 + make): a virtualenv in .venv, the package
 # installed editable with its test dependencies (its C extension compiled in place: gcc and
-# zlib1g-dev from apt when missing), and bubblewrap for function sandboxes when apt exists.
+# zlib1g-dev from apt when missing), and bubblewrap for function sandboxes when apt exists; `make test`
+# also installs Debian's awscli (AWS CLI v2) for the tests that drive it.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup system-deps build-deps bench lint clean
+.PHONY: run test setup system-deps build-deps test-deps bench lint clean
 
 $(STAMP): pyproject.toml setup.py src/nimbus/_speedups.c | build-deps
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,7 +39,16 @@ setup: $(STAMP) system-deps
 run: setup
 	$(VENV)/bin/nimbus serve
 
-test: setup
+# The tests also drive AWS CLI v2 (what most users have; the venv holds v1): Debian's awscli package.
+test-deps:
+	@if ! /usr/bin/aws --version 2>/dev/null | grep -q '^aws-cli/2\.'; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -q awscli >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q awscli >/dev/null 2>&1)) \
+	      && echo "installed awscli (v2)" || echo "AWS CLI v2 unavailable: its tests are skipped"; \
+	  else echo "AWS CLI v2 unavailable: its tests are skipped"; fi; \
+	fi
+
+test: setup test-deps
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
