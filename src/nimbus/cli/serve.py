@@ -65,12 +65,14 @@ def run(args: argparse.Namespace) -> int:
         lines.append("  authentication is OFF: any credentials are accepted")
     lines.append(f"  try: AWS_ENDPOINT_URL={settings.endpoint_url} aws lambda list-functions")
     print("\n".join(lines), flush=True)
+    from nimbus.edge.h2c import Http1Or2Protocol
+
     config = uvicorn.Config(
         core.app,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=Http1Or2Protocol,  # httptools' HTTP/1.1; HTTP/2 with prior knowledge handed to uvicorn's h2 (zttp)
         lifespan="on",
         access_log=False,
         log_config=None,

@@ -121,6 +121,9 @@ class EdgeApp:
             await self._internal(scope, receive, send)
             return
         headers = _headers(scope)
+        if scope.get("http_version") == "2" and "host" in headers:
+            # HTTP/2's :authority arrives as Host; SDKs that sign over HTTP/2 (JavaScript v3) sign it by its own name
+            headers.setdefault(":authority", headers["host"])
         for matcher, app in self.mounts:
             if matcher(scope, headers):
                 await app(scope, receive, send)
