@@ -7,6 +7,7 @@ SigV4, let the service's codec find and parse the operation, call the service, s
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
 import logging
@@ -289,7 +290,7 @@ class EdgeApp:
             # "100 Continue" that never came): the rest of the body must not be parsed as the next request.
             resp.headers.append(("Connection", "close"))
         status = resp.status
-        await _send_response(send, resp, head=method == "HEAD")
+        await _send_response(send, resp, head=method == "HEAD", receive=receive if unread is None or unread.done else None)
         elapsed = time.perf_counter() - started
         labels = (service or "unknown", operation)
         REQUESTS.inc(*labels, _STATUS_TEXT.get(status) or str(status))
@@ -490,7 +491,17 @@ async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], 
     await send({"type": "http.response.body", "body": body})
 
 
-async def _send_response(send: Send, resp: HttpResponse, *, head: bool = False) -> None:
+async def _watch_disconnect(receive: Receive, gone: list[bool]) -> None:
+    """Set ``gone[0]`` when the client disconnects (the request body already read, the next ``receive()``
+    answers ``http.disconnect`` only then)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            gone[0] = True
+            return
+
+
+async def _send_response(send: Send, resp: HttpResponse, *, head: bool = False, receive: Receive | None = None) -> None:
     headers = [(k.encode("latin-1"), (v if v.__class__ is str else str(v)).encode("latin-1")) for k, v in resp.headers]
     body = resp.body
     if isinstance(body, (bytes, bytearray)):
@@ -503,12 +514,20 @@ async def _send_response(send: Send, resp: HttpResponse, *, head: bool = False) 
         await send({"type": "http.response.body", "body": b"" if head else bytes(body)})
         return
     await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+    # A streamed body stops when its client goes (the server's send() then drops chunks silently): a
+    # SubscribeToShard stream would otherwise run its five minutes for nobody, and hold up a shutdown.
+    gone = [False]
+    watcher = asyncio.ensure_future(_watch_disconnect(receive, gone)) if receive is not None else None
     try:
         async for chunk in body:
             if head:
                 continue
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if gone[0]:
+                break
     finally:
+        if watcher is not None:
+            watcher.cancel()
         aclose = getattr(body, "aclose", None)
         if aclose is not None:
             await aclose()

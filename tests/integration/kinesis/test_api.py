@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -374,3 +375,26 @@ def test_put_records_fast_path_and_its_fallbacks(k) -> None:  # type: ignore[no-
     assert [r["Data"] for r in records] == [f"a{i}".encode() for i in range(300)] + [b"b0", b"b1"]
     assert [r["PartitionKey"] for r in records[:300]] == [f"k{i}é" for i in range(300)]
     assert [r["SequenceNumber"] for r in records[:300]] == [e["SequenceNumber"] for e in r1["Records"]]
+
+
+def test_an_abandoned_subscription_ends_with_its_connection(tmp_path: Path) -> None:
+    """A client that closes its SubscribeToShard stream ends the subscription on the server (it used to run
+    its five minutes for nobody, so that a graceful shutdown timed out waiting for it)."""
+    p = NimbusProcess(tmp_path / "data").start()
+    try:
+        k = p.client("kinesis")
+        create_active(k, "gone", 1)
+        arn = k.describe_stream_summary(StreamName="gone")["StreamDescriptionSummary"]["StreamARN"]
+        c = k.register_stream_consumer(StreamARN=arn, ConsumerName="app")["Consumer"]
+        while k.describe_stream_consumer(ConsumerARN=c["ConsumerARN"])["ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+            time.sleep(0.05)
+        events = k.subscribe_to_shard(ConsumerARN=c["ConsumerARN"], ShardId="shardId-000000000000",
+                                      StartingPosition={"Type": "LATEST"})["EventStream"]
+        next(iter(events))
+        events.close()  # the connection goes with it
+        time.sleep(2.5)  # the server notices at its next heartbeat (one a second)
+        # a graceful stop finishes: nothing left streaming (else uvicorn waits its 30 s and the stop kills it)
+        rc = p.stop(timeout=20)
+        assert rc in (0, -signal.SIGTERM), p.logs()[-2000:]  # uvicorn re-raises the SIGTERM it handled; -9 is the kill
+    finally:
+        p.stop()
