@@ -39,7 +39,8 @@ setup: $(STAMP) system-deps
 run: setup
 	$(VENV)/bin/nimbus serve
 
-# The tests also drive AWS CLI v2 (what most users have; the venv holds v1): Debian's awscli package.
+# The tests also drive AWS CLI v2 (what most users have; the venv holds v1): Debian's awscli package;
+# and the AWS SDK for JavaScript v3 (tests/js, npm).
 test-deps:
 	@if ! /usr/bin/aws --version 2>/dev/null | grep -q '^aws-cli/2\.'; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
@@ -47,6 +48,16 @@ test-deps:
 	      && echo "installed awscli (v2)" || echo "AWS CLI v2 unavailable: its tests are skipped"; \
 	  else echo "AWS CLI v2 unavailable: its tests are skipped"; fi; \
 	fi
+
+	@# the JavaScript SDK v3 tests: Node (Debian's nodejs and npm when missing) and tests/js's pinned packages
+	@if ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get install -y -q nodejs npm >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q nodejs npm >/dev/null 2>&1)) \
+	    && echo "installed nodejs npm" || true; \
+	fi
+	@if command -v npm >/dev/null 2>&1; then \
+	  [ -d tests/js/node_modules/@aws-sdk/client-kinesis ] || (cd tests/js && npm ci --no-audit --no-fund --silent >/dev/null 2>&1) \
+	    || echo "npm could not install tests/js: the JavaScript SDK tests are skipped"; \
+	else echo "Node/npm unavailable: the JavaScript SDK tests are skipped"; fi
 
 test: setup test-deps
 	$(VENV)/bin/lint-imports
