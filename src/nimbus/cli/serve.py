@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
+import socket
 import sys
 
 from nimbus.config import ConfigError, from_env
@@ -28,6 +30,31 @@ def configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def check_listen(host: str, port: int) -> str | None:
+    """Why host:port cannot be bound (as uvicorn will bind it), or None: checked before the data dir is touched."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as e:
+        reason = e.strerror or str(e)
+        if e.errno == 98 or "in use" in reason:  # EADDRINUSE
+            reason += " (another `nimbus serve`? stop it, or pick another --port)"
+        return f"cannot listen on {host}:{port}: {reason}"
+    return None
+
+
+def credentials_command(endpoint: str, data_dir: str) -> str:
+    """The `nimbus credentials` call that prints this server's export lines, with only the flags it needs."""
+    cmd = ["nimbus", "credentials"]
+    if endpoint != "http://127.0.0.1:4566":
+        cmd += ["--endpoint-url", endpoint]
+    if os.path.normpath(data_dir) != ".nimbus":
+        cmd += ["--data-dir", data_dir]
+    return f'eval "$({shlex.join(cmd)})"'
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         settings = from_env(
@@ -42,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"nimbus: {e}", file=sys.stderr)
         return 2
+    problem = check_listen(settings.host, settings.port)
+    if problem is not None:
+        print(f"nimbus: {problem}", file=sys.stderr)
+        return 1
     configure_logging(settings.log_level)
     import uvicorn
 
@@ -60,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         if core.root_created:
             lines.append(f"  (generated now and stored in {settings.data_dir / 'credentials.json'}, mode 0600)")
     else:
-        lines.append(f"  export AWS_SECRET_ACCESS_KEY=...   (run `nimbus credentials` or read {settings.data_dir / 'credentials.json'})")
+        lines.append(f"  export AWS_SECRET_ACCESS_KEY=...   (stored in {settings.data_dir / 'credentials.json'})")
+        lines.append(f"  or all four: {credentials_command(settings.endpoint_url, str(settings.data_dir))}")
     if not settings.auth:
         lines.append("  authentication is OFF: any credentials are accepted")
     lines.append(f"  try: AWS_ENDPOINT_URL={settings.endpoint_url} aws lambda list-functions")
@@ -82,5 +114,8 @@ def run(args: argparse.Namespace) -> int:
         date_header=False,
     )
     server = uvicorn.Server(config)
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn has shut down gracefully and re-raised SIGINT; no traceback
+        return 130
     return 0
