@@ -40,22 +40,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from botocore.exceptions import ClientError, NoCredentialsError
-
-    try:
-        fh = client("firehose", args)
-        # DescribeDeliveryStream first: it names an unknown stream clearly, and it loads the Firehose
-        # service (and so its /_nimbus/firehose endpoints) on a server that has just started
-        desc = fh.describe_delivery_stream(DeliveryStreamName=args.name)["DeliveryStreamDescription"]
-    except NoCredentialsError:
-        print("nimbus firehose: no credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (see `nimbus credentials`)", file=sys.stderr)
-        return 1
-    except ClientError as e:
-        print(f"nimbus firehose: {e.response.get('Error', {}).get('Message') or e}", file=sys.stderr)
-        return 1
-    except Exception as e:  # noqa: BLE001 - e.g. the server is not running
-        print(f"nimbus firehose: {e}", file=sys.stderr)
-        return 1
+    """AWS errors, missing credentials and an unreachable server are reported by ``nimbus.cli.main``."""
+    fh = client("firehose", args)
+    # DescribeDeliveryStream first: it names an unknown stream clearly, and it loads the Firehose
+    # service (and so its /_nimbus/firehose endpoints) on a server that has just started
+    desc = fh.describe_delivery_stream(DeliveryStreamName=args.name)["DeliveryStreamDescription"]
     region = fh.meta.region_name
     base = endpoint_url(getattr(args, "endpoint_url", None)).rstrip("/")
     if args.firehose_command == "flush":

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from nimbus.cli.client import client
+from nimbus.cli.client import UsageError, client
 
 DEFAULT_ROLE = "arn:aws:iam::000000000000:role/nimbus-function"
 
@@ -24,16 +24,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     sub.add_parser("list", help="list functions")
     d = sub.add_parser("deploy", help="create or update a function from a directory or file")
-    d.add_argument("name")
-    d.add_argument("path")
-    d.add_argument("--handler", default="lambda_function.lambda_handler")
-    d.add_argument("--runtime", default="python3.12")
-    d.add_argument("--timeout", type=int)
-    d.add_argument("--memory", type=int)
-    d.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
-    i = sub.add_parser("invoke", help="invoke a function synchronously")
-    i.add_argument("name")
-    i.add_argument("payload", nargs="?", default="{}")
+    d.add_argument("name", help="function name")
+    d.add_argument("path", help="the code: a directory (zipped with its subdirectories) or a single file")
+    d.add_argument("--handler", default="lambda_function.lambda_handler", help="module.function (default lambda_function.lambda_handler)")
+    d.add_argument("--runtime", default="python3.12", help="Lambda runtime (default python3.12)")
+    d.add_argument("--timeout", type=int, metavar="SECONDS", help="timeout in seconds (default: Lambda's, 3)")
+    d.add_argument("--memory", type=int, metavar="MB", help="memory size in MB (default: Lambda's, 128)")
+    d.add_argument("--env", action="append", default=[], type=_env_var, metavar="KEY=VALUE", help="an environment variable (repeatable)")
+    i = sub.add_parser("invoke", help="invoke a function and print its response (or queue the event with --async)")
+    i.add_argument("name", help="function name or ARN")
+    i.add_argument("payload", nargs="?", default="{}", help="the event, as JSON (default {})")
     i.add_argument("--log", action="store_true", help="print the last 4 KB of the invocation's log")
     i.add_argument("--async", dest="is_async", action="store_true", help="invoke asynchronously (Event)")
     for sp in sub.choices.values():  # accept the client options after the action too
@@ -41,7 +41,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         sp.add_argument("--region", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
+def _env_var(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
 def zip_path(path: Path) -> bytes:
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or directory")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         if path.is_file():
@@ -50,42 +59,33 @@ def zip_path(path: Path) -> bytes:
             for f in sorted(path.rglob("*")):
                 if f.is_file() and "__pycache__" not in f.parts:
                     zf.write(f, f.relative_to(path).as_posix())
+        if not zf.namelist():
+            raise UsageError(f"{path}: no files to deploy")
     return buf.getvalue()
 
 
 def run(args: argparse.Namespace) -> int:
-    from botocore.exceptions import NoCredentialsError
-
-    try:
-        return _run(args)
-    except NoCredentialsError:
-        print(f"nimbus functions: no credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (see `nimbus credentials`)", file=sys.stderr)
-        return 1
-
-
-def _run(args: argparse.Namespace) -> int:
-    from botocore.exceptions import ClientError
-
+    """AWS errors, missing credentials and an unreachable server are reported by ``nimbus.cli.main``."""
+    if args.action == "deploy":
+        code = zip_path(Path(args.path))  # before any request: a wrong path must not create an empty function
+        return _deploy(client("lambda", args), args, code)
+    if args.action == "invoke":
+        try:
+            json.loads(args.payload)
+        except ValueError as e:
+            raise UsageError(f"the payload is not JSON ({e}): {args.payload!r}") from None
+        return _invoke(client("lambda", args), args)
     lam = client("lambda", args)
-    try:
-        if args.action == "list":
-            for page in lam.get_paginator("list_functions").paginate():
-                for f in page["Functions"]:
-                    print(f"{f['FunctionName']}\t{f['Runtime']}\t{f['Handler']}\t{f['LastModified']}")
-            return 0
-        if args.action == "deploy":
-            return _deploy(lam, args)
-        return _invoke(lam, args)
-    except ClientError as e:
-        print(f"nimbus functions: {e}", file=sys.stderr)
-        return 1
+    for page in lam.get_paginator("list_functions").paginate():
+        for f in page["Functions"]:
+            print(f"{f['FunctionName']}\t{f.get('Runtime', '-')}\t{f.get('Handler', '-')}\t{f['LastModified']}")
+    return 0
 
 
-def _deploy(lam: Any, args: argparse.Namespace) -> int:
+def _deploy(lam: Any, args: argparse.Namespace, code: bytes) -> int:
     from botocore.exceptions import ClientError
 
-    code = zip_path(Path(args.path))
-    env = dict(kv.split("=", 1) for kv in args.env)
+    env = dict(args.env)
     config: dict[str, Any] = {"Handler": args.handler, "Runtime": args.runtime}
     if args.timeout:
         config["Timeout"] = args.timeout
@@ -108,7 +108,6 @@ def _deploy(lam: Any, args: argparse.Namespace) -> int:
 
 
 def _invoke(lam: Any, args: argparse.Namespace) -> int:
-    json.loads(args.payload)
     if args.is_async:
         lam.invoke(FunctionName=args.name, InvocationType="Event", Payload=args.payload.encode())
         print("queued")

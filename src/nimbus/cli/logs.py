@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from nimbus.cli.client import client
+from nimbus.cli.client import UsageError, client
 
 _SINCE = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -37,7 +37,7 @@ def parse_since(text: str, now: float | None = None) -> int:
     try:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as e:
-        raise SystemExit(f"nimbus logs: --since {text!r} is neither a duration (10m) nor an ISO 8601 time") from e
+        raise UsageError(f"--since {text!r} is neither a duration (30s, 10m, 2h, 1d, 1w) nor an ISO 8601 time") from e
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
     return int(when.timestamp() * 1000)
@@ -59,32 +59,26 @@ def fetch(logs: Any, group: str, start_ms: int, pattern: str | None) -> list[dic
 
 
 def run(args: argparse.Namespace) -> int:
-    from botocore.exceptions import NoCredentialsError
-
-    try:
-        return _run(args)
-    except NoCredentialsError:
-        print(f"nimbus logs: no credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (see `nimbus credentials`)", file=sys.stderr)
-        return 1
-
-
-def _run(args: argparse.Namespace) -> int:
+    """AWS errors, missing credentials and an unreachable server are reported by ``nimbus.cli.main``."""
     from botocore.exceptions import ClientError
 
+    start = parse_since(args.since)
     logs = client("logs", args)
     group = args.function if args.function.startswith("/") else f"/aws/lambda/{args.function}"
-    start = parse_since(args.since)
     seen: set[str] = set()
     while True:
         try:
             events = fetch(logs, group, start, args.filter_pattern)
         except ClientError as e:
             code = e.response.get("Error", {}).get("Code")
-            if code == "ResourceNotFoundException" and args.follow:
-                events = []  # the group appears at the function's first invocation
-            else:
-                print(f"nimbus logs: {e}", file=sys.stderr)
+            if code != "ResourceNotFoundException":
+                raise
+            if not args.follow:
+                what = "the function does not exist there or has not run yet" if group != args.function else "no such group"
+                print(f"nimbus logs: no log group {group} in {logs.meta.region_name} ({what}; "
+                      "--follow waits for it)", file=sys.stderr)
                 return 1
+            events = []  # the group appears at the function's first invocation
         for event in events:
             if event["eventId"] in seen:
                 continue

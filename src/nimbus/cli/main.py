@@ -71,17 +71,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = CLIENT_COMMANDS[args.command][0]
     mod = __import__(module, fromlist=["run"])
     runner: Callable[[Any], int] = mod.run
-    from botocore.exceptions import EndpointConnectionError
+    return run_client(runner, args)
 
+
+def run_client(runner: Callable[[Any], int], args: argparse.Namespace) -> int:
+    """Run a client command; every failure a user can cause is one line on stderr and an exit status, never a traceback.
+
+    1: the request failed (no server, bad credentials, unknown resource); 2: a usage mistake found before any
+    request; 130: Ctrl-C; 141: the reader of stdout went away (``nimbus functions list | head -1``).
+    """
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, SSLError
+
+    from nimbus.cli.client import UsageError, endpoint_url
+
+    prog = f"nimbus {args.command}"
     try:
-        return runner(args)
+        rc = runner(args)
+        sys.stdout.flush()  # inside the try: a closed pipe is reported here, not by the interpreter at exit
+        return rc
     except KeyboardInterrupt:
         return 130
-    except EndpointConnectionError as e:  # no server there: say so, without a traceback
-        print(f"nimbus {args.command}: cannot reach Nimbus at {e.kwargs.get('endpoint_url')} (is `nimbus serve` running? "
+    except BrokenPipeError:
+        # stdout's reader has gone: stop quietly (and keep Python from complaining again at exit)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except UsageError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 2
+    except EndpointConnectionError:  # no server there: say so, without a traceback
+        print(f"{prog}: cannot reach Nimbus at {endpoint_url(getattr(args, 'endpoint_url', None))} (is `nimbus serve` running? "
               "the endpoint comes from --endpoint-url, else AWS_ENDPOINT_URL, else http://127.0.0.1:4566)", file=sys.stderr)
         return 1
-
+    except NoCredentialsError:
+        print(f"{prog}: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (eval \"$(nimbus credentials)\" prints them), "
+              "or run it where the server's .nimbus is (or with NIMBUS_DATA_DIR)", file=sys.stderr)
+        return 1
+    except SSLError:
+        print(f"{prog}: TLS handshake with {endpoint_url(getattr(args, 'endpoint_url', None))} failed: "
+              "Nimbus serves plain HTTP, use an http:// endpoint", file=sys.stderr)
+        return 1
+    except ClientError as e:  # the server answered with an AWS error: its code and message, as the AWS CLI names them
+        err = e.response.get("Error", {})
+        print(f"{prog}: {err.get('Code') or 'Error'}: {err.get('Message') or e}", file=sys.stderr)
+        return 1
+    except BotoCoreError as e:  # e.g. https:// against the plain-HTTP server, a read timeout
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 1
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -79,15 +78,9 @@ def create_http_trigger(lam: Any, apigw: Any, function: str, *, security: str, s
 
 
 def run(args: argparse.Namespace) -> int:
-    from botocore.exceptions import ClientError
-
-    try:
-        out = create_http_trigger(client("lambda", args), client("apigateway", args), args.function,
-                                  security=args.security, stage=args.stage)
-    except ClientError as e:
-        err = e.response.get("Error", {})
-        print(f"nimbus: {err.get('Code', 'Error')}: {err.get('Message', e)}", file=sys.stderr)
-        return 1
+    """AWS errors, missing credentials and an unreachable server are reported by ``nimbus.cli.main``."""
+    out = create_http_trigger(client("lambda", args), client("apigateway", args), args.function,
+                              security=args.security, stage=args.stage)
     url, host_url = invoke_urls(endpoint_url(args.endpoint_url), out["restApiId"], out["stage"], out["resource"])
     out.update(url=url, hostUrl=host_url)
     if args.json:

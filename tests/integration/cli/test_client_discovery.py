@@ -87,7 +87,7 @@ def dead_endpoint() -> str:
 
 def _unreachable(cp: subprocess.CompletedProcess[str], endpoint: str) -> None:
     assert cp.returncode == 1, cp
-    assert f"cannot reach Nimbus at {endpoint}/" in cp.stderr and "Traceback" not in cp.stderr, cp.stderr
+    assert f"cannot reach Nimbus at {endpoint} (" in cp.stderr and "Traceback" not in cp.stderr, cp.stderr
 
 
 # --- the endpoint -------------------------------------------------------------------------------------------------
