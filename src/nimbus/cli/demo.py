@@ -646,7 +646,8 @@ def _print_by_hand(con: Console, server: Server, bucket: str, interval: int, tra
         endpoint = "http://127.0.0.1:4566"
     ex = "examples/ticker-pipeline"
     steps = [
-        f"eval \"$(nimbus credentials)\"; export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={REGION}",
+        "eval \"$(nimbus credentials"
+        + ("" if endpoint == "http://127.0.0.1:4566" else f" --endpoint-url {endpoint}") + f" --region {REGION})\"",
         "# 1. hello function + HTTP trigger",
         f"(cd {ex}/hello && zip -q ../hello.zip lambda_function.py)",
         f"aws lambda create-function --function-name {HELLO_FN} --runtime {RUNTIME} --handler lambda_function.lambda_handler "

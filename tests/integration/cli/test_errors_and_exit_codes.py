@@ -249,3 +249,10 @@ def test_every_argument_of_every_command_has_help_text(tmp_path: Path) -> None:
     cp = subprocess.run([sys.executable, "-m", "nimbus", "functions", "deploy", "--help"], capture_output=True, text=True, timeout=60,
                         env=_env(tmp_path))
     assert cp.returncode == 0 and "a directory (zipped with its subdirectories) or a single file" in " ".join(cp.stdout.split()), cp
+
+
+def test_demo_ends_with_a_credentials_line_for_the_server_it_used(server: NimbusProcess, tmp_path: Path) -> None:
+    cp = nimbus(server, tmp_path, "demo", "--fast", "--requests", "1")
+    assert cp.returncode == 0, cp
+    evals = [line.strip() for line in cp.stdout.splitlines() if line.strip().startswith('eval "$(nimbus credentials')]
+    assert evals == [f'eval "$(nimbus credentials --endpoint-url {server.endpoint} --region us-east-2)"'], cp.stdout
