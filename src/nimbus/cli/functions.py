@@ -21,7 +21,7 @@ DEFAULT_ROLE = "arn:aws:iam::000000000000:role/nimbus-function"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub = p.add_subparsers(dest="action", metavar="SUBCOMMAND", required=True)
     sub.add_parser("list", help="list functions")
     d = sub.add_parser("deploy", help="create or update a function from a directory or file")
     d.add_argument("name", help="function name")
@@ -37,8 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     i.add_argument("--log", action="store_true", help="print the last 4 KB of the invocation's log")
     i.add_argument("--async", dest="is_async", action="store_true", help="invoke asynchronously (Event)")
     for sp in sub.choices.values():  # accept the client options after the action too
-        sp.add_argument("--endpoint-url", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        sp.add_argument("--region", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sp.add_argument("--endpoint-url", default=argparse.SUPPRESS, help="Nimbus endpoint (default: AWS_ENDPOINT_URL, else http://127.0.0.1:4566)")
+        sp.add_argument("--region", default=argparse.SUPPRESS, help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / profile, else us-east-1)")
 
 
 def _env_var(text: str) -> tuple[str, str]:

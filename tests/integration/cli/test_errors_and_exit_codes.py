@@ -249,6 +249,13 @@ def test_every_argument_of_every_command_has_help_text(tmp_path: Path) -> None:
     cp = subprocess.run([sys.executable, "-m", "nimbus", "functions", "deploy", "--help"], capture_output=True, text=True, timeout=60,
                         env=_env(tmp_path))
     assert cp.returncode == 0 and "a directory (zipped with its subdirectories) or a single file" in " ".join(cp.stdout.split()), cp
+    # subcommands are named alike, and the client options they accept after the subcommand are listed there too
+    for command in ("functions", "firehose"):
+        cp = subprocess.run([sys.executable, "-m", "nimbus", command, "--help"], capture_output=True, text=True, timeout=60, env=_env(tmp_path))
+        assert cp.returncode == 0 and "SUBCOMMAND ..." in cp.stdout, cp
+    for sub in (("functions", "invoke"), ("firehose", "flush")):
+        cp = subprocess.run([sys.executable, "-m", "nimbus", *sub, "--help"], capture_output=True, text=True, timeout=60, env=_env(tmp_path))
+        assert cp.returncode == 0 and "--endpoint-url ENDPOINT_URL" in cp.stdout and "--region REGION" in cp.stdout, cp
 
 
 def test_demo_ends_with_a_credentials_line_for_the_server_it_used(server: NimbusProcess, tmp_path: Path) -> None:
