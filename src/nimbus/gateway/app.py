@@ -116,6 +116,7 @@ class GatewayApp:
             body = await _read_body(receive, MAX_REST_PAYLOAD)
             hostname = _hostname(headers)
             client = scope.get("client") or ("127.0.0.1", 0)
+            headers_list = _with_proxy_headers(headers_list, headers, client[0], scope)
             if raw_path.startswith(LAMBDA_URL_PREFIX) or ".lambda-url." in hostname:
                 if raw_path.startswith(LAMBDA_URL_PREFIX):
                     url_id, _, rest = raw_path[len(LAMBDA_URL_PREFIX):].partition("/")
@@ -492,3 +493,28 @@ async def _send(send: Send, resp: events.Response, extra: list[tuple[str, str]],
 def mount(edge: Any, core: Any) -> None:
     """Claim the trigger hosts and paths on the edge (called once when the edge is built)."""
     edge.mount(claims, GatewayApp(core))
+
+
+def _with_proxy_headers(
+    headers_list: list[tuple[str, str]], headers: dict[str, str], client_ip: str, scope: Scope
+) -> list[tuple[str, str]]:
+    """The headers AWS's front end adds to what a function sees (REST and HTTP APIs, function URLs):
+    X-Forwarded-For (the caller's address appended to any the request carried; from a loopback peer,
+    uvicorn already reads the caller from that header, as from a proxy in front of Nimbus), X-Forwarded-Proto and
+    X-Forwarded-Port (this server's scheme and port, where AWS says https and 443), and an X-Amzn-Trace-Id
+    when the request has none."""
+    out = [(k, v) for k, v in headers_list if k not in ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-port")]
+    forwarded = headers.get("x-forwarded-for")
+    if not forwarded:
+        out.append(("x-forwarded-for", client_ip))
+    elif forwarded.rsplit(",", 1)[-1].strip() == client_ip:
+        out.append(("x-forwarded-for", forwarded))  # a trusted local proxy's header: uvicorn took the client from it
+    else:
+        out.append(("x-forwarded-for", f"{forwarded}, {client_ip}"))
+    out.append(("x-forwarded-proto", str(scope.get("scheme") or "http")))
+    server = scope.get("server")
+    port = server[1] if server and server[1] else (443 if scope.get("scheme") == "https" else 80)
+    out.append(("x-forwarded-port", str(port)))
+    if "x-amzn-trace-id" not in headers:
+        out.append(("x-amzn-trace-id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"))
+    return out

@@ -167,6 +167,10 @@ def test_rest_api_path_params_proxy_and_event_shape(env: dict[str, Any]) -> None
     assert ev["queryStringParameters"] == {"tag": "b", "x": "1"}
     assert ev["multiValueQueryStringParameters"] == {"tag": ["a", "b"], "x": ["1"]}
     assert ev["headers"]["X-Thing"] == "yes" and ev["multiValueHeaders"]["X-Thing"] == ["yes"]
+    # what AWS's front end adds: the caller's address, the scheme and port it came in on, a trace id
+    assert ev["headers"]["X-Forwarded-For"] == "127.0.0.1" and ev["headers"]["X-Forwarded-Proto"] == "http"
+    assert ev["headers"]["X-Forwarded-Port"] == str(env["server"].port)
+    assert ev["headers"]["X-Amzn-Trace-Id"].startswith("Root=1-")
     ctx = ev["requestContext"]
     assert ctx["identity"]["sourceIp"] == "127.0.0.1" and ctx["stage"] == "prod" and ctx["apiId"] == api_id
     assert ctx["path"] == "/prod/items/42" and ctx["resourcePath"] == "/items/{id}"
@@ -292,9 +296,13 @@ def test_function_urls(env: dict[str, Any]) -> None:
     assert call(base + "/")[0] == 403
     lam.add_permission(FunctionName="echo", StatementId="url-public", Action="lambda:InvokeFunctionUrl", Principal="*",
                        FunctionUrlAuthType="NONE")
-    status, headers, body = call(base + "/hello?x=1", headers={"Origin": "https://app.example"})
+    status, headers, body = call(base + "/hello?x=1", headers={"Origin": "https://app.example", "X-Forwarded-For": "203.0.113.7"})
     assert status == 200, body
     ev = json.loads(body)
+    # from a loopback peer the header is a local proxy's: its last address is the caller (uvicorn's trusted
+    # proxy rule), so it is kept as it came and is the event's sourceIp
+    assert ev["headers"]["x-forwarded-for"] == "203.0.113.7" and ev["requestContext"]["http"]["sourceIp"] == "203.0.113.7"
+    assert ev["headers"]["x-forwarded-proto"] == "http" and ev["headers"]["x-amzn-trace-id"].startswith("Root=1-")
     assert ev["version"] == "2.0" and ev["routeKey"] == "$default" and ev["rawPath"] == "/hello"
     assert ev["requestContext"]["apiId"] == url_id and ev["requestContext"]["stage"] == "$default"
     assert headers["access-control-allow-origin"] == "https://app.example"
