@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import logging
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -503,7 +504,7 @@ def _with_proxy_headers(
     uvicorn already reads the caller from that header, as from a proxy in front of Nimbus), X-Forwarded-Proto and
     X-Forwarded-Port (this server's scheme and port, where AWS says https and 443), and an X-Amzn-Trace-Id
     when the request has none."""
-    out = [(k, v) for k, v in headers_list if k not in ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-port")]
+    out = [(k, v) for k, v in headers_list if k not in _PROXY_HEADERS]
     forwarded = headers.get("x-forwarded-for")
     if not forwarded:
         out.append(("x-forwarded-for", client_ip))
@@ -513,8 +514,11 @@ def _with_proxy_headers(
         out.append(("x-forwarded-for", f"{forwarded}, {client_ip}"))
     out.append(("x-forwarded-proto", str(scope.get("scheme") or "http")))
     server = scope.get("server")
-    port = server[1] if server and server[1] else (443 if scope.get("scheme") == "https" else 80)
-    out.append(("x-forwarded-port", str(port)))
-    if "x-amzn-trace-id" not in headers:
-        out.append(("x-amzn-trace-id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"))
+    out.append(("x-forwarded-port", str(server[1] if server else 80)))
+    if "x-amzn-trace-id" not in headers:  # unique, not secret: the fast PRNG (no syscall)
+        out.append(("x-amzn-trace-id", f"Root=1-{int(time.time()):08x}-{_getrandbits(96):024x}"))
     return out
+
+
+_PROXY_HEADERS = frozenset(("x-forwarded-for", "x-forwarded-proto", "x-forwarded-port"))
+_getrandbits = random.Random().getrandbits
