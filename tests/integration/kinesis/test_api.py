@@ -20,20 +20,6 @@ MAX = 2**128 - 1
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NimbusProcess]:
-    p = NimbusProcess(tmp_path_factory.mktemp("kinesis") / "data", env=FAST_ENV).start()
-    try:
-        yield p
-    finally:
-        p.stop()
-
-
-@pytest.fixture(scope="module")
-def k(server: NimbusProcess):  # type: ignore[no-untyped-def]
-    return server.client("kinesis")
-
-
-@pytest.fixture(scope="module")
 def slow_states(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NimbusProcess]:
     """A server whose streams stay CREATING long enough to observe it, however loaded the machine is."""
     p = NimbusProcess(tmp_path_factory.mktemp("kinesis-states") / "data", env={**FAST_ENV, "NIMBUS_KINESIS_STATE_DELAY_SECONDS": "1.5"}).start()

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from nimbus.protocol import cbor
 from tests.conftest import ACCESS_KEY, SECRET_KEY, NimbusProcess
-from tests.integration.kinesis.helpers import FAST_ENV, create_active
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NimbusProcess]:
-    p = NimbusProcess(tmp_path_factory.mktemp("kinesis-cbor") / "data", env=FAST_ENV).start()
-    try:
-        yield p
-    finally:
-        p.stop()
+from tests.integration.kinesis.helpers import create_active
 
 
 def call(server: NimbusProcess, operation: str, doc: dict[str, Any]) -> tuple[int, dict[str, str], Any]:

@@ -8,27 +8,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import NimbusProcess
 from tests.integration.kinesis.helpers import FAST_ENV, code, create_active, wait_active
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NimbusProcess]:
-    p = NimbusProcess(tmp_path_factory.mktemp("kinesis-fidelity") / "data", env=FAST_ENV).start()
-    try:
-        yield p
-    finally:
-        p.stop()
-
-
-@pytest.fixture(scope="module")
-def k(server: NimbusProcess):  # type: ignore[no-untyped-def]
-    return server.client("kinesis")
 
 
 def message(exc: pytest.ExceptionInfo[ClientError]) -> str:
