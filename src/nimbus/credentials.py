@@ -14,6 +14,7 @@ import string
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -27,11 +28,23 @@ class Credentials:
     secret_access_key: str
     session_token: str | None = None
     expires_at: float | None = None  # epoch seconds
+    # whom the keys speak for: "root", or an STS session: "assumed-role/<role>/<session>" (a role's,
+    # including a function environment's) or "federated-user/<name>"
     principal: str = "root"
     account_id: str = "000000000000"
+    user_id: str = ""  # STS GetCallerIdentity's UserId; "" is the account id (root)
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and now >= self.expires_at
+
+    @property
+    def arn(self) -> str:
+        """The caller's ARN, as STS GetCallerIdentity and API Gateway's identity name it."""
+        if self.principal == "root":
+            return f"arn:aws:iam::{self.account_id}:root"
+        if self.principal.startswith(("assumed-role/", "federated-user/")):
+            return f"arn:aws:sts::{self.account_id}:{self.principal}"
+        return f"arn:aws:sts::{self.account_id}:assumed-role/{self.principal}"
 
 
 def _new_key_id(prefix: str) -> str:
@@ -75,10 +88,36 @@ def read_stored_root(data_dir: Path) -> Credentials | None:
 
 
 class CredentialStore:
+    """The keys Nimbus accepts: root, keys issued to function environments (in memory: the environments
+    die with the server) and STS sessions (``durable``: kept in the metadata store until they expire, so
+    keys a user got from ``aws sts assume-role`` work across a restart, as on AWS)."""
+
+    KIND = "sts.session"
+
     def __init__(self, root: Credentials, account_id: str) -> None:
         self.root = Credentials(root.access_key_id, root.secret_access_key, account_id=account_id)
         self.account_id = account_id
         self._keys: dict[str, Credentials] = {self.root.access_key_id: self.root}
+        self._metadata: Any = None
+
+    def bind(self, metadata: Any, now: float | None = None) -> None:
+        """Keep durable sessions in ``metadata`` (a MetadataStore); load the unexpired ones, drop the rest."""
+        self._metadata = metadata
+        now = time.time() if now is None else now
+        expired: list[str] = []
+        for key, doc in metadata.list(self.KIND):
+            creds = Credentials(
+                doc["k"], doc["s"], session_token=doc["t"], expires_at=doc["e"], principal=doc["p"],
+                account_id=doc["a"], user_id=doc.get("u", ""),
+            )
+            if creds.expired(now):
+                expired.append(key)
+            else:
+                self._keys.setdefault(creds.access_key_id, creds)
+        if expired:
+            with metadata.transaction():
+                for key in expired:
+                    metadata.delete(self.KIND, key)
 
     def lookup(self, access_key_id: str, now: float | None = None) -> Credentials | None:
         creds = self._keys.get(access_key_id)
@@ -89,8 +128,9 @@ class CredentialStore:
             return None
         return creds
 
-    def issue(self, principal: str, ttl_seconds: float = 12 * 3600) -> Credentials:
-        """Issue a scoped temporary key pair (for a function environment)."""
+    def issue(self, principal: str, ttl_seconds: float = 12 * 3600, *, user_id: str = "", durable: bool = False) -> Credentials:
+        """Issue a temporary key pair (``ASIA...`` with a session token): for a function environment, or
+        (``durable``) an STS session."""
         creds = Credentials(
             _new_key_id("ASIA"),
             _new_secret(),
@@ -98,7 +138,14 @@ class CredentialStore:
             expires_at=time.time() + ttl_seconds,
             principal=principal,
             account_id=self.account_id,
+            user_id=user_id,
         )
+        if durable and self._metadata is not None:
+            doc = {
+                "k": creds.access_key_id, "s": creds.secret_access_key, "t": creds.session_token,
+                "e": creds.expires_at, "p": creds.principal, "a": creds.account_id, "u": creds.user_id,
+            }
+            self._metadata.put(self.KIND, creds.access_key_id, doc)
         self._keys[creds.access_key_id] = creds
         return creds
 

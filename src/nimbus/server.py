@@ -92,6 +92,7 @@ class Nimbus:
 
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.storage = open_storage(self.settings.data_dir)
+        self.credentials.bind(self.storage.metadata)
         self.ready = True
         if EAGER:
             self.spawn(self._start_eager(), "start-services")

@@ -528,8 +528,27 @@ _S3_CODES = {
 }
 
 
+# The query protocol (IAM, STS): what those services answer
+_QUERY_CODES = {
+    "missing": ("MissingAuthenticationToken", 403),
+    "malformed": ("IncompleteSignature", 400),
+    "query_malformed": ("IncompleteSignature", 400),
+    "unsupported": ("IncompleteSignature", 400),
+    "unsupported_type": ("IncompleteSignature", 400),
+    "scope_date": ("SignatureDoesNotMatch", 403),
+    "unknown_key": ("InvalidClientTokenId", 403),
+    "bad_token": ("InvalidClientTokenId", 403),
+    "bad_signature": ("SignatureDoesNotMatch", 403),
+    "skewed": ("SignatureDoesNotMatch", 403),
+    "expired": ("AccessDenied", 403),
+    "content_sha": ("SignatureDoesNotMatch", 403),
+    "bad_payload_hash": ("SignatureDoesNotMatch", 403),
+}
+_TABLES = {"rest-xml": _S3_CODES, "rest-json": _REST_JSON_CODES, "query": _QUERY_CODES}
+
+
 def auth_error_for(err: AuthError, protocol: str) -> ServiceError:
-    table = _S3_CODES if protocol == "rest-xml" else _REST_JSON_CODES if protocol == "rest-json" else _JSON_CODES
+    table = _TABLES.get(protocol, _JSON_CODES)
     code, status = table.get(err.kind, ("AccessDenied", 403))
     message = err.message
     if protocol == "rest-xml" and err.kind == "unknown_key":
@@ -540,6 +559,8 @@ def auth_error_for(err: AuthError, protocol: str) -> ServiceError:
         message = "The authorization header is malformed; Invalid credential date. Date is not the same as X-Amz-Date."
     elif protocol == "rest-xml" and err.kind == "bad_payload_hash":
         return ServiceError(message, code=code, status=status, ArgumentName="x-amz-content-sha256", ArgumentValue=err.value)
+    elif protocol == "query" and err.kind in ("unknown_key", "bad_token"):
+        message = "The security token included in the request is invalid."
     elif protocol == "rest-xml" and err.kind == "unsupported_type":
         return ServiceError("Unsupported Authorization Type", code=code, status=status, ArgumentName="Authorization",
                             ArgumentValue=err.value)

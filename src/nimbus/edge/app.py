@@ -215,6 +215,8 @@ class EdgeApp:
                 if op is None:
                     name = target.split(".", 1)[-1] if target else "(no X-Amz-Target)"
                     raise ServiceError(f"Operation {name} is not supported by Nimbus.", code="UnknownOperationException", status=400)
+            elif protocol_name == "query":
+                op = None  # its Action parameter, read with the body below
             else:
                 found = proto.match_rest(method, path, query, headers, raw_path=route_raw)
                 if found is None:
@@ -231,7 +233,7 @@ class EdgeApp:
             # A streaming body is checked against the hash the client declares in x-amz-content-sha256 (S3,
             # aws-chunked). A client that declares none signed the body's real hash (botocore does so for
             # Lambda's InvokeAsync): such a body is read and hashed like any other.
-            if proto.is_streaming_input(op) and (service == "s3" or "x-amz-content-sha256" in headers):
+            if op is not None and proto.is_streaming_input(op) and (service == "s3" or "x-amz-content-sha256" in headers):
                 identity = self._authenticate(method, raw_path, raw_query, headers, None, route_raw, ident.authorization)
                 if body_pending and headers.get("expect", "").lower() == "100-continue":
                     _continue_now(receive)
@@ -260,6 +262,9 @@ class EdgeApp:
                 account_id = settings.account_id
                 access_key = None
             req = HttpRequest(method, path, raw_path if ident.bucket is None else route_raw, query, headers, body, host)
+            if op is None:  # the query protocol: the operation is the Action parameter
+                op, path_params = proto.operation_for_action(req)
+                operation = op
             params = proto.parse(op, req, path_params)
             handler = self._handler(service, op)
             ctx = RequestContext(

@@ -27,6 +27,8 @@ SIGNING_NAMES: dict[str, str] = {
     "kinesis": "kinesis",
     "logs": "logs",
     "apigateway": "apigateway",
+    "iam": "iam",
+    "sts": "sts",
 }
 
 # The wire protocol of each served service (the codec's family decides error formats early).
@@ -38,6 +40,8 @@ PROTOCOLS: dict[str, str] = {
     "logs": "json",
     "apigateway": "rest-json",
     "apigatewayv2": "rest-json",
+    "iam": "query",
+    "sts": "query",
 }
 
 
@@ -108,6 +112,16 @@ def unsigned_service(path: str) -> str:
     return "s3"
 
 
+def _is_query_request(headers: dict[str, str], query: list[tuple[str, str]], path: str) -> bool:
+    """An unsigned query-protocol request (a form body, or ``/?Action=``): answered as STS, whose clients
+    read the query protocol's XML errors (IAM's are the same document)."""
+    if path != "/":
+        return False
+    if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return True
+    return any(k == "Action" for k, _ in query)
+
+
 def identify(headers: dict[str, str], query: list[tuple[str, str]], path: str, hostname: str) -> Identified:
     target = headers.get("x-amz-target")
     header = headers.get("authorization")
@@ -128,7 +142,7 @@ def identify(headers: dict[str, str], query: list[tuple[str, str]], path: str, h
         if service == "apigateway" and path.startswith("/v2/"):
             service = "apigatewayv2"
     if service is None and scope is None and not target:
-        service = unsigned_service(path)
+        service = "sts" if _is_query_request(headers, query, path) else unsigned_service(path)
     bucket = None
     if service == "s3" or (service is None and signing is None):  # a request signed for another service is not S3
         bucket = virtual_bucket(hostname)

@@ -241,9 +241,7 @@ def verify_iam(
 
 
 def caller_arn(creds: Credentials) -> str:
-    if creds.principal == "root":
-        return f"arn:aws:iam::{creds.account_id}:root"
-    return f"arn:aws:sts::{creds.account_id}:assumed-role/{creds.principal}"
+    return creds.arn
 
 
 def v1_identity(creds: Credentials) -> dict[str, Any]:

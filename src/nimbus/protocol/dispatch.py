@@ -20,6 +20,7 @@ from nimbus.protocol import errors as wire_errors
 from nimbus.protocol.http import HttpRequest, HttpResponse
 from nimbus.protocol.json import JsonCodec, drop_nulls
 from nimbus.protocol.models import load_service_model
+from nimbus.protocol.query import QueryCodec, form_parameters
 from nimbus.protocol.rest import RestCodec
 from nimbus.protocol.restjson import RestJsonCodec
 from nimbus.protocol.restxml import RestXmlCodec
@@ -183,12 +184,15 @@ class ServiceProtocol:
         self._json: JsonCodec | None = None
         self._cbor: Any = None  # CborCodec, built on the first CBOR request (JSON protocols only)
         self._rest: RestCodec | None = None
+        self._query: QueryCodec | None = None
         if self.protocol == "json":
             self._json = JsonCodec(self.model, self.codes)
         elif self.protocol == "rest-json":
             self._rest = RestJsonCodec(self.model, self.codes)
         elif self.protocol == "rest-xml":
             self._rest = RestXmlCodec(self.model, self.codes)
+        elif self.protocol == "query":
+            self._query = QueryCodec(self.model, self.codes)
         else:
             raise ValueError(f"unsupported protocol {self.protocol!r} for {service_name}")
 
@@ -206,6 +210,13 @@ class ServiceProtocol:
         if not dot or prefix != self.target_prefix or name not in self.model.operation_names:
             return None
         return name
+
+    def operation_for_action(self, request: HttpRequest) -> tuple[str, dict[str, str]]:
+        """The query protocol's operation (its ``Action`` parameter) and the request's flat parameters,
+        which ``parse`` then takes as its ``path_params`` (so the form is read once)."""
+        assert self._query is not None
+        flat = form_parameters(request, self.codes.malformed)
+        return self._query.action(flat), flat
 
     def _route_table(self) -> dict[str, RouteIndex]:
         if self._routes is None:
@@ -335,6 +346,9 @@ class ServiceProtocol:
                         pass  # the general parser below reports it, with the rest of the body's errors
                 params = self._json.parse(model, bytes(body))
             params = drop_nulls(params)  # a member sent as null is absent, as AWS reads it
+        elif self._query is not None:
+            # path_params: the flat parameters operation_for_action read (else the request's own)
+            params = self._query.parse(model, path_params if path_params is not None else form_parameters(request))
         else:
             assert self._rest is not None
             params = self._rest.parse(model, request, path_params)
@@ -359,6 +373,8 @@ class ServiceProtocol:
             return self._cbor_codec().serialize(model, output, request_id)  # type: ignore[no-any-return]
         if self._json is not None:
             return self._json.serialize(model, output, request_id)
+        if self._query is not None:
+            return self._query.serialize(model, output, request_id)
         assert self._rest is not None
         return self._rest.serialize(model, output, request_id)
 
@@ -376,7 +392,8 @@ class ServiceProtocol:
 
             return cbor_error(error, request_id, head=head)
         return wire_errors.serialize_error(
-            self.protocol, error, request_id, json_version=self.json_version, head=head
+            self.protocol, error, request_id, json_version=self.json_version, head=head,
+            namespace=self._query.namespace if self._query is not None else "",
         )
 
 

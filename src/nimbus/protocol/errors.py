@@ -5,6 +5,7 @@ Wire formats (aws-contracts.md 0.1, 0.2):
   json       {"__type": Code, "message": ...}            + X-Amzn-ErrorType
   rest-json  X-Amzn-ErrorType: Code; {"Type": "User"|"Service", "message": ..., "Message": ...}
   rest-xml   <Error><Code/><Message/>...<RequestId/><HostId/></Error>; HEAD -> status only
+  query      <ErrorResponse xmlns=..><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ DEFAULT_INPUT_ERROR_CODES: dict[str, InputErrorCodes] = {
     "json": InputErrorCodes("ValidationException", "ValidationException", "SerializationException"),
     "rest-json": InputErrorCodes("ValidationException", "ValidationException", "SerializationException"),
     "rest-xml": InputErrorCodes("InvalidArgument", "InvalidArgument", "MalformedXML"),
+    # IAM and STS: "1 validation error detected: Value null at 'roleName' ..." is a ValidationError
+    "query": InputErrorCodes("ValidationError", "ValidationError", "MalformedQueryString"),
 }
 
 
@@ -133,14 +136,16 @@ def serialize_error(
     *,
     json_version: str = "1.1",
     head: bool = False,
+    namespace: str = "",
 ) -> HttpResponse:
     headers: list[tuple[str, str]]
     if protocol == "query":
-        # <ErrorResponse><Error>: the query protocol's errors, which botocore also reads for the rest-xml
-        # services other than S3 (Nimbus serves none of them: it answers their requests NotImplemented)
+        # <ErrorResponse><Error>: the query protocol's errors (IAM, STS), which botocore also reads for the
+        # rest-xml services other than S3 (Nimbus serves none of them: it answers their requests NotImplemented)
         headers = [("x-amzn-RequestId", request_id), ("Content-Type", "text/xml")]
+        ns = f' xmlns="{escape(namespace)}"' if namespace else ""
         parts = [
-            "<ErrorResponse><Error><Type>", "Sender" if error.sender_fault else "Receiver", "</Type><Code>",
+            f"<ErrorResponse{ns}><Error><Type>", "Sender" if error.sender_fault else "Receiver", "</Type><Code>",
             escape(error.code), "</Code><Message>", escape(error.message), "</Message>",
         ]
         for name, value in error.fields.items():

@@ -12,7 +12,7 @@ import threading
 import botocore.loaders
 import botocore.model
 
-SERVED_SERVICES = ("lambda", "s3", "firehose", "kinesis", "logs", "apigateway", "apigatewayv2")
+SERVED_SERVICES = ("lambda", "s3", "firehose", "kinesis", "logs", "apigateway", "apigatewayv2", "iam", "sts")
 
 _loader_lock = threading.Lock()
 _loader: botocore.loaders.Loader | None = None

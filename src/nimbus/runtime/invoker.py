@@ -64,6 +64,14 @@ class FunctionSpec:
     log_group: str  # "/aws/lambda/<name>"
     config_key: str  # changes whenever code/config changes: never reuse an env across config_key
     reserved_concurrency: int | None = None
+    role_arn: str = ""  # the execution role: its keys' session is "assumed-role/<role name>/<function name>"
+
+
+def session_principal(spec: FunctionSpec) -> str:
+    """Whom an environment's keys speak for, as AWS names a function's role session (STS
+    GetCallerIdentity inside a function answers ``arn:aws:sts::<account>:assumed-role/<role>/<function>``)."""
+    role = spec.role_arn.rsplit("/", 1)[-1] if spec.role_arn else "nimbus-function"
+    return f"assumed-role/{role}/{spec.function_name}"
 
 
 class TooManyRequests(ServiceError):
@@ -289,7 +297,7 @@ class Invoker:
             layers[0] if layers else None
         )
         opt_dir = opt_dir.resolve() if opt_dir is not None else None
-        creds = self.credentials_issuer(spec.function_arn, self.credentials_ttl_s)
+        creds = self.credentials_issuer(session_principal(spec), self.credentials_ttl_s)
         env.access_key_id = creds.access_key_id
         env.credentials_expire_at = creds.expires_at
         if boxed:

@@ -13,6 +13,7 @@ SERVICES: dict[str, str] = dict(
         "lambda": "nimbus.services.lambda_.api:create_api",
         "logs": "nimbus.services.logs.api:create_api",
         "s3": "nimbus.services.s3.api:create_api",
+        "sts": "nimbus.services.sts.api:create_api",
     }
 )
 EAGER: list[str] = ["kinesis", "lambda", "firehose", "s3"]

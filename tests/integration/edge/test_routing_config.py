@@ -77,7 +77,7 @@ UNSERVED = [
     ("dynamodb", lambda c: c.list_tables()),
     ("sqs", lambda c: c.list_queues()),
     ("sns", lambda c: c.list_topics()),
-    ("sts", lambda c: c.get_caller_identity()),
+    ("cloudformation", lambda c: c.list_stacks()),
     # rest-xml services other than S3: their clients read <ErrorResponse><Error><Code> (a JSON body was code "501")
     ("route53", lambda c: c.list_hosted_zones()),
     ("cloudfront", lambda c: c.list_distributions()),
@@ -122,7 +122,7 @@ def test_unserved_service_errors_on_the_wire(server: NimbusProcess) -> None:
     assert body.decode() == ("<ErrorResponse><Error><Type>Receiver</Type><Code>NotImplemented</Code>"
                              "<Message>The service 'sqs' is not implemented by Nimbus.</Message></Error>"
                              f"<RequestId>{request_id}</RequestId></ErrorResponse>")
-    status, _, body = send(server.port, "GET", "/?Action=GetCallerIdentity&Version=2011-06-15", sign="sts")
+    status, _, body = send(server.port, "GET", "/?Action=ListStacks&Version=2010-05-15", sign="cloudformation")
     assert status == 501 and b"<Code>NotImplemented</Code>" in body
     # rest-xml (Route 53): the same XML document, whatever the method
     for method, path in (("GET", "/2013-04-01/hostedzone"), ("POST", "/2013-04-01/hostedzone"),

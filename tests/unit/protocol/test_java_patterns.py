@@ -38,6 +38,9 @@ REWRITTEN = {
     ("lambda", "TagKey"), ("lambda", "TagValue"),
     ("logs", "TagKey"), ("logs", "TagValue"), ("logs", "TagFilterKey"), ("logs", "TagFilterValue"), ("logs", "ResourceType"),
     ("firehose", "TagKey"), ("firehose", "TagValue"),
+    ("iam", "tagKeyType"), ("iam", "tagValueType"), ("iam", "tagTemplateKeyType"), ("iam", "tagTemplateValueType"),
+    ("sts", "tagKeyType"), ("sts", "tagValueType"),
+    ("iam", "pathType"), ("iam", "pathPrefixType"),  # "\u002F": read by Python too, written as "\x2f" by the translation
 }
 
 

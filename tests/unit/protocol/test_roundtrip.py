@@ -24,6 +24,8 @@ def _cases() -> list[Any]:
 def identify(proto: ServiceProtocol, request: HttpRequest) -> tuple[str | None, dict[str, str] | None]:
     if proto.protocol == "json":
         return proto.operation_for_target(request.headers["x-amz-target"]), None
+    if proto.protocol == "query":
+        return proto.operation_for_action(request)
     found = proto.match_request(request)
     return (found[0], found[1]) if found else (None, None)
 

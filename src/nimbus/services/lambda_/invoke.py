@@ -230,6 +230,7 @@ class LambdaEngine:
             log_group=(cfg.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{cfg['FunctionName']}",
             config_key=f"{ref.arn}:{version}:{cfg['RevisionId']}",
             reserved_concurrency=None if concurrency is None else int(concurrency),
+            role_arn=str(cfg.get("Role") or ""),
         )
         entry = (resolved, spec)
         # only cache if nothing changed the function while we awaited extraction

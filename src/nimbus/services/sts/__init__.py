@@ -1,0 +1,1 @@
+"""STS: GetCallerIdentity and temporary credentials (AssumeRole, GetSessionToken, GetFederationToken)."""
