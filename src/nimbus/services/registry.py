@@ -9,6 +9,7 @@ SERVICES: dict[str, str] = dict(
         "apigateway": "nimbus.services.apigateway.api:build",
         "apigatewayv2": "nimbus.services.apigateway.apiv2:build",
         "firehose": "nimbus.services.firehose.api:create_api",
+        "iam": "nimbus.services.iam.api:create_api",
         "kinesis": "nimbus.services.kinesis.api:factory",
         "lambda": "nimbus.services.lambda_.api:create_api",
         "logs": "nimbus.services.logs.api:create_api",

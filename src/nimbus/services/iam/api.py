@@ -1,0 +1,301 @@
+"""IamApi: the IAM operations Nimbus serves (query protocol), shape in → engine → shape out.
+
+Roles, managed policies (with versions and tags), inline role policies and attachments; any other IAM
+operation (users, groups, access keys, instance profiles...) has no method here and answers 501.
+
+Two wire details live here, not in the engine:
+
+* Policy documents go out URL-encoded (RFC 3986), as IAM sends them; botocore's ``json_decode_policies``
+  handler unquotes and parses them, so boto3 and the AWS CLI show the same dict as against AWS.
+* Each operation returns the members AWS returns for it, which differ: CreateRole has no
+  MaxSessionDuration or Description, GetRole adds RoleLastUsed, ListRoles leaves out tags and the
+  boundary, GetPolicy always has Tags, ListPolicies has neither Tags nor Description (AWS-validated).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from nimbus.services.base import RequestContext
+from nimbus.services.iam.engine import Iam, Page, Policy, PolicyVersion, Role, Tag
+
+if TYPE_CHECKING:
+    from nimbus.server import Nimbus
+
+Out = dict[str, Any]
+
+
+def create_api(core: Nimbus) -> IamApi:
+    return IamApi(core)
+
+
+def _when(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, timezone.utc)
+
+
+def _document(text: str) -> str:
+    return quote(text, safe="")
+
+
+def _tags_in(params: dict[str, Any]) -> list[Tag]:
+    return [Tag(t["Key"], t.get("Value", "")) for t in params.get("Tags") or []]
+
+
+def _tags_out(tags: tuple[Tag, ...] | list[Tag]) -> list[dict[str, str]]:
+    return [{"Key": t.key, "Value": t.value} for t in tags]
+
+
+def _paged(page: Page[Any], member: str, items: list[Any]) -> Out:
+    out: Out = {member: items, "IsTruncated": page.marker is not None}
+    if page.marker is not None:
+        out["Marker"] = page.marker
+    return out
+
+
+def _role(role: Role, view: str) -> Out:
+    """A Role shape as the operation ``view`` returns it: "create", "get", "list" or "description"."""
+    out: Out = {
+        "Path": role.path,
+        "RoleName": role.name,
+        "RoleId": role.role_id,
+        "Arn": role.arn,
+        "CreateDate": _when(role.created),
+        "AssumeRolePolicyDocument": _document(role.trust_policy),
+    }
+    if view != "create" and role.description is not None:
+        out["Description"] = role.description
+    if view in ("get", "list"):
+        out["MaxSessionDuration"] = role.max_session
+    if view != "list":
+        if role.boundary:
+            out["PermissionsBoundary"] = {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": role.boundary}
+        if role.tags:
+            out["Tags"] = _tags_out(role.tags)
+    if view == "get":
+        out["RoleLastUsed"] = {}  # Nimbus does not track role use
+    return out
+
+
+def _policy(policy: Policy, view: str) -> Out:
+    """A Policy shape as ``view`` returns it: "create", "get" or "list"."""
+    out: Out = {
+        "PolicyName": policy.name,
+        "PolicyId": policy.policy_id,
+        "Arn": policy.arn,
+        "Path": policy.path,
+        "DefaultVersionId": policy.default_version,
+        "AttachmentCount": policy.attachments,
+        "PermissionsBoundaryUsageCount": policy.boundary_uses,
+        "IsAttachable": True,
+        "CreateDate": _when(policy.created),
+        "UpdateDate": _when(policy.updated),
+    }
+    if view == "get":
+        if policy.description is not None:
+            out["Description"] = policy.description
+        out["Tags"] = _tags_out(policy.tags)
+    elif view == "create" and policy.tags:
+        out["Tags"] = _tags_out(policy.tags)
+    return out
+
+
+def _version(version: PolicyVersion, *, with_document: bool) -> Out:
+    out: Out = {"VersionId": version.version_id, "IsDefaultVersion": version.is_default, "CreateDate": _when(version.created)}
+    if with_document:
+        out["Document"] = _document(version.document)
+    return out
+
+
+class IamApi:
+    def __init__(self, core: Nimbus) -> None:
+        self.core = core
+        self._engine: Iam | None = None
+
+    @property
+    def engine(self) -> Iam:
+        if self._engine is None:
+            core = self.core
+            self._engine = core.component("iam.engine", lambda: Iam(core.storage.metadata, clock_time=core.clock.time))
+        return self._engine
+
+    # --- roles ----------------------------------------------------------------------------------
+
+    async def create_role(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        role = self.engine.create_role(
+            ctx.account_id,
+            params["RoleName"],
+            params["AssumeRolePolicyDocument"],
+            path=params.get("Path") or "/",
+            description=params.get("Description"),
+            max_session=params.get("MaxSessionDuration"),
+            boundary=params.get("PermissionsBoundary"),
+            tags=_tags_in(params),
+        )
+        return {"Role": _role(role, "create")}
+
+    async def get_role(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        return {"Role": _role(self.engine.get_role(ctx.account_id, params["RoleName"]), "get")}
+
+    async def list_roles(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        page = self.engine.list_roles(
+            ctx.account_id, path_prefix=params.get("PathPrefix"), marker=params.get("Marker"), max_items=params.get("MaxItems")
+        )
+        return _paged(page, "Roles", [_role(r, "list") for r in page.items])
+
+    async def delete_role(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.delete_role(ctx.account_id, params["RoleName"])
+        return {}
+
+    async def update_role(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.update_role(
+            ctx.account_id, params["RoleName"], description=params.get("Description"), max_session=params.get("MaxSessionDuration")
+        )
+        return {}
+
+    async def update_role_description(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        role = self.engine.update_role_description(ctx.account_id, params["RoleName"], params["Description"])
+        return {"Role": _role(role, "description")}
+
+    async def update_assume_role_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.update_trust_policy(ctx.account_id, params["RoleName"], params["PolicyDocument"])
+        return {}
+
+    async def tag_role(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.tag_role(ctx.account_id, params["RoleName"], _tags_in(params))
+        return {}
+
+    async def untag_role(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.untag_role(ctx.account_id, params["RoleName"], list(params["TagKeys"]))
+        return {}
+
+    async def list_role_tags(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        page = self.engine.role_tags(ctx.account_id, params["RoleName"], marker=params.get("Marker"), max_items=params.get("MaxItems"))
+        return _paged(page, "Tags", _tags_out(page.items))
+
+    async def put_role_permissions_boundary(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.put_role_boundary(ctx.account_id, params["RoleName"], params["PermissionsBoundary"])
+        return {}
+
+    async def delete_role_permissions_boundary(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.delete_role_boundary(ctx.account_id, params["RoleName"])
+        return {}
+
+    # --- role policies ----------------------------------------------------------------------------
+
+    async def attach_role_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.attach_role_policy(ctx.account_id, params["RoleName"], params["PolicyArn"])
+        return {}
+
+    async def detach_role_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.detach_role_policy(ctx.account_id, params["RoleName"], params["PolicyArn"])
+        return {}
+
+    async def list_attached_role_policies(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        page = self.engine.attached_role_policies(
+            ctx.account_id,
+            params["RoleName"],
+            path_prefix=params.get("PathPrefix"),
+            marker=params.get("Marker"),
+            max_items=params.get("MaxItems"),
+        )
+        return _paged(page, "AttachedPolicies", [{"PolicyName": p.name, "PolicyArn": p.arn} for p in page.items])
+
+    async def put_role_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.put_role_policy(ctx.account_id, params["RoleName"], params["PolicyName"], params["PolicyDocument"])
+        return {}
+
+    async def get_role_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        policy = self.engine.get_role_policy(ctx.account_id, params["RoleName"], params["PolicyName"])
+        return {"RoleName": policy.role, "PolicyName": policy.name, "PolicyDocument": _document(policy.document)}
+
+    async def delete_role_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.delete_role_policy(ctx.account_id, params["RoleName"], params["PolicyName"])
+        return {}
+
+    async def list_role_policies(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        page = self.engine.role_policy_names(ctx.account_id, params["RoleName"], marker=params.get("Marker"), max_items=params.get("MaxItems"))
+        return _paged(page, "PolicyNames", page.items)
+
+    # --- managed policies -------------------------------------------------------------------------
+
+    async def create_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        policy = self.engine.create_policy(
+            ctx.account_id,
+            params["PolicyName"],
+            params["PolicyDocument"],
+            path=params.get("Path") or "/",
+            description=params.get("Description"),
+            tags=_tags_in(params),
+        )
+        return {"Policy": _policy(policy, "create")}
+
+    async def get_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        return {"Policy": _policy(self.engine.get_policy(ctx.account_id, params["PolicyArn"]), "get")}
+
+    async def delete_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.delete_policy(ctx.account_id, params["PolicyArn"])
+        return {}
+
+    async def list_policies(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        page = self.engine.list_policies(
+            ctx.account_id,
+            scope=params.get("Scope"),
+            only_attached=bool(params.get("OnlyAttached")),
+            path_prefix=params.get("PathPrefix"),
+            usage=params.get("PolicyUsageFilter"),
+            marker=params.get("Marker"),
+            max_items=params.get("MaxItems"),
+        )
+        return _paged(page, "Policies", [_policy(p, "list") for p in page.items])
+
+    async def create_policy_version(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        version = self.engine.create_policy_version(
+            ctx.account_id, params["PolicyArn"], params["PolicyDocument"], set_default=bool(params.get("SetAsDefault"))
+        )
+        return {"PolicyVersion": _version(version, with_document=False)}
+
+    async def get_policy_version(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        version = self.engine.get_policy_version(ctx.account_id, params["PolicyArn"], params["VersionId"])
+        return {"PolicyVersion": _version(version, with_document=True)}
+
+    async def list_policy_versions(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        page = self.engine.list_policy_versions(
+            ctx.account_id, params["PolicyArn"], marker=params.get("Marker"), max_items=params.get("MaxItems")
+        )
+        return _paged(page, "Versions", [_version(v, with_document=False) for v in page.items])
+
+    async def delete_policy_version(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.delete_policy_version(ctx.account_id, params["PolicyArn"], params["VersionId"])
+        return {}
+
+    async def set_default_policy_version(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.set_default_policy_version(ctx.account_id, params["PolicyArn"], params["VersionId"])
+        return {}
+
+    async def tag_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.tag_policy(ctx.account_id, params["PolicyArn"], _tags_in(params))
+        return {}
+
+    async def untag_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.untag_policy(ctx.account_id, params["PolicyArn"], list(params["TagKeys"]))
+        return {}
+
+    async def list_policy_tags(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        page = self.engine.policy_tags(ctx.account_id, params["PolicyArn"], marker=params.get("Marker"), max_items=params.get("MaxItems"))
+        return _paged(page, "Tags", _tags_out(page.items))
+
+    async def list_entities_for_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        page = self.engine.entities_for_policy(
+            ctx.account_id,
+            params["PolicyArn"],
+            entity_filter=params.get("EntityFilter"),
+            path_prefix=params.get("PathPrefix"),
+            usage=params.get("PolicyUsageFilter"),
+            marker=params.get("Marker"),
+            max_items=params.get("MaxItems"),
+        )
+        out = _paged(page, "PolicyRoles", [{"RoleName": r.name, "RoleId": r.role_id} for r in page.items])
+        out.update(PolicyGroups=[], PolicyUsers=[])
+        return out

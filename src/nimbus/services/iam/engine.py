@@ -1,0 +1,786 @@
+"""Roles, managed policies, inline policies and attachments of one account, as metadata documents.
+
+IAM is global: everything is keyed by account, never by region. Names are unique and looked up
+case-insensitively (IAM: "names are not distinguished by case") and kept in the case given.
+
+Documents (kind → key):
+
+    iam.role        <account>:<role name, lower case>      the role, its tags, attached ARNs, inline policies
+    iam.policy      <account>:<policy name, lower case>    a customer-managed policy and its versions
+    iam.attachment  <account>|<policy ARN>|<role, lower>   a managed policy attached to a role
+    iam.boundary    <account>|<policy ARN>|<role, lower>   a policy used as a role's permissions boundary
+
+Attachments are documents of their own so a policy's AttachmentCount is a count of keys (always right)
+and ListEntitiesForPolicy a prefix scan; a change touching several documents is one transaction.
+Policy documents are stored as the text sent; ``documents`` checks them, nothing evaluates them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from nimbus.services.iam import aws_managed, documents
+from nimbus.services.iam.documents import Kind
+from nimbus.services.iam.errors import (
+    AccessDeniedException,
+    DeleteConflictException,
+    EntityAlreadyExistsException,
+    IamValidationError,
+    InvalidInputException,
+    LimitExceededException,
+    NoSuchEntityException,
+    PolicyNotAttachableException,
+)
+from nimbus.services.iam.names import (
+    POLICY_ID_PREFIX,
+    ROLE_ID_PREFIX,
+    PolicyArn,
+    new_id,
+    parse_policy_arn,
+    policy_arn,
+    role_arn,
+)
+from nimbus.storage import MetadataStore
+
+ROLE = "iam.role"
+POLICY = "iam.policy"
+ATTACHMENT = "iam.attachment"
+BOUNDARY = "iam.boundary"
+
+# IAM quotas (IAM object quotas; defaults)
+MAX_ROLES_PER_ACCOUNT = 1000
+MAX_POLICIES_PER_ACCOUNT = 1500
+MAX_MANAGED_POLICIES_PER_ROLE = 10
+MAX_TAGS = 50
+MAX_POLICY_VERSIONS = 5
+DEFAULT_MAX_SESSION_S = 3600
+DEFAULT_MAX_ITEMS = 100  # every List* operation's MaxItems default
+SCAN_CHUNK = 256
+SERVICE_ROLE_POLICY_PATH = "/aws-service-role/"  # AWS policies only service-linked roles may carry
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True, frozen=True)
+class Tag:
+    key: str
+    value: str
+
+
+@dataclass(slots=True, frozen=True)
+class Role:
+    name: str
+    role_id: str
+    arn: str
+    path: str
+    created: float
+    trust_policy: str
+    description: str | None
+    max_session: int
+    boundary: str | None
+    tags: tuple[Tag, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class Policy:
+    name: str
+    policy_id: str
+    arn: str
+    path: str
+    default_version: str
+    attachments: int
+    boundary_uses: int
+    description: str | None
+    created: float
+    updated: float
+    tags: tuple[Tag, ...]
+
+
+@dataclass(slots=True, frozen=True)
+class PolicyVersion:
+    version_id: str
+    document: str
+    is_default: bool
+    created: float
+
+
+@dataclass(slots=True, frozen=True)
+class AttachedPolicy:
+    name: str
+    arn: str
+
+
+@dataclass(slots=True, frozen=True)
+class PolicyRole:
+    name: str
+    role_id: str
+
+
+@dataclass(slots=True, frozen=True)
+class InlinePolicy:
+    role: str
+    name: str
+    document: str
+
+
+@dataclass(slots=True, frozen=True)
+class Page(Generic[T]):
+    """One page of a List* answer; ``marker`` is set (and IsTruncated true) when more follow."""
+
+    items: list[T]
+    marker: str | None = None
+
+
+# --- paging: a marker is the last returned item's sort key, opaque to clients ------------------------
+
+
+def _mark(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def _unmark(marker: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(marker.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInputException("Invalid Marker.") from None
+
+
+def _page(entries: Iterable[tuple[str, T]], marker: str | None, max_items: int | None) -> Page[T]:
+    """A page of ``entries`` (ascending by key) after the marker's key."""
+    after = _unmark(marker) if marker else None
+    limit = max_items or DEFAULT_MAX_ITEMS
+    items: list[T] = []
+    last = ""
+    for key, value in entries:
+        if after is not None and key <= after:
+            continue
+        if len(items) == limit:
+            return Page(items, _mark(last))
+        items.append(value)
+        last = key
+    return Page(items)
+
+
+def _tags(raw: list[list[str]]) -> tuple[Tag, ...]:
+    return tuple(Tag(k, v) for k, v in raw)
+
+
+def _role_not_found(name: str) -> NoSuchEntityException:
+    return NoSuchEntityException(f"The role with name {name} cannot be found.")
+
+
+def _not_found(arn: str) -> NoSuchEntityException:
+    return NoSuchEntityException(f"Policy {arn} was not found.")
+
+
+def _not_attachable(arn: str) -> NoSuchEntityException:
+    return NoSuchEntityException(f"Policy {arn} does not exist or is not attachable.")
+
+
+def _no_version(arn: str, version: str) -> NoSuchEntityException:
+    return NoSuchEntityException(f"Policy {arn} version {version} does not exist or is not attachable.")
+
+
+class Iam:
+    """The IAM engine. Synchronous: every operation is a few metadata reads and one transaction."""
+
+    def __init__(self, metadata: MetadataStore, *, clock_time: Callable[[], float] = time.time) -> None:
+        self.db = metadata
+        self.now = clock_time
+
+    def _stamp(self) -> int:
+        return int(self.now())  # IAM dates have whole seconds
+
+    # --- roles ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _role_key(account: str, name: str) -> str:
+        return f"{account}:{name.lower()}"
+
+    def _role_doc(self, account: str, name: str) -> dict[str, Any]:
+        doc = self.db.get(ROLE, self._role_key(account, name))
+        if doc is None:
+            raise _role_not_found(name)
+        return doc
+
+    @staticmethod
+    def _role(account: str, doc: dict[str, Any]) -> Role:
+        return Role(
+            name=doc["name"],
+            role_id=doc["id"],
+            arn=role_arn(account, doc["path"], doc["name"]),
+            path=doc["path"],
+            created=doc["created"],
+            trust_policy=doc["trust"],
+            description=doc.get("description"),
+            max_session=doc["max_session"],
+            boundary=doc.get("boundary"),
+            tags=_tags(doc["tags"]),
+        )
+
+    def create_role(
+        self,
+        account: str,
+        name: str,
+        trust_policy: str,
+        *,
+        path: str = "/",
+        description: str | None = None,
+        max_session: int | None = None,
+        boundary: str | None = None,
+        tags: list[Tag] | None = None,
+    ) -> Role:
+        documents.check(trust_policy, Kind.TRUST)
+        tag_list = self._merge_tags([], tags or [], case_blind=True, quota="TagsPerRole")
+        boundary_arn = self._boundary_arn(account, boundary) if boundary else None
+        key = self._role_key(account, name)
+        if self.db.get(ROLE, key) is not None:
+            raise EntityAlreadyExistsException(f"Role with name {name} already exists.")
+        if self.db.count(ROLE, f"{account}:") >= MAX_ROLES_PER_ACCOUNT:
+            raise LimitExceededException(f"Cannot exceed quota for RolesPerAccount: {MAX_ROLES_PER_ACCOUNT}")
+        doc: dict[str, Any] = {
+            "name": name,
+            "id": new_id(ROLE_ID_PREFIX),
+            "path": path,
+            "created": self._stamp(),
+            "trust": trust_policy,
+            "max_session": max_session or DEFAULT_MAX_SESSION_S,
+            "tags": tag_list,
+            "attached": [],
+            "inline": {},
+        }
+        if description:
+            doc["description"] = description
+        if boundary_arn:
+            doc["boundary"] = boundary_arn
+        with self.db.transaction():
+            self.db.put(ROLE, key, doc)
+            if boundary_arn:
+                self.db.put(BOUNDARY, self._link_key(account, boundary_arn, name), self._link(doc))
+        return self._role(account, doc)
+
+    def get_role(self, account: str, name: str) -> Role:
+        return self._role(account, self._role_doc(account, name))
+
+    def list_roles(self, account: str, *, path_prefix: str | None = None, marker: str | None = None, max_items: int | None = None) -> Page[Role]:
+        prefix = path_prefix or "/"
+        start = _unmark(marker) if marker else None
+        rows = self._scan(ROLE, f"{account}:", lambda doc: doc["path"].startswith(prefix), start=start)
+        return _page(((k, self._role(account, d)) for k, d in rows), marker, max_items)
+
+    def delete_role(self, account: str, name: str) -> None:
+        doc = self._role_doc(account, name)
+        if doc["attached"]:
+            raise DeleteConflictException("Cannot delete entity, must detach all policies first.")
+        if doc["inline"]:
+            raise DeleteConflictException("Cannot delete entity, must delete policies first.")
+        with self.db.transaction():
+            if doc.get("boundary"):
+                self.db.delete(BOUNDARY, self._link_key(account, doc["boundary"], doc["name"]))
+            self.db.delete(ROLE, self._role_key(account, name))
+
+    def update_role(self, account: str, name: str, *, description: str | None = None, max_session: int | None = None) -> None:
+        doc = self._role_doc(account, name)
+        if description is not None:
+            self._set_description(doc, description)
+        if max_session is not None:
+            doc["max_session"] = max_session
+        self.db.put(ROLE, self._role_key(account, name), doc)
+
+    def update_role_description(self, account: str, name: str, description: str) -> Role:
+        doc = self._role_doc(account, name)
+        self._set_description(doc, description)
+        self.db.put(ROLE, self._role_key(account, name), doc)
+        return self._role(account, doc)
+
+    @staticmethod
+    def _set_description(doc: dict[str, Any], description: str) -> None:
+        if description:
+            doc["description"] = description
+        else:  # an empty Description clears it
+            doc.pop("description", None)
+
+    def update_trust_policy(self, account: str, name: str, trust_policy: str) -> None:
+        doc = self._role_doc(account, name)
+        documents.check(trust_policy, Kind.TRUST)
+        doc["trust"] = trust_policy
+        self.db.put(ROLE, self._role_key(account, name), doc)
+
+    # --- tags -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _merge_tags(current: list[list[str]], new: list[Tag], *, case_blind: bool, quota: str) -> list[list[str]]:
+        """``current`` with ``new`` set; role tag keys are case-insensitive, policy tag keys are not."""
+        fold: Callable[[str], str] = str.lower if case_blind else str
+        keys = [fold(t.key) for t in new]
+        if len(keys) != len(set(keys)):
+            hint = " Please note that Tag keys are case insensitive." if case_blind else ""
+            raise InvalidInputException(f"Duplicate tag keys found.{hint}")
+        merged = [list(t) for t in current]
+        for tag in new:
+            for entry in merged:
+                if fold(entry[0]) == fold(tag.key):
+                    entry[:] = [tag.key, tag.value]
+                    break
+            else:
+                merged.append([tag.key, tag.value])
+        if len(merged) > MAX_TAGS:
+            raise LimitExceededException(f"Cannot exceed quota for {quota}: {MAX_TAGS}")
+        return merged
+
+    @staticmethod
+    def _drop_tags(current: list[list[str]], keys: list[str], *, case_blind: bool) -> list[list[str]]:
+        fold: Callable[[str], str] = str.lower if case_blind else str
+        gone = {fold(k) for k in keys}
+        return [t for t in current if fold(t[0]) not in gone]
+
+    @staticmethod
+    def _tag_page(raw: list[list[str]], marker: str | None, max_items: int | None) -> Page[Tag]:
+        # List*Tags answers in key order (AWS-validated: "A" before "a")
+        return _page(sorted(((k, Tag(k, v)) for k, v in raw), key=lambda e: e[0]), marker, max_items)
+
+    def tag_role(self, account: str, name: str, tags: list[Tag]) -> None:
+        doc = self._role_doc(account, name)
+        doc["tags"] = self._merge_tags(doc["tags"], tags, case_blind=True, quota="TagsPerRole")
+        self.db.put(ROLE, self._role_key(account, name), doc)
+
+    def untag_role(self, account: str, name: str, keys: list[str]) -> None:
+        doc = self._role_doc(account, name)
+        doc["tags"] = self._drop_tags(doc["tags"], keys, case_blind=True)
+        self.db.put(ROLE, self._role_key(account, name), doc)
+
+    def role_tags(self, account: str, name: str, *, marker: str | None = None, max_items: int | None = None) -> Page[Tag]:
+        return self._tag_page(self._role_doc(account, name)["tags"], marker, max_items)
+
+    # --- permissions boundaries -------------------------------------------------------------------
+
+    def _boundary_arn(self, account: str, arn: str) -> str:
+        """The canonical ARN of a policy usable as a permissions boundary (InvalidInput, NoSuchEntity)."""
+        parsed = parse_policy_arn(arn)
+        if parsed is None:
+            raise InvalidInputException(f"ARN {arn} is not valid.")
+        found = self._attachable(account, parsed)
+        if found is None:
+            raise NoSuchEntityException(f"Scope ARN: {arn} does not exist or is not attachable.")
+        return found
+
+    def put_role_boundary(self, account: str, name: str, boundary: str) -> None:
+        doc = self._role_doc(account, name)
+        arn = self._boundary_arn(account, boundary)
+        with self.db.transaction():
+            if doc.get("boundary"):
+                self.db.delete(BOUNDARY, self._link_key(account, doc["boundary"], doc["name"]))
+            doc["boundary"] = arn
+            self.db.put(BOUNDARY, self._link_key(account, arn, doc["name"]), self._link(doc))
+            self.db.put(ROLE, self._role_key(account, name), doc)
+
+    def delete_role_boundary(self, account: str, name: str) -> None:
+        doc = self._role_doc(account, name)
+        if not doc.get("boundary"):
+            return
+        with self.db.transaction():
+            self.db.delete(BOUNDARY, self._link_key(account, doc.pop("boundary"), doc["name"]))
+            self.db.put(ROLE, self._role_key(account, name), doc)
+
+    # --- managed policies attached to roles -------------------------------------------------------
+
+    @staticmethod
+    def _link_key(account: str, arn: str, role: str) -> str:
+        return f"{account}|{arn}|{role.lower()}"
+
+    @staticmethod
+    def _link(role_doc: dict[str, Any]) -> dict[str, Any]:
+        return {"role": role_doc["name"], "role_id": role_doc["id"], "path": role_doc["path"]}
+
+    def _attachable(self, account: str, parsed: PolicyArn) -> str | None:
+        """The canonical ARN of an attachable policy, or None when there is no such policy.
+
+        Any well-formed AWS-managed ARN is attachable (Nimbus records, AWS's catalogue is not shipped);
+        a customer-managed one must exist in the caller's account.
+        """
+        if parsed.aws_managed:
+            known = aws_managed.lookup(parsed.arn)
+            return known.arn if known else parsed.arn
+        doc = self._policy_doc_for(account, parsed)
+        return None if doc is None else policy_arn(account, doc["path"], doc["name"])
+
+    def attach_role_policy(self, account: str, name: str, arn: str) -> None:
+        doc = self._role_doc(account, name)
+        parsed = self._parse(arn)
+        canonical = self._attachable(account, parsed)
+        if canonical is None:
+            raise _not_attachable(arn)
+        if parsed.aws_managed and parsed.path.startswith(SERVICE_ROLE_POLICY_PATH):
+            raise PolicyNotAttachableException("Cannot attach a Service Role Policy to a Customer Role.")
+        if canonical in doc["attached"]:
+            return  # attaching twice is not an error
+        if len(doc["attached"]) >= MAX_MANAGED_POLICIES_PER_ROLE:
+            raise LimitExceededException(f"Cannot exceed quota for PoliciesPerRole: {MAX_MANAGED_POLICIES_PER_ROLE}")
+        doc["attached"].append(canonical)
+        with self.db.transaction():
+            self.db.put(ATTACHMENT, self._link_key(account, canonical, doc["name"]), self._link(doc))
+            self.db.put(ROLE, self._role_key(account, name), doc)
+
+    def detach_role_policy(self, account: str, name: str, arn: str) -> None:
+        doc = self._role_doc(account, name)
+        parsed = self._parse(arn)
+        attached = {a.lower(): a for a in doc["attached"]}
+        canonical = attached.get(parsed.arn.lower())
+        if canonical is None:
+            raise _not_found(arn)
+        doc["attached"].remove(canonical)
+        with self.db.transaction():
+            self.db.delete(ATTACHMENT, self._link_key(account, canonical, doc["name"]))
+            self.db.put(ROLE, self._role_key(account, name), doc)
+
+    def attached_role_policies(
+        self, account: str, name: str, *, path_prefix: str | None = None, marker: str | None = None, max_items: int | None = None
+    ) -> Page[AttachedPolicy]:
+        doc = self._role_doc(account, name)
+        prefix = path_prefix or "/"
+        entries = []
+        for arn in doc["attached"]:
+            parsed = parse_policy_arn(arn)
+            if parsed is not None and parsed.path.startswith(prefix):
+                entries.append((f"{parsed.name.lower()}\x00{arn}", AttachedPolicy(parsed.name, arn)))
+        return _page(sorted(entries, key=lambda e: e[0]), marker, max_items)
+
+    # --- inline policies --------------------------------------------------------------------------
+
+    def put_role_policy(self, account: str, name: str, policy_name: str, document: str) -> None:
+        doc = self._role_doc(account, name)
+        documents.check(document, Kind.INLINE)
+        inline = dict(doc["inline"])
+        inline[policy_name] = document
+        if sum(documents.size(text) for text in inline.values()) > documents.MAX_ROLE_INLINE_CHARS:
+            raise LimitExceededException(f"Maximum policy size of {documents.MAX_ROLE_INLINE_CHARS} bytes exceeded for role {doc['name']}")
+        doc["inline"] = inline
+        self.db.put(ROLE, self._role_key(account, name), doc)
+
+    def get_role_policy(self, account: str, name: str, policy_name: str) -> InlinePolicy:
+        doc = self._role_doc(account, name)
+        if policy_name not in doc["inline"]:
+            raise NoSuchEntityException(f"The role policy with name {policy_name} cannot be found.")
+        return InlinePolicy(doc["name"], policy_name, doc["inline"][policy_name])
+
+    def delete_role_policy(self, account: str, name: str, policy_name: str) -> None:
+        doc = self._role_doc(account, name)
+        if doc["inline"].pop(policy_name, None) is None:
+            raise NoSuchEntityException(f"The role policy with name {policy_name} cannot be found.")
+        self.db.put(ROLE, self._role_key(account, name), doc)
+
+    def role_policy_names(self, account: str, name: str, *, marker: str | None = None, max_items: int | None = None) -> Page[str]:
+        doc = self._role_doc(account, name)
+        return _page(((n, n) for n in sorted(doc["inline"])), marker, max_items)
+
+    # --- managed policies -------------------------------------------------------------------------
+
+    @staticmethod
+    def _policy_key(account: str, name: str) -> str:
+        return f"{account}:{name.lower()}"
+
+    @staticmethod
+    def _parse(arn: str) -> PolicyArn:
+        parsed = parse_policy_arn(arn)
+        if parsed is None:
+            raise IamValidationError(f"ARN {arn} is not valid.")
+        return parsed
+
+    def _policy_doc_for(self, account: str, parsed: PolicyArn) -> dict[str, Any] | None:
+        if parsed.aws_managed or parsed.account != account:
+            return None
+        doc = self.db.get(POLICY, self._policy_key(account, parsed.name))
+        return doc if doc is not None and doc["path"] == parsed.path else None
+
+    def _local(self, account: str, arn: str, missing: Callable[[], Exception]) -> tuple[PolicyArn, dict[str, Any]]:
+        """A customer-managed policy's document; AWS-managed ones cannot be changed by the caller."""
+        parsed = self._parse(arn)
+        doc = self._policy_doc_for(account, parsed)
+        if doc is None:
+            raise missing()
+        return parsed, doc
+
+    def _writable(self, account: str, arn: str, action: str, missing: Callable[[], Exception]) -> tuple[PolicyArn, dict[str, Any]]:
+        parsed = self._parse(arn)
+        if parsed.aws_managed:
+            # the policy lives in AWS's account: a caller's write is refused as IAM refuses it
+            raise AccessDeniedException(f"User: arn:aws:iam::{account}:root is not authorized to perform: iam:{action} on resource: policy {arn}")
+        return self._local(account, arn, missing)
+
+    def _usage(self, account: str, arn: str) -> tuple[int, int]:
+        prefix = f"{account}|{arn}|"
+        return self.db.count(ATTACHMENT, prefix), self.db.count(BOUNDARY, prefix)
+
+    def _policy(self, account: str, doc: dict[str, Any]) -> Policy:
+        arn = policy_arn(account, doc["path"], doc["name"])
+        attachments, boundary_uses = self._usage(account, arn)
+        return Policy(
+            name=doc["name"],
+            policy_id=doc["id"],
+            arn=arn,
+            path=doc["path"],
+            default_version=doc["default"],
+            attachments=attachments,
+            boundary_uses=boundary_uses,
+            description=doc.get("description"),
+            created=doc["created"],
+            # UpdateDate: the newest version's creation (IAM API reference, Policy data type)
+            updated=max(v["created"] for v in doc["versions"].values()),
+            tags=_tags(doc["tags"]),
+        )
+
+    def _aws_policy(self, account: str, known: aws_managed.AwsPolicy) -> Policy:
+        attachments, boundary_uses = self._usage(account, known.arn)
+        return Policy(
+            name=known.name,
+            policy_id=known.policy_id,
+            arn=known.arn,
+            path=known.path,
+            default_version=aws_managed.VERSION_ID,
+            attachments=attachments,
+            boundary_uses=boundary_uses,
+            description=known.description,
+            created=known.created,
+            updated=known.created,
+            tags=(),
+        )
+
+    def create_policy(
+        self,
+        account: str,
+        name: str,
+        document: str,
+        *,
+        path: str = "/",
+        description: str | None = None,
+        tags: list[Tag] | None = None,
+    ) -> Policy:
+        documents.check(document, Kind.MANAGED)
+        tag_list = self._merge_tags([], tags or [], case_blind=False, quota="TagsPerPolicy")
+        key = self._policy_key(account, name)
+        if self.db.get(POLICY, key) is not None:
+            raise EntityAlreadyExistsException(f"A policy called {name} already exists. Duplicate names are not allowed.")
+        if self.db.count(POLICY, f"{account}:") >= MAX_POLICIES_PER_ACCOUNT:
+            raise LimitExceededException(f"Cannot exceed quota for PoliciesPerAccount: {MAX_POLICIES_PER_ACCOUNT}")
+        now = self._stamp()
+        doc: dict[str, Any] = {
+            "name": name,
+            "id": new_id(POLICY_ID_PREFIX),
+            "path": path,
+            "created": now,
+            "default": "v1",
+            "next": 2,
+            "versions": {"v1": {"document": document, "created": now}},
+            "tags": tag_list,
+        }
+        if description:
+            doc["description"] = description
+        self.db.put(POLICY, key, doc)
+        return self._policy(account, doc)
+
+    def get_policy(self, account: str, arn: str) -> Policy:
+        parsed = self._parse(arn)
+        if parsed.aws_managed:
+            known = aws_managed.lookup(arn)
+            if known is None:
+                raise _not_found(arn)
+            return self._aws_policy(account, known)
+        _, doc = self._local(account, arn, lambda: _not_found(arn))
+        return self._policy(account, doc)
+
+    def delete_policy(self, account: str, arn: str) -> None:
+        parsed, doc = self._writable(account, arn, "DeletePolicy", lambda: _not_found(arn))
+        canonical = policy_arn(account, doc["path"], doc["name"])
+        if any(self._usage(account, canonical)):
+            raise DeleteConflictException("Cannot delete a policy attached to entities.")
+        if len(doc["versions"]) > 1:
+            raise DeleteConflictException(
+                "This policy has more than one version. Before you delete a policy, you must delete the policy's "
+                "versions. The default version is deleted with the policy."
+            )
+        self.db.delete(POLICY, self._policy_key(account, parsed.name))
+
+    def list_policies(
+        self,
+        account: str,
+        *,
+        scope: str | None = None,
+        only_attached: bool = False,
+        path_prefix: str | None = None,
+        usage: str | None = None,
+        marker: str | None = None,
+        max_items: int | None = None,
+    ) -> Page[Policy]:
+        scope = scope or "All"
+        candidates: list[Policy] = []
+        if scope in ("All", "AWS"):
+            candidates += [self._aws_policy(account, p) for p in aws_managed.CATALOGUE]
+        if scope in ("All", "Local"):
+            candidates += [self._policy(account, d) for _, d in self._scan(POLICY, f"{account}:", lambda d: True)]
+        prefix = path_prefix or "/"
+
+        def keep(p: Policy) -> bool:
+            if not p.path.startswith(prefix):
+                return False
+            if only_attached and not (p.attachments or p.boundary_uses):  # attached either way
+                return False
+            if usage == "PermissionsPolicy":
+                return p.attachments > 0
+            if usage == "PermissionsBoundary":
+                return p.boundary_uses > 0
+            return True
+
+        entries = sorted(((f"{p.name.lower()}\x00{p.arn}", p) for p in candidates if keep(p)), key=lambda e: e[0])
+        return _page(entries, marker, max_items)
+
+    # --- policy versions ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _version_key(version_id: str) -> str:
+        """Sort key listing newest first: v12 before v3 (ListPolicyVersions order, AWS-validated)."""
+        try:
+            number = int(version_id[1:].split(".")[0])
+        except ValueError:
+            number = 0
+        return f"{10**9 - number:010d}"
+
+    def create_policy_version(self, account: str, arn: str, document: str, *, set_default: bool = False) -> PolicyVersion:
+        parsed, doc = self._writable(account, arn, "CreatePolicyVersion", lambda: _not_found(arn))
+        documents.check(document, Kind.MANAGED)
+        if len(doc["versions"]) >= MAX_POLICY_VERSIONS:
+            raise LimitExceededException(
+                f"A managed policy can have up to {MAX_POLICY_VERSIONS} versions. Before you create a new version, "
+                "you must delete an existing version."
+            )
+        version_id = f"v{doc['next']}"
+        now = self._stamp()
+        doc["next"] += 1
+        doc["versions"][version_id] = {"document": document, "created": now}
+        if set_default:
+            doc["default"] = version_id
+        self.db.put(POLICY, self._policy_key(account, parsed.name), doc)
+        return PolicyVersion(version_id, document, doc["default"] == version_id, now)
+
+    def get_policy_version(self, account: str, arn: str, version_id: str) -> PolicyVersion:
+        parsed = self._parse(arn)
+        if parsed.aws_managed:
+            known = aws_managed.lookup(arn)
+            if known is None or version_id != aws_managed.VERSION_ID:
+                raise _no_version(arn, version_id)
+            return PolicyVersion(version_id, known.document, True, known.created)
+        _, doc = self._local(account, arn, lambda: _no_version(arn, version_id))
+        version = doc["versions"].get(version_id)
+        if version is None:
+            raise _no_version(arn, version_id)
+        return PolicyVersion(version_id, version["document"], doc["default"] == version_id, version["created"])
+
+    def list_policy_versions(self, account: str, arn: str, *, marker: str | None = None, max_items: int | None = None) -> Page[PolicyVersion]:
+        parsed = self._parse(arn)
+        if parsed.aws_managed:
+            known = aws_managed.lookup(arn)
+            if known is None:
+                raise _not_found(arn)
+            only = PolicyVersion(aws_managed.VERSION_ID, known.document, True, known.created)
+            return _page([(self._version_key(only.version_id), only)], marker, max_items)
+        _, doc = self._local(account, arn, lambda: _not_found(arn))
+        entries = sorted(
+            (
+                (self._version_key(vid), PolicyVersion(vid, v["document"], vid == doc["default"], v["created"]))
+                for vid, v in doc["versions"].items()
+            ),
+            key=lambda e: e[0],
+        )
+        return _page(entries, marker, max_items)
+
+    def delete_policy_version(self, account: str, arn: str, version_id: str) -> None:
+        parsed, doc = self._writable(account, arn, "DeletePolicyVersion", lambda: _no_version(arn, version_id))
+        if version_id not in doc["versions"]:
+            raise _no_version(arn, version_id)
+        if doc["default"] == version_id:
+            raise DeleteConflictException("Cannot delete the default version of a policy.")
+        del doc["versions"][version_id]
+        self.db.put(POLICY, self._policy_key(account, parsed.name), doc)
+
+    def set_default_policy_version(self, account: str, arn: str, version_id: str) -> None:
+        parsed, doc = self._writable(account, arn, "SetDefaultPolicyVersion", lambda: _no_version(arn, version_id))
+        if version_id not in doc["versions"]:
+            raise _no_version(arn, version_id)
+        doc["default"] = version_id
+        self.db.put(POLICY, self._policy_key(account, parsed.name), doc)
+
+    # --- policy tags --------------------------------------------------------------------------------
+
+    def tag_policy(self, account: str, arn: str, tags: list[Tag]) -> None:
+        parsed, doc = self._writable(account, arn, "TagPolicy", lambda: _not_found(arn))
+        doc["tags"] = self._merge_tags(doc["tags"], tags, case_blind=False, quota="TagsPerPolicy")
+        self.db.put(POLICY, self._policy_key(account, parsed.name), doc)
+
+    def untag_policy(self, account: str, arn: str, keys: list[str]) -> None:
+        parsed, doc = self._writable(account, arn, "UntagPolicy", lambda: _not_found(arn))
+        doc["tags"] = self._drop_tags(doc["tags"], keys, case_blind=False)
+        self.db.put(POLICY, self._policy_key(account, parsed.name), doc)
+
+    def policy_tags(self, account: str, arn: str, *, marker: str | None = None, max_items: int | None = None) -> Page[Tag]:
+        parsed = self._parse(arn)
+        if parsed.aws_managed:
+            if aws_managed.lookup(arn) is None:
+                raise _not_found(arn)
+            return Page([])
+        _, doc = self._local(account, arn, lambda: _not_found(arn))
+        return self._tag_page(doc["tags"], marker, max_items)
+
+    # --- entities ------------------------------------------------------------------------------------
+
+    def entities_for_policy(
+        self,
+        account: str,
+        arn: str,
+        *,
+        entity_filter: str | None = None,
+        path_prefix: str | None = None,
+        usage: str | None = None,
+        marker: str | None = None,
+        max_items: int | None = None,
+    ) -> Page[PolicyRole]:
+        """The roles a policy is attached to or bounds (Nimbus has no users or groups)."""
+        parsed = self._parse(arn)
+        if parsed.aws_managed:
+            known = aws_managed.lookup(arn)
+            canonical = known.arn if known else arn
+            if known is None and not any(self._usage(account, canonical)):
+                raise _not_found(arn)
+        else:
+            _, doc = self._local(account, arn, lambda: _not_found(arn))
+            canonical = policy_arn(account, doc["path"], doc["name"])
+        if entity_filter not in (None, "Role"):
+            return Page([])
+        kinds = {"PermissionsPolicy": [ATTACHMENT], "PermissionsBoundary": [BOUNDARY]}.get(usage or "", [ATTACHMENT, BOUNDARY])
+        prefix = f"{account}|{canonical}|"
+        path = path_prefix or "/"
+        roles: dict[str, PolicyRole] = {}
+        for kind in kinds:
+            for key, link in self._scan(kind, prefix, lambda d: d["path"].startswith(path)):
+                roles[key[len(prefix):]] = PolicyRole(link["role"], link["role_id"])
+        return _page(sorted(roles.items(), key=lambda e: e[0]), marker, max_items)
+
+    # --- scanning ------------------------------------------------------------------------------------
+
+    def _scan(
+        self, kind: str, prefix: str, keep: Callable[[dict[str, Any]], bool], *, start: str | None = None
+    ) -> Iterable[tuple[str, dict[str, Any]]]:
+        """The documents under ``prefix`` that ``keep`` accepts, as (key after prefix, doc), in key order,
+        from past ``start`` (a key after prefix) when given."""
+        after = prefix + start if start is not None else None
+        while True:
+            rows = self.db.list(kind, prefix, after=after, limit=SCAN_CHUNK)
+            for key, doc in rows:
+                if keep(doc):
+                    yield key[len(prefix):], doc
+            if len(rows) < SCAN_CHUNK:
+                return
+            after = rows[-1][0]
