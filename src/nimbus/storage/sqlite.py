@@ -20,6 +20,7 @@ latest commit.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -98,6 +99,10 @@ class SqliteMetadataStore:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only (the documents include STS session secrets); SQLite gives its -wal and -shm files the
+        # database file's permissions.
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        os.chmod(path, 0o600)
         self._path = path
         self._lock = TransactionLock()
         # isolation_level=None: no implicit transactions; BEGIN/COMMIT are ours alone.
