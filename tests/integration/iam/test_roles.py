@@ -198,3 +198,13 @@ def test_aws_cli(nimbus_server: NimbusProcess, tmp_path: Any) -> None:
     assert attached["AttachedPolicies"] == [{"PolicyName": "AWSLambdaBasicExecutionRole", "PolicyArn": BASIC}]
     failed = nimbus_server.aws("iam", "get-role", "--role-name", "NoSuchCliRole", check=False)
     assert failed.returncode != 0 and "(NoSuchEntity)" in failed.stderr and "cannot be found" in failed.stderr
+
+
+def test_sts_assumes_a_role_created_here(nimbus_server: NimbusProcess, iam: Any) -> None:
+    arn = iam.create_role(RoleName="Assumable", Path="/svc/", AssumeRolePolicyDocument=doc(TRUST), MaxSessionDuration=7200)["Role"]["Arn"]
+    sts = nimbus_server.client("sts")
+    out = sts.assume_role(RoleArn=arn, RoleSessionName="s1", DurationSeconds=7200)
+    assert out["AssumedRoleUser"]["AssumedRoleId"].startswith(iam.get_role(RoleName="Assumable")["Role"]["RoleId"] + ":")
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=arn, RoleSessionName="s1", DurationSeconds=7201)
+    assert "MaxSessionDuration" in error(e)[1]
