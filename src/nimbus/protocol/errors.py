@@ -50,12 +50,15 @@ class InputErrorCodes:
     invalid:   a model constraint fails (length, range, enum, pattern)
     malformed: the body cannot be parsed, or a member has the wrong type
     headers:   a header member (by lower-case name) whose failure is the service's own error instead
+    show_values: whether a constraint's message quotes the value ("Value 'x' at 'name' ..."); IAM and STS
+               leave it out ("Value at 'tags' failed to satisfy constraint: ...")
     """
 
     missing: str
     invalid: str
     malformed: str
     headers: Mapping[str, MemberError] = field(default_factory=dict, compare=False, hash=False)
+    show_values: bool = True
 
 
 def _argument(message: str, header: str) -> MemberError:
@@ -98,7 +101,7 @@ DEFAULT_INPUT_ERROR_CODES: dict[str, InputErrorCodes] = {
     "rest-json": InputErrorCodes("ValidationException", "ValidationException", "SerializationException"),
     "rest-xml": InputErrorCodes("InvalidArgument", "InvalidArgument", "MalformedXML"),
     # IAM and STS: "1 validation error detected: Value null at 'roleName' ..." is a ValidationError
-    "query": InputErrorCodes("ValidationError", "ValidationError", "MalformedQueryString"),
+    "query": InputErrorCodes("ValidationError", "ValidationError", "MalformedQueryString", show_values=False),
 }
 
 

@@ -32,6 +32,7 @@ from nimbus.protocol.http import HttpRequest, HttpResponse
 from nimbus.protocol.json import shape_key
 from nimbus.protocol.rest import from_text
 from nimbus.protocol.restxml import XmlShapes, member_key
+from nimbus.protocol.timestamps import to_iso8601_seconds
 
 # (flat parameters, the set of every dotted prefix of their names, prefix) -> value, or _ABSENT
 QueryReader = Callable[[dict[str, str], set[str], str], Any]
@@ -89,7 +90,7 @@ class QueryCodec:
     def __init__(self, model: ServiceModel, codes: InputErrorCodes) -> None:
         self.model = model
         self.codes = codes
-        self.shapes = XmlShapes(codes)
+        self.shapes = XmlShapes(codes, to_iso8601_seconds)
         self.namespace: str = str(model.metadata.get("xmlNamespace", ""))
         self.version: str = str(model.metadata.get("apiVersion", ""))
         self._readers: dict[str, QueryReader] = {}
@@ -203,8 +204,9 @@ class QueryCodec:
             try:
                 return from_text(shape, text, codes, prefix)  # the REST codecs' reading of a header or query value
             except SerializationError as exc:
+                where = prefix[:1].lower() + prefix[1:]
                 raise ServiceError(
-                    f"1 validation error detected: Value '{text}' at '{prefix}' failed to satisfy constraint: "
+                    f"1 validation error detected: Value at '{where}' failed to satisfy constraint: "
                     f"Member must be a valid {shape.type_name}",
                     code=codes.invalid, status=400,
                 ) from exc

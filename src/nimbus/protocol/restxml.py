@@ -22,7 +22,7 @@ from nimbus.protocol.errors import InputErrorCodes, host_id
 from nimbus.protocol.json import shape_key
 from nimbus.protocol.models import XML_NAMESPACES, XML_OUTPUT_ROOTS, XML_TEXT_ROOT_MEMBERS
 from nimbus.protocol.rest import Bindings, RestCodec
-from nimbus.protocol.timestamps import format_timestamp, parse_timestamp
+from nimbus.protocol.timestamps import format_timestamp, parse_timestamp, to_iso8601
 
 # Control characters other than tab and newline, written as character references the way S3 writes them
 # (a key with "\r" lists as "&#xD;", so a parser gives back "\r", not the newline a raw CR reads as;
@@ -88,8 +88,9 @@ def parse_xml(body: bytes, codes: InputErrorCodes) -> ElementTree.Element:
 
 
 class XmlShapes:
-    def __init__(self, codes: InputErrorCodes) -> None:
+    def __init__(self, codes: InputErrorCodes, iso8601: Callable[[Any], str] = to_iso8601) -> None:
         self.codes = codes
+        self.iso8601 = iso8601  # how an ISO 8601 timestamp is written (S3: always milliseconds)
         self._readers: dict[str, XmlReader] = {}
         self._writers: dict[str, XmlWriter] = {}
 
@@ -288,12 +289,13 @@ class XmlShapes:
             return write_map
         kind = shape.type_name
         fmt = str(shape.serialization.get("timestampFormat", "iso8601"))
+        iso8601 = self.iso8601
 
         def write_scalar(tag: str, value: Any, parts: list[str]) -> None:
             if kind == "boolean":
                 text = "true" if value else "false"
             elif kind == "timestamp":
-                text = str(format_timestamp(value, fmt))
+                text = iso8601(value) if fmt == "iso8601" else str(format_timestamp(value, fmt))
             elif kind == "blob":
                 raw = value if isinstance(value, (bytes, bytearray)) else str(value).encode()
                 text = base64.b64encode(raw).decode("ascii")

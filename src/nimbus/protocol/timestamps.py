@@ -69,6 +69,14 @@ def to_iso8601(value: Any) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
+def to_iso8601_seconds(value: Any) -> str:
+    """``2009-10-12T17:50:30Z``, with milliseconds only when there are any (IAM and STS write whole seconds so)."""
+    when = to_datetime(value)
+    if when.microsecond // 1000 == 0:
+        return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
 def to_rfc822(value: Any) -> str:
     """``Mon, 12 Oct 2009 17:50:30 GMT`` (HTTP date, for headers)."""
     when = to_datetime(value)

@@ -76,10 +76,16 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+# Marks the shown value in a problem's text, so that services which leave values out ("Value at 'tags' failed
+# to satisfy constraint: ...", IAM and STS) can drop it (InputErrorCodes.show_values)
+_SHOWN = "\ufdd0"
+_SHOWN_VALUE = re.compile(f" {_SHOWN}.*?{_SHOWN}", re.DOTALL)
+
+
 def _show(value: Any) -> str:
     # Every value is quoted, numbers and blobs too: "Value '0' at 'limit' ...", "Value
     # 'java.nio.HeapByteBuffer[pos=0 lim=1048577 cap=1048577]' at 'data' ..." (as AWS answers)
-    return f"'{_text(value)}'"
+    return f"{_SHOWN}'{_text(value)}'{_SHOWN}"
 
 
 _RULE = " failed to satisfy constraint: "
@@ -408,6 +414,7 @@ class Validator:
             text = f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(
                 t for _, t in problems
             )
+            text = text.replace(_SHOWN, "") if self.codes.show_values else _SHOWN_VALUE.sub("", text)
             raise ValidationError(text, code=self.codes.missing if missing else self.codes.invalid)
 
     def _type_error(self, path: Path, expected: str, value: Any) -> SerializationError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -128,6 +129,10 @@ def test_query_protocol_requests_and_answers_on_the_wire(nimbus_server: NimbusPr
     assert root.tag == f"{NS}GetCallerIdentityResponse"
     assert root.findtext(f"{NS}GetCallerIdentityResult/{NS}Arn") == "arn:aws:iam::000000000000:root"
     assert root.findtext(f"{NS}ResponseMetadata/{NS}RequestId") == headers["x-amzn-requestid"]
+    # timestamps in whole seconds, as STS writes them
+    status, _, body = send(nimbus_server, "POST", "/", b"Action=GetSessionToken&DurationSeconds=900", {"Content-Type": FORM})
+    expiration = ET.fromstring(body).findtext(f"{NS}GetSessionTokenResult/{NS}Credentials/{NS}Expiration")
+    assert status == 200 and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", expiration or ""), expiration
     # the same in the query string of a GET
     status, _, body = send(nimbus_server, "GET", "/?Action=GetCallerIdentity&Version=2011-06-15")
     assert status == 200 and b"<Account>000000000000</Account>" in body
@@ -140,7 +145,10 @@ def test_query_protocol_requests_and_answers_on_the_wire(nimbus_server: NimbusPr
         (b"Action=FlyToTheMoon&Version=2011-06-15", "InvalidAction", "Could not find operation FlyToTheMoon for version 2011-06-15"),
         (b"Action=AssumeRole&Version=2011-06-15&RoleSessionName=s1", "ValidationError",
          "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null"),
-        (b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Fr&RoleSessionName=a", "ValidationError", None),
+        (b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Fr&RoleSessionName=a", "ValidationError",
+         # the value is not quoted, as IAM and STS word it
+         "1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: "
+         "Member must have length greater than or equal to 2"),
         (b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Fr&RoleSessionName=s1&DurationSeconds=soon",
          "ValidationError", None),
         (b"Action=GetSessionToken&DurationSeconds=60", "ValidationError", None),
