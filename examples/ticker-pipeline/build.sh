@@ -5,7 +5,8 @@
 #
 # Against Nimbus: eval "$(nimbus credentials)"  (sets AWS_ENDPOINT_URL and the keys), then ./build.sh
 # Against another endpoint: set AWS_ENDPOINT_URL and credentials; against AWS itself leave AWS_ENDPOINT_URL
-# unset and give real ROLE_ARN / FIREHOSE_ROLE_ARN and a globally unique BUCKET.
+# unset and give a globally unique BUCKET. The two IAM roles are created as the console creates its default
+# ones (or give ROLE_ARN / FIREHOSE_ROLE_ARN to use existing roles).
 # Re-running is safe: existing functions, APIs, the bucket and the stream are updated or reused.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,8 +17,8 @@ BUCKET=${BUCKET:-ticker-pipeline-bucket}
 PRODUCER=${PRODUCER:-ticker-producer}
 TRANSFORM=${TRANSFORM:-ticker-transform}
 RUNTIME=${RUNTIME:-python3.8}               # the tutorial's runtime
-ROLE_ARN=${ROLE_ARN:-arn:aws:iam::000000000000:role/ticker-pipeline-lambda}      # Nimbus accepts any role
-FIREHOSE_ROLE_ARN=${FIREHOSE_ROLE_ARN:-arn:aws:iam::000000000000:role/ticker-pipeline-firehose}
+ROLE_ARN=${ROLE_ARN:-}                      # the functions' execution role (created below when empty)
+FIREHOSE_ROLE_ARN=${FIREHOSE_ROLE_ARN:-}    # the delivery stream's role (created below when empty)
 BUFFER_SIZE_MB=${BUFFER_SIZE_MB:-1}         # the tutorial: "the lowest possible values (1MB, 60 seconds)"
 BUFFER_INTERVAL=${BUFFER_INTERVAL:-60}      # 0 (zero buffering) is the smallest the current API allows
 REQUESTS=${REQUESTS:-3}                     # how many times to call the producer's URL
@@ -35,6 +36,20 @@ zipit() {  # zipit DIR -> "$BUILD/DIR.zip" holding DIR/lambda_function.py at the
   else
     python3 -m zipfile -c "$BUILD/$1.zip" "$1/lambda_function.py"
   fi
+}
+
+# ---------------------------------------------------------------------------------------- roles
+# What the console's defaults create: Lambda's "Create a new role with basic Lambda permissions" and
+# Firehose's "Create or update IAM role". Nimbus records IAM and does not evaluate it; AWS does.
+role() {  # role NAME SERVICE_PRINCIPAL MANAGED_POLICY_ARN|- INLINE_POLICY_JSON|- -> prints the role's ARN
+  local name=$1 principal=$2 managed=$3 inline=$4 arn
+  if ! arn=$(aws iam get-role --role-name "$name" --query Role.Arn --output text 2>/dev/null); then
+    arn=$(aws iam create-role --role-name "$name" --query Role.Arn --output text --assume-role-policy-document \
+      "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Principal\": {\"Service\": \"$principal\"}, \"Action\": \"sts:AssumeRole\"}]}")
+  fi
+  if [ "$managed" != - ]; then aws iam attach-role-policy --role-name "$name" --policy-arn "$managed"; fi
+  if [ "$inline" != - ]; then aws iam put-role-policy --role-name "$name" --policy-name "$name-policy" --policy-document "$inline"; fi
+  echo "$arn"
 }
 
 # ---------------------------------------------------------------------------------------- functions
@@ -85,6 +100,25 @@ trigger() {  # trigger NAME FUNCTION_ARN -> prints the invoke URL (.../default/N
 }
 
 # ---------------------------------------------------------------------------------------- build
+say "IAM roles"
+if [ -z "$ROLE_ARN" ]; then
+  ROLE_ARN=$(role ticker-pipeline-lambda lambda.amazonaws.com arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole \
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"], "Resource": "*"}]}')
+fi
+if [ -z "$FIREHOSE_ROLE_ARN" ]; then
+  FIREHOSE_POLICY=$(cat <<EOF
+{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
+   "s3:ListBucketMultipartUploads", "s3:PutObject"], "Resource": ["arn:aws:s3:::$BUCKET", "arn:aws:s3:::$BUCKET/*"]},
+  {"Effect": "Allow", "Action": ["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"],
+   "Resource": "arn:aws:lambda:$REGION:*:function:$TRANSFORM*"}]}
+EOF
+)
+  FIREHOSE_ROLE_ARN=$(role ticker-pipeline-firehose firehose.amazonaws.com - "$FIREHOSE_POLICY")
+fi
+echo "$ROLE_ARN"
+echo "$FIREHOSE_ROLE_ARN"
+
 say "bucket s3://$BUCKET"
 aws_ s3api head-bucket --bucket "$BUCKET" >/dev/null 2>&1 || aws_ s3 mb "s3://$BUCKET"
 

@@ -50,7 +50,13 @@ BUCKET = "nimbus-demo-ticker-bucket"
 HELLO_FN = "nimbus-demo-hello"
 TRANSFORM_FN = "nimbus-demo-transform"
 PRODUCER_FN = "nimbus-demo-producer"
-ROLE_ARN = "arn:aws:iam::000000000000:role/nimbus-demo-role"  # required by the APIs; Nimbus does not evaluate IAM
+ROLE_NAME = "nimbus-demo-role"  # created through IAM like the console's default; Nimbus records IAM, never evaluates it
+ROLE_ARN = f"arn:aws:iam::000000000000:role/{ROLE_NAME}"
+LAMBDA_TRUST = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": '
+    '["lambda.amazonaws.com", "firehose.amazonaws.com"]}, "Action": "sts:AssumeRole"}]}'
+)
+BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 TUTORIAL_INTERVAL_S = 60  # "update the Buffer size and Buffer interval to the lowest possible values (1MB, 60 seconds)"
 FAST_INTERVAL_S = 0  # BufferingHints.IntervalInSeconds min in the current Firehose model (0 = zero buffering)
 BUFFER_SIZE_MB = 1
@@ -298,6 +304,21 @@ def zip_source(code: str, filename: str = "lambda_function.py") -> bytes:
     return buf.getvalue()
 
 
+def ensure_role(iam: Any) -> tuple[str, str]:
+    """The execution role (the console's "Create a new role with basic Lambda permissions"). (ARN, what)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"], "reused"
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+    arn = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=LAMBDA_TRUST,
+                          Description="nimbus demo: functions and the delivery stream")["Role"]["Arn"]
+    iam.attach_role_policy(RoleName=ROLE_NAME, PolicyArn=BASIC_EXECUTION)
+    return arn, "created"
+
+
 def deploy_function(lam: Any, name: str, code: str, *, timeout: int | None = None, description: str = "") -> tuple[str, str]:
     """Create the function, or bring an existing one to this code and configuration. (arn, "created"/"updated")."""
     from botocore.exceptions import ClientError
@@ -540,6 +561,8 @@ def _run(args: argparse.Namespace, con: Console, server: Server, interval: int) 
 
     # 1. hello function + open API Gateway trigger
     con.step(1, "A function behind an HTTP trigger (Lambda console: Create function + Add trigger → API Gateway, Open)")
+    _, what = ensure_role(client("iam"))
+    con.line(f"  execution role {ROLE_NAME}: {what}")
     _, what = deploy_function(lam, HELLO_FN, HELLO_CODE, description="nimbus demo: hello")
     con.line(f"  function {HELLO_FN}: {what}")
     hello_url, what = ensure_http_trigger(lam, apigw, server.endpoint, HELLO_FN)
@@ -648,7 +671,9 @@ def _print_by_hand(con: Console, server: Server, bucket: str, interval: int, tra
     steps = [
         "eval \"$(nimbus credentials"
         + ("" if endpoint == "http://127.0.0.1:4566" else f" --endpoint-url {endpoint}") + f" --region {REGION})\"",
-        "# 1. hello function + HTTP trigger",
+        "# 1. execution role, hello function + HTTP trigger",
+        f"aws iam create-role --role-name {ROLE_NAME} --assume-role-policy-document '{LAMBDA_TRUST}'",
+        f"aws iam attach-role-policy --role-name {ROLE_NAME} --policy-arn {BASIC_EXECUTION}",
         f"(cd {ex}/hello && zip -q ../hello.zip lambda_function.py)",
         f"aws lambda create-function --function-name {HELLO_FN} --runtime {RUNTIME} --handler lambda_function.lambda_handler "
         f"--role {ROLE_ARN} --zip-file fileb://{ex}/hello.zip",

@@ -53,6 +53,10 @@ def test_demo_against_running_server(nimbus_server: NimbusProcess):
     again = _demo("--interval", "1", env=env)
     _check(again)
     assert "(Lambda transform enabled): updated" in again and "1 MB / 1 s" in again
+    assert "execution role nimbus-demo-role: created" in out and "execution role nimbus-demo-role: reused" in again
+    iam = nimbus_server.client("iam")
+    attached = iam.list_attached_role_policies(RoleName="nimbus-demo-role")["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["AWSLambdaBasicExecutionRole"]
     names = [api["name"] for api in nimbus_server.client("apigateway", "us-east-2").get_rest_apis()["items"]]
     assert sorted(names) == ["nimbus-demo-hello-API", "nimbus-demo-producer-API"]  # one REST API per function
     fh = nimbus_server.client("firehose", "us-east-2")

@@ -46,3 +46,14 @@ def test_build_script_against_a_server(nimbus_server: NimbusProcess, tmp_path: P
     assert [a["name"] for a in apis] == ["ticker-producer-API"]
     fns = sorted(f["FunctionName"] for f in nimbus_server.client("lambda", "us-east-2").list_functions()["Functions"])
     assert fns == ["ticker-producer", "ticker-transform"]
+    # the console's default roles, through IAM (created once, reused on the second run), and the functions use them
+    iam = nimbus_server.client("iam")
+    roles = {r["RoleName"]: r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("ticker-pipeline-")}
+    assert sorted(roles) == ["ticker-pipeline-firehose", "ticker-pipeline-lambda"]
+    trust = roles["ticker-pipeline-lambda"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    attached = iam.list_attached_role_policies(RoleName="ticker-pipeline-lambda")["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["AWSLambdaBasicExecutionRole"]
+    assert iam.list_role_policies(RoleName="ticker-pipeline-firehose")["PolicyNames"] == ["ticker-pipeline-firehose-policy"]
+    producer = nimbus_server.client("lambda", "us-east-2").get_function_configuration(FunctionName="ticker-producer")
+    assert producer["Role"] == roles["ticker-pipeline-lambda"]["Arn"]
