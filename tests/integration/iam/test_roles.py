@@ -41,10 +41,15 @@ def test_role_lifecycle(iam: Any) -> None:
     got = iam.get_role(RoleName="LifeRole")["Role"]
     assert (got["Description"], got["MaxSessionDuration"], got["AssumeRolePolicyDocument"]) == ("third", 43200, trust2)
 
+    # what a tool deleting a role asks first (Terraform): no instance profiles here
+    assert iam.list_instance_profiles_for_role(RoleName="LifeRole")["InstanceProfiles"] == []
     iam.delete_role(RoleName="LifeRole")
     with pytest.raises(ClientError) as e:
         iam.get_role(RoleName="LifeRole")
     assert error(e) == ("NoSuchEntity", "The role with name LifeRole cannot be found.", 404)
+    with pytest.raises(ClientError) as e:
+        iam.list_instance_profiles_for_role(RoleName="LifeRole")
+    assert error(e)[0] == "NoSuchEntity"
 
 
 def test_role_errors(iam: Any, unchecked_iam: Any) -> None:

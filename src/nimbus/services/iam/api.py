@@ -218,6 +218,12 @@ class IamApi:
         page = self.engine.role_policy_names(ctx.account_id, params["RoleName"], marker=params.get("Marker"), max_items=params.get("MaxItems"))
         return _paged(page, "PolicyNames", page.items)
 
+    async def list_instance_profiles_for_role(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        # Instance profiles (EC2) are not implemented, so no role is in one; the role must exist. Tools that
+        # delete a role (Terraform) ask this first.
+        self.engine.get_role(ctx.account_id, params["RoleName"])
+        return {"InstanceProfiles": [], "IsTruncated": False}
+
     # --- managed policies -------------------------------------------------------------------------
 
     async def create_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
