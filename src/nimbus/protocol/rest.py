@@ -299,6 +299,44 @@ class RestCodec:
             return bytes(body)
         raise SerializationError("request body was not read before parsing", code=self.codes.malformed)
 
+    # -- event streams (Lambda InvokeWithResponseStream) -------------------------------------------
+    async def _event_stream(self, stream: StructureShape, events: Any) -> AsyncIterator[bytes]:
+        """Frame each ``{EventName: payload}`` the service yields as one event-stream message (rest protocols
+        send no ``initial-response``: the output's other members are headers). A ServiceError from the
+        service ends the stream with an ``exception`` message."""
+        from nimbus.errors import ServiceError
+        from nimbus.protocol.eventstream import encode_message, exception_message
+
+        try:
+            async for event in events:
+                for name, payload in event.items():
+                    body, content_type = self.event_body(stream.members[name], payload)
+                    yield encode_message(
+                        [(":event-type", name), (":content-type", content_type), (":message-type", "event")], body
+                    )
+        except ServiceError as exc:
+            yield exception_message(exc.code, orjson.dumps({"message": exc.message}))
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def event_body(self, shape: Shape, payload: dict[str, Any]) -> tuple[bytes, str]:
+        """One event's message payload and content type: its ``eventpayload`` member as is (a blob as
+        bytes, a string as text), else the event's members as the protocol's body document."""
+        assert isinstance(shape, StructureShape)
+        for name, member in shape.members.items():
+            if member.serialization.get("eventpayload"):
+                value = payload.get(name)
+                if member.type_name == "blob":
+                    return payload_bytes(value) if value is not None else b"", "application/octet-stream"
+                if member.type_name == "string":
+                    return (value or "").encode("utf-8"), "text/plain"
+        return self.serialize_event_members(shape, payload), self.body_content_type
+
+    def serialize_event_members(self, shape: StructureShape, payload: dict[str, Any]) -> bytes:
+        raise NotImplementedOperation(f"Event stream responses are not supported by {self.protocol}")
+
     # -- serialize ---------------------------------------------------------------------------------
     def serialize(self, operation: OperationModel, output: dict[str, Any] | None, request_id: str) -> HttpResponse:
         plan = self.output_bindings(operation)
@@ -356,7 +394,11 @@ class RestCodec:
                     if not has_content_type:
                         headers.append(("Content-Type", self.body_content_type))
             elif plan.payload_kind == "eventstream":
-                raise NotImplementedOperation(f"Event stream responses are not supported ({operation.name})")
+                if value is not None:
+                    assert isinstance(plan.payload_shape, StructureShape)
+                    body = self._event_stream(plan.payload_shape, value)
+                    if not has_content_type:
+                        headers.append(("Content-Type", "application/vnd.amazon.eventstream"))
         elif plan.body and status != 204:
             encoded = self.serialize_body(operation, plan, output)
             if encoded is not None:

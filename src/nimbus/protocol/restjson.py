@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.model import OperationModel, ServiceModel
+from botocore.model import OperationModel, ServiceModel, StructureShape
 
 from nimbus.protocol.errors import InputErrorCodes
 from nimbus.protocol.json import JsonShapes, Reader, Writer, dump_json, load_json_object, strip_none
@@ -50,3 +50,7 @@ class RestJsonCodec(RestCodec):
         assert plan.payload_shape is not None
         write = self.shapes.writer(plan.payload_shape)
         return dump_json(strip_none(value) if write is None else write(value))
+
+    def serialize_event_members(self, shape: StructureShape, payload: dict[str, Any]) -> bytes:
+        write = self.shapes.writer(shape)
+        return dump_json(strip_none(payload) if write is None else write(payload))

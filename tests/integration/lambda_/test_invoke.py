@@ -141,6 +141,31 @@ def test_function_errors(lam) -> None:
     assert body["errorMessage"] == "Response payload size exceeded maximum allowed payload size (6291556 bytes)."
 
 
+def test_invoke_with_response_stream(server: NimbusProcess, lam) -> None:
+    """A buffered function's answer as an event stream: one PayloadChunk, then InvokeComplete."""
+    create(lam, "streamed", "def handler(e, c):\n    return {'got': e}\n")
+    out = lam.invoke_with_response_stream(FunctionName="streamed", Payload=b'{"n": 1}', LogType="Tail")
+    assert (out["StatusCode"], out["ExecutedVersion"]) == (200, "$LATEST")
+    assert out["ResponseStreamContentType"] == "application/vnd.amazon.eventstream"
+    events = list(out["EventStream"])
+    assert [list(e) for e in events] == [["PayloadChunk"], ["InvokeComplete"]]
+    assert json.loads(events[0]["PayloadChunk"]["Payload"]) == {"got": {"n": 1}}
+    assert "REPORT RequestId:" in base64.b64decode(events[1]["InvokeComplete"]["LogResult"]).decode()
+    assert "ErrorCode" not in events[1]["InvokeComplete"]
+    # a function error: no chunk, the error in InvokeComplete
+    create(lam, "streamed-raises", "def handler(e, c):\n    raise ValueError('no')\n")
+    events = list(lam.invoke_with_response_stream(FunctionName="streamed-raises")["EventStream"])
+    assert [list(e) for e in events] == [["InvokeComplete"]]
+    complete = events[0]["InvokeComplete"]
+    assert complete["ErrorCode"] == "Unhandled"
+    assert json.loads(complete["ErrorDetails"])["errorType"] == "ValueError"
+    # DryRun: 204 and nothing to stream; an unknown function: the usual error
+    assert lam.invoke_with_response_stream(FunctionName="streamed", InvocationType="DryRun")["StatusCode"] == 204
+    with pytest.raises(ClientError) as e:
+        lam.invoke_with_response_stream(FunctionName="no-such-function")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
 def test_bad_requests(lam) -> None:
     with pytest.raises(ClientError) as e:
         lam.invoke(FunctionName="does-not-exist", Payload=b"{}")

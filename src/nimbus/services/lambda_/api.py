@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from nimbus.services.base import RequestContext
@@ -340,6 +341,42 @@ class LambdaApi:
                 out["FunctionError"] = result.function_error
             if result.log_result is not None:
                 out["LogResult"] = result.log_result
+        return out
+
+    async def invoke_with_response_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The one invoke path, answered as an event stream. Nimbus's runtimes return a function's response
+        whole (buffered), so the stream carries it as one PayloadChunk, then InvokeComplete: what AWS sends
+        for a function that does not stream. A function error sends no chunk: InvokeComplete carries its
+        type (ErrorCode) and the error document (ErrorDetails)."""
+        invocation_type = params.get("InvocationType") or "RequestResponse"
+        result = await self.engine.invoke(
+            params["FunctionName"],
+            params.get("Payload") or b"",
+            invocation_type=invocation_type,
+            qualifier=params.get("Qualifier"),
+            client_context=params.get("ClientContext"),
+            log_type=params.get("LogType") or "None",
+            region=ctx.region,
+            account_id=ctx.account_id,
+            request_id=ctx.request_id,
+        )
+        out: dict[str, Any] = {"StatusCode": result.status_code}
+        if result.status_code != 200:
+            return out  # DryRun: 204, no stream
+        out["ExecutedVersion"] = result.executed_version
+        complete: dict[str, Any] = {}
+        if result.function_error:
+            complete["ErrorCode"] = result.function_error
+            complete["ErrorDetails"] = bytes(result.payload).decode("utf-8", "replace")
+        if result.log_result is not None:
+            complete["LogResult"] = result.log_result
+
+        async def events() -> AsyncIterator[dict[str, Any]]:
+            if not result.function_error and result.payload:
+                yield {"PayloadChunk": {"Payload": bytes(result.payload)}}
+            yield {"InvokeComplete": complete}
+
+        out["EventStream"] = events()
         return out
 
     async def invoke_async(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
