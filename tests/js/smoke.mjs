@@ -7,6 +7,8 @@ import { FirehoseClient, CreateDeliveryStreamCommand, DescribeDeliveryStreamComm
 import { KinesisClient, CreateStreamCommand, DescribeStreamSummaryCommand, PutRecordsCommand, ListShardsCommand, GetShardIteratorCommand, GetRecordsCommand, RegisterStreamConsumerCommand, DescribeStreamConsumerCommand, SubscribeToShardCommand, PutRecordCommand } from "@aws-sdk/client-kinesis";
 import { LambdaClient, ListFunctionsCommand, GetFunctionCommand } from "@aws-sdk/client-lambda";
 import { CloudWatchLogsClient, CreateLogGroupCommand, DescribeLogGroupsCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { IAMClient, CreateRoleCommand, GetRoleCommand, ListRolesCommand, AttachRolePolicyCommand, ListAttachedRolePoliciesCommand, DeleteRoleCommand } from "@aws-sdk/client-iam";
+import { STSClient, GetCallerIdentityCommand, AssumeRoleCommand } from "@aws-sdk/client-sts";
 import { randomBytes } from "crypto";
 
 const cfg = { region: "us-east-2", endpoint: process.env.NIMBUS_ENDPOINT, credentials: { accessKeyId: process.env.NIMBUS_KEY, secretAccessKey: process.env.NIMBUS_SECRET } };
@@ -72,4 +74,21 @@ await expectError("lambda unknown function", "ResourceNotFoundException", () => 
 const logs = new CloudWatchLogsClient(cfg);
 await step("logs.CreateLogGroup", async () => { await logs.send(new CreateLogGroupCommand({ logGroupName: "/js/sdk" })); return "/js/sdk"; });
 await step("logs.DescribeLogGroups", async () => (await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: "/js/" }))).logGroups.map((g) => g.logGroupName));
+// the query protocol (IAM, STS), from an SDK whose serializer is not botocore's
+const iam = new IAMClient(cfg);
+const trust = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }] });
+await step("iam.CreateRole", async () => (await iam.send(new CreateRoleCommand({ RoleName: "js-sdk-role", AssumeRolePolicyDocument: trust, Tags: [{ Key: "k", Value: "v" }, { Key: "k2", Value: "v2" }] }))).Role.Arn);
+await step("iam.GetRole", async () => { const r = (await iam.send(new GetRoleCommand({ RoleName: "js-sdk-role" }))).Role; if (JSON.parse(decodeURIComponent(r.AssumeRolePolicyDocument)).Statement[0].Principal.Service !== "lambda.amazonaws.com" || r.Tags.length !== 2) throw new Error(JSON.stringify(r)); return r.RoleId; });
+await step("iam.AttachRolePolicy", async () => { await iam.send(new AttachRolePolicyCommand({ RoleName: "js-sdk-role", PolicyArn: "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole" })); return (await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: "js-sdk-role" }))).AttachedPolicies.map((p) => p.PolicyName); });
+await step("iam.ListRoles", async () => (await iam.send(new ListRolesCommand({ MaxItems: 10 }))).Roles.map((r) => r.RoleName));
+await expectError("iam.DeleteRole attached", "DeleteConflictException", () => iam.send(new DeleteRoleCommand({ RoleName: "js-sdk-role" })));
+await expectError("iam.GetRole missing", "NoSuchEntityException", () => iam.send(new GetRoleCommand({ RoleName: "nope" })));
+const sts = new STSClient(cfg);
+await step("sts.GetCallerIdentity", async () => (await sts.send(new GetCallerIdentityCommand({}))).Arn);
+await step("sts.AssumeRole, then a call with its keys", async () => {
+  const c = (await sts.send(new AssumeRoleCommand({ RoleArn: "arn:aws:iam::000000000000:role/js-sdk-role", RoleSessionName: "js" }))).Credentials;
+  const me = await new STSClient({ ...cfg, credentials: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken } }).send(new GetCallerIdentityCommand({}));
+  if (me.Arn !== "arn:aws:sts::000000000000:assumed-role/js-sdk-role/js") throw new Error(me.Arn);
+  return me.Arn;
+});
 process.exit(failed ? 1 : 0);
