@@ -1,6 +1,6 @@
 """AWS CLI v2, the CLI most users have (its own fork of botocore, its own S3 transfer code, and commands v1
 lacks such as ``aws logs tail``), against a real server: S3 (mb, cp small and multipart both ways, ls, sync,
-presign, rm --recursive, rb), Lambda (create-function, invoke), ``logs tail``, Firehose and Kinesis.
+presign, rm --recursive, rb), Lambda (create-function, invoke), ``logs tail``, Firehose, Kinesis, IAM and STS.
 
 The Makefile's ``test-deps`` installs Debian's ``awscli`` package (v2) when the machine has apt and runs as
 root; elsewhere these tests are skipped, naming what is missing. Every call passes ``--endpoint-url``:
@@ -137,3 +137,20 @@ def test_firehose_and_kinesis(server: NimbusProcess) -> None:
              "--shard-iterator-type", "TRIM_HORIZON", "--query", "ShardIterator", "--output", "text").strip()
     data = aws(server, "kinesis", "get-records", "--shard-iterator", it, "--query", "Records[].Data", "--output", "text").split()
     assert [base64.b64decode(d) for d in data] == [b"hi v2"]
+
+
+def test_iam_and_sts(server: NimbusProcess) -> None:
+    """The query protocol from v2: a role as deploy scripts create it, then STS on it."""
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    arn = aws(server, "iam", "create-role", "--role-name", "v2-role", "--assume-role-policy-document", trust,
+              "--tags", "Key=team,Value=data", "--query", "Role.Arn", "--output", "text").strip()
+    assert arn == "arn:aws:iam::000000000000:role/v2-role"
+    aws(server, "iam", "attach-role-policy", "--role-name", "v2-role",
+        "--policy-arn", "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
+    role = json.loads(aws(server, "iam", "get-role", "--role-name", "v2-role", "--output", "json"))["Role"]
+    assert role["AssumeRolePolicyDocument"] == json.loads(trust)  # URL-encoded on the wire, decoded by the CLI
+    me = json.loads(aws(server, "sts", "get-caller-identity", "--output", "json"))
+    assert me["Arn"] == "arn:aws:iam::000000000000:root"
+    creds = json.loads(aws(server, "sts", "assume-role", "--role-arn", arn, "--role-session-name", "v2", "--output", "json"))
+    assert creds["AssumedRoleUser"]["Arn"] == "arn:aws:sts::000000000000:assumed-role/v2-role/v2"
