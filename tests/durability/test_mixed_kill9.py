@@ -1,5 +1,6 @@
-"""kill -9 of a whole server under mixed write load: S3 PutObject, Kinesis PutRecords, Firehose PutRecordBatch
-and Logs PutLogEvents from concurrent clients, killed at a random moment, restarted, several times over.
+"""kill -9 of a whole server under mixed write load: S3 PutObject, Kinesis PutRecords, Firehose PutRecordBatch,
+Logs PutLogEvents, IAM CreateRole and STS GetSessionToken from concurrent clients, killed at a random moment,
+restarted, several times over.
 Every write that was answered 200 is there after each restart (S3 objects whole, byte for byte; every
 acknowledged Kinesis record and log event readable), and at the end the delivery stream delivers every
 acknowledged Firehose record at least once. The services share the metadata store, the logs and the
@@ -23,6 +24,8 @@ from tests.conftest import NimbusProcess
 CYCLES = 3
 WRITERS_CONFIG = Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10)
 FH_RECORD = re.compile(rb"<[^>]*>")
+TRUST = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
+
 
 
 class Acked:
@@ -34,6 +37,8 @@ class Acked:
         self.kinesis: set[bytes] = set()
         self.firehose: set[bytes] = set()
         self.events: set[str] = set()
+        self.roles: dict[str, str] = {}  # role name -> its tag's value
+        self.sessions: list[dict[str, str]] = []  # STS session keys
 
 
 def _setup(srv: NimbusProcess) -> None:
@@ -124,7 +129,25 @@ def _writers(srv: NimbusProcess, acked: Acked, cycle: int, stop: threading.Event
                 acked.events.update(e["message"] for e in events)
             i += 1
 
-    return [s3("a"), s3("b"), kinesis, firehose("x"), firehose("y"), logs]
+    def iam() -> None:
+        c = srv.client("iam", config=WRITERS_CONFIG)
+        sts = srv.client("sts", config=WRITERS_CONFIG)
+        i = 0
+        while not stop.is_set():
+            name = f"c{cycle}-r{i}"
+            try:
+                c.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST, Tags=[{"Key": "n", "Value": name}])
+                with acked.lock:
+                    acked.roles[name] = name
+                if i % 5 == 0:
+                    creds = sts.get_session_token(DurationSeconds=900)["Credentials"]
+                    with acked.lock:
+                        acked.sessions.append(creds)
+            except Exception:  # noqa: BLE001
+                return
+            i += 1
+
+    return [s3("a"), s3("b"), kinesis, firehose("x"), firehose("y"), logs, iam]
 
 
 def _check(srv: NimbusProcess, acked: Acked) -> None:
@@ -154,6 +177,16 @@ def _check(srv: NimbusProcess, acked: Acked) -> None:
         token = out["nextForwardToken"]
     missing_events = acked.events - events
     assert not missing_events, f"{len(missing_events)} acknowledged log events lost, e.g. {sorted(missing_events)[:3]}"
+    iam = srv.client("iam")
+    roles = {r["RoleName"] for page in iam.get_paginator("list_roles").paginate() for r in page["Roles"]}
+    missing_roles = set(acked.roles) - roles
+    assert not missing_roles, f"{len(missing_roles)} acknowledged IAM roles lost, e.g. {sorted(missing_roles)[:3]}"
+    for name in list(acked.roles)[-3:]:
+        assert iam.list_role_tags(RoleName=name)["Tags"] == [{"Key": "n", "Value": acked.roles[name]}]
+    for creds in acked.sessions[-3:]:  # an acknowledged STS session still signs requests
+        session = srv.client("sts", access_key=creds["AccessKeyId"], secret_key=creds["SecretAccessKey"],
+                             aws_session_token=creds["SessionToken"])
+        assert session.get_caller_identity()["Arn"] == "arn:aws:iam::000000000000:root"
 
 
 def _delivered(srv: NimbusProcess) -> list[bytes]:
@@ -187,7 +220,7 @@ def test_every_acknowledged_write_survives_repeated_kill9_under_mixed_load(tmp_p
                 t.join(30)
             srv.start()
             _check(srv, acked)
-        assert acked.objects and acked.kinesis and acked.firehose and acked.events  # the load really ran
+        assert acked.objects and acked.kinesis and acked.firehose and acked.events and acked.roles  # the load really ran
         delivered = _delivered(srv)
         missing = acked.firehose - set(delivered)
         assert not missing, f"{len(missing)} acknowledged Firehose records never delivered, e.g. {sorted(missing)[:3]}"
