@@ -4,7 +4,8 @@ the XML answer).
 - signed STS GetCallerIdentity at c=1 / c=32 (wrk) beside a bare ASGI hello-world served by the same uvicorn
   configuration in the same rounds (the edge benchmark's baseline and target, >= 0.5);
 - IAM GetRole and CreateRole + DeleteRole from one boto3 thread (a metadata read; two durable commits),
-  beside STS GetCallerIdentity from the same client (what boto3 and the query codec cost alone).
+  beside STS GetCallerIdentity from the same client (what boto3 and the query codec cost alone), and the same
+  calls against moto in server mode (the peer; in memory, nothing durable) when it is installed.
 
 Run: .venv/bin/python benchmarks/sts_iam.py   (needs wrk: apt-get install wrk; NIMBUS_BENCH_ROUNDS=n, default 3)
 """
@@ -16,8 +17,9 @@ import os
 import statistics
 import sys
 import time
+from typing import Any
 
-from _common import have_wrk, row, rss_mb, signed_headers, start_bare, start_nimbus, stop, wrk
+from _common import have_wrk, row, rss_mb, signed_headers, start_bare, start_moto, start_nimbus, stop, stop_moto, wrk
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -48,18 +50,34 @@ def main() -> int:
         iam.create_role(RoleName="bench-role", AssumeRolePolicyDocument=TRUST)
         sts.get_caller_identity()
         counter = iter(range(10**9))
+        moto = start_moto()
+        peer: dict[str, Any] = {}
+        if moto is not None:
+            mkw = {**kw, "endpoint_url": f"http://127.0.0.1:{moto[1]}"}
+            peer = {"sts": boto3.client("sts", **mkw), "iam": boto3.client("iam", **mkw)}
+            peer["iam"].create_role(RoleName="bench-role", AssumeRolePolicyDocument=TRUST)
 
-        def create_delete() -> None:
-            name = f"bench-{next(counter)}"
-            iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
-            iam.delete_role(RoleName=name)
+        def cases(s: Any, i: Any) -> list[tuple[str, Any]]:
+            def create_delete() -> None:
+                name = f"bench-{next(counter)}"
+                i.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
+                i.delete_role(RoleName=name)
 
-        print("| measurement (boto3, 1 thread) | calls/s | p50 ms |\n|---|---|---|")
-        for label, call in (("STS GetCallerIdentity", sts.get_caller_identity),
-                            ("IAM GetRole", lambda: iam.get_role(RoleName="bench-role")),
-                            ("IAM CreateRole + DeleteRole (pairs)", create_delete)):
-            rate, p50 = ops_per_s(call)
-            print(f"| {label} | {rate:,.0f} | {p50:.3f} |")
+            return [("STS GetCallerIdentity", s.get_caller_identity),
+                    ("IAM GetRole", lambda: i.get_role(RoleName="bench-role")),
+                    ("IAM CreateRole + DeleteRole (pairs)", create_delete)]
+
+        print("| measurement (boto3, 1 thread) | nimbus calls/s | p50 ms | moto calls/s (peer) | ratio |\n|---|---|---|---|---|")
+        try:
+            mine = cases(sts, iam)
+            theirs = cases(peer["sts"], peer["iam"]) if peer else [(label, None) for label, _ in mine]
+            for (label, call), (_, peer_call) in zip(mine, theirs):
+                rate, p50 = ops_per_s(call)
+                other = ops_per_s(peer_call)[0] if peer_call is not None else None
+                print(f"| {label} | {rate:,.0f} | {p50:.3f} | {'-' if other is None else f'{other:,.0f}'} | "
+                      f"{'-' if other is None else f'{rate / other:.2f}'} |")
+        finally:
+            stop_moto(moto)
 
         if not have_wrk():
             print("wrk is not installed (apt-get install wrk); skipping the throughput part")
