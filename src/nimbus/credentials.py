@@ -44,6 +44,8 @@ class Credentials:
             return f"arn:aws:iam::{self.account_id}:root"
         if self.principal.startswith(("assumed-role/", "federated-user/")):
             return f"arn:aws:sts::{self.account_id}:{self.principal}"
+        if self.principal.startswith("user/"):
+            return f"arn:aws:iam::{self.account_id}:{self.principal}"
         return f"arn:aws:sts::{self.account_id}:assumed-role/{self.principal}"
 
 
@@ -93,6 +95,7 @@ class CredentialStore:
     keys a user got from ``aws sts assume-role`` work across a restart, as on AWS)."""
 
     KIND = "sts.session"
+    USER_KEYS = "iam.key"  # IAM users' long-term keys: {"k", "s", "p", "a", "u", "active"}
 
     def __init__(self, root: Credentials, account_id: str) -> None:
         self.root = Credentials(root.access_key_id, root.secret_access_key, account_id=account_id)
@@ -118,6 +121,51 @@ class CredentialStore:
             with metadata.transaction():
                 for key in expired:
                     metadata.delete(self.KIND, key)
+        for _, doc in metadata.list(self.USER_KEYS):
+            if doc["active"]:
+                self._keys.setdefault(doc["k"], self._user_key(doc))
+
+    @staticmethod
+    def _user_key(doc: dict[str, Any]) -> Credentials:
+        return Credentials(doc["k"], doc["s"], principal=doc["p"], account_id=doc["a"], user_id=doc["u"])
+
+    # -- IAM users' long-term keys (AKIA...), written in the caller's transaction --------------------
+    def create_user_key(self, principal: str, user_id: str) -> Credentials:
+        """A new active long-term key pair for the IAM user ``principal`` (``user/<path><name>``)."""
+        assert self._metadata is not None, "bind() first"
+        creds = Credentials(_new_key_id("AKIA"), _new_secret(), principal=principal, account_id=self.account_id,
+                            user_id=user_id)
+        doc = {"k": creds.access_key_id, "s": creds.secret_access_key, "p": principal, "a": self.account_id,
+               "u": user_id, "active": True}
+        self._metadata.put(self.USER_KEYS, creds.access_key_id, doc)
+        self._keys[creds.access_key_id] = creds
+        return creds
+
+    def set_user_key_active(self, access_key_id: str, active: bool) -> None:
+        doc = self._metadata.get(self.USER_KEYS, access_key_id) if self._metadata is not None else None
+        if doc is None:
+            return
+        doc["active"] = active
+        self._metadata.put(self.USER_KEYS, access_key_id, doc)
+        if active:
+            self._keys[access_key_id] = self._user_key(doc)
+        else:
+            self._keys.pop(access_key_id, None)
+
+    def delete_user_key(self, access_key_id: str) -> None:
+        if self._metadata is not None:
+            self._metadata.delete(self.USER_KEYS, access_key_id)
+        self._keys.pop(access_key_id, None)
+
+    def forget_uncommitted(self, access_key_ids: list[str]) -> None:
+        """After a transaction that created or re-activated these keys rolled back: drop them from memory
+        unless their stored document says they are active."""
+        for key in access_key_ids:
+            doc = self._metadata.get(self.USER_KEYS, key) if self._metadata is not None else None
+            if doc is None or not doc["active"]:
+                self._keys.pop(key, None)
+            else:
+                self._keys[key] = self._user_key(doc)
 
     def lookup(self, access_key_id: str, now: float | None = None) -> Credentials | None:
         creds = self._keys.get(access_key_id)

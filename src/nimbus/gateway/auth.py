@@ -244,20 +244,30 @@ def caller_arn(creds: Credentials) -> str:
     return creds.arn
 
 
+def caller_id(creds: Credentials) -> str:
+    """requestContext's caller/user: the access key for root, the user id (AIDA...) for an IAM user, else
+    ``<key>:<session>``."""
+    if creds.principal == "root":
+        return creds.access_key_id
+    if creds.principal.startswith("user/") and creds.user_id:
+        return creds.user_id
+    return f"{creds.access_key_id}:{creds.principal}"
+
+
 def v1_identity(creds: Credentials) -> dict[str, Any]:
     """requestContext.identity fields an AWS_IAM method fills (D.2)."""
     return {
         "accessKey": creds.access_key_id,
         "accountId": creds.account_id,
-        "caller": creds.access_key_id if creds.principal == "root" else f"{creds.access_key_id}:{creds.principal}",
-        "user": creds.access_key_id if creds.principal == "root" else f"{creds.access_key_id}:{creds.principal}",
+        "caller": caller_id(creds),
+        "user": caller_id(creds),
         "userArn": caller_arn(creds),
     }
 
 
 def v2_iam_authorizer(creds: Credentials) -> dict[str, Any]:
     """requestContext.authorizer for payload 2.0 with AWS_IAM (C.4)."""
-    user = creds.access_key_id if creds.principal == "root" else f"{creds.access_key_id}:{creds.principal}"
+    user = caller_id(creds)
     return {
         "iam": {
             "accessKey": creds.access_key_id,
