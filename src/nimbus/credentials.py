@@ -152,14 +152,24 @@ class CredentialStore:
         else:
             self._keys.pop(access_key_id, None)
 
+    def set_user_key_principal(self, access_key_id: str, principal: str) -> None:
+        """The user was renamed or moved (IAM UpdateUser): the key now speaks for ``principal``."""
+        doc = self._metadata.get(self.USER_KEYS, access_key_id) if self._metadata is not None else None
+        if doc is None:
+            return
+        doc["p"] = principal
+        self._metadata.put(self.USER_KEYS, access_key_id, doc)
+        if doc["active"]:
+            self._keys[access_key_id] = self._user_key(doc)
+
     def delete_user_key(self, access_key_id: str) -> None:
         if self._metadata is not None:
             self._metadata.delete(self.USER_KEYS, access_key_id)
         self._keys.pop(access_key_id, None)
 
     def forget_uncommitted(self, access_key_ids: list[str]) -> None:
-        """After a transaction that created or re-activated these keys rolled back: drop them from memory
-        unless their stored document says they are active."""
+        """After a transaction that created, re-activated, renamed or deleted these keys rolled back: make the
+        keys in memory what their stored documents say (active ones as stored, others dropped)."""
         for key in access_key_ids:
             doc = self._metadata.get(self.USER_KEYS, key) if self._metadata is not None else None
             if doc is None or not doc["active"]:

@@ -1,15 +1,19 @@
 """IamApi: the IAM operations Nimbus serves (query protocol), shape in → engine → shape out.
 
-Roles, managed policies (with versions and tags), inline role policies and attachments; any other IAM
-operation (users, groups, access keys, instance profiles...) has no method here and answers 501.
+Roles, users and their access keys, managed policies (with versions and tags), inline policies and
+attachments; any other IAM operation (groups, login profiles, instance profiles...) has no method here and
+answers 501.
 
 Two wire details live here, not in the engine:
 
 * Policy documents go out URL-encoded (RFC 3986), as IAM sends them; botocore's ``json_decode_policies``
   handler unquotes and parses them, so boto3 and the AWS CLI show the same dict as against AWS.
 * Each operation returns the members AWS returns for it, which differ: CreateRole has no
-  MaxSessionDuration or Description, GetRole adds RoleLastUsed, ListRoles leaves out tags and the
-  boundary, GetPolicy always has Tags, ListPolicies has neither Tags nor Description (AWS-validated).
+  MaxSessionDuration or Description, GetRole adds RoleLastUsed, ListRoles and ListUsers leave out tags
+  and the boundary, GetPolicy always has Tags, ListPolicies has neither Tags nor Description
+  (AWS-validated).
+* Operations whose UserName is optional (GetUser, the access-key ones) act on the caller: the user whose
+  long-term key signed the request; the root keys' caller is the root user.
 """
 
 from __future__ import annotations
@@ -18,10 +22,18 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from nimbus.errors import NotImplementedOperation
 from nimbus.services.base import RequestContext
-from nimbus.services.iam.engine import Iam, Page, Policy, PolicyVersion, Role, Tag
+from nimbus.services.iam.engine import AccessKey, Iam, Page, Policy, PolicyRole, PolicyVersion, Role, Tag, User
+from nimbus.services.iam.errors import (
+    AccessDeniedException,
+    IamValidationError,
+    InvalidClientTokenIdException,
+    NoSuchEntityException,
+)
 
 if TYPE_CHECKING:
+    from nimbus.credentials import Credentials
     from nimbus.server import Nimbus
 
 Out = dict[str, Any]
@@ -78,6 +90,24 @@ def _role(role: Role, view: str) -> Out:
     return out
 
 
+def _user(user: User, view: str) -> Out:
+    """A User shape as ``view`` returns it: "get" (GetUser, CreateUser) or "list" (no tags, no boundary)."""
+    out: Out = {"Path": user.path, "UserName": user.name, "UserId": user.user_id, "Arn": user.arn, "CreateDate": _when(user.created)}
+    if view == "get":
+        if user.boundary:
+            out["PermissionsBoundary"] = {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": user.boundary}
+        if user.tags:
+            out["Tags"] = _tags_out(user.tags)
+    return out
+
+
+def _access_key(key: AccessKey) -> Out:
+    out: Out = {"UserName": key.user, "AccessKeyId": key.access_key_id, "Status": key.status, "CreateDate": _when(key.created)}
+    if key.secret is not None:
+        out["SecretAccessKey"] = key.secret
+    return out
+
+
 def _policy(policy: Policy, view: str) -> Out:
     """A Policy shape as ``view`` returns it: "create", "get" or "list"."""
     out: Out = {
@@ -117,8 +147,46 @@ class IamApi:
     def engine(self) -> Iam:
         if self._engine is None:
             core = self.core
-            self._engine = core.component("iam.engine", lambda: Iam(core.storage.metadata, clock_time=core.clock.time))
+            self._engine = core.component(
+                "iam.engine", lambda: Iam(core.storage.metadata, keys=core.credentials, clock_time=core.clock.time)
+            )
         return self._engine
+
+    # --- the caller -------------------------------------------------------------------------------
+
+    def _caller(self, ctx: RequestContext) -> Credentials:
+        identity = ctx.extra.get("identity")
+        if identity is not None:
+            return identity.credentials  # type: ignore[no-any-return]
+        store = self.core.credentials
+        found = store.lookup(ctx.access_key) if ctx.access_key else None
+        return found if found is not None else store.root  # --auth off: the root user
+
+    def _caller_user(self, ctx: RequestContext) -> str | None:
+        """The name of the user whose long-term key signed the request, or None for the root user."""
+        creds = self._caller(ctx)
+        if creds.session_token is not None:
+            if creds.principal == "root" or creds.principal.startswith("user/"):
+                # a GetSessionToken session: IAM refuses those unless they carry MFA, which Nimbus has not
+                raise InvalidClientTokenIdException("The security token included in the request is invalid")
+            raise IamValidationError("Must specify userName when calling with non-User credentials")
+        if creds.principal.startswith("user/"):
+            return self.engine.caller_user(ctx.account_id, creds.principal, creds.user_id).name
+        return None
+
+    def _key_owner(self, ctx: RequestContext, params: dict[str, Any], operation: str) -> str:
+        """The user an access-key operation acts on: UserName, else the caller. The root user's key pair is
+        configured (NIMBUS_ACCESS_KEY_ID / credentials.json), not managed through IAM."""
+        name = params.get("UserName") or self._caller_user(ctx)
+        if name is not None:
+            return str(name)
+        key_id = params.get("AccessKeyId")
+        if key_id is not None and key_id != self.core.credentials.root.access_key_id:
+            raise NoSuchEntityException(f"The Access Key with id {key_id} cannot be found.")  # not one of root's
+        raise NotImplementedOperation(
+            f"{operation} on the root user's access keys is not implemented: Nimbus's root key pair is configured "
+            "(NIMBUS_ACCESS_KEY_ID or credentials.json); give a UserName to manage a user's keys."
+        )
 
     # --- roles ----------------------------------------------------------------------------------
 
@@ -208,7 +276,7 @@ class IamApi:
 
     async def get_role_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
         policy = self.engine.get_role_policy(ctx.account_id, params["RoleName"], params["PolicyName"])
-        return {"RoleName": policy.role, "PolicyName": policy.name, "PolicyDocument": _document(policy.document)}
+        return {"RoleName": policy.owner, "PolicyName": policy.name, "PolicyDocument": _document(policy.document)}
 
     async def delete_role_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
         self.engine.delete_role_policy(ctx.account_id, params["RoleName"], params["PolicyName"])
@@ -302,6 +370,137 @@ class IamApi:
             marker=params.get("Marker"),
             max_items=params.get("MaxItems"),
         )
-        out = _paged(page, "PolicyRoles", [{"RoleName": r.name, "RoleId": r.role_id} for r in page.items])
-        out.update(PolicyGroups=[], PolicyUsers=[])
+        roles = [{"RoleName": e.name, "RoleId": e.role_id} for e in page.items if isinstance(e, PolicyRole)]
+        users = [{"UserName": e.name, "UserId": e.user_id} for e in page.items if not isinstance(e, PolicyRole)]
+        out = _paged(page, "PolicyRoles", roles)
+        out.update(PolicyGroups=[], PolicyUsers=users)
         return out
+
+    # --- users --------------------------------------------------------------------------------------
+
+    async def create_user(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        user = self.engine.create_user(
+            ctx.account_id,
+            params["UserName"],
+            path=params.get("Path") or "/",
+            boundary=params.get("PermissionsBoundary"),
+            tags=_tags_in(params),
+        )
+        return {"User": _user(user, "get")}
+
+    async def get_user(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        name = params.get("UserName") or self._caller_user(ctx)
+        if name is None:
+            # the root user (AWS-documented shape: no UserName or Path; its id is the account id)
+            account = ctx.account_id
+            created = self.engine.account_created(account)
+            return {"User": {"UserId": account, "Arn": f"arn:aws:iam::{account}:root", "CreateDate": _when(created)}}
+        return {"User": _user(self.engine.get_user(ctx.account_id, name), "get")}
+
+    async def list_users(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        page = self.engine.list_users(
+            ctx.account_id, path_prefix=params.get("PathPrefix"), marker=params.get("Marker"), max_items=params.get("MaxItems")
+        )
+        return _paged(page, "Users", [_user(u, "list") for u in page.items])
+
+    async def update_user(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.update_user(ctx.account_id, params["UserName"], new_name=params.get("NewUserName"), new_path=params.get("NewPath"))
+        return {}
+
+    async def delete_user(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.delete_user(ctx.account_id, params["UserName"])
+        return {}
+
+    async def tag_user(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.tag_user(ctx.account_id, params["UserName"], _tags_in(params))
+        return {}
+
+    async def untag_user(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.untag_user(ctx.account_id, params["UserName"], list(params["TagKeys"]))
+        return {}
+
+    async def list_user_tags(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        page = self.engine.user_tags(ctx.account_id, params["UserName"], marker=params.get("Marker"), max_items=params.get("MaxItems"))
+        return _paged(page, "Tags", _tags_out(page.items))
+
+    async def put_user_permissions_boundary(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.put_user_boundary(ctx.account_id, params["UserName"], params["PermissionsBoundary"])
+        return {}
+
+    async def delete_user_permissions_boundary(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.delete_user_boundary(ctx.account_id, params["UserName"])
+        return {}
+
+    # --- user policies --------------------------------------------------------------------------------
+
+    async def attach_user_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.attach_user_policy(ctx.account_id, params["UserName"], params["PolicyArn"])
+        return {}
+
+    async def detach_user_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.detach_user_policy(ctx.account_id, params["UserName"], params["PolicyArn"])
+        return {}
+
+    async def list_attached_user_policies(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        page = self.engine.attached_user_policies(
+            ctx.account_id,
+            params["UserName"],
+            path_prefix=params.get("PathPrefix"),
+            marker=params.get("Marker"),
+            max_items=params.get("MaxItems"),
+        )
+        return _paged(page, "AttachedPolicies", [{"PolicyName": p.name, "PolicyArn": p.arn} for p in page.items])
+
+    async def put_user_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.put_user_policy(ctx.account_id, params["UserName"], params["PolicyName"], params["PolicyDocument"])
+        return {}
+
+    async def get_user_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        policy = self.engine.get_user_policy(ctx.account_id, params["UserName"], params["PolicyName"])
+        return {"UserName": policy.owner, "PolicyName": policy.name, "PolicyDocument": _document(policy.document)}
+
+    async def delete_user_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.delete_user_policy(ctx.account_id, params["UserName"], params["PolicyName"])
+        return {}
+
+    async def list_user_policies(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        page = self.engine.user_policy_names(ctx.account_id, params["UserName"], marker=params.get("Marker"), max_items=params.get("MaxItems"))
+        return _paged(page, "PolicyNames", page.items)
+
+    # --- access keys ------------------------------------------------------------------------------------
+
+    async def create_access_key(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        key = self.engine.create_access_key(ctx.account_id, self._key_owner(ctx, params, "CreateAccessKey"))
+        return {"AccessKey": _access_key(key)}
+
+    async def list_access_keys(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        name = params.get("UserName") or self._caller_user(ctx)
+        if name is None:
+            # the root user's own key: the configured pair (when it was made is not recorded)
+            root = self.core.credentials.root
+            return {"AccessKeyMetadata": [{"AccessKeyId": root.access_key_id, "Status": "Active"}], "IsTruncated": False}
+        page = self.engine.access_keys(ctx.account_id, name, marker=params.get("Marker"), max_items=params.get("MaxItems"))
+        return _paged(page, "AccessKeyMetadata", [_access_key(k) for k in page.items])
+
+    async def update_access_key(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        name = self._key_owner(ctx, params, "UpdateAccessKey")
+        self.engine.update_access_key(ctx.account_id, name, params["AccessKeyId"], params["Status"])
+        return {}
+
+    async def delete_access_key(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.delete_access_key(ctx.account_id, self._key_owner(ctx, params, "DeleteAccessKey"), params["AccessKeyId"])
+        return {}
+
+    async def get_access_key_last_used(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        # Nimbus does not record key use (no write per request): every key answers as a never-used one does
+        never_used = {"ServiceName": "N/A", "Region": "N/A"}
+        key_id: str = params["AccessKeyId"]
+        if key_id == self.core.credentials.root.access_key_id:
+            return {"AccessKeyLastUsed": never_used}
+        owner = self.engine.access_key_owner(ctx.account_id, key_id)
+        if owner is None:
+            # AWS answers AccessDenied, not NoSuchEntity, for a key it will not tell about
+            raise AccessDeniedException(
+                f"User: {self._caller(ctx).arn} is not authorized to perform: iam:GetAccessKeyLastUsed on resource: access key {key_id}"
+            )
+        return {"UserName": owner, "AccessKeyLastUsed": never_used}

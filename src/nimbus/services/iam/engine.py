@@ -1,4 +1,5 @@
-"""Roles, managed policies, inline policies and attachments of one account, as metadata documents.
+"""Roles, users and their access keys, managed and inline policies and attachments of one account, as
+metadata documents.
 
 IAM is global: everything is keyed by account, never by region. Names are unique and looked up
 case-insensitively (IAM: "names are not distinguished by case") and kept in the case given.
@@ -6,23 +7,30 @@ case-insensitively (IAM: "names are not distinguished by case") and kept in the 
 Documents (kind → key):
 
     iam.role        <account>:<role name, lower case>      the role, its tags, attached ARNs, inline policies
+    iam.user        <account>:<user name, lower case>      the user, its tags, attached ARNs, inline policies,
+                                                           its access keys' status and creation date
     iam.policy      <account>:<policy name, lower case>    a customer-managed policy and its versions
-    iam.attachment  <account>|<policy ARN>|<role, lower>   a managed policy attached to a role
-    iam.boundary    <account>|<policy ARN>|<role, lower>   a policy used as a role's permissions boundary
+    iam.attachment  <account>|<policy ARN>|<entity>        a managed policy attached to a role or a user
+    iam.boundary    <account>|<policy ARN>|<entity>        a policy used as a role's or user's boundary
+    iam.access_key  <access key id>                        the account and user an access key belongs to
+    iam.account     <account>                              when the account's root user was first seen
 
-Attachments are documents of their own so a policy's AttachmentCount is a count of keys (always right)
-and ListEntitiesForPolicy a prefix scan; a change touching several documents is one transaction.
-Policy documents are stored as the text sent; ``documents`` checks them, nothing evaluates them.
+where <entity> is the role name, or ``user/<user name>``, in lower case. Attachments are documents of
+their own so a policy's AttachmentCount is a count of keys (always right) and ListEntitiesForPolicy a
+prefix scan; a change touching several documents is one transaction. A user's access keys are real: the
+credential store (``nimbus.credentials``) keeps their secrets and active flag in its own ``iam.key``
+documents, written in the same transaction. Policy documents are stored as the text sent; ``documents``
+checks them, nothing evaluates them.
 """
-
 from __future__ import annotations
 
 import base64
 import binascii
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from nimbus.services.iam import aws_managed, documents
 from nimbus.services.iam.documents import Kind
@@ -39,29 +47,42 @@ from nimbus.services.iam.errors import (
 from nimbus.services.iam.names import (
     POLICY_ID_PREFIX,
     ROLE_ID_PREFIX,
+    USER_ID_PREFIX,
     PolicyArn,
     new_id,
     parse_policy_arn,
     policy_arn,
     role_arn,
+    user_arn,
+    user_principal,
 )
 from nimbus.storage import MetadataStore
+
+if TYPE_CHECKING:
+    from nimbus.credentials import CredentialStore
 
 ROLE = "iam.role"
 POLICY = "iam.policy"
 ATTACHMENT = "iam.attachment"
 BOUNDARY = "iam.boundary"
+USER = "iam.user"
+ACCESS_KEY = "iam.access_key"
+ACCOUNT = "iam.account"
 
 # IAM quotas (IAM object quotas; defaults)
 MAX_ROLES_PER_ACCOUNT = 1000
+MAX_USERS_PER_ACCOUNT = 5000
 MAX_POLICIES_PER_ACCOUNT = 1500
 MAX_MANAGED_POLICIES_PER_ROLE = 10
+MAX_MANAGED_POLICIES_PER_USER = 10
+MAX_ACCESS_KEYS_PER_USER = 2
 MAX_TAGS = 50
 MAX_POLICY_VERSIONS = 5
 DEFAULT_MAX_SESSION_S = 3600
 DEFAULT_MAX_ITEMS = 100  # every List* operation's MaxItems default
 SCAN_CHUNK = 256
 SERVICE_ROLE_POLICY_PATH = "/aws-service-role/"  # AWS policies only service-linked roles may carry
+ACTIVE, INACTIVE = "Active", "Inactive"  # an access key's Status
 
 T = TypeVar("T")
 
@@ -122,10 +143,73 @@ class PolicyRole:
 
 
 @dataclass(slots=True, frozen=True)
+class PolicyUser:
+    name: str
+    user_id: str
+
+
+@dataclass(slots=True, frozen=True)
 class InlinePolicy:
-    role: str
+    owner: str  # the role's or the user's name
     name: str
     document: str
+
+
+@dataclass(slots=True, frozen=True)
+class User:
+    name: str
+    user_id: str
+    arn: str
+    path: str
+    created: float
+    boundary: str | None
+    tags: tuple[Tag, ...]
+
+    @property
+    def principal(self) -> str:
+        """Whom the user's access keys speak for in the credential store: ``user<path><name>``."""
+        return user_principal(self.path, self.name)
+
+
+@dataclass(slots=True, frozen=True)
+class AccessKey:
+    user: str
+    access_key_id: str
+    status: str  # "Active" or "Inactive"
+    created: float
+    secret: str | None = None  # only CreateAccessKey's answer carries it
+
+
+@dataclass(slots=True)
+class _Holder:
+    """A role or a user, as permissions boundaries, attached and inline policies see it."""
+
+    kind: str  # ROLE or USER
+    key: str  # its document's key
+    doc: dict[str, Any]
+    entity: str  # the entity part of its attachment and boundary keys: "<role>" or "user/<user>"
+    link: dict[str, Any]  # what ListEntitiesForPolicy answers of it
+
+
+@dataclass(slots=True, frozen=True)
+class _Limits:
+    noun: str
+    managed: int
+    managed_quota: str
+    inline_chars: int
+    service_role_policy: str  # PolicyNotAttachable's message for an /aws-service-role/ policy
+
+
+_LIMITS = {
+    ROLE: _Limits(
+        "role", MAX_MANAGED_POLICIES_PER_ROLE, "PoliciesPerRole", documents.MAX_ROLE_INLINE_CHARS,
+        "Cannot attach a Service Role Policy to a Customer Role.",
+    ),
+    USER: _Limits(
+        "user", MAX_MANAGED_POLICIES_PER_USER, "PoliciesPerUser", documents.MAX_USER_INLINE_CHARS,
+        "Cannot attach a Service Role Policy to an IAM user.",
+    ),
+}
 
 
 @dataclass(slots=True, frozen=True)
@@ -174,6 +258,15 @@ def _role_not_found(name: str) -> NoSuchEntityException:
     return NoSuchEntityException(f"The role with name {name} cannot be found.")
 
 
+def _user_not_found(name: str) -> NoSuchEntityException:
+    return NoSuchEntityException(f"The user with name {name} cannot be found.")
+
+
+def _user_entity(name: str) -> str:
+    """A user's part of attachment and boundary keys (a role's is its name, which has no "/")."""
+    return f"user/{name}"
+
+
 def _not_found(arn: str) -> NoSuchEntityException:
     return NoSuchEntityException(f"Policy {arn} was not found.")
 
@@ -189,8 +282,11 @@ def _no_version(arn: str, version: str) -> NoSuchEntityException:
 class Iam:
     """The IAM engine. Synchronous: every operation is a few metadata reads and one transaction."""
 
-    def __init__(self, metadata: MetadataStore, *, clock_time: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, metadata: MetadataStore, *, keys: CredentialStore | None = None, clock_time: Callable[[], float] = time.time
+    ) -> None:
         self.db = metadata
+        self.keys = keys  # users' access keys are real keys: the credential store accepts them
         self.now = clock_time
 
     def _stamp(self) -> int:
@@ -357,7 +453,18 @@ class Iam:
     def role_tags(self, account: str, name: str, *, marker: str | None = None, max_items: int | None = None) -> Page[Tag]:
         return self._tag_page(self._role_doc(account, name)["tags"], marker, max_items)
 
-    # --- permissions boundaries -------------------------------------------------------------------
+    # --- what roles and users share: boundaries, attached and inline policies -----------------------
+    #
+    # A role or a user is a ``_Holder``: its document, where it is stored, and the entity part of its
+    # attachment and boundary keys ("<role>" for a role, "user/<user>" for a user: no role name has a "/",
+    # so the two never collide and a policy's AttachmentCount stays one count of keys).
+
+    def _role_holder(self, account: str, name: str) -> _Holder:
+        doc = self._role_doc(account, name)
+        return _Holder(ROLE, self._role_key(account, name), doc, doc["name"], self._link(doc))
+
+    def _save(self, holder: _Holder) -> None:
+        self.db.put(holder.kind, holder.key, holder.doc)
 
     def _boundary_arn(self, account: str, arn: str) -> str:
         """The canonical ARN of a policy usable as a permissions boundary (InvalidInput, NoSuchEntity)."""
@@ -369,29 +476,34 @@ class Iam:
             raise NoSuchEntityException(f"Scope ARN: {arn} does not exist or is not attachable.")
         return found
 
-    def put_role_boundary(self, account: str, name: str, boundary: str) -> None:
-        doc = self._role_doc(account, name)
+    def _put_boundary(self, account: str, holder: _Holder, boundary: str) -> None:
         arn = self._boundary_arn(account, boundary)
+        doc = holder.doc
         with self.db.transaction():
             if doc.get("boundary"):
-                self.db.delete(BOUNDARY, self._link_key(account, doc["boundary"], doc["name"]))
+                self.db.delete(BOUNDARY, self._link_key(account, doc["boundary"], holder.entity))
             doc["boundary"] = arn
-            self.db.put(BOUNDARY, self._link_key(account, arn, doc["name"]), self._link(doc))
-            self.db.put(ROLE, self._role_key(account, name), doc)
+            self.db.put(BOUNDARY, self._link_key(account, arn, holder.entity), holder.link)
+            self._save(holder)
 
-    def delete_role_boundary(self, account: str, name: str) -> None:
-        doc = self._role_doc(account, name)
-        if not doc.get("boundary"):
+    def _delete_boundary(self, account: str, holder: _Holder) -> None:
+        if not holder.doc.get("boundary"):
             return
         with self.db.transaction():
-            self.db.delete(BOUNDARY, self._link_key(account, doc.pop("boundary"), doc["name"]))
-            self.db.put(ROLE, self._role_key(account, name), doc)
+            self.db.delete(BOUNDARY, self._link_key(account, holder.doc.pop("boundary"), holder.entity))
+            self._save(holder)
 
-    # --- managed policies attached to roles -------------------------------------------------------
+    def put_role_boundary(self, account: str, name: str, boundary: str) -> None:
+        self._put_boundary(account, self._role_holder(account, name), boundary)
+
+    def delete_role_boundary(self, account: str, name: str) -> None:
+        self._delete_boundary(account, self._role_holder(account, name))
+
+    # --- managed policies attached to roles and users ----------------------------------------------
 
     @staticmethod
-    def _link_key(account: str, arn: str, role: str) -> str:
-        return f"{account}|{arn}|{role.lower()}"
+    def _link_key(account: str, arn: str, entity: str) -> str:
+        return f"{account}|{arn}|{entity.lower()}"
 
     @staticmethod
     def _link(role_doc: dict[str, Any]) -> dict[str, Any]:
@@ -409,25 +521,26 @@ class Iam:
         doc = self._policy_doc_for(account, parsed)
         return None if doc is None else policy_arn(account, doc["path"], doc["name"])
 
-    def attach_role_policy(self, account: str, name: str, arn: str) -> None:
-        doc = self._role_doc(account, name)
+    def _attach(self, account: str, holder: _Holder, arn: str) -> None:
+        limits = _LIMITS[holder.kind]
+        doc = holder.doc
         parsed = self._parse(arn)
         canonical = self._attachable(account, parsed)
         if canonical is None:
             raise _not_attachable(arn)
         if parsed.aws_managed and parsed.path.startswith(SERVICE_ROLE_POLICY_PATH):
-            raise PolicyNotAttachableException("Cannot attach a Service Role Policy to a Customer Role.")
+            raise PolicyNotAttachableException(limits.service_role_policy)
         if canonical in doc["attached"]:
             return  # attaching twice is not an error
-        if len(doc["attached"]) >= MAX_MANAGED_POLICIES_PER_ROLE:
-            raise LimitExceededException(f"Cannot exceed quota for PoliciesPerRole: {MAX_MANAGED_POLICIES_PER_ROLE}")
+        if len(doc["attached"]) >= limits.managed:
+            raise LimitExceededException(f"Cannot exceed quota for {limits.managed_quota}: {limits.managed}")
         doc["attached"].append(canonical)
         with self.db.transaction():
-            self.db.put(ATTACHMENT, self._link_key(account, canonical, doc["name"]), self._link(doc))
-            self.db.put(ROLE, self._role_key(account, name), doc)
+            self.db.put(ATTACHMENT, self._link_key(account, canonical, holder.entity), holder.link)
+            self._save(holder)
 
-    def detach_role_policy(self, account: str, name: str, arn: str) -> None:
-        doc = self._role_doc(account, name)
+    def _detach(self, account: str, holder: _Holder, arn: str) -> None:
+        doc = holder.doc
         parsed = self._parse(arn)
         attached = {a.lower(): a for a in doc["attached"]}
         canonical = attached.get(parsed.arn.lower())
@@ -435,48 +548,317 @@ class Iam:
             raise _not_found(arn)
         doc["attached"].remove(canonical)
         with self.db.transaction():
-            self.db.delete(ATTACHMENT, self._link_key(account, canonical, doc["name"]))
-            self.db.put(ROLE, self._role_key(account, name), doc)
+            self.db.delete(ATTACHMENT, self._link_key(account, canonical, holder.entity))
+            self._save(holder)
 
-    def attached_role_policies(
-        self, account: str, name: str, *, path_prefix: str | None = None, marker: str | None = None, max_items: int | None = None
-    ) -> Page[AttachedPolicy]:
-        doc = self._role_doc(account, name)
+    @staticmethod
+    def _attached(holder: _Holder, path_prefix: str | None, marker: str | None, max_items: int | None) -> Page[AttachedPolicy]:
         prefix = path_prefix or "/"
         entries = []
-        for arn in doc["attached"]:
+        for arn in holder.doc["attached"]:
             parsed = parse_policy_arn(arn)
             if parsed is not None and parsed.path.startswith(prefix):
                 entries.append((f"{parsed.name.lower()}\x00{arn}", AttachedPolicy(parsed.name, arn)))
         return _page(sorted(entries, key=lambda e: e[0]), marker, max_items)
 
-    # --- inline policies --------------------------------------------------------------------------
+    def attach_role_policy(self, account: str, name: str, arn: str) -> None:
+        self._attach(account, self._role_holder(account, name), arn)
+
+    def detach_role_policy(self, account: str, name: str, arn: str) -> None:
+        self._detach(account, self._role_holder(account, name), arn)
+
+    def attached_role_policies(
+        self, account: str, name: str, *, path_prefix: str | None = None, marker: str | None = None, max_items: int | None = None
+    ) -> Page[AttachedPolicy]:
+        return self._attached(self._role_holder(account, name), path_prefix, marker, max_items)
+
+    # --- inline policies of roles and users ---------------------------------------------------------
+
+    def _put_inline(self, holder: _Holder, policy_name: str, document: str) -> None:
+        limits = _LIMITS[holder.kind]
+        documents.check(document, Kind.INLINE)
+        inline = dict(holder.doc["inline"])
+        inline[policy_name] = document
+        if sum(documents.size(text) for text in inline.values()) > limits.inline_chars:
+            raise LimitExceededException(
+                f"Maximum policy size of {limits.inline_chars} bytes exceeded for {limits.noun} {holder.doc['name']}"
+            )
+        holder.doc["inline"] = inline
+        self._save(holder)
+
+    @staticmethod
+    def _inline(holder: _Holder, policy_name: str) -> InlinePolicy:
+        if policy_name not in holder.doc["inline"]:
+            raise NoSuchEntityException(f"The {_LIMITS[holder.kind].noun} policy with name {policy_name} cannot be found.")
+        return InlinePolicy(holder.doc["name"], policy_name, holder.doc["inline"][policy_name])
+
+    def _delete_inline(self, holder: _Holder, policy_name: str) -> None:
+        self._inline(holder, policy_name)
+        del holder.doc["inline"][policy_name]
+        self._save(holder)
+
+    @staticmethod
+    def _inline_names(holder: _Holder, marker: str | None, max_items: int | None) -> Page[str]:
+        return _page(((n, n) for n in sorted(holder.doc["inline"])), marker, max_items)
 
     def put_role_policy(self, account: str, name: str, policy_name: str, document: str) -> None:
-        doc = self._role_doc(account, name)
-        documents.check(document, Kind.INLINE)
-        inline = dict(doc["inline"])
-        inline[policy_name] = document
-        if sum(documents.size(text) for text in inline.values()) > documents.MAX_ROLE_INLINE_CHARS:
-            raise LimitExceededException(f"Maximum policy size of {documents.MAX_ROLE_INLINE_CHARS} bytes exceeded for role {doc['name']}")
-        doc["inline"] = inline
-        self.db.put(ROLE, self._role_key(account, name), doc)
+        self._put_inline(self._role_holder(account, name), policy_name, document)
 
     def get_role_policy(self, account: str, name: str, policy_name: str) -> InlinePolicy:
-        doc = self._role_doc(account, name)
-        if policy_name not in doc["inline"]:
-            raise NoSuchEntityException(f"The role policy with name {policy_name} cannot be found.")
-        return InlinePolicy(doc["name"], policy_name, doc["inline"][policy_name])
+        return self._inline(self._role_holder(account, name), policy_name)
 
     def delete_role_policy(self, account: str, name: str, policy_name: str) -> None:
-        doc = self._role_doc(account, name)
-        if doc["inline"].pop(policy_name, None) is None:
-            raise NoSuchEntityException(f"The role policy with name {policy_name} cannot be found.")
-        self.db.put(ROLE, self._role_key(account, name), doc)
+        self._delete_inline(self._role_holder(account, name), policy_name)
 
     def role_policy_names(self, account: str, name: str, *, marker: str | None = None, max_items: int | None = None) -> Page[str]:
-        doc = self._role_doc(account, name)
-        return _page(((n, n) for n in sorted(doc["inline"])), marker, max_items)
+        return self._inline_names(self._role_holder(account, name), marker, max_items)
+
+    # --- users ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _user_key(account: str, name: str) -> str:
+        return f"{account}:{name.lower()}"
+
+    def _user_doc(self, account: str, name: str) -> dict[str, Any]:
+        doc = self.db.get(USER, self._user_key(account, name))
+        if doc is None:
+            raise _user_not_found(name)
+        return doc
+
+    @staticmethod
+    def _user_link(doc: dict[str, Any]) -> dict[str, Any]:
+        return {"user": doc["name"], "user_id": doc["id"], "path": doc["path"]}
+
+    def _user_holder(self, account: str, name: str) -> _Holder:
+        doc = self._user_doc(account, name)
+        return _Holder(USER, self._user_key(account, name), doc, _user_entity(doc["name"]), self._user_link(doc))
+
+    @staticmethod
+    def _user(account: str, doc: dict[str, Any]) -> User:
+        return User(
+            name=doc["name"],
+            user_id=doc["id"],
+            arn=user_arn(account, doc["path"], doc["name"]),
+            path=doc["path"],
+            created=doc["created"],
+            boundary=doc.get("boundary"),
+            tags=_tags(doc["tags"]),
+        )
+
+    def create_user(
+        self, account: str, name: str, *, path: str = "/", boundary: str | None = None, tags: list[Tag] | None = None
+    ) -> User:
+        tag_list = self._merge_tags([], tags or [], case_blind=True, quota="TagsPerUser")
+        boundary_arn = self._boundary_arn(account, boundary) if boundary else None
+        key = self._user_key(account, name)
+        if self.db.get(USER, key) is not None:
+            raise EntityAlreadyExistsException(f"User with name {name} already exists.")
+        if self.db.count(USER, f"{account}:") >= MAX_USERS_PER_ACCOUNT:
+            raise LimitExceededException(f"Cannot exceed quota for UsersPerAccount: {MAX_USERS_PER_ACCOUNT}")
+        doc: dict[str, Any] = {
+            "name": name,
+            "id": new_id(USER_ID_PREFIX),
+            "path": path,
+            "created": self._stamp(),
+            "tags": tag_list,
+            "attached": [],
+            "inline": {},
+            "keys": {},  # access key id -> {"status", "created"}; the secret lives in the credential store
+        }
+        if boundary_arn:
+            doc["boundary"] = boundary_arn
+        with self.db.transaction():
+            self.db.put(USER, key, doc)
+            if boundary_arn:
+                self.db.put(BOUNDARY, self._link_key(account, boundary_arn, _user_entity(name)), self._user_link(doc))
+        return self._user(account, doc)
+
+    def get_user(self, account: str, name: str) -> User:
+        return self._user(account, self._user_doc(account, name))
+
+    def caller_user(self, account: str, principal: str, user_id: str) -> User:
+        """The user whose access key signed a request: ``principal`` is ``user<path><name>``, ``user_id`` its id."""
+        name = principal.rsplit("/", 1)[-1]
+        doc = self.db.get(USER, self._user_key(account, name))
+        if doc is None or doc["id"] != user_id:
+            raise _user_not_found(name)
+        return self._user(account, doc)
+
+    def list_users(self, account: str, *, path_prefix: str | None = None, marker: str | None = None, max_items: int | None = None) -> Page[User]:
+        prefix = path_prefix or "/"
+        start = _unmark(marker) if marker else None
+        rows = self._scan(USER, f"{account}:", lambda doc: doc["path"].startswith(prefix), start=start)
+        return _page(((k, self._user(account, d)) for k, d in rows), marker, max_items)
+
+    def update_user(self, account: str, name: str, *, new_name: str | None = None, new_path: str | None = None) -> None:
+        """Rename or move a user: its key, ARN and links follow, and so do its access keys' principal."""
+        old_key = self._user_key(account, name)
+        doc = self._user_doc(account, name)
+        old_entity = _user_entity(doc["name"])
+        renamed = dict(doc, name=new_name or doc["name"], path=new_path or doc["path"])
+        new_key = self._user_key(account, renamed["name"])
+        if new_key != old_key and self.db.get(USER, new_key) is not None:
+            raise EntityAlreadyExistsException(f"User with name {renamed['name']} already exists.")
+        if (renamed["name"], renamed["path"]) == (doc["name"], doc["path"]):
+            return
+        entity, link = _user_entity(renamed["name"]), self._user_link(renamed)
+        principal = user_principal(renamed["path"], renamed["name"])
+        with self._keys_changing(list(doc["keys"])):
+            self.db.delete(USER, old_key)
+            self.db.put(USER, new_key, renamed)
+            for arn in doc["attached"]:
+                self.db.delete(ATTACHMENT, self._link_key(account, arn, old_entity))
+                self.db.put(ATTACHMENT, self._link_key(account, arn, entity), link)
+            if doc.get("boundary"):
+                self.db.delete(BOUNDARY, self._link_key(account, doc["boundary"], old_entity))
+                self.db.put(BOUNDARY, self._link_key(account, doc["boundary"], entity), link)
+            for key_id in doc["keys"]:
+                self.db.put(ACCESS_KEY, key_id, {"account": account, "user": renamed["name"]})
+                self._store().set_user_key_principal(key_id, principal)
+
+    def delete_user(self, account: str, name: str) -> None:
+        doc = self._user_doc(account, name)
+        # the order of the checks is LocalStack's (recorded against AWS); DeleteUser's AWS message for each
+        if doc["attached"]:
+            raise DeleteConflictException("Cannot delete entity, must detach all policies first.")
+        if doc["inline"]:
+            raise DeleteConflictException("Cannot delete entity, must delete policies first.")
+        if doc["keys"]:
+            raise DeleteConflictException("Cannot delete entity, must delete access keys first.")
+        with self.db.transaction():
+            if doc.get("boundary"):
+                self.db.delete(BOUNDARY, self._link_key(account, doc["boundary"], _user_entity(doc["name"])))
+            self.db.delete(USER, self._user_key(account, name))
+
+    def tag_user(self, account: str, name: str, tags: list[Tag]) -> None:
+        holder = self._user_holder(account, name)
+        holder.doc["tags"] = self._merge_tags(holder.doc["tags"], tags, case_blind=True, quota="TagsPerUser")
+        self._save(holder)
+
+    def untag_user(self, account: str, name: str, keys: list[str]) -> None:
+        holder = self._user_holder(account, name)
+        holder.doc["tags"] = self._drop_tags(holder.doc["tags"], keys, case_blind=True)
+        self._save(holder)
+
+    def user_tags(self, account: str, name: str, *, marker: str | None = None, max_items: int | None = None) -> Page[Tag]:
+        return self._tag_page(self._user_doc(account, name)["tags"], marker, max_items)
+
+    def put_user_boundary(self, account: str, name: str, boundary: str) -> None:
+        self._put_boundary(account, self._user_holder(account, name), boundary)
+
+    def delete_user_boundary(self, account: str, name: str) -> None:
+        self._delete_boundary(account, self._user_holder(account, name))
+
+    def attach_user_policy(self, account: str, name: str, arn: str) -> None:
+        self._attach(account, self._user_holder(account, name), arn)
+
+    def detach_user_policy(self, account: str, name: str, arn: str) -> None:
+        self._detach(account, self._user_holder(account, name), arn)
+
+    def attached_user_policies(
+        self, account: str, name: str, *, path_prefix: str | None = None, marker: str | None = None, max_items: int | None = None
+    ) -> Page[AttachedPolicy]:
+        return self._attached(self._user_holder(account, name), path_prefix, marker, max_items)
+
+    def put_user_policy(self, account: str, name: str, policy_name: str, document: str) -> None:
+        self._put_inline(self._user_holder(account, name), policy_name, document)
+
+    def get_user_policy(self, account: str, name: str, policy_name: str) -> InlinePolicy:
+        return self._inline(self._user_holder(account, name), policy_name)
+
+    def delete_user_policy(self, account: str, name: str, policy_name: str) -> None:
+        self._delete_inline(self._user_holder(account, name), policy_name)
+
+    def user_policy_names(self, account: str, name: str, *, marker: str | None = None, max_items: int | None = None) -> Page[str]:
+        return self._inline_names(self._user_holder(account, name), marker, max_items)
+
+    # --- access keys: the secret and the active flag live in the credential store (``iam.key``), written in
+    # the same transaction as the user's document; ``iam.access_key`` maps a key id to its account and user.
+
+    def _store(self) -> CredentialStore:
+        if self.keys is None:
+            raise RuntimeError("this IAM engine has no credential store: access keys need one")
+        return self.keys
+
+    @contextmanager
+    def _keys_changing(self, key_ids: list[str]) -> Iterator[None]:
+        """A transaction that changes access keys: if it rolls back, the keys the credential store holds in
+        memory go back to what its documents say."""
+        try:
+            with self.db.transaction():
+                yield
+        except BaseException:
+            if self.keys is not None:
+                self.keys.forget_uncommitted(key_ids)
+            raise
+
+    @staticmethod
+    def _access_key(doc: dict[str, Any], key_id: str) -> AccessKey:
+        meta = doc["keys"][key_id]
+        return AccessKey(doc["name"], key_id, meta["status"], meta["created"])
+
+    @staticmethod
+    def _key_of(doc: dict[str, Any], key_id: str) -> dict[str, Any]:
+        meta: dict[str, Any] | None = doc["keys"].get(key_id)
+        if meta is None:
+            raise NoSuchEntityException(f"The Access Key with id {key_id} cannot be found.")
+        return meta
+
+    def create_access_key(self, account: str, name: str) -> AccessKey:
+        store = self._store()
+        holder = self._user_holder(account, name)
+        doc = holder.doc
+        if len(doc["keys"]) >= MAX_ACCESS_KEYS_PER_USER:
+            raise LimitExceededException(f"Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS_PER_USER}")
+        created: list[str] = []
+        now = self._stamp()
+        with self._keys_changing(created):
+            creds = store.create_user_key(user_principal(doc["path"], doc["name"]), doc["id"])
+            created.append(creds.access_key_id)
+            doc["keys"][creds.access_key_id] = {"status": ACTIVE, "created": now}
+            self._save(holder)
+            self.db.put(ACCESS_KEY, creds.access_key_id, {"account": account, "user": doc["name"]})
+        return AccessKey(doc["name"], creds.access_key_id, ACTIVE, now, creds.secret_access_key)
+
+    def access_keys(self, account: str, name: str, *, marker: str | None = None, max_items: int | None = None) -> Page[AccessKey]:
+        doc = self._user_doc(account, name)
+        entries = sorted((f"{meta['created']:012d}{key_id}", self._access_key(doc, key_id)) for key_id, meta in doc["keys"].items())
+        return _page(entries, marker, max_items)
+
+    def update_access_key(self, account: str, name: str, key_id: str, status: str) -> None:
+        if status not in (ACTIVE, INACTIVE):
+            # the model's enum has "Expired" too, which only AWS sets
+            raise InvalidInputException(f"Invalid status {status}: an access key is Active or Inactive.")
+        holder = self._user_holder(account, name)
+        meta = self._key_of(holder.doc, key_id)
+        if meta["status"] == status:
+            return
+        store = self._store()
+        with self._keys_changing([key_id]):
+            meta["status"] = status
+            self._save(holder)
+            store.set_user_key_active(key_id, status == ACTIVE)
+
+    def delete_access_key(self, account: str, name: str, key_id: str) -> None:
+        holder = self._user_holder(account, name)
+        self._key_of(holder.doc, key_id)
+        store = self._store()
+        with self._keys_changing([key_id]):
+            del holder.doc["keys"][key_id]
+            self._save(holder)
+            self.db.delete(ACCESS_KEY, key_id)
+            store.delete_user_key(key_id)
+
+    def access_key_owner(self, account: str, key_id: str) -> str | None:
+        """The name of the user an access key belongs to in ``account``, or None."""
+        index = self.db.get(ACCESS_KEY, key_id)
+        return None if index is None or index["account"] != account else str(index["user"])
+
+    def account_created(self, account: str) -> int:
+        """When Nimbus first answered for the account's root user (GetUser's CreateDate for root), kept."""
+        self.db.insert(ACCOUNT, account, {"created": self._stamp()})
+        doc = self.db.get(ACCOUNT, account)
+        return int(doc["created"]) if doc is not None else self._stamp()
 
     # --- managed policies -------------------------------------------------------------------------
 
@@ -746,8 +1128,8 @@ class Iam:
         usage: str | None = None,
         marker: str | None = None,
         max_items: int | None = None,
-    ) -> Page[PolicyRole]:
-        """The roles a policy is attached to or bounds (Nimbus has no users or groups)."""
+    ) -> Page[PolicyRole | PolicyUser]:
+        """The roles and users a policy is attached to or bounds (Nimbus has no groups)."""
         parsed = self._parse(arn)
         if parsed.aws_managed:
             known = aws_managed.lookup(arn)
@@ -757,16 +1139,23 @@ class Iam:
         else:
             _, doc = self._local(account, arn, lambda: _not_found(arn))
             canonical = policy_arn(account, doc["path"], doc["name"])
-        if entity_filter not in (None, "Role"):
+        if entity_filter not in (None, "Role", "User"):
             return Page([])
         kinds = {"PermissionsPolicy": [ATTACHMENT], "PermissionsBoundary": [BOUNDARY]}.get(usage or "", [ATTACHMENT, BOUNDARY])
         prefix = f"{account}|{canonical}|"
         path = path_prefix or "/"
-        roles: dict[str, PolicyRole] = {}
+
+        def keep(link: dict[str, Any]) -> bool:
+            if entity_filter is not None and ("user" in link) != (entity_filter == "User"):
+                return False
+            return bool(link["path"].startswith(path))
+
+        entities: dict[str, PolicyRole | PolicyUser] = {}
         for kind in kinds:
-            for key, link in self._scan(kind, prefix, lambda d: d["path"].startswith(path)):
-                roles[key[len(prefix):]] = PolicyRole(link["role"], link["role_id"])
-        return _page(sorted(roles.items(), key=lambda e: e[0]), marker, max_items)
+            for key, link in self._scan(kind, prefix, keep):
+                entity = PolicyUser(link["user"], link["user_id"]) if "user" in link else PolicyRole(link["role"], link["role_id"])
+                entities[key] = entity  # the key after the prefix: the entity
+        return _page(sorted(entities.items(), key=lambda e: e[0]), marker, max_items)
 
     # --- scanning ------------------------------------------------------------------------------------
 

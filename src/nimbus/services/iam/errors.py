@@ -62,3 +62,11 @@ class AccessDeniedException(IamError):
 
     code = "AccessDenied"
     status = 403
+
+
+class InvalidClientTokenIdException(IamError):
+    """Not an IAM-modeled error but what IAM answers to GetSessionToken credentials (it refuses those without
+    MFA, and Nimbus has no MFA)."""
+
+    code = "InvalidClientTokenId"
+    status = 403

@@ -1,8 +1,9 @@
-"""IAM names: role and policy ARNs (global: no region), policy-ARN parsing, unique ids (pure).
+"""IAM names: role, user and policy ARNs (global: no region), policy-ARN parsing, unique ids (pure).
 
-IAM ARNs are ``arn:aws:iam::<account>:role<path><name>`` and ``arn:aws:iam::<account>:policy<path><name>``;
-AWS-managed policies use the account ``aws``. Ids are a 4-letter type prefix and 17 upper-case letters and
-digits, as AWS's look (AROA… roles, ANPA… managed policies).
+IAM ARNs are ``arn:aws:iam::<account>:role<path><name>``, ``…:user<path><name>`` and
+``arn:aws:iam::<account>:policy<path><name>``; AWS-managed policies use the account ``aws``. Ids are a
+4-letter type prefix and 17 upper-case letters and digits, as AWS's look (AROA… roles, AIDA… users, ANPA…
+managed policies).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from nimbus import arn
 
 AWS_ACCOUNT = "aws"  # the account part of AWS-managed policy ARNs
 ROLE_ID_PREFIX = "AROA"
+USER_ID_PREFIX = "AIDA"
 POLICY_ID_PREFIX = "ANPA"
 ID_CHARS = string.ascii_uppercase + string.digits
 ID_LENGTH = 17
@@ -49,6 +51,15 @@ def parse_policy_arn(text: str) -> PolicyArn | None:
 
 def role_arn(account: str, path: str, name: str) -> str:
     return arn.build("iam", "", account, f"role{path}{name}")
+
+
+def user_arn(account: str, path: str, name: str) -> str:
+    return arn.build("iam", "", account, f"user{path}{name}")
+
+
+def user_principal(path: str, name: str) -> str:
+    """The principal a user's keys carry in the credential store (``Credentials.arn`` builds the ARN from it)."""
+    return f"user{path}{name}"
 
 
 def policy_arn(account: str, path: str, name: str) -> str:
