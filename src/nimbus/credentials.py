@@ -8,6 +8,7 @@ were issued to die with the server.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import string
@@ -54,7 +55,8 @@ def _new_key_id(prefix: str) -> str:
 
 
 def _new_secret() -> str:
-    return secrets.token_urlsafe(30)[:40]
+    """40 characters of base64, as AWS's secret access keys look (letters, digits, ``/`` and ``+``)."""
+    return base64.b64encode(secrets.token_bytes(30)).decode("ascii")
 
 
 def load_or_create_root(data_dir: Path, access_key_id: str | None, secret: str | None) -> tuple[Credentials, bool]:
