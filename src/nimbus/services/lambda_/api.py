@@ -321,8 +321,9 @@ class LambdaApi:
 
     # --- invoke ---------------------------------------------------------------------------------
 
-    async def invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        result = await self.engine.invoke(
+    async def _invoke(self, ctx: RequestContext, params: dict[str, Any]) -> Any:
+        """The one invoke path, for Invoke and InvokeWithResponseStream (same members)."""
+        return await self.engine.invoke(
             params["FunctionName"],
             params.get("Payload") or b"",
             invocation_type=params.get("InvocationType") or "RequestResponse",
@@ -333,6 +334,9 @@ class LambdaApi:
             account_id=ctx.account_id,
             request_id=ctx.request_id,
         )
+
+    async def invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        result = await self._invoke(ctx, params)
         out: dict[str, Any] = {"StatusCode": result.status_code}
         if result.status_code == 200:
             out["Payload"] = result.payload
@@ -348,18 +352,7 @@ class LambdaApi:
         whole (buffered), so the stream carries it as one PayloadChunk, then InvokeComplete: what AWS sends
         for a function that does not stream. A function error sends no chunk: InvokeComplete carries its
         type (ErrorCode) and the error document (ErrorDetails)."""
-        invocation_type = params.get("InvocationType") or "RequestResponse"
-        result = await self.engine.invoke(
-            params["FunctionName"],
-            params.get("Payload") or b"",
-            invocation_type=invocation_type,
-            qualifier=params.get("Qualifier"),
-            client_context=params.get("ClientContext"),
-            log_type=params.get("LogType") or "None",
-            region=ctx.region,
-            account_id=ctx.account_id,
-            request_id=ctx.request_id,
-        )
+        result = await self._invoke(ctx, params)
         out: dict[str, Any] = {"StatusCode": result.status_code}
         if result.status_code != 200:
             return out  # DryRun: 204, no stream
