@@ -23,6 +23,7 @@ CLIENT_COMMANDS: dict[str, tuple[str, str]] = {
     "functions": ("nimbus.cli.functions", "list, deploy and invoke Lambda functions"),
     "logs": ("nimbus.cli.logs", "print (and follow) a function's log"),
     "trigger": ("nimbus.cli.trigger", "add a trigger to a function (http: an API Gateway URL, as the console's Add trigger)"),
+    "user": ("nimbus.cli.user", "create an IAM user (when missing) and a new access key; print its export lines"),
 }
 
 

@@ -204,3 +204,27 @@ def test_nimbus_credentials_prints_working_export_lines(local: Local) -> None:
     assert f"export AWS_ENDPOINT_URL={live}\n" in nimbus(local, "credentials", cwd=local.project, AWS_ENDPOINT_URL=live).stdout
     cp = nimbus(local, "credentials")
     assert cp.returncode == 1 and "no credentials in .nimbus" in cp.stderr and cp.stdout == "", cp
+
+
+def test_nimbus_user_gives_a_person_working_keys_of_their_own(local: Local) -> None:
+    """`nimbus user NAME` (signed with the stored root keys) creates the user and a key; its lines, evaluated by a
+    shell with nothing else set, are enough for any client; a third key is the quota error in one line."""
+    live = local.server.endpoint
+    cp = nimbus(local, "user", "alice", "--endpoint-url", live, "--region", "us-east-2", cwd=local.project)
+    assert cp.returncode == 0, cp
+    lines = cp.stdout.splitlines()
+    assert [line.split("=", 1)[0] for line in lines] == [
+        "export AWS_ENDPOINT_URL", "export AWS_ACCESS_KEY_ID", "export AWS_SECRET_ACCESS_KEY", "export AWS_DEFAULT_REGION"]
+    assert "created user arn:aws:iam::000000000000:user/alice" in cp.stderr
+    key = lines[1].split("=", 1)[1]
+    assert key.startswith("AKIA") and key != local.access_key
+    script = (f'eval "$("{sys.executable}" -m nimbus user alice --endpoint-url {live})" && '
+              f'aws() {{ "{Path(sys.executable).parent / "aws"}" "$@"; }}; aws sts get-caller-identity --query Arn --output text')
+    # the second key comes from an existing user; the shell that evaluates it has only those four variables (the
+    # nimbus command itself signs with the root keys stored in ./.nimbus)
+    sh = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120, cwd=local.project, env=local.isolated)
+    assert sh.returncode == 0 and sh.stdout.strip() == "arn:aws:iam::000000000000:user/alice", sh
+    assert "existing user" in sh.stderr
+    third = nimbus(local, "user", "alice", "--endpoint-url", live, cwd=local.project)
+    assert third.returncode == 1 and "LimitExceeded" in third.stderr and "AccessKeysPerUser" in third.stderr, third
+    assert len(third.stderr.strip().splitlines()) == 1 and third.stdout == ""
