@@ -104,6 +104,7 @@ class CredentialStore:
         self.account_id = account_id
         self._keys: dict[str, Credentials] = {self.root.access_key_id: self.root}
         self._metadata: Any = None
+        self._next_sweep = 0.0  # time.time() after which issue() drops the expired sessions
 
     def bind(self, metadata: Any, now: float | None = None) -> None:
         """Keep durable sessions in ``metadata`` (a MetadataStore); load the unexpired ones, drop the rest."""
@@ -207,7 +208,28 @@ class CredentialStore:
             }
             self._metadata.put(self.KIND, creds.access_key_id, doc)
         self._keys[creds.access_key_id] = creds
+        if creds.expires_at is not None and creds.expires_at - ttl_seconds >= self._next_sweep:
+            self.sweep(creds.expires_at - ttl_seconds)
         return creds
+
+    SWEEP_EVERY_S = 300.0
+
+    def sweep(self, now: float | None = None) -> int:
+        """Forget the expired temporary keys (in memory, and the durable sessions' documents), so a script that
+        assumes roles in a loop does not grow the server for ever. Run by issue() at most every 5 minutes.
+        Returns how many were dropped."""
+        now = time.time() if now is None else now
+        self._next_sweep = now + self.SWEEP_EVERY_S
+        expired = [k for k, c in self._keys.items() if c.expired(now)]
+        for key in expired:
+            self._keys.pop(key, None)
+        if self._metadata is not None:
+            stale = [key for key, doc in self._metadata.list(self.KIND) if doc["e"] <= now]
+            if stale:
+                with self._metadata.transaction():
+                    for key in stale:
+                        self._metadata.delete(self.KIND, key)
+        return len(expired)
 
     def revoke(self, access_key_id: str) -> None:
         if access_key_id != self.root.access_key_id:

@@ -57,3 +57,19 @@ def test_expired_sessions_are_dropped_at_bind(tmp_path: Path) -> None:
         assert db.count(CredentialStore.KIND) == 0
     finally:
         db.close()
+
+
+def test_expired_sessions_are_swept_while_serving(tmp_path: Path) -> None:
+    db = SqliteMetadataStore(tmp_path / "metadata.db")
+    try:
+        s = store(db)
+        for _ in range(5):
+            s.issue("assumed-role/r/s", 1, durable=True)
+            s.issue("assumed-role/f/fn", 1)
+        live = s.issue("assumed-role/r/live", 3600, durable=True)
+        assert db.count(CredentialStore.KIND) == 6
+        assert s.sweep(now=time.time() + 5) == 10  # the ten one-second keys, in memory and on disk
+        assert db.count(CredentialStore.KIND) == 1 and s.lookup(live.access_key_id) == live
+        assert s.lookup(s.root.access_key_id) == s.root
+    finally:
+        db.close()
