@@ -1,8 +1,8 @@
 """IamApi: the IAM operations Nimbus serves (query protocol), shape in → engine → shape out.
 
-Roles, users and their access keys, managed policies (with versions and tags), inline policies and
-attachments; any other IAM operation (groups, login profiles, instance profiles...) has no method here and
-answers 501.
+Roles, users and their access keys, groups and their members, managed policies (with versions and tags),
+inline policies and attachments; any other IAM operation (login profiles, instance profiles...) has no
+method here and answers 501.
 
 Two wire details live here, not in the engine:
 
@@ -24,7 +24,20 @@ from urllib.parse import quote
 
 from nimbus.errors import NotImplementedOperation
 from nimbus.services.base import RequestContext
-from nimbus.services.iam.engine import AccessKey, Iam, Page, Policy, PolicyRole, PolicyVersion, Role, Tag, User
+from nimbus.services.iam.engine import (
+    AccessKey,
+    Group,
+    Iam,
+    Page,
+    Policy,
+    PolicyGroup,
+    PolicyRole,
+    PolicyUser,
+    PolicyVersion,
+    Role,
+    Tag,
+    User,
+)
 from nimbus.services.iam.errors import (
     AccessDeniedException,
     IamValidationError,
@@ -99,6 +112,10 @@ def _user(user: User, view: str) -> Out:
         if user.tags:
             out["Tags"] = _tags_out(user.tags)
     return out
+
+
+def _group(group: Group) -> Out:
+    return {"Path": group.path, "GroupName": group.name, "GroupId": group.group_id, "Arn": group.arn, "CreateDate": _when(group.created)}
 
 
 def _access_key(key: AccessKey) -> Out:
@@ -371,9 +388,10 @@ class IamApi:
             max_items=params.get("MaxItems"),
         )
         roles = [{"RoleName": e.name, "RoleId": e.role_id} for e in page.items if isinstance(e, PolicyRole)]
-        users = [{"UserName": e.name, "UserId": e.user_id} for e in page.items if not isinstance(e, PolicyRole)]
+        users = [{"UserName": e.name, "UserId": e.user_id} for e in page.items if isinstance(e, PolicyUser)]
+        groups = [{"GroupName": e.name, "GroupId": e.group_id} for e in page.items if isinstance(e, PolicyGroup)]
         out = _paged(page, "PolicyRoles", roles)
-        out.update(PolicyGroups=[], PolicyUsers=users)
+        out.update(PolicyGroups=groups, PolicyUsers=users)
         return out
 
     # --- users --------------------------------------------------------------------------------------
@@ -465,6 +483,84 @@ class IamApi:
 
     async def list_user_policies(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
         page = self.engine.user_policy_names(ctx.account_id, params["UserName"], marker=params.get("Marker"), max_items=params.get("MaxItems"))
+        return _paged(page, "PolicyNames", page.items)
+
+    # --- groups -------------------------------------------------------------------------------------------
+
+    async def create_group(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        group = self.engine.create_group(ctx.account_id, params["GroupName"], path=params.get("Path") or "/")
+        return {"Group": _group(group)}
+
+    async def get_group(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        group, page = self.engine.get_group(
+            ctx.account_id, params["GroupName"], marker=params.get("Marker"), max_items=params.get("MaxItems")
+        )
+        out = _paged(page, "Users", [_user(u, "list") for u in page.items])
+        out["Group"] = _group(group)
+        return out
+
+    async def list_groups(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        page = self.engine.list_groups(
+            ctx.account_id, path_prefix=params.get("PathPrefix"), marker=params.get("Marker"), max_items=params.get("MaxItems")
+        )
+        return _paged(page, "Groups", [_group(g) for g in page.items])
+
+    async def update_group(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.update_group(
+            ctx.account_id, params["GroupName"], new_name=params.get("NewGroupName"), new_path=params.get("NewPath")
+        )
+        return {}
+
+    async def delete_group(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.delete_group(ctx.account_id, params["GroupName"])
+        return {}
+
+    async def add_user_to_group(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.add_user_to_group(ctx.account_id, params["GroupName"], params["UserName"])
+        return {}
+
+    async def remove_user_from_group(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.remove_user_from_group(ctx.account_id, params["GroupName"], params["UserName"])
+        return {}
+
+    async def list_groups_for_user(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        page = self.engine.groups_for_user(ctx.account_id, params["UserName"], marker=params.get("Marker"), max_items=params.get("MaxItems"))
+        return _paged(page, "Groups", [_group(g) for g in page.items])
+
+    # --- group policies -------------------------------------------------------------------------------
+
+    async def attach_group_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.attach_group_policy(ctx.account_id, params["GroupName"], params["PolicyArn"])
+        return {}
+
+    async def detach_group_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.detach_group_policy(ctx.account_id, params["GroupName"], params["PolicyArn"])
+        return {}
+
+    async def list_attached_group_policies(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        page = self.engine.attached_group_policies(
+            ctx.account_id,
+            params["GroupName"],
+            path_prefix=params.get("PathPrefix"),
+            marker=params.get("Marker"),
+            max_items=params.get("MaxItems"),
+        )
+        return _paged(page, "AttachedPolicies", [{"PolicyName": p.name, "PolicyArn": p.arn} for p in page.items])
+
+    async def put_group_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.put_group_policy(ctx.account_id, params["GroupName"], params["PolicyName"], params["PolicyDocument"])
+        return {}
+
+    async def get_group_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        policy = self.engine.get_group_policy(ctx.account_id, params["GroupName"], params["PolicyName"])
+        return {"GroupName": policy.owner, "PolicyName": policy.name, "PolicyDocument": _document(policy.document)}
+
+    async def delete_group_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.delete_group_policy(ctx.account_id, params["GroupName"], params["PolicyName"])
+        return {}
+
+    async def list_group_policies(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        page = self.engine.group_policy_names(ctx.account_id, params["GroupName"], marker=params.get("Marker"), max_items=params.get("MaxItems"))
         return _paged(page, "PolicyNames", page.items)
 
     # --- access keys ------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Documents are stored as the text sent and never evaluated. Three kinds are check
 
 * ``TRUST``    a role's AssumeRolePolicyDocument: needs Principal, refuses Resource, only sts:AssumeRole*
                actions; any JSON error reads "This policy contains invalid Json".
-* ``INLINE``   a role's PutRolePolicy or a user's PutUserPolicy document: an identity policy (no Principal, needs Action and
+* ``INLINE``   a PutRolePolicy, PutUserPolicy or PutGroupPolicy document: an identity policy (no Principal, needs Action and
                Resource); Version 2008-10-17, 2012-10-17 or absent.
 * ``MANAGED``  CreatePolicy / CreatePolicyVersion: as INLINE, and Version must be 2012-10-17
                ("Policy document must be version 2012-10-17 or greater.", AWS-validated).
@@ -31,6 +31,7 @@ MAX_TRUST_POLICY_CHARS = 2048  # "Role trust policy length"
 MAX_MANAGED_POLICY_CHARS = 6144  # "Managed policy length"
 MAX_ROLE_INLINE_CHARS = 10240  # "Role policy length": all of a role's inline policies together
 MAX_USER_INLINE_CHARS = 2048  # "User policy length": all of a user's inline policies together
+MAX_GROUP_INLINE_CHARS = 5120  # "Group policy length": all of a group's inline policies together
 
 _WHITESPACE = re.compile(r"\s+")
 _VENDOR = re.compile(r"[a-zA-Z0-9\-.]+")

@@ -1,5 +1,5 @@
 """Roles, users and their access keys, managed and inline policies and attachments of one account, as
-metadata documents.
+metadata documents (groups and memberships: ``groups``; what roles, users and groups share: ``holders``).
 
 IAM is global: everything is keyed by account, never by region. Names are unique and looked up
 case-insensitively (IAM: "names are not distinguished by case") and kept in the case given.
@@ -8,14 +8,16 @@ Documents (kind → key):
 
     iam.role        <account>:<role name, lower case>      the role, its tags, attached ARNs, inline policies
     iam.user        <account>:<user name, lower case>      the user, its tags, attached ARNs, inline policies,
-                                                           its access keys' status and creation date
+                                                           its access keys' status and creation date, its groups
+    iam.group       <account>:<group name, lower case>     the group, its attached ARNs, inline policies
+    iam.member      <account>|<group>|<user>               a user's membership of a group (lower case)
     iam.policy      <account>:<policy name, lower case>    a customer-managed policy and its versions
-    iam.attachment  <account>|<policy ARN>|<entity>        a managed policy attached to a role or a user
+    iam.attachment  <account>|<policy ARN>|<entity>        a managed policy attached to a role, user or group
     iam.boundary    <account>|<policy ARN>|<entity>        a policy used as a role's or user's boundary
     iam.access_key  <access key id>                        the account and user an access key belongs to
     iam.account     <account>                              when the account's root user was first seen
 
-where <entity> is the role name, or ``user/<user name>``, in lower case. Attachments are documents of
+where <entity> is the role name, ``user/<user name>`` or ``group/<group name>``, in lower case. Attachments are documents of
 their own so a policy's AttachmentCount is a count of keys (always right) and ListEntitiesForPolicy a
 prefix scan; a change touching several documents is one transaction. A user's access keys are real: the
 credential store (``nimbus.credentials``) keeps their secrets and active flag in its own ``iam.key``
@@ -24,13 +26,10 @@ checks them, nothing evaluates them.
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from nimbus.services.iam import aws_managed, documents
 from nimbus.services.iam.documents import Kind
@@ -38,11 +37,32 @@ from nimbus.services.iam.errors import (
     AccessDeniedException,
     DeleteConflictException,
     EntityAlreadyExistsException,
-    IamValidationError,
     InvalidInputException,
     LimitExceededException,
     NoSuchEntityException,
-    PolicyNotAttachableException,
+)
+from nimbus.services.iam.groups import Group, Groups, PolicyGroup
+from nimbus.services.iam.holders import (
+    ACCESS_KEY,
+    ACCOUNT,
+    ATTACHMENT,
+    BOUNDARY,
+    GROUP,
+    MAX_MANAGED_POLICIES_PER_ROLE,
+    MAX_MANAGED_POLICIES_PER_USER,
+    MEMBER,
+    POLICY,
+    ROLE,
+    USER,
+    AttachedPolicy,
+    Holder,
+    InlinePolicy,
+    Tag,
+    User,
+    not_found,
+    tags_of,
+    user_entity,
+    user_not_found,
 )
 from nimbus.services.iam.names import (
     POLICY_ID_PREFIX,
@@ -50,47 +70,32 @@ from nimbus.services.iam.names import (
     USER_ID_PREFIX,
     PolicyArn,
     new_id,
-    parse_policy_arn,
     policy_arn,
     role_arn,
-    user_arn,
     user_principal,
 )
-from nimbus.storage import MetadataStore
+from nimbus.services.iam.paging import DEFAULT_MAX_ITEMS, Page
+from nimbus.services.iam.paging import page as _page
+from nimbus.services.iam.paging import unmark as _unmark
 
 if TYPE_CHECKING:
     from nimbus.credentials import CredentialStore
 
-ROLE = "iam.role"
-POLICY = "iam.policy"
-ATTACHMENT = "iam.attachment"
-BOUNDARY = "iam.boundary"
-USER = "iam.user"
-ACCESS_KEY = "iam.access_key"
-ACCOUNT = "iam.account"
+__all__ = [  # what the api and tests take from here; groups, holders and paging define some of them
+    "ACCESS_KEY", "ACCOUNT", "ATTACHMENT", "BOUNDARY", "DEFAULT_MAX_ITEMS", "GROUP", "MAX_MANAGED_POLICIES_PER_ROLE",
+    "MAX_MANAGED_POLICIES_PER_USER", "MEMBER", "POLICY", "ROLE", "USER", "AccessKey", "AttachedPolicy", "Group", "Iam",
+    "InlinePolicy", "Page", "Policy", "PolicyGroup", "PolicyRole", "PolicyUser", "PolicyVersion", "Role", "Tag", "User",
+]
 
 # IAM quotas (IAM object quotas; defaults)
 MAX_ROLES_PER_ACCOUNT = 1000
 MAX_USERS_PER_ACCOUNT = 5000
 MAX_POLICIES_PER_ACCOUNT = 1500
-MAX_MANAGED_POLICIES_PER_ROLE = 10
-MAX_MANAGED_POLICIES_PER_USER = 10
 MAX_ACCESS_KEYS_PER_USER = 2
 MAX_TAGS = 50
 MAX_POLICY_VERSIONS = 5
 DEFAULT_MAX_SESSION_S = 3600
-DEFAULT_MAX_ITEMS = 100  # every List* operation's MaxItems default
-SCAN_CHUNK = 256
-SERVICE_ROLE_POLICY_PATH = "/aws-service-role/"  # AWS policies only service-linked roles may carry
 ACTIVE, INACTIVE = "Active", "Inactive"  # an access key's Status
-
-T = TypeVar("T")
-
-
-@dataclass(slots=True, frozen=True)
-class Tag:
-    key: str
-    value: str
 
 
 @dataclass(slots=True, frozen=True)
@@ -131,12 +136,6 @@ class PolicyVersion:
 
 
 @dataclass(slots=True, frozen=True)
-class AttachedPolicy:
-    name: str
-    arn: str
-
-
-@dataclass(slots=True, frozen=True)
 class PolicyRole:
     name: str
     role_id: str
@@ -149,29 +148,6 @@ class PolicyUser:
 
 
 @dataclass(slots=True, frozen=True)
-class InlinePolicy:
-    owner: str  # the role's or the user's name
-    name: str
-    document: str
-
-
-@dataclass(slots=True, frozen=True)
-class User:
-    name: str
-    user_id: str
-    arn: str
-    path: str
-    created: float
-    boundary: str | None
-    tags: tuple[Tag, ...]
-
-    @property
-    def principal(self) -> str:
-        """Whom the user's access keys speak for in the credential store: ``user<path><name>``."""
-        return user_principal(self.path, self.name)
-
-
-@dataclass(slots=True, frozen=True)
 class AccessKey:
     user: str
     access_key_id: str
@@ -180,117 +156,23 @@ class AccessKey:
     secret: str | None = None  # only CreateAccessKey's answer carries it
 
 
-@dataclass(slots=True)
-class _Holder:
-    """A role or a user, as permissions boundaries, attached and inline policies see it."""
-
-    kind: str  # ROLE or USER
-    key: str  # its document's key
-    doc: dict[str, Any]
-    entity: str  # the entity part of its attachment and boundary keys: "<role>" or "user/<user>"
-    link: dict[str, Any]  # what ListEntitiesForPolicy answers of it
-
-
-@dataclass(slots=True, frozen=True)
-class _Limits:
-    noun: str
-    managed: int
-    managed_quota: str
-    inline_chars: int
-    service_role_policy: str  # PolicyNotAttachable's message for an /aws-service-role/ policy
-
-
-_LIMITS = {
-    ROLE: _Limits(
-        "role", MAX_MANAGED_POLICIES_PER_ROLE, "PoliciesPerRole", documents.MAX_ROLE_INLINE_CHARS,
-        "Cannot attach a Service Role Policy to a Customer Role.",
-    ),
-    USER: _Limits(
-        "user", MAX_MANAGED_POLICIES_PER_USER, "PoliciesPerUser", documents.MAX_USER_INLINE_CHARS,
-        "Cannot attach a Service Role Policy to an IAM user.",
-    ),
-}
-
-
-@dataclass(slots=True, frozen=True)
-class Page(Generic[T]):
-    """One page of a List* answer; ``marker`` is set (and IsTruncated true) when more follow."""
-
-    items: list[T]
-    marker: str | None = None
-
-
-# --- paging: a marker is the last returned item's sort key, opaque to clients ------------------------
-
-
-def _mark(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode()
-
-
-def _unmark(marker: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInputException("Invalid Marker.") from None
-
-
-def _page(entries: Iterable[tuple[str, T]], marker: str | None, max_items: int | None) -> Page[T]:
-    """A page of ``entries`` (ascending by key) after the marker's key."""
-    after = _unmark(marker) if marker else None
-    limit = max_items or DEFAULT_MAX_ITEMS
-    items: list[T] = []
-    last = ""
-    for key, value in entries:
-        if after is not None and key <= after:
-            continue
-        if len(items) == limit:
-            return Page(items, _mark(last))
-        items.append(value)
-        last = key
-    return Page(items)
-
-
-def _tags(raw: list[list[str]]) -> tuple[Tag, ...]:
-    return tuple(Tag(k, v) for k, v in raw)
-
-
 def _role_not_found(name: str) -> NoSuchEntityException:
     return NoSuchEntityException(f"The role with name {name} cannot be found.")
 
 
-def _user_not_found(name: str) -> NoSuchEntityException:
-    return NoSuchEntityException(f"The user with name {name} cannot be found.")
-
-
-def _user_entity(name: str) -> str:
-    """A user's part of attachment and boundary keys (a role's is its name, which has no "/")."""
-    return f"user/{name}"
-
-
-def _not_found(arn: str) -> NoSuchEntityException:
-    return NoSuchEntityException(f"Policy {arn} was not found.")
-
-
-def _not_attachable(arn: str) -> NoSuchEntityException:
-    return NoSuchEntityException(f"Policy {arn} does not exist or is not attachable.")
+def _entity_kind(link: dict[str, Any]) -> str:
+    """Which EntityFilter an attachment or boundary document's entity answers to."""
+    return "User" if "user" in link else "Group" if "group" in link else "Role"
 
 
 def _no_version(arn: str, version: str) -> NoSuchEntityException:
     return NoSuchEntityException(f"Policy {arn} version {version} does not exist or is not attachable.")
 
 
-class Iam:
-    """The IAM engine. Synchronous: every operation is a few metadata reads and one transaction."""
+class Iam(Groups):
+    """The IAM engine. Synchronous: every operation is a few metadata reads and one transaction. Groups
+    (``groups.Groups``) and what roles, users and groups share (``holders.HolderStore``) are its bases."""
 
-    def __init__(
-        self, metadata: MetadataStore, *, keys: CredentialStore | None = None, clock_time: Callable[[], float] = time.time
-    ) -> None:
-        self.db = metadata
-        self.keys = keys  # users' access keys are real keys: the credential store accepts them
-        self.now = clock_time
-
-    def _stamp(self) -> int:
-        return int(self.now())  # IAM dates have whole seconds
 
     # --- roles ----------------------------------------------------------------------------------
 
@@ -316,7 +198,7 @@ class Iam:
             description=doc.get("description"),
             max_session=doc["max_session"],
             boundary=doc.get("boundary"),
-            tags=_tags(doc["tags"]),
+            tags=tags_of(doc["tags"]),
         )
 
     def create_role(
@@ -455,43 +337,13 @@ class Iam:
 
     # --- what roles and users share: boundaries, attached and inline policies -----------------------
     #
-    # A role or a user is a ``_Holder``: its document, where it is stored, and the entity part of its
+    # A role or a user is a ``Holder``: its document, where it is stored, and the entity part of its
     # attachment and boundary keys ("<role>" for a role, "user/<user>" for a user: no role name has a "/",
     # so the two never collide and a policy's AttachmentCount stays one count of keys).
 
-    def _role_holder(self, account: str, name: str) -> _Holder:
+    def _role_holder(self, account: str, name: str) -> Holder:
         doc = self._role_doc(account, name)
-        return _Holder(ROLE, self._role_key(account, name), doc, doc["name"], self._link(doc))
-
-    def _save(self, holder: _Holder) -> None:
-        self.db.put(holder.kind, holder.key, holder.doc)
-
-    def _boundary_arn(self, account: str, arn: str) -> str:
-        """The canonical ARN of a policy usable as a permissions boundary (InvalidInput, NoSuchEntity)."""
-        parsed = parse_policy_arn(arn)
-        if parsed is None:
-            raise InvalidInputException(f"ARN {arn} is not valid.")
-        found = self._attachable(account, parsed)
-        if found is None:
-            raise NoSuchEntityException(f"Scope ARN: {arn} does not exist or is not attachable.")
-        return found
-
-    def _put_boundary(self, account: str, holder: _Holder, boundary: str) -> None:
-        arn = self._boundary_arn(account, boundary)
-        doc = holder.doc
-        with self.db.transaction():
-            if doc.get("boundary"):
-                self.db.delete(BOUNDARY, self._link_key(account, doc["boundary"], holder.entity))
-            doc["boundary"] = arn
-            self.db.put(BOUNDARY, self._link_key(account, arn, holder.entity), holder.link)
-            self._save(holder)
-
-    def _delete_boundary(self, account: str, holder: _Holder) -> None:
-        if not holder.doc.get("boundary"):
-            return
-        with self.db.transaction():
-            self.db.delete(BOUNDARY, self._link_key(account, holder.doc.pop("boundary"), holder.entity))
-            self._save(holder)
+        return Holder(ROLE, self._role_key(account, name), doc, doc["name"], self._link(doc))
 
     def put_role_boundary(self, account: str, name: str, boundary: str) -> None:
         self._put_boundary(account, self._role_holder(account, name), boundary)
@@ -502,64 +354,8 @@ class Iam:
     # --- managed policies attached to roles and users ----------------------------------------------
 
     @staticmethod
-    def _link_key(account: str, arn: str, entity: str) -> str:
-        return f"{account}|{arn}|{entity.lower()}"
-
-    @staticmethod
     def _link(role_doc: dict[str, Any]) -> dict[str, Any]:
         return {"role": role_doc["name"], "role_id": role_doc["id"], "path": role_doc["path"]}
-
-    def _attachable(self, account: str, parsed: PolicyArn) -> str | None:
-        """The canonical ARN of an attachable policy, or None when there is no such policy.
-
-        Any well-formed AWS-managed ARN is attachable (Nimbus records, AWS's catalogue is not shipped);
-        a customer-managed one must exist in the caller's account.
-        """
-        if parsed.aws_managed:
-            known = aws_managed.lookup(parsed.arn)
-            return known.arn if known else parsed.arn
-        doc = self._policy_doc_for(account, parsed)
-        return None if doc is None else policy_arn(account, doc["path"], doc["name"])
-
-    def _attach(self, account: str, holder: _Holder, arn: str) -> None:
-        limits = _LIMITS[holder.kind]
-        doc = holder.doc
-        parsed = self._parse(arn)
-        canonical = self._attachable(account, parsed)
-        if canonical is None:
-            raise _not_attachable(arn)
-        if parsed.aws_managed and parsed.path.startswith(SERVICE_ROLE_POLICY_PATH):
-            raise PolicyNotAttachableException(limits.service_role_policy)
-        if canonical in doc["attached"]:
-            return  # attaching twice is not an error
-        if len(doc["attached"]) >= limits.managed:
-            raise LimitExceededException(f"Cannot exceed quota for {limits.managed_quota}: {limits.managed}")
-        doc["attached"].append(canonical)
-        with self.db.transaction():
-            self.db.put(ATTACHMENT, self._link_key(account, canonical, holder.entity), holder.link)
-            self._save(holder)
-
-    def _detach(self, account: str, holder: _Holder, arn: str) -> None:
-        doc = holder.doc
-        parsed = self._parse(arn)
-        attached = {a.lower(): a for a in doc["attached"]}
-        canonical = attached.get(parsed.arn.lower())
-        if canonical is None:
-            raise _not_found(arn)
-        doc["attached"].remove(canonical)
-        with self.db.transaction():
-            self.db.delete(ATTACHMENT, self._link_key(account, canonical, holder.entity))
-            self._save(holder)
-
-    @staticmethod
-    def _attached(holder: _Holder, path_prefix: str | None, marker: str | None, max_items: int | None) -> Page[AttachedPolicy]:
-        prefix = path_prefix or "/"
-        entries = []
-        for arn in holder.doc["attached"]:
-            parsed = parse_policy_arn(arn)
-            if parsed is not None and parsed.path.startswith(prefix):
-                entries.append((f"{parsed.name.lower()}\x00{arn}", AttachedPolicy(parsed.name, arn)))
-        return _page(sorted(entries, key=lambda e: e[0]), marker, max_items)
 
     def attach_role_policy(self, account: str, name: str, arn: str) -> None:
         self._attach(account, self._role_holder(account, name), arn)
@@ -573,33 +369,6 @@ class Iam:
         return self._attached(self._role_holder(account, name), path_prefix, marker, max_items)
 
     # --- inline policies of roles and users ---------------------------------------------------------
-
-    def _put_inline(self, holder: _Holder, policy_name: str, document: str) -> None:
-        limits = _LIMITS[holder.kind]
-        documents.check(document, Kind.INLINE)
-        inline = dict(holder.doc["inline"])
-        inline[policy_name] = document
-        if sum(documents.size(text) for text in inline.values()) > limits.inline_chars:
-            raise LimitExceededException(
-                f"Maximum policy size of {limits.inline_chars} bytes exceeded for {limits.noun} {holder.doc['name']}"
-            )
-        holder.doc["inline"] = inline
-        self._save(holder)
-
-    @staticmethod
-    def _inline(holder: _Holder, policy_name: str) -> InlinePolicy:
-        if policy_name not in holder.doc["inline"]:
-            raise NoSuchEntityException(f"The {_LIMITS[holder.kind].noun} policy with name {policy_name} cannot be found.")
-        return InlinePolicy(holder.doc["name"], policy_name, holder.doc["inline"][policy_name])
-
-    def _delete_inline(self, holder: _Holder, policy_name: str) -> None:
-        self._inline(holder, policy_name)
-        del holder.doc["inline"][policy_name]
-        self._save(holder)
-
-    @staticmethod
-    def _inline_names(holder: _Holder, marker: str | None, max_items: int | None) -> Page[str]:
-        return _page(((n, n) for n in sorted(holder.doc["inline"])), marker, max_items)
 
     def put_role_policy(self, account: str, name: str, policy_name: str, document: str) -> None:
         self._put_inline(self._role_holder(account, name), policy_name, document)
@@ -616,34 +385,12 @@ class Iam:
     # --- users ----------------------------------------------------------------------------------------
 
     @staticmethod
-    def _user_key(account: str, name: str) -> str:
-        return f"{account}:{name.lower()}"
-
-    def _user_doc(self, account: str, name: str) -> dict[str, Any]:
-        doc = self.db.get(USER, self._user_key(account, name))
-        if doc is None:
-            raise _user_not_found(name)
-        return doc
-
-    @staticmethod
     def _user_link(doc: dict[str, Any]) -> dict[str, Any]:
         return {"user": doc["name"], "user_id": doc["id"], "path": doc["path"]}
 
-    def _user_holder(self, account: str, name: str) -> _Holder:
+    def _user_holder(self, account: str, name: str) -> Holder:
         doc = self._user_doc(account, name)
-        return _Holder(USER, self._user_key(account, name), doc, _user_entity(doc["name"]), self._user_link(doc))
-
-    @staticmethod
-    def _user(account: str, doc: dict[str, Any]) -> User:
-        return User(
-            name=doc["name"],
-            user_id=doc["id"],
-            arn=user_arn(account, doc["path"], doc["name"]),
-            path=doc["path"],
-            created=doc["created"],
-            boundary=doc.get("boundary"),
-            tags=_tags(doc["tags"]),
-        )
+        return Holder(USER, self._user_key(account, name), doc, user_entity(doc["name"]), self._user_link(doc))
 
     def create_user(
         self, account: str, name: str, *, path: str = "/", boundary: str | None = None, tags: list[Tag] | None = None
@@ -670,7 +417,7 @@ class Iam:
         with self.db.transaction():
             self.db.put(USER, key, doc)
             if boundary_arn:
-                self.db.put(BOUNDARY, self._link_key(account, boundary_arn, _user_entity(name)), self._user_link(doc))
+                self.db.put(BOUNDARY, self._link_key(account, boundary_arn, user_entity(name)), self._user_link(doc))
         return self._user(account, doc)
 
     def get_user(self, account: str, name: str) -> User:
@@ -681,7 +428,7 @@ class Iam:
         name = principal.rsplit("/", 1)[-1]
         doc = self.db.get(USER, self._user_key(account, name))
         if doc is None or doc["id"] != user_id:
-            raise _user_not_found(name)
+            raise user_not_found(name)
         return self._user(account, doc)
 
     def list_users(self, account: str, *, path_prefix: str | None = None, marker: str | None = None, max_items: int | None = None) -> Page[User]:
@@ -694,14 +441,14 @@ class Iam:
         """Rename or move a user: its key, ARN and links follow, and so do its access keys' principal."""
         old_key = self._user_key(account, name)
         doc = self._user_doc(account, name)
-        old_entity = _user_entity(doc["name"])
+        old_entity = user_entity(doc["name"])
         renamed = dict(doc, name=new_name or doc["name"], path=new_path or doc["path"])
         new_key = self._user_key(account, renamed["name"])
         if new_key != old_key and self.db.get(USER, new_key) is not None:
             raise EntityAlreadyExistsException(f"User with name {renamed['name']} already exists.")
         if (renamed["name"], renamed["path"]) == (doc["name"], doc["path"]):
             return
-        entity, link = _user_entity(renamed["name"]), self._user_link(renamed)
+        entity, link = user_entity(renamed["name"]), self._user_link(renamed)
         principal = user_principal(renamed["path"], renamed["name"])
         with self._keys_changing(list(doc["keys"])):
             self.db.delete(USER, old_key)
@@ -715,19 +462,21 @@ class Iam:
             for key_id in doc["keys"]:
                 self.db.put(ACCESS_KEY, key_id, {"account": account, "user": renamed["name"]})
                 self._store().set_user_key_principal(key_id, principal)
+            self._move_memberships(account, doc, renamed)
 
     def delete_user(self, account: str, name: str) -> None:
         doc = self._user_doc(account, name)
-        # the order of the checks is LocalStack's (recorded against AWS); DeleteUser's AWS message for each
+        # the order of the checks is LocalStack's (recorded against AWS), then groups; DeleteUser's AWS message for each
         if doc["attached"]:
             raise DeleteConflictException("Cannot delete entity, must detach all policies first.")
         if doc["inline"]:
             raise DeleteConflictException("Cannot delete entity, must delete policies first.")
         if doc["keys"]:
             raise DeleteConflictException("Cannot delete entity, must delete access keys first.")
+        self._check_not_member(doc)  # AWS's DeleteUser reference lists group memberships last
         with self.db.transaction():
             if doc.get("boundary"):
-                self.db.delete(BOUNDARY, self._link_key(account, doc["boundary"], _user_entity(doc["name"])))
+                self.db.delete(BOUNDARY, self._link_key(account, doc["boundary"], user_entity(doc["name"])))
             self.db.delete(USER, self._user_key(account, name))
 
     def tag_user(self, account: str, name: str, tags: list[Tag]) -> None:
@@ -862,23 +611,6 @@ class Iam:
 
     # --- managed policies -------------------------------------------------------------------------
 
-    @staticmethod
-    def _policy_key(account: str, name: str) -> str:
-        return f"{account}:{name.lower()}"
-
-    @staticmethod
-    def _parse(arn: str) -> PolicyArn:
-        parsed = parse_policy_arn(arn)
-        if parsed is None:
-            raise IamValidationError(f"ARN {arn} is not valid.")
-        return parsed
-
-    def _policy_doc_for(self, account: str, parsed: PolicyArn) -> dict[str, Any] | None:
-        if parsed.aws_managed or parsed.account != account:
-            return None
-        doc = self.db.get(POLICY, self._policy_key(account, parsed.name))
-        return doc if doc is not None and doc["path"] == parsed.path else None
-
     def _local(self, account: str, arn: str, missing: Callable[[], Exception]) -> tuple[PolicyArn, dict[str, Any]]:
         """A customer-managed policy's document; AWS-managed ones cannot be changed by the caller."""
         parsed = self._parse(arn)
@@ -913,7 +645,7 @@ class Iam:
             created=doc["created"],
             # UpdateDate: the newest version's creation (IAM API reference, Policy data type)
             updated=max(v["created"] for v in doc["versions"].values()),
-            tags=_tags(doc["tags"]),
+            tags=tags_of(doc["tags"]),
         )
 
     def _aws_policy(self, account: str, known: aws_managed.AwsPolicy) -> Policy:
@@ -970,13 +702,13 @@ class Iam:
         if parsed.aws_managed:
             known = aws_managed.lookup(arn)
             if known is None:
-                raise _not_found(arn)
+                raise not_found(arn)
             return self._aws_policy(account, known)
-        _, doc = self._local(account, arn, lambda: _not_found(arn))
+        _, doc = self._local(account, arn, lambda: not_found(arn))
         return self._policy(account, doc)
 
     def delete_policy(self, account: str, arn: str) -> None:
-        parsed, doc = self._writable(account, arn, "DeletePolicy", lambda: _not_found(arn))
+        parsed, doc = self._writable(account, arn, "DeletePolicy", lambda: not_found(arn))
         canonical = policy_arn(account, doc["path"], doc["name"])
         if any(self._usage(account, canonical)):
             raise DeleteConflictException("Cannot delete a policy attached to entities.")
@@ -1032,7 +764,7 @@ class Iam:
         return f"{10**9 - number:010d}"
 
     def create_policy_version(self, account: str, arn: str, document: str, *, set_default: bool = False) -> PolicyVersion:
-        parsed, doc = self._writable(account, arn, "CreatePolicyVersion", lambda: _not_found(arn))
+        parsed, doc = self._writable(account, arn, "CreatePolicyVersion", lambda: not_found(arn))
         documents.check(document, Kind.MANAGED)
         if len(doc["versions"]) >= MAX_POLICY_VERSIONS:
             raise LimitExceededException(
@@ -1066,10 +798,10 @@ class Iam:
         if parsed.aws_managed:
             known = aws_managed.lookup(arn)
             if known is None:
-                raise _not_found(arn)
+                raise not_found(arn)
             only = PolicyVersion(aws_managed.VERSION_ID, known.document, True, known.created)
             return _page([(self._version_key(only.version_id), only)], marker, max_items)
-        _, doc = self._local(account, arn, lambda: _not_found(arn))
+        _, doc = self._local(account, arn, lambda: not_found(arn))
         entries = sorted(
             (
                 (self._version_key(vid), PolicyVersion(vid, v["document"], vid == doc["default"], v["created"]))
@@ -1098,12 +830,12 @@ class Iam:
     # --- policy tags --------------------------------------------------------------------------------
 
     def tag_policy(self, account: str, arn: str, tags: list[Tag]) -> None:
-        parsed, doc = self._writable(account, arn, "TagPolicy", lambda: _not_found(arn))
+        parsed, doc = self._writable(account, arn, "TagPolicy", lambda: not_found(arn))
         doc["tags"] = self._merge_tags(doc["tags"], tags, case_blind=False, quota="TagsPerPolicy")
         self.db.put(POLICY, self._policy_key(account, parsed.name), doc)
 
     def untag_policy(self, account: str, arn: str, keys: list[str]) -> None:
-        parsed, doc = self._writable(account, arn, "UntagPolicy", lambda: _not_found(arn))
+        parsed, doc = self._writable(account, arn, "UntagPolicy", lambda: not_found(arn))
         doc["tags"] = self._drop_tags(doc["tags"], keys, case_blind=False)
         self.db.put(POLICY, self._policy_key(account, parsed.name), doc)
 
@@ -1111,9 +843,9 @@ class Iam:
         parsed = self._parse(arn)
         if parsed.aws_managed:
             if aws_managed.lookup(arn) is None:
-                raise _not_found(arn)
+                raise not_found(arn)
             return Page([])
-        _, doc = self._local(account, arn, lambda: _not_found(arn))
+        _, doc = self._local(account, arn, lambda: not_found(arn))
         return self._tag_page(doc["tags"], marker, max_items)
 
     # --- entities ------------------------------------------------------------------------------------
@@ -1128,48 +860,39 @@ class Iam:
         usage: str | None = None,
         marker: str | None = None,
         max_items: int | None = None,
-    ) -> Page[PolicyRole | PolicyUser]:
-        """The roles and users a policy is attached to or bounds (Nimbus has no groups)."""
+    ) -> Page[PolicyRole | PolicyUser | PolicyGroup]:
+        """The roles, users and groups a policy is attached to or bounds (groups have no boundaries)."""
         parsed = self._parse(arn)
         if parsed.aws_managed:
             known = aws_managed.lookup(arn)
             canonical = known.arn if known else arn
             if known is None and not any(self._usage(account, canonical)):
-                raise _not_found(arn)
+                raise not_found(arn)
         else:
-            _, doc = self._local(account, arn, lambda: _not_found(arn))
+            _, doc = self._local(account, arn, lambda: not_found(arn))
             canonical = policy_arn(account, doc["path"], doc["name"])
-        if entity_filter not in (None, "Role", "User"):
-            return Page([])
+        if entity_filter not in (None, "Role", "User", "Group"):
+            return Page([])  # LocalManagedPolicy / AWSManagedPolicy: policies are attached to no policy
         kinds = {"PermissionsPolicy": [ATTACHMENT], "PermissionsBoundary": [BOUNDARY]}.get(usage or "", [ATTACHMENT, BOUNDARY])
         prefix = f"{account}|{canonical}|"
         path = path_prefix or "/"
 
         def keep(link: dict[str, Any]) -> bool:
-            if entity_filter is not None and ("user" in link) != (entity_filter == "User"):
+            if entity_filter is not None and _entity_kind(link) != entity_filter:
                 return False
             return bool(link["path"].startswith(path))
 
-        entities: dict[str, PolicyRole | PolicyUser] = {}
+        entities: dict[str, PolicyRole | PolicyUser | PolicyGroup] = {}
         for kind in kinds:
             for key, link in self._scan(kind, prefix, keep):
-                entity = PolicyUser(link["user"], link["user_id"]) if "user" in link else PolicyRole(link["role"], link["role_id"])
+                entity: PolicyRole | PolicyUser | PolicyGroup
+                if "user" in link:
+                    entity = PolicyUser(link["user"], link["user_id"])
+                elif "group" in link:
+                    entity = PolicyGroup(link["group"], link["group_id"])
+                else:
+                    entity = PolicyRole(link["role"], link["role_id"])
                 entities[key] = entity  # the key after the prefix: the entity
         return _page(sorted(entities.items(), key=lambda e: e[0]), marker, max_items)
 
     # --- scanning ------------------------------------------------------------------------------------
-
-    def _scan(
-        self, kind: str, prefix: str, keep: Callable[[dict[str, Any]], bool], *, start: str | None = None
-    ) -> Iterable[tuple[str, dict[str, Any]]]:
-        """The documents under ``prefix`` that ``keep`` accepts, as (key after prefix, doc), in key order,
-        from past ``start`` (a key after prefix) when given."""
-        after = prefix + start if start is not None else None
-        while True:
-            rows = self.db.list(kind, prefix, after=after, limit=SCAN_CHUNK)
-            for key, doc in rows:
-                if keep(doc):
-                    yield key[len(prefix):], doc
-            if len(rows) < SCAN_CHUNK:
-                return
-            after = rows[-1][0]

@@ -1,8 +1,8 @@
-"""IAM names: role, user and policy ARNs (global: no region), policy-ARN parsing, unique ids (pure).
+"""IAM names: role, user, group and policy ARNs (global: no region), policy-ARN parsing, unique ids (pure).
 
-IAM ARNs are ``arn:aws:iam::<account>:role<path><name>``, ``…:user<path><name>`` and
+IAM ARNs are ``arn:aws:iam::<account>:role<path><name>``, ``…:user<path><name>``, ``…:group<path><name>`` and
 ``arn:aws:iam::<account>:policy<path><name>``; AWS-managed policies use the account ``aws``. Ids are a
-4-letter type prefix and 17 upper-case letters and digits, as AWS's look (AROA… roles, AIDA… users, ANPA…
+4-letter type prefix and 17 upper-case letters and digits, as AWS's look (AROA… roles, AIDA… users, AGPA… groups, ANPA…
 managed policies).
 """
 
@@ -19,6 +19,7 @@ from nimbus import arn
 AWS_ACCOUNT = "aws"  # the account part of AWS-managed policy ARNs
 ROLE_ID_PREFIX = "AROA"
 USER_ID_PREFIX = "AIDA"
+GROUP_ID_PREFIX = "AGPA"
 POLICY_ID_PREFIX = "ANPA"
 ID_CHARS = string.ascii_uppercase + string.digits
 ID_LENGTH = 17
@@ -55,6 +56,10 @@ def role_arn(account: str, path: str, name: str) -> str:
 
 def user_arn(account: str, path: str, name: str) -> str:
     return arn.build("iam", "", account, f"user{path}{name}")
+
+
+def group_arn(account: str, path: str, name: str) -> str:
+    return arn.build("iam", "", account, f"group{path}{name}")
 
 
 def user_principal(path: str, name: str) -> str:
