@@ -335,11 +335,7 @@ class Iam(Groups):
     def role_tags(self, account: str, name: str, *, marker: str | None = None, max_items: int | None = None) -> Page[Tag]:
         return self._tag_page(self._role_doc(account, name)["tags"], marker, max_items)
 
-    # --- what roles and users share: boundaries, attached and inline policies -----------------------
-    #
-    # A role or a user is a ``Holder``: its document, where it is stored, and the entity part of its
-    # attachment and boundary keys ("<role>" for a role, "user/<user>" for a user: no role name has a "/",
-    # so the two never collide and a policy's AttachmentCount stays one count of keys).
+    # --- a role's boundary, attached and inline policies (the machinery is ``holders.HolderStore``'s) -----
 
     def _role_holder(self, account: str, name: str) -> Holder:
         doc = self._role_doc(account, name)
@@ -350,8 +346,6 @@ class Iam(Groups):
 
     def delete_role_boundary(self, account: str, name: str) -> None:
         self._delete_boundary(account, self._role_holder(account, name))
-
-    # --- managed policies attached to roles and users ----------------------------------------------
 
     @staticmethod
     def _link(role_doc: dict[str, Any]) -> dict[str, Any]:
@@ -367,8 +361,6 @@ class Iam(Groups):
         self, account: str, name: str, *, path_prefix: str | None = None, marker: str | None = None, max_items: int | None = None
     ) -> Page[AttachedPolicy]:
         return self._attached(self._role_holder(account, name), path_prefix, marker, max_items)
-
-    # --- inline policies of roles and users ---------------------------------------------------------
 
     def put_role_policy(self, account: str, name: str, policy_name: str, document: str) -> None:
         self._put_inline(self._role_holder(account, name), policy_name, document)
@@ -894,5 +886,3 @@ class Iam(Groups):
                     entity = PolicyRole(link["role"], link["role_id"])
                 entities[key] = entity  # the key after the prefix: the entity
         return _page(sorted(entities.items(), key=lambda e: e[0]), marker, max_items)
-
-    # --- scanning ------------------------------------------------------------------------------------
