@@ -656,3 +656,47 @@ def test_a_body_without_a_declared_length_is_refused_as_aws_does(
     s3.put_object(Bucket=bucket, Key="nolength", Body=b"hello")
     assert s3.get_object(Bucket=bucket, Key="nolength")["Body"].read() == b"hello"
     s3.delete_object(Bucket=bucket, Key="nolength")
+
+
+NOT_CONFIGURED = [
+    ("get_bucket_cors", "NoSuchCORSConfiguration"),
+    ("get_bucket_policy", "NoSuchBucketPolicy"),
+    ("get_bucket_policy_status", "NoSuchBucketPolicy"),
+    ("get_bucket_website", "NoSuchWebsiteConfiguration"),
+    ("get_bucket_lifecycle_configuration", "NoSuchLifecycleConfiguration"),
+    ("get_bucket_replication", "ReplicationConfigurationNotFoundError"),
+    ("get_bucket_encryption", "ServerSideEncryptionConfigurationNotFoundError"),
+    ("get_object_lock_configuration", "ObjectLockConfigurationNotFoundError"),
+]
+
+
+def test_bucket_settings_read_as_s3_reads_a_bucket_without_them(s3: Any, nimbus_server: NimbusProcess) -> None:
+    """What tools read after creating a bucket: each unset setting is S3's 404 (with the bucket's name), the
+    rest S3's defaults; an unknown bucket is NoSuchBucket for every one of them."""
+    s3.create_bucket(Bucket="settings-read")
+    for method, code in NOT_CONFIGURED:
+        with pytest.raises(ClientError) as e:
+            getattr(s3, method)(Bucket="settings-read")
+        err = e.value.response
+        assert (err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["BucketName"]) == (
+            code, 404, "settings-read"), method
+    assert "Status" not in s3.get_bucket_accelerate_configuration(Bucket="settings-read")
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket="settings-read")
+    assert s3.get_bucket_request_payment(Bucket="settings-read")["Payer"] == "BucketOwner"
+    acl = s3.get_bucket_acl(Bucket="settings-read")
+    owner_id = s3.list_buckets()["Owner"]["ID"]
+    assert acl["Owner"]["ID"] == owner_id
+    assert [(g["Grantee"]["Type"], g["Grantee"]["ID"], g["Permission"]) for g in acl["Grants"]] == [
+        ("CanonicalUser", owner_id, "FULL_CONTROL")]
+    rules = s3.get_bucket_ownership_controls(Bucket="settings-read")["OwnershipControls"]["Rules"]
+    assert rules == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert all(s3.get_public_access_block(Bucket="settings-read")["PublicAccessBlockConfiguration"].values())
+    for method in [m for m, _ in NOT_CONFIGURED] + ["get_bucket_acl", "get_public_access_block", "get_bucket_logging"]:
+        with pytest.raises(ClientError) as e:
+            getattr(s3, method)(Bucket="settings-no-such-bucket")
+        assert e.value.response["Error"]["Code"] == "NoSuchBucket", method
+    # the AWS CLI reads them the same way
+    cp = nimbus_server.aws("s3api", "get-bucket-cors", "--bucket", "settings-read", check=False)
+    assert cp.returncode != 0 and "NoSuchCORSConfiguration" in cp.stderr
+    assert json.loads(nimbus_server.aws("s3api", "get-public-access-block", "--bucket", "settings-read").stdout)[
+        "PublicAccessBlockConfiguration"]["BlockPublicAcls"] is True

@@ -27,6 +27,7 @@ from nimbus.services.s3.errors import (
     InvalidTag,
     MalformedXML,
     MissingContentLength,
+    S3Error,
 )
 from nimbus.services.s3.notifications import Origin, validate_configuration
 from nimbus.services.s3.objects import MAX_LIST_KEYS, Conditions, Content, Integrity, ObjectRead, S3Object, check_key
@@ -318,6 +319,73 @@ class S3Api:
     async def get_bucket_versioning(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         self.engine.buckets.get(ctx.account_id, params["Bucket"])
         return {}  # never versioned
+
+    # -- bucket settings Nimbus does not offer (read-only) ------------------------------------------
+    # What S3 answers for a bucket that has none of them, since tools (Terraform, CDK, audit scripts) read
+    # each one after creating a bucket; the bucket must exist. Nimbus never applies these settings.
+
+    def _unset(self, ctx: RequestContext, params: dict[str, Any], code: str, message: str) -> S3Error:
+        bucket = params["Bucket"]
+        self.engine.buckets.get(ctx.account_id, bucket)
+        return S3Error(message, code=code, status=404, BucketName=bucket)
+
+    async def get_bucket_cors(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        raise self._unset(ctx, params, "NoSuchCORSConfiguration", "The CORS configuration does not exist")
+
+    async def get_bucket_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        raise self._unset(ctx, params, "NoSuchBucketPolicy", "The bucket policy does not exist")
+
+    async def get_bucket_policy_status(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        raise self._unset(ctx, params, "NoSuchBucketPolicy", "The bucket policy does not exist")
+
+    async def get_bucket_website(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        raise self._unset(ctx, params, "NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration")
+
+    async def get_bucket_lifecycle_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        raise self._unset(ctx, params, "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist")
+
+    async def get_bucket_lifecycle(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        raise self._unset(ctx, params, "NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist")
+
+    async def get_bucket_replication(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        raise self._unset(ctx, params, "ReplicationConfigurationNotFoundError", "The replication configuration was not found")
+
+    async def get_bucket_encryption(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        # Not AWS's default AES256 rule: Nimbus does not encrypt at rest, so it does not claim to
+        raise self._unset(ctx, params, "ServerSideEncryptionConfigurationNotFoundError",
+                          "The server side encryption configuration was not found")
+
+    async def get_object_lock_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        raise self._unset(ctx, params, "ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket")
+
+    async def get_bucket_logging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.buckets.get(ctx.account_id, params["Bucket"])
+        return {}  # logging off
+
+    async def get_bucket_accelerate_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.buckets.get(ctx.account_id, params["Bucket"])
+        return {}  # never configured: no Status
+
+    async def get_bucket_request_payment(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.buckets.get(ctx.account_id, params["Bucket"])
+        return {"Payer": "BucketOwner"}
+
+    async def get_bucket_acl(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.buckets.get(ctx.account_id, params["Bucket"])
+        who = owner(ctx.account_id)
+        grantee = {"Type": "CanonicalUser", "ID": who["ID"], **({"DisplayName": who["DisplayName"]} if "DisplayName" in who else {})}
+        return {"Owner": who, "Grants": [{"Grantee": grantee, "Permission": "FULL_CONTROL"}]}
+
+    async def get_bucket_ownership_controls(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        # S3's default for new buckets (ACLs disabled), which is also what Nimbus does: the owner owns everything
+        self.engine.buckets.get(ctx.account_id, params["Bucket"])
+        return {"OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}}
+
+    async def get_public_access_block(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        # S3's default for new buckets, and true of Nimbus: nothing is public (only signed requests are served)
+        self.engine.buckets.get(ctx.account_id, params["Bucket"])
+        return {"PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "IgnorePublicAcls": True,
+                                                   "BlockPublicPolicy": True, "RestrictPublicBuckets": True}}
 
     async def get_bucket_tagging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"TagSet": tagset(self.engine.buckets.get_tags(ctx.account_id, params["Bucket"]))}
