@@ -205,6 +205,22 @@ class IamApi:
             "(NIMBUS_ACCESS_KEY_ID or credentials.json); give a UserName to manage a user's keys."
         )
 
+    # --- the account --------------------------------------------------------------------------------
+
+    async def list_account_aliases(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        return {"AccountAliases": self.engine.account_aliases(ctx.account_id), "IsTruncated": False}
+
+    async def create_account_alias(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.create_account_alias(ctx.account_id, params["AccountAlias"])
+        return {}
+
+    async def delete_account_alias(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.engine.delete_account_alias(ctx.account_id, params["AccountAlias"])
+        return {}
+
+    async def get_account_summary(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        return {"SummaryMap": self.engine.account_summary(ctx.account_id)}
+
     # --- roles ----------------------------------------------------------------------------------
 
     async def create_role(self, ctx: RequestContext, params: dict[str, Any]) -> Out:

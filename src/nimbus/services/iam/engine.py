@@ -32,7 +32,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nimbus.services.iam import aws_managed, documents
-from nimbus.services.iam.documents import Kind
+from nimbus.services.iam.documents import (
+    MAX_GROUP_INLINE_CHARS,
+    MAX_MANAGED_POLICY_CHARS,
+    MAX_ROLE_INLINE_CHARS,
+    MAX_TRUST_POLICY_CHARS,
+    MAX_USER_INLINE_CHARS,
+    Kind,
+)
 from nimbus.services.iam.errors import (
     AccessDeniedException,
     DeleteConflictException,
@@ -41,13 +48,14 @@ from nimbus.services.iam.errors import (
     LimitExceededException,
     NoSuchEntityException,
 )
-from nimbus.services.iam.groups import Group, Groups, PolicyGroup
+from nimbus.services.iam.groups import MAX_GROUPS_PER_ACCOUNT, MAX_GROUPS_PER_USER, Group, Groups, PolicyGroup
 from nimbus.services.iam.holders import (
     ACCESS_KEY,
     ACCOUNT,
     ATTACHMENT,
     BOUNDARY,
     GROUP,
+    MAX_MANAGED_POLICIES_PER_GROUP,
     MAX_MANAGED_POLICIES_PER_ROLE,
     MAX_MANAGED_POLICIES_PER_USER,
     MEMBER,
@@ -600,6 +608,53 @@ class Iam(Groups):
         self.db.insert(ACCOUNT, account, {"created": self._stamp()})
         doc = self.db.get(ACCOUNT, account)
         return int(doc["created"]) if doc is not None else self._stamp()
+
+    # --- the account: its alias and summary --------------------------------------------------------
+
+    def account_aliases(self, account: str) -> list[str]:
+        doc = self.db.get(ACCOUNT, account)
+        return [str(doc["alias"])] if doc is not None and doc.get("alias") else []
+
+    def create_account_alias(self, account: str, alias: str) -> None:
+        """An account has one alias: a new name replaces the old (as IAM does); the name it already has is
+        EntityAlreadyExists."""
+        with self.db.transaction():
+            self.account_created(account)
+            doc = self.db.get(ACCOUNT, account) or {"created": self._stamp()}
+            if doc.get("alias") == alias:
+                raise EntityAlreadyExistsException(f"The account alias {alias} already exists.")
+            self.db.put(ACCOUNT, account, {**doc, "alias": alias})
+
+    def delete_account_alias(self, account: str, alias: str) -> None:
+        with self.db.transaction():
+            doc = self.db.get(ACCOUNT, account)
+            if doc is None or doc.get("alias") != alias:
+                raise NoSuchEntityException(f"The account alias {alias} cannot be found.")
+            self.db.put(ACCOUNT, account, {k: v for k, v in doc.items() if k != "alias"})
+
+    def account_summary(self, account: str) -> dict[str, int]:
+        """GetAccountSummary's SummaryMap: this account's counts beside IAM's default quotas."""
+        prefix = f"{account}:"
+        versions = sum(len(doc["versions"]) for _, doc in self.db.list(POLICY, prefix))
+        return {
+            "Users": self.db.count(USER, prefix), "UsersQuota": MAX_USERS_PER_ACCOUNT,
+            "Groups": self.db.count(GROUP, prefix), "GroupsQuota": MAX_GROUPS_PER_ACCOUNT,
+            "Roles": self.db.count(ROLE, prefix), "RolesQuota": MAX_ROLES_PER_ACCOUNT,
+            "Policies": self.db.count(POLICY, prefix), "PoliciesQuota": MAX_POLICIES_PER_ACCOUNT,
+            "PolicyVersionsInUse": versions, "PolicyVersionsInUseQuota": 10000,
+            "VersionsPerPolicyQuota": MAX_POLICY_VERSIONS, "PolicySizeQuota": MAX_MANAGED_POLICY_CHARS,
+            "UserPolicySizeQuota": MAX_USER_INLINE_CHARS, "GroupPolicySizeQuota": MAX_GROUP_INLINE_CHARS,
+            "RolePolicySizeQuota": MAX_ROLE_INLINE_CHARS, "AssumeRolePolicySizeQuota": MAX_TRUST_POLICY_CHARS,
+            "AccessKeysPerUserQuota": MAX_ACCESS_KEYS_PER_USER, "GroupsPerUserQuota": MAX_GROUPS_PER_USER,
+            "AttachedPoliciesPerRoleQuota": MAX_MANAGED_POLICIES_PER_ROLE,
+            "AttachedPoliciesPerUserQuota": MAX_MANAGED_POLICIES_PER_USER,
+            "AttachedPoliciesPerGroupQuota": MAX_MANAGED_POLICIES_PER_GROUP,
+            "InstanceProfiles": 0, "InstanceProfilesQuota": 1000, "Providers": 0,
+            "ServerCertificates": 0, "ServerCertificatesQuota": 20, "SigningCertificatesPerUserQuota": 2,
+            "MFADevices": 0, "MFADevicesInUse": 0, "AccountMFAEnabled": 0,
+            "AccountAccessKeysPresent": 1,  # the root keys
+            "AccountPasswordPresent": 0, "AccountSigningCertificatesPresent": 0, "GlobalEndpointTokenVersion": 1,
+        }
 
     # --- managed policies -------------------------------------------------------------------------
 
