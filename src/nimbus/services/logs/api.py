@@ -61,6 +61,26 @@ class LogsApi:
             out["nextToken"] = token
         return out
 
+    async def list_log_groups(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        # Nimbus has one account, no linked source accounts, data sources or field indexes: a filter on any
+        # of those matches nothing
+        others = params.get("accountIdentifiers")
+        if params.get("dataSources") or params.get("fieldIndexNames") or (others and ctx.account_id not in others):
+            return {"logGroups": []}
+        groups, token = self.engine.list_groups(
+            ctx.account_id,
+            ctx.region,
+            pattern=params.get("logGroupNamePattern"),
+            log_class=params.get("logGroupClass"),
+            tag_filters=params.get("logGroupTags"),
+            token=params.get("nextToken"),
+            limit=params.get("limit"),
+        )
+        out: dict[str, Any] = {"logGroups": groups}
+        if token:
+            out["nextToken"] = token
+        return out
+
     async def create_log_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         self.engine.create_stream(ctx.account_id, ctx.region, params["logGroupName"], params["logStreamName"])
         return {}

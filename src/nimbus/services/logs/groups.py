@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -223,6 +224,43 @@ class LogGroups:
             )
             out.append(g)
         nxt = page[-1][0][len(base) :] if len(rows) > limit and page else None
+        return out, nxt
+
+    def list_groups(
+        self,
+        account: str,
+        region: str,
+        *,
+        pattern: str | None = None,
+        log_class: str | None = None,
+        tag_filters: list[dict[str, Any]] | None = None,
+        token: str | None = None,
+        limit: int | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """ListLogGroups: name, ARN and class of each group, in name order. ``pattern`` is the model's small
+        regular expression (``^`` for a prefix, ``|`` between at most five alternatives, ``.`` any character;
+        case-sensitive); each tag filter needs its key with one of its values (any value when none is given),
+        all filters together."""
+        base = f"{account}:{region}:"
+        rows = self.db.list(GROUP, base, after=base + token if token else None)
+        if pattern:
+            try:
+                regex = re.compile(pattern)
+            except re.error as e:
+                raise InvalidParameterException(f"Invalid logGroupNamePattern: {pattern}") from e
+            rows = [(k, d) for k, d in rows if regex.search(d["logGroupName"])]
+        if log_class:
+            classes = {"INFREQUENT_ACCESS", "ESSENTIALS"} if log_class in ("INFREQUENT_ACCESS", "ESSENTIALS") else {log_class}
+            rows = [(k, d) for k, d in rows if d.get("logGroupClass", "STANDARD") in classes]
+        for f in tag_filters or []:
+            key, values = f["key"], f.get("values") or []
+            rows = [(k, d) for k, d in rows
+                    if key in (d.get("tags") or {}) and (not values or d["tags"][key] in values)]
+        limit = limit or 50
+        page = rows[:limit]
+        out = [{"logGroupName": d["logGroupName"], "logGroupArn": group_arn(region, account, d["logGroupName"]),
+                "logGroupClass": d.get("logGroupClass", "STANDARD")} for _, d in page]
+        nxt = page[-1][0][len(base):] if len(rows) > limit and page else None
         return out, nxt
 
     def put_retention(self, account: str, region: str, group: str, days: int) -> None:
