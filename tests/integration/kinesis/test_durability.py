@@ -31,6 +31,8 @@ def test_kill9_during_put_records_keeps_every_acknowledged_record(tmp_path: Path
                     r = kw.put_records(StreamName="dur", Records=recs)
                 except Exception:  # noqa: BLE001 - the server died under us
                     return
+                if "Records" not in r:
+                    return  # killed mid-answer: botocore reads a 200 whose body was cut off as {} (no acknowledgement)
                 with lock:
                     for rec, res in zip(recs, r["Records"]):
                         acked.append((res["ShardId"], res["SequenceNumber"], rec["Data"]))
