@@ -348,7 +348,7 @@ class ServiceProtocol:
             params = drop_nulls(params)  # a member sent as null is absent, as AWS reads it
         elif self._query is not None:
             # path_params: the flat parameters operation_for_action read (else the request's own)
-            params = self._query.parse(model, path_params if path_params is not None else form_parameters(request))
+            params = self._query.parse(model, path_params if path_params is not None else form_parameters(request, self.codes.malformed))
         else:
             assert self._rest is not None
             params = self._rest.parse(model, request, path_params)

@@ -19,6 +19,10 @@ import zlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import orjson
+
+from nimbus.errors import ServiceError
+
 _PRELUDE = struct.Struct(">II")
 _U32 = struct.Struct(">I")
 _STRING = 7
@@ -81,25 +85,31 @@ def decode_messages(data: bytes) -> list[tuple[dict[str, str], bytes]]:
     return out
 
 
-async def json_event_stream(
-    initial: bytes,
-    events: AsyncIterator[dict[str, Any]],
-    write_event: Callable[[str, Any], bytes],
-    write_error: Callable[[BaseException], tuple[str, bytes]] | None = None,
-) -> AsyncIterator[bytes]:
-    """Frame ``initial-response`` then each ``{EventName: payload}`` the service yields.
+def service_error(exc: BaseException) -> tuple[str, bytes] | None:
+    """A ServiceError as the ``exception`` message that ends a stream; anything else propagates."""
+    if isinstance(exc, ServiceError):
+        return exc.code, orjson.dumps({"message": exc.message})
+    return None
 
-    ``write_event(name, payload)`` serialises one event's payload; an exception from the service
-    becomes a final ``exception`` message when ``write_error`` maps it, else it propagates.
-    """
-    yield event_message("initial-response", initial)
+
+async def event_stream(
+    events: AsyncIterator[dict[str, Any]],
+    message: Callable[[str, Any], bytes],
+    *,
+    initial: bytes | None = None,
+    write_error: Callable[[BaseException], tuple[str, bytes] | None] = service_error,
+) -> AsyncIterator[bytes]:
+    """Frame each ``{EventName: payload}`` the service yields (``message(name, payload)``: one whole
+    message), after an ``initial-response`` event when ``initial`` is given (JSON protocols: the output's
+    other members; rest protocols send them as headers). An exception that ``write_error`` maps becomes a
+    final ``exception`` message, else it propagates. The service's iterator is closed either way."""
+    if initial is not None:
+        yield event_message("initial-response", initial)
     try:
         async for event in events:
             for name, payload in event.items():
-                yield event_message(name, write_event(name, payload))
+                yield message(name, payload)
     except Exception as exc:
-        if write_error is None:
-            raise
         mapped = write_error(exc)
         if mapped is None:
             raise

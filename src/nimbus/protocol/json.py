@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
-from nimbus.errors import SerializationError, ServiceError
+from nimbus.errors import SerializationError
 from nimbus.protocol.errors import InputErrorCodes
 from nimbus.protocol.http import HttpResponse
 from nimbus.protocol.timestamps import format_timestamp, parse_timestamp, to_epoch
@@ -596,7 +596,7 @@ class JsonCodec:
     ) -> HttpResponse:
         """An output with an event-stream member (Kinesis SubscribeToShard): the service returns an async
         iterator of ``{EventName: payload}`` under that member; each event is framed as it comes."""
-        from nimbus.protocol.eventstream import json_event_stream
+        from nimbus.protocol.eventstream import event_message, event_stream
 
         shape = operation.output_shape
         assert isinstance(shape, StructureShape)
@@ -607,17 +607,11 @@ class JsonCodec:
         initial = dump_json(strip_none(rest) if write_rest is None else write_rest(rest)) if rest else b"{}"
         shapes = self.shapes
 
-        def write_event(name: str, payload: Any) -> bytes:
-            event_shape = events_shape.members[name]
-            write = shapes.writer(event_shape)
-            return dump_json(strip_none(payload) if write is None else write(payload))
+        def message(name: str, payload: Any) -> bytes:
+            write = shapes.writer(events_shape.members[name])
+            return event_message(name, dump_json(strip_none(payload) if write is None else write(payload)))
 
-        def write_error(exc: BaseException) -> tuple[str, bytes] | None:
-            if isinstance(exc, ServiceError):
-                return exc.code, orjson.dumps({"message": exc.message})
-            return None
-
-        body = json_event_stream(initial, output[member], write_event, write_error)
+        body = event_stream(output[member], message, initial=initial)
         return HttpResponse(
             status=200,
             headers=[("x-amzn-RequestId", request_id), ("Content-Type", "application/vnd.amazon.eventstream")],

@@ -152,14 +152,12 @@ class QueryCodec:
             member_name = shape.member.serialization.get("name")
 
             def read_list(flat: dict[str, str], present: set[str], prefix: str) -> Any:
-                if prefix not in present:
-                    return _ABSENT
-                if flat.get(prefix) == "" and not any(k.startswith(prefix + ".") for k in present):
-                    return []  # "Prefix=": the empty list
                 if flattened:
                     base = prefix if not member_name else ".".join(prefix.split(".")[:-1] + [str(member_name)])
                 else:
                     base = f"{prefix}.{member_name or 'member'}"
+                if f"{base}.1" not in present:
+                    return [] if prefix in present else _ABSENT  # "Prefix=": the empty list
                 items: list[Any] = []
                 index = 1
                 while f"{base}.{index}" in present:

@@ -300,26 +300,15 @@ class RestCodec:
         raise SerializationError("request body was not read before parsing", code=self.codes.malformed)
 
     # -- event streams (Lambda InvokeWithResponseStream) -------------------------------------------
-    async def _event_stream(self, stream: StructureShape, events: Any) -> AsyncIterator[bytes]:
-        """Frame each ``{EventName: payload}`` the service yields as one event-stream message (rest protocols
-        send no ``initial-response``: the output's other members are headers). A ServiceError from the
-        service ends the stream with an ``exception`` message."""
-        from nimbus.errors import ServiceError
-        from nimbus.protocol.eventstream import encode_message, exception_message
+    def _event_stream(self, stream: StructureShape, events: Any) -> AsyncIterator[bytes]:
+        """Each ``{EventName: payload}`` the service yields as one message (rest protocols send no
+        ``initial-response``: the output's other members are headers)."""
+        from nimbus.protocol.eventstream import event_message, event_stream
 
-        try:
-            async for event in events:
-                for name, payload in event.items():
-                    body, content_type = self.event_body(stream.members[name], payload)
-                    yield encode_message(
-                        [(":event-type", name), (":content-type", content_type), (":message-type", "event")], body
-                    )
-        except ServiceError as exc:
-            yield exception_message(exc.code, orjson.dumps({"message": exc.message}))
-        finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        def message(name: str, payload: Any) -> bytes:
+            return event_message(name, *self.event_body(stream.members[name], payload))
+
+        return event_stream(events, message)
 
     def event_body(self, shape: Shape, payload: dict[str, Any]) -> tuple[bytes, str]:
         """One event's message payload and content type: its ``eventpayload`` member as is (a blob as

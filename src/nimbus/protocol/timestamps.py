@@ -72,9 +72,7 @@ def to_iso8601(value: Any) -> str:
 def to_iso8601_seconds(value: Any) -> str:
     """``2009-10-12T17:50:30Z``, with milliseconds only when there are any (IAM and STS write whole seconds so)."""
     when = to_datetime(value)
-    if when.microsecond // 1000 == 0:
-        return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when.microsecond < 1000 else to_iso8601(when)
 
 
 def to_rfc822(value: Any) -> str:
