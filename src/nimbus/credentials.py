@@ -107,26 +107,18 @@ class CredentialStore:
         self._next_sweep = 0.0  # time.time() after which issue() drops the expired sessions
 
     def bind(self, metadata: Any, now: float | None = None) -> None:
-        """Keep durable sessions in ``metadata`` (a MetadataStore); load the unexpired ones, drop the rest."""
+        """Keep durable sessions and users' keys in ``metadata`` (a MetadataStore) and load them; expired
+        sessions are dropped (``sweep``)."""
         self._metadata = metadata
-        now = time.time() if now is None else now
-        expired: list[str] = []
-        for key, doc in metadata.list(self.KIND):
-            creds = Credentials(
+        for _, doc in metadata.list(self.KIND):
+            self._keys.setdefault(doc["k"], Credentials(
                 doc["k"], doc["s"], session_token=doc["t"], expires_at=doc["e"], principal=doc["p"],
                 account_id=doc["a"], user_id=doc.get("u", ""),
-            )
-            if creds.expired(now):
-                expired.append(key)
-            else:
-                self._keys.setdefault(creds.access_key_id, creds)
-        if expired:
-            with metadata.transaction():
-                for key in expired:
-                    metadata.delete(self.KIND, key)
+            ))
         for _, doc in metadata.list(self.USER_KEYS):
             if doc["active"]:
                 self._keys.setdefault(doc["k"], self._user_key(doc))
+        self.sweep(now)
 
     @staticmethod
     def _user_key(doc: dict[str, Any]) -> Credentials:
@@ -145,25 +137,19 @@ class CredentialStore:
         return creds
 
     def set_user_key_active(self, access_key_id: str, active: bool) -> None:
-        doc = self._metadata.get(self.USER_KEYS, access_key_id) if self._metadata is not None else None
-        if doc is None:
-            return
-        doc["active"] = active
-        self._metadata.put(self.USER_KEYS, access_key_id, doc)
-        if active:
-            self._keys[access_key_id] = self._user_key(doc)
-        else:
-            self._keys.pop(access_key_id, None)
+        self._update_user_key(access_key_id, active=active)
 
     def set_user_key_principal(self, access_key_id: str, principal: str) -> None:
         """The user was renamed or moved (IAM UpdateUser): the key now speaks for ``principal``."""
+        self._update_user_key(access_key_id, p=principal)
+
+    def _update_user_key(self, access_key_id: str, **changes: Any) -> None:
         doc = self._metadata.get(self.USER_KEYS, access_key_id) if self._metadata is not None else None
         if doc is None:
             return
-        doc["p"] = principal
+        doc.update(changes)
         self._metadata.put(self.USER_KEYS, access_key_id, doc)
-        if doc["active"]:
-            self._keys[access_key_id] = self._user_key(doc)
+        self.forget_uncommitted([access_key_id])  # memory as the document now says
 
     def delete_user_key(self, access_key_id: str) -> None:
         if self._metadata is not None:
@@ -171,8 +157,8 @@ class CredentialStore:
         self._keys.pop(access_key_id, None)
 
     def forget_uncommitted(self, access_key_ids: list[str]) -> None:
-        """After a transaction that created, re-activated, renamed or deleted these keys rolled back: make the
-        keys in memory what their stored documents say (active ones as stored, others dropped)."""
+        """Make these keys in memory what their stored documents say (active ones as stored, others dropped):
+        after a change, or after a transaction that created, re-activated, renamed or deleted them rolled back."""
         for key in access_key_ids:
             doc = self._metadata.get(self.USER_KEYS, key) if self._metadata is not None else None
             if doc is None or not doc["active"]:
@@ -192,11 +178,12 @@ class CredentialStore:
     def issue(self, principal: str, ttl_seconds: float = 12 * 3600, *, user_id: str = "", durable: bool = False) -> Credentials:
         """Issue a temporary key pair (``ASIA...`` with a session token): for a function environment, or
         (``durable``) an STS session."""
+        now = time.time()
         creds = Credentials(
             _new_key_id("ASIA"),
             _new_secret(),
             session_token=secrets.token_urlsafe(48),
-            expires_at=time.time() + ttl_seconds,
+            expires_at=now + ttl_seconds,
             principal=principal,
             account_id=self.account_id,
             user_id=user_id,
@@ -208,8 +195,8 @@ class CredentialStore:
             }
             self._metadata.put(self.KIND, creds.access_key_id, doc)
         self._keys[creds.access_key_id] = creds
-        if creds.expires_at is not None and creds.expires_at - ttl_seconds >= self._next_sweep:
-            self.sweep(creds.expires_at - ttl_seconds)
+        if now >= self._next_sweep:
+            self.sweep(now)
         return creds
 
     SWEEP_EVERY_S = 300.0
