@@ -213,3 +213,12 @@ def test_sts_assumes_a_role_created_here(nimbus_server: NimbusProcess, iam: Any)
     with pytest.raises(ClientError) as e:
         sts.assume_role(RoleArn=arn, RoleSessionName="s1", DurationSeconds=7201)
     assert "MaxSessionDuration" in error(e)[1]
+    # a role session assuming a role again (role chaining) gets at most an hour
+    creds = out["Credentials"]
+    chained = nimbus_server.client("sts", access_key=creds["AccessKeyId"], secret_key=creds["SecretAccessKey"],
+                                   aws_session_token=creds["SessionToken"])
+    with pytest.raises(ClientError) as e:
+        chained.assume_role(RoleArn=arn, RoleSessionName="s2", DurationSeconds=3601)
+    assert error(e)[0] == "ValidationError" and "role chaining" in error(e)[1]
+    again = chained.assume_role(RoleArn=arn, RoleSessionName="s2", DurationSeconds=3600)["AssumedRoleUser"]["Arn"]
+    assert again == "arn:aws:sts::000000000000:assumed-role/Assumable/s2"

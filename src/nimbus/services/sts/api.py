@@ -10,8 +10,6 @@ account is refused), the session name, and the duration against the role's MaxSe
 from __future__ import annotations
 
 import datetime as dt
-import secrets
-import string
 from typing import TYPE_CHECKING, Any
 
 from nimbus.errors import ServiceError
@@ -21,10 +19,8 @@ if TYPE_CHECKING:
     from nimbus.credentials import Credentials
     from nimbus.server import Nimbus
 
-_ALNUM_UPPER = string.ascii_uppercase + string.digits
 ROLE_SESSION_DEFAULT_S = 3600
 SESSION_TOKEN_DEFAULT_S = 12 * 3600
-SESSION_TOKEN_MAX_S = 36 * 3600
 ROOT_SESSION_MAX_S = 3600  # the root user's GetSessionToken sessions last at most an hour
 FEDERATION_DEFAULT_S = 12 * 3600
 
@@ -100,16 +96,11 @@ class StsApi:
         if role is None or str(role.get("Arn", "")).lower() != role_arn.lower():
             raise denied
         duration = int(params.get("DurationSeconds") or ROLE_SESSION_DEFAULT_S)
-        max_duration = int(role.get("MaxSessionDuration") or ROLE_SESSION_DEFAULT_S)
-        if caller.principal.startswith("assumed-role/"):
-            max_duration = min(max_duration, ROLE_SESSION_DEFAULT_S)  # role chaining: at most one hour
-        if duration > max_duration:
-            raise _validation(
-                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-                if duration > int(role.get("MaxSessionDuration") or ROLE_SESSION_DEFAULT_S)
-                else "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
-            )
-        role_id = str(role.get("RoleId") or "AROA" + "".join(secrets.choice(_ALNUM_UPPER) for _ in range(17)))
+        if duration > int(role["MaxSessionDuration"]):
+            raise _validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+        if duration > ROLE_SESSION_DEFAULT_S and caller.principal.startswith("assumed-role/"):
+            raise _validation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+        role_id = role["RoleId"]
         principal = f"assumed-role/{role['RoleName']}/{session}"
         creds = self.core.credentials.issue(principal, duration, user_id=f"{role_id}:{session}", durable=True)
         out: dict[str, Any] = {
@@ -125,8 +116,6 @@ class StsApi:
 
     async def _role(self, ctx: RequestContext, name: str) -> dict[str, Any] | None:
         """The IAM role ``name`` (IAM's own GetRole), or None."""
-        if not self.core.serves("iam"):
-            return None
         try:
             found = await self.core.api("iam").get_role(ctx, {"RoleName": name})
         except ServiceError as e:
