@@ -206,9 +206,7 @@ class LogGroups:
             wanted = {group_name(i) for i in identifiers}
             rows = [(k, d) for k, d in rows if d["logGroupName"] in wanted]
         if log_class:
-            # INFREQUENT_ACCESS and ESSENTIALS each select both classes (the model's logGroupClass doc)
-            classes = {"INFREQUENT_ACCESS", "ESSENTIALS"} if log_class in ("INFREQUENT_ACCESS", "ESSENTIALS") else {log_class}
-            rows = [(k, d) for k, d in rows if d.get("logGroupClass", "STANDARD") in classes]
+            rows = _of_class(rows, log_class)
         limit = limit or 50
         page = rows[:limit]
         out = []
@@ -250,8 +248,7 @@ class LogGroups:
                 raise InvalidParameterException(f"Invalid logGroupNamePattern: {pattern}") from e
             rows = [(k, d) for k, d in rows if regex.search(d["logGroupName"])]
         if log_class:
-            classes = {"INFREQUENT_ACCESS", "ESSENTIALS"} if log_class in ("INFREQUENT_ACCESS", "ESSENTIALS") else {log_class}
-            rows = [(k, d) for k, d in rows if d.get("logGroupClass", "STANDARD") in classes]
+            rows = _of_class(rows, log_class)
         for f in tag_filters or []:
             key, values = f["key"], f.get("values") or []
             rows = [(k, d) for k, d in rows
@@ -591,6 +588,12 @@ class LogGroups:
         if len(found) > len(page) and page:
             out["nextToken"] = _cursor_token(page[-1].timestamp, page[-1].event_id, ascending)
         return out
+
+
+def _of_class(rows: list[tuple[str, dict[str, Any]]], log_class: str) -> list[tuple[str, dict[str, Any]]]:
+    """The groups of a class; INFREQUENT_ACCESS and ESSENTIALS each select both (the model's logGroupClass doc)."""
+    classes = {"INFREQUENT_ACCESS", "ESSENTIALS"} if log_class in ("INFREQUENT_ACCESS", "ESSENTIALS") else {log_class}
+    return [(k, d) for k, d in rows if d.get("logGroupClass", "STANDARD") in classes]
 
 
 def _event_bytes(rec: LogRecord) -> int:
