@@ -321,9 +321,10 @@ class LambdaApi:
 
     # --- invoke ---------------------------------------------------------------------------------
 
-    async def _invoke(self, ctx: RequestContext, params: dict[str, Any]) -> Any:
-        """The one invoke path, for Invoke and InvokeWithResponseStream (same members)."""
-        return await self.engine.invoke(
+    def _invoke(self, ctx: RequestContext, params: dict[str, Any]) -> Any:
+        """The one invoke path's coroutine, for Invoke and InvokeWithResponseStream (same members; not a
+        coroutine of its own, so Invoke pays no extra frame)."""
+        return self.engine.invoke(
             params["FunctionName"],
             params.get("Payload") or b"",
             invocation_type=params.get("InvocationType") or "RequestResponse",
