@@ -107,6 +107,7 @@ class Environment:
         self.invocations = 0
         self.init_duration_ms: float | None = None
         self.note = ""  # e.g. the interpreter substitution, logged on the first invocation
+        self.provisioned = False  # started ahead of invocations for provisioned concurrency (never reaped idle)
         self._t_launch = 0.0
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._result: asyncio.Future[_Outcome] | None = None
@@ -132,6 +133,25 @@ class Environment:
         os.set_blocking(self._out_r, False)
         asyncio.get_running_loop().add_reader(self._out_r, self._on_output)
         self._t_launch = time.perf_counter()
+
+    async def wait_ready(self, timeout_s: float = INIT_TIMEOUT_S) -> str | None:
+        """Wait for the runtime's init to end (it parks in /next): None when ready, else why not (an init
+        error's type, or how the process ended). A timeout kills the environment, as AWS's init limit does."""
+        if not self._ready.done():
+            timer = asyncio.get_running_loop().call_later(timeout_s, self._kill, "timeout")
+            try:
+                await asyncio.shield(self._ready)
+            except Exception:  # noqa: BLE001 - read below
+                pass
+            finally:
+                timer.cancel()
+        if self.state != "dead" and self._ready.done() and self._ready.exception() is None:
+            return None
+        if self._init_error is not None:
+            return self._init_error[0] or "Runtime.Unknown"
+        if self._killed_for == "timeout":
+            return "Sandbox.Timedout"
+        return self._exit_desc or "stopped"
 
     @property
     def runtime_api(self) -> str:
@@ -172,6 +192,10 @@ class Environment:
             return False
         exp = self.credentials_expire_at
         return exp is None or self.clock.time() + self.timeout_s + CREDENTIALS_MARGIN_S < exp
+
+    def retire(self) -> None:
+        """Not to be reused: stopped when its current invocation ends."""
+        self._retire = True
 
     def stop(self) -> None:
         """Kill the process and release everything (idle reap, invalidation, shutdown)."""

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nimbus.clock import Clock, SystemClock
 from nimbus.config import Settings
@@ -41,6 +42,7 @@ from nimbus.runtime.zygote import RUNTIME_DIR, Zygote, ZygoteError
 
 log = logging.getLogger(__name__)
 
+PROVISION_BATCH = 4  # provisioned environments started at once (a burst of forks on a small machine)
 CREDENTIALS_TTL_S = 12 * 3600.0  # an environment's scoped keys; it is retired before they expire
 
 __all__ = ["FunctionSpec", "InvocationResult", "Invoker", "LogSink", "TooManyRequests"]
@@ -113,6 +115,7 @@ class Invoker:
         self._reserved: dict[str, int] = {}
         self._reserved_total = 0
         self._reaper: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()  # provisioned environments being replaced
         self._closed = False
         self._layer_cache = Path(settings.data_dir) / "runtime" / "layers"
 
@@ -180,9 +183,46 @@ class Invoker:
                 self._unreserved_inflight -= 1
 
     def invalidate(self, function_arn_prefix: str) -> None:
-        """Drop the environments of matching functions (code/config changed, function deleted)."""
+        """Drop the environments of matching functions (code/config changed, function deleted). Pools
+        that keep provisioned environments stay: they belong to published versions, which never change,
+        and ``unprovision`` drops them when their configuration goes."""
         for key in [k for k in self._pools if k[0].startswith(function_arn_prefix)]:
-            self._pools.pop(key).invalidate()
+            if not self._pools[key].targets:
+                self._pools.pop(key).invalidate()
+
+    async def provision(self, spec: FunctionSpec, owner: str, count: int) -> tuple[int, str | None]:
+        """Provisioned concurrency: keep ``count`` initialised environments of ``spec`` for ``owner`` (a
+        version's or alias's configuration), starting the missing ones now. Answers (how many are ready,
+        why the last start failed or None). Other owners of the same version keep theirs."""
+        key = (spec.function_arn, spec.version, spec.config_key)
+        for other_key, other in list(self._pools.items()):  # the owner moved (an alias now names another version)
+            if other_key != key and owner in other.targets:
+                self._drop_target(other_key, other, owner)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._new_pool(key, spec)
+        pool.targets[owner] = count
+        pool.failure = None
+        pool.trim_provisioned()
+        self._ensure_reaper()
+        return await self._top_up(pool, spec)
+
+    def unprovision(self, owner: str) -> None:
+        """``owner``'s provisioned environments are no longer kept (its configuration was deleted)."""
+        for key, pool in list(self._pools.items()):
+            if owner in pool.targets:
+                self._drop_target(key, pool, owner)
+
+    def provisioned_ready(self, owner: str) -> int:
+        """How many provisioned environments serve ``owner`` now (shared among a version's owners in order)."""
+        for pool in self._pools.values():
+            if owner in pool.targets:
+                alive = pool.provisioned_alive()
+                for other, n in pool.targets.items():
+                    if other == owner:
+                        return min(n, alive)
+                    alive = max(0, alive - n)
+        return 0
 
     async def aclose(self) -> None:
         self._closed = True
@@ -219,14 +259,71 @@ class Invoker:
         self._reserved_total = sum(self._reserved.values())
 
     def _new_pool(self, key: PoolKey, spec: FunctionSpec) -> EnvironmentPool:
+        targets: dict[str, int] = {}
         for other in [k for k in self._pools if k[0] == key[0] and k[1] == key[1]]:
-            self._pools.pop(other).invalidate()  # a new config_key: the old environments are stale
+            old = self._pools.pop(other)  # a new config_key: the old environments are stale
+            targets.update(old.targets)  # ... but what is provisioned stays provisioned, on the new ones
+            old.invalidate()
 
         async def start() -> Environment:
             return await self._start_env(spec)
 
         pool = self._pools[key] = EnvironmentPool(key, start)
+        pool.targets = targets
+        pool.spec = spec
         return pool
+
+    def _drop_target(self, key: PoolKey, pool: EnvironmentPool, owner: str) -> None:
+        pool.targets.pop(owner, None)
+        if pool.targets:
+            pool.trim_provisioned()
+        else:
+            self._pools.pop(key, None)
+            pool.invalidate()  # idle ones stop now, busy ones after their invocation
+
+    async def _top_up(self, pool: EnvironmentPool, spec: FunctionSpec) -> tuple[int, str | None]:
+        """Start provisioned environments until the pool holds its target; (ready count, last failure)."""
+        while pool.topping_up is not None:  # one at a time; then see what is still missing
+            await asyncio.shield(pool.topping_up)
+        fut: asyncio.Future[tuple[int, str | None]] = asyncio.get_running_loop().create_future()
+        pool.topping_up = fut
+        failure: str | None = None
+        try:
+            while not pool.invalid and not self._closed:
+                missing = pool.provisioned - pool.provisioned_alive() - pool.starting
+                if missing <= 0:
+                    break
+                batch = min(missing, PROVISION_BATCH)
+                pool.starting += batch
+                try:
+                    started = await asyncio.gather(*(self._start_env(spec, provisioned=True) for _ in range(batch)), return_exceptions=True)
+                    envs = [env for env in started if isinstance(env, Environment)]
+                    reasons = await asyncio.gather(*(env.wait_ready() for env in envs))
+                finally:
+                    pool.starting -= batch
+                for env, reason in zip(envs, reasons):
+                    if reason is None:
+                        pool.add(env)
+                    else:
+                        env.stop()
+                        failure = reason
+                for exc in started:
+                    if isinstance(exc, BaseException):
+                        failure = str(exc) or type(exc).__name__
+                if failure is not None:
+                    break
+        except Exception as e:  # noqa: BLE001 - reported as the configuration's failure
+            log.warning("provisioning failed function=%s err=%s", spec.function_arn, e)
+            failure = str(e) or type(e).__name__
+        result = (pool.provisioned_alive(), failure)
+        pool.failure = failure
+        pool.topping_up = None
+        fut.set_result(result)
+        return result
+
+    def _ensure_reaper(self) -> None:
+        if self._reaper is None:
+            self._reaper = asyncio.get_running_loop().create_task(self._reap_loop())
 
     async def _reap_loop(self) -> None:
         idle_s = self.settings.idle_env_seconds
@@ -238,6 +335,11 @@ class Invoker:
                 pool.reap(now, idle_s)
                 if pool.size == 0 and pool.invalid:
                     self._pools.pop(key, None)
+                elif pool.targets and pool.topping_up is None and pool.failure is None and pool.provisioned_alive() + pool.starting < pool.provisioned:
+                    # a provisioned environment died or retired: replace it
+                    task = asyncio.get_running_loop().create_task(self._top_up(pool, pool.spec))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
 
     def _revoke(self, env: Environment) -> None:
         """A stopped environment's keys stop working at once (not at their expiry)."""
@@ -266,7 +368,7 @@ class Invoker:
             r = self._roots[python] = await asyncio.to_thread(sandbox.python_roots, python)
         return r
 
-    async def _start_env(self, spec: FunctionSpec) -> Environment:
+    async def _start_env(self, spec: FunctionSpec, *, provisioned: bool = False) -> Environment:
         python, note = await self._resolve(spec.runtime)
         boxed = self.sandbox_mode == "bwrap"
         env = Environment(
@@ -281,6 +383,7 @@ class Invoker:
             on_release=self._revoke,
         )
         env.note = note
+        env.provisioned = provisioned
         env.cgroup = self.cgroups.create(env.id, spec.memory_mb * 1024 * 1024)
         await env.prepare()
         try:
@@ -329,6 +432,7 @@ class Invoker:
             tmpdir=tmpdir,
             user=spec.environment,
             path_dirs=[str(Path(python).parent)] if python else [],
+            initialization_type="provisioned-concurrency" if env.provisioned else "on-demand",
         )
         cg_procs = str(env.cgroup.path / "cgroup.procs") if env.cgroup is not None else None
         if spec.runtime in PROVIDED_RUNTIMES or not python:

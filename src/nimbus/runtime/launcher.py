@@ -136,6 +136,7 @@ def environment_variables(
     tmpdir: str | None,
     user: Mapping[str, str],
     path_dirs: Sequence[str] = (),
+    initialization_type: str = "on-demand",
 ) -> dict[str, str]:
     """The process environment of a function (aws-contracts C.3), user variables under reserved ones."""
     opt = opt_root or "/opt"
@@ -162,7 +163,7 @@ def environment_variables(
             "AWS_LAMBDA_FUNCTION_NAME": function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
             "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
             "AWS_ACCESS_KEY_ID": access_key_id,

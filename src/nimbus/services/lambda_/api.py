@@ -188,6 +188,31 @@ class LambdaApi:
         self.engine.functions.delete_concurrency(self._ref(ctx, params, None))
         return {}
 
+    # --- provisioned concurrency (provisioned.py) ---------------------------------------------------
+
+    def _pc_ref(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[FunctionRef, str]:
+        ref = self._ref(ctx, params)
+        return ref.with_qualifier(None), str(ref.qualifier)
+
+    async def put_provisioned_concurrency_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        ref, qualifier = self._pc_ref(ctx, params)
+        self.engine.start()
+        return self.engine.provisioned.put(ref, qualifier, int(params["ProvisionedConcurrentExecutions"]))
+
+    async def get_provisioned_concurrency_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.engine.provisioned.get(*self._pc_ref(ctx, params))
+
+    async def delete_provisioned_concurrency_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.provisioned.delete(*self._pc_ref(ctx, params))
+        return {}
+
+    async def list_provisioned_concurrency_configs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        items, marker = self.engine.provisioned.list(self._ref(ctx, params, None), params.get("Marker"), params.get("MaxItems"))
+        out: dict[str, Any] = {"ProvisionedConcurrencyConfigs": items}
+        if marker:
+            out["NextMarker"] = marker
+        return out
+
     async def get_account_settings(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         functions = self.engine.functions
         total, count = functions.account_usage(ctx.region, ctx.account_id)
@@ -220,9 +245,6 @@ class LambdaApi:
         self.engine.functions.resolve(ref)
         return {"UpdateRuntimeOn": "Auto", "FunctionArn": ref.qualified_arn()}
 
-    async def list_provisioned_concurrency_configs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.engine.functions.function_doc(self._ref(ctx, params, None))
-        return {"ProvisionedConcurrencyConfigs": []}
 
     # --- tags -----------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ Documents (kind → key → content):
     lambda.ver    acct:region:name:$LATEST         a FunctionConfiguration as AWS returns it, plus private
                   acct:region:name:0000000001      ``_code`` (package) and ``_layers`` members
     lambda.alias  acct:region:name:alias           an AliasConfiguration
+    lambda.pc     acct:region:name:qualifier       a provisioned concurrency configuration (provisioned.py)
 
 A CreateFunction is answered only after the package blob and these documents are on disk (it survives
 kill -9). Choice where AWS is asynchronous (aws-contracts.md C.1 "Function states"): the package is
@@ -38,6 +39,7 @@ from nimbus.storage import MetadataStore
 FN = "lambda.fn"
 VER = "lambda.ver"
 ALIAS = "lambda.alias"
+PC = "lambda.pc"  # provisioned concurrency configurations (provisioned.py)
 
 # aws-contracts.md C.1
 DEFAULT_TIMEOUT_S = 3
@@ -359,11 +361,14 @@ class Functions:
                 raise ResourceConflictException(
                     f"Unable to delete version because the following aliases reference it: {users}"
                 )
-            self.db.delete(VER, f"{ref.key}:{version_key(q)}")
+            with self.db.transaction():
+                self.db.delete(VER, f"{ref.key}:{version_key(q)}")
+                self.db.delete(PC, f"{ref.key}:{q}")
         else:
             with self.db.transaction():
-                for key, _ in self.db.list(ALIAS, f"{ref.key}:"):
-                    self.db.delete(ALIAS, key)
+                for kind in (ALIAS, PC):
+                    for key, _ in self.db.list(kind, f"{ref.key}:"):
+                        self.db.delete(kind, key)
                 for key, _ in self.db.list(VER, f"{ref.key}:"):
                     self.db.delete(VER, key)
                 self.db.delete(FN, ref.key)
@@ -503,7 +508,9 @@ class Functions:
 
     def delete_alias(self, ref: FunctionRef, name: str) -> None:
         self.function_doc(ref)
-        self.db.delete(ALIAS, f"{ref.key}:{name}")  # AWS answers 204 for a missing alias too
+        with self.db.transaction():
+            self.db.delete(ALIAS, f"{ref.key}:{name}")  # AWS answers 204 for a missing alias too
+            self.db.delete(PC, f"{ref.key}:{name}")
         self._on_change(ref)
 
     def list_aliases(self, ref: FunctionRef, version: str | None, marker: str | None, max_items: int | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -615,6 +622,11 @@ class Functions:
         if value < 0:
             raise validation(f"Value '{value}' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0")
         others = self.reserved_total(ref.region, ref.account, excluding=ref.key)
+        provisioned = sum(int(doc["Requested"]) for _, doc in self.db.list(PC, f"{ref.key}:"))
+        if value < provisioned:
+            raise InvalidParameterValueException(
+                f"ReservedConcurrentExecutions {value} should not be lower than function's total provisioned concurrency [{provisioned}]."
+            )
         if others + value > self.account_concurrency:
             raise InvalidParameterValueException(
                 f"Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [0]."

@@ -53,6 +53,7 @@ from nimbus.services.lambda_.errors import (
 from nimbus.services.lambda_.functions import Functions, Resolved
 from nimbus.services.lambda_.layers import Layers
 from nimbus.services.lambda_.names import LATEST, FunctionRef, parse_function_ref
+from nimbus.services.lambda_.provisioned import ProvisionedConcurrency
 
 if TYPE_CHECKING:
     from nimbus.server import Nimbus
@@ -153,6 +154,7 @@ class LambdaEngine:
             clock_time=core.clock.time,
         )
         self._specs: dict[tuple[str, str], tuple[Resolved, Any]] = {}
+        self.provisioned = ProvisionedConcurrency(self)
         self._aliases: dict[tuple[str, str], tuple[str, dict[str, float]]] = {}
         core.app.mount(CodeServer.matches, CodeServer(self.code))
         self._started = False
@@ -163,6 +165,7 @@ class LambdaEngine:
         if not self._started:
             self._started = True
             self.queue.start()
+            self.provisioned.start()
             runtimes = sorted({cfg.get("Runtime", "") for _, cfg in self.functions.db.list("lambda.ver") if cfg.get("Version") == LATEST})
             python = tuple(r for r in runtimes if r.startswith("python"))
             if python:  # warm the zygotes of the runtimes in use, so the first invoke after a restart is quick
@@ -199,6 +202,7 @@ class LambdaEngine:
                 invoker.invalidate(ref.arn)
             except Exception:  # noqa: BLE001
                 log.warning("invoker.invalidate failed function=%s", ref.arn, exc_info=True)
+        self.provisioned.changed(ref)
 
     async def _spec(self, ref: FunctionRef, version: str, resolved: Resolved | None = None) -> tuple[Resolved, Any]:
         key = (ref.key, version)
