@@ -1,5 +1,5 @@
 """Provisioned concurrency: configurations through boto3, environments really started ahead of invocations
-(the function reports ``AWS_LAMBDA_INITIALIZATION_TYPE`` and its process id), kept across a restart."""
+(the function reports ``AWS_LAMBDA_INITIALIZATION_TYPE`` and an id drawn at its init), kept across a restart."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ from tests.integration.lambda_.functions import create
 REPORT = """
 import os, time
 STARTED = time.time()  # module init: runs when the environment starts, before any invocation
+ENV_ID = os.urandom(8).hex()  # which environment answered (process ids repeat across sandboxes' PID namespaces)
 
 def handler(event, context):
-    return {"init": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"], "pid": os.getpid(), "started": STARTED,
+    if event.get("die"):
+        os._exit(3)
+    return {"init": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"], "env": ENV_ID, "started": STARTED,
             "version": context.function_version}
 """
 
@@ -70,7 +73,7 @@ def test_version_is_provisioned_and_serves_warm(lam) -> None:
     seen = [_call(lam, "pc-fn", "1") for _ in range(6)]
     assert {s["init"] for s in seen} == {"provisioned-concurrency"}
     assert {s["version"] for s in seen} == {"1"}
-    assert len({s["pid"] for s in seen}) <= 2  # served by the provisioned environments
+    assert len({s["env"] for s in seen}) <= 2  # served by the provisioned environments
     assert all(s["started"] < asked for s in seen)  # initialised before anyone asked
     # $LATEST is not provisioned: it starts on demand
     assert _call(lam, "pc-fn")["init"] == "on-demand"
@@ -157,8 +160,8 @@ def test_errors(lam) -> None:
     assert _code(e) == "ProvisionedConcurrencyConfigNotFoundException"
 
 
-def test_configuration_survives_restart_and_kill9(tmp_path: Path) -> None:
-    server = NimbusProcess(tmp_path / "data").start()
+def test_configuration_survives_restart_and_kill9_and_replaces_dead_environments(tmp_path: Path) -> None:
+    server = NimbusProcess(tmp_path / "data", env={"NIMBUS_LAMBDA_IDLE_SECONDS": "2"}).start()
     try:
         lam = server.client("lambda")
         create(lam, "pc-keep", REPORT)
@@ -170,6 +173,21 @@ def test_configuration_survives_restart_and_kill9(tmp_path: Path) -> None:
         ready = _wait_status(lam, "pc-keep", "1", "READY")
         assert ready["RequestedProvisionedConcurrentExecutions"] == 1
         assert ready["AllocatedProvisionedConcurrentExecutions"] == 1
-        assert _call(lam, "pc-keep", "1")["init"] == "provisioned-concurrency"
+        first = _call(lam, "pc-keep", "1")
+        assert first["init"] == "provisioned-concurrency"
+        # its process dies: the reaper starts another provisioned environment (idle ones are never reaped)
+        out = lam.invoke(FunctionName="pc-keep", Qualifier="1", Payload=b'{"die": true}')
+        assert out["FunctionError"] == "Unhandled"
+        end = time.monotonic() + 60
+        while True:
+            got = lam.get_provisioned_concurrency_config(FunctionName="pc-keep", Qualifier="1")
+            if got["AllocatedProvisionedConcurrentExecutions"] == 1 or time.monotonic() > end:
+                break
+            time.sleep(0.1)
+        time.sleep(3)  # past the idle limit: a provisioned environment stays
+        again = _call(lam, "pc-keep", "1")
+        assert again["init"] == "provisioned-concurrency"
+        assert again["env"] != first["env"]
+        assert again["started"] == _call(lam, "pc-keep", "1")["started"]  # the same (kept) environment
     finally:
         server.stop()
