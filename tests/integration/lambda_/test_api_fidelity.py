@@ -130,6 +130,27 @@ def test_read_only_settings_terraform_reads(lam) -> None:
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
+def test_recursion_and_runtime_management_are_recorded(lam) -> None:
+    """Put and read back (Nimbus detects no recursive loops and has one runtime version per runtime)."""
+    create(lam, "fx-recorded")
+    assert lam.put_function_recursion_config(FunctionName="fx-recorded", RecursiveLoop="Allow")["RecursiveLoop"] == "Allow"
+    assert lam.get_function_recursion_config(FunctionName="fx-recorded")["RecursiveLoop"] == "Allow"
+    rv = "arn:aws:lambda:us-east-1::runtime:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    put = lam.put_runtime_management_config(FunctionName="fx-recorded", UpdateRuntimeOn="Manual", RuntimeVersionArn=rv)
+    assert (put["UpdateRuntimeOn"], put["RuntimeVersionArn"]) == ("Manual", rv)
+    got = lam.get_runtime_management_config(FunctionName="fx-recorded")
+    assert (got["UpdateRuntimeOn"], got["RuntimeVersionArn"], got["FunctionArn"]) == ("Manual", rv, f"{ARN}fx-recorded")
+    lam.publish_version(FunctionName="fx-recorded")
+    assert lam.get_runtime_management_config(FunctionName="fx-recorded", Qualifier="1")["UpdateRuntimeOn"] == "Auto"
+    for kwargs in ({"UpdateRuntimeOn": "Manual"}, {"UpdateRuntimeOn": "Auto", "RuntimeVersionArn": rv}):
+        with pytest.raises(ClientError) as e:
+            lam.put_runtime_management_config(FunctionName="fx-recorded", **kwargs)
+        assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    with pytest.raises(ClientError) as e:
+        lam.put_function_recursion_config(FunctionName="fx-missing", RecursiveLoop="Allow")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
 def test_an_environment_variable_key_outside_the_pattern_is_worded_as_aws_does(lam) -> None:
     """AWS reports a bad key as the map's failure, without the (sensitive) variables themselves."""
     with pytest.raises(ClientError) as e:

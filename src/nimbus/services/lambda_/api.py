@@ -236,14 +236,19 @@ class LambdaApi:
         self.engine.functions.function_doc(ref)
         return {"CodeSigningConfigArn": "", "FunctionName": ref.name}
 
+    # --- recorded settings: stored and answered back; Nimbus has no recursion detection or runtime versions
+
+    async def put_function_recursion_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"RecursiveLoop": self.engine.functions.put_recursion(self._ref(ctx, params, None), params["RecursiveLoop"])}
+
     async def get_function_recursion_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.engine.functions.function_doc(self._ref(ctx, params, None))
-        return {"RecursiveLoop": "Terminate"}
+        return {"RecursiveLoop": self.engine.functions.get_recursion(self._ref(ctx, params, None))}
+
+    async def put_runtime_management_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.engine.functions.put_runtime_management(self._ref(ctx, params), params["UpdateRuntimeOn"], params.get("RuntimeVersionArn"))
 
     async def get_runtime_management_config(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        ref = self._ref(ctx, params)
-        self.engine.functions.resolve(ref)
-        return {"UpdateRuntimeOn": "Auto", "FunctionArn": ref.qualified_arn()}
+        return self.engine.functions.get_runtime_management(self._ref(ctx, params))
 
 
     # --- tags -----------------------------------------------------------------------------------

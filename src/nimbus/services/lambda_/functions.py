@@ -646,6 +646,34 @@ class Functions:
         self.db.put(FN, ref.key, fn)
         self._on_change(ref)
 
+    # --- recorded settings (recursion, runtime management) -----------------------------------------
+
+    def put_recursion(self, ref: FunctionRef, value: str) -> str:
+        fn = self.function_doc(ref)
+        fn["RecursiveLoop"] = value
+        self.db.put(FN, ref.key, fn)
+        return value
+
+    def get_recursion(self, ref: FunctionRef) -> str:
+        return str(self.function_doc(ref).get("RecursiveLoop") or "Terminate")
+
+    def put_runtime_management(self, ref: FunctionRef, update_on: str, version_arn: str | None) -> dict[str, Any]:
+        resolved = self.resolve(ref)
+        if update_on == "Manual" and not version_arn:
+            raise InvalidParameterValueException("RuntimeVersionArn is required when UpdateRuntimeOn is Manual.")
+        if update_on != "Manual" and version_arn:
+            raise InvalidParameterValueException(f"RuntimeVersionArn can only be set when UpdateRuntimeOn is Manual, not {update_on}.")
+        fn = resolved.fn
+        config = {"UpdateRuntimeOn": update_on, **({"RuntimeVersionArn": version_arn} if version_arn else {})}
+        fn.setdefault("RuntimeManagement", {})[resolved.version] = config
+        self.db.put(FN, ref.key, fn)
+        return {**config, "FunctionArn": ref.qualified_arn()}
+
+    def get_runtime_management(self, ref: FunctionRef) -> dict[str, Any]:
+        resolved = self.resolve(ref)
+        config = (resolved.fn.get("RuntimeManagement") or {}).get(resolved.version) or {"UpdateRuntimeOn": "Auto"}
+        return {**config, "FunctionArn": ref.qualified_arn()}
+
     # --- tags -----------------------------------------------------------------------------------
 
     def tag(self, ref: FunctionRef, tags: dict[str, str]) -> None:
