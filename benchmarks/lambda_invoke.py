@@ -7,7 +7,10 @@ Runtime figures, each beside a baseline measured in the same run:
 * cold start (first invoke of a new function: environment start + init + invoke) of a handler that
   imports boto3 and creates a client, with the zygote (after idle, and back to back) and with plain
   spawn, beside spawning ``python -c "import boto3"``;
-* resident memory of one idle environment (and of the zygote it was forked from).
+* resident memory of one idle environment (and of the zygote it was forked from);
+* provisioned concurrency: the first invoke of a version whose environment was provisioned ahead
+  (``Invoker.provision``) beside a cold start of the same handler and a warm invoke, in the same run,
+  and how long provisioning one environment takes.
 
 API figures (boto3 and raw HTTP through the edge) come from ``_lambda_api.api_figures`` when it exists.
 Run: ``.venv/bin/python benchmarks/lambda_invoke.py [--runtime-only]``.
@@ -165,6 +168,40 @@ async def cold_figures(n: int = 21) -> list[str]:
     return rows
 
 
+async def provisioned_figures(n: int = 15) -> list[str]:
+    """First invoke served by a provisioned environment vs a cold on-demand start of the same handler
+    (boto3 client at init), alternating, each on a new function."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="nimbus-bench-pc-") as d:
+        b = Bench(Path(d))
+        inv = b.invoker
+        await inv.start()
+        await asyncio.sleep(IDLE_PAUSE_S)
+        first_pc, first_cold, provision_ms, warm = [], [], [], []
+        for i in range(n):
+            spec = b.spec(BOTO)
+            t = time.perf_counter()
+            ready, failure = await inv.provision(spec, f"bench-{i}", 1)
+            provision_ms.append((time.perf_counter() - t) * 1000)
+            assert ready == 1 and failure is None, failure
+            await asyncio.sleep(IDLE_PAUSE_S)
+            t = time.perf_counter()
+            await inv.invoke(spec, b"{}")
+            first_pc.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            await inv.invoke(spec, b"{}")
+            warm.append((time.perf_counter() - t) * 1000)
+            inv.unprovision(f"bench-{i}")
+            cold, _ = await _cold(b, BOTO, 1, IDLE_PAUSE_S)
+            first_cold += cold
+        pc50, cold50, warm50 = statistics.median(first_pc), statistics.median(first_cold), statistics.median(warm)
+        rows.append(row("provisioned: first invoke p50, boto3 client handler", f"{pc50:.2f} ms (p90 {pct(first_pc, 0.9):.2f})",
+                        f"{cold50:.1f} ms cold start; {warm50:.2f} ms warm invoke", pc50 / cold50, "as warm as a warm invoke"))
+        rows.append(row("provisioned: PutProvisionedConcurrencyConfig to READY, 1 environment", f"{statistics.median(provision_ms):.1f} ms", f"{cold50:.1f} ms cold start", None))
+        await inv.aclose()
+    return rows
+
+
 async def _loopback_rtt_ms(n: int = 2000) -> float:
     """Floor: two request/response round trips over loopback TCP between asyncio and a process."""
     code = (
@@ -224,6 +261,7 @@ def runtime_figures() -> list[str]:
     rows = ["| measure | Nimbus | baseline (same run) | ratio | target |", "|---|---|---|---|---|"]
     rows += asyncio.run(warm_figures())
     rows += asyncio.run(cold_figures())
+    rows += asyncio.run(provisioned_figures())
     return rows
 
 
