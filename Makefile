@@ -1,15 +1,17 @@
 # Nimbus: `make run` starts the server on its embedded defaults; `make test` runs the whole suite.
 # Both set everything up on a fresh machine (Python 3.11 + make): a virtualenv in .venv, the package
 # installed editable with its test dependencies (its C extension compiled in place: gcc and
-# zlib1g-dev from apt when missing), and bubblewrap for function sandboxes when apt exists; `make test`
-# also installs Debian's awscli (AWS CLI v2) for the tests that drive it.
+# zlib1g-dev from apt when missing), bubblewrap for function sandboxes when apt exists, and Node.js with
+# the AWS SDK for JavaScript v3 for nodejs*.x functions (Debian's nodejs and npm, then
+# src/nimbus/runtime/node's pinned packages); `make test` also installs Debian's awscli (AWS CLI v2)
+# for the tests that drive it.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup system-deps build-deps test-deps bench lint clean
+.PHONY: run test setup system-deps node-runtime build-deps test-deps bench lint clean
 
 $(STAMP): pyproject.toml setup.py src/nimbus/_speedups.c | build-deps
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,7 +36,18 @@ system-deps:
 	  else echo "bubblewrap unavailable: functions run without a sandbox"; fi; \
 	fi
 
-setup: $(STAMP) system-deps
+# nodejs*.x functions: Node.js (Debian's nodejs and npm when missing) and the SDK AWS's Node runtimes carry
+node-runtime:
+	@if ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get install -y -q nodejs npm >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q nodejs npm >/dev/null 2>&1)) \
+	    && echo "installed nodejs npm" || true; \
+	fi
+	@if command -v npm >/dev/null 2>&1; then \
+	  [ -d src/nimbus/runtime/node/node_modules/@aws-sdk/client-s3 ] || (cd src/nimbus/runtime/node && npm ci --no-audit --no-fund --silent >/dev/null 2>&1) \
+	    || echo "npm could not install the Node.js runtime's AWS SDK: nodejs functions run without it"; \
+	else echo "Node.js/npm unavailable: nodejs*.x functions cannot run"; fi
+
+setup: $(STAMP) system-deps node-runtime
 
 run: setup
 	$(VENV)/bin/nimbus serve
@@ -49,11 +62,7 @@ test-deps:
 	  else echo "AWS CLI v2 unavailable: its tests are skipped"; fi; \
 	fi
 
-	@# the JavaScript SDK v3 tests: Node (Debian's nodejs and npm when missing) and tests/js's pinned packages
-	@if ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  (apt-get install -y -q nodejs npm >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q nodejs npm >/dev/null 2>&1)) \
-	    && echo "installed nodejs npm" || true; \
-	fi
+	@# the JavaScript SDK v3 tests: Node (installed by node-runtime, through setup) and tests/js's pinned packages
 	@if command -v npm >/dev/null 2>&1; then \
 	  [ -d tests/js/node_modules/@aws-sdk/client-kinesis ] || (cd tests/js && npm ci --no-audit --no-fund --silent >/dev/null 2>&1) \
 	    || echo "npm could not install tests/js: the JavaScript SDK tests are skipped"; \
@@ -70,4 +79,4 @@ bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .nimbus build src/*.egg-info src/nimbus/*.so
+	rm -rf $(VENV) .nimbus build src/*.egg-info src/nimbus/*.so src/nimbus/runtime/node/node_modules

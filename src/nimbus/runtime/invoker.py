@@ -28,9 +28,11 @@ from nimbus.errors import ServiceError
 from nimbus.runtime import sandbox
 from nimbus.runtime.environment import Environment, InvocationResult
 from nimbus.runtime.launcher import (
+    NODE_BOOTSTRAP,
     PROVIDED_RUNTIMES,
     LaunchRequest,
     environment_variables,
+    is_node,
     python_opt_path,
     python_version_of,
     resolve_runtime,
@@ -351,7 +353,7 @@ class Invoker:
         hit = self._runtimes.get(runtime)
         if hit is None:
             hit = self._runtimes[runtime] = await asyncio.to_thread(resolve_runtime, runtime)
-            if hit[0]:
+            if hit[0] and not is_node(runtime):
                 await asyncio.to_thread(python_version_of, hit[0])
         return hit
 
@@ -403,6 +405,7 @@ class Invoker:
         creds = self.credentials_issuer(session_principal(spec), self.credentials_ttl_s)
         env.access_key_id = creds.access_key_id
         env.credentials_expire_at = creds.expires_at
+        node = is_node(spec.runtime)
         if boxed:
             task_root, opt_root, tmpdir, runtime_dir = sandbox.TASK_ROOT, sandbox.OPT_ROOT, None, RUNTIME_DIR
         else:
@@ -410,7 +413,9 @@ class Invoker:
             opt_root = str(opt_dir) if opt_dir is not None else None
             tmpdir = env.tmpdir = tempfile.mkdtemp(prefix=f"nimbus-env-{env.id[:12]}-")
             runtime_dir = str(Path(python).parent) if python else str(code_dir)
-        minor = python_version_of(python)[1] if python else None
+        if node:
+            runtime_dir = str(NODE_BOOTSTRAP.parent)  # shown at its own path inside the sandbox
+        minor = python_version_of(python)[1] if python and not node else None
         variables = environment_variables(
             function_name=spec.function_name,
             version=spec.version,
@@ -435,6 +440,16 @@ class Invoker:
             initialization_type="provisioned-concurrency" if env.provisioned else "on-demand",
         )
         cg_procs = str(env.cgroup.path / "cgroup.procs") if env.cgroup is not None else None
+        if node:  # Node.js: our Runtime API client (runtime/node/bootstrap.mjs) loads the handler
+            argv = [python, str(NODE_BOOTSTRAP)]
+            if boxed:
+                roots = [str(NODE_BOOTSTRAP.parent)]
+                if not python.startswith(("/usr/", "/bin/")):
+                    roots.append(str(Path(os.path.realpath(python)).parent.parent))
+                argv = sandbox.bwrap_env_argv(code_dir=code_dir, opt_dir=opt_dir, tmp_mb=spec.ephemeral_storage_mb, roots=roots, argv=argv)
+            req = LaunchRequest(argv=argv, env=variables, cwd=str(code_dir), out_fd=env.out_fd, cgroup_procs=cg_procs)
+            env.attach(spawn(req, via_bwrap=boxed))
+            return
         if spec.runtime in PROVIDED_RUNTIMES or not python:
             bootstrap = _find_bootstrap(code_dir, opt_dir)
             if bootstrap is None:

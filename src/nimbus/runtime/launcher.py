@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 PYTHON_RUNTIMES = tuple(f"python3.{m}" for m in range(8, 14))
 PROVIDED_RUNTIMES = ("provided.al2", "provided.al2023", "provided")
+NODE_RUNTIMES = tuple(f"nodejs{m}.x" for m in (16, 18, 20, 22, 24))
+NODE_BOOTSTRAP = Path(__file__).with_name("node") / "bootstrap.mjs"  # Nimbus's Runtime API client for Node.js
 
 # aws-contracts C.3: variables a function's Environment may not set
 RESERVED_ENV_VARS = frozenset(
@@ -86,11 +88,40 @@ def _which(name: str) -> str | None:
     return shutil.which(name)
 
 
+def is_node(runtime: str) -> bool:
+    return runtime.startswith("nodejs")
+
+
+@lru_cache(maxsize=None)
+def node_version(node: str) -> tuple[int, int, int] | None:
+    try:
+        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)", out)
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+
+
+def resolve_node(runtime: str) -> tuple[str, str]:
+    """``(node_path, note)`` for a ``nodejsNN.x`` runtime: the Node.js on PATH (or ``NIMBUS_NODE``); the
+    note says when its major version is not the runtime's."""
+    node = os.environ.get("NIMBUS_NODE") or _which("node") or _which("nodejs")
+    version = node_version(node) if node else None
+    if not node or version is None:
+        raise InvalidRuntime(f"No Node.js to run {runtime}: install Node.js (Debian: apt-get install nodejs) or set NIMBUS_NODE.")
+    want = int(runtime[len("nodejs"):].split(".")[0])
+    note = "" if version[0] == want else f"{runtime} is not installed; running on Node.js {'.'.join(map(str, version))} ({node})"
+    return node, note
+
+
 @lru_cache(maxsize=None)
 def resolve_runtime(runtime: str) -> tuple[str, str]:
-    """``(python_path, note)`` for a runtime; ``("", note)`` for provided runtimes (see module doc)."""
+    """``(python_path, note)`` for a runtime; ``("", note)`` for provided runtimes (see module doc);
+    ``(node_path, note)`` for Node.js runtimes."""
     if runtime in PROVIDED_RUNTIMES:
         return "", ""
+    if is_node(runtime):
+        return resolve_node(runtime)
     m = re.fullmatch(r"python3\.(\d+)", runtime)
     if not m:
         raise InvalidRuntime(f"The runtime {runtime} is not supported by Nimbus.")
@@ -176,8 +207,11 @@ def environment_variables(
     )
     if session_token:
         env["AWS_SESSION_TOKEN"] = session_token
-    if runtime.startswith("python"):
+    if runtime.startswith(("python", "nodejs")):
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
+    if is_node(runtime):  # AWS's module search path: layers (per major version, then shared), the runtime, the code
+        major = runtime[len("nodejs"):].split(".")[0]
+        env.setdefault("NODE_PATH", f"{opt}/nodejs/node{major}/node_modules:{opt}/nodejs/node_modules:{runtime_dir}/node_modules:{runtime_dir}:{task_root}")
     return env
 
 
