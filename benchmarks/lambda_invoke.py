@@ -8,6 +8,8 @@ Runtime figures, each beside a baseline measured in the same run:
   imports boto3 and creates a client, with the zygote (after idle, and back to back) and with plain
   spawn, beside spawning ``python -c "import boto3"``;
 * resident memory of one idle environment (and of the zygote it was forked from);
+* Node.js (when installed): cold start and warm invoke of an echo handler beside ``node -e ""`` and
+  Python's warm invoke, in the same run;
 * provisioned concurrency: the first invoke of a version whose environment was provisioned ahead
   (``Invoker.provision``) beside a cold start of the same handler and a warm invoke, in the same run,
   and how long provisioning one environment takes.
@@ -62,13 +64,13 @@ class Bench:
             use_zygote=use_zygote,
         )
 
-    def spec(self, source: str, name: str | None = None) -> FunctionSpec:
+    def spec(self, source: str, name: str | None = None, runtime: str = "python3.12") -> FunctionSpec:
         name = name or f"bench-{uuid.uuid4().hex[:8]}"
         code = self.root / name
         code.mkdir(parents=True, exist_ok=True)
-        (code / "app.py").write_text(source)
+        (code / ("app.mjs" if runtime.startswith("nodejs") else "app.py")).write_text(source)
         return FunctionSpec(
-            name, f"arn:aws:lambda:us-east-2:000000000000:function:{name}", "$LATEST", "python3.12", "app.handler",
+            name, f"arn:aws:lambda:us-east-2:000000000000:function:{name}", "$LATEST", runtime, "app.handler",
             code, (), 128, 30.0, 512, {}, "us-east-2", "000000000000", f"/aws/lambda/{name}", uuid.uuid4().hex,
         )
 
@@ -202,6 +204,51 @@ async def provisioned_figures(n: int = 15) -> list[str]:
     return rows
 
 
+NODE_ECHO = "export const handler = async (event) => event;\n"
+
+
+async def node_figures(n: int = 11, warm_n: int = 2000) -> list[str]:
+    import shutil
+
+    node = shutil.which("node")
+    if node is None:
+        return [row("Node.js", "not installed", "-", None)]
+    base = []
+    for _ in range(5):
+        t = time.perf_counter()
+        subprocess.run([node, "-e", ""], check=True)
+        base.append((time.perf_counter() - t) * 1000)
+    b50 = statistics.median(base)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="nimbus-bench-node-") as d:
+        b = Bench(Path(d))
+        inv = b.invoker
+        cold = []
+        for _ in range(n):
+            spec = b.spec(NODE_ECHO, runtime="nodejs20.x")
+            t = time.perf_counter()
+            await inv.invoke(spec, b"{}")
+            cold.append((time.perf_counter() - t) * 1000)
+            inv.invalidate(spec.function_arn)
+            await asyncio.sleep(IDLE_PAUSE_S)
+        c50 = statistics.median(cold)
+        rows.append(row("Node.js cold start p50, echo handler", f"{c50:.1f} ms (min {min(cold):.1f})", f"{b50:.1f} ms (node -e '')", c50 / b50))
+        lat = {}
+        for label, spec in (("node", b.spec(NODE_ECHO, runtime="nodejs20.x")), ("python", b.spec(ECHO))):
+            for _ in range(100):
+                await inv.invoke(spec, b'{"hello": "world"}')
+            xs = []
+            for _ in range(warm_n):
+                t = time.perf_counter()
+                await inv.invoke(spec, b'{"hello": "world"}')
+                xs.append((time.perf_counter() - t) * 1000)
+            lat[label] = xs
+        n50, p50 = pct(lat["node"], 0.5), pct(lat["python"], 0.5)
+        rows.append(row("Node.js warm Invoker.invoke p50, c=1", f"{n50:.3f} ms (p99 {pct(lat['node'], 0.99):.3f})", f"{p50:.3f} ms Python (same run)", n50 / p50))
+        await inv.aclose()
+    return rows
+
+
 async def _loopback_rtt_ms(n: int = 2000) -> float:
     """Floor: two request/response round trips over loopback TCP between asyncio and a process."""
     code = (
@@ -261,6 +308,7 @@ def runtime_figures() -> list[str]:
     rows = ["| measure | Nimbus | baseline (same run) | ratio | target |", "|---|---|---|---|---|"]
     rows += asyncio.run(warm_figures())
     rows += asyncio.run(cold_figures())
+    rows += asyncio.run(node_figures())
     rows += asyncio.run(provisioned_figures())
     return rows
 
