@@ -17,4 +17,4 @@ SERVICES: dict[str, str] = dict(
         "sts": "nimbus.services.sts.api:create_api",
     }
 )
-EAGER: list[str] = ["kinesis", "lambda", "firehose", "s3"]
+EAGER: list[str] = ["kinesis", "lambda", "firehose", "s3", "logs"]

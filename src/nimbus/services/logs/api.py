@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from nimbus.services.base import RequestContext
 from nimbus.services.logs.groups import InvalidParameterException, LogGroups, group_name
-from nimbus.services.logs.sink import logs_engine
+from nimbus.services.logs.sink import logs_engine, subscriptions_of
 
 if TYPE_CHECKING:
     from nimbus.server import Nimbus
@@ -36,6 +36,10 @@ class LogsApi:
         if self._engine is None:
             self._engine = logs_engine(self.core)
         return self._engine
+
+    async def start(self) -> None:
+        """At boot (logs is EAGER): subscription filters resume delivering what was pending."""
+        _ = self.engine
 
     async def create_log_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         self.engine.create_group(ctx.account_id, ctx.region, params["logGroupName"], tags=params.get("tags"), log_class=params.get("logGroupClass"))
@@ -167,3 +171,32 @@ class LogsApi:
 
     async def list_tags_for_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"tags": self.engine.group_tags(ctx.account_id, ctx.region, group_name(params["resourceArn"]))}
+
+    # subscription filters
+    async def put_subscription_filter(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await subscriptions_of(self.core).put(
+            ctx.account_id,
+            ctx.region,
+            params["logGroupName"],
+            params["filterName"],
+            pattern=params["filterPattern"],
+            destination_arn=params["destinationArn"],
+            role_arn=params.get("roleArn"),
+            distribution=params.get("distribution"),
+            extra={k: params.get(k) for k in ("fieldSelectionCriteria", "emitSystemFields")},
+        )
+        return {}
+
+    async def describe_subscription_filters(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        filters, token = subscriptions_of(self.core).describe(
+            ctx.account_id, ctx.region, params["logGroupName"],
+            prefix=params.get("filterNamePrefix"), token=params.get("nextToken"), limit=params.get("limit"),
+        )
+        out: dict[str, Any] = {"subscriptionFilters": filters}
+        if token:
+            out["nextToken"] = token
+        return out
+
+    async def delete_subscription_filter(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        await subscriptions_of(self.core).delete(ctx.account_id, ctx.region, params["logGroupName"], params["filterName"])
+        return {}

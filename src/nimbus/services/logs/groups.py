@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from nimbus.errors import ServiceError
 from nimbus.services.logs.filters import PatternError, compile_pattern
 from nimbus.storage import Log, LogRecord, LogStore, MetadataStore
+
+log = logging.getLogger(__name__)
 
 GROUP = "logs.group"
 STREAM = "logs.stream"
@@ -101,6 +104,29 @@ class Event:
         return f"{h:020d}{self.seq:036d}"
 
 
+@dataclass(slots=True, frozen=True)
+class Appended:
+    """The events one PutLogEvents call (or one sink write) made durable in one stream: (seq, timestamp,
+    message) each, in log order. Given to the engine's listeners (subscription and metric filters)."""
+
+    account: str
+    region: str
+    group: str
+    stream: str
+    events: list[tuple[int, int, str]]
+
+
+class Listener(Protocol):
+    """Told of appended events (synchronously, right after the append is durable: keep it to a match
+    check) and of deleted streams and groups."""
+
+    def appended(self, batch: Appended) -> None: ...
+
+    def stream_deleted(self, account: str, region: str, group: str, stream: str) -> None: ...
+
+    def group_deleted(self, account: str, region: str, group: str) -> None: ...
+
+
 class LogGroups:
     """The logs engine. Synchronous metadata, async appends. Raises the logs service's errors."""
 
@@ -112,6 +138,7 @@ class LogGroups:
         self._known: set[str] = set()  # stream keys known to exist (auto-create fast path)
         self._trimmed: dict[str, float] = {}
         self._retention: dict[str, int | None] = {}  # group key -> retention in ms (cache for put_events)
+        self.listeners: list[Listener] = []
 
     # --- names ----------------------------------------------------------------------------------
 
@@ -169,6 +196,8 @@ class LogGroups:
                 self.db.delete(STREAM, key)
             self.db.delete(GROUP, gkey)
         self._retention.pop(gkey, None)
+        for listener in self.listeners:
+            listener.group_deleted(account, region, group)
         for _, doc in streams:
             await self._drop(account, region, group, doc["logStreamName"])
 
@@ -315,6 +344,8 @@ class LogGroups:
     async def delete_stream(self, account: str, region: str, group: str, stream: str) -> None:
         self._stream(account, region, group, stream)
         self.db.delete(STREAM, f"{self._gkey(account, region, group)}:{stream}")
+        for listener in self.listeners:
+            listener.stream_deleted(account, region, group, stream)
         await self._drop(account, region, group, stream)
 
     def _stream_out(self, account: str, region: str, group: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -410,7 +441,14 @@ class LogGroups:
         payloads = [encode_event(ts, message) for ts, message in valid]
         lg = self._log(account, region, group, stream)
         if payloads:
-            await lg.append(payloads)
+            seqs = await lg.append(payloads)
+            if self.listeners:
+                batch = Appended(account, region, group, stream, [(seq, ts, msg) for seq, (ts, msg) in zip(seqs, valid)])
+                for listener in self.listeners:
+                    try:
+                        listener.appended(batch)
+                    except Exception:  # noqa: BLE001 - the events are stored; a filter's failure must not fail the put
+                        log.exception("log listener failed group=%s stream=%s", group, stream)
         if retention:
             await self._maybe_trim(lg, now_ms - retention)
         out: dict[str, Any] = {"nextSequenceToken": str(lg.next_seq).zfill(56)}
@@ -428,6 +466,18 @@ class LogGroups:
     def _cutoff(self, gdoc: dict[str, Any]) -> int:
         days = gdoc.get("retentionInDays")
         return int(self.now() * 1000) - int(days) * 86_400_000 if days else -(1 << 62)
+
+    # --- reads for the filters' catch-up --------------------------------------------------------
+
+    def group_exists(self, account: str, region: str, group: str) -> bool:
+        return self.db.get(GROUP, self._gkey(account, region, group)) is not None
+
+    def stream_names(self, account: str, region: str, group: str) -> list[str]:
+        return [d["logStreamName"] for _, d in self.db.list(STREAM, f"{self._gkey(account, region, group)}:")]
+
+    def stream_log(self, account: str, region: str, group: str, stream: str) -> Log:
+        """The durable log of a stream (records: ``decode_event`` payloads, append time = ingestion)."""
+        return self._log(account, region, group, stream)
 
     def get_events(
         self,

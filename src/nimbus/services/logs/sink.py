@@ -16,13 +16,38 @@ from nimbus.services.logs.groups import EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES, M
 
 if TYPE_CHECKING:
     from nimbus.server import Nimbus
+    from nimbus.services.logs.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 
 
 def logs_engine(core: Nimbus) -> LogGroups:
-    """The shared logs engine (component "logs.engine")."""
-    return core.component("logs.engine", lambda: LogGroups(core.storage.metadata, core.storage.logs, clock_time=core.clock.time))
+    """The shared logs engine (component "logs.engine"), with its listeners: the subscription filters
+    (component "logs.subscriptions") and the metric filters (component "logs.metric-filters")."""
+
+    def build() -> LogGroups:
+        from nimbus.services.logs.destinations import CoreDestinations
+        from nimbus.services.logs.subscriptions import Subscriptions
+
+        engine = LogGroups(core.storage.metadata, core.storage.logs, clock_time=core.clock.time)
+        subscriptions = core.component(
+            "logs.subscriptions",
+            lambda: Subscriptions(engine, core.storage.metadata, CoreDestinations(core), clock_time=core.clock.time, extra=core.settings.extra),
+        )
+        engine.listeners.append(subscriptions)
+        subscriptions.start()
+        return engine
+
+    return core.component("logs.engine", build)
+
+
+def subscriptions_of(core: Nimbus) -> Subscriptions:
+    logs_engine(core)
+    return core.component("logs.subscriptions", _unbuilt)
+
+
+def _unbuilt() -> Any:
+    raise RuntimeError("built with logs.engine")
 
 
 def logs_sink(core: Nimbus) -> LogsSink:
