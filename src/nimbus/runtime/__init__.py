@@ -6,7 +6,7 @@ API over loopback (``runtime_api``) and turns its output into log streams (``out
 ``nimbus.storage``, ``config``, ``credentials``, ``errors``, ``clock`` and ``metrics``.
 """
 
-from nimbus.runtime.environment import InvocationResult
+from nimbus.runtime.environment import InvocationResult, ResponseStream
 from nimbus.runtime.invoker import FunctionSpec, Invoker, TooManyRequests
 from nimbus.runtime.launcher import RESERVED_ENV_VARS, resolve_runtime
 from nimbus.runtime.output import InMemoryLogSink, LogSink
@@ -18,6 +18,7 @@ __all__ = [
     "InvocationResult",
     "Invoker",
     "LogSink",
+    "ResponseStream",
     "TooManyRequests",
     "resolve_runtime",
 ]

@@ -25,7 +25,7 @@ import orjson
 
 from nimbus.clock import Clock
 from nimbus.runtime.output import LogSink, OutputStream
-from nimbus.runtime.runtime_api import PendingInvocation, RuntimeEndpoint
+from nimbus.runtime.runtime_api import MAX_RESPONSE_BYTES, MAX_STREAMED_BYTES, PendingInvocation, RuntimeEndpoint
 from nimbus.runtime.sandbox import Cgroup
 from nimbus.runtime.launcher import Process, describe_status
 
@@ -47,6 +47,27 @@ class InvocationResult:
     billed_duration_ms: int
     init_duration_ms: float | None
     max_memory_used_mb: int
+    streamed: bool = False  # the runtime streamed its response (Lambda-Runtime-Function-Response-Mode: streaming)
+    content_type: str | None = None  # the streamed response's content type
+
+
+class ResponseStream:
+    """Where a streamed response goes as the runtime writes it (InvokeWithResponseStream): ``started`` is
+    set when the runtime begins (its content type known), then ``chunks`` fill as bytes arrive. The one
+    who invokes reads them while the invocation runs; its result says how it ended."""
+
+    def __init__(self) -> None:
+        self.executed_version: str | None = None
+        self.content_type: str | None = None
+        self.started = asyncio.Event()
+        self.chunks: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def begin(self, content_type: str | None) -> None:
+        self.content_type = content_type
+        self.started.set()
+
+    def chunk(self, data: bytes) -> None:
+        self.chunks.put_nowait(data)
 
 
 @dataclass(slots=True)
@@ -112,6 +133,11 @@ class Environment:
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._result: asyncio.Future[_Outcome] | None = None
         self._request_id = ""
+        self._stream: ResponseStream | None = None  # a streamed response's consumer, if any
+        self._streamed = False
+        self._stream_type: str | None = None
+        self._stream_parts: list[bytes] = []
+        self._stream_bytes = 0
         self._init_error: tuple[str | None, bytes] | None = None
         self._exit_desc: str | None = None
         self._killed_for: str | None = None  # "timeout" | "memory"
@@ -213,6 +239,7 @@ class Environment:
         client_context: str | None,
         cognito_identity: str | None,
         tail: bool,
+        stream: ResponseStream | None = None,
     ) -> InvocationResult:
         self.state = "busy"
         self.invocations += 1
@@ -237,6 +264,8 @@ class Environment:
             outcome = self._dead_outcome(request_id)
         else:
             self._request_id = request_id
+            self._stream, self._streamed, self._stream_type = stream, False, None
+            self._stream_parts, self._stream_bytes = [], 0
             fut: asyncio.Future[_Outcome] = loop.create_future()
             self._result = fut
             now = self.clock.time()
@@ -292,6 +321,8 @@ class Environment:
             billed_duration_ms=billed,
             init_duration_ms=self.init_duration_ms if cold else None,
             max_memory_used_mb=max_mem,
+            streamed=self._streamed,
+            content_type=self._stream_type,
         )
 
     def _dead_outcome(self, request_id: str) -> _Outcome:
@@ -335,6 +366,39 @@ class Environment:
         fut = self._result
         if fut is not None and not fut.done():
             fut.set_result(_Outcome(_error_body(error_type, body), error_type or "Unhandled"))
+
+    # a streamed response: chunks go to the invocation's consumer as they arrive, else are gathered (a
+    # plain Invoke of a streaming function answers the whole response, within the 6 MB payload limit)
+    def on_stream_begin(self, request_id: str, content_type: str | None) -> None:
+        if request_id == self._request_id and self._result is not None and not self._result.done():
+            self._streamed, self._stream_type = True, content_type
+            if self._stream is not None:
+                self._stream.begin(content_type)
+
+    def on_stream_chunk(self, request_id: str, data: bytes) -> None:
+        if request_id != self._request_id or self._result is None or self._result.done():
+            return
+        self._stream_bytes += len(data)
+        limit = MAX_STREAMED_BYTES if self._stream is not None else MAX_RESPONSE_BYTES
+        if self._stream_bytes > limit:
+            self._retire = True  # the runtime is still writing: it is not handed another invocation
+            msg = f"Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+            self._result.set_result(_Outcome(orjson.dumps({"errorMessage": msg, "errorType": "Function.ResponseSizeTooLarge"}), "Function.ResponseSizeTooLarge"))
+            return
+        if self._stream is not None:
+            self._stream.chunk(data)
+        else:
+            self._stream_parts.append(data)
+
+    def on_stream_end(self, request_id: str, error_type: str | None, error_body: bytes | None) -> None:
+        fut = self._result
+        if request_id != self._request_id or fut is None or fut.done():
+            return
+        if error_type:
+            fut.set_result(_Outcome(_error_body(error_type, error_body or b""), error_type))
+        else:
+            fut.set_result(_Outcome(b"".join(self._stream_parts)))
+        self._stream_parts = []
 
     def on_init_error(self, error_type: str | None, body: bytes) -> None:
         self._init_error = (error_type, body)

@@ -26,7 +26,7 @@ from nimbus.config import Settings
 from nimbus.credentials import Credentials
 from nimbus.errors import ServiceError
 from nimbus.runtime import sandbox
-from nimbus.runtime.environment import Environment, InvocationResult
+from nimbus.runtime.environment import Environment, InvocationResult, ResponseStream
 from nimbus.runtime.launcher import (
     NODE_BOOTSTRAP,
     PROVIDED_RUNTIMES,
@@ -143,6 +143,7 @@ class Invoker:
         cognito_identity: str | None = None,
         tail: bool = False,
         invoked_function_arn: str | None = None,
+        stream: ResponseStream | None = None,
     ) -> InvocationResult:
         fn = spec.function_arn
         reserved = spec.reserved_concurrency
@@ -176,6 +177,7 @@ class Invoker:
                     client_context=client_context,
                     cognito_identity=cognito_identity,
                     tail=tail,
+                    stream=stream,
                 )
             finally:
                 pool.release(env)

@@ -6,6 +6,10 @@ Each environment gets its own listening socket on 127.0.0.1 (``AWS_LAMBDA_RUNTIM
 expect a bare ``host:port``). Requests are parsed by httptools in an asyncio Protocol; connections are
 kept alive, and ``/next`` is answered by writing the event straight onto the parked connection.
 
+A response posted with ``Lambda-Runtime-Function-Response-Mode: streaming`` (chunked) is handed on chunk
+by chunk as it arrives (``on_stream_*``), its error, if any, in the trailers
+``Lambda-Runtime-Function-Error-Type`` / ``-Body`` (base64), as AWS's Runtime API takes it.
+
 Only one invocation is outstanding per environment; a response or error for any other request id is
 refused (400), and a second concurrent ``/next`` is refused (409), so another local process cannot
 take over an environment that is in use.
@@ -14,6 +18,8 @@ take over an environment that is in use.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 from dataclasses import dataclass
 from typing import Protocol
@@ -30,6 +36,9 @@ _NEXT = b"/2018-06-01/runtime/invocation/next"
 _INIT_ERROR = b"/2018-06-01/runtime/init/error"
 _INVOCATION = b"/2018-06-01/runtime/invocation/"
 _ERROR_TYPE_HEADER = b"lambda-runtime-function-error-type"
+_ERROR_BODY_HEADER = b"lambda-runtime-function-error-body"
+_RESPONSE_MODE_HEADER = b"lambda-runtime-function-response-mode"
+MAX_STREAMED_BYTES = 20 * 1024 * 1024  # a streamed response's limit (AWS's default maximum)
 
 _ACCEPTED = b'HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{"status":"OK"}\n'
 
@@ -78,6 +87,9 @@ class RuntimeEvents(Protocol):
     def on_response(self, request_id: str, body: bytes, too_large: bool) -> None: ...
     def on_error(self, request_id: str, error_type: str | None, body: bytes) -> None: ...
     def on_init_error(self, error_type: str | None, body: bytes) -> None: ...
+    def on_stream_begin(self, request_id: str, content_type: str | None) -> None: ...
+    def on_stream_chunk(self, request_id: str, data: bytes) -> None: ...
+    def on_stream_end(self, request_id: str, error_type: str | None, error_body: bytes | None) -> None: ...
 
 
 class RuntimeEndpoint:
@@ -171,8 +183,31 @@ class RuntimeEndpoint:
             self.events.on_error(rid, et.decode("latin-1") if et else None, body)
 
 
+    def _stream_begin(self, proto: "_RuntimeProtocol", path: bytes, headers: dict[bytes, bytes]) -> str | None:
+        """A streamed response starts (its headers are in): the request id to stream to, or None (refused)."""
+        request_id, _, kind = path[len(_INVOCATION) :].partition(b"/")
+        rid = request_id.decode("latin-1")
+        if kind != b"response" or rid != self.in_flight:
+            return None
+        self.in_flight = None
+        ct = headers.get(b"content-type")
+        self.events.on_stream_begin(rid, ct.decode("latin-1") if ct else None)
+        return rid
+
+    def _stream_end(self, proto: "_RuntimeProtocol", rid: str, headers: dict[bytes, bytes]) -> None:
+        proto.write(_ACCEPTED)
+        et, eb = headers.get(_ERROR_TYPE_HEADER), headers.get(_ERROR_BODY_HEADER)
+        body: bytes | None = None
+        if eb:
+            try:
+                body = base64.b64decode(eb, validate=True)
+            except (binascii.Error, ValueError):
+                body = eb
+        self.events.on_stream_end(rid, et.decode("latin-1") if et else None, body)
+
+
 class _RuntimeProtocol(asyncio.Protocol):
-    __slots__ = ("endpoint", "transport", "parser", "url", "headers", "body", "body_len", "closed", "keep_alive")
+    __slots__ = ("endpoint", "transport", "parser", "url", "headers", "body", "body_len", "closed", "keep_alive", "streaming")
 
     def __init__(self, endpoint: RuntimeEndpoint) -> None:
         self.endpoint = endpoint
@@ -184,6 +219,7 @@ class _RuntimeProtocol(asyncio.Protocol):
         self.body_len = 0
         self.closed = False
         self.keep_alive = True
+        self.streaming: str | None = None  # the request id of a streamed response in progress
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -218,6 +254,7 @@ class _RuntimeProtocol(asyncio.Protocol):
         self.headers = {}
         self.body = []
         self.body_len = 0
+        self.streaming = None
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -225,7 +262,17 @@ class _RuntimeProtocol(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.lower()] = value
 
+    def on_headers_complete(self) -> None:
+        mode = self.headers.get(_RESPONSE_MODE_HEADER)
+        if mode is not None and mode.lower() == b"streaming" and self.parser.get_method() == b"POST":
+            path = self.url.split(b"?", 1)[0]
+            if path.startswith(_INVOCATION) and path != _NEXT:
+                self.streaming = self.endpoint._stream_begin(self, path, self.headers)
+
     def on_body(self, body: bytes) -> None:
+        if self.streaming is not None:
+            self.endpoint.events.on_stream_chunk(self.streaming, body)
+            return
         self.body_len += len(body)
         if self.body_len <= _MAX_BODY_READ:
             self.body.append(body)
@@ -235,6 +282,10 @@ class _RuntimeProtocol(asyncio.Protocol):
         path = self.url.split(b"?", 1)[0]
         # a client that asked for Connection: close gets its answer, then the close (maybe later: /next)
         self.keep_alive = self.parser.should_keep_alive()
+        if self.streaming is not None:
+            rid, self.streaming = self.streaming, None
+            self.endpoint._stream_end(self, rid, self.headers)
+            return
         self._route(method, path)
 
     def _route(self, method: bytes, path: bytes) -> None:

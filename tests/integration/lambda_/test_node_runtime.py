@@ -128,3 +128,47 @@ export const handler = async (event) => {
     assert err is None, body
     assert body.endswith(":assumed-role/lambda-role/node-sdk")
     assert json.loads(s3.get_object(Bucket="node-runtime-sdk", Key="from-node.json")["Body"].read()) == {"hello": "s3"}
+
+
+STREAMER = """
+import { S3Client, HeadObjectCommand } from "@aws-sdk/client-s3";
+const s3 = new S3Client({ forcePathStyle: true });
+export const handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+  responseStream.setContentType("text/plain");
+  responseStream.write("first\\n");
+  // the rest only once the caller has read the first chunk (it answers by creating the object)
+  for (;;) {
+    try { await s3.send(new HeadObjectCommand({ Bucket: event.bucket, Key: event.key })); break; }
+    catch { await new Promise((r) => setTimeout(r, 20)); }
+  }
+  responseStream.write("second\\n");
+  if (event.fail) throw new RangeError("after two chunks");
+  responseStream.end();
+});
+"""
+
+
+@pytest.mark.skipif(not SDK.is_dir(), reason="the Node.js runtime's AWS SDK is not installed (make setup runs npm ci in src/nimbus/runtime/node)")
+def test_response_streaming_reaches_the_caller_while_the_function_runs(nimbus_server: NimbusProcess, lam) -> None:
+    s3 = nimbus_server.client("s3")
+    s3.create_bucket(Bucket="node-stream-sync")
+    _create(lam, "node-stream", {"index.mjs": STREAMER}, Timeout=30)
+    for n, fail in enumerate((False, True)):
+        key = f"go-{n}"
+        out = lam.invoke_with_response_stream(FunctionName="node-stream", Payload=json.dumps({"bucket": "node-stream-sync", "key": key, "fail": fail}).encode())
+        assert out["ResponseStreamContentType"] == "text/plain" and out["ExecutedVersion"] == "$LATEST"
+        events = iter(out["EventStream"])
+        first = next(events)
+        assert first == {"PayloadChunk": {"Payload": b"first\n"}}
+        s3.put_object(Bucket="node-stream-sync", Key=key, Body=b"")  # the function was waiting for this
+        rest = list(events)
+        assert rest[0] == {"PayloadChunk": {"Payload": b"second\n"}}
+        complete = rest[-1]["InvokeComplete"]
+        if fail:
+            assert complete["ErrorCode"] == "Unhandled"
+            assert json.loads(complete["ErrorDetails"])["errorType"] == "RangeError"
+        else:
+            assert complete == {}
+    # a plain Invoke of a streaming function answers the whole response
+    out = lam.invoke(FunctionName="node-stream", Payload=json.dumps({"bucket": "node-stream-sync", "key": "go-0"}).encode())
+    assert "FunctionError" not in out and out["Payload"].read() == b"first\nsecond\n"

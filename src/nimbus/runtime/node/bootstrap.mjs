@@ -12,6 +12,7 @@ import path from "node:path";
 import util from "node:util";
 import { createRequire, register } from "node:module";
 import { pathToFileURL } from "node:url";
+import { Writable } from "node:stream";
 
 const [HOST, PORT] = (process.env.AWS_LAMBDA_RUNTIME_API || "127.0.0.1:9001").split(":");
 const BASE = "/2018-06-01/runtime";
@@ -139,6 +140,83 @@ async function loadHandler(full) {
   return fn;
 }
 
+// --- response streaming (awslambda.streamifyResponse, as AWS's Node runtime offers it) --------------
+const STREAMING = Symbol.for("aws.lambda.runtime.handler.streaming");
+const HTTP_INTEGRATION_TYPE = "application/vnd.awslambda.http-integration-response";
+
+globalThis.awslambda = {
+  streamifyResponse(handler, options) {
+    handler[STREAMING] = "response";
+    if (options && options.highWaterMark) handler.highWaterMark = options.highWaterMark;
+    return handler;
+  },
+  HttpResponseStream: {
+    // a function URL's response: a JSON prelude (statusCode, headers, cookies), 8 NUL bytes, then the body
+    from(stream, prelude) {
+      stream.setContentType(HTTP_INTEGRATION_TYPE);
+      stream.write(JSON.stringify(prelude || {}));
+      stream.write(Buffer.alloc(8));
+      return stream;
+    },
+  },
+};
+
+function responseStream(id) {
+  let contentType = "application/octet-stream";
+  let req = null;
+  let done;
+  const finished = new Promise((resolve, reject) => { done = { resolve, reject }; });
+  const open = () => {
+    if (req) return req;
+    req = http.request({
+      host: HOST, port: Number(PORT), path: `${BASE}/invocation/${id}/response`, method: "POST", agent,
+      headers: {
+        "Content-Type": contentType,
+        "Lambda-Runtime-Function-Response-Mode": "streaming",
+        "Transfer-Encoding": "chunked",
+        "Trailer": "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+      },
+    }, (res) => { res.resume(); res.on("end", () => done.resolve(res.statusCode)); });
+    req.on("error", (e) => done.reject(e));
+    return req;
+  };
+  const stream = new Writable({
+    write(chunk, encoding, callback) {
+      open().write(chunk, encoding, callback);
+    },
+    final(callback) {
+      open().end();
+      callback();
+    },
+  });
+  stream.setContentType = (type) => { if (!req) contentType = type; };
+  stream.fail = (err) => {
+    const body = errorBody(err);
+    const r = open();
+    if (r.writableEnded) return;  // the response was complete before the error: nothing to report it in
+    r.addTrailers({
+      "Lambda-Runtime-Function-Error-Type": body.errorType,
+      "Lambda-Runtime-Function-Error-Body": Buffer.from(JSON.stringify(body)).toString("base64"),
+    });
+    r.end();
+  };
+  stream.finished = finished;
+  return stream;
+}
+
+async function runStreamingHandler(handler, event, context, id) {
+  const stream = responseStream(id);
+  try {
+    await handler(event, stream, context);
+    if (!stream.writableEnded) stream.end();
+    await new Promise((resolve) => (stream.writableFinished ? resolve() : stream.on("finish", resolve)));
+  } catch (err) {
+    console.error(`Invoke Error \t${JSON.stringify(errorBody(err))}`);
+    stream.fail(err);
+  }
+  await stream.finished;
+}
+
 // --- invocations --------------------------------------------------------------------------------
 function makeContext(headers, deadlineMs) {
   const env = process.env;
@@ -254,6 +332,11 @@ async function main() {
       event = next.body.toString("utf8");
     }
     const context = makeContext(h, Number(h["lambda-runtime-deadline-ms"] || 0));
+    if (handler[STREAMING] === "response") {
+      await runStreamingHandler(handler, event, context, id);
+      currentRequestId = "";
+      continue;
+    }
     try {
       const result = await runHandler(handler, event, context);
       const payload = JSON.stringify(result === undefined ? null : result);

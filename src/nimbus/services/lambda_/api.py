@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -348,7 +349,7 @@ class LambdaApi:
 
     # --- invoke ---------------------------------------------------------------------------------
 
-    def _invoke(self, ctx: RequestContext, params: dict[str, Any]) -> Any:
+    def _invoke(self, ctx: RequestContext, params: dict[str, Any], stream: Any = None) -> Any:
         """The one invoke path's coroutine, for Invoke and InvokeWithResponseStream (same members; not a
         coroutine of its own, so Invoke pays no extra frame)."""
         return self.engine.invoke(
@@ -361,6 +362,7 @@ class LambdaApi:
             region=ctx.region,
             account_id=ctx.account_id,
             request_id=ctx.request_id,
+            stream=stream,
         )
 
     async def invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -376,25 +378,58 @@ class LambdaApi:
         return out
 
     async def invoke_with_response_stream(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        """The one invoke path, answered as an event stream. Nimbus's runtimes return a function's response
-        whole (buffered), so the stream carries it as one PayloadChunk, then InvokeComplete: what AWS sends
-        for a function that does not stream. A function error sends no chunk: InvokeComplete carries its
-        type (ErrorCode) and the error document (ErrorDetails)."""
-        result = await self._invoke(ctx, params)
-        out: dict[str, Any] = {"StatusCode": result.status_code}
-        if result.status_code != 200:
-            return out  # DryRun: 204, no stream
-        out["ExecutedVersion"] = result.executed_version
-        complete: dict[str, Any] = {}
-        if result.function_error:
-            complete["ErrorCode"] = result.function_error
-            complete["ErrorDetails"] = bytes(result.payload).decode("utf-8", "replace")
-        if result.log_result is not None:
-            complete["LogResult"] = result.log_result
+        """The one invoke path, answered as an event stream. A function that streams its response (a Node
+        handler wrapped in ``awslambda.streamifyResponse``, a custom runtime posting in streaming mode) has
+        its chunks sent as PayloadChunks while it runs; a function that answers whole has its response as
+        one PayloadChunk, as AWS sends it. Then InvokeComplete: empty, or a function error's type (ErrorCode)
+        and document (ErrorDetails), and LogResult for LogType Tail."""
+        from nimbus.runtime import ResponseStream
+
+        stream = ResponseStream()
+        task = asyncio.ensure_future(self._invoke(ctx, params, stream=stream))
+        started = asyncio.ensure_future(stream.started.wait())
+        try:
+            await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        finally:
+            if not started.done():
+                started.cancel()
+        if task.done():
+            result = task.result()  # the invoke's own errors (not found, throttled, ...) answer as errors
+            if result.status_code != 200:
+                return {"StatusCode": result.status_code}  # DryRun: 204, no stream
+        out: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": stream.executed_version or "$LATEST"}
+        if stream.content_type:
+            out["ResponseStreamContentType"] = stream.content_type
 
         async def events() -> AsyncIterator[dict[str, Any]]:
-            if not result.function_error and result.payload:
+            chunks = stream.chunks
+            while not task.done():
+                get = asyncio.ensure_future(chunks.get())
+                await asyncio.wait({get, task}, return_when=asyncio.FIRST_COMPLETED)
+                if get.done():
+                    yield {"PayloadChunk": {"Payload": get.result()}}
+                else:
+                    get.cancel()
+            while not chunks.empty():
+                yield {"PayloadChunk": {"Payload": chunks.get_nowait()}}
+            complete: dict[str, Any] = {}
+            try:
+                result = task.result()
+            except Exception as e:  # noqa: BLE001 - the stream has begun: the error ends it
+                complete["ErrorCode"] = getattr(e, "code", type(e).__name__)
+                complete["ErrorDetails"] = str(e)
+                yield {"InvokeComplete": complete}
+                return
+            if not result.streamed and not result.function_error and result.payload:
                 yield {"PayloadChunk": {"Payload": bytes(result.payload)}}
+            if result.function_error:
+                complete["ErrorCode"] = result.function_error
+                complete["ErrorDetails"] = bytes(result.payload).decode("utf-8", "replace")
+            if result.log_result is not None:
+                complete["LogResult"] = result.log_result
             yield {"InvokeComplete": complete}
 
         out["EventStream"] = events()

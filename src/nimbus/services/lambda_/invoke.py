@@ -56,6 +56,7 @@ from nimbus.services.lambda_.names import LATEST, FunctionRef, parse_function_re
 from nimbus.services.lambda_.provisioned import ProvisionedConcurrency
 
 if TYPE_CHECKING:
+    from nimbus.runtime import ResponseStream
     from nimbus.server import Nimbus
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ class Invocation:
     log_result: str | None  # base64 of the last 4 KB of the log (LogType Tail)
     executed_version: str | None
     request_id: str
+    streamed: bool = False  # the function streamed its response (chunks went to the stream as they came)
+    content_type: str | None = None
 
 
 def lambda_engine(core: Nimbus) -> LambdaEngine:
@@ -280,7 +283,10 @@ class LambdaEngine:
         region: str | None = None,
         account_id: str | None = None,
         request_id: str | None = None,
+        stream: ResponseStream | None = None,
     ) -> Invocation:
+        """``stream``: where a streaming function's response goes as it is written (InvokeWithResponseStream);
+        without it, a streamed response is gathered and answered whole."""
         ref = self.parse_ref(function_ref, qualifier, region, account_id)
         rid = request_id or str(uuid.uuid4())
         if invocation_type == "Event":
@@ -307,7 +313,9 @@ class LambdaEngine:
             raise InvalidParameterValueException(f"Unsupported invocation type {invocation_type}")
         cc_json = self._client_context(client_context)
         resolved, spec = await self._resolve(ref)
-        result = await self._call(spec, payload, rid, cc_json, log_type == "Tail", invoked_arn=ref.qualified_arn())
+        if stream is not None:
+            stream.executed_version = spec.version
+        result = await self._call(spec, payload, rid, cc_json, log_type == "Tail", invoked_arn=ref.qualified_arn(), stream=stream)
         body = result.payload or b""
         function_error = "Unhandled" if result.function_error else None
         if len(body) > MAX_SYNC_RESPONSE:
@@ -324,7 +332,9 @@ class LambdaEngine:
             if isinstance(tail, str):
                 tail = tail.encode("utf-8", "replace")
             log_result = base64.b64encode(tail[-LOG_TAIL_BYTES:]).decode("ascii")
-        return Invocation(200, body, function_error, log_result, result.executed_version or spec.version, rid)
+        return Invocation(
+            200, body, function_error, log_result, result.executed_version or spec.version, rid, result.streamed, result.content_type
+        )
 
     async def invoke_event(
         self, function_ref: str, payload: bytes, *, source: str | None = None, region: str | None = None, account_id: str | None = None
@@ -344,10 +354,14 @@ class LambdaEngine:
             raise InvalidRequestContentException("Client context must be a valid Base64-encoded JSON object.") from e
         return decoded.decode("utf-8")
 
-    async def _call(self, spec: Any, payload: bytes, rid: str, client_context: str | None, tail: bool, *, invoked_arn: str) -> Any:
+    async def _call(
+        self, spec: Any, payload: bytes, rid: str, client_context: str | None, tail: bool, *, invoked_arn: str,
+        stream: ResponseStream | None = None,
+    ) -> Any:
         try:
             return await self.invoker.invoke(
-                spec, payload, request_id=rid, client_context=client_context, tail=tail, invoked_function_arn=invoked_arn
+                spec, payload, request_id=rid, client_context=client_context, tail=tail, invoked_function_arn=invoked_arn,
+                stream=stream,
             )
         except Exception as e:
             if _is_throttle(e):
