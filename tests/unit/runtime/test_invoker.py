@@ -380,3 +380,50 @@ def test_environment_retired_before_its_credentials_expire(tmp_path: Path) -> No
         assert b.init_duration_ms is None and json.loads(a.payload) == json.loads(b.payload)
     finally:
         h.close()
+
+
+STREAMING_BOOTSTRAP = '''\
+#!/usr/bin/env python3
+import base64, http.client, json, os
+host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+conn = http.client.HTTPConnection(host, int(port))
+while True:
+    conn.request("GET", "/2018-06-01/runtime/invocation/next")
+    r = conn.getresponse()
+    event = json.loads(r.read())
+    rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+    # a streamed response, written by hand: chunked, the error (if any) in the trailers
+    out = f"POST /2018-06-01/runtime/invocation/{rid}/response HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: text/csv\\r\\n"
+    out += "Lambda-Runtime-Function-Response-Mode: streaming\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n"
+    for part in event["parts"]:
+        out += f"{len(part):x}\\r\\n{part}\\r\\n"
+    out += "0\\r\\n"
+    if event.get("error"):
+        body = base64.b64encode(json.dumps({"errorType": "Custom.Broke", "errorMessage": "late"}).encode()).decode()
+        out += f"Lambda-Runtime-Function-Error-Type: Custom.Broke\\r\\nLambda-Runtime-Function-Error-Body: {body}\\r\\n"
+    out += "\\r\\n"
+    conn.sock.sendall(out.encode())
+    resp = http.client.HTTPResponse(conn.sock)
+    resp.begin()
+    resp.read()
+'''
+
+
+def test_streamed_response_mode_with_trailers(harness: Harness) -> None:
+    """The Runtime API's streaming mode: chunks reach the invocation's ResponseStream as they come, an
+    error in the trailers ends it as a function error; without a stream the chunks are gathered."""
+    from nimbus.runtime import ResponseStream
+
+    spec = harness.function(STREAMING_BOOTSTRAP, runtime="provided.al2023", handler="x", filename="bootstrap", mode=0o755)
+    stream = ResponseStream()
+    r = harness.invoke(spec, json.dumps({"parts": ["a,b\n", "c,d\n"]}).encode(), stream=stream)
+    assert r.function_error is None and r.streamed and r.content_type == "text/csv"
+    got = b""
+    while not stream.chunks.empty():
+        got += stream.chunks.get_nowait()
+    assert got == b"a,b\nc,d\n" and stream.content_type == "text/csv"
+    r = harness.invoke(spec, json.dumps({"parts": ["x\n"], "error": True}).encode())
+    assert r.function_error == "Unhandled"
+    assert json.loads(r.payload) == {"errorType": "Custom.Broke", "errorMessage": "late"}
+    r = harness.invoke(spec, json.dumps({"parts": ["whole", " answer"]}).encode())
+    assert (r.function_error, r.payload) == (None, b"whole answer")
