@@ -129,6 +129,8 @@ class Environment:
         self.init_duration_ms: float | None = None
         self.note = ""  # e.g. the interpreter substitution, logged on the first invocation
         self.provisioned = False  # started ahead of invocations for provisioned concurrency (never reaped idle)
+        self.json_logs = False  # LoggingConfig LogFormat JSON: platform events as JSON records
+        self.platform_logs = True  # SystemLogLevel WARN hides the INFO platform events (start, report)
         self._t_launch = 0.0
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._result: asyncio.Future[_Outcome] | None = None
@@ -258,7 +260,10 @@ class Environment:
         self._drain()
         if self.note and cold:
             out.platform(f"NIMBUS_NOTE {self.note}")
-        out.platform(f"START RequestId: {request_id} Version: {self.version}")
+        if not self.json_logs:
+            out.platform(f"START RequestId: {request_id} Version: {self.version}")
+        elif self.platform_logs:
+            out.platform(_platform_json(self.clock.time(), "platform.start", {"requestId": request_id, "version": self.version}))
         t0 = time.perf_counter()
         if self.state == "dead" or not self._ready.done() or self._ready.exception() is not None:
             outcome = self._dead_outcome(request_id)
@@ -294,9 +299,27 @@ class Environment:
         self._drain()
         max_mem = self._max_memory_mb() or self._mem_at_kill
         if outcome.timed_out:
-            out.platform(f"{iso_ms(self.clock.time())} {request_id} Task timed out after {self.timeout_s:.2f} seconds")
+            message = f"Task timed out after {self.timeout_s:.2f} seconds"
+            if self.json_logs:
+                out.platform(orjson.dumps({"timestamp": iso_ms(self.clock.time()), "level": "ERROR", "requestId": request_id, "message": message}).decode())
+            else:
+                out.platform(f"{iso_ms(self.clock.time())} {request_id} {message}")
             duration_ms = max(duration_ms, self.timeout_s * 1000.0)
         billed = max(1, math.ceil(duration_ms))
+        if self.json_logs:
+            if self.platform_logs:
+                metrics: dict[str, float | int] = {
+                    "durationMs": round(duration_ms, 3), "billedDurationMs": billed, "memorySizeMB": self.memory_mb, "maxMemoryUsedMB": max_mem,
+                }
+                if cold and self.init_duration_ms is not None:
+                    metrics["initDurationMs"] = round(self.init_duration_ms, 3)
+                record: dict[str, object] = {"requestId": request_id, "metrics": metrics, "status": "success"}
+                if outcome.timed_out:
+                    record["status"] = "timeout"
+                elif outcome.error_type is not None and outcome.error_type.startswith("Runtime."):
+                    record["status"], record["errorType"] = "error", outcome.error_type
+                out.platform(_platform_json(self.clock.time(), "platform.report", record))
+            return self._finish(request_id, outcome, tail, duration_ms, billed, cold, max_mem)
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
             f"Memory Size: {self.memory_mb} MB\tMax Memory Used: {max_mem} MB"
@@ -308,6 +331,12 @@ class Environment:
             if not outcome.timed_out:
                 report += f"\tError Type: {outcome.error_type}"
         out.platform(f"END RequestId: {request_id}", report)
+        return self._finish(request_id, outcome, tail, duration_ms, billed, cold, max_mem)
+
+    def _finish(
+        self, request_id: str, outcome: _Outcome, tail: bool, duration_ms: float, billed: int, cold: bool, max_mem: int
+    ) -> InvocationResult:
+        out = self.output
         self.last_used = self.clock.monotonic()
         if self.state == "busy":
             self.state = "ready"
@@ -546,6 +575,11 @@ class Environment:
         cb, self.on_release = self.on_release, None
         if cb is not None:
             cb(self)
+
+
+def _platform_json(now: float, kind: str, record: dict[str, object]) -> str:
+    """A platform event as Lambda writes it to CloudWatch Logs under LogFormat JSON."""
+    return orjson.dumps({"time": iso_ms(now), "type": kind, "record": record}).decode()
 
 
 def _error_body(error_type: str | None, body: bytes) -> bytes:

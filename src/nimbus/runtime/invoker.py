@@ -69,6 +69,9 @@ class FunctionSpec:
     config_key: str  # changes whenever code/config changes: never reuse an env across config_key
     reserved_concurrency: int | None = None
     role_arn: str = ""  # the execution role: its keys' session is "assumed-role/<role name>/<function name>"
+    log_format: str = "Text"  # LoggingConfig: "Text" or "JSON"
+    application_log_level: str | None = None  # JSON only: AWS_LAMBDA_LOG_LEVEL for the runtime's logger
+    system_log_level: str | None = None  # JSON only: WARN hides the INFO platform events
 
 
 def session_principal(spec: FunctionSpec) -> str:
@@ -388,6 +391,8 @@ class Invoker:
         )
         env.note = note
         env.provisioned = provisioned
+        env.json_logs = spec.log_format == "JSON"
+        env.platform_logs = spec.system_log_level not in ("WARN",)
         env.cgroup = self.cgroups.create(env.id, spec.memory_mb * 1024 * 1024)
         await env.prepare()
         try:
@@ -440,6 +445,8 @@ class Invoker:
             user=spec.environment,
             path_dirs=[str(Path(python).parent)] if python else [],
             initialization_type="provisioned-concurrency" if env.provisioned else "on-demand",
+            log_format=spec.log_format,
+            log_level=spec.application_log_level if spec.log_format == "JSON" else None,
         )
         cg_procs = str(env.cgroup.path / "cgroup.procs") if env.cgroup is not None else None
         if node:  # Node.js: our Runtime API client (runtime/node/bootstrap.mjs) loads the handler

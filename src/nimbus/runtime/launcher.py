@@ -168,6 +168,8 @@ def environment_variables(
     user: Mapping[str, str],
     path_dirs: Sequence[str] = (),
     initialization_type: str = "on-demand",
+    log_format: str = "Text",
+    log_level: str | None = None,
 ) -> dict[str, str]:
     """The process environment of a function (aws-contracts C.3), user variables under reserved ones."""
     opt = opt_root or "/opt"
@@ -179,7 +181,7 @@ def environment_variables(
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
-        "AWS_LAMBDA_LOG_FORMAT": "Text",
+        "AWS_LAMBDA_LOG_FORMAT": log_format,
     }
     if python_minor is not None:
         env["PYTHONPATH"] = ":".join(python_opt_path(opt, python_minor))
@@ -207,6 +209,8 @@ def environment_variables(
     )
     if session_token:
         env["AWS_SESSION_TOKEN"] = session_token
+    if log_level:
+        env["AWS_LAMBDA_LOG_LEVEL"] = log_level
     if runtime.startswith(("python", "nodejs")):
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
     if is_node(runtime):  # AWS's module search path: layers (per major version, then shared), the runtime, the code

@@ -41,17 +41,31 @@ function call(method, urlPath, body, headers = {}) {
 }
 
 // --- logging ------------------------------------------------------------------------------------
+const LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+
 function patchConsole() {
-  const write = (level) => (...args) => {
-    const msg = util.format(...args).replace(/\n/g, "\r");
-    process.stdout.write(`${new Date().toISOString()}\t${currentRequestId || "undefined"}\t${level}\t${msg}\n`);
+  // LoggingConfig LogFormat JSON: one JSON record per call, below AWS_LAMBDA_LOG_LEVEL dropped (as AWS does)
+  const json = process.env.AWS_LAMBDA_LOG_FORMAT === "JSON";
+  const min = json ? Math.max(0, LEVELS.indexOf((process.env.AWS_LAMBDA_LOG_LEVEL || "INFO").toUpperCase())) : 0;
+  const write = (level) => {
+    if (LEVELS.indexOf(level) < min) return () => {};
+    return (...args) => {
+      if (json) {
+        const record = { timestamp: new Date().toISOString(), level, requestId: currentRequestId || undefined, message: util.format(...args) };
+        process.stdout.write(JSON.stringify(record) + "\n");
+        return;
+      }
+      const msg = util.format(...args).replace(/\n/g, "\r");
+      process.stdout.write(`${new Date().toISOString()}\t${currentRequestId || "undefined"}\t${level}\t${msg}\n`);
+    };
   };
   console.log = write("INFO");
   console.info = write("INFO");
   console.warn = write("WARN");
   console.error = write("ERROR");
   console.debug = write("DEBUG");
-  console.trace = (...args) => write("TRACE")(...args, "\n" + new Error().stack.split("\n").slice(2).join("\n"));
+  const trace = write("TRACE");
+  console.trace = (...args) => trace(...args, "\n" + new Error().stack.split("\n").slice(2).join("\n"));
   console.fatal = write("FATAL");
 }
 

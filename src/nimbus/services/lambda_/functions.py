@@ -110,6 +110,21 @@ def last_modified(now: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{ms:03d}+0000"
 
 
+def logging_config(current: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """A LoggingConfig update as AWS applies it: log levels exist only with LogFormat JSON (INFO unless
+    given); back to Text, they go."""
+    merged = {**current, **given}
+    if merged.get("LogFormat", "Text") == "JSON":
+        merged.setdefault("ApplicationLogLevel", "INFO")
+        merged.setdefault("SystemLogLevel", "INFO")
+        return merged
+    if given.get("ApplicationLogLevel") or given.get("SystemLogLevel"):
+        raise InvalidParameterValueException("To configure log levels, set the log format of your function to JSON.")
+    merged.pop("ApplicationLogLevel", None)
+    merged.pop("SystemLogLevel", None)
+    return merged
+
+
 def public(cfg: dict[str, Any]) -> dict[str, Any]:
     """A stored configuration without its private members."""
     return {k: v for k, v in cfg.items() if not k.startswith("_")}
@@ -262,7 +277,7 @@ class Functions:
         if params.get("DeadLetterConfig"):
             cfg["DeadLetterConfig"] = params["DeadLetterConfig"]
         if params.get("LoggingConfig"):
-            cfg["LoggingConfig"] = {**cfg["LoggingConfig"], **params["LoggingConfig"]}
+            cfg["LoggingConfig"] = logging_config(cfg["LoggingConfig"], params["LoggingConfig"])
         fn = {
             "Name": ref.name,
             "Arn": ref.arn,
@@ -345,7 +360,7 @@ class Functions:
                 cfg.pop("Layers", None)
                 cfg.pop("_layers", None)
         if params.get("LoggingConfig"):
-            cfg["LoggingConfig"] = {**cfg.get("LoggingConfig", {}), **params["LoggingConfig"]}
+            cfg["LoggingConfig"] = logging_config(cfg.get("LoggingConfig") or {}, params["LoggingConfig"])
         cfg["LastModified"] = last_modified(self.now())
         cfg["RevisionId"] = str(uuid.uuid4())
         self.db.put(VER, f"{ref.key}:{LATEST}", cfg)

@@ -220,6 +220,7 @@ class LambdaEngine:
         from nimbus.runtime import FunctionSpec
 
         concurrency = resolved.fn.get("Concurrency")
+        logging_config = cfg.get("LoggingConfig") or {}
         spec = FunctionSpec(
             function_name=cfg["FunctionName"],
             function_arn=ref.arn,
@@ -238,6 +239,9 @@ class LambdaEngine:
             config_key=f"{ref.arn}:{version}:{cfg['RevisionId']}",
             reserved_concurrency=None if concurrency is None else int(concurrency),
             role_arn=str(cfg.get("Role") or ""),
+            log_format=str(logging_config.get("LogFormat") or "Text"),
+            application_log_level=logging_config.get("ApplicationLogLevel"),
+            system_log_level=logging_config.get("SystemLogLevel"),
         )
         entry = (resolved, spec)
         # only cache if nothing changed the function while we awaited extraction
