@@ -128,8 +128,10 @@ def test_filter_like_logs_tail(logs) -> None:
     assert msgs(filterPattern="ERROR -again") == ["ERROR disk full", "ERROR net down"]
     assert msgs(logStreamNames=["b"]) == ["ERROR disk full again", "warn slow"]
     assert msgs(startTime=t0 + 2, endTime=t0 + 2) == ["info ok", "warn slow"] or sorted(msgs(startTime=t0 + 2, endTime=t0 + 2)) == ["info ok", "warn slow"]
+    # space-delimited patterns select by field; a malformed one is refused
+    assert msgs(filterPattern="[level = ERROR, what, state = full]") == ["ERROR disk full"]
     with pytest.raises(ClientError) as e:
-        logs.filter_log_events(logGroupName="/t/filter", filterPattern="[ip, user, status]")
+        logs.filter_log_events(logGroupName="/t/filter", filterPattern="[level, what")
     assert e.value.response["Error"]["Code"] == "InvalidParameterException"
 
 

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from nimbus.services.base import RequestContext
 from nimbus.services.logs.groups import InvalidParameterException, LogGroups, group_name
-from nimbus.services.logs.sink import logs_engine, subscriptions_of
+from nimbus.services.logs.metric_filters import MetricFilters
+from nimbus.services.logs.sink import logs_engine, metric_filters_of, subscriptions_of
 
 if TYPE_CHECKING:
     from nimbus.server import Nimbus
@@ -200,3 +201,30 @@ class LogsApi:
     async def delete_subscription_filter(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         await subscriptions_of(self.core).delete(ctx.account_id, ctx.region, params["logGroupName"], params["filterName"])
         return {}
+
+    # metric filters
+    async def put_metric_filter(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        metric_filters_of(self.core).put(
+            ctx.account_id, ctx.region, params["logGroupName"], params["filterName"],
+            pattern=params["filterPattern"], transformations=list(params["metricTransformations"]),
+            extra={k: params.get(k) for k in ("fieldSelectionCriteria", "emitSystemFieldDimensions")},
+        )
+        return {}
+
+    async def describe_metric_filters(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        filters, token = metric_filters_of(self.core).describe(
+            ctx.account_id, ctx.region, group=params.get("logGroupName"), prefix=params.get("filterNamePrefix"),
+            metric_name=params.get("metricName"), namespace=params.get("metricNamespace"),
+            token=params.get("nextToken"), limit=params.get("limit"),
+        )
+        out: dict[str, Any] = {"metricFilters": filters}
+        if token:
+            out["nextToken"] = token
+        return out
+
+    async def delete_metric_filter(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        metric_filters_of(self.core).delete(ctx.account_id, ctx.region, params["logGroupName"], params["filterName"])
+        return {}
+
+    async def test_metric_filter(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"matches": MetricFilters.test(params["filterPattern"], list(params["logEventMessages"]))}

@@ -3,8 +3,9 @@
 Supported: plain terms (every term must appear, case-sensitive), quoted phrases (``"ERROR 42"``),
 ``?term`` alternatives (any of the ``?`` terms matches), ``-term`` exclusions, ``%regex%`` patterns
 (AWS's subset: no parentheses, no multi-byte characters), JSON patterns (``{ $.x = ... }``, see
-``json_patterns``) and the empty pattern (everything). Space-delimited patterns (``[a, b]``) are
-answered with InvalidParameterException rather than silently matching everything.
+``json_patterns``), space-delimited patterns (``[ip, user, ..., status = 4*]``, see ``space_patterns``)
+and the empty pattern (everything). ``compile_extractor`` also answers the values a match extracts
+(TestMetricFilter's extractedValues, metric filters' ``$field`` values).
 """
 
 from __future__ import annotations
@@ -80,7 +81,10 @@ def compile_pattern(pattern: str | None) -> Callable[[str], bool]:
 
         return compile_json_pattern(text)
     if text[0] == "[":
-        raise PatternError("Nimbus does not support space-delimited filter patterns ([w1, w2, ...]).")
+        from nimbus.services.logs.space_patterns import compile_space_pattern
+
+        extract = compile_space_pattern(text)
+        return lambda message: extract(message) is not None
     if len(text) >= 2 and text[0] == "%" and text[-1] == "%":
         regex = compile_regex(text[1:-1])
         return lambda message: regex.search(message) is not None
@@ -97,3 +101,19 @@ def compile_pattern(pattern: str | None) -> Callable[[str], bool]:
         return not any(t in message for t in excluded)
 
     return match
+
+
+def compile_extractor(pattern: str | None) -> Callable[[str], dict[str, str] | None]:
+    """None for a message the pattern does not match, else the values it extracts: ``{"$name": ...}`` for a
+    space-delimited pattern's named fields, ``{"$.a.b": ...}`` for a JSON pattern's selectors, ``{}`` else."""
+    text = (pattern or "").strip()
+    if text[:1] == "[":
+        from nimbus.services.logs.space_patterns import compile_space_pattern
+
+        return compile_space_pattern(text)
+    if text[:1] == "{":
+        from nimbus.services.logs.json_patterns import compile_json_extractor
+
+        return compile_json_extractor(text)
+    match = compile_pattern(pattern)
+    return lambda message: {} if match(message) else None

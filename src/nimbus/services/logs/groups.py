@@ -63,6 +63,11 @@ class InvalidParameterException(ServiceError):
     status = 400
 
 
+class LimitExceededException(ServiceError):
+    code = "LimitExceededException"
+    status = 400
+
+
 class TooManyTagsException(ServiceError):
     code = "TooManyTagsException"
     status = 400

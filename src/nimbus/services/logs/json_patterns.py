@@ -34,7 +34,7 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 MAX_NESTING = 32  # parentheses; a 1,024-character pattern could otherwise exhaust the stack
 
 
-def compile_json_pattern(pattern: str) -> Callable[[str], bool]:
+def _compile(pattern: str) -> tuple[Matcher, list[tuple[str, list[str | int]]]]:
     text = pattern.strip()
     if not (text.startswith("{") and text.endswith("}")):
         raise PatternError("Invalid JSON filter pattern: it must be enclosed in { }.")
@@ -43,15 +43,50 @@ def compile_json_pattern(pattern: str) -> Callable[[str], bool]:
     test = parser.expression()
     if parser.pos != len(tokens):
         raise PatternError(f"Invalid JSON filter pattern: unexpected {tokens[parser.pos][1]!r}.")
+    return test, parser.selectors
+
+
+def _object(message: str) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(message)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def compile_json_pattern(pattern: str) -> Callable[[str], bool]:
+    test, _ = _compile(pattern)
 
     def match(message: str) -> bool:
-        try:
-            doc = json.loads(message)
-        except ValueError:
-            return False
-        return isinstance(doc, dict) and test(doc)
+        doc = _object(message)
+        return doc is not None and test(doc)
 
     return match
+
+
+def compile_json_extractor(pattern: str) -> Callable[[str], dict[str, str] | None]:
+    """None for a message the pattern does not match, else the values of the selectors it names
+    (``{"$.latency": "120"}``; a selector the event lacks is left out)."""
+    test, selectors = _compile(pattern)
+
+    def extract(message: str) -> dict[str, str] | None:
+        doc = _object(message)
+        if doc is None or not test(doc):
+            return None
+        out: dict[str, str] = {}
+        for selector, path in selectors:
+            value = _lookup(doc, path)
+            if value is not _MISSING:
+                out[selector] = _text(value)
+        return out
+
+    return extract
+
+
+def json_value(doc: Any, selector: str) -> Any:
+    """The value at ``selector`` (``$.a.b[0]``) in a parsed document, or None."""
+    value = _lookup(doc, _path(selector))
+    return None if value is _MISSING else value
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
@@ -106,6 +141,7 @@ class _Parser:
         self.tokens = tokens
         self.pos = 0
         self.depth = 0
+        self.selectors: list[tuple[str, list[str | int]]] = []
 
     def _peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -151,6 +187,8 @@ class _Parser:
         if kind != "selector":
             raise PatternError(f"Invalid JSON filter pattern: expected a $ selector, got {selector!r}.")
         path = _path(selector)
+        if all(selector != s for s, _ in self.selectors):
+            self.selectors.append((selector, path))
         kind, op = self._next()
         if kind == "word" and op.upper() in ("IS", "NOT"):
             _, what = self._next()

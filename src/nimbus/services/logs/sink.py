@@ -16,6 +16,7 @@ from nimbus.services.logs.groups import EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES, M
 
 if TYPE_CHECKING:
     from nimbus.server import Nimbus
+    from nimbus.services.logs.metric_filters import MetricFilters
     from nimbus.services.logs.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ def logs_engine(core: Nimbus) -> LogGroups:
 
     def build() -> LogGroups:
         from nimbus.services.logs.destinations import CoreDestinations
+        from nimbus.services.logs.metric_filters import MetricFilters
         from nimbus.services.logs.subscriptions import Subscriptions
 
         engine = LogGroups(core.storage.metadata, core.storage.logs, clock_time=core.clock.time)
@@ -34,7 +36,8 @@ def logs_engine(core: Nimbus) -> LogGroups:
             "logs.subscriptions",
             lambda: Subscriptions(engine, core.storage.metadata, CoreDestinations(core), clock_time=core.clock.time, extra=core.settings.extra),
         )
-        engine.listeners.append(subscriptions)
+        metric_filters = core.component("logs.metric-filters", lambda: MetricFilters(engine, core.storage.metadata, clock_time=core.clock.time))
+        engine.listeners += [subscriptions, metric_filters]
         subscriptions.start()
         return engine
 
@@ -44,6 +47,11 @@ def logs_engine(core: Nimbus) -> LogGroups:
 def subscriptions_of(core: Nimbus) -> Subscriptions:
     logs_engine(core)
     return core.component("logs.subscriptions", _unbuilt)
+
+
+def metric_filters_of(core: Nimbus) -> MetricFilters:
+    logs_engine(core)
+    return core.component("logs.metric-filters", _unbuilt)
 
 
 def _unbuilt() -> Any:

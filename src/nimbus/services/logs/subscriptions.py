@@ -38,7 +38,6 @@ from typing import Any, Protocol
 
 import orjson
 
-from nimbus.errors import ServiceError
 from nimbus.metrics import REGISTRY
 from nimbus.services.logs.destinations import DeliveryFailed, control_message, kind_of
 from nimbus.services.logs.filters import PatternError, compile_pattern
@@ -46,6 +45,7 @@ from nimbus.services.logs.groups import (
     Appended,
     Event,
     InvalidParameterException,
+    LimitExceededException,
     LogGroups,
     ResourceNotFoundException,
     decode_event,
@@ -74,11 +74,6 @@ DELIVERIES = REGISTRY.counter(
 EVENTS = REGISTRY.counter(
     "nimbus_logs_subscription_events_total", "Log events delivered by subscription filters.", ("destination",)
 )
-
-
-class LimitExceededException(ServiceError):
-    code = "LimitExceededException"
-    status = 400
 
 
 class Destinations(Protocol):
