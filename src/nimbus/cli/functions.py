@@ -26,8 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = sub.add_parser("deploy", help="create or update a function from a directory or file")
     d.add_argument("name", help="function name")
     d.add_argument("path", help="the code: a directory (zipped with its subdirectories) or a single file")
-    d.add_argument("--handler", default="lambda_function.lambda_handler", help="module.function (default lambda_function.lambda_handler)")
-    d.add_argument("--runtime", default="python3.12", help="Lambda runtime (default python3.12)")
+    d.add_argument("--handler", help="module.function (default: lambda_function.lambda_handler for Python, index.handler for Node.js)")
+    d.add_argument("--runtime", help="Lambda runtime (default: nodejs20.x when the code is JavaScript, else python3.12)")
     d.add_argument("--timeout", type=int, metavar="SECONDS", help="timeout in seconds (default: Lambda's, 3)")
     d.add_argument("--memory", type=int, metavar="MB", help="memory size in MB (default: Lambda's, 128)")
     d.add_argument("--env", action="append", default=[], type=_env_var, metavar="KEY=VALUE", help="an environment variable (repeatable)")
@@ -64,6 +64,24 @@ def zip_path(path: Path) -> bytes:
     return buf.getvalue()
 
 
+JS_SUFFIXES = (".mjs", ".js", ".cjs")
+
+
+def default_runtime_and_handler(path: Path) -> tuple[str, str]:
+    """What ``deploy`` assumes when not told: Node.js for JavaScript code (a .js/.mjs/.cjs file, or a
+    directory with a package.json or JavaScript but no Python at its top), else Python; the handler as
+    the Lambda console's templates name it (a single file: that file's module)."""
+    if path.is_file():
+        if path.suffix in JS_SUFFIXES:
+            return "nodejs20.x", f"{path.stem}.handler"
+        return "python3.12", f"{path.stem}.lambda_handler" if path.suffix == ".py" else "lambda_function.lambda_handler"
+    names = {f.name for f in path.iterdir()} if path.is_dir() else set()
+    python = any(n.endswith(".py") for n in names)
+    if not python and ("package.json" in names or any(n.endswith(JS_SUFFIXES) for n in names)):
+        return "nodejs20.x", "index.handler"
+    return "python3.12", "lambda_function.lambda_handler"
+
+
 def run(args: argparse.Namespace) -> int:
     """AWS errors, missing credentials and an unreachable server are reported by ``nimbus.cli.main``."""
     if args.action == "deploy":
@@ -86,7 +104,8 @@ def _deploy(lam: Any, args: argparse.Namespace, code: bytes) -> int:
     from botocore.exceptions import ClientError
 
     env = dict(args.env)
-    config: dict[str, Any] = {"Handler": args.handler, "Runtime": args.runtime}
+    runtime, handler = default_runtime_and_handler(Path(args.path))
+    config: dict[str, Any] = {"Handler": args.handler or handler, "Runtime": args.runtime or runtime}
     if args.timeout:
         config["Timeout"] = args.timeout
     if args.memory:

@@ -432,3 +432,20 @@ def test_invoke_async_through_boto3(lam, logs) -> None:
 def _swap_body(request, **kwargs) -> None:
     """After signing: send another body of the same length than the one signed."""
     request.body = b'{"b": 2}'
+
+
+@pytest.mark.skipif(__import__("shutil").which("node") is None, reason="Node.js is not installed (make setup installs Debian's nodejs)")
+def test_nimbus_cli_deploys_javascript_as_node(server: NimbusProcess, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    src = tmp_path / "js"
+    src.mkdir()
+    (src / "index.mjs").write_text("export const handler = async (e) => ({ node: process.version.startsWith('v'), n: e.n });\n")
+    env = server.aws_env()
+    cp = subprocess.run([sys.executable, "-m", "nimbus", "functions", "deploy", "cli-node", str(src)], env=env, capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0 and "created" in cp.stdout, cp.stderr
+    cfg = server.client("lambda").get_function_configuration(FunctionName="cli-node")
+    assert (cfg["Runtime"], cfg["Handler"]) == ("nodejs20.x", "index.handler")
+    cp = subprocess.run([sys.executable, "-m", "nimbus", "functions", "invoke", "cli-node", '{"n": 3}'], env=env, capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0 and json.loads(cp.stdout) == {"node": True, "n": 3}, cp.stderr
