@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from nimbus.services.base import RequestContext
 from nimbus.services.logs.groups import InvalidParameterException, LogGroups, group_name
+from nimbus.services.logs.insights import Queries
 from nimbus.services.logs.metric_filters import MetricFilters
 from nimbus.services.logs.sink import logs_engine, metric_filters_of, subscriptions_of
 
@@ -37,6 +38,11 @@ class LogsApi:
         if self._engine is None:
             self._engine = logs_engine(self.core)
         return self._engine
+
+    @property
+    def queries(self) -> Queries:
+        engine = self.engine
+        return self.core.component("logs.queries", lambda: Queries(engine, clock_time=self.core.clock.time))
 
     async def start(self) -> None:
         """At boot (logs is EAGER): subscription filters resume delivering what was pending."""
@@ -228,3 +234,29 @@ class LogsApi:
 
     async def test_metric_filter(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"matches": MetricFilters.test(params["filterPattern"], list(params["logEventMessages"]))}
+
+    # Logs Insights
+    async def start_query(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        query_id = self.queries.start(
+            ctx.account_id, ctx.region,
+            group=params.get("logGroupName"), groups=params.get("logGroupNames"), identifiers=params.get("logGroupIdentifiers"),
+            query_string=params["queryString"], start_s=int(params["startTime"]), end_s=int(params["endTime"]),
+            limit=params.get("limit"), language=params.get("queryLanguage"), request_id=ctx.request_id,
+        )
+        return {"queryId": query_id}
+
+    async def get_query_results(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.queries.results(ctx.account_id, params["queryId"])
+
+    async def stop_query(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"success": self.queries.stop(ctx.account_id, params["queryId"])}
+
+    async def describe_queries(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        queries, token = self.queries.describe(
+            ctx.account_id, ctx.region, group=params.get("logGroupName"), status=params.get("status"),
+            max_results=params.get("maxResults"), token=params.get("nextToken"),
+        )
+        out: dict[str, Any] = {"queries": queries}
+        if token:
+            out["nextToken"] = token
+        return out

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -483,6 +483,29 @@ class LogGroups:
     def stream_log(self, account: str, region: str, group: str, stream: str) -> Log:
         """The durable log of a stream (records: ``decode_event`` payloads, append time = ingestion)."""
         return self._log(account, region, group, stream)
+
+    def scan(self, account: str, region: str, group: str, *, start_time: int, end_time: int) -> Iterator[tuple[int, list[Event]]]:
+        """Logs Insights' read: every stream's events with ``start_time <= timestamp <= end_time`` (ms, both
+        inclusive), in chunks of at most READ_CHUNK log records: (records read, events in range). Events past
+        the group's retention are left out, as from every read."""
+        gdoc = self._group(account, region, group)
+        cutoff = self._cutoff(gdoc)
+        for stream in self.stream_names(account, region, group):
+            lg = self._log(account, region, group, stream)
+            seq, end = lg.first_seq, lg.next_seq
+            while seq < end:
+                chunk = lg.read(seq, min(READ_CHUNK, end - seq))
+                if not chunk:
+                    break
+                out = []
+                for rec in chunk:
+                    if rec.timestamp_ms < cutoff or rec.seq >= end:
+                        continue
+                    ts, msg = decode_event(rec.payload)
+                    if start_time <= ts <= end_time:
+                        out.append(Event(stream, rec.seq, ts, rec.timestamp_ms, msg))
+                yield len(chunk), out
+                seq = chunk[-1].seq + 1
 
     def get_events(
         self,
