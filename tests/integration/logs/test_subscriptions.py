@@ -267,3 +267,26 @@ def test_filters_survive_restart(tmp_path: Any) -> None:
         assert [[e["message"] for e in m["logEvents"]] for m in got[1:]] == [["keep 1"], ["keep 2"]]
     finally:
         p.stop()
+
+
+def test_kill9_delivers_what_was_pending_after_restart(tmp_path: Any) -> None:
+    """Events acknowledged by PutLogEvents reach the destination even when the server is killed right after
+    (whatever was still queued is delivered from the durable positions at boot): at least once."""
+    p = NimbusProcess(tmp_path / "data", env=ENV).start()
+    try:
+        logs = p.client("logs")
+        arn = kinesis_stream(p, "kill-stream")
+        group(logs, "sub-kill")
+        logs.put_subscription_filter(logGroupName="sub-kill", filterName="f", filterPattern="", destinationArn=arn, roleArn=ROLE)
+        sent = [f"event {i}" for i in range(40)]
+        for i in range(0, 40, 2):
+            put(logs, "sub-kill", sent[i], sent[i + 1])
+        p.kill9()
+        p.start()
+
+        def delivered() -> set[str]:
+            return {e["message"] for m in kinesis_messages(p, "kill-stream") if m["messageType"] == "DATA_MESSAGE" for e in m["logEvents"]}
+
+        assert eventually(lambda: delivered() >= set(sent))
+    finally:
+        p.stop()

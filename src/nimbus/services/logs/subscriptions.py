@@ -355,6 +355,8 @@ class Subscriptions:
             if start is None:
                 start = lg.seq_at_or_after_time(int(live.doc["creationTime"]))
             pos, end = max(start, lg.first_seq), lg.next_seq
+            if pos < end:
+                log.info("subscription catching up filter=%s stream=%s from=%d to=%d", live.key, stream, pos, end)
             while pos < end:
                 chunk = [r for r in lg.read(pos, min(READ_CHUNK, end - pos)) if r.seq < end]
                 if not chunk:
