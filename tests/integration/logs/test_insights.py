@@ -73,6 +73,13 @@ def test_fields_filter_sort_limit(logs: Any, data: dict[str, Any]) -> None:
     assert [json.loads(r["@message"])["latency"] for r in all_rows] == [90, 30, 12]
     assert {"@timestamp", "@message", "@logStream", "@log", "level", "path", "latency", "user.id", "@ptr"} <= set(all_rows[0])
     assert all_rows[0]["@log"].endswith(":/q/api")
+    # GetLogRecord on a result's @ptr: every field of the event
+    record = logs.get_log_record(logRecordPointer=all_rows[0]["@ptr"])["logRecord"]
+    assert json.loads(record["@message"])["latency"] == 90 and record["@logStream"] == "web-1"
+    assert record["@timestamp"] == str(data["base"] + 4000) and record["user.id"] == "u1"
+    with pytest.raises(ClientError) as e:
+        logs.get_log_record(logRecordPointer="bm9wZQ")
+    assert code(e) == "InvalidParameterException"
 
 
 def test_stats_and_parse(logs: Any, data: dict[str, Any]) -> None:

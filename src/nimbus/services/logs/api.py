@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from nimbus.services.base import RequestContext
 from nimbus.services.logs.groups import InvalidParameterException, LogGroups, group_name
-from nimbus.services.logs.insights import Queries
+from nimbus.services.logs.insights import Queries, log_record
 from nimbus.services.logs.metric_filters import MetricFilters
 from nimbus.services.logs.sink import logs_engine, metric_filters_of, subscriptions_of
 
@@ -260,3 +260,6 @@ class LogsApi:
         if token:
             out["nextToken"] = token
         return out
+
+    async def get_log_record(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"logRecord": log_record(self.engine, ctx.account_id, ctx.region, params["logRecordPointer"])}

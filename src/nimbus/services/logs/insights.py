@@ -32,6 +32,7 @@ from nimbus.services.logs.groups import (
     LimitExceededException,
     LogGroups,
     ResourceNotFoundException,
+    decode_event,
     group_name,
 )
 from nimbus.services.logs.insights_query import Query, QueryError, Run, parse, render
@@ -254,6 +255,25 @@ class Queries:
                 "logGroupName": q.groups[0],
             })
         return out, (str(start + n) if start + n < len(qs) else None)
+
+
+def log_record(engine: LogGroups, account: str, region: str, pointer: str) -> dict[str, str]:
+    """GetLogRecord: every field of the event a result's ``@ptr`` points at (times in epoch ms)."""
+    try:
+        group, stream, seq = base64.urlsafe_b64decode(pointer + "=" * (-len(pointer) % 4)).decode().split("\n")
+        position = int(seq)
+    except ValueError as e:
+        raise InvalidParameterException("The specified logRecordPointer is invalid.") from e
+    if not engine.group_exists(account, region, group) or stream not in engine.stream_names(account, region, group):
+        raise ResourceNotFoundException("The specified log record does not exist.")
+    lg = engine.stream_log(account, region, group, stream)
+    recs = lg.read(position, 1) if lg.first_seq <= position < lg.next_seq else []
+    if not recs or recs[0].seq != position:
+        raise ResourceNotFoundException("The specified log record does not exist.")
+    ts, message = decode_event(recs[0].payload)
+    r = record_of(account, group, Event(stream, position, ts, recs[0].timestamp_ms, message))
+    r.pop("@ptr", None)
+    return {k: (str(v) if k in ("@timestamp", "@ingestionTime") else render(k, v)) for k, v in r.items()}
 
 
 def _row(r: dict[str, Any], shown: list[str] | None, *, with_ptr: bool) -> list[dict[str, str]]:
