@@ -28,6 +28,7 @@ class Settings:
     account_id: str = DEFAULT_ACCOUNT_ID
     default_region: str = DEFAULT_REGION
     auth: bool = True
+    iam: str = "off"  # off: policies are recorded only | enforce: they decide (services/iam/authorize.py)
     log_level: str = "info"
     access_key_id: str | None = None
     secret_access_key: str | None = None
@@ -59,6 +60,8 @@ class Settings:
             raise ConfigError(f"account id {self.account_id!r} must be 12 digits")
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"log level {self.log_level!r} must be one of {', '.join(LOG_LEVELS)}")
+        if self.iam not in ("off", "enforce"):
+            raise ConfigError(f"iam must be off or enforce, not {self.iam!r}")
         if not self.auth and not is_loopback(self.host):
             raise ConfigError("--auth off is only allowed with a loopback --host (127.0.0.1, ::1, localhost)")
         if self.sandbox not in ("auto", "bwrap", "none"):
@@ -111,6 +114,8 @@ def from_env(environ: Mapping[str, str], **flags: object) -> Settings:
         changes["default_region"] = env["NIMBUS_REGION"]
     if "NIMBUS_AUTH" in env:
         changes["auth"] = _bool(env["NIMBUS_AUTH"])
+    if "NIMBUS_IAM" in env:
+        changes["iam"] = env["NIMBUS_IAM"].strip().lower()
     if "NIMBUS_LOG_LEVEL" in env:
         changes["log_level"] = env["NIMBUS_LOG_LEVEL"].strip().lower()
     if env.get("NIMBUS_ACCESS_KEY_ID"):

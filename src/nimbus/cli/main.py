@@ -32,6 +32,7 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, help="port (NIMBUS_PORT; default 4566)")
     p.add_argument("--data-dir", help="data directory (NIMBUS_DATA_DIR; default ./.nimbus)")
     p.add_argument("--auth", choices=["on", "off"], help="SigV4 authentication (default on; off only on loopback)")
+    p.add_argument("--iam", choices=["off", "enforce"], help="IAM policies: off (recorded only, the default) or enforce (NIMBUS_IAM)")
     p.add_argument("--account-id", help="account id used in ARNs (default 000000000000)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="server log level (default info)")
 

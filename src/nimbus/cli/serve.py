@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             data_dir=args.data_dir,
             auth=None if args.auth is None else args.auth == "on",
+            iam=getattr(args, "iam", None),
             account_id=args.account_id,
             log_level=args.log_level,
         )
@@ -95,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"  or all four: {credentials_command(settings.endpoint_url, str(settings.data_dir))}")
     if not settings.auth:
         lines.append("  authentication is OFF: any credentials are accepted")
+    elif settings.iam == "enforce":
+        lines.append("  IAM is ENFORCED: users' and roles' policies decide what their keys may do (root may do all)")
     lines.append(f"  try: AWS_ENDPOINT_URL={settings.endpoint_url} aws lambda list-functions")
     print("\n".join(lines), flush=True)
     from nimbus.edge.h2c import Http1Or2Protocol

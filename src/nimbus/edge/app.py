@@ -95,6 +95,7 @@ class EdgeApp:
         self.mounts: list[tuple[Matcher, ASGIApp]] = []
         self._protocols: dict[str, Any] = {}
         self._handlers: dict[tuple[str, str], Callable[[RequestContext, dict[str, Any]], Awaitable[Any]]] = {}
+        self._authorizer: Any = None  # IAM enforcement (--iam enforce), built on first use
         from nimbus.gateway.app import mount as mount_gateway  # HTTP triggers: execute-api and lambda-url hosts
 
         mount_gateway(self, core)
@@ -266,6 +267,12 @@ class EdgeApp:
                 op, path_params = proto.operation_for_action(req)
                 operation = op
             params = proto.parse(op, req, path_params)
+            if identity is not None and settings.iam == "enforce":
+                client = scope.get("client")
+                self._authorize().check(
+                    identity.credentials, service, op, params, region=region, method=method, path=path,
+                    source_ip=client[0] if client else None,
+                )
             handler = self._handler(service, op)
             ctx = RequestContext(
                 request_id,
@@ -304,6 +311,13 @@ class EdgeApp:
             access_log.debug(
                 "request_id=%s service=%s operation=%s status=%d ms=%.2f", request_id, service, operation, status, elapsed * 1000
             )
+
+    def _authorize(self) -> Any:
+        if self._authorizer is None:
+            from nimbus.services.iam.authorize import Authorizer
+
+            self._authorizer = Authorizer(self.core.api("iam").engine)
+        return self._authorizer
 
     def _handler(self, service: str, operation: str) -> Callable[[RequestContext, dict[str, Any]], Awaitable[Any]]:
         """The service's method for an operation (looked up once per operation; the Api objects live as

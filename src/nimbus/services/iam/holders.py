@@ -142,13 +142,41 @@ def not_attachable(arn: str) -> NoSuchEntityException:
     return NoSuchEntityException(f"Policy {arn} does not exist or is not attachable.")
 
 
+class _Writes:
+    """The metadata store as the IAM engine uses it, counting its writes: ``generation`` changes whenever
+    anything of IAM may have changed (the authorizer's cache of compiled policies keys on it)."""
+
+    def __init__(self, metadata: MetadataStore) -> None:
+        self._db = metadata
+        self.generation = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+    def put(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+        self.generation += 1
+        self._db.put(kind, key, doc)
+
+    def insert(self, kind: str, key: str, doc: dict[str, Any]) -> bool:
+        self.generation += 1
+        return self._db.insert(kind, key, doc)
+
+    def delete(self, kind: str, key: str) -> bool:
+        self.generation += 1
+        return self._db.delete(kind, key)
+
+    def transaction(self) -> Any:
+        self.generation += 1
+        return self._db.transaction()
+
+
 class HolderStore:
     """The engine's base: the metadata store, the clock, and what roles, users and groups share."""
 
     def __init__(
         self, metadata: MetadataStore, *, keys: CredentialStore | None = None, clock_time: Callable[[], float] = time.time
     ) -> None:
-        self.db = metadata
+        self.db: Any = _Writes(metadata)
         self.keys = keys  # users' access keys are real keys: the credential store accepts them
         self.now = clock_time
 

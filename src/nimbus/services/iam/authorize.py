@@ -1,0 +1,171 @@
+"""IAM enforcement (``nimbus serve --iam enforce``): may this caller make this request?
+
+The caller is who signed it (``nimbus.credentials.Credentials.principal``):
+
+- the account's root user: always (as on AWS);
+- an IAM user: its inline and attached policies and those of its groups, within its permissions boundary;
+- a role session (``aws sts assume-role``, and every function's own keys, which speak for the function's
+  execution role): the role's inline and attached policies, within its boundary. A function whose role
+  does not exist in IAM may do nothing (on AWS it could not have been created);
+- a federated user (GetFederationToken): nothing but what needs no permission (Nimbus keeps no session
+  policy).
+
+The action and resources come from ``actions``; the policies are compiled once per principal and
+recompiled when anything in IAM changes (the engine's write ``generation``). AWS-managed policies are
+evaluated by the documents Nimbus has of them (``aws_managed``); another AWS-managed ARN grants nothing.
+Resource-based policies (bucket policies, Lambda permissions) are not evaluated: same-account access is
+decided by the caller's identity policies alone.
+
+A refusal is AWS's ``AccessDenied`` in the service's own code and words, e.g. ``User: arn:aws:iam::
+000000000000:user/bob is not authorized to perform: s3:PutObject on resource: "arn:aws:s3:::b/k" because
+no identity-based policy allows the s3:PutObject action``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from nimbus.errors import ServiceError
+from nimbus.services.iam import aws_managed
+from nimbus.services.iam.actions import ALWAYS_ALLOWED, action_for, resources_for
+from nimbus.services.iam.evaluate import ALLOW, EXPLICIT_DENY, Policy, evaluate, parse
+from nimbus.services.iam.holders import GROUP, POLICY, ROLE, USER
+from nimbus.services.iam.names import parse_policy_arn
+
+if TYPE_CHECKING:
+    from nimbus.credentials import Credentials
+    from nimbus.services.iam.engine import Iam
+
+log = logging.getLogger(__name__)
+
+# the service's own error code for a refusal (botocore raises the matching exception class)
+DENIED_CODE = {
+    "s3": ("AccessDenied", 403), "iam": ("AccessDenied", 403), "sts": ("AccessDenied", 403),
+    "lambda": ("AccessDeniedException", 403), "apigateway": ("AccessDeniedException", 403),
+    "apigatewayv2": ("AccessDeniedException", 403), "cloudwatch": ("AccessDenied", 403),
+}
+
+
+class Authorizer:
+    def __init__(self, engine: Iam) -> None:
+        self.engine = engine
+        self._compiled: dict[tuple[str, str], tuple[int, list[Policy], list[Policy] | None, dict[str, str]]] = {}
+
+    def check(
+        self, creds: Credentials, service: str, operation: str, params: dict[str, Any], *, region: str, method: str = "",
+        path: str = "", source_ip: str | None = None,
+    ) -> None:
+        principal = creds.principal
+        if principal == "root" or (service, operation) in ALWAYS_ALLOWED:
+            return
+        action = action_for(service, operation, method)
+        resources = resources_for(service, operation, params, region=region, account=creds.account_id, path=path)
+        identity, boundary, variables = self._policies(creds)
+        now = time.time()
+        context: dict[str, Any] = {
+            "aws:PrincipalArn": variables.get("arn", creds.arn),
+            "aws:PrincipalAccount": creds.account_id,
+            "aws:userid": variables.get("userid", creds.user_id or creds.account_id),
+            "aws:username": variables.get("username"),
+            "aws:RequestedRegion": region,
+            "aws:CurrentTime": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:EpochTime": str(int(now)),
+            "aws:SecureTransport": "false",
+            "aws:SourceIp": source_ip,
+            "aws:PrincipalType": variables.get("type"),
+        }
+        if service == "s3" and params.get("Prefix") is not None:
+            context["s3:prefix"] = params["Prefix"]
+        decision = evaluate(identity, action, resources, context, boundary=boundary)
+        if decision == ALLOW:
+            return
+        code, status = DENIED_CODE.get(service, ("AccessDeniedException", 400))
+        resource = resources[0] if len(resources) == 1 else ", ".join(resources)
+        why = (
+            f"with an explicit deny in {'a permissions boundary' if boundary is not None and self._boundary_denies(boundary, action, resources, context) else 'an identity-based policy'}"
+            if decision == EXPLICIT_DENY
+            else f"because no identity-based policy allows the {action} action"
+            if boundary is None or evaluate(identity, action, resources, context) != ALLOW
+            else f"because no permissions boundary allows the {action} action"
+        )
+        arn = variables.get("arn", creds.arn)
+        raise ServiceError(f"User: {arn} is not authorized to perform: {action} on resource: {resource} {why}", code=code, status=status)
+
+    @staticmethod
+    def _boundary_denies(boundary: list[Policy], action: str, resources: list[str], context: dict[str, Any]) -> bool:
+        return evaluate(boundary, action, resources, context) == EXPLICIT_DENY
+
+    # --- the caller's policies -----------------------------------------------------------------------
+
+    def _policies(self, creds: Credentials) -> tuple[list[Policy], list[Policy] | None, dict[str, str]]:
+        key = (creds.account_id, creds.principal)
+        generation = self.engine.db.generation
+        hit = self._compiled.get(key)
+        if hit is not None and hit[0] == generation:
+            return hit[1], hit[2], hit[3]
+        identity, boundary, variables = self._load(creds)
+        if len(self._compiled) > 10_000:
+            self._compiled.clear()
+        self._compiled[key] = (generation, identity, boundary, variables)
+        return identity, boundary, variables
+
+    def _load(self, creds: Credentials) -> tuple[list[Policy], list[Policy] | None, dict[str, str]]:
+        account, principal = creds.account_id, creds.principal
+        db = self.engine.db
+        if principal.startswith("user/"):
+            name = principal.rsplit("/", 1)[-1]
+            doc = db.get(USER, f"{account}:{name.lower()}")
+            if doc is None:
+                return [], None, {}
+            holders = [doc]
+            for group in self.engine.groups_for_user(account, doc["name"]).items:
+                gdoc = db.get(GROUP, f"{account}:{group.name.lower()}")
+                if gdoc is not None:
+                    holders.append(gdoc)
+            variables = {"username": doc["name"], "userid": doc["id"], "type": "User"}
+        elif principal.startswith("assumed-role/"):
+            role = principal.split("/")[1]
+            doc = db.get(ROLE, f"{account}:{role.lower()}")
+            if doc is None:
+                return [], None, {}
+            holders = [doc]
+            session = principal.split("/", 2)[2] if principal.count("/") >= 2 else ""
+            variables = {"userid": f"{doc['id']}:{session}", "type": "AssumedRole"}
+        else:
+            return [], None, {}
+        identity: list[Policy] = []
+        for holder in holders:
+            for text in holder.get("inline", {}).values():
+                identity.append(self._parse(text))
+            for arn in holder.get("attached", []):
+                policy = self._managed(account, arn)
+                if policy is not None:
+                    identity.append(policy)
+        boundary: list[Policy] | None = None
+        if doc.get("boundary"):
+            found = self._managed(account, doc["boundary"])
+            boundary = [found] if found is not None else [()]
+        return identity, boundary, variables
+
+    def _managed(self, account: str, arn: str) -> Policy | None:
+        parsed = parse_policy_arn(arn)
+        if parsed is None:
+            return None
+        if parsed.aws_managed:
+            known = aws_managed.lookup(arn)
+            return self._parse(known.document) if known is not None else None
+        doc = self.engine.db.get(POLICY, f"{account}:{parsed.name.lower()}")
+        if doc is None:
+            return None
+        return self._parse(doc["versions"][doc["default"]]["document"])
+
+    @staticmethod
+    def _parse(text: str) -> Policy:
+        try:
+            return parse(text)
+        except (ValueError, TypeError, AttributeError):
+            log.warning("an IAM policy document could not be evaluated; it grants nothing")
+            return ()

@@ -1,0 +1,149 @@
+"""`nimbus serve --iam enforce`: users', groups' and roles' policies decide what their keys may do, through
+every service, with AWS's AccessDenied codes and words; root may do everything; changes apply at once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import NimbusProcess
+from tests.integration.lambda_.functions import py_zip
+
+ACCOUNT = "000000000000"
+
+
+def _doc(*statements: dict) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def _allow(action, resource="*", **extra) -> dict:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+def _deny(action, resource="*") -> dict:
+    return {"Effect": "Deny", "Action": action, "Resource": resource}
+
+
+def _client(server: NimbusProcess, service: str, key: dict, token: str | None = None):
+    return boto3.client(
+        service, endpoint_url=server.endpoint, region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], aws_session_token=token,
+    )
+
+
+def _denied(call, *args, **kwargs) -> dict:
+    with pytest.raises(ClientError) as e:
+        call(*args, **kwargs)
+    return e.value.response
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    s = NimbusProcess(tmp_path_factory.mktemp("iam-enforce") / "data", env={"NIMBUS_IAM": "enforce"}).start()
+    yield s
+    s.stop()
+
+
+def test_user_policies_groups_boundaries(server: NimbusProcess) -> None:
+    iam, s3 = server.client("iam"), server.client("s3")
+    s3.create_bucket(Bucket="shared-data")
+    s3.put_object(Bucket="shared-data", Key="secret/plan.txt", Body=b"s")
+    iam.create_user(UserName="alice")
+    key = iam.create_access_key(UserName="alice")["AccessKey"]
+    iam.put_user_policy(UserName="alice", PolicyName="data", PolicyDocument=_doc(
+        _allow(["s3:GetObject", "s3:ListBucket"], ["arn:aws:s3:::shared-data", "arn:aws:s3:::shared-data/*"]),
+        _allow("s3:PutObject", "arn:aws:s3:::shared-data/${aws:username}/*"),
+        _deny("s3:GetObject", "arn:aws:s3:::shared-data/secret/*"),
+    ))
+    a3 = _client(server, "s3", key)
+    a3.put_object(Bucket="shared-data", Key="alice/notes.txt", Body=b"mine")
+    assert a3.get_object(Bucket="shared-data", Key="alice/notes.txt")["Body"].read() == b"mine"
+    assert [o["Key"] for o in a3.list_objects_v2(Bucket="shared-data")["Contents"]] == ["alice/notes.txt", "secret/plan.txt"]
+    r = _denied(a3.put_object, Bucket="shared-data", Key="bob/notes.txt", Body=b"x")
+    assert (r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"]) == ("AccessDenied", 403)
+    assert r["Error"]["Message"] == (
+        f"User: arn:aws:iam::{ACCOUNT}:user/alice is not authorized to perform: s3:PutObject on resource: "
+        "arn:aws:s3:::shared-data/bob/notes.txt because no identity-based policy allows the s3:PutObject action"
+    )
+    r = _denied(a3.get_object, Bucket="shared-data", Key="secret/plan.txt")
+    assert "with an explicit deny in an identity-based policy" in r["Error"]["Message"]
+    assert _denied(a3.create_bucket, Bucket="alice-own")["Error"]["Code"] == "AccessDenied"
+    assert "alice-own" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]  # nothing stored
+    # what needs no permission, and each protocol's own refusal
+    assert _client(server, "sts", key).get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/alice"
+    fh = _client(server, "firehose", key)
+    r = _denied(fh.list_delivery_streams)
+    assert r["Error"]["Code"] == "AccessDeniedException"
+    assert _denied(_client(server, "lambda", key).list_functions)["Error"]["Code"] == "AccessDeniedException"
+    assert _denied(_client(server, "iam", key).list_users)["Error"]["Code"] == "AccessDenied"
+    # a group's AWS-managed policy grants at once
+    iam.create_group(GroupName="streamers")
+    iam.attach_group_policy(GroupName="streamers", PolicyArn="arn:aws:iam::aws:policy/AmazonKinesisFirehoseFullAccess")
+    iam.add_user_to_group(GroupName="streamers", UserName="alice")
+    assert fh.list_delivery_streams()["DeliveryStreamNames"] == []
+    # a permissions boundary limits what the policies grant
+    boundary = iam.create_policy(PolicyName="s3-only", PolicyDocument=_doc(_allow("s3:*")))["Policy"]["Arn"]
+    iam.put_user_permissions_boundary(UserName="alice", PermissionsBoundary=boundary)
+    r = _denied(fh.list_delivery_streams)
+    assert "because no permissions boundary allows the firehose:ListDeliveryStreams action" in r["Error"]["Message"]
+    assert a3.get_object(Bucket="shared-data", Key="alice/notes.txt")["Body"].read() == b"mine"
+    iam.delete_user_permissions_boundary(UserName="alice")
+    assert fh.list_delivery_streams()["DeliveryStreamNames"] == []
+    # removing the grant takes effect on the next request
+    iam.remove_user_from_group(GroupName="streamers", UserName="alice")
+    assert _denied(fh.list_delivery_streams)["Error"]["Code"] == "AccessDeniedException"
+    # the account's root user may do everything
+    assert server.client("firehose").list_delivery_streams()["DeliveryStreamNames"] == []
+
+
+def test_role_sessions_and_function_keys(server: NimbusProcess) -> None:
+    iam, s3, lam = server.client("iam"), server.client("s3"), server.client("lambda")
+    s3.create_bucket(Bucket="role-data")
+    s3.put_object(Bucket="role-data", Key="in.txt", Body=b"hello")
+    trust = _doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"})
+    role = iam.create_role(RoleName="reader", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    iam.put_role_policy(RoleName="reader", PolicyName="read", PolicyDocument=_doc(_allow("s3:GetObject", "arn:aws:s3:::role-data/*")))
+    iam.create_user(UserName="carol")
+    key = iam.create_access_key(UserName="carol")["AccessKey"]
+    sts = _client(server, "sts", key)
+    assert _denied(sts.assume_role, RoleArn=role, RoleSessionName="sess")["Error"]["Code"] == "AccessDenied"
+    iam.put_user_policy(UserName="carol", PolicyName="assume", PolicyDocument=_doc(_allow("sts:AssumeRole", role)))
+    creds = sts.assume_role(RoleArn=role, RoleSessionName="sess")["Credentials"]
+    session = _client(server, "s3", {"AccessKeyId": creds["AccessKeyId"], "SecretAccessKey": creds["SecretAccessKey"]}, creds["SessionToken"])
+    assert session.get_object(Bucket="role-data", Key="in.txt")["Body"].read() == b"hello"
+    r = _denied(session.put_object, Bucket="role-data", Key="out.txt", Body=b"x")
+    assert r["Error"]["Message"].startswith(f"User: arn:aws:sts::{ACCOUNT}:assumed-role/reader/sess is not authorized to perform: s3:PutObject")
+    # a function's own keys speak for its execution role
+    iam.put_role_policy(RoleName="reader", PolicyName="write-out", PolicyDocument=_doc(_allow("s3:PutObject", "arn:aws:s3:::role-data/out/*")))
+    source = """
+import boto3
+def handler(event, context):
+    s3 = boto3.client("s3")
+    body = s3.get_object(Bucket="role-data", Key="in.txt")["Body"].read()
+    s3.put_object(Bucket="role-data", Key="out/copy.txt", Body=body)
+    try:
+        s3.put_object(Bucket="role-data", Key="elsewhere.txt", Body=body)
+        return "written"
+    except Exception as e:
+        return "denied: " + e.response["Error"]["Code"]
+"""
+    lam.create_function(FunctionName="role-fn", Runtime="python3.12", Role=role, Handler="app.handler", Code={"ZipFile": py_zip(source)}, Timeout=30)
+    out = lam.invoke(FunctionName="role-fn", Payload=b"{}")
+    assert "FunctionError" not in out, out["Payload"].read()
+    assert json.loads(out["Payload"].read()) == "denied: AccessDenied"
+    assert s3.get_object(Bucket="role-data", Key="out/copy.txt")["Body"].read() == b"hello"
+
+
+def test_off_by_default(tmp_path: Path) -> None:
+    server = NimbusProcess(tmp_path / "data").start()
+    try:
+        iam = server.client("iam")
+        iam.create_user(UserName="dave")
+        key = iam.create_access_key(UserName="dave")["AccessKey"]
+        assert _client(server, "firehose", key).list_delivery_streams()["DeliveryStreamNames"] == []
+    finally:
+        server.stop()
