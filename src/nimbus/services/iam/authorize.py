@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from nimbus.errors import ServiceError
 from nimbus.services.iam import aws_managed
 from nimbus.services.iam.actions import ALWAYS_ALLOWED, action_for, resources_for
-from nimbus.services.iam.evaluate import ALLOW, EXPLICIT_DENY, Policy, evaluate, parse
+from nimbus.services.iam.evaluate import ALLOW, EXPLICIT_DENY, Policy, Statement, decide, parse, select
 from nimbus.services.iam.holders import GROUP, POLICY, ROLE, USER
 from nimbus.services.iam.names import parse_policy_arn
 
@@ -49,10 +50,34 @@ DENIED_CODE = {
 }
 
 
+_clock: list[Any] = [-1, ("", "")]
+
+
+def _now() -> tuple[str, str]:
+    """(aws:EpochTime, aws:CurrentTime) of this second (formatted once per second)."""
+    second = int(time.time())
+    if _clock[0] != second:
+        _clock[0] = second
+        _clock[1] = (str(second), datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return _clock[1]  # type: ignore[no-any-return]
+
+
+@dataclass(slots=True)
+class _Compiled:
+    """A caller's policies, parsed, as of an IAM ``generation``; with what was worked out from them."""
+
+    generation: int
+    identity: list[Policy]
+    boundary: list[Policy] | None
+    variables: dict[str, str]
+    for_action: dict[str, tuple[tuple[Statement, ...], tuple[Statement, ...] | None]] = field(default_factory=dict)
+    decisions: dict[tuple[str, ...], str] = field(default_factory=dict)  # context-free decisions by (action, resources)
+
+
 class Authorizer:
     def __init__(self, engine: Iam) -> None:
         self.engine = engine
-        self._compiled: dict[tuple[str, str], tuple[int, list[Policy], list[Policy] | None, dict[str, str]]] = {}
+        self._compiled: dict[tuple[str, str], _Compiled] = {}
 
     def check(
         self, creds: Credentials, service: str, operation: str, params: dict[str, Any], *, region: str, method: str = "",
@@ -63,54 +88,75 @@ class Authorizer:
             return
         action = action_for(service, operation, method)
         resources = resources_for(service, operation, params, region=region, account=creds.account_id, path=path)
-        identity, boundary, variables = self._policies(creds)
-        now = time.time()
-        context: dict[str, Any] = {
-            "aws:PrincipalArn": variables.get("arn", creds.arn),
-            "aws:PrincipalAccount": creds.account_id,
-            "aws:userid": variables.get("userid", creds.user_id or creds.account_id),
-            "aws:username": variables.get("username"),
-            "aws:RequestedRegion": region,
-            "aws:CurrentTime": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "aws:EpochTime": str(int(now)),
-            "aws:SecureTransport": "false",
-            "aws:SourceIp": source_ip,
-            "aws:PrincipalType": variables.get("type"),
-        }
-        if service == "s3" and params.get("Prefix") is not None:
-            context["s3:prefix"] = params["Prefix"]
-        decision = evaluate(identity, action, resources, context, boundary=boundary)
+        compiled = self._policies(creds)
+        relevant = compiled.for_action.get(action)
+        if relevant is None:
+            relevant = compiled.for_action[action] = (
+                select(compiled.identity, action),
+                None if compiled.boundary is None else select(compiled.boundary, action),
+            )
+        identity, boundary = relevant
+        dynamic = any(st.dynamic for st in identity) or (boundary is not None and any(st.dynamic for st in boundary))
+        memo_key = (action, *resources)
+        decision = None if dynamic else compiled.decisions.get(memo_key)
+        context: dict[str, Any] = {}
+        if decision is None:
+            if dynamic:
+                context = self._context(creds, compiled.variables, region, source_ip, params, service)
+            decision = decide(identity, boundary, resources, context)
+            if not dynamic and len(compiled.decisions) < 4096:
+                compiled.decisions[memo_key] = decision
         if decision == ALLOW:
             return
+        if not context:
+            context = self._context(creds, compiled.variables, region, source_ip, params, service)
         code, status = DENIED_CODE.get(service, ("AccessDeniedException", 400))
         resource = resources[0] if len(resources) == 1 else ", ".join(resources)
-        why = (
-            f"with an explicit deny in {'a permissions boundary' if boundary is not None and self._boundary_denies(boundary, action, resources, context) else 'an identity-based policy'}"
-            if decision == EXPLICIT_DENY
-            else f"because no identity-based policy allows the {action} action"
-            if boundary is None or evaluate(identity, action, resources, context) != ALLOW
-            else f"because no permissions boundary allows the {action} action"
-        )
-        arn = variables.get("arn", creds.arn)
+        if decision == EXPLICIT_DENY:
+            where = "a permissions boundary" if boundary is not None and decide(boundary, None, resources, context) == EXPLICIT_DENY else "an identity-based policy"
+            why = f"with an explicit deny in {where}"
+        elif boundary is None or decide(identity, None, resources, context) != ALLOW:
+            why = f"because no identity-based policy allows the {action} action"
+        else:
+            why = f"because no permissions boundary allows the {action} action"
+        arn = compiled.variables.get("arn", creds.arn)
         raise ServiceError(f"User: {arn} is not authorized to perform: {action} on resource: {resource} {why}", code=code, status=status)
 
     @staticmethod
-    def _boundary_denies(boundary: list[Policy], action: str, resources: list[str], context: dict[str, Any]) -> bool:
-        return evaluate(boundary, action, resources, context) == EXPLICIT_DENY
+    def _context(
+        creds: Credentials, variables: dict[str, str], region: str, source_ip: str | None, params: dict[str, Any], service: str
+    ) -> dict[str, Any]:
+        """The request's condition keys (lower case), for statements with conditions or policy variables."""
+        epoch, iso = _now()
+        context: dict[str, Any] = {
+            "aws:principalarn": variables.get("arn", creds.arn),
+            "aws:principalaccount": creds.account_id,
+            "aws:userid": variables.get("userid", creds.user_id or creds.account_id),
+            "aws:username": variables.get("username"),
+            "aws:requestedregion": region,
+            "aws:currenttime": iso,
+            "aws:epochtime": epoch,
+            "aws:securetransport": "false",
+            "aws:sourceip": source_ip,
+            "aws:principaltype": variables.get("type"),
+        }
+        if service == "s3" and params.get("Prefix") is not None:
+            context["s3:prefix"] = params["Prefix"]
+        return context
 
     # --- the caller's policies -----------------------------------------------------------------------
 
-    def _policies(self, creds: Credentials) -> tuple[list[Policy], list[Policy] | None, dict[str, str]]:
+    def _policies(self, creds: Credentials) -> _Compiled:
         key = (creds.account_id, creds.principal)
         generation = self.engine.db.generation
         hit = self._compiled.get(key)
-        if hit is not None and hit[0] == generation:
-            return hit[1], hit[2], hit[3]
+        if hit is not None and hit.generation == generation:
+            return hit
         identity, boundary, variables = self._load(creds)
         if len(self._compiled) > 10_000:
             self._compiled.clear()
-        self._compiled[key] = (generation, identity, boundary, variables)
-        return identity, boundary, variables
+        compiled = self._compiled[key] = _Compiled(generation, identity, boundary, variables)
+        return compiled
 
     def _load(self, creds: Credentials) -> tuple[list[Policy], list[Policy] | None, dict[str, str]]:
         account, principal = creds.account_id, creds.principal

@@ -42,6 +42,7 @@ class Statement:
     resources: tuple[str, ...] | None  # patterns (variables substituted per request)
     not_resources: tuple[str, ...] | None
     conditions: tuple[tuple[str, str, tuple[str, ...]], ...]  # (operator, key lower-cased, values)
+    dynamic: bool = False  # depends on the request's context (conditions, policy variables)
 
 
 Policy = tuple[Statement, ...]
@@ -84,14 +85,17 @@ def parse(document: str | Mapping[str, Any]) -> Policy:
         for op, block in (st.get("Condition") or {}).items():
             for key, values in (block or {}).items():
                 conditions.append((str(op), str(key).lower(), tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in _list(values))))
+        resources = tuple(str(r) for r in _list(st.get("Resource"))) if "Resource" in st else None
+        not_resources = tuple(str(r) for r in _list(st.get("NotResource"))) if "NotResource" in st else None
         out.append(
             Statement(
                 allow=st.get("Effect") == "Allow",
                 actions=tuple(_action_pattern(a) for a in _list(st.get("Action"))) if "Action" in st else None,
                 not_actions=tuple(_action_pattern(a) for a in _list(st.get("NotAction"))) if "NotAction" in st else None,
-                resources=tuple(str(r) for r in _list(st.get("Resource"))) if "Resource" in st else None,
-                not_resources=tuple(str(r) for r in _list(st.get("NotResource"))) if "NotResource" in st else None,
+                resources=resources,
+                not_resources=not_resources,
                 conditions=tuple(conditions),
+                dynamic=bool(conditions) or any("${" in r for r in (*(resources or ()), *(not_resources or ()))),
             )
         )
     return tuple(out)
@@ -107,9 +111,21 @@ def evaluate(
 ) -> str:
     """ALLOW, EXPLICIT_DENY or IMPLICIT_DENY for ``action`` on every one of ``resources``."""
     ctx = {k.lower(): v for k, v in context.items()}
-    denied, allowed = _scan(identity, action, resources, ctx)
+    return decide(select(identity, action), None if boundary is None else select(boundary, action), resources, ctx)
+
+
+def select(policies: Sequence[Policy], action: str) -> tuple[Statement, ...]:
+    """The statements of ``policies`` whose Action / NotAction covers ``action`` (what ``decide`` reads)."""
+    return tuple(st for policy in policies for st in policy if _action_matches(st, action))
+
+
+def decide(
+    identity: Sequence[Statement], boundary: Sequence[Statement] | None, resources: Sequence[str], ctx: Mapping[str, Any]
+) -> str:
+    """The decision from statements already ``select``ed for the action; ``ctx`` keys in lower case."""
+    denied, allowed = _scan(identity, resources, ctx)
     if boundary is not None:
-        b_denied, b_allowed = _scan(boundary, action, resources, ctx)
+        b_denied, b_allowed = _scan(boundary, resources, ctx)
         denied = denied or b_denied
         allowed = allowed and b_allowed
     if denied:
@@ -117,19 +133,16 @@ def evaluate(
     return ALLOW if allowed else IMPLICIT_DENY
 
 
-def _scan(policies: Sequence[Policy], action: str, resources: Sequence[str], ctx: Mapping[str, Any]) -> tuple[bool, bool]:
+def _scan(statements: Sequence[Statement], resources: Sequence[str], ctx: Mapping[str, Any]) -> tuple[bool, bool]:
     """(some statement denies, every resource is allowed by some statement)."""
     allowed_each = [False] * len(resources)
-    for policy in policies:
-        for st in policy:
-            if not _action_matches(st, action):
-                continue
-            hits = [_resource_matches(st, r, ctx) for r in resources]
-            if not any(hits) or not _conditions_hold(st.conditions, ctx):
-                continue
-            if not st.allow:
-                return True, False
-            allowed_each = [a or h for a, h in zip(allowed_each, hits)]
+    for st in statements:
+        hits = [_resource_matches(st, r, ctx) for r in resources]
+        if not any(hits) or not _conditions_hold(st.conditions, ctx):
+            continue
+        if not st.allow:
+            return True, False
+        allowed_each = [a or h for a, h in zip(allowed_each, hits)]
     return False, all(allowed_each) and bool(resources)
 
 
