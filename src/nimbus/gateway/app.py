@@ -27,9 +27,11 @@ import orjson
 from nimbus.errors import ServiceError
 from nimbus.gateway import auth, events
 from nimbus.gateway.auth import GatewayError
+from nimbus.gateway.authorizer import Authorizers, method_arn
 from nimbus.gateway.match import HttpRouter, RestRouter
 from nimbus.metrics import REGISTRY
 from nimbus.services.apigateway.engine import ApiGatewayEngine, engine_of
+from nimbus.services.apigateway.authorizers import IdentityRequest
 from nimbus.services.apigateway.httpapis import lambda_uri_function
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,13 @@ class GatewayApp:
         self._rest_routers: dict[tuple[str, str], tuple[int, RestRouter | None, Any]] = {}
         self._http_routers: dict[tuple[str, str], tuple[int, HttpRouter]] = {}
         self._allowed: dict[tuple[str, str], float] = {}
+        self._authorizers: Authorizers | None = None
+
+    @property
+    def authorizers(self) -> Authorizers:
+        if self._authorizers is None:
+            self._authorizers = Authorizers(self._invoke, self._check_permission, self.engine.authorizer_cache)
+        return self._authorizers
 
     @property
     def engine(self) -> ApiGatewayEngine:
@@ -143,7 +152,7 @@ class GatewayApp:
                     req = events.Request(method, "/" + path, raw_query, headers_list, body, client[0], request_id, domain, api_id)
                     resp = await self._rest_api(api_id, stage, req, raw_path, headers)
         except GatewayError as e:
-            resp = events.Response(e.status, [("Content-Type", "application/json")] + e.headers, e.body() if e.message is not None else b"")
+            resp = events.Response(e.status, [("Content-Type", "application/json")] + e.headers, e.body() if e.message is not None or e.raw is not None else b"")
             if e.error_type:
                 resp.headers.append(("x-amzn-ErrorType", e.error_type))
         except Exception:  # noqa: BLE001 - never a stack trace on the wire
@@ -232,12 +241,41 @@ class GatewayApp:
         method = found.method
         api = view.api
         identity: dict[str, Any] = {}
-        if method.get("authorizationType") == "AWS_IAM":
+        authorizer_ctx: dict[str, Any] | None = None
+        usage_key: str | None = None
+        stage_vars = view.stage.get("variables") or {}
+        resource = found.resource
+        auth_type = method.get("authorizationType")
+        if auth_type == "AWS_IAM":
             creds = auth.verify_iam(self.core.credentials, service="execute-api", method=req.method, raw_path=raw_path,
                                     raw_query=req.raw_query, headers=headers, body=req.body)
             identity.update(auth.v1_identity(creds))
+        elif auth_type in ("CUSTOM", "COGNITO_USER_POOLS"):
+            authz = view.authorizers.get(method.get("authorizerId") or "")
+            if authz is None:
+                raise GatewayError(500, None, error_type="AuthorizerConfigurationException", raw=b'{"message":null}')
+            binary_types = api.get("binaryMediaTypes") or []
+
+            def request_event() -> dict[str, Any]:
+                ev = events.v1_event(req, resource_path=resource["path"], resource_id=resource["id"], path_params=found.path_params,
+                                     stage=stage, stage_variables=stage_vars, api_id=api_id, account_id=api["account"],
+                                     binary_types=binary_types)
+                ev.pop("body", None)
+                ev.pop("isBase64Encoded", None)
+                return ev
+
+            grant, latency = await self.authorizers.rest(
+                authz, api=api, api_id=api_id, stage=stage, deployment_id=str(view.stage.get("deploymentId")),
+                arn=method_arn(api["region"], api["account"], api_id, stage, req.method, req.path),
+                ident=_identity_request(req, headers, stage_vars, {"stage": stage, "httpMethod": req.method,
+                                                                    "resourcePath": resource["path"], "apiId": api_id}),
+                request_event=request_event,
+            )
+            authorizer_ctx = {**grant.context, "principalId": grant.principal_id, "integrationLatency": latency}
+            usage_key = grant.usage_key
         if method.get("apiKeyRequired"):
-            key_value = headers.get("x-api-key")
+            # apiKeySource AUTHORIZER: the key is the authorizer's usageIdentifierKey, not a header
+            key_value = usage_key if api.get("apiKeySource") == "AUTHORIZER" else headers.get("x-api-key")
             key = self.engine.rest.key_by_value(key_value) if key_value else None
             if key is None or not key.get("enabled"):
                 raise auth.forbidden()
@@ -250,7 +288,6 @@ class GatewayApp:
         integ = method.get("methodIntegration")
         if integ is None:
             raise GatewayError(500, "Internal server error", error_type="InternalServerErrorException")
-        stage_vars = view.stage.get("variables") or {}
         if integ["type"] == "MOCK":
             return _mock(integ)
         if integ["type"] != "AWS_PROXY":
@@ -259,7 +296,6 @@ class GatewayApp:
         fn_arn = lambda_uri_function(uri)
         if fn_arn is None:
             raise GatewayError(500, "Internal server error", error_type="InternalServerErrorException")
-        resource = found.resource
         source_arn = f"arn:aws:execute-api:{api['region']}:{api['account']}:{api_id}/{stage}/{req.method}{resource['path'] if resource['path'] != '/' else '/'}"
         if not self._check_permission(fn_arn, source_arn, "apigateway.amazonaws.com"):
             log.info("gateway: Invalid permissions on Lambda function api=%s function=%s", api_id, fn_arn)
@@ -276,6 +312,7 @@ class GatewayApp:
             account_id=api["account"],
             binary_types=binary,
             identity=identity,
+            authorizer=authorizer_ctx,
         )
         result = await self._invoke(
             fn_arn, event, req.request_id, int(integ.get("timeoutInMillis") or 29_000),
@@ -334,16 +371,53 @@ class GatewayApp:
             creds = auth.verify_iam(self.core.credentials, service="execute-api", method=req.method, raw_path=raw_path,
                                     raw_query=req.raw_query, headers=headers, body=req.body)
             authorizer = auth.v2_iam_authorizer(creds)
+        stage_vars = stage.get("StageVariables") or {}
+        route_path = route["RouteKey"].partition(" ")[2] or "/"
+        lambda_ctx: dict[str, Any] | None = None
+        if route.get("AuthorizationType") in ("CUSTOM", "JWT"):
+            authz = (doc.get("authorizers") or {}).get(route.get("AuthorizerId") or "")
+            if authz is None:
+                raise GatewayError(500, "Internal Server Error", error_type="AuthorizerConfigurationException")
+            auth_req = events.Request(req.method, path, req.raw_query, req.headers, req.body, req.source_ip, req.request_id,
+                                      req.domain_name, req.domain_prefix, req.protocol, req.time_ms)
+
+            def event_v1() -> dict[str, Any]:
+                ev = events.v1_event(auth_req, resource_path=route_path if route["RouteKey"] != "$default" else "$default",
+                                     resource_id=route["RouteId"], path_params=found.path_params, stage=stage_name,
+                                     stage_variables=stage_vars, api_id=api_id, account_id=doc["account"], binary_types=[],
+                                     decode_path=True)
+                ev.pop("body", None)
+                ev.pop("isBase64Encoded", None)
+                return ev
+
+            def event_v2() -> dict[str, Any]:
+                ev = events.v2_event(auth_req, route_key=route["RouteKey"], raw_path=auth_req.path, path_params=found.path_params,
+                                     stage=stage_name, stage_variables=stage_vars, api_id=api_id, account_id=doc["account"],
+                                     decode_path=True)
+                ev.pop("body", None)
+                ev.pop("isBase64Encoded", None)
+                ev.pop("version", None)
+                return ev
+
+            grant, latency = await self.authorizers.http(
+                authz, doc=doc, api_id=api_id, stage=stage_name,
+                arn=method_arn(doc["region"], doc["account"], api_id, stage_name, req.method, path),
+                ident=_identity_request(req, headers, stage_vars, {"stage": stage_name, "routeKey": route["RouteKey"],
+                                                                    "apiId": api_id}),
+                event_v1=event_v1, event_v2=event_v2,
+            )
+            lambda_ctx = dict(grant.context)
+            if grant.principal_id is not None:
+                lambda_ctx["principalId"] = grant.principal_id
+            authorizer = {"lambda": lambda_ctx}
         target = route.get("Target") or ""
         integ = integrations.get(target.split("/", 1)[1]) if target.startswith("integrations/") else None
         if integ is None:
             raise not_found
-        stage_vars = stage.get("StageVariables") or {}
         fn_arn = lambda_uri_function(_substitute(integ.get("IntegrationUri", ""), stage_vars))
         internal = GatewayError(500, "Internal Server Error", error_type="InternalServerErrorException")
         if integ["IntegrationType"] != "AWS_PROXY" or fn_arn is None:
             raise internal
-        route_path = route["RouteKey"].partition(" ")[2] or "/"
         # the permission names the route, not the request path: {METHOD}{route path template}, or $default
         route_arn = "$default" if route["RouteKey"] == "$default" else f"{req.method}{route_path}"
         source_arn = f"arn:aws:execute-api:{doc['region']}:{doc['account']}:{api_id}/{stage_name}/{route_arn}"
@@ -355,7 +429,8 @@ class GatewayApp:
             event = events.v1_event(req, resource_path=route_path if route["RouteKey"] != "$default" else "$default",
                                     resource_id=route["RouteId"], path_params=found.path_params, stage=stage_name,
                                     stage_variables=stage_vars, api_id=api_id, account_id=doc["account"], binary_types=[],
-                                    decode_path=True)
+                                    decode_path=True,
+                                    authorizer=None if lambda_ctx is None else {**lambda_ctx, "integrationLatency": 0})
             event["version"] = "1.0"
         else:
             event = events.v2_event(req, route_key=route["RouteKey"], raw_path=req.path, path_params=found.path_params,
@@ -432,6 +507,15 @@ class GatewayApp:
         if ok:
             self._allowed[k] = now + PERMISSION_CACHE_S
         return ok
+
+
+def _identity_request(req: events.Request, headers: dict[str, str], stage_vars: dict[str, str],
+                      context: dict[str, str]) -> IdentityRequest:
+    query: dict[str, str] = {}
+    for k, v in events.parse_query(req.raw_query):
+        query[k] = v
+    context = {**context, "requestId": req.request_id, "identity.sourceIp": req.source_ip}
+    return IdentityRequest(headers, query, stage_vars, context)
 
 
 def _substitute(uri: str, variables: dict[str, str]) -> str:

@@ -28,8 +28,9 @@ class GatewayError(Exception):
     """An answer the gateway gives itself (no function involved), e.g. 403 Forbidden."""
 
     def __init__(self, status: int, message: str | None, *, error_type: str = "", key: str = "message",
-                 headers: list[tuple[str, str]] | None = None) -> None:
+                 headers: list[tuple[str, str]] | None = None, raw: bytes | None = None) -> None:
         super().__init__(message)
+        self.raw = raw  # a body given as is (AWS's `{"message": null}`)
         self.status = status
         self.message = message
         self.error_type = error_type
@@ -37,6 +38,8 @@ class GatewayError(Exception):
         self.headers = headers or []
 
     def body(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
         return orjson.dumps({self.key: self.message})
 
 

@@ -146,6 +146,7 @@ def v1_event(
     binary_types: list[str],
     identity: dict[str, Any] | None = None,
     decode_path: bool = False,
+    authorizer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """REST APIs pass ``path`` (and ``requestContext.path``) percent-encoded as the client sent it;
     HTTP APIs decode it (``decode_path``). Path parameters are decoded on both."""
@@ -178,6 +179,25 @@ def v1_event(
     if identity:
         ident.update(identity)
     path = unquote(req.path) if decode_path else req.path
+    context: dict[str, Any] = {
+        "resourceId": resource_id,
+        "resourcePath": resource_path,
+        "httpMethod": req.method,
+        "extendedRequestId": req.request_id,
+        "requestTime": request_time(req.time_ms),
+        "path": f"/{stage}{path}",
+        "accountId": account_id,
+        "protocol": req.protocol,
+        "stage": stage,
+        "domainPrefix": req.domain_prefix,
+        "requestTimeEpoch": req.time_ms,
+        "requestId": req.request_id,
+        "identity": ident,
+        "domainName": req.domain_name,
+        "apiId": api_id,
+    }
+    if authorizer is not None:
+        context["authorizer"] = authorizer
     return {
         "resource": resource_path,
         "path": path,
@@ -188,23 +208,7 @@ def v1_event(
         "multiValueQueryStringParameters": mv_query or None,
         "pathParameters": path_params or None,
         "stageVariables": stage_variables or None,
-        "requestContext": {
-            "resourceId": resource_id,
-            "resourcePath": resource_path,
-            "httpMethod": req.method,
-            "extendedRequestId": req.request_id,
-            "requestTime": request_time(req.time_ms),
-            "path": f"/{stage}{path}",
-            "accountId": account_id,
-            "protocol": req.protocol,
-            "stage": stage,
-            "domainPrefix": req.domain_prefix,
-            "requestTimeEpoch": req.time_ms,
-            "requestId": req.request_id,
-            "identity": ident,
-            "domainName": req.domain_name,
-            "apiId": api_id,
-        },
+        "requestContext": context,
         "body": body,
         "isBase64Encoded": b64,
     }

@@ -15,7 +15,8 @@ from nimbus.services.base import RequestContext
 Ctx = RequestContext
 Out = dict[str, Any]
 
-_INTERNAL = ("account", "region", "resources", "keys")
+_INTERNAL = ("account", "region", "resources", "keys", "authorizers")
+_DEPLOYMENT_INTERNAL = ("resources", "authorizers")
 
 
 def _public(doc: dict[str, Any]) -> Out:
@@ -49,9 +50,37 @@ def execute_api_url(ctx: Ctx, api_id: str, stage: str | None) -> str:
 
 
 class ApiGatewayApi:
-    def __init__(self, engine: ApiGatewayEngine) -> None:
+    def __init__(self, engine: ApiGatewayEngine, core: Any = None) -> None:
         self.engine = engine
+        self.core = core
         self.rest = engine.rest
+        self.authorizers = engine.rest_authorizers
+
+    # --- authorizers -----------------------------------------------------------------------------
+
+    async def create_authorizer(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.authorizers.create(params["restApiId"], ctx.account_id, params)
+
+    async def get_authorizer(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.authorizers.get(params["restApiId"], ctx.account_id, params["authorizerId"])
+
+    async def get_authorizers(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        page, nxt = _page(self.authorizers.list(params["restApiId"], ctx.account_id), params)
+        return {"items": page, "position": nxt}
+
+    async def update_authorizer(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.authorizers.update(params["restApiId"], ctx.account_id, params["authorizerId"], params.get("patchOperations") or [])
+
+    async def delete_authorizer(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.authorizers.delete(params["restApiId"], ctx.account_id, params["authorizerId"])
+        return {}
+
+    async def test_invoke_authorizer(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        from nimbus.services.apigateway.testinvoke import test_invoke_authorizer
+
+        api = self.rest.get_api(params["restApiId"], ctx.account_id)
+        auth = self.authorizers.get(params["restApiId"], ctx.account_id, params["authorizerId"])
+        return await test_invoke_authorizer(self.core, api, auth, params)
 
     # --- REST APIs -------------------------------------------------------------------------------
 
@@ -126,16 +155,16 @@ class ApiGatewayApi:
 
     async def create_deployment(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         dep = self.rest.create_deployment(params["restApiId"], ctx.account_id, params)
-        return {k: v for k, v in dep.items() if k != "resources"}
+        return {k: v for k, v in dep.items() if k not in _DEPLOYMENT_INTERNAL}
 
     async def get_deployment(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         dep = self.rest.get_deployment(params["restApiId"], ctx.account_id, params["deploymentId"])
-        return {k: v for k, v in dep.items() if k != "resources"}
+        return {k: v for k, v in dep.items() if k not in _DEPLOYMENT_INTERNAL}
 
     async def get_deployments(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         items = sorted(self.rest.list_deployments(params["restApiId"], ctx.account_id), key=lambda d: d["createdDate"])
         page, nxt = _page(items, params)
-        return {"items": [{k: v for k, v in d.items() if k != "resources"} for d in page], "position": nxt}
+        return {"items": [{k: v for k, v in d.items() if k not in _DEPLOYMENT_INTERNAL} for d in page], "position": nxt}
 
     async def delete_deployment(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         self.rest.delete_deployment(params["restApiId"], ctx.account_id, params["deploymentId"])
@@ -228,4 +257,4 @@ class ApiGatewayApi:
 
 
 def build(core: Any) -> ApiGatewayApi:
-    return ApiGatewayApi(engine_of(core))
+    return ApiGatewayApi(engine_of(core), core)

@@ -24,10 +24,27 @@ def _page(items: list[Any], params: dict[str, Any]) -> Out:
 class ApiGatewayV2Api:
     def __init__(self, engine: ApiGatewayEngine) -> None:
         self.http = engine.http
+        self.authorizers = engine.http_authorizers
+
+    async def create_authorizer(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.authorizers.create(params["ApiId"], ctx.account_id, params)
+
+    async def get_authorizer(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.authorizers.get(params["ApiId"], ctx.account_id, params["AuthorizerId"])
+
+    async def get_authorizers(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _page(self.authorizers.list(params["ApiId"], ctx.account_id), params)
+
+    async def update_authorizer(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.authorizers.update(params["ApiId"], ctx.account_id, params["AuthorizerId"], params)
+
+    async def delete_authorizer(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.authorizers.delete(params["ApiId"], ctx.account_id, params["AuthorizerId"])
+        return {}
 
     @staticmethod
     def _api_out(ctx: Ctx, doc: dict[str, Any]) -> Out:
-        out = {k: v for k, v in doc.items() if k not in ("account", "region", "routes", "integrations", "stages", "deployments")}
+        out = {k: v for k, v in doc.items() if k not in ("account", "region", "routes", "integrations", "stages", "deployments", "authorizers")}
         out["ApiEndpoint"] = execute_api_url(ctx, doc["ApiId"], None)
         return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nimbus.services.apigateway.authorizers import HttpAuthorizers, RestAuthorizers, ResultCache
 from nimbus.services.apigateway.httpapis import HttpApis
 from nimbus.services.apigateway.restapis import RestApis
 from nimbus.services.apigateway.urls import FunctionUrls
@@ -16,6 +17,9 @@ class ApiGatewayEngine:
         self.rest = RestApis(metadata)
         self.http = HttpApis(metadata)
         self.urls = FunctionUrls(metadata)
+        self.rest_authorizers = RestAuthorizers(self.rest)
+        self.http_authorizers = HttpAuthorizers(self.http)
+        self.authorizer_cache = ResultCache()
 
 
 def engine_of(core: Any) -> ApiGatewayEngine:

@@ -294,10 +294,26 @@ class HttpApis:
         for k in ("OperationName", "AuthorizerId", "AuthorizationScopes", "RequestParameters"):
             if params.get(k) is not None:
                 route[k] = params[k]
+        self._check_authorizer(doc, route)
         doc["routes"][route_id] = route
         self._auto_deploy(doc)
         self._save(doc)
         return route
+
+    @staticmethod
+    def _check_authorizer(doc: dict[str, Any], route: dict[str, Any]) -> None:
+        kind = route.get("AuthorizationType") or "NONE"
+        if kind not in ("NONE", "AWS_IAM", "CUSTOM", "JWT"):
+            raise BadRequestException(f"Invalid AuthorizationType {kind}: NONE, AWS_IAM, CUSTOM or JWT")
+        if kind in ("CUSTOM", "JWT"):
+            auth_id = route.get("AuthorizerId") or ""
+            auth = (doc.get("authorizers") or {}).get(auth_id)
+            if auth is None:
+                raise NotFoundException(f"Unable to find Authorizer with id '{auth_id}'", ResourceType="Authorizer")
+            if (auth["AuthorizerType"] == "JWT") != (kind == "JWT"):
+                raise BadRequestException(f"AuthorizationType {kind} does not match the {auth['AuthorizerType']} authorizer {auth_id}")
+        else:
+            route.pop("AuthorizerId", None)
 
     @staticmethod
     def _check_target(doc: dict[str, Any], target: str) -> None:
@@ -309,9 +325,10 @@ class HttpApis:
         route = self._route(doc, route_id)
         if params.get("Target"):
             self._check_target(doc, params["Target"])
-        for k in ("RouteKey", "Target", "AuthorizationType", "ApiKeyRequired", "OperationName"):
+        for k in ("RouteKey", "Target", "AuthorizationType", "ApiKeyRequired", "OperationName", "AuthorizerId", "AuthorizationScopes"):
             if params.get(k) is not None:
                 route[k] = params[k]
+        self._check_authorizer(doc, route)
         self._auto_deploy(doc)
         self._save(doc)
         return route

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nimbus.services.apigateway import ids
@@ -45,6 +45,7 @@ class StageView:
     api: dict[str, Any]
     stage: dict[str, Any]
     resources: list[dict[str, Any]]
+    authorizers: dict[str, dict[str, Any]] = field(default_factory=dict)  # as deployed
 
 
 def _unescape(part: str) -> str:
@@ -199,7 +200,7 @@ class RestApis:
             raise BadRequestException(f"Invalid HttpMethod specified. Valid options are {','.join(HTTP_METHODS)}")
         auth = params["authorizationType"]
         if auth not in ("NONE", "AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"):
-            raise BadRequestException(f"Invalid authorization type specified. Valid options: NONE, AWS_IAM, CUSTOM, COGNITO_USER_POOLS")
+            raise BadRequestException("Invalid authorization type specified. Valid options: NONE, AWS_IAM, CUSTOM, COGNITO_USER_POOLS")
         method: dict[str, Any] = {
             "httpMethod": http_method,
             "authorizationType": auth,
@@ -208,6 +209,7 @@ class RestApis:
         for k in ("authorizerId", "operationName", "requestParameters", "requestModels", "requestValidatorId", "authorizationScopes"):
             if params.get(k) is not None:
                 method[k] = params[k]
+        self._check_authorizer(doc, method)
         res["resourceMethods"][http_method] = method
         self.db.put(API, api_id, doc)
         self._changed()
@@ -227,9 +229,21 @@ class RestApis:
                 method[path[1:]] = value
             else:
                 raise BadRequestException(f"Invalid patch path {path}")
+        self._check_authorizer(doc, method)
         self.db.put(API, api_id, doc)
         self._changed()
         return method
+
+    @staticmethod
+    def _check_authorizer(doc: dict[str, Any], method: dict[str, Any]) -> None:
+        if method.get("authorizationType") in ("CUSTOM", "COGNITO_USER_POOLS"):
+            auth = (doc.get("authorizers") or {}).get(method.get("authorizerId") or "")
+            wanted = ("COGNITO_USER_POOLS",) if method["authorizationType"] == "COGNITO_USER_POOLS" else ("TOKEN", "REQUEST")
+            if auth is None or auth["type"] not in wanted:
+                raise BadRequestException("Invalid authorizer ID specified. Setting the authorization type to CUSTOM or "
+                                          "COGNITO_USER_POOLS requires a valid authorizer.")
+        else:
+            method.pop("authorizerId", None)
 
     def delete_method(self, api_id: str, account: str, resource_id: str, http_method: str) -> None:
         doc = self.get_api(api_id, account)
@@ -323,6 +337,7 @@ class RestApis:
             "id": dep_id,
             "createdDate": time.time(),
             "resources": copy.deepcopy(list(doc["resources"].values())),
+            "authorizers": copy.deepcopy(doc.get("authorizers") or {}),
         }
         if params.get("description") is not None:
             dep["description"] = params["description"]
@@ -439,8 +454,10 @@ class RestApis:
         if api is not None and stage is not None:
             dep = self.db.get(DEPLOYMENT, f"{api_id}/{stage['deploymentId']}")
             if dep is not None:
-                slim = {k2: v for k2, v in api.items() if k2 != "resources"}
-                view = StageView(slim, stage, dep["resources"])
+                slim = {k2: v for k2, v in api.items() if k2 not in ("resources", "authorizers")}
+                # deployments made before authorizers were recorded serve the API's current ones
+                auths = dep["authorizers"] if "authorizers" in dep else api.get("authorizers") or {}
+                view = StageView(slim, stage, dep["resources"], auths)
         self._views[k] = view
         return view
 
@@ -528,7 +545,7 @@ class RestApis:
     def get_plan(self, plan_id: str, account: str) -> dict[str, Any]:
         plan: dict[str, Any] | None = self.db.get(USAGE_PLAN, plan_id)
         if plan is None or plan["account"] != account:
-            raise NotFoundException(f"Invalid Usage Plan ID specified")
+            raise NotFoundException("Invalid Usage Plan ID specified")
         return plan
 
     def list_plans(self, account: str, region: str, key_id: str | None = None) -> list[dict[str, Any]]:
