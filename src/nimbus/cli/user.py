@@ -2,8 +2,10 @@
 
 Creates the IAM user when it does not exist, then a new access key for it, and prints ``export`` lines (the
 same four ``nimbus credentials`` prints) for ``eval`` on that person's machine. The key is real: every
-service accepts it until ``aws iam update-access-key --status Inactive`` or ``delete-access-key``. Nimbus
-evaluates no IAM policy, so the user has the root keys' rights (docs/security.md).
+service accepts it until ``aws iam update-access-key --status Inactive`` or ``delete-access-key``. By default
+Nimbus evaluates no IAM policy, so the user has the root keys' rights; on a server started with
+``--iam enforce`` the user may do what its policies allow: ``--policy`` attaches managed policies (an
+AWS-managed name such as ``AmazonS3FullAccess``, or any policy ARN) on the way (docs/security.md).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from nimbus.cli.client import client, endpoint_url, region_from_env
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="IAM user name (created when missing)")
     p.add_argument("--path", default="/", help="the user's IAM path when it is created (default /)")
+    p.add_argument("--policy", action="append", default=[], metavar="NAME_OR_ARN",
+                   help="attach a managed policy (an AWS-managed name such as AdministratorAccess, or an ARN); repeatable")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
             raise
         user = iam.create_user(UserName=args.name, Path=args.path)["User"]
         created = True
+    for policy in args.policy:
+        arn = policy if policy.startswith("arn:") else f"arn:aws:iam::aws:policy/{policy}"
+        iam.attach_user_policy(UserName=user["UserName"], PolicyArn=arn)
+        print(f"# attached {arn}", file=sys.stderr)
     key = iam.create_access_key(UserName=user["UserName"])["AccessKey"]
     print(f"# {'created' if created else 'existing'} user {user['Arn']}; new access key {key['AccessKeyId']} "
           "(eval these lines where it will be used)", file=sys.stderr)

@@ -225,6 +225,12 @@ def test_nimbus_user_gives_a_person_working_keys_of_their_own(local: Local) -> N
     sh = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120, cwd=local.project, env=local.isolated)
     assert sh.returncode == 0 and sh.stdout.strip() == "arn:aws:iam::000000000000:user/alice", sh
     assert "existing user" in sh.stderr
+    # --policy attaches managed policies (AWS-managed by name) on the way
+    cp = nimbus(local, "user", "bob", "--policy", "AmazonS3ReadOnlyAccess", "--endpoint-url", live, cwd=local.project)
+    assert cp.returncode == 0 and "attached arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess" in cp.stderr, cp
+    iam = boto3.client("iam", region_name="us-east-1", endpoint_url=live, aws_access_key_id=local.access_key,
+                       aws_secret_access_key=local.secret_key)
+    assert [p["PolicyName"] for p in iam.list_attached_user_policies(UserName="bob")["AttachedPolicies"]] == ["AmazonS3ReadOnlyAccess"]
     third = nimbus(local, "user", "alice", "--endpoint-url", live, cwd=local.project)
     assert third.returncode == 1 and "LimitExceeded" in third.stderr and "AccessKeysPerUser" in third.stderr, third
     assert len(third.stderr.strip().splitlines()) == 1 and third.stdout == ""
