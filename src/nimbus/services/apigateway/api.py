@@ -6,10 +6,12 @@ service's Api delegates (they are Lambda operations; their state lives beside th
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from nimbus.services.apigateway.engine import ApiGatewayEngine, engine_of
+from nimbus.services.apigateway.errors import BadRequestException, NotFoundException
 from nimbus.services.base import RequestContext
 
 Ctx = RequestContext
@@ -101,6 +103,36 @@ class ApiGatewayApi:
     async def delete_rest_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         self.rest.delete_api(params["restApiId"], ctx.account_id)
         return {}
+
+    # --- OpenAPI ------------------------------------------------------------------------------------
+
+    async def import_rest_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        from nimbus.services.apigateway import openapi
+
+        return _public(openapi.import_api(self.rest, self.authorizers, ctx.account_id, ctx.region, params))
+
+    async def put_rest_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        from nimbus.services.apigateway import openapi
+
+        return _public(openapi.put_api(self.rest, self.authorizers, ctx.account_id, params["restApiId"], params))
+
+    async def get_export(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        from nimbus.services.apigateway import openapi
+
+        api_id, kind = params["restApiId"], params["exportType"]
+        if kind not in ("oas30", "swagger"):
+            raise BadRequestException(f"Invalid export type {kind}: oas30 or swagger")
+        self.rest.get_stage(api_id, ctx.account_id, params["stageName"])
+        view = self.rest.stage_view(api_id, params["stageName"])
+        if view is None:
+            raise NotFoundException("Invalid Stage identifier specified")
+        doc = openapi.export(view.api, view.stage, view.resources, view.authorizers, export_type=kind,
+                             extensions=str((params.get("parameters") or {}).get("extensions") or ""),
+                             server_url=execute_api_url(ctx, api_id, None))
+        body, content_type = openapi.dump(doc, params.get("accepts"))
+        ext = "yaml" if content_type == "application/yaml" else "json"
+        return {"contentType": content_type, "body": body,
+                "contentDisposition": f'attachment; filename="{kind}_{time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}.{ext}"'}
 
     # --- resources ---------------------------------------------------------------------------------
 

@@ -1,0 +1,378 @@
+"""OpenAPI 3 / Swagger 2 documents in and out of REST APIs: ImportRestApi, PutRestApi (merge or
+overwrite) and GetExport (docs/services/apigateway.md, "OpenAPI").
+
+Import reads ``paths`` (methods, ``x-amazon-apigateway-any-method``, parameters, responses),
+``x-amazon-apigateway-integration`` on each operation, security schemes with
+``x-amazon-apigateway-authorizer`` (Lambda and Cognito authorizers), ``x-amazon-apigateway-authtype:
+awsSigv4`` (IAM) and ``apiKey`` schemes (``apiKeyRequired``), and the API-level extensions
+(``binary-media-types``, ``api-key-source``, ``policy``). Everything is applied through the RestApis
+engine, so the same checks hold as for the single operations. Documents are JSON, or YAML when PyYAML is
+installed.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import orjson
+
+from nimbus.services.apigateway.authorizers import RestAuthorizers
+from nimbus.services.apigateway.errors import BadRequestException
+from nimbus.services.apigateway.restapis import API, HTTP_METHODS, RestApis
+
+_VERBS = {m.lower(): m for m in HTTP_METHODS if m != "ANY"}
+_ANY = "x-amazon-apigateway-any-method"
+_INTEGRATION = "x-amazon-apigateway-integration"
+_AUTHORIZER = "x-amazon-apigateway-authorizer"
+_AUTHTYPE = "x-amazon-apigateway-authtype"
+
+
+def load_document(body: bytes) -> dict[str, Any]:
+    """JSON, else YAML (PyYAML, when installed); a mapping with ``openapi`` 3.x or ``swagger`` 2.0."""
+    text = body.decode("utf-8", "replace").strip()
+    if not text:
+        raise BadRequestException("The API definition body is empty")
+    doc: Any
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            import yaml
+        except ImportError:  # pragma: no cover - PyYAML is a dependency
+            raise BadRequestException("Invalid OpenAPI input: not JSON (YAML needs PyYAML installed)") from None
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise BadRequestException(f"Invalid OpenAPI input: {str(e).splitlines()[0]}") from None
+    if not isinstance(doc, dict):
+        raise BadRequestException("Invalid OpenAPI input: the document is not an object")
+    version = str(doc.get("openapi") or doc.get("swagger") or "")
+    if not (version.startswith("3.") or version == "2.0"):
+        raise BadRequestException("Invalid OpenAPI input: expected 'openapi: 3.x' or 'swagger: \"2.0\"'")
+    if not isinstance(doc.get("paths") or {}, dict):
+        raise BadRequestException("Invalid OpenAPI input: 'paths' must be an object")
+    return doc
+
+
+def _schemes(doc: dict[str, Any]) -> dict[str, Any]:
+    if str(doc.get("swagger")) == "2.0":
+        return dict(doc.get("securityDefinitions") or {})
+    return dict((doc.get("components") or {}).get("securitySchemes") or {})
+
+
+def _base_path(doc: dict[str, Any]) -> str:
+    if str(doc.get("swagger")) == "2.0":
+        return str(doc.get("basePath") or "/")
+    servers = doc.get("servers") or []
+    if servers and isinstance(servers[0], dict):
+        var = ((servers[0].get("variables") or {}).get("basePath") or {}).get("default")
+        if var:
+            return str(var)
+    return "/"
+
+
+class Importer:
+    """Applies one document to one REST API (already created, or existing for PutRestApi)."""
+
+    def __init__(self, rest: RestApis, authorizers: RestAuthorizers, account: str) -> None:
+        self.rest = rest
+        self.authorizers = authorizers
+        self.account = account
+        self.warnings: list[str] = []
+
+    def apply(self, api_id: str, doc: dict[str, Any], *, mode: str, basepath: str) -> None:
+        info = doc.get("info") or {}
+        api = self.rest.get_api(api_id, self.account)
+        if info.get("title"):
+            api["name"] = str(info["title"])
+        for src, dst in (("description", "description"), ("version", "version")):
+            if info.get(src) is not None:
+                api[dst] = str(info[src])
+        if doc.get("x-amazon-apigateway-binary-media-types") is not None:
+            api["binaryMediaTypes"] = [str(t) for t in doc["x-amazon-apigateway-binary-media-types"]]
+        if doc.get("x-amazon-apigateway-api-key-source"):
+            api["apiKeySource"] = str(doc["x-amazon-apigateway-api-key-source"]).upper()
+        if doc.get("x-amazon-apigateway-policy") is not None:
+            policy = doc["x-amazon-apigateway-policy"]
+            api["policy"] = policy if isinstance(policy, str) else orjson.dumps(policy).decode()
+        if mode == "overwrite":
+            root = api["rootResourceId"]
+            api["resources"] = {root: {"id": root, "path": "/", "resourceMethods": {}}}
+            api["authorizers"] = {}
+        self.rest.db.put(API, api_id, api)
+        self.rest._changed()
+
+        schemes = _schemes(doc)
+        auth_ids = self._authorizers(api_id, schemes)
+        prefix = ""
+        if basepath == "prepend":
+            prefix = _base_path(doc).rstrip("/")
+        paths: dict[str, Any] = doc.get("paths") or {}
+        default_security = doc.get("security")
+        for path, item in paths.items():
+            if not isinstance(item, dict):
+                continue
+            resource_id = self._resource(api_id, prefix + "/" + str(path).strip("/"))
+            shared = item.get("parameters") or []
+            for key, op in item.items():
+                verb = "ANY" if key == _ANY else _VERBS.get(str(key).lower())
+                if verb is None or not isinstance(op, dict):
+                    if key not in ("parameters", "summary", "description", "servers") and not str(key).startswith("x-"):
+                        self.warnings.append(f"Unsupported path item field {key} at {path}")
+                    continue
+                self._method(api_id, resource_id, verb, op, shared, op.get("security", default_security), schemes, auth_ids, path)
+
+    def _authorizers(self, api_id: str, schemes: dict[str, Any]) -> dict[str, str]:
+        existing = {a["name"]: a for a in self.authorizers.list(api_id, self.account)}
+        out: dict[str, str] = {}
+        for name, scheme in schemes.items():
+            ext = (scheme or {}).get(_AUTHORIZER)
+            if not isinstance(ext, dict):
+                continue
+            kind = str(ext.get("type") or "token").upper()
+            params: dict[str, Any] = {"name": name, "type": kind}
+            for k in ("authorizerUri", "authorizerCredentials", "identityValidationExpression", "authorizerResultTtlInSeconds", "providerARNs"):
+                if ext.get(k) is not None:
+                    params[k] = ext[k]
+            source = ext.get("identitySource")
+            if source is None and scheme.get("in") == "header" and scheme.get("name"):
+                source = f"method.request.header.{scheme['name']}"
+            if source is not None:
+                params["identitySource"] = str(source)
+            if name in existing:  # merge: replace the authorizer of the same name in place
+                auth_id = existing[name]["id"]
+                api = self.rest.get_api(api_id, self.account)
+                api["authorizers"][auth_id] = {"id": auth_id, **{k: v for k, v in params.items()}}
+                if kind in ("TOKEN", "REQUEST"):
+                    api["authorizers"][auth_id].setdefault("authorizerResultTtlInSeconds", 300)
+                self.rest.db.put(API, api_id, api)
+                self.rest._changed()
+                out[name] = auth_id
+            else:
+                out[name] = self.authorizers.create(api_id, self.account, params)["id"]
+        return out
+
+    def _resource(self, api_id: str, path: str) -> str:
+        api = self.rest.get_api(api_id, self.account)
+        by_path = {r["path"]: r["id"] for r in api["resources"].values()}
+        current = "/"
+        rid = api["rootResourceId"]
+        for part in [p for p in path.split("/") if p]:
+            nxt = ("" if current == "/" else current) + "/" + part
+            if nxt not in by_path:
+                by_path[nxt] = self.rest.create_resource(api_id, self.account, rid, part)["id"]
+            rid, current = by_path[nxt], nxt
+        return rid
+
+    def _method(self, api_id: str, resource_id: str, verb: str, op: dict[str, Any], shared: list[Any], security: Any,
+                schemes: dict[str, Any], auth_ids: dict[str, str], path: str) -> None:
+        params: dict[str, Any] = {"httpMethod": verb, "authorizationType": "NONE"}
+        for req in security or []:
+            for name in (req or {}):
+                scheme = schemes.get(name) or {}
+                if name in auth_ids:
+                    ext = scheme.get(_AUTHORIZER) or {}
+                    cognito = str(ext.get("type", "")).lower() == "cognito_user_pools"
+                    params["authorizationType"] = "COGNITO_USER_POOLS" if cognito else "CUSTOM"
+                    params["authorizerId"] = auth_ids[name]
+                    if cognito and req[name]:
+                        params["authorizationScopes"] = list(req[name])
+                elif str(scheme.get(_AUTHTYPE, "")).lower() == "awssigv4":
+                    params["authorizationType"] = "AWS_IAM"
+                elif scheme.get("type") == "apiKey":
+                    params["apiKeyRequired"] = True
+                else:
+                    self.warnings.append(f"Unsupported security scheme {name} on {verb} {path}")
+        if op.get("operationId"):
+            params["operationName"] = str(op["operationId"])
+        request_params: dict[str, bool] = {}
+        for p in list(shared) + list(op.get("parameters") or []):
+            if isinstance(p, dict) and p.get("in") in ("path", "query", "header") and p.get("name"):
+                loc = {"query": "querystring"}.get(p["in"], p["in"])
+                request_params[f"method.request.{loc}.{p['name']}"] = bool(p.get("required", p["in"] == "path"))
+        if request_params:
+            params["requestParameters"] = request_params
+        self.rest.put_method(api_id, self.account, resource_id, params)
+        for status in (op.get("responses") or {}):
+            if str(status).isdigit():
+                self.rest.put_method_response(api_id, self.account, resource_id, verb, {"statusCode": str(status)})
+        integ = op.get(_INTEGRATION)
+        if not isinstance(integ, dict):
+            self.warnings.append(f"No x-amazon-apigateway-integration on {verb} {path}: the method has no integration")
+            return
+        kind = str(integ.get("type") or "").upper()
+        iparams: dict[str, Any] = {"type": kind}
+        if integ.get("httpMethod"):
+            iparams["integrationHttpMethod"] = str(integ["httpMethod"])
+        for k in ("uri", "credentials", "requestParameters", "requestTemplates", "passthroughBehavior", "contentHandling",
+                  "timeoutInMillis", "cacheNamespace", "cacheKeyParameters", "connectionType", "connectionId"):
+            if integ.get(k) is not None:
+                iparams[k] = integ[k]
+        if isinstance(iparams.get("passthroughBehavior"), str):
+            iparams["passthroughBehavior"] = iparams["passthroughBehavior"].upper()
+        self.rest.put_integration(api_id, self.account, resource_id, verb, iparams)
+        for pattern, resp in (integ.get("responses") or {}).items():
+            if not isinstance(resp, dict):
+                continue
+            rparams: dict[str, Any] = {"statusCode": str(resp.get("statusCode") or "200")}
+            if pattern != "default":
+                rparams["selectionPattern"] = str(pattern)
+            for k in ("responseParameters", "responseTemplates", "contentHandling"):
+                if resp.get(k) is not None:
+                    rparams[k] = resp[k]
+            self.rest.put_integration_response(api_id, self.account, resource_id, verb, rparams)
+
+
+def import_api(rest: RestApis, authorizers: RestAuthorizers, account: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
+    """ImportRestApi: a new API from the document; nothing is left behind when the document is refused."""
+    doc = load_document(params.get("body") or b"")
+    options = params.get("parameters") or {}
+    title = str((doc.get("info") or {}).get("title") or "")
+    if not title:
+        raise BadRequestException("Invalid OpenAPI input: info.title is required to name the API")
+    endpoint = str(options.get("endpointConfigurationTypes") or "EDGE").upper()
+    api = rest.create_api(account, region, {"name": title, "endpointConfiguration": {"types": [endpoint]}})
+    importer = Importer(rest, authorizers, account)
+    try:
+        importer.apply(api["id"], doc, mode="overwrite", basepath=str(options.get("basepath") or "ignore"))
+        if importer.warnings and params.get("failOnWarnings"):
+            raise BadRequestException("Warnings found during import:\n\t" + "\n\t".join(importer.warnings))
+    except Exception:
+        rest.delete_api(api["id"], account)
+        raise
+    out = rest.get_api(api["id"], account)
+    return {**out, "warnings": importer.warnings} if importer.warnings else out
+
+
+def put_api(rest: RestApis, authorizers: RestAuthorizers, account: str, api_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    """PutRestApi: ``merge`` (the default) adds and replaces; ``overwrite`` replaces the resources and
+    authorizers wholesale. A refused document leaves the API as it was."""
+    doc = load_document(params.get("body") or b"")
+    mode = str(params.get("mode") or "merge").lower()
+    if mode not in ("merge", "overwrite"):
+        raise BadRequestException(f"Invalid mode {mode}: merge or overwrite")
+    before = copy.deepcopy(rest.get_api(api_id, account))
+    importer = Importer(rest, authorizers, account)
+    try:
+        importer.apply(api_id, doc, mode=mode, basepath=str((params.get("parameters") or {}).get("basepath") or "ignore"))
+        if importer.warnings and params.get("failOnWarnings"):
+            raise BadRequestException("Warnings found during import:\n\t" + "\n\t".join(importer.warnings))
+    except Exception:
+        rest.db.put(API, api_id, before)
+        rest._changed()
+        raise
+    out = rest.get_api(api_id, account)
+    return {**out, "warnings": importer.warnings} if importer.warnings else out
+
+
+# --- export -------------------------------------------------------------------------------------
+
+
+def _authorizer_scheme(auth: dict[str, Any], oas3: bool) -> dict[str, Any]:
+    source = str(auth.get("identitySource") or "")
+    header = source[len("method.request.header."):] if source.startswith("method.request.header.") and "," not in source else "Unused"
+    ext: dict[str, Any] = {"type": str(auth["type"]).lower()}
+    for k in ("authorizerUri", "authorizerCredentials", "identityValidationExpression", "authorizerResultTtlInSeconds", "providerARNs"):
+        if auth.get(k) is not None:
+            ext[k] = auth[k]
+    if auth["type"] == "REQUEST":
+        ext["identitySource"] = source
+    return {"type": "apiKey", "name": header, "in": "header",
+            _AUTHTYPE: "cognito_user_pools" if auth["type"] == "COGNITO_USER_POOLS" else "custom", _AUTHORIZER: ext}
+
+
+def export(api: dict[str, Any], stage: dict[str, Any], resources: list[dict[str, Any]], authorizers: dict[str, Any], *,
+           export_type: str, extensions: str, server_url: str) -> dict[str, Any]:
+    """An OpenAPI 3.0.1 (``oas30``) or Swagger 2.0 (``swagger``) document of what a stage serves.
+    Integrations and authorizers are included with ``extensions`` ``integrations`` or ``apigateway``,
+    as AWS does."""
+    oas3 = export_type == "oas30"
+    with_ext = extensions in ("integrations", "apigateway", "authorizers")
+    with_integrations = extensions in ("integrations", "apigateway")
+    doc: dict[str, Any] = {}
+    info = {"title": api["name"], "version": api.get("version") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stage.get("createdDate") or 0))}
+    if api.get("description"):
+        info["description"] = api["description"]
+    stage_path = "/" + stage["stageName"]
+    if oas3:
+        doc = {"openapi": "3.0.1", "info": info,
+               "servers": [{"url": server_url + "/{basePath}", "variables": {"basePath": {"default": stage["stageName"]}}}]}
+    else:
+        host = server_url.split("://", 1)[-1]
+        doc = {"swagger": "2.0", "info": info, "host": host, "basePath": stage_path, "schemes": ["http"]}
+    paths: dict[str, Any] = {}
+    used_auth: set[str] = set()
+    api_key = False
+    for res in sorted(resources, key=lambda r: r["path"]):
+        methods = res.get("resourceMethods") or {}
+        if not methods:
+            continue
+        item: dict[str, Any] = {}
+        for verb, m in sorted(methods.items()):
+            op: dict[str, Any] = {}
+            if m.get("operationName"):
+                op["operationId"] = m["operationName"]
+            params = []
+            for name, required in sorted((m.get("requestParameters") or {}).items()):
+                parts = name.split(".", 3)
+                if len(parts) == 4:
+                    loc = {"querystring": "query"}.get(parts[2], parts[2])
+                    p: dict[str, Any] = {"name": parts[3], "in": loc, "required": bool(required) or loc == "path"}
+                    p.update({"schema": {"type": "string"}} if oas3 else {"type": "string"})
+                    params.append(p)
+            if params:
+                op["parameters"] = params
+            responses = {code: {"description": f"{code} response"} for code in sorted(m.get("methodResponses") or {})}
+            op["responses"] = responses or {}
+            security = []
+            if m.get("authorizationType") in ("CUSTOM", "COGNITO_USER_POOLS") and m.get("authorizerId") in authorizers and with_ext:
+                name = authorizers[m["authorizerId"]]["name"]
+                used_auth.add(m["authorizerId"])
+                security.append({name: list(m.get("authorizationScopes") or [])})
+            elif m.get("authorizationType") == "AWS_IAM" and with_ext:
+                security.append({"sigv4": []})
+            if m.get("apiKeyRequired"):
+                api_key = True
+                security.append({"api_key": []})
+            if security:
+                op["security"] = security
+            integ = m.get("methodIntegration")
+            if with_integrations and integ:
+                out = {k: v for k, v in integ.items() if k not in ("integrationResponses",)}
+                out["type"] = str(integ["type"]).lower()
+                if integ.get("integrationResponses"):
+                    out["responses"] = {
+                        (r.get("selectionPattern") or "default"): {k: v for k, v in r.items() if k != "selectionPattern"}
+                        for r in integ["integrationResponses"].values()
+                    }
+                op[_INTEGRATION] = out
+            item[_ANY if verb == "ANY" else verb.lower()] = op
+        paths[res["path"]] = item
+    doc["paths"] = paths
+    schemes: dict[str, Any] = {}
+    for auth_id in sorted(used_auth):
+        schemes[authorizers[auth_id]["name"]] = _authorizer_scheme(authorizers[auth_id], oas3)
+    if any(m.get("authorizationType") == "AWS_IAM" for r in resources for m in (r.get("resourceMethods") or {}).values()) and with_ext:
+        schemes["sigv4"] = {"type": "apiKey", "name": "Authorization", "in": "header", _AUTHTYPE: "awsSigv4"}
+    if api_key:
+        schemes["api_key"] = {"type": "apiKey", "name": "x-api-key", "in": "header"}
+    if schemes:
+        if oas3:
+            doc["components"] = {"securitySchemes": schemes}
+        else:
+            doc["securityDefinitions"] = schemes
+    if with_ext and api.get("binaryMediaTypes"):
+        doc["x-amazon-apigateway-binary-media-types"] = api["binaryMediaTypes"]
+    if with_ext and api.get("apiKeySource") == "AUTHORIZER":
+        doc["x-amazon-apigateway-api-key-source"] = "AUTHORIZER"
+    return doc
+
+
+def dump(doc: dict[str, Any], accepts: str | None) -> tuple[bytes, str]:
+    if accepts and "yaml" in accepts:
+        import yaml
+
+        return yaml.safe_dump(doc, sort_keys=False).encode(), "application/yaml"
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2), "application/json"
