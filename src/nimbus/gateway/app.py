@@ -30,7 +30,7 @@ from nimbus.gateway.auth import GatewayError
 from nimbus.gateway.authorizer import Authorizers, method_arn
 from nimbus.gateway.match import HttpRouter, RestRouter
 from nimbus.metrics import REGISTRY
-from nimbus.services.apigateway.engine import ApiGatewayEngine, engine_of
+from nimbus.services.apigateway.engine import METHOD_TESTER, ApiGatewayEngine, engine_of
 from nimbus.services.apigateway.authorizers import IdentityRequest
 from nimbus.services.apigateway.httpapis import lambda_uri_function
 
@@ -327,6 +327,75 @@ class GatewayApp:
             log.info("gateway: Malformed Lambda proxy response api=%s reason=%s", api_id, e)
             raise GatewayError(502, "Internal server error", error_type="InternalServerErrorException") from e
 
+    # --- TestInvokeMethod (the console's Test button) -------------------------------------------
+
+    async def test_invoke_method(self, api: dict[str, Any], resource: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        """Run a method's integration as the gateway would, from the API's current (undeployed) resources,
+        without authorization, API keys or the invoke-permission check, as AWS's test does. Stage
+        ``test-invoke-stage``; an ``ANY`` method is tried as GET."""
+        started = time.perf_counter()
+        verb = params["httpMethod"].upper()
+        method = resource["resourceMethods"][verb]
+        req_method = "GET" if verb == "ANY" else verb
+        path_q = params.get("pathWithQueryString") or resource["path"]
+        path, _, raw_query = path_q.partition("?")
+        headers_list = [(k.lower(), str(v)) for k, v in (params.get("headers") or {}).items()]
+        for k, values in (params.get("multiValueHeaders") or {}).items():
+            headers_list.extend((k.lower(), str(v)) for v in values if (k.lower(), str(v)) not in headers_list)
+        request_id = str(uuid.uuid4())
+        stage = "test-invoke-stage"
+        stage_vars = params.get("stageVariables") or {}
+        found = RestRouter([resource]).match(req_method, path)
+        path_params = found.path_params if found is not None else {}
+        req = events.Request(req_method, path, raw_query, headers_list, (params.get("body") or "").encode(), "test-invoke-source-ip",
+                             request_id, f"{api['id']}.execute-api.localhost", api["id"])
+        stamp = time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime())
+        log_lines = [f"Execution log for request {request_id}",
+                     f"{stamp} : Starting execution for request: {request_id}",
+                     f"{stamp} : HTTP Method: {req_method}, Resource Path: {path}",
+                     f"{stamp} : Method request path: {orjson.dumps(path_params).decode()}",
+                     f"{stamp} : Method request query string: {orjson.dumps(dict(events.parse_query(raw_query))).decode()}"]
+        integ = method.get("methodIntegration")
+        try:
+            if integ is None:
+                raise GatewayError(500, "Internal server error", error_type="InternalServerErrorException")
+            if integ["type"] == "MOCK":
+                resp = _mock(integ)
+            elif integ["type"] == "AWS_PROXY" and lambda_uri_function(_substitute(integ.get("uri", ""), stage_vars)):
+                fn_arn = lambda_uri_function(_substitute(integ.get("uri", ""), stage_vars)) or ""
+                binary = api.get("binaryMediaTypes") or []
+                event = events.v1_event(req, resource_path=resource["path"], resource_id=resource["id"], path_params=path_params,
+                                        stage=stage, stage_variables=stage_vars, api_id=api["id"], account_id=api["account"],
+                                        binary_types=binary)
+                log_lines.append(f"{stamp} : Endpoint request URI: {integ.get('uri')}")
+                log_lines.append(f"{stamp} : Endpoint request body after transformations: {orjson.dumps(event).decode()}")
+                failure = GatewayError(502, "Internal server error", error_type="InternalServerErrorException")
+                result = await self._invoke(fn_arn, event, request_id, int(integ.get("timeoutInMillis") or 29_000),
+                                            on_timeout=GatewayError(504, "Endpoint request timed out", error_type="IntegrationTimeout"),
+                                            on_reject=GatewayError(500, "Internal server error", error_type="InternalServerErrorException"))
+                log_lines.append(f"{stamp} : Endpoint response body before transformations: {result.payload.decode('utf-8', 'replace')}")
+                if result.function_error:
+                    log_lines.append(f"{stamp} : Lambda execution failed with status 200 due to customer function error")
+                    raise failure
+                try:
+                    resp = events.map_v1(result.payload, binary_types=binary, accept=req.header("accept"))
+                except events.MalformedResponse as e:
+                    log_lines.append(f"{stamp} : Execution failed due to configuration error: Malformed Lambda proxy response")
+                    raise failure from e
+            else:
+                log_lines.append(f"{stamp} : Execution failed: integration type {integ['type']} is not served by Nimbus")
+                raise GatewayError(500, "Internal server error", error_type="InternalServerErrorException")
+        except GatewayError as e:
+            resp = events.Response(e.status, [("Content-Type", "application/json")], e.body() if e.message is not None or e.raw is not None else b"")
+        log_lines.append(f"{stamp} : Method completed with status: {resp.status}")
+        single: dict[str, str] = {}
+        multi: dict[str, list[str]] = {}
+        for k, v in resp.headers:
+            single[k] = v
+            multi.setdefault(k, []).append(v)
+        return {"status": resp.status, "body": resp.body.decode("utf-8", "replace"), "headers": single, "multiValueHeaders": multi,
+                "log": "\n".join(log_lines), "latency": int((time.perf_counter() - started) * 1000)}
+
     # --- HTTP APIs -----------------------------------------------------------------------------
 
     def _http_router(self, api_id: str, deployment_id: str, routes: dict[str, Any]) -> HttpRouter:
@@ -576,8 +645,11 @@ async def _send(send: Send, resp: events.Response, extra: list[tuple[str, str]],
 
 
 def mount(edge: Any, core: Any) -> None:
-    """Claim the trigger hosts and paths on the edge (called once when the edge is built)."""
-    edge.mount(claims, GatewayApp(core))
+    """Claim the trigger hosts and paths on the edge (called once when the edge is built), and lend the
+    control plane the gateway's way of running a method (TestInvokeMethod)."""
+    app = GatewayApp(core)
+    edge.mount(claims, app)
+    core.component(METHOD_TESTER, lambda: app.test_invoke_method)
 
 
 def _with_proxy_headers(

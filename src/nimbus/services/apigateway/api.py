@@ -10,7 +10,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from nimbus.services.apigateway.engine import ApiGatewayEngine, engine_of
+from nimbus.services.apigateway.engine import METHOD_TESTER, ApiGatewayEngine, MethodTester, engine_of
 from nimbus.services.apigateway.errors import BadRequestException, NotFoundException
 from nimbus.services.base import RequestContext
 
@@ -147,6 +147,10 @@ class ApiGatewayApi:
     async def create_resource(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         return _resource_out(self.rest.create_resource(params["restApiId"], ctx.account_id, params["parentId"], params["pathPart"]))
 
+    async def update_resource(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _resource_out(self.engine.updates.update_resource(params["restApiId"], ctx.account_id, params["resourceId"],
+                                                                 params.get("patchOperations") or []))
+
     async def delete_resource(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         self.rest.delete_resource(params["restApiId"], ctx.account_id, params["resourceId"])
         return {}
@@ -183,6 +187,46 @@ class ApiGatewayApi:
     async def put_integration_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         return self.rest.put_integration_response(params["restApiId"], ctx.account_id, params["resourceId"], params["httpMethod"], params)
 
+    async def update_integration(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.updates.update_integration(params["restApiId"], ctx.account_id, params["resourceId"], params["httpMethod"],
+                                                      params.get("patchOperations") or [])
+
+    async def get_method_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.updates.get_method_response(params["restApiId"], ctx.account_id, params["resourceId"], params["httpMethod"],
+                                                       params["statusCode"])
+
+    async def update_method_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.updates.update_method_response(params["restApiId"], ctx.account_id, params["resourceId"],
+                                                          params["httpMethod"], params["statusCode"], params.get("patchOperations") or [])
+
+    async def delete_method_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.updates.delete_method_response(params["restApiId"], ctx.account_id, params["resourceId"], params["httpMethod"],
+                                                   params["statusCode"])
+        return {}
+
+    async def get_integration_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.updates.get_integration_response(params["restApiId"], ctx.account_id, params["resourceId"],
+                                                            params["httpMethod"], params["statusCode"])
+
+    async def update_integration_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.updates.update_integration_response(params["restApiId"], ctx.account_id, params["resourceId"],
+                                                               params["httpMethod"], params["statusCode"],
+                                                               params.get("patchOperations") or [])
+
+    async def delete_integration_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.updates.delete_integration_response(params["restApiId"], ctx.account_id, params["resourceId"],
+                                                        params["httpMethod"], params["statusCode"])
+        return {}
+
+    async def test_invoke_method(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        api = self.rest.get_api(params["restApiId"], ctx.account_id)
+        resource = self.rest.get_resource(params["restApiId"], ctx.account_id, params["resourceId"])
+        self.rest.get_method(params["restApiId"], ctx.account_id, params["resourceId"], params["httpMethod"])
+        tester: MethodTester | None = self.core.component(METHOD_TESTER, lambda: None) if self.core is not None else None
+        if tester is None:
+            raise BadRequestException("TestInvokeMethod needs the gateway (HTTP triggers) mounted on this server")
+        return await tester(api, resource, params)
+
     # --- deployments and stages ----------------------------------------------------------------------
 
     async def create_deployment(self, ctx: Ctx, params: dict[str, Any]) -> Out:
@@ -197,6 +241,11 @@ class ApiGatewayApi:
         items = sorted(self.rest.list_deployments(params["restApiId"], ctx.account_id), key=lambda d: d["createdDate"])
         page, nxt = _page(items, params)
         return {"items": [{k: v for k, v in d.items() if k not in _DEPLOYMENT_INTERNAL} for d in page], "position": nxt}
+
+    async def update_deployment(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        dep = self.engine.updates.update_deployment(params["restApiId"], ctx.account_id, params["deploymentId"],
+                                                    params.get("patchOperations") or [])
+        return {k: v for k, v in dep.items() if k not in _DEPLOYMENT_INTERNAL}
 
     async def delete_deployment(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         self.rest.delete_deployment(params["restApiId"], ctx.account_id, params["deploymentId"])

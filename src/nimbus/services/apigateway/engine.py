@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nimbus.services.apigateway.authorizers import HttpAuthorizers, RestAuthorizers, ResultCache
 from nimbus.services.apigateway.httpapis import HttpApis
 from nimbus.services.apigateway.restapis import RestApis
+from nimbus.services.apigateway.updates import RestUpdates
 from nimbus.services.apigateway.urls import FunctionUrls
 
 COMPONENT = "apigateway.engine"
+# TestInvokeMethod runs a method the way the gateway serves it: the gateway registers this component
+# (its test_invoke_method) when it is mounted, since the control plane may not import the data plane.
+METHOD_TESTER = "gateway.method-tester"
+MethodTester = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class ApiGatewayEngine:
@@ -20,6 +26,7 @@ class ApiGatewayEngine:
         self.rest_authorizers = RestAuthorizers(self.rest)
         self.http_authorizers = HttpAuthorizers(self.http)
         self.authorizer_cache = ResultCache()
+        self.updates = RestUpdates(self.rest)
 
 
 def engine_of(core: Any) -> ApiGatewayEngine:
