@@ -23,7 +23,7 @@ from botocore import xform_name
 from nimbus import __version__
 from nimbus.bytestream import ByteStream
 from nimbus import sigv4
-from nimbus.edge.identify import PROTOCOLS, identify, split_host
+from nimbus.edge.identify import PROTOCOLS, identify, split_host, virtual_bucket
 from nimbus.errors import InternalFailure, NotImplementedOperation, ServiceError
 from nimbus.metrics import REGISTRY
 from nimbus.protocol import errors as wire_errors
@@ -51,6 +51,17 @@ _STATUS_TEXT = {code: str(code) for code in (200, 201, 202, 204, 206, 301, 304, 
 
 REQUESTS = REGISTRY.counter("nimbus_requests_total", "AWS API requests", ["service", "operation", "status"])
 LATENCY = REGISTRY.histogram("nimbus_request_duration_seconds", "AWS API request latency", ["service", "operation"])
+
+
+def _post_bucket(scope: Scope, headers: dict[str, str]) -> str | None:
+    """The bucket an S3 POST Object form addresses: ``/bucket`` path-style, or a virtual-hosted bucket's ``/``."""
+    path = scope["path"]
+    hostname = split_host(headers.get("host", ""))
+    hosted = virtual_bucket(hostname) if hostname else None
+    if hosted is not None:
+        return hosted if path in ("", "/") else None
+    name = path.strip("/")
+    return name if name and "/" not in name else None
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -99,6 +110,10 @@ class EdgeApp:
         from nimbus.gateway.app import mount as mount_gateway  # HTTP triggers: execute-api and lambda-url hosts
 
         mount_gateway(self, core)
+        from nimbus.services.s3.post import PostUploads  # S3 POST Object (browser forms): no Authorization header
+
+        posts = PostUploads(core, _post_bucket)
+        self.mount(posts.matches, posts)
 
     def mount(self, matcher: Matcher, app: ASGIApp) -> None:
         self.mounts.append((matcher, app))
