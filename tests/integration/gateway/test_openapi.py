@@ -145,3 +145,45 @@ def test_put_rest_api_merge_overwrite_and_refusals(env: dict[str, Any]) -> None:
     assert warned["warnings"] and "integration" in warned["warnings"][0]
     with pytest.raises(ClientError):
         apigw.import_rest_api(failOnWarnings=True, body=json.dumps({"swagger": "2.0", "info": {"title": "w"}, "paths": {"/x": {"get": {}}}}).encode())
+
+
+def test_http_api_import_and_reimport(env: dict[str, Any]) -> None:
+    v2 = env["server"].client("apigatewayv2")
+    spec = {
+        "openapi": "3.0.1", "info": {"title": "http-pets", "version": "1"},
+        "x-amazon-apigateway-cors": {"allowOrigins": ["https://example.com"], "allowMethods": ["GET"]},
+        "paths": {
+            "/pets/{id}": {"get": {"security": [{"lambdaAuth": []}], "x-amazon-apigateway-integration": {
+                "type": "aws_proxy", "httpMethod": "POST", "uri": env["echo"], "payloadFormatVersion": "2.0"}}},
+            "/open": {"x-amazon-apigateway-any-method": {"x-amazon-apigateway-integration": {
+                "type": "aws_proxy", "httpMethod": "POST", "uri": env["echo"], "payloadFormatVersion": "2.0"}}},
+        },
+        "components": {"securitySchemes": {"lambdaAuth": {"type": "apiKey", "name": "Authorization", "in": "header",
+            "x-amazon-apigateway-authorizer": {"type": "request", "identitySource": "$request.header.Authorization",
+                                               "authorizerUri": _uri(env["authorizer"]), "authorizerPayloadFormatVersion": "2.0",
+                                               "enableSimpleResponses": True}}}},
+    }
+    api = v2.import_api(Body=json.dumps(spec))
+    api_id = api["ApiId"]
+    assert api["Name"] == "http-pets" and api["CorsConfiguration"]["AllowOrigins"] == ["https://example.com"]
+    routes = {r["RouteKey"]: r for r in v2.get_routes(ApiId=api_id)["Items"]}
+    assert set(routes) == {"GET /pets/{id}", "ANY /open"} and routes["GET /pets/{id}"]["AuthorizationType"] == "CUSTOM"
+    assert len(v2.get_integrations(ApiId=api_id)["Items"]) == 1  # the same integration shared
+    v2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    _permit(env, "oas-echo", api_id)
+    _permit(env, "oas-authz", api_id)
+    base = f"{env['server'].endpoint}/_aws/execute-api/{api_id}"
+    assert call(base + "/pets/1")[0] == 401
+    assert call(base + "/pets/1", headers={"Authorization": "no"})[0] == 403
+    status, _, body = call(base + "/pets/1", headers={"Authorization": "yes"})
+    assert status == 200 and json.loads(body)["requestContext"]["authorizer"]["lambda"]["user"] == "yes"
+    # reimport replaces routes, integrations and authorizers; the auto-deploying stage serves the new ones
+    spec["paths"] = {"/v2": {"get": {"x-amazon-apigateway-integration": {"type": "aws_proxy", "uri": env["echo"]}}}}
+    del spec["components"]
+    v2.reimport_api(ApiId=api_id, Body=json.dumps(spec))
+    assert [r["RouteKey"] for r in v2.get_routes(ApiId=api_id)["Items"]] == ["GET /v2"]
+    assert v2.get_authorizers(ApiId=api_id)["Items"] == []
+    assert call(base + "/v2")[0] == 200 and call(base + "/open")[0] == 404
+    with pytest.raises(ClientError) as e:
+        v2.import_api(Body=json.dumps({"swagger": "2.0", "info": {"title": "x"}, "paths": {}}))
+    assert e.value.response["Error"]["Code"] == "BadRequestException"

@@ -65,6 +65,16 @@ class ApiGatewayV2Api:
         self.http.delete_api(params["ApiId"], ctx.account_id)
         return {}
 
+    async def import_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        from nimbus.services.apigateway.openapi import import_http_api
+
+        return self._api_out(ctx, import_http_api(self.http, self.authorizers, ctx.account_id, ctx.region, params))
+
+    async def reimport_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        from nimbus.services.apigateway.openapi import reimport_http_api
+
+        return self._api_out(ctx, reimport_http_api(self.http, self.authorizers, ctx.account_id, params["ApiId"], params))
+
     async def create_route(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         return self.http.create_route(params["ApiId"], ctx.account_id, params)
 
