@@ -216,6 +216,13 @@ class Subscriptions:
             raise LimitExceededException("Resource limit exceeded.")
         control = gzip.compress(control_message(kind, int(self.now() * 1000)))
         await self.destinations.check(destination_arn, control)
+        # again after the check's await: a concurrent put may have added a filter, or the group gone
+        if not self.engine.group_exists(account, region, group):
+            raise ResourceNotFoundException("The specified log group does not exist.")
+        lives = self._by_group.setdefault(gkey, [])
+        existing = next((lv for lv in lives if lv.doc["filterName"] == name), None)
+        if existing is None and len(lives) >= MAX_FILTERS_PER_GROUP:
+            raise LimitExceededException("Resource limit exceeded.")
         doc: dict[str, Any] = {
             "filterName": name,
             "logGroupName": group,
@@ -285,6 +292,8 @@ class Subscriptions:
     # --- engine listener ------------------------------------------------------------------------
 
     def appended(self, batch: Appended) -> None:
+        # the engine calls this right after each append, in log order per stream (a log's appends complete
+        # in sequence order), which the positions rely on
         lives = self._by_group.get(self._gkey(batch.account, batch.region, batch.group))
         if not lives:
             return
