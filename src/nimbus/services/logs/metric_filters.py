@@ -5,8 +5,8 @@ Filters are metadata documents (``logs.metric-filter`` acct:region:group:filter)
 as AWS, loaded into memory; the group's ``metricFilterCount`` follows them. As a listener of the logs
 engine, every event made durable in the group (PutLogEvents, function output) is run through each
 filter's pattern; a match adds the transformation's ``metricValue`` (a number, a space-delimited pattern's
-``$field`` or a JSON selector ``$.a.b``, whose value must be numeric) to the metric, a non-match adds the
-``defaultValue`` when there is one.
+``$field`` or a JSON selector ``$.a.b``, whose value must be numeric) to the metric; a minute in which
+events arrive but none matches adds the ``defaultValue`` once, when there is one.
 
 Nimbus serves no CloudWatch metrics API: the running values are exposed on ``/_nimbus/metrics`` as
 ``nimbus_logs_metric_filter_value{namespace,metric,dimensions}`` (the sum of the values emitted since the
@@ -62,6 +62,7 @@ class _Live:
     key: str
     doc: dict[str, Any]
     extract: Extractor
+    matched_minute: int | None = None  # the last minute with a match or a default value emitted
 
 
 def _number(text: Any) -> float | None:
@@ -242,19 +243,29 @@ class MetricFilters:
         lives = self._by_group.get(self._gkey(batch.account, batch.region, batch.group))
         if not lives:
             return
+        minute = int(self.now()) // 60
         for live in lives:
+            matched = False
             for _, _, message in batch.events:
-                self._emit(live, message)
+                matched = self._emit(live, message) or matched
+            if matched:
+                live.matched_minute = minute
+            elif live.matched_minute != minute:
+                # "the value reported during a period when logs are ingested but no matching logs are
+                # found": once per minute without a match, not once per event
+                live.matched_minute = minute
+                for t in live.doc["metricTransformations"]:
+                    if t.get("defaultValue") is not None:
+                        VALUE.inc(t["metricNamespace"], t["metricName"], "", amount=float(t["defaultValue"]))
 
-    def _emit(self, live: _Live, message: str) -> None:
+    def _emit(self, live: _Live, message: str) -> bool:
+        """Add the values of one event; whether the pattern matched it."""
         extracted = live.extract(message)
+        if extracted is None:
+            return False
         parsed: list[Any] = []
         for t in live.doc["metricTransformations"]:
             ns, name = t["metricNamespace"], t["metricName"]
-            if extracted is None:
-                if t.get("defaultValue") is not None:
-                    VALUE.inc(ns, name, "", amount=float(t["defaultValue"]))
-                continue
             raw = t["metricValue"]
             value = _number(raw) if not raw.startswith("$") else _number(_resolve(raw, message, extracted, parsed))
             if value is None:
@@ -268,6 +279,7 @@ class MetricFilters:
             else:
                 VALUE.inc(ns, name, ",".join(dims), amount=value)
                 EVENTS.inc(ns, name)
+        return True
 
     def stream_deleted(self, account: str, region: str, group: str, stream: str) -> None:
         return None
