@@ -443,6 +443,7 @@ class GatewayApp:
         stage_vars = stage.get("StageVariables") or {}
         route_path = route["RouteKey"].partition(" ")[2] or "/"
         lambda_ctx: dict[str, Any] | None = None
+        auth_latency = 0
         if route.get("AuthorizationType") in ("CUSTOM", "JWT"):
             authz = (doc.get("authorizers") or {}).get(route.get("AuthorizerId") or "")
             if authz is None:
@@ -468,7 +469,7 @@ class GatewayApp:
                 ev.pop("version", None)
                 return ev
 
-            grant, latency = await self.authorizers.http(
+            grant, auth_latency = await self.authorizers.http(
                 authz, doc=doc, api_id=api_id, stage=stage_name,
                 arn=method_arn(doc["region"], doc["account"], api_id, stage_name, req.method, path),
                 ident=_identity_request(req, headers, stage_vars, {"stage": stage_name, "routeKey": route["RouteKey"],
@@ -499,7 +500,7 @@ class GatewayApp:
                                     resource_id=route["RouteId"], path_params=found.path_params, stage=stage_name,
                                     stage_variables=stage_vars, api_id=api_id, account_id=doc["account"], binary_types=[],
                                     decode_path=True,
-                                    authorizer=None if lambda_ctx is None else {**lambda_ctx, "integrationLatency": 0})
+                                    authorizer=None if lambda_ctx is None else {**lambda_ctx, "integrationLatency": auth_latency})
             event["version"] = "1.0"
         else:
             event = events.v2_event(req, route_key=route["RouteKey"], raw_path=req.path, path_params=found.path_params,

@@ -37,7 +37,9 @@ def lambda_handler(event, context):
     if token == "only-list":
         resource = api_part[0] + "/" + api_part[1] + "/GET/items"
     effect = "Deny" if token == "deny" else "Allow"
+    extra = {"usageIdentifierKey": token[4:]} if token.startswith("key:") else {}
     return {
+        **extra,
         "principalId": "user-" + token,
         "policyDocument": {"Version": "2012-10-17",
                            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}]},
@@ -69,10 +71,11 @@ def _permit(env: dict[str, Any], fn: str, api_id: str) -> None:
                                  Principal="apigateway.amazonaws.com", SourceArn=f"arn:aws:execute-api:us-east-1:000000000000:{api_id}/*")
 
 
-def _rest_api(env: dict[str, Any], authorizer: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+def _rest_api(env: dict[str, Any], authorizer: dict[str, Any], *, permit_authorizer: bool = True, key_required: bool = False,
+              **api_kwargs: Any) -> tuple[str, str, dict[str, Any]]:
     """/items and /items/{id} behind the authorizer, /open without; deployed to prod."""
     apigw = env["apigw"]
-    api = apigw.create_rest_api(name="authz")
+    api = apigw.create_rest_api(name="authz", **api_kwargs)
     api_id, root = api["id"], api["rootResourceId"]
     auth = apigw.create_authorizer(restApiId=api_id, authorizerUri=_uri(env["authorizer"]), **authorizer)
     items = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="items")
@@ -80,12 +83,14 @@ def _rest_api(env: dict[str, Any], authorizer: dict[str, Any]) -> tuple[str, str
     opened = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="open")
     for res, kind in ((items, "CUSTOM"), (item, "CUSTOM"), (opened, "NONE")):
         extra = {"authorizerId": auth["id"]} if kind == "CUSTOM" else {}
-        apigw.put_method(restApiId=api_id, resourceId=res["id"], httpMethod="GET", authorizationType=kind, **extra)
+        apigw.put_method(restApiId=api_id, resourceId=res["id"], httpMethod="GET", authorizationType=kind,
+                         apiKeyRequired=key_required, **extra)
         apigw.put_integration(restApiId=api_id, resourceId=res["id"], httpMethod="GET", type="AWS_PROXY",
                               integrationHttpMethod="POST", uri=_uri(env["echo"]))
     apigw.create_deployment(restApiId=api_id, stageName="prod")
     _permit(env, "authz-echo", api_id)
-    _permit(env, "authz-fn", api_id)
+    if permit_authorizer:
+        _permit(env, "authz-fn", api_id)
     return api_id, f"{env['server'].endpoint}/_aws/execute-api/{api_id}/prod", auth
 
 
@@ -172,6 +177,23 @@ def test_rest_authorizer_control_plane(env: dict[str, Any]) -> None:
     assert test["clientStatus"] == 200 and test["principalId"] == "user-dave"
     assert json.loads(test["policy"])["Statement"][0]["Effect"] == "Allow" and test["authorization"]["n"] == ["7"]
     assert apigw.test_invoke_authorizer(restApiId=api_id, authorizerId=auth["id"], headers={})["clientStatus"] == 401
+
+
+def test_authorizer_needs_permission_and_supplies_api_keys(env: dict[str, Any]) -> None:
+    # an authorizer function whose resource policy does not allow this API: 500 {"message": null}
+    _, base, _ = _rest_api(env, {"name": "noperm", "type": "TOKEN"}, permit_authorizer=False)
+    status, _, body = call(base + "/items", headers={"Authorization": "alice"})
+    assert status == 500 and json.loads(body) == {"message": None}
+    # apiKeySource AUTHORIZER: the usage plan key comes from usageIdentifierKey, not x-api-key
+    apigw = env["apigw"]
+    api_id, base, _ = _rest_api(env, {"name": "keys", "type": "TOKEN"}, key_required=True, apiKeySource="AUTHORIZER")
+    key = apigw.create_api_key(name="k", enabled=True, value="authorizer-supplied-key-0001")
+    plan = apigw.create_usage_plan(name="p", apiStages=[{"apiId": api_id, "stage": "prod"}])
+    apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    assert call(base + "/items", headers={"Authorization": "key:authorizer-supplied-key-0001"})[0] == 200
+    status, _, body = call(base + "/items", headers={"Authorization": "key:some-other-key-00000000000",
+                                                     "x-api-key": "authorizer-supplied-key-0001"})
+    assert status == 403 and json.loads(body) == {"message": "Forbidden"}
 
 
 def _http_api(env: dict[str, Any], authorizer: dict[str, Any], version: str = "2.0") -> tuple[str, str]:
