@@ -73,6 +73,12 @@ def test_fields_filter_sort_limit(logs: Any, data: dict[str, Any]) -> None:
     assert [json.loads(r["@message"])["latency"] for r in all_rows] == [90, 30, 12]
     assert {"@timestamp", "@message", "@logStream", "@log", "level", "path", "latency", "user.id", "@ptr"} <= set(all_rows[0])
     assert all_rows[0]["@log"].endswith(":/q/api")
+    # pages of maxItems rows
+    qid = logs.start_query(logGroupName="/q/api", startTime=data["start"], endTime=data["end"], queryString="fields latency | sort latency")["queryId"]
+    wait(logs, qid)
+    first = logs.get_query_results(queryId=qid, maxItems=3)
+    second = logs.get_query_results(queryId=qid, maxItems=3, nextToken=first["nextToken"])
+    assert [r["latency"] for r in rows(first) + rows(second)] == ["12", "30", "90", "120", "250"] and "nextToken" not in second
     # GetLogRecord on a result's @ptr: every field of the event
     record = logs.get_log_record(logRecordPointer=all_rows[0]["@ptr"])["logRecord"]
     assert json.loads(record["@message"])["latency"] == 90 and record["@logStream"] == "web-1"

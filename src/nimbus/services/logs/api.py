@@ -246,12 +246,14 @@ class LogsApi:
         return {"queryId": query_id}
 
     async def get_query_results(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self.queries.results(ctx.account_id, params["queryId"])
+        return self.queries.results(ctx.account_id, params["queryId"], token=params.get("nextToken"), max_items=params.get("maxItems"))
 
     async def stop_query(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"success": self.queries.stop(ctx.account_id, params["queryId"])}
 
     async def describe_queries(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("queryLanguage") not in (None, "CWLI"):
+            return {"queries": []}  # Nimbus runs Logs Insights QL queries only
         queries, token = self.queries.describe(
             ctx.account_id, ctx.region, group=params.get("logGroupName"), status=params.get("status"),
             max_results=params.get("maxResults"), token=params.get("nextToken"),

@@ -43,7 +43,8 @@ DEFAULT_LIMIT = 1000  # rows, when neither the query nor StartQuery sets one
 MAX_RUNNING = 30  # concurrent queries per account (CloudWatch Logs quotas)
 KEEP = 1000  # finished queries remembered
 MAX_GROUPS = 50
-MAX_FLATTENED_FIELDS = 200  # Insights discovers up to 200 fields of a JSON event
+MAX_FLATTENED_FIELDS = 200
+MAX_PAGE_ROWS = 10_000  # rows per GetQueryResults answer  # Insights discovers up to 200 fields of a JSON event
 
 
 class MalformedQueryException(ServiceError):
@@ -213,14 +214,24 @@ class Queries:
             raise ResourceNotFoundException(f"Query {query_id} does not exist.")
         return q
 
-    def results(self, account: str, query_id: str) -> dict[str, Any]:
+    def results(self, account: str, query_id: str, *, token: str | None = None, max_items: int | None = None) -> dict[str, Any]:
+        """GetQueryResults: up to ``max_items`` rows (10,000 when not given) from ``token`` on."""
         q = self._get(account, query_id)
+        rows = q.results if q.status == "Complete" else []
+        start = 0
+        if token:
+            if not token.isdigit():
+                raise InvalidParameterException("The specified nextToken is invalid.")
+            start = int(token)
+        n = max_items if max_items else MAX_PAGE_ROWS
         out: dict[str, Any] = {
             "queryLanguage": "CWLI",
-            "results": q.results if q.status == "Complete" else [],
+            "results": rows[start : start + n],
             "statistics": dict(q.statistics),
             "status": q.status,
         }
+        if start + n < len(rows):
+            out["nextToken"] = str(start + n)
         return out
 
     def stop(self, account: str, query_id: str) -> bool:
