@@ -243,6 +243,15 @@ def test_http_api_policy_responses_payload_1(env: dict[str, Any]) -> None:
     assert "identitySource" in authz["eventKeys"].split(",") and "methodArn" in authz["eventKeys"].split(",")
     status, _, body = call(base + "/items/1", headers={"Authorization": "deny"})
     assert status == 403 and json.loads(body) == {"message": "Forbidden"}
+    # UpdateIntegration (auto-deployed): the integration now sends payload 2.0
+    v2 = env["v2"]
+    api_id = base.rsplit("/", 1)[1]
+    integ = v2.get_integrations(ApiId=api_id)["Items"][0]
+    out = v2.update_integration(ApiId=api_id, IntegrationId=integ["IntegrationId"], PayloadFormatVersion="2.0")
+    assert out["PayloadFormatVersion"] == "2.0"
+    status, _, body = call(base + "/items/1", headers={"Authorization": "erin"})
+    assert status == 200 and json.loads(body)["version"] == "2.0"
+    assert json.loads(body)["requestContext"]["authorizer"]["lambda"]["principalId"] == "user-erin"
 
 
 def test_authorizers_survive_restart(env: dict[str, Any]) -> None:

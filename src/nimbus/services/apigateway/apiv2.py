@@ -100,6 +100,9 @@ class ApiGatewayV2Api:
     async def get_integrations(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         return _page(list(self.http.get_api(params["ApiId"], ctx.account_id)["integrations"].values()), params)
 
+    async def update_integration(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.update_integration(params["ApiId"], ctx.account_id, params["IntegrationId"], params)
+
     async def delete_integration(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         self.http.delete_integration(params["ApiId"], ctx.account_id, params["IntegrationId"])
         return {}

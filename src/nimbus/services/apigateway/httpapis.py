@@ -264,6 +264,23 @@ class HttpApis:
             raise NotFoundException(f"Unable to find Integration with id '{integ_id}'", ResourceType="Integration")
         return integ
 
+    def update_integration(self, api_id: str, account: str, integ_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        integ = doc["integrations"].get(integ_id)
+        if integ is None:
+            raise NotFoundException(f"Unable to find Integration with id '{integ_id}'", ResourceType="Integration")
+        if params.get("IntegrationType") is not None and params["IntegrationType"] not in ("AWS_PROXY", "HTTP_PROXY", "MOCK"):
+            raise BadRequestException(f"Integration type {params['IntegrationType']} is not supported for HTTP APIs")
+        if params.get("PayloadFormatVersion") is not None and params["PayloadFormatVersion"] not in ("1.0", "2.0"):
+            raise BadRequestException("PayloadFormatVersion must be 1.0 or 2.0")
+        for k in ("IntegrationType", "IntegrationUri", "IntegrationMethod", "PayloadFormatVersion", "TimeoutInMillis", "Description",
+                  "CredentialsArn", "RequestParameters", "ResponseParameters", "ConnectionType"):
+            if params.get(k) is not None:
+                integ[k] = params[k]
+        self._auto_deploy(doc)
+        self._save(doc)
+        return dict(integ)
+
     def delete_integration(self, api_id: str, account: str, integ_id: str) -> None:
         doc = self.get_api(api_id, account)
         if doc["integrations"].pop(integ_id, None) is None:
