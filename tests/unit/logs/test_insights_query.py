@@ -78,3 +78,17 @@ def test_error_location() -> None:
         parse("fields a | frobnicate b")
     assert (e.value.start, e.value.end) == (11, 21)
     assert str(e.value) == "unexpected symbol found frobnicate at line 1 and position 12"
+
+
+def test_rows_kept_follow_the_limit_not_the_data() -> None:
+    rows = [{"@timestamp": T0 + i, "n": i % 97, "@message": f"m{i}"} for i in range(20_000)]
+    for q, limit in (("fields n | sort n desc | limit 5", 1000), ("fields n", 10), ("sort n asc, @timestamp desc", 7)):
+        run_ = Run(parse(q), limit=limit)
+        for i in range(0, len(rows), 1000):
+            run_.feed(dict(r) for r in rows[i : i + 1000])
+        assert len(run_._rows) <= 2 * min(limit, 5 if "limit 5" in q else limit) + 2000
+        full = Run(parse(q), limit=limit)
+        full._cap = None
+        full.feed(dict(r) for r in rows)
+        assert run_.results() == full.results()
+        assert run_.matched == full.matched == 20_000

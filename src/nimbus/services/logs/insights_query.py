@@ -533,6 +533,13 @@ class Run:
         first_stats = next((i for i, c in enumerate(query.commands) if c.kind == "stats"), len(query.commands))
         self._streaming = query.commands[:first_stats]
         self._rest = query.commands[first_stats:]
+        # without stats, and with no sort after a limit, only the first `cap` rows in sort order can be
+        # answered: the rows kept are cut to those now and then, so memory follows the limit, not the data
+        self._cap: int | None = None
+        if not query.has_stats:
+            kinds = [c.kind for c in query.commands if c.kind in ("sort", "limit")]
+            if "sort" not in kinds[kinds.index("limit") if "limit" in kinds else len(kinds):]:
+                self._cap = min([c.limit for c in query.commands if c.kind == "limit"] + [limit])
 
     def feed(self, records: Iterable[Record]) -> None:
         for r in records:
@@ -540,6 +547,17 @@ class Run:
             if out is not None:
                 self.matched += 1
                 self._rows.append(out)
+        if self._cap is not None and len(self._rows) > 2 * self._cap + 1000:
+            self._rows = self._ordered(self._rows)[: self._cap]
+
+    def _ordered(self, rows: list[Record]) -> list[Record]:
+        """The rows in the order the sort commands (newest first without any) give them; stable."""
+        sorts = [c for c in self._streaming if c.kind == "sort"]
+        if not sorts:
+            return sorted(rows, key=lambda r: r.get("@timestamp") or 0, reverse=True)
+        for c in sorts:
+            rows = _sort(c, rows)
+        return rows
 
     def results(self) -> list[Record]:
         rows = self._rows
