@@ -155,7 +155,10 @@ class Authorizers:
         if values is None:
             raise unauthorized()
         ttl = int(auth.get("AuthorizerResultTtlInSeconds", DEFAULT_HTTP_TTL_S) or 0) if sources else 0
-        key = (api_id, stage, "", auth["AuthorizerId"], tuple(values))
+        # HTTP APIs serve the current authorizer: its settings are part of the key, so an update starts afresh
+        settings = (auth.get("AuthorizerUri"), auth.get("AuthorizerPayloadFormatVersion"), bool(auth.get("EnableSimpleResponses")), ttl,
+                    tuple(sources))
+        key = (api_id, stage, settings, auth["AuthorizerId"], tuple(values))
         grant = self.cache.get(key) if ttl > 0 else None
         latency = 0
         if grant is None:
