@@ -92,3 +92,9 @@ def test_rows_kept_follow_the_limit_not_the_data() -> None:
         full.feed(dict(r) for r in rows)
         assert run_.results() == full.results()
         assert run_.matched == full.matched == 20_000
+
+
+def test_stats_after_a_sort_or_limit_counts_what_they_leave() -> None:
+    assert run("sort latency | stats count(*) as n") == [{"n": 5}]
+    assert run("sort latency desc | limit 2 | stats avg(latency) as a") == [{"a": 185.0}]
+    assert run("stats count(*) as n by level | stats max(n) as most") == [{"most": 2}]

@@ -536,6 +536,10 @@ class Run:
         # without stats, and with no sort after a limit, only the first `cap` rows in sort order can be
         # answered: the rows kept are cut to those now and then, so memory follows the limit, not the data
         self._cap: int | None = None
+        # the first stats command aggregates as records arrive, unless a sort or limit comes before it
+        self._stats: Stats | None = None
+        if self._rest and not any(c.kind in ("sort", "limit") for c in self._streaming):
+            self._stats = Stats(self._rest[0])
         if not query.has_stats:
             kinds = [c.kind for c in query.commands if c.kind in ("sort", "limit")]
             if "sort" not in kinds[kinds.index("limit") if "limit" in kinds else len(kinds):]:
@@ -546,7 +550,10 @@ class Run:
             out = _apply(self._streaming, r)
             if out is not None:
                 self.matched += 1
-                self._rows.append(out)
+                if self._stats is not None:
+                    self._stats.add(out)
+                else:
+                    self._rows.append(out)
         if self._cap is not None and len(self._rows) > 2 * self._cap + 1000:
             self._rows = self._ordered(self._rows)[: self._cap]
 
@@ -570,7 +577,10 @@ class Run:
                 rows = _sort(c, rows)
             elif c.kind == "limit":
                 rows = rows[: c.limit]
-        for c in self._rest:
+        rest = self._rest
+        if self._stats is not None:
+            rows, rest = self._stats.rows(), rest[1:]
+        for c in rest:
             if c.kind == "stats":
                 rows = _stats(c, rows)
             elif c.kind == "sort":
@@ -626,33 +636,67 @@ def _sort(c: Command, rows: list[Record]) -> list[Record]:
     return rows
 
 
-def _stats(c: Command, rows: list[Record]) -> list[Record]:
-    groups: dict[tuple[Any, ...], list[Record]] = {}
-    for r in rows:
-        key = tuple(expr(r) for _, expr in c.groups)
+class Stats:
+    """One stats command's aggregates, fed record by record (memory: one state per group, not the rows)."""
+
+    def __init__(self, c: Command) -> None:
+        self.c = c
+        self.groups: dict[tuple[Any, ...], list[list[Any]]] = {}
+
+    def add(self, r: Record) -> None:
+        key = tuple(expr(r) for _, expr in self.c.groups)
         if any(k is None for k in key):
-            continue
-        groups.setdefault(key, []).append(r)
-    if not c.groups and not rows:
-        groups[()] = []
-    out = []
-    for key, members in sorted(groups.items(), key=lambda kv: [_sort_key(k) for k in kv[0]]):
-        row: Record = {name: k for (name, _), k in zip(c.groups, key)}
-        for agg in c.aggregates:
-            values = [agg.arg(r) for r in members] if agg.arg is not None else [1] * len(members)
-            present = [v for v in values if v is not None]
-            nums = [n for n in (number(v) for v in present) if n is not None]
-            if agg.func == "count":
-                row[agg.name] = len(present)
-            elif agg.func == "count_distinct":
-                row[agg.name] = len({_text(v) for v in present})
-            elif agg.func == "sum":
-                row[agg.name] = sum(nums) if nums else None
-            elif agg.func == "avg":
-                row[agg.name] = sum(nums) / len(nums) if nums else None
-            elif agg.func == "min":
-                row[agg.name] = min(nums) if nums else (min((_text(v) for v in present), default=None))
-            else:
-                row[agg.name] = max(nums) if nums else (max((_text(v) for v in present), default=None))
-        out.append(row)
-    return out
+            return
+        states = self.groups.get(key)
+        if states is None:
+            # per aggregate: count, distinct texts, numeric sum, numeric count, min, max, text min, text max
+            states = self.groups[key] = [[0, set() if a.func == "count_distinct" else None, 0.0, 0, None, None, None, None]
+                                         for a in self.c.aggregates]
+        for agg, st in zip(self.c.aggregates, states):
+            v = agg.arg(r) if agg.arg is not None else 1
+            if v is None:
+                continue
+            st[0] += 1
+            if st[1] is not None:
+                st[1].add(_text(v))
+            if agg.func in ("sum", "avg", "min", "max"):
+                n = number(v)
+                if n is not None:
+                    st[2] += n
+                    st[3] += 1
+                    st[4] = n if st[4] is None else min(st[4], n)
+                    st[5] = n if st[5] is None else max(st[5], n)
+                else:
+                    t = _text(v)
+                    st[6] = t if st[6] is None else min(st[6], t)
+                    st[7] = t if st[7] is None else max(st[7], t)
+
+    def rows(self) -> list[Record]:
+        groups = dict(self.groups)
+        if not self.c.groups and not groups:
+            groups[()] = [[0, set(), 0.0, 0, None, None, None, None] for _ in self.c.aggregates]
+        out = []
+        for key, states in sorted(groups.items(), key=lambda kv: [_sort_key(k) for k in kv[0]]):
+            row: Record = {name: k for (name, _), k in zip(self.c.groups, key)}
+            for agg, st in zip(self.c.aggregates, states):
+                if agg.func == "count":
+                    row[agg.name] = st[0]
+                elif agg.func == "count_distinct":
+                    row[agg.name] = len(st[1] or ())
+                elif agg.func == "sum":
+                    row[agg.name] = st[2] if st[3] else None
+                elif agg.func == "avg":
+                    row[agg.name] = st[2] / st[3] if st[3] else None
+                elif agg.func == "min":
+                    row[agg.name] = st[4] if st[3] else st[6]
+                else:
+                    row[agg.name] = st[5] if st[3] else st[7]
+            out.append(row)
+        return out
+
+
+def _stats(c: Command, rows: list[Record]) -> list[Record]:
+    stats = Stats(c)
+    for r in rows:
+        stats.add(r)
+    return stats.rows()
