@@ -199,6 +199,11 @@ class EdgeApp:
         host = headers.get("host", "")
         ident = identify(headers, query, scope["path"], split_host(host))
         service = ident.service
+        if method == "OPTIONS" and service == "s3":
+            # A browser's CORS preflight is unsigned by design: S3 answers it from the bucket's CORS rules alone.
+            # OPTIONS is no S3 operation, so this path reaches no handler and skips no signature check.
+            await self._s3_preflight(scope, send, headers, ident.bucket, request_id)
+            return
         operation = "-"
         protocol_name = PROTOCOLS.get(service or "", "json")
         proto = None
@@ -312,6 +317,8 @@ class EdgeApp:
         except Exception:  # noqa: BLE001 - never a stack trace on the wire
             log.exception("unhandled error request_id=%s service=%s operation=%s", request_id, service, operation)
             resp = self._error(proto, service, InternalFailure("An internal error occurred."), request_id, operation, method, cbor=cbor)
+        if service == "s3" and "origin" in headers:
+            resp.headers.extend(self._s3_cors(scope["path"], ident.bucket, method, headers["origin"]))
         if body_pending and (unread is None or not unread.done):
             # The handler answered without reading the whole body (an error, or a client waiting for
             # "100 Continue" that never came): the rest of the body must not be parsed as the next request.
@@ -326,6 +333,27 @@ class EdgeApp:
             access_log.debug(
                 "request_id=%s service=%s operation=%s status=%d ms=%.2f", request_id, service, operation, status, elapsed * 1000
             )
+
+    async def _s3_preflight(self, scope: Scope, send: Send, headers: dict[str, str], bucket: str | None, request_id: str) -> None:
+        path = scope["path"] if bucket is None else f"/{bucket}{scope['path']}"
+        name, _, key = path.lstrip("/").partition("/")
+        try:
+            found = self.core.api("s3").cors_preflight(self.core.settings.account_id, name, key, headers)
+            resp = HttpResponse(200, [*found, ("x-amz-request-id", request_id), ("x-amz-id-2", wire_errors.host_id(request_id))], b"")
+        except ServiceError as e:
+            resp = self._error(self._protocols.get("s3") or self.protocol("s3"), "s3", e, request_id, "-", "OPTIONS")
+        await _send_response(send, resp)
+        REQUESTS.inc("s3", "OPTIONS", _STATUS_TEXT.get(resp.status) or str(resp.status))
+
+    def _s3_cors(self, path: str, bucket: str | None, method: str, origin: str) -> list[tuple[str, str]]:
+        """The Access-Control-* headers S3 adds to a request carrying Origin (presigned PUTs from a browser)."""
+        name = bucket if bucket is not None else path.lstrip("/").partition("/")[0]
+        try:
+            found: list[tuple[str, str]] = self.core.api("s3").cors_headers(self.core.settings.account_id, name, method, origin)
+            return found
+        except Exception:  # noqa: BLE001 - never fails the request it decorates
+            log.exception("s3 cors headers failed")
+            return []
 
     def _authorize(self) -> Any:
         if self._authorizer is None:

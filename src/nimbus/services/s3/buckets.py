@@ -75,10 +75,13 @@ class Bucket:
     created: float
     tags: dict[str, str] = field(default_factory=dict)
     notification: dict[str, Any] = field(default_factory=dict)
+    # recorded configurations by name ("cors", "policy", "lifecycle"...; settings.py), JSON-safe documents
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_doc(cls, account: str, doc: dict[str, Any]) -> Bucket:
-        return cls(account, doc["name"], doc["region"], doc["created"], doc.get("tags") or {}, doc.get("notification") or {})
+        return cls(account, doc["name"], doc["region"], doc["created"], doc.get("tags") or {}, doc.get("notification") or {},
+                   doc.get("settings") or {})
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -87,6 +90,7 @@ class Bucket:
             "created": self.created,
             "tags": self.tags,
             "notification": self.notification,
+            "settings": self.settings,
         }
 
     @property
@@ -214,3 +218,21 @@ class Buckets:
 
     def put_notification(self, account: str, name: str, config: dict[str, Any]) -> None:
         self._update(account, name, notification=config)
+
+    def put_setting(self, account: str, name: str, setting: str, value: Any) -> None:
+        """Record one configuration of the bucket (``None`` removes it), in the bucket's own document: it
+        survives restarts, goes with the bucket, and is read from the bucket cache."""
+        md = self.metadata
+        with md.transaction():
+            doc = md.get(KIND_BUCKET, bucket_key(account, name))
+            if doc is None:
+                raise NoSuchBucket(name)
+            settings = dict(doc.get("settings") or {})
+            if value is None:
+                settings.pop(setting, None)
+            else:
+                settings[setting] = value
+            doc["settings"] = settings
+            self._forget(account, name)
+            md.put(KIND_BUCKET, bucket_key(account, name), doc)
+        self._forget(account, name)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from nimbus.clock import Clock, SystemClock
 from nimbus.services.s3.buckets import KIND_OBJECT, KIND_PART, Buckets
+from nimbus.services.s3.lifecycle import DAY_S, DEFAULT_SWEEP_INTERVAL_S, Sweeper
 from nimbus.services.s3.multipart import Multipart
 from nimbus.services.s3.notifications import Deliver, Notifier, Origin
 from nimbus.services.s3.objects import Content, Objects, S3Object
@@ -39,7 +40,10 @@ SWEEP_PAGE = 5000
 
 
 class S3Engine:
-    def __init__(self, metadata: MetadataStore, blobs: BlobStore, *, clock: Clock | None = None, deliver: Deliver | None = None) -> None:
+    def __init__(
+        self, metadata: MetadataStore, blobs: BlobStore, *, clock: Clock | None = None, deliver: Deliver | None = None,
+        lifecycle_interval_s: float = DEFAULT_SWEEP_INTERVAL_S, lifecycle_day_s: float = DAY_S,
+    ) -> None:
         self.clock = clock or SystemClock()
         self.metadata = metadata
         self.blobs = blobs
@@ -48,6 +52,8 @@ class S3Engine:
         self.buckets = Buckets(metadata, self.clock)
         self.objects = Objects(metadata, blobs, self.buckets, self.clock, self.notifier)
         self.multipart = Multipart(self.objects, self.buckets, self.clock)
+        self.lifecycle = Sweeper(self, interval_s=lifecycle_interval_s, day_s=lifecycle_day_s)
+        self._sweeper: asyncio.Task[None] | None = None
         self._started = False
         # set by s3_engine(): does a Lambda function ARN resolve? (None: not checked)
         self.function_exists: Callable[[str], Awaitable[bool]] | None = None
@@ -65,6 +71,7 @@ class S3Engine:
         pruned = await asyncio.to_thread(self.multipart.prune_completed)
         if pruned:
             log.info("s3 pruned completed-upload records count=%d", pruned)
+        self._sweeper = asyncio.get_running_loop().create_task(self.lifecycle.run(), name="s3-lifecycle")
 
     def _keys_in_use(self) -> set[str]:
         keys: set[str] = set()
@@ -80,6 +87,9 @@ class S3Engine:
         return keys
 
     async def aclose(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
         await self.notifier.aclose()
         await self.objects.aclose()
 
@@ -135,6 +145,21 @@ class LambdaTarget:
         return True
 
 
+def _seconds(extra: Any, name: str, default: float) -> float:
+    """A positive number of seconds from a NIMBUS_* variable (lifecycle.py: sweep interval, day length)."""
+    text = extra.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        log.warning("ignored %s=%r: not a positive number of seconds", name, text)
+        return default
+    return value
+
+
 def s3_engine(core: Nimbus) -> S3Engine:
     """The server's one S3Engine (core component "s3.engine")."""
 
@@ -147,7 +172,12 @@ def s3_engine(core: Nimbus) -> S3Engine:
         else:  # in-memory storage (tests): the shared store
             blobs = core.storage.blobs
         target = LambdaTarget(core)
-        engine = S3Engine(core.storage.metadata, blobs, clock=core.clock, deliver=target.deliver)
+        extra = core.settings.extra or {}
+        engine = S3Engine(
+            core.storage.metadata, blobs, clock=core.clock, deliver=target.deliver,
+            lifecycle_interval_s=_seconds(extra, "NIMBUS_S3_LIFECYCLE_SWEEP_SECONDS", DEFAULT_SWEEP_INTERVAL_S),
+            lifecycle_day_s=_seconds(extra, "NIMBUS_S3_LIFECYCLE_DAY_SECONDS", DAY_S),
+        )
         engine.function_exists = target.exists
         return engine
 

@@ -45,6 +45,8 @@ Deliver = Callable[[str, bytes], Awaitable[None]]
 EVENT_FAMILIES = {
     "ObjectCreated": ("Put", "Post", "Copy", "CompleteMultipartUpload"),
     "ObjectRemoved": ("Delete", "DeleteMarkerCreated"),
+    # sent for lifecycle expirations (lifecycle.py), never as ObjectRemoved, as on S3
+    "LifecycleExpiration": ("Delete", "DeleteMarkerCreated"),
 }
 VALID_EVENTS = {f"s3:{family}:*" for family in EVENT_FAMILIES} | {
     f"s3:{family}:{name}" for family, names in EVENT_FAMILIES.items() for name in names
@@ -228,7 +230,7 @@ class Notifier:
         if not targets:
             return
         origin = origin or Origin()
-        removed = event_name.startswith("ObjectRemoved")
+        removed = event_name.startswith(("ObjectRemoved", "LifecycleExpiration"))
         sends = []
         for config_id, arn in targets:
             record = event_record(

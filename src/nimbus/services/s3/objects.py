@@ -130,6 +130,7 @@ class S3Object:
     parts_count: int | None = None  # multipart objects only
     storage_class: str = "STANDARD"
     inline: str | None = None  # base64 of a small body kept in this description (see inline.py)
+    acl: dict[str, Any] | None = None  # PutObjectAcl's grants (recorded only); a new object starts private
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -150,6 +151,8 @@ class S3Object:
             doc["sc"] = self.storage_class
         if self.inline is not None:
             doc["d"] = self.inline
+        if self.acl is not None:
+            doc["acl"] = self.acl
         return doc
 
     @classmethod
@@ -159,7 +162,7 @@ class S3Object:
             segments=tuple((b, n) for b, n in doc["seg"]), content=Content.from_doc(doc.get("c") or {}),
             metadata=doc.get("meta") or {}, tags=doc.get("tags") or {}, checksum_algorithm=doc.get("ca"),
             checksum=doc.get("cv"), checksum_type=doc.get("ctp"), part_checksums=tuple(doc.get("pcv") or ()),
-            parts_count=doc.get("pc"), storage_class=doc.get("sc", "STANDARD"), inline=doc.get("d"),
+            parts_count=doc.get("pc"), storage_class=doc.get("sc", "STANDARD"), inline=doc.get("d"), acl=doc.get("acl"),
         )
 
     def inline_body(self) -> bytes | None:
@@ -833,13 +836,19 @@ class Objects:
         finally:
             self._writing -= 1
 
-    async def delete(self, account: str, bucket: str, key: str, *, origin: Origin | None = None) -> bool:
+    async def delete(
+        self, account: str, bucket: str, key: str, *, origin: Origin | None = None, event: str = "ObjectRemoved:Delete",
+        only_if_etag: str | None = None, only_if_modified: float | None = None,
+    ) -> bool:
+        """Remove a key; ``only_if_*`` (lifecycle expiration) leave it when it was replaced since it was read."""
         md = self.metadata
         okey = self._okey(account, bucket, key)
         with md.transaction():
             if not self.buckets.exists(account, bucket):
                 raise NoSuchBucket(bucket)
             doc = md.get(KIND_OBJECT, okey)
+            if doc is not None and only_if_etag is not None and (doc["e"] != only_if_etag or doc["m"] != only_if_modified):
+                doc = None
             if doc is not None:
                 md.delete(KIND_OBJECT, okey)
                 if "d" not in doc:  # an older layout: the body in its own document
@@ -850,7 +859,7 @@ class Objects:
             return False
         old = S3Object.from_doc(bucket, doc)
         await self.delete_blobs(old.blob_keys)
-        await self.notifier.object_event(account, self.buckets, bucket, "ObjectRemoved:Delete", old, origin)
+        await self.notifier.object_event(account, self.buckets, bucket, event, old, origin)
         return True
 
     # -- reads -----------------------------------------------------------------------------------
@@ -950,6 +959,12 @@ class Objects:
         with md.transaction():
             obj = self.get_object(account, bucket, key)
             md.put(KIND_OBJECT, self._okey(account, bucket, key), replace(obj, tags=tags).to_doc())
+
+    def put_acl(self, account: str, bucket: str, key: str, acl: dict[str, Any]) -> None:
+        md = self.metadata
+        with md.transaction():
+            obj = self.get_object(account, bucket, key)
+            md.put(KIND_OBJECT, self._okey(account, bucket, key), replace(obj, acl=acl).to_doc())
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
