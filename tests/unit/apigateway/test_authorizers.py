@@ -27,6 +27,7 @@ def test_identity_sources_rest_and_http_forms() -> None:
     assert identity_values(["method.request.header.X-User", "method.request.querystring.tenant", "stageVariables.env",
                             "context.stage"], req) == ["u", "a", "prod", "prod"]
     assert identity_values(["$request.header.Authorization", "$request.querystring.tenant"], req) == ["t", "a"]
+    assert identity_values(["method.request.multivalueheader.X-User", "method.request.multivaluequerystring.tenant"], req) == ["u", "a"]
     assert identity_values(["method.request.querystring.missing"], req) is None
     assert identity_values(["$request.header.Absent"], req) is None
 

@@ -30,7 +30,7 @@ MAX_TTL_S = 3600
 AUTHORIZER_ID_LEN = 6
 MAX_CACHED = 10_000
 
-_REST_SOURCE = re.compile(r"(method\.request\.(header|querystring)|stageVariables|context)\.([^\s,]+)")
+_REST_SOURCE = re.compile(r"(method\.request\.(header|querystring|multivalueheader|multivaluequerystring)|stageVariables|context)\.([^\s,]+)")
 _HTTP_SOURCE = re.compile(r"\$(request\.(header|querystring)|stageVariables|context)\.([^\s,]+)")
 
 
@@ -261,9 +261,9 @@ def identity_values(sources: list[str], req: IdentityRequest) -> list[str] | Non
         if m is None:
             return None
         where, sub, name = m.group(1), m.group(2), m.group(3)
-        if sub == "header":
+        if sub in ("header", "multivalueheader"):  # the gateway's headers hold repeated values comma-joined
             value = req.headers.get(name.lower())
-        elif sub == "querystring":
+        elif sub in ("querystring", "multivaluequerystring"):
             value = req.query.get(name)
         elif where == "stageVariables":
             value = req.stage_variables.get(name)
