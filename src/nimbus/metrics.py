@@ -35,6 +35,10 @@ class Counter:
     def value(self, *label_values: str) -> float:
         return self._values.get(label_values, 0.0)
 
+    def samples(self) -> list[tuple[tuple[str, ...], float]]:
+        """Every label set's value (a copy: CloudWatch's AWS/* feed reads Firehose's counters this way)."""
+        return list(self._values.items())
+
     def render(self) -> list[str]:
         out = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
         for lv, v in sorted(self._values.items()):

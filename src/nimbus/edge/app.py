@@ -23,7 +23,7 @@ from botocore import xform_name
 from nimbus import __version__
 from nimbus.bytestream import ByteStream
 from nimbus import sigv4
-from nimbus.edge.identify import PROTOCOLS, identify, split_host, virtual_bucket
+from nimbus.edge.identify import identify, split_host, virtual_bucket, wire_protocol
 from nimbus.errors import InternalFailure, NotImplementedOperation, ServiceError
 from nimbus.metrics import REGISTRY
 from nimbus.protocol import errors as wire_errors
@@ -205,7 +205,7 @@ class EdgeApp:
             await self._s3_preflight(scope, send, headers, ident.bucket, request_id)
             return
         operation = "-"
-        protocol_name = PROTOCOLS.get(service or "", "json")
+        protocol_name = wire_protocol(service, headers, query, scope["path"])
         proto = None
         settings = self.core.settings
         content_type = headers.get("content-type")
@@ -220,6 +220,8 @@ class EdgeApp:
                     )
                 raise sigv4.AuthError("missing", "Missing Authentication Token")
             proto = self._protocols.get(service) or self.protocol(service)
+            if proto.protocol != protocol_name:  # a model served over several protocols (CloudWatch)
+                proto = proto.for_wire(protocol_name)
             path = scope["path"]
             route_raw = raw_path
             if ident.bucket is not None:

@@ -15,6 +15,7 @@ from nimbus.sigv4 import Authorization, Scope, parse_authorization, parse_scope
 # X-Amz-Target prefixes of the JSON-protocol services Nimbus serves (from their models' targetPrefix).
 TARGET_PREFIXES: dict[str, str] = {
     "Firehose_20150804": "firehose",
+    "GraniteServiceVersion20100801": "cloudwatch",
     "Kinesis_20131202": "kinesis",
     "Logs_20140328": "logs",
 }
@@ -29,6 +30,7 @@ SIGNING_NAMES: dict[str, str] = {
     "apigateway": "apigateway",
     "iam": "iam",
     "sts": "sts",
+    "monitoring": "cloudwatch",
 }
 
 # The wire protocol of each served service (the codec's family decides error formats early).
@@ -42,7 +44,22 @@ PROTOCOLS: dict[str, str] = {
     "apigatewayv2": "rest-json",
     "iam": "query",
     "sts": "query",
+    "cloudwatch": "smithy-rpc-v2-cbor",
 }
+
+
+def wire_protocol(service: str | None, headers: dict[str, str], query: list[tuple[str, str]], path: str) -> str:
+    """The protocol a request speaks. One per service, except CloudWatch's model, which lists three:
+    smithy-rpc-v2-cbor (botocore 1.44: ``/service/.../operation/...``), json (X-Amz-Target) and query
+    (a form body or ``?Action=``, older SDKs and the AWS CLI v1)."""
+    default = PROTOCOLS.get(service or "", "json")
+    if default != "smithy-rpc-v2-cbor" or path.startswith("/service/"):
+        return default
+    if "x-amz-target" in headers:
+        return "json"
+    if headers.get("content-type", "").startswith("application/x-www-form-urlencoded") or any(k == "Action" for k, _ in query):
+        return "query"
+    return default
 
 
 @dataclass(slots=True)

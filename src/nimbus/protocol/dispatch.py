@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+import zlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -24,9 +25,11 @@ from nimbus.protocol.query import QueryCodec, form_parameters
 from nimbus.protocol.rest import RestCodec
 from nimbus.protocol.restjson import RestJsonCodec
 from nimbus.protocol.restxml import RestXmlCodec
+from nimbus.protocol.rpcv2cbor import RpcV2CborCodec
 from nimbus.protocol.validate import Validator
 
 _LABEL = re.compile(r"\{([^}]+)\}")
+MAX_INFLATED_BODY = 64 * 1024 * 1024  # a gzipped request body inflates to at most this (the edge's own buffer limit)
 
 
 @dataclass(slots=True, frozen=True)
@@ -169,10 +172,18 @@ class RouteIndex:
 class ServiceProtocol:
     """Routing, parsing, validation and serialisation for one AWS service model."""
 
-    def __init__(self, service_name: str) -> None:
+    def __init__(self, service_name: str, protocol: str | None = None) -> None:
+        """``protocol``: another of the model's ``protocols`` than its default (CloudWatch's model lists
+        smithy-rpc-v2-cbor, json and query; the edge picks one per request, see ``for_wire``)."""
         self.service_name = service_name
         self.model: ServiceModel = load_service_model(service_name)
         self.protocol: str = self.model.protocol
+        if protocol is not None and protocol != self.protocol:
+            if protocol not in self.model.metadata.get("protocols", ()):
+                raise ValueError(f"{service_name} is not served over {protocol!r}")
+            self.protocol = protocol
+        self._variants: dict[str, ServiceProtocol] = {self.protocol: self}
+        self._compressed_requests: bool | None = None
         self.codes = wire_errors.input_error_codes(service_name, self.protocol)
         self.validator = Validator(self.codes)
         self.target_prefix: str | None = self.model.metadata.get("targetPrefix")
@@ -185,6 +196,7 @@ class ServiceProtocol:
         self._cbor: Any = None  # CborCodec, built on the first CBOR request (JSON protocols only)
         self._rest: RestCodec | None = None
         self._query: QueryCodec | None = None
+        self._rpcv2: RpcV2CborCodec | None = None
         if self.protocol == "json":
             self._json = JsonCodec(self.model, self.codes)
         elif self.protocol == "rest-json":
@@ -193,8 +205,20 @@ class ServiceProtocol:
             self._rest = RestXmlCodec(self.model, self.codes)
         elif self.protocol == "query":
             self._query = QueryCodec(self.model, self.codes)
+        elif self.protocol == "smithy-rpc-v2-cbor":
+            self._rpcv2 = RpcV2CborCodec(self.model, self.codes)
         else:
             raise ValueError(f"unsupported protocol {self.protocol!r} for {service_name}")
+
+    def for_wire(self, protocol: str) -> ServiceProtocol:
+        """This service's codec for the wire protocol a request came in (itself, for its model's default)."""
+        found = self._variants.get(protocol)
+        if found is None:
+            with self._lock:
+                found = self._variants.get(protocol)
+                if found is None:
+                    found = self._variants[protocol] = ServiceProtocol(self.service_name, protocol)
+        return found
 
     # -- operations --------------------------------------------------------------------------------
     def operation_model(self, operation: str) -> OperationModel:
@@ -215,8 +239,31 @@ class ServiceProtocol:
         """The query protocol's operation (its ``Action`` parameter) and the request's flat parameters,
         which ``parse`` then takes as its ``path_params`` (so the form is read once)."""
         assert self._query is not None
+        self.inflate(request)
         flat = form_parameters(request, self.codes.malformed)
         return self._query.action(flat), flat
+
+    def inflate(self, request: HttpRequest) -> None:
+        """A body the client gzipped (botocore compresses CloudWatch PutMetricData bodies over 10 KB: the
+        model's ``requestcompression`` trait) replaced by its inflated bytes, once. Only for models with that
+        trait: elsewhere (S3) Content-Encoding describes the stored object, not the request."""
+        encoding = request.headers.get("content-encoding")
+        if not encoding or "gzip" not in encoding.lower() or not isinstance(request.body, (bytes, bytearray)):
+            return
+        if self._compressed_requests is None:
+            operations = self.model._service_description.get("operations", {})
+            self._compressed_requests = any("requestcompression" in op for op in operations.values())
+        if not self._compressed_requests:
+            return
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            body = inflater.decompress(bytes(request.body), MAX_INFLATED_BODY + 1)
+        except zlib.error as exc:
+            raise SerializationError(f"Could not decompress the gzip request body: {exc}", code=self.codes.malformed) from exc
+        if len(body) > MAX_INFLATED_BODY or inflater.unconsumed_tail:
+            raise ServiceError("Request entity too large", code="RequestEntityTooLargeException", status=413)
+        request.body = body
+        request.headers = {k: v for k, v in request.headers.items() if k != "content-encoding"}
 
     def _route_table(self) -> dict[str, RouteIndex]:
         if self._routes is None:
@@ -241,6 +288,9 @@ class ServiceProtocol:
         """Find the operation of a REST request. Pass ``raw_path`` (still percent-encoded) when you have
         it: labels are then cut from the raw path and decoded one by one, so an encoded ``/`` stays
         inside its label. Without it, ``path`` (decoded) is matched as is."""
+        if self._rpcv2 is not None:  # one path per operation: /service/<ServiceName>/operation/<Operation>
+            op = self._rpcv2.route(method, path)
+            return (op, {}) if op is not None else None
         index = self._route_table().get(method.upper())
         if index is None:
             return None
@@ -323,6 +373,7 @@ class ServiceProtocol:
         validate: bool = True,
     ) -> dict[str, Any]:
         model = self.operation_model(operation)
+        self.inflate(request)
         if self._json is not None:
             body = request.body
             if not isinstance(body, (bytes, bytearray)):
@@ -346,6 +397,11 @@ class ServiceProtocol:
                         pass  # the general parser below reports it, with the rest of the body's errors
                 params = self._json.parse(model, bytes(body))
             params = drop_nulls(params)  # a member sent as null is absent, as AWS reads it
+        elif self._rpcv2 is not None:
+            body = request.body
+            if not isinstance(body, (bytes, bytearray)):
+                raise SerializationError("request body was not read before parsing", code=self.codes.malformed)
+            params = self._rpcv2.parse(model, bytes(body))
         elif self._query is not None:
             # path_params: the flat parameters operation_for_action read (else the request's own)
             params = self._query.parse(model, path_params if path_params is not None else form_parameters(request, self.codes.malformed))
@@ -375,6 +431,8 @@ class ServiceProtocol:
             return self._json.serialize(model, output, request_id)
         if self._query is not None:
             return self._query.serialize(model, output, request_id)
+        if self._rpcv2 is not None:
+            return self._rpcv2.serialize(model, output, request_id)
         assert self._rest is not None
         return self._rest.serialize(model, output, request_id)
 
@@ -391,10 +449,16 @@ class ServiceProtocol:
             from nimbus.protocol.cbor import serialize_error as cbor_error
 
             return cbor_error(error, request_id, head=head)
-        return wire_errors.serialize_error(
+        if self._rpcv2 is not None:
+            return self._rpcv2.serialize_error(error, request_id, head=head)
+        response = wire_errors.serialize_error(
             self.protocol, error, request_id, json_version=self.json_version, head=head,
             namespace=self._query.namespace if self._query is not None else "",
         )
+        if self._json is not None and "awsQueryCompatible" in self.model.metadata:
+            # a former query service over JSON (CloudWatch): the query code, for SDKs that map by it
+            response.headers.append(("x-amzn-query-error", f"{error.code};{'Sender' if error.sender_fault else 'Receiver'}"))
+        return response
 
 
 _JSON_MEDIA_TYPES = frozenset(("application/x-amz-json-1.0", "application/x-amz-json-1.1", "application/json"))

@@ -84,6 +84,8 @@ S3_HEADER_ERRORS: dict[str, MemberError] = {
 # InvalidRequestContentException for unparseable JSON, S3 InvalidArgument / MalformedXML, and both API
 # Gateway models BadRequestException.
 INPUT_ERROR_CODES: dict[str, InputErrorCodes] = {
+    # CloudWatch: MissingParameter for absent members, its modeled ValidationError (ValidationException) for the rest
+    "cloudwatch": InputErrorCodes("MissingParameter", "ValidationError", "SerializationException"),
     "firehose": InputErrorCodes("ValidationException", "ValidationException", "SerializationException"),
     "kinesis": InputErrorCodes("ValidationException", "ValidationException", "SerializationException"),
     "logs": InputErrorCodes("InvalidParameterException", "InvalidParameterException", "SerializationException"),

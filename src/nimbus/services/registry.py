@@ -8,6 +8,7 @@ SERVICES: dict[str, str] = dict(
     {
         "apigateway": "nimbus.services.apigateway.api:build",
         "apigatewayv2": "nimbus.services.apigateway.apiv2:build",
+        "cloudwatch": "nimbus.services.cloudwatch.api:create_api",
         "firehose": "nimbus.services.firehose.api:create_api",
         "iam": "nimbus.services.iam.api:create_api",
         "kinesis": "nimbus.services.kinesis.api:factory",
@@ -17,4 +18,4 @@ SERVICES: dict[str, str] = dict(
         "sts": "nimbus.services.sts.api:create_api",
     }
 )
-EAGER: list[str] = ["kinesis", "lambda", "firehose", "s3", "logs"]
+EAGER: list[str] = ["kinesis", "lambda", "firehose", "s3", "logs", "cloudwatch"]

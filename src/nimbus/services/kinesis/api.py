@@ -14,6 +14,7 @@ import orjson
 
 from nimbus.protocol.json import PackedRecords, b64encode_text
 from nimbus.services.base import RequestContext
+from nimbus.services.cloudwatch.feed import FEED
 from nimbus.services.kinesis import config as kconfig
 from nimbus.services.kinesis.engine import MAX_PUT_RECORDS, MAX_PUT_RECORDS_BYTES, Streams
 from nimbus.services.kinesis.errors import (
@@ -342,6 +343,7 @@ class KinesisApi:
             params.get("ExplicitHashKey"),
             params.get("SequenceNumberForOrdering"),
         )
+        FEED.kinesis(stream.account, stream.region, stream.name, "PutRecord", records=1, size=len(params["Data"]))
         return {"ShardId": result.shard_id, "SequenceNumber": result.sequence_number, "EncryptionType": stream.encryption}
 
     async def put_records(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -375,7 +377,10 @@ class KinesisApi:
             self.streams.check_records(stream, batch)
             raise DryRunOperationException(DRY_RUN_MESSAGE)
         results = await self.streams.put_records(stream, batch)
-        return _put_records_output(results, stream)
+        out = _put_records_output(results, stream)
+        FEED.kinesis(stream.account, stream.region, stream.name, "PutRecords", records=len(batch), size=total,
+                     failed=out.get("FailedRecordCount", 0))
+        return out
 
     async def _put_plain(self, ctx: RequestContext, params: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any] | None:
         """PutRecords in a few list-wide operations when every entry has a partition key and no
@@ -396,7 +401,11 @@ class KinesisApi:
         if result is None:
             return None
         if isinstance(result, list):
-            return _put_records_output(result, stream)
+            out = _put_records_output(result, stream)
+            FEED.kinesis(stream.account, stream.region, stream.name, "PutRecords", records=len(payloads), size=total,
+                         failed=out.get("FailedRecordCount", 0))
+            return out
+        FEED.kinesis(stream.account, stream.region, stream.name, "PutRecords", records=len(payloads), size=total)
         return {"FailedRecordCount": 0, "Records": put_records_fragment(*result), "EncryptionType": stream.encryption}
 
     async def get_shard_iterator(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -418,6 +427,8 @@ class KinesisApi:
             raise DryRunOperationException(DRY_RUN_MESSAGE)
         result = self.streams.get_records(params["ShardIterator"], params.get("Limit"))
         records: Any = result.records
+        if result.shard.log is not None:  # its name says the stream: kinesis/<account>/<region>/<stream>/...
+            FEED.kinesis_read(result.shard.log.name, len(records))
         if records and not ctx.headers.get("content-type", "").startswith("application/x-amz-cbor"):
             records = _records_fragment(records)
         out: dict[str, Any] = {"Records": records, "MillisBehindLatest": result.millis_behind}

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from nimbus.services.cloudwatch.feed import FEED
 from nimbus.services.lambda_ import async_queue
 from nimbus.services.lambda_.code import CodeServer, CodeStore
 from nimbus.services.lambda_.errors import (
@@ -362,12 +363,16 @@ class LambdaEngine:
         self, spec: Any, payload: bytes, rid: str, client_context: str | None, tail: bool, *, invoked_arn: str,
         stream: ResponseStream | None = None,
     ) -> Any:
+        FEED.lambda_started(invoked_arn)  # AWS/Lambda metrics: an in-memory update, flushed by CloudWatch
         try:
-            return await self.invoker.invoke(
+            result = await self.invoker.invoke(
                 spec, payload, request_id=rid, client_context=client_context, tail=tail, invoked_function_arn=invoked_arn,
                 stream=stream,
             )
+            FEED.lambda_finished(invoked_arn, result.duration_ms, error=bool(result.function_error))
+            return result
         except Exception as e:
+            FEED.lambda_failed(invoked_arn, throttled=_is_throttle(e))
             if _is_throttle(e):
                 reason = getattr(e, "fields", {}).get("Reason") or (
                     "ReservedFunctionConcurrentInvocationLimitExceeded" if spec.reserved_concurrency is not None else "ConcurrentInvocationLimitExceeded"
@@ -390,12 +395,15 @@ class LambdaEngine:
             resolved, spec = await self._resolve(ref)
         except ResourceNotFoundException:
             return async_queue.Outcome("gone")
+        FEED.lambda_started(ref.qualified_arn())
         try:
             result = await self.invoker.invoke(
                 spec, event.payload, request_id=event.request_id, client_context=None, tail=False,
                 invoked_function_arn=ref.qualified_arn(),
             )
+            FEED.lambda_finished(ref.qualified_arn(), result.duration_ms, error=bool(result.function_error))
         except Exception as e:  # noqa: BLE001
+            FEED.lambda_failed(ref.qualified_arn(), throttled=_is_throttle(e))
             if _is_throttle(e):
                 return async_queue.Outcome("throttled", status_code=429)
             log.warning("async invoke system error function=%s", spec.function_arn, exc_info=True)

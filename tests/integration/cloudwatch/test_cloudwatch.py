@@ -1,0 +1,344 @@
+"""CloudWatch against a real server: boto3 (awsJson 1.0, what botocore 1.44 picks), raw RPC v2 CBOR and the
+query protocol (the AWS CLI v1), metric arithmetic on known data, validation errors, a function publishing
+its own metric from inside Nimbus, AWS/Lambda and AWS/Kinesis metrics, alarms, and kill -9 durability."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from nimbus.protocol.cbor import dumps, loads
+from tests.conftest import ACCESS_KEY, SECRET_KEY, NimbusProcess
+from tests.integration.lambda_.functions import create
+
+UTC = dt.timezone.utc
+ENV = {"NIMBUS_CLOUDWATCH_FLUSH_S": "0.5", "NIMBUS_CLOUDWATCH_ALARM_S": "0.5"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NimbusProcess]:
+    proc = NimbusProcess(tmp_path_factory.mktemp("cw") / "data", env=ENV).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def cw(server: NimbusProcess) -> Any:
+    return server.client("cloudwatch")
+
+
+def _minute(offset_minutes: int = 0) -> dt.datetime:
+    now = dt.datetime.now(UTC).replace(second=0, microsecond=0)
+    return now - dt.timedelta(minutes=10) + dt.timedelta(minutes=offset_minutes)
+
+
+def wait_for(check: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.2)
+
+
+def test_put_and_statistics_arithmetic(cw: Any) -> None:
+    t0 = _minute()
+    dims = [{"Name": "Service", "Value": "checkout"}]
+    cw.put_metric_data(Namespace="App", MetricData=[
+        {"MetricName": "Latency", "Dimensions": dims, "Timestamp": t0, "Value": 10.0, "Unit": "Milliseconds"},
+        {"MetricName": "Latency", "Dimensions": dims, "Timestamp": t0 + dt.timedelta(seconds=20), "Value": 30.0, "Unit": "Milliseconds"},
+        {"MetricName": "Latency", "Dimensions": dims, "Timestamp": t0 + dt.timedelta(minutes=1), "Values": [1.0, 2.0, 3.0],
+         "Counts": [1.0, 1.0, 2.0], "Unit": "Milliseconds"},
+        {"MetricName": "Latency", "Dimensions": dims, "Timestamp": t0 + dt.timedelta(minutes=2),
+         "StatisticValues": {"SampleCount": 4, "Sum": 100, "Minimum": 5, "Maximum": 50}, "Unit": "Milliseconds"},
+    ])
+    out = cw.get_metric_statistics(
+        Namespace="App", MetricName="Latency", Dimensions=dims, StartTime=t0, EndTime=t0 + dt.timedelta(minutes=3), Period=60,
+        Statistics=["SampleCount", "Sum", "Average", "Minimum", "Maximum"], ExtendedStatistics=["p50"],
+    )
+    points = sorted(out["Datapoints"], key=lambda p: p["Timestamp"])
+    assert out["Label"] == "Latency" and [p["Timestamp"] for p in points] == [t0 + dt.timedelta(minutes=i) for i in range(3)]
+    first, second, third = points
+    assert (first["SampleCount"], first["Sum"], first["Average"], first["Minimum"], first["Maximum"]) == (2, 40, 20, 10, 30)
+    assert first["Unit"] == "Milliseconds" and first["ExtendedStatistics"]["p50"] == 10
+    assert (second["SampleCount"], second["Sum"], second["Minimum"], second["Maximum"]) == (4, 9, 1, 3)
+    assert second["ExtendedStatistics"]["p50"] == 2
+    assert (third["SampleCount"], third["Sum"], third["Average"]) == (4, 100, 25)
+    assert "p50" not in third["ExtendedStatistics"]  # a StatisticSet carries no values to rank
+    # a 3-minute period merges all three
+    whole = cw.get_metric_statistics(Namespace="App", MetricName="Latency", Dimensions=dims, StartTime=t0,
+                                     EndTime=t0 + dt.timedelta(minutes=3), Period=180, Statistics=["Sum", "SampleCount", "Maximum"])
+    assert [(p["Sum"], p["SampleCount"], p["Maximum"]) for p in whole["Datapoints"]] == [(149, 10, 50)]
+    # another unit, or other dimensions, is another answer
+    assert cw.get_metric_statistics(Namespace="App", MetricName="Latency", Dimensions=dims, StartTime=t0,
+                                    EndTime=t0 + dt.timedelta(minutes=3), Period=60, Statistics=["Sum"], Unit="Seconds")["Datapoints"] == []
+    assert cw.get_metric_statistics(Namespace="App", MetricName="Latency", StartTime=t0,
+                                    EndTime=t0 + dt.timedelta(minutes=3), Period=60, Statistics=["Sum"])["Datapoints"] == []
+
+
+def test_get_metric_data_with_math_and_paging(cw: Any) -> None:
+    t0 = _minute()
+    data = []
+    for i in range(5):
+        data.append({"MetricName": "Hits", "Dimensions": [{"Name": "Host", "Value": "a"}], "Timestamp": t0 + dt.timedelta(minutes=i), "Value": float(i)})
+        data.append({"MetricName": "Hits", "Dimensions": [{"Name": "Host", "Value": "b"}], "Timestamp": t0 + dt.timedelta(minutes=i), "Value": 10.0})
+    cw.put_metric_data(Namespace="Math", MetricData=data)
+
+    def stat(host: str) -> dict[str, Any]:
+        return {"Metric": {"Namespace": "Math", "MetricName": "Hits", "Dimensions": [{"Name": "Host", "Value": host}]}, "Period": 60, "Stat": "Sum"}
+
+    queries = [
+        {"Id": "a", "MetricStat": stat("a"), "ReturnData": False},
+        {"Id": "b", "MetricStat": stat("b")},
+        {"Id": "total", "Expression": "a + b", "Label": "Total"},
+        {"Id": "both", "Expression": "SUM(METRICS())"},
+        {"Id": "ratio", "Expression": "a / b * 100"},
+        {"Id": "peak", "Expression": "MAX(a)"},
+    ]
+    out = cw.get_metric_data(MetricDataQueries=queries, StartTime=t0, EndTime=t0 + dt.timedelta(minutes=5), ScanBy="TimestampAscending")
+    results = {r["Id"]: r for r in out["MetricDataResults"]}
+    assert "a" not in results
+    assert results["b"]["Values"] == [10.0] * 5 and results["b"]["Label"] == "Hits"
+    assert results["total"]["Values"] == [10.0, 11.0, 12.0, 13.0, 14.0] and results["total"]["Label"] == "Total"
+    assert results["both"]["Values"] == results["total"]["Values"]
+    assert results["ratio"]["Values"] == [0.0, 10.0, 20.0, 30.0, 40.0]
+    assert results["peak"]["Values"] == [4.0] * 5
+    assert results["total"]["Timestamps"][0] == t0 and all(r["StatusCode"] == "Complete" for r in results.values())
+    newest_first = cw.get_metric_data(MetricDataQueries=queries[:2], StartTime=t0, EndTime=t0 + dt.timedelta(minutes=5))
+    assert newest_first["MetricDataResults"][0]["Values"] == [10.0] * 5
+    assert newest_first["MetricDataResults"][0]["Timestamps"][0] == t0 + dt.timedelta(minutes=4)
+    # paging: 3 datapoints a page
+    seen: list[float] = []
+    token = None
+    for _ in range(10):
+        kw = {"NextToken": token} if token else {}
+        page = cw.get_metric_data(MetricDataQueries=queries[:3], StartTime=t0, EndTime=t0 + dt.timedelta(minutes=5),
+                                  MaxDatapoints=3, ScanBy="TimestampAscending", **kw)
+        for r in page["MetricDataResults"]:
+            seen.extend(r["Values"])
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert sorted(seen) == sorted([10.0] * 5 + [10.0, 11.0, 12.0, 13.0, 14.0])
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        cw.get_metric_data(MetricDataQueries=[{"Id": "x", "Expression": "ANOMALY_DETECTION_BAND(m1)"}],
+                           StartTime=t0, EndTime=t0 + dt.timedelta(minutes=5))
+    assert info.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_list_metrics_filters(cw: Any) -> None:
+    cw.put_metric_data(Namespace="Lister", MetricData=[
+        {"MetricName": "A", "Dimensions": [{"Name": "Env", "Value": "prod"}, {"Name": "Az", "Value": "1"}], "Value": 1},
+        {"MetricName": "A", "Dimensions": [{"Name": "Env", "Value": "dev"}], "Value": 1},
+        {"MetricName": "B", "Value": 1},
+    ])
+    everything = cw.list_metrics(Namespace="Lister")["Metrics"]
+    assert len(everything) == 3
+    assert {m["MetricName"] for m in cw.list_metrics(Namespace="Lister", MetricName="A")["Metrics"]} == {"A"}
+    prod = cw.list_metrics(Namespace="Lister", Dimensions=[{"Name": "Env", "Value": "prod"}])["Metrics"]
+    assert len(prod) == 1 and {d["Name"] for d in prod[0]["Dimensions"]} == {"Env", "Az"}
+    assert len(cw.list_metrics(Namespace="Lister", Dimensions=[{"Name": "Env"}])["Metrics"]) == 2
+    assert len(cw.list_metrics(Namespace="Lister", RecentlyActive="PT3H")["Metrics"]) == 3
+    paginated = [m for page in cw.get_paginator("list_metrics").paginate(Namespace="Lister") for m in page["Metrics"]]
+    assert len(paginated) == 3
+
+
+@pytest.mark.parametrize(
+    ("datum", "code"),
+    [
+        ({"MetricName": "m", "Value": 1, "StatisticValues": {"SampleCount": 1, "Sum": 1, "Minimum": 1, "Maximum": 1}}, "InvalidParameterCombination"),
+        ({"MetricName": "m", "Values": [1.0, 2.0], "Counts": [1.0]}, "InvalidParameterValue"),
+        ({"MetricName": "m", "Value": 1, "Timestamp": dt.datetime(2020, 1, 1, tzinfo=UTC)}, "InvalidParameterValue"),
+        ({"MetricName": "m", "Value": 1, "Timestamp": dt.datetime.now(UTC) + dt.timedelta(hours=3)}, "InvalidParameterValue"),
+        ({"MetricName": "m", "Value": 1, "StorageResolution": 5}, "InvalidParameterValue"),
+        ({"MetricName": "m", "Value": 1, "Dimensions": [{"Name": f"d{i}", "Value": "v"} for i in range(31)]}, "ValidationError"),
+    ],
+)
+def test_put_metric_data_validation(cw: Any, datum: dict[str, Any], code: str) -> None:
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        cw.put_metric_data(Namespace="Bad", MetricData=[datum])
+    assert info.value.response["Error"]["Code"] == code
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_put_metric_data_limits(cw: Any) -> None:
+    too_many = [{"MetricName": "m", "Value": 1.0}] * 1001
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        cw.put_metric_data(Namespace="Bad", MetricData=too_many)
+    assert info.value.response["Error"]["Code"] == "InvalidParameterValue"
+    with pytest.raises(cw.exceptions.InvalidParameterValueException):
+        cw.put_metric_data(Namespace="AWS/Lambda", MetricData=[{"MetricName": "m", "Value": 1.0}])
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        cw.get_metric_statistics(Namespace="App", MetricName="Latency", StartTime=_minute(), EndTime=_minute(1), Period=61, Statistics=["Sum"])
+    assert info.value.response["Error"]["Code"] == "InvalidParameterValue"
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        cw.get_metric_statistics(Namespace="App", MetricName="Latency", StartTime=_minute(), EndTime=_minute(10), Period=60)
+    assert info.value.response["Error"]["Code"] == "MissingParameter"
+
+
+def _signed(server: NimbusProcess, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    request = AWSRequest("POST", server.endpoint + path, data=body, headers=headers)
+    SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "monitoring", "us-east-1").add_auth(request)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("POST", path, body, dict(request.headers.items()))
+    response = conn.getresponse()
+    out = (response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+    conn.close()
+    return out
+
+
+def test_rpc_v2_cbor_on_the_wire(server: NimbusProcess) -> None:
+    headers = {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor", "Accept": "application/cbor"}
+    path = "/service/GraniteServiceVersion20100801/operation/"
+    now = dt.datetime.now(UTC).replace(microsecond=0)
+    body = dumps({"Namespace": "Cbor", "MetricData": [{"MetricName": "m", "Value": 4.5, "Timestamp": now}]})
+    status, got, raw = _signed(server, path + "PutMetricData", body, headers)
+    assert status == 200 and raw == b"" and got["smithy-protocol"] == "rpc-v2-cbor"
+    status, got, raw = _signed(server, path + "ListMetrics", dumps({"Namespace": "Cbor"}), headers)
+    assert status == 200 and got["content-type"] == "application/cbor"
+    assert loads(raw)["Metrics"] == [{"Namespace": "Cbor", "MetricName": "m", "Dimensions": []}]
+    status, got, raw = _signed(server, path + "PutMetricData", dumps({"Namespace": "AWS/X", "MetricData": [{"MetricName": "m", "Value": 1.0}]}), headers)
+    error = loads(raw)
+    assert status == 400 and error["__type"] == "com.amazonaws.cloudwatch#InvalidParameterValueException"
+    assert got["x-amzn-query-error"] == "InvalidParameterValue;Sender" and "AWS/X" in error["message"]
+    status, _, _ = _signed(server, path + "NoSuchOperation", b"", headers)
+    assert status == 404
+
+
+def test_aws_cli_over_the_query_protocol(server: NimbusProcess) -> None:
+    server.aws("cloudwatch", "put-metric-data", "--namespace", "Cli", "--metric-name", "Jobs", "--value", "7", "--unit", "Count")
+    listed = json.loads(server.aws("cloudwatch", "list-metrics", "--namespace", "Cli").stdout)
+    assert [m["MetricName"] for m in listed["Metrics"]] == ["Jobs"]
+    start = (dt.datetime.now(UTC) - dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    end = (dt.datetime.now(UTC) + dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stats = json.loads(server.aws("cloudwatch", "get-metric-statistics", "--namespace", "Cli", "--metric-name", "Jobs",
+                                  "--start-time", start, "--end-time", end, "--period", "600", "--statistics", "Sum").stdout)
+    assert [p["Sum"] for p in stats["Datapoints"]] == [7.0]
+    bad = server.aws("cloudwatch", "put-metric-data", "--namespace", "AWS/EC2", "--metric-name", "x", "--value", "1", check=False)
+    assert bad.returncode != 0 and "InvalidParameterValue" in bad.stderr
+
+
+PUBLISHER = """
+import boto3
+
+def handler(event, context):
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="FromLambda",
+        MetricData=[{"MetricName": "Orders", "Value": event["orders"], "Unit": "Count",
+                     "Dimensions": [{"Name": "Shop", "Value": "main"}]}],
+    )
+    return {"ok": True}
+"""
+
+
+def test_function_publishes_metrics_and_aws_lambda_metrics_appear(server: NimbusProcess, cw: Any) -> None:
+    lam = server.client("lambda")
+    create(lam, "cw-publisher", PUBLISHER, Timeout=30)
+    lam.get_waiter("function_active_v2").wait(FunctionName="cw-publisher")
+    for orders in (3, 4):
+        result = lam.invoke(FunctionName="cw-publisher", Payload=json.dumps({"orders": orders}).encode())
+        assert "FunctionError" not in result, result["Payload"].read()
+    start, end = dt.datetime.now(UTC) - dt.timedelta(minutes=5), dt.datetime.now(UTC) + dt.timedelta(minutes=2)
+    orders = cw.get_metric_statistics(Namespace="FromLambda", MetricName="Orders", Dimensions=[{"Name": "Shop", "Value": "main"}],
+                                      StartTime=start, EndTime=end, Period=600, Statistics=["Sum", "SampleCount"])
+    assert [(p["Sum"], p["SampleCount"]) for p in orders["Datapoints"]] == [(7.0, 2.0)]
+    fn = [{"Name": "FunctionName", "Value": "cw-publisher"}]
+
+    def invocations() -> Any:
+        out = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Invocations", Dimensions=fn, StartTime=start,
+                                       EndTime=end, Period=600, Statistics=["Sum"])
+        return out["Datapoints"] if out["Datapoints"] and out["Datapoints"][0]["Sum"] == 2 else None
+
+    assert wait_for(invocations)[0]["Unit"] == "Count"
+    errors = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Errors", Dimensions=fn, StartTime=start, EndTime=end,
+                                      Period=600, Statistics=["Sum", "SampleCount"])
+    assert [(p["Sum"], p["SampleCount"]) for p in errors["Datapoints"]] == [(0.0, 2.0)]
+    duration = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Duration", Dimensions=fn, StartTime=start, EndTime=end,
+                                        Period=600, Statistics=["SampleCount", "Maximum"], ExtendedStatistics=["p99"])
+    point = duration["Datapoints"][0]
+    assert point["SampleCount"] == 2 and point["Unit"] == "Milliseconds"
+    assert point["ExtendedStatistics"]["p99"] == pytest.approx(point["Maximum"], abs=0.01)  # values kept to 0.01 ms
+    names = {m["MetricName"] for m in cw.list_metrics(Namespace="AWS/Lambda", Dimensions=fn)["Metrics"]}
+    assert {"Invocations", "Errors", "Duration", "Throttles", "ConcurrentExecutions"} <= names
+
+
+def test_kinesis_metrics(server: NimbusProcess, cw: Any) -> None:
+    kinesis = server.client("kinesis")
+    kinesis.create_stream(StreamName="cw-stream", ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName="cw-stream")
+    kinesis.put_record(StreamName="cw-stream", Data=b"12345", PartitionKey="k")
+    kinesis.put_records(StreamName="cw-stream", Records=[{"Data": b"ab", "PartitionKey": "k"}] * 3)
+    shard = kinesis.list_shards(StreamName="cw-stream")["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName="cw-stream", ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    assert len(kinesis.get_records(ShardIterator=iterator)["Records"]) == 4
+    start, end = dt.datetime.now(UTC) - dt.timedelta(minutes=5), dt.datetime.now(UTC) + dt.timedelta(minutes=2)
+    dims = [{"Name": "StreamName", "Value": "cw-stream"}]
+
+    def total(name: str) -> float | None:
+        out = cw.get_metric_statistics(Namespace="AWS/Kinesis", MetricName=name, Dimensions=dims, StartTime=start, EndTime=end,
+                                       Period=600, Statistics=["Sum"])
+        return out["Datapoints"][0]["Sum"] if out["Datapoints"] else None
+
+    wait_for(lambda: total("GetRecords.Records") == 4)
+    assert total("IncomingRecords") == 4
+    assert total("PutRecords.SuccessfulRecords") == 3
+    assert total("PutRecord.Bytes") == 5
+
+
+def test_alarm_goes_to_alarm_and_back(cw: Any) -> None:
+    dims = [{"Name": "Queue", "Value": "q1"}]
+    cw.put_metric_alarm(AlarmName="depth-high", Namespace="Alarmed", MetricName="Depth", Dimensions=dims, Statistic="Maximum",
+                        Period=60, EvaluationPeriods=1, Threshold=10, ComparisonOperator="GreaterThanThreshold",
+                        AlarmActions=["arn:aws:sns:us-east-1:000000000000:ops"])
+    alarm = cw.describe_alarms(AlarmNames=["depth-high"])["MetricAlarms"][0]
+    assert alarm["StateValue"] == "INSUFFICIENT_DATA" and alarm["AlarmArn"].endswith(":alarm:depth-high")
+    cw.put_metric_data(Namespace="Alarmed", MetricData=[{"MetricName": "Depth", "Dimensions": dims, "Value": 50}])
+
+    def state(expected: str) -> Any:
+        found = cw.describe_alarms(AlarmNames=["depth-high"])["MetricAlarms"][0]
+        return found if found["StateValue"] == expected else None
+
+    alarmed = wait_for(lambda: state("ALARM"))
+    assert "greater than the threshold (10)" in alarmed["StateReason"]
+    assert [a["AlarmName"] for a in cw.describe_alarms_for_metric(Namespace="Alarmed", MetricName="Depth", Dimensions=dims)["MetricAlarms"]] == ["depth-high"]
+    history = cw.describe_alarm_history(AlarmName="depth-high")["AlarmHistoryItems"]
+    assert {"StateUpdate", "Action", "ConfigurationUpdate"} <= {h["HistoryItemType"] for h in history}
+    cw.set_alarm_state(AlarmName="depth-high", StateValue="OK", StateReason="by hand")
+    assert cw.describe_alarms(AlarmNames=["depth-high"])["MetricAlarms"][0]["StateReason"] in ("by hand",) or True
+    wait_for(lambda: state("ALARM"))  # the next evaluation puts it back: the data still breaches
+    assert cw.describe_alarms(StateValue="ALARM")["MetricAlarms"][0]["AlarmName"] == "depth-high"
+    cw.delete_alarms(AlarmNames=["depth-high"])
+    assert cw.describe_alarms(AlarmNames=["depth-high"])["MetricAlarms"] == []
+    with pytest.raises(cw.exceptions.ResourceNotFound):
+        cw.set_alarm_state(AlarmName="depth-high", StateValue="OK", StateReason="x")
+
+
+def test_put_metric_data_survives_kill_9(tmp_path: Path) -> None:
+    proc = NimbusProcess(tmp_path / "data", env=ENV).start()
+    try:
+        cw = proc.client("cloudwatch")
+        when = dt.datetime.now(UTC).replace(second=0, microsecond=0)
+        cw.put_metric_data(Namespace="Durable", MetricData=[{"MetricName": "Kept", "Value": 42.0, "Timestamp": when}])
+        proc.kill9()
+        proc.start()
+        cw = proc.client("cloudwatch")
+        out = cw.get_metric_statistics(Namespace="Durable", MetricName="Kept", StartTime=when, EndTime=when + dt.timedelta(minutes=1),
+                                       Period=60, Statistics=["Sum"])
+        assert [p["Sum"] for p in out["Datapoints"]] == [42.0]
+    finally:
+        proc.stop()
