@@ -233,6 +233,17 @@ def test_aws_cli_over_the_query_protocol(server: NimbusProcess) -> None:
     assert bad.returncode != 0 and "InvalidParameterValue" in bad.stderr
 
 
+def test_aws_cli_v2(server: NimbusProcess) -> None:
+    from tests.integration.cli import test_awscli_v2 as v2
+
+    if v2.AWS2 is None:
+        pytest.skip("AWS CLI v2 is not installed")
+    v2.aws(server, "cloudwatch", "put-metric-data", "--region", "us-east-1", "--namespace", "Cli2", "--metric-name", "Runs",
+           "--value", "2", "--dimensions", "Job=nightly")
+    listed = json.loads(v2.aws(server, "cloudwatch", "list-metrics", "--region", "us-east-1", "--namespace", "Cli2", "--output", "json"))
+    assert listed["Metrics"] == [{"Namespace": "Cli2", "MetricName": "Runs", "Dimensions": [{"Name": "Job", "Value": "nightly"}]}]
+
+
 PUBLISHER = """
 import boto3
 
@@ -280,7 +291,7 @@ def test_function_publishes_metrics_and_aws_lambda_metrics_appear(server: Nimbus
 def test_kinesis_metrics(server: NimbusProcess, cw: Any) -> None:
     kinesis = server.client("kinesis")
     kinesis.create_stream(StreamName="cw-stream", ShardCount=1)
-    kinesis.get_waiter("stream_exists").wait(StreamName="cw-stream")
+    wait_for(lambda: kinesis.describe_stream_summary(StreamName="cw-stream")["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE")
     kinesis.put_record(StreamName="cw-stream", Data=b"12345", PartitionKey="k")
     kinesis.put_records(StreamName="cw-stream", Records=[{"Data": b"ab", "PartitionKey": "k"}] * 3)
     shard = kinesis.list_shards(StreamName="cw-stream")["Shards"][0]["ShardId"]
@@ -298,6 +309,27 @@ def test_kinesis_metrics(server: NimbusProcess, cw: Any) -> None:
     assert total("IncomingRecords") == 4
     assert total("PutRecords.SuccessfulRecords") == 3
     assert total("PutRecord.Bytes") == 5
+
+
+def test_firehose_metrics(server: NimbusProcess, cw: Any) -> None:
+    from tests.integration.firehose.test_firehose import create, objects
+
+    s3, fh = server.client("s3"), server.client("firehose")
+    s3.create_bucket(Bucket="cw-firehose")
+    name = create(fh, "cw-firehose", "cw-delivery", BufferingHints={"SizeInMBs": 1, "IntervalInSeconds": 1})
+    fh.put_record_batch(DeliveryStreamName=name, Records=[{"Data": b"abcd"}] * 5)
+    wait_for(lambda: objects(s3, "cw-firehose"))
+    start, end = dt.datetime.now(UTC) - dt.timedelta(minutes=5), dt.datetime.now(UTC) + dt.timedelta(minutes=2)
+    dims = [{"Name": "DeliveryStreamName", "Value": name}]
+
+    def stat(metric: str, statistic: str = "Sum") -> float | None:
+        out = cw.get_metric_statistics(Namespace="AWS/Firehose", MetricName=metric, Dimensions=dims, StartTime=start, EndTime=end,
+                                       Period=600, Statistics=[statistic])
+        return out["Datapoints"][0][statistic] if out["Datapoints"] else None
+
+    wait_for(lambda: stat("DeliveryToS3.Records") == 5)
+    assert stat("IncomingRecords") == 5 and stat("IncomingBytes") == 20
+    assert stat("DeliveryToS3.Success", "Average") == 1.0 and (stat("DeliveryToS3.Bytes") or 0) > 0
 
 
 def test_alarm_goes_to_alarm_and_back(cw: Any) -> None:
