@@ -174,3 +174,24 @@ def test_cli_put_and_get(nimbus_server: Any, s3: Any) -> None:
     out = nimbus_server.aws("s3api", "get-bucket-cors", "--bucket", "cors-cli").stdout
     assert "http://localhost:3000" in out
 
+
+
+def test_post_object_form_from_a_browser_origin(nimbus_server: Any, s3: Any) -> None:
+    from botocore.config import Config
+
+    signer = nimbus_server.client("s3", config=Config(signature_version="s3v4"))
+    s3.create_bucket(Bucket="cors-post")
+    s3.put_bucket_cors(Bucket="cors-post", CORSConfiguration={"CORSRules": [
+        {"AllowedOrigins": ["http://app.example.com"], "AllowedMethods": ["POST"], "ExposeHeaders": ["ETag"]}]})
+    post = signer.generate_presigned_post("cors-post", "form.txt", ExpiresIn=300)
+    boundary = "nimbusboundary"
+    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                    for k, v in post["fields"].items())
+    body += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.txt"\r\n'
+             "Content-Type: text/plain\r\n\r\n").encode() + b"form body\r\n" + f"--{boundary}--\r\n".encode()
+    status, headers, _ = request(nimbus_server, "POST", "/cors-post", {
+        "Origin": "http://app.example.com", "Content-Type": f"multipart/form-data; boundary={boundary}"}, body=body)
+    assert status == 204
+    assert headers["access-control-allow-origin"] == "http://app.example.com"
+    assert headers["access-control-expose-headers"] == "ETag"
+    assert s3.get_object(Bucket="cors-post", Key="form.txt")["Body"].read() == b"form body"

@@ -324,6 +324,8 @@ class PostUploads:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         request_id = uuid.uuid4().hex[:16].upper()
         form: FormUpload | None = None
+        if headers.get("origin"):
+            send = self._with_cors(send, scope, headers)
         try:
             bucket = self.bucket_of(scope, headers)
             boundary = boundary_of(headers.get("content-type", ""))
@@ -348,6 +350,22 @@ class PostUploads:
         finally:
             if form is not None:
                 form.close()
+
+    def _with_cors(self, send: Any, scope: dict[str, Any], headers: dict[str, str]) -> Any:
+        """A form posted from a page of another origin gets the bucket's matching CORS headers (cors.py), as
+        any request carrying Origin does."""
+        bucket = self.bucket_of(scope, headers)
+        extra = self.core.api("s3").cors_headers(self.core.settings.account_id, bucket or "", "POST", headers["origin"])
+        if not extra:
+            return send
+        encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
+
+        async def send_with_cors(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": list(message.get("headers", [])) + encoded}
+            await send(message)
+
+        return send_with_cors
 
     async def _store(self, bucket: str, key: str, form: FormUpload, headers: dict[str, str], request_id: str, scope: dict[str, Any]) -> str:
         fields = form.fields
