@@ -19,7 +19,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
@@ -35,6 +35,8 @@ from nimbus.services.apigateway.authorizers import IdentityRequest
 from nimbus.services.apigateway.httpapis import lambda_uri_function
 
 log = logging.getLogger(__name__)
+
+HTTP_INTEGRATION_TYPE = "application/vnd.awslambda.http-integration-response"  # a streamed function URL answer with a prelude
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -545,6 +547,8 @@ class GatewayApp:
         event = events.v2_event(req, route_key="$default", raw_path=req.path, path_params=None, stage="$default",
                                 stage_variables=None, api_id=url_id, account_id=cfg["account"], authorizer=authorizer)
         event["requestContext"]["authentication"] = None
+        if cfg.get("InvokeMode") == "RESPONSE_STREAM":
+            return _with_cors(await self._function_url_streamed(fn, event, req.request_id), auth.cors_headers(cors, headers))
         result = await self._invoke(fn, event, req.request_id, None,
                                     on_timeout=GatewayError(502, "Internal Server Error", key="Message"),
                                     on_reject=GatewayError(429, "Rate Exceeded.", key="Message", error_type="TooManyRequestsException"))
@@ -556,6 +560,70 @@ class GatewayApp:
         except events.MalformedResponse as e:
             raise internal from e
         return _with_cors(resp, auth.cors_headers(cors, headers))
+
+    async def _function_url_streamed(self, fn: str, event: dict[str, Any], request_id: str) -> events.Response:
+        """InvokeMode RESPONSE_STREAM: the function's streamed response goes to the client as it is written.
+        A stream of type ``application/vnd.awslambda.http-integration-response`` (Node's
+        ``awslambda.HttpResponseStream.from``) starts with a JSON prelude (statusCode, headers, cookies) and
+        eight NUL bytes; any other stream is a 200 of its content type. A function that does not stream is
+        answered as in BUFFERED mode. An error once the stream began ends the body there, as on AWS."""
+        from nimbus.runtime import ResponseStream
+
+        stream = ResponseStream()
+        task = asyncio.ensure_future(self.lambda_engine.invoke(fn, orjson.dumps(event), request_id=request_id, stream=stream))
+        started = asyncio.ensure_future(stream.started.wait())
+        await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+        if not started.done():
+            started.cancel()
+        internal = GatewayError(502, "Internal Server Error", key="Message")
+        if task.done() and not stream.started.is_set():
+            try:
+                result = task.result()
+            except ServiceError as e:
+                if e.code == "TooManyRequestsException":
+                    raise GatewayError(429, "Rate Exceeded.", key="Message", error_type="TooManyRequestsException") from e
+                raise internal from e
+            if result.function_error:
+                raise internal
+            try:
+                return events.map_v2(result.payload)
+            except events.MalformedResponse as e:
+                raise internal from e
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while not task.done() or not stream.chunks.empty():
+                if not stream.chunks.empty():
+                    yield stream.chunks.get_nowait()
+                    continue
+                get = asyncio.ensure_future(stream.chunks.get())
+                await asyncio.wait({get, task}, return_when=asyncio.FIRST_COMPLETED)
+                if get.done():
+                    yield get.result()
+                else:
+                    get.cancel()
+            if not task.cancelled() and task.exception() is not None:
+                log.info("streamed function URL ended by an error function=%s err=%s", fn, task.exception())
+
+        body = chunks()
+        if stream.content_type != HTTP_INTEGRATION_TYPE:
+            return events.Response(200, [("Content-Type", stream.content_type or "application/octet-stream")], b"", body)
+        # the prelude: JSON, then 8 NUL bytes, possibly over several chunks
+        head = b""
+        async for chunk in body:
+            head += chunk
+            if b"\0" * 8 in head:
+                break
+        prelude_raw, _, rest = head.partition(b"\0" * 8)
+        try:
+            prelude = orjson.loads(prelude_raw) if prelude_raw.strip() else {}
+        except orjson.JSONDecodeError:
+            prelude = {}
+        status = int(prelude.get("statusCode") or 200)
+        out_headers = [(str(k), str(v)) for k, v in (prelude.get("headers") or {}).items()]
+        out_headers += [("Set-Cookie", str(c)) for c in prelude.get("cookies") or []]
+        if not any(k.lower() == "content-type" for k, _ in out_headers):
+            out_headers.append(("Content-Type", "application/octet-stream"))
+        return events.Response(status, out_headers, rest, body)
 
     def _url_permitted(self, cfg: dict[str, Any]) -> bool:
         """AuthType NONE needs a resource-policy statement allowing lambda:InvokeFunctionUrl (C.4)."""
@@ -640,6 +708,15 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 async def _send(send: Send, resp: events.Response, extra: list[tuple[str, str]], *, head: bool) -> None:
     out = [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in resp.headers if k.lower() != "content-length"]
     out += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
+    if resp.stream is not None:  # no Content-Length: sent chunked, each piece as the function writes it
+        await send({"type": "http.response.start", "status": resp.status, "headers": out})
+        if resp.body and not head:
+            await send({"type": "http.response.body", "body": resp.body, "more_body": True})
+        async for chunk in resp.stream:
+            if chunk and not head:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return
     out.append((b"content-length", str(len(resp.body)).encode()))
     await send({"type": "http.response.start", "status": resp.status, "headers": out})
     await send({"type": "http.response.body", "body": b"" if head else resp.body})

@@ -13,6 +13,7 @@ import base64
 import binascii
 import re
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -59,6 +60,7 @@ class Response:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    stream: AsyncIterator[bytes] | None = None  # a streamed body (function URLs in RESPONSE_STREAM mode), after ``body``
 
 
 def request_time(ms: int) -> str:

@@ -172,3 +172,55 @@ def test_response_streaming_reaches_the_caller_while_the_function_runs(nimbus_se
     # a plain Invoke of a streaming function answers the whole response
     out = lam.invoke(FunctionName="node-stream", Payload=json.dumps({"bucket": "node-stream-sync", "key": "go-0"}).encode())
     assert "FunctionError" not in out and out["Payload"].read() == b"first\nsecond\n"
+
+
+URL_STREAMER = """
+import { S3Client, HeadObjectCommand } from "@aws-sdk/client-s3";
+const s3 = new S3Client({ forcePathStyle: true });
+export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  const out = awslambda.HttpResponseStream.from(responseStream, { statusCode: 201, headers: { "Content-Type": "text/event-stream", "X-Kind": "sse" } });
+  out.write("data: one\\n\\n");
+  for (;;) {  // the second event only once the client has read the first (it answers by creating the object)
+    try { await s3.send(new HeadObjectCommand({ Bucket: "node-url-sync", Key: "go" })); break; }
+    catch { await new Promise((r) => setTimeout(r, 20)); }
+  }
+  out.write("data: two\\n\\n");
+  out.end();
+});
+"""
+
+
+@pytest.mark.skipif(not SDK.is_dir(), reason="the Node.js runtime's AWS SDK is not installed (make setup runs npm ci in src/nimbus/runtime/node)")
+def test_function_url_in_response_stream_mode(nimbus_server: NimbusProcess, lam) -> None:
+    import http.client
+
+    s3 = nimbus_server.client("s3")
+    s3.create_bucket(Bucket="node-url-sync")
+    _create(lam, "node-url-stream", {"index.mjs": URL_STREAMER}, Timeout=30)
+    lam.add_permission(FunctionName="node-url-stream", StatementId="url", Action="lambda:InvokeFunctionUrl", Principal="*",
+                       FunctionUrlAuthType="NONE")
+    url = lam.create_function_url_config(FunctionName="node-url-stream", AuthType="NONE", InvokeMode="RESPONSE_STREAM")["FunctionUrl"]
+    assert lam.get_function_url_config(FunctionName="node-url-stream")["InvokeMode"] == "RESPONSE_STREAM"
+    url_id = url.split("//", 1)[1].split(".", 1)[0]
+    conn = http.client.HTTPConnection("127.0.0.1", nimbus_server.port, timeout=30)
+    conn.request("GET", f"/_aws/lambda-url/{url_id}/events")
+    resp = conn.getresponse()
+    assert resp.status == 201  # the prelude's status and headers
+    assert resp.getheader("Content-Type") == "text/event-stream" and resp.getheader("X-Kind") == "sse"
+    assert resp.getheader("Transfer-Encoding") == "chunked"
+    assert resp.read1(1024) == b"data: one\n\n"  # arrives while the function still waits
+    s3.put_object(Bucket="node-url-sync", Key="go", Body=b"")
+    assert resp.read() == b"data: two\n\n"
+    conn.close()
+    # a function that does not stream is answered whole, as in BUFFERED mode
+    from tests.integration.lambda_.functions import create
+
+    create(lam, "py-url-stream", "def handler(e, c):\n    return {'statusCode': 202, 'body': 'whole'}\n")
+    lam.add_permission(FunctionName="py-url-stream", StatementId="url", Action="lambda:InvokeFunctionUrl", Principal="*",
+                       FunctionUrlAuthType="NONE")
+    url = lam.create_function_url_config(FunctionName="py-url-stream", AuthType="NONE", InvokeMode="RESPONSE_STREAM")["FunctionUrl"]
+    conn = http.client.HTTPConnection("127.0.0.1", nimbus_server.port, timeout=30)
+    conn.request("GET", f"/_aws/lambda-url/{url.split('//', 1)[1].split('.', 1)[0]}/")
+    resp = conn.getresponse()
+    assert (resp.status, resp.read()) == (202, b"whole")
+    conn.close()
