@@ -124,6 +124,8 @@ def unsigned_service(path: str) -> str:
         return "lambda"
     if path.startswith("/v2/"):
         return "apigatewayv2"
+    if path.startswith("/service/GraniteServiceVersion20100801/"):
+        return "cloudwatch"  # RPC v2 CBOR
     if path.startswith(_APIGW_PREFIXES):
         return "apigateway"
     return "s3"

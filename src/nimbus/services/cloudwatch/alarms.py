@@ -20,7 +20,14 @@ import orjson
 
 from nimbus import arn
 from nimbus.services.cloudwatch import queries
-from nimbus.services.cloudwatch.errors import InvalidNextToken, LimitExceededFault, ResourceNotFound, ValidationException
+from nimbus.services.cloudwatch.errors import (
+    InvalidNextToken,
+    InvalidParameterValueException,
+    LimitExceededFault,
+    ResourceNotFound,
+    ResourceNotFoundException,
+    ValidationException,
+)
 from nimbus.services.cloudwatch.statistics import is_percentile, is_statistic
 from nimbus.services.cloudwatch.store import SEP, Metric, MetricStore
 
@@ -136,6 +143,8 @@ class Alarms:
         })
         if old is not None and old.get("StateReasonData"):
             doc["StateReasonData"] = old["StateReasonData"]
+        # tags are set when the alarm is created; PutMetricAlarm on an existing alarm leaves them (AWS: use TagResource)
+        doc["_tags"] = old.get("_tags", {}) if old else {t["Key"]: t["Value"] for t in params.get("Tags") or []}
         with self.metadata.transaction():
             self.metadata.put(ALARMS, key, doc)
             self._history(account, region, name, now, "ConfigurationUpdate",
@@ -152,7 +161,7 @@ class Alarms:
 
     @staticmethod
     def _wire(doc: dict[str, Any]) -> dict[str, Any]:
-        out = dict(doc)
+        out = {k: v for k, v in doc.items() if not k.startswith("_")}
         for stamp in ("AlarmConfigurationUpdatedTimestamp", "StateUpdatedTimestamp", "StateTransitionedTimestamp"):
             if stamp in out:
                 out[stamp] = _now_dt(out[stamp])
@@ -231,6 +240,35 @@ class Alarms:
             except orjson.JSONDecodeError as e:
                 raise ValidationException("StateReasonData must be valid JSON.") from e
         self._transition(account, region, doc, state, reason, data, force=True)
+
+    # -- tags (alarms are the only taggable resources Nimbus keeps) ------------------------------
+    def _tagged(self, resource_arn: str) -> tuple[str, dict[str, Any]]:
+        try:
+            parsed = arn.parse(resource_arn)
+        except ValueError as e:
+            raise InvalidParameterValueException(f"Invalid ARN: {resource_arn}") from e
+        kind, _, name = parsed.resource.partition(":")
+        if parsed.service != "cloudwatch" or kind != "alarm" or not name:
+            raise ResourceNotFoundException(f"Resource {resource_arn} not found", ResourceType=kind or None, ResourceId=resource_arn)
+        key = _key(parsed.account, parsed.region, name)
+        doc = self.metadata.get(ALARMS, key)
+        if doc is None:
+            raise ResourceNotFoundException(f"Alarm {name} not found", ResourceType="alarm", ResourceId=resource_arn)
+        return key, dict(doc)
+
+    def tags(self, resource_arn: str) -> list[dict[str, str]]:
+        _, doc = self._tagged(resource_arn)
+        return [{"Key": k, "Value": v} for k, v in sorted(doc.get("_tags", {}).items())]
+
+    def tag(self, resource_arn: str, tags: list[dict[str, str]]) -> None:
+        key, doc = self._tagged(resource_arn)
+        doc["_tags"] = {**doc.get("_tags", {}), **{t["Key"]: t["Value"] for t in tags}}
+        self.metadata.put(ALARMS, key, doc)
+
+    def untag(self, resource_arn: str, keys: list[str]) -> None:
+        key, doc = self._tagged(resource_arn)
+        doc["_tags"] = {k: v for k, v in doc.get("_tags", {}).items() if k not in set(keys)}
+        self.metadata.put(ALARMS, key, doc)
 
     def history(self, account: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
         name = params.get("AlarmName")

@@ -344,3 +344,13 @@ class CloudWatchApi:
     async def describe_alarm_history(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return self.alarms.history(ctx.account_id, ctx.region, params)
 
+    async def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.alarms.tag(params["ResourceARN"], params["Tags"])
+        return {}
+
+    async def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.alarms.untag(params["ResourceARN"], params["TagKeys"])
+        return {}
+
+    async def list_tags_for_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"Tags": self.alarms.tags(params["ResourceARN"])}

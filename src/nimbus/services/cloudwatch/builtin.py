@@ -32,6 +32,8 @@ Batch = dict[tuple[Metric, int, int, str], Stats]
 
 def _add(batches: dict[tuple[str, str], Batch], account: str, region: str, metric: Metric, minute: int, unit: str,
          stats: Stats) -> None:
+    if stats.count <= 0:
+        return
     batch = batches.setdefault((account, region), {})
     key = (metric, 60, minute, unit)
     found = batch.get(key)
@@ -154,6 +156,10 @@ class BuiltinMetrics:
                 account, region, stream = parts[1], parts[2], parts[3]
             self._kinesis(batches, account, region, stream, operation, minute, calls, records, size, failed)
         self._firehose(batches, minute_now)
+        for (account, region, namespace, name, dims, unit, minute), (count, total, lo, hi) in FEED.drain_values().items():
+            stats = Stats()
+            stats.add_set(count, total, lo, hi)
+            _add(batches, account, region, Metric(namespace, name, dims), minute, unit, stats)
         written = 0
         store = self.store()
         for (account, region), batch in batches.items():

@@ -49,3 +49,8 @@ class ValidationException(ServiceError):
 class RequestEntityTooLarge(ServiceError):
     code = "RequestEntityTooLarge"
     status = 413
+
+
+class ResourceNotFoundException(ServiceError):
+    code = "ResourceNotFoundException"
+    status = 404

@@ -10,6 +10,7 @@ keyed by the minute they happened in, so a late flush still files them under the
     FEED.lambda_failed(invoked_arn, throttled=True)
     FEED.kinesis(account, region, stream, "PutRecords", records=500, size=512_000, failed=0)
     FEED.kinesis_read(shard_log_name, records=100)   # GetRecords
+    FEED.metric(account, region, "MyNamespace", "Matches", 1.0, unit="Count", dimensions=(("Env", "prod"),))
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Feed:
         self.peaks: dict[tuple[str, int], int] = {}
         # (account, region, stream, operation, minute) -> [calls, records, bytes, failed records]
         self.kinesis_: dict[tuple[str, str, str, str, int], list[float]] = {}
+        # (account, region, namespace, name, dimensions, unit, minute) -> [count, sum, min, max]
+        self.values: dict[tuple[str, str, str, str, tuple[tuple[str, str], ...], str, int], list[float]] = {}
 
     # -- Lambda ------------------------------------------------------------------------------------
     def _entry(self, arn: str) -> list[Any]:
@@ -89,13 +92,33 @@ class Feed:
         entry[0] += 1
         entry[1] += records
 
+    # -- any other engine -------------------------------------------------------------------------
+    def metric(self, account: str, region: str, namespace: str, name: str, value: float, *, unit: str = "None",
+               dimensions: tuple[tuple[str, str], ...] = ()) -> None:
+        """One value of any metric (dimensions sorted by name), e.g. a Logs metric filter's."""
+        key = (account, region, namespace, name, dimensions, unit, int(time.time()) // 60 * 60)
+        entry = self.values.get(key)
+        if entry is None:
+            self.values[key] = [1.0, value, value, value]
+            return
+        entry[0] += 1
+        entry[1] += value
+        if value < entry[2]:
+            entry[2] = value
+        if value > entry[3]:
+            entry[3] = value
+
     # -- draining ----------------------------------------------------------------------------------
     def drain(self) -> tuple[dict[tuple[str, int], list[Any]], dict[tuple[str, int], int], dict[tuple[str, str, str, str, int], list[float]]]:
-        """Take what has accumulated (a peak of the current minute stays, so a minute's peak is its own)."""
+        """Take what Lambda and Kinesis accumulated (``drain_values`` takes the rest)."""
         lambda_, self.lambda_ = self.lambda_, {}
         peaks, self.peaks = self.peaks, {}
         kinesis_, self.kinesis_ = self.kinesis_, {}
         return lambda_, peaks, kinesis_
+
+    def drain_values(self) -> dict[tuple[str, str, str, str, tuple[tuple[str, str], ...], str, int], list[float]]:
+        values, self.values = self.values, {}
+        return values
 
 
 FEED = Feed()
