@@ -176,6 +176,17 @@ def test_put_metric_data_validation(cw: Any, datum: dict[str, Any], code: str) -
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
+def test_a_full_gzipped_batch(cw: Any) -> None:
+    when = _minute()
+    data = [{"MetricName": "Bulk", "Dimensions": [{"Name": "Shard", "Value": str(i % 50)}], "Value": float(i), "Timestamp": when}
+            for i in range(1000)]  # ~100 KB: botocore gzips it (requestcompression)
+    cw.put_metric_data(Namespace="Bulk", MetricData=data)
+    shard7 = cw.get_metric_statistics(Namespace="Bulk", MetricName="Bulk", Dimensions=[{"Name": "Shard", "Value": "7"}], StartTime=when,
+                                      EndTime=when + dt.timedelta(minutes=1), Period=60, Statistics=["Sum", "SampleCount"])["Datapoints"]
+    assert [(p["Sum"], p["SampleCount"]) for p in shard7] == [(sum(range(7, 1000, 50)), 20)]
+    assert len([m for page in cw.get_paginator("list_metrics").paginate(Namespace="Bulk") for m in page["Metrics"]]) == 50
+
+
 def test_put_metric_data_limits(cw: Any) -> None:
     too_many = [{"MetricName": "m", "Value": 1.0}] * 1001
     with pytest.raises(botocore.exceptions.ClientError) as info:
@@ -218,6 +229,49 @@ def test_rpc_v2_cbor_on_the_wire(server: NimbusProcess) -> None:
     assert got["x-amzn-query-error"] == "InvalidParameterValue;Sender" and "AWS/X" in error["message"]
     status, _, _ = _signed(server, path + "NoSuchOperation", b"", headers)
     assert status == 404
+
+
+def test_boto3_over_rpc_v2_cbor(server: NimbusProcess, tmp_path: Path) -> None:
+    """botocore itself speaking RPC v2 CBOR (what it picks once it ranks the protocol first): the model with
+    ``protocols`` narrowed to it, loaded from a data path of the test's own."""
+    import boto3
+    import botocore.loaders
+    import botocore.session
+
+    model = botocore.loaders.create_loader().load_service_model("cloudwatch", "service-2")
+    model["metadata"]["protocols"] = ["smithy-rpc-v2-cbor"]
+    target = tmp_path / "models" / "cloudwatch" / model["metadata"]["apiVersion"]
+    target.mkdir(parents=True)
+    (target / "service-2.json").write_text(json.dumps(model))
+    core = botocore.session.get_session()
+    core.set_config_variable("data_path", str(tmp_path / "models"))
+    cw = boto3.Session(botocore_session=core).client(
+        "cloudwatch", region_name="us-east-1", endpoint_url=server.endpoint, aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
+    assert cw.meta.service_model.resolved_protocol == "smithy-rpc-v2-cbor"
+    sent: list[str] = []
+    cw.meta.events.register("before-send", lambda request, **_: sent.append(request.url) and None)
+    when = dt.datetime.now(UTC).replace(second=0, microsecond=0)
+    cw.put_metric_data(Namespace="ViaCbor", MetricData=[
+        {"MetricName": "Size", "Value": 3.0, "Timestamp": when, "Unit": "Bytes", "StorageResolution": 1},
+        {"MetricName": "Size", "Values": [1.0, 5.0], "Timestamp": when + dt.timedelta(seconds=1), "Unit": "Bytes"},
+    ])
+    out = cw.get_metric_data(
+        MetricDataQueries=[{"Id": "s", "MetricStat": {"Metric": {"Namespace": "ViaCbor", "MetricName": "Size"}, "Period": 60, "Stat": "Sum"}},
+                           {"Id": "twice", "Expression": "s * 2"}],
+        StartTime=when, EndTime=when + dt.timedelta(minutes=1),
+    )
+    assert [(r["Id"], r["Values"], r["Timestamps"]) for r in out["MetricDataResults"]] == [("s", [9.0], [when]), ("twice", [18.0], [when])]
+    second = cw.get_metric_statistics(Namespace="ViaCbor", MetricName="Size", StartTime=when, EndTime=when + dt.timedelta(seconds=10),
+                                      Period=1, Statistics=["Sum"])["Datapoints"]
+    assert [(p["Timestamp"], p["Sum"]) for p in second] == [(when, 3.0)]  # only the high-resolution datum has seconds
+    with pytest.raises(cw.exceptions.InvalidParameterValueException) as info:
+        cw.put_metric_data(Namespace="AWS/S3", MetricData=[{"MetricName": "m", "Value": 1.0}])
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(cw.exceptions.ResourceNotFound):
+        cw.set_alarm_state(AlarmName="none", StateValue="OK", StateReason="x")
+    assert sent and all("/service/GraniteServiceVersion20100801/operation/" in url for url in sent)
 
 
 def test_aws_cli_over_the_query_protocol(server: NimbusProcess) -> None:
