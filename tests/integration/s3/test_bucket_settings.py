@@ -79,6 +79,7 @@ def test_encryption_and_object_headers(s3: Any) -> None:
     assert code_of(s3.get_bucket_encryption, Bucket="enc-bucket") == "ServerSideEncryptionConfigurationNotFoundError"
     put = s3.put_object(Bucket="enc-bucket", Key="plain", Body=b"x")
     assert "ServerSideEncryption" not in put
+    assert s3.put_object(Bucket="enc-bucket", Key="asked", Body=b"x", ServerSideEncryption="AES256")["ServerSideEncryption"] == "AES256"
     s3.put_bucket_encryption(Bucket="enc-bucket", ServerSideEncryptionConfiguration={
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/app"},
                    "BucketKeyEnabled": True}]})
@@ -89,6 +90,13 @@ def test_encryption_and_object_headers(s3: Any) -> None:
     assert (put["ServerSideEncryption"], put["SSEKMSKeyId"], put["BucketKeyEnabled"]) == ("aws:kms", "alias/app", True)
     assert s3.head_object(Bucket="enc-bucket", Key="k")["ServerSideEncryption"] == "aws:kms"
     assert s3.get_object(Bucket="enc-bucket", Key="k")["SSEKMSKeyId"] == "alias/app"
+    assert s3.copy_object(Bucket="enc-bucket", Key="k2", CopySource={"Bucket": "enc-bucket", "Key": "k"})["ServerSideEncryption"] == "aws:kms"
+    up = s3.create_multipart_upload(Bucket="enc-bucket", Key="mp")
+    assert up["ServerSideEncryption"] == "aws:kms"
+    etag = s3.upload_part(Bucket="enc-bucket", Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"p")["ETag"]
+    done = s3.complete_multipart_upload(Bucket="enc-bucket", Key="mp", UploadId=up["UploadId"],
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert done["ServerSideEncryption"] == "aws:kms" and done["SSEKMSKeyId"] == "alias/app"
     s3.put_bucket_encryption(Bucket="enc-bucket", ServerSideEncryptionConfiguration={
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
     assert s3.get_object(Bucket="enc-bucket", Key="plain")["ServerSideEncryption"] == "AES256"

@@ -508,6 +508,24 @@ class S3Api:
     async def delete_public_access_block(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return self._put_setting(ctx, params, bs.PUBLIC_ACCESS_BLOCK, bs.DELETED)
 
+    def _encryption(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The bucket's default encryption headers (copies and multipart uploads), else what the request named."""
+        found = self.engine.buckets.lookup(ctx.account_id, params["Bucket"])
+        out = bs.object_encryption(found.settings.get(bs.ENCRYPTION)) if found is not None else {}
+        return out or self._requested_encryption(params)
+
+    @staticmethod
+    def _requested_encryption(params: dict[str, Any]) -> dict[str, Any]:
+        """``x-amz-server-side-encryption`` a write asked for is echoed on its answer, as S3 does (it is not
+        stored: later reads answer the bucket's default only)."""
+        algorithm = params.get("ServerSideEncryption")
+        if not algorithm:
+            return {}
+        out: dict[str, Any] = {"ServerSideEncryption": algorithm}
+        if params.get("SSEKMSKeyId") and algorithm != "AES256":
+            out["SSEKMSKeyId"] = params["SSEKMSKeyId"]
+        return out
+
     def _object_extras(self, ctx: RequestContext, bucket: str, obj: S3Object) -> dict[str, Any]:
         """x-amz-server-side-encryption* (the bucket's default encryption, when one was put) and
         x-amz-expiration (a lifecycle rule expiring the object) of an object's responses."""
@@ -576,7 +594,8 @@ class S3Api:
             if_none_match=params.get("IfNoneMatch"), storage_class=params.get("StorageClass"), origin=origin_of(ctx),
         )
         # no Size (x-amz-object-size): AWS sends it only for appends to directory buckets
-        return {"ETag": obj.etag, **checksum_out(obj), **self._object_extras(ctx, params["Bucket"], obj)}
+        return {"ETag": obj.etag, **checksum_out(obj), **self._object_extras(ctx, params["Bucket"], obj),
+                **self._requested_encryption(params)}
 
     def _read(self, ctx: RequestContext, params: dict[str, Any], *, head: bool) -> dict[str, Any]:
         read: ObjectRead = self.engine.objects.open(
@@ -674,7 +693,7 @@ class S3Api:
             encryption=any(params.get(m) for m in _ENCRYPTION_MEMBERS), origin=origin_of(ctx),
         )
         result = {"ETag": obj.etag, "LastModified": stamp(obj.last_modified), **checksum_out(obj)}
-        return {"CopyObjectResult": result}
+        return {"CopyObjectResult": result, **self._encryption(ctx, params)}
 
     def _list(self, ctx: RequestContext, params: dict[str, Any], after: str | None) -> tuple[Any, dict[str, Any]]:
         max_keys = params.get("MaxKeys", MAX_LIST_KEYS)
@@ -787,7 +806,7 @@ class S3Api:
             tags=tags_of(params.get("Tagging")), checksum_algorithm=params.get("ChecksumAlgorithm"),
             checksum_type=params.get("ChecksumType"), storage_class=params.get("StorageClass"),
         )
-        return {"Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
+        return {**self._encryption(ctx, params), "Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
                 "ChecksumAlgorithm": upload.checksum_algorithm, "ChecksumType": upload.checksum_type}
 
     async def upload_part(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -799,7 +818,7 @@ class S3Api:
             integrity=integrity_of(params, ctx.headers, body),
         )
         upload = self.engine.multipart.get_upload(ctx.account_id, params["Bucket"], params["Key"], params["UploadId"])
-        out: dict[str, Any] = {"ETag": part.etag}
+        out: dict[str, Any] = {"ETag": part.etag, **self._encryption(ctx, params)}
         algorithm = upload.checksum_algorithm or integrity_of(params, ctx.headers, body).algorithm
         if part.checksum and algorithm:
             out[checksums.MEMBERS[algorithm]] = part.checksum
@@ -824,7 +843,8 @@ class S3Api:
             object_checksums={algo: params[member] for algo, member in checksums.MEMBERS.items() if params.get(member)},
         )
         location = f"{ctx.endpoint_url}/{params['Bucket']}/{quote(obj.key, safe='/')}"
-        return {"Location": location, "Bucket": obj.bucket, "Key": obj.key, "ETag": obj.etag, **checksum_out(obj)}
+        return {"Location": location, "Bucket": obj.bucket, "Key": obj.key, "ETag": obj.etag, **checksum_out(obj),
+                **self._encryption(ctx, params)}
 
     async def abort_multipart_upload(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         await self.engine.multipart.abort(ctx.account_id, params["Bucket"], params["Key"], params["UploadId"])
