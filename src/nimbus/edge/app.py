@@ -257,7 +257,8 @@ class EdgeApp:
             # aws-chunked). A client that declares none signed the body's real hash (botocore does so for
             # Lambda's InvokeAsync): such a body is read and hashed like any other.
             if op is not None and proto.is_streaming_input(op) and (service == "s3" or "x-amz-content-sha256" in headers):
-                identity = self._authenticate(method, raw_path, raw_query, headers, None, route_raw, ident.authorization)
+                identity = self._authenticate(method, raw_path, raw_query, headers, None, route_raw, ident.authorization,
+                                              anonymous=service == "s3" and settings.iam == "enforce")
                 if body_pending and headers.get("expect", "").lower() == "100-continue":
                     _continue_now(receive)
                 body = self._stream_body(receive, headers, identity)
@@ -272,7 +273,8 @@ class EdgeApp:
                 body_pending = False
                 if hasher is not None:
                     identity = self._authenticate(
-                        method, raw_path, raw_query, headers, hasher.hexdigest(), route_raw, ident.authorization
+                        method, raw_path, raw_query, headers, hasher.hexdigest(), route_raw, ident.authorization,
+                        anonymous=service == "s3" and settings.iam == "enforce",
                     )
                 body = _decode_buffered(raw, headers, identity)
             if identity is not None:
@@ -289,11 +291,11 @@ class EdgeApp:
                 op, path_params = proto.operation_for_action(req)
                 operation = op
             params = proto.parse(op, req, path_params)
-            if identity is not None and settings.iam == "enforce":
+            if settings.iam == "enforce" and settings.auth:
                 client = scope.get("client")
                 self._authorize().check(
-                    identity.credentials, service, op, params, region=region, method=method, path=path,
-                    source_ip=client[0] if client else None,
+                    identity.credentials if identity is not None else None, service, op, params, region=region, method=method,
+                    path=path, source_ip=client[0] if client else None, account_id=account_id,
                 )
             handler = self._handler(service, op)
             ctx = RequestContext(
@@ -361,8 +363,29 @@ class EdgeApp:
         if self._authorizer is None:
             from nimbus.services.iam.authorize import Authorizer
 
-            self._authorizer = Authorizer(self.core.api("iam").engine)
+            self._authorizer = Authorizer(self.core.api("iam").engine, self._resource_policy)
         return self._authorizer
+
+    def _resource_policy(self, service: str, account: str, params: dict[str, Any]) -> tuple[str, bool] | None:
+        """A request's resource-based policy for IAM enforcement: the bucket policy of an S3 request, and
+        whether its public grants are ignored (the bucket's public access block: RestrictPublicBuckets, on
+        by default for new buckets as on S3)."""
+        if service != "s3" or not params.get("Bucket"):
+            return None
+        from nimbus.services.s3 import settings as s3_settings
+
+        bucket = self.core.api("s3").engine.buckets.lookup(account, params["Bucket"])
+        if bucket is None:
+            return None
+        text = bucket.settings.get(s3_settings.POLICY)
+        if not text:
+            return None
+        block = bucket.settings.get(s3_settings.PUBLIC_ACCESS_BLOCK)
+        if block == s3_settings.DELETED:
+            restrict = False
+        else:
+            restrict = bool((block or s3_settings.DEFAULT_PUBLIC_ACCESS_BLOCK).get("RestrictPublicBuckets"))
+        return str(text), restrict
 
     def _handler(self, service: str, operation: str) -> Callable[[RequestContext, dict[str, Any]], Awaitable[Any]]:
         """The service's method for an operation (looked up once per operation; the Api objects live as
@@ -380,9 +403,13 @@ class EdgeApp:
 
     def _authenticate(
         self, method: str, raw_path: str, raw_query: str, headers: dict[str, str], body_sha256: str | None,
-        resource_path: str | None = None, authorization: sigv4.Authorization | None = None,
+        resource_path: str | None = None, authorization: sigv4.Authorization | None = None, *, anonymous: bool = False,
     ) -> sigv4.Identity | None:
+        """The request's signer; None with auth off, or for an unsigned request where ``anonymous`` callers may
+        ask (S3 under --iam enforce: a bucket policy may allow them)."""
         if not self.core.settings.auth:
+            return None
+        if anonymous and "authorization" not in headers and "Signature=" not in raw_query and "X-Amz-Credential=" not in raw_query:
             return None
         return sigv4.verify(
             self.core.credentials,

@@ -147,3 +147,49 @@ def test_off_by_default(tmp_path: Path) -> None:
         assert _client(server, "firehose", key).list_delivery_streams()["DeliveryStreamNames"] == []
     finally:
         server.stop()
+
+
+def test_bucket_policies_and_anonymous_reads(server: NimbusProcess) -> None:
+    import urllib.error
+    import urllib.request
+
+    iam, s3 = server.client("iam"), server.client("s3")
+    s3.create_bucket(Bucket="site-assets")
+    s3.put_object(Bucket="site-assets", Key="index.html", Body=b"<h1>hi</h1>")
+    s3.put_object(Bucket="site-assets", Key="private/notes", Body=b"p")
+    url = f"{server.endpoint}/site-assets/index.html"
+
+    def anonymous(method: str = "GET", target: str = url, data: bytes | None = None) -> int:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(target, method=method, data=data)) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            assert b"<Code>AccessDenied</Code>" in e.read()
+            return e.code
+
+    assert anonymous() == 403  # no policy: nobody unsigned
+    public = _doc({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site-assets/*"},
+                  {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site-assets/private/*"})
+    s3.put_bucket_policy(Bucket="site-assets", Policy=public)
+    assert anonymous() == 403  # the public access block (on by default, as on S3) ignores public grants
+    s3.delete_public_access_block(Bucket="site-assets")
+    assert anonymous() == 200
+    with urllib.request.urlopen(url) as r:
+        assert r.read() == b"<h1>hi</h1>"
+    assert anonymous(target=f"{server.endpoint}/site-assets/private/notes") == 403  # the policy's own deny
+    assert anonymous("PUT", f"{server.endpoint}/site-assets/new.html", b"x") == 403  # only reads were granted
+    # a grant to a user by ARN works without any identity policy; a deny by ARN wins over identity policies
+    iam.create_user(UserName="erin")
+    erin = _client(server, "s3", iam.create_access_key(UserName="erin")["AccessKey"])
+    iam.create_user(UserName="frank")
+    iam.put_user_policy(UserName="frank", PolicyName="all-s3", PolicyDocument=_doc(_allow("s3:*")))
+    frank = _client(server, "s3", iam.create_access_key(UserName="frank")["AccessKey"])
+    assert frank.list_objects_v2(Bucket="site-assets")["KeyCount"] == 2
+    s3.put_bucket_policy(Bucket="site-assets", Policy=_doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/erin"}, "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::site-assets"},
+        {"Effect": "Deny", "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:user/frank"]}, "Action": "s3:*", "Resource": "arn:aws:s3:::site-assets"},
+    ))
+    assert erin.list_objects_v2(Bucket="site-assets")["KeyCount"] == 2
+    r = _denied(frank.list_objects_v2, Bucket="site-assets")
+    assert "with an explicit deny in a resource-based policy" in r["Error"]["Message"]
+    assert anonymous() == 403  # the public grant is gone with the old policy

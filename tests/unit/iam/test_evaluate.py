@@ -93,3 +93,21 @@ def test_actions_and_resources_of_requests() -> None:
     assert resources_for("logs", "PutLogEvents", {"logGroupName": "/g", "logStreamName": "s"}, **kw) == [
         "arn:aws:logs:us-east-1:000000000000:log-group:/g:log-stream:s"]
     assert resources_for("iam", "GetRole", {"RoleName": "r"}, **kw) == ["arn:aws:iam::000000000000:role/r"]
+
+
+def test_resource_policy_principals() -> None:
+    from nimbus.services.iam.evaluate import for_principal, select
+
+    pol = p(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/ann"}, "Action": "s3:PutObject", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": "000000000000"}, "Action": "s3:DeleteObject", "Resource": "*"},
+        {"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::000000000000:user/ann"}, "Action": "s3:PutObject", "Resource": "*"},
+    )
+    ann = frozenset({"*", "arn:aws:iam::000000000000:user/ann"})
+    anonymous = frozenset({"*"})
+    assert len(for_principal(select([pol], "s3:GetObject"), anonymous)) == 1
+    assert for_principal(select([pol], "s3:GetObject"), anonymous, ignore_public=True) == ()
+    assert [st.allow for st in for_principal(select([pol], "s3:PutObject"), ann)] == [True]
+    assert [st.allow for st in for_principal(select([pol], "s3:PutObject"), anonymous)] == [False]
+    assert for_principal(select([pol], "s3:DeleteObject"), ann) == ()  # an account principal delegates to IAM

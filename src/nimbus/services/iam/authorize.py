@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from nimbus.errors import ServiceError
 from nimbus.services.iam import aws_managed
 from nimbus.services.iam.actions import ALWAYS_ALLOWED, action_for, resources_for
-from nimbus.services.iam.evaluate import ALLOW, EXPLICIT_DENY, Policy, Statement, decide, parse, select
+from nimbus.services.iam.evaluate import ALLOW, EXPLICIT_DENY, Policy, Statement, decide, for_principal, parse, select
 from nimbus.services.iam.holders import GROUP, POLICY, ROLE, USER
 from nimbus.services.iam.names import parse_policy_arn
 
@@ -70,25 +72,29 @@ class _Compiled:
     identity: list[Policy]
     boundary: list[Policy] | None
     variables: dict[str, str]
+    caller: frozenset[str] = frozenset({"*"})  # how resource policies may name this caller
     for_action: dict[str, tuple[tuple[Statement, ...], tuple[Statement, ...] | None]] = field(default_factory=dict)
     decisions: dict[tuple[str, ...], str] = field(default_factory=dict)  # context-free decisions by (action, resources)
 
 
 class Authorizer:
-    def __init__(self, engine: Iam) -> None:
+    def __init__(self, engine: Iam, resource_policy: Callable[[str, str, dict[str, Any]], tuple[str, bool] | None] | None = None) -> None:
         self.engine = engine
+        # (service, account, params) -> (the resource's policy text, ignore public grants) or None: S3 bucket policies
+        self.resource_policy = resource_policy
         self._compiled: dict[tuple[str, str], _Compiled] = {}
 
     def check(
-        self, creds: Credentials, service: str, operation: str, params: dict[str, Any], *, region: str, method: str = "",
-        path: str = "", source_ip: str | None = None,
+        self, creds: Credentials | None, service: str, operation: str, params: dict[str, Any], *, region: str, method: str = "",
+        path: str = "", source_ip: str | None = None, account_id: str = "",
     ) -> None:
-        principal = creds.principal
-        if principal == "root" or (service, operation) in ALWAYS_ALLOWED:
+        """``creds`` None is an anonymous request (unsigned S3: allowed only by a bucket policy)."""
+        if creds is not None and (creds.principal == "root" or (service, operation) in ALWAYS_ALLOWED):
             return
+        account = creds.account_id if creds is not None else account_id
         action = action_for(service, operation, method)
-        resources = resources_for(service, operation, params, region=region, account=creds.account_id, path=path)
-        compiled = self._policies(creds)
+        resources = resources_for(service, operation, params, region=region, account=account, path=path)
+        compiled = self._policies(creds) if creds is not None else _ANONYMOUS
         relevant = compiled.for_action.get(action)
         if relevant is None:
             relevant = compiled.for_action[action] = (
@@ -96,14 +102,26 @@ class Authorizer:
                 None if compiled.boundary is None else select(compiled.boundary, action),
             )
         identity, boundary = relevant
-        dynamic = any(st.dynamic for st in identity) or (boundary is not None and any(st.dynamic for st in boundary))
-        memo_key = (action, *resources)
+        found = self.resource_policy(service, account, params) if self.resource_policy is not None else None
+        resource: tuple[Statement, ...] = ()
+        if found is not None:
+            text, ignore_public = found
+            resource = for_principal(select([_parse_cached(text)], action), compiled.caller, ignore_public=ignore_public)
+        dynamic = any(st.dynamic for st in identity) or (boundary is not None and any(st.dynamic for st in boundary)) or any(
+            st.dynamic for st in resource)
+        memo_key = (action, found[0] if found is not None else "", "public-ignored" if found is not None and found[1] else "", *resources)
         decision = None if dynamic else compiled.decisions.get(memo_key)
         context: dict[str, Any] = {}
         if decision is None:
             if dynamic:
                 context = self._context(creds, compiled.variables, region, source_ip, params, service)
             decision = decide(identity, boundary, resources, context)
+            if resource:
+                by_resource = decide(resource, None, resources, context)
+                if by_resource == EXPLICIT_DENY:
+                    decision = EXPLICIT_DENY
+                elif by_resource == ALLOW and decision != EXPLICIT_DENY:
+                    decision = ALLOW
             if not dynamic and len(compiled.decisions) < 4096:
                 compiled.decisions[memo_key] = decision
         if decision == ALLOW:
@@ -111,27 +129,34 @@ class Authorizer:
         if not context:
             context = self._context(creds, compiled.variables, region, source_ip, params, service)
         code, status = DENIED_CODE.get(service, ("AccessDeniedException", 400))
-        resource = resources[0] if len(resources) == 1 else ", ".join(resources)
+        if creds is None:
+            raise ServiceError("Access Denied", code=code, status=status)  # S3 tells an anonymous caller no more
+        named = resources[0] if len(resources) == 1 else ", ".join(resources)
         if decision == EXPLICIT_DENY:
-            where = "a permissions boundary" if boundary is not None and decide(boundary, None, resources, context) == EXPLICIT_DENY else "an identity-based policy"
+            if resource and decide(resource, None, resources, context) == EXPLICIT_DENY:
+                where = "a resource-based policy"
+            elif boundary is not None and decide(boundary, None, resources, context) == EXPLICIT_DENY:
+                where = "a permissions boundary"
+            else:
+                where = "an identity-based policy"
             why = f"with an explicit deny in {where}"
         elif boundary is None or decide(identity, None, resources, context) != ALLOW:
             why = f"because no identity-based policy allows the {action} action"
         else:
             why = f"because no permissions boundary allows the {action} action"
         arn = compiled.variables.get("arn", creds.arn)
-        raise ServiceError(f"User: {arn} is not authorized to perform: {action} on resource: {resource} {why}", code=code, status=status)
+        raise ServiceError(f"User: {arn} is not authorized to perform: {action} on resource: {named} {why}", code=code, status=status)
 
     @staticmethod
     def _context(
-        creds: Credentials, variables: dict[str, str], region: str, source_ip: str | None, params: dict[str, Any], service: str
+        creds: Credentials | None, variables: dict[str, str], region: str, source_ip: str | None, params: dict[str, Any], service: str
     ) -> dict[str, Any]:
         """The request's condition keys (lower case), for statements with conditions or policy variables."""
         epoch, iso = _now()
         context: dict[str, Any] = {
-            "aws:principalarn": variables.get("arn", creds.arn),
-            "aws:principalaccount": creds.account_id,
-            "aws:userid": variables.get("userid", creds.user_id or creds.account_id),
+            "aws:principalarn": variables.get("arn", creds.arn if creds is not None else None),
+            "aws:principalaccount": creds.account_id if creds is not None else None,
+            "aws:userid": variables.get("userid", (creds.user_id or creds.account_id) if creds is not None else None),
             "aws:username": variables.get("username"),
             "aws:requestedregion": region,
             "aws:currenttime": iso,
@@ -155,7 +180,8 @@ class Authorizer:
         identity, boundary, variables = self._load(creds)
         if len(self._compiled) > 10_000:
             self._compiled.clear()
-        compiled = self._compiled[key] = _Compiled(generation, identity, boundary, variables)
+        caller = frozenset({"*", creds.arn, *variables.get("names", "").split()} - {""})
+        compiled = self._compiled[key] = _Compiled(generation, identity, boundary, variables, caller)
         return compiled
 
     def _load(self, creds: Credentials) -> tuple[list[Policy], list[Policy] | None, dict[str, str]]:
@@ -171,7 +197,8 @@ class Authorizer:
                 gdoc = db.get(GROUP, f"{account}:{group.name.lower()}")
                 if gdoc is not None:
                     holders.append(gdoc)
-            variables = {"username": doc["name"], "userid": doc["id"], "type": "User"}
+            variables = {"username": doc["name"], "userid": doc["id"], "type": "User",
+                         "names": f"arn:aws:iam::{account}:user{doc['path']}{doc['name']} arn:aws:iam::{account}:user/{doc['name']}"}
         elif principal.startswith("assumed-role/"):
             role = principal.split("/")[1]
             doc = db.get(ROLE, f"{account}:{role.lower()}")
@@ -179,7 +206,8 @@ class Authorizer:
                 return [], None, {}
             holders = [doc]
             session = principal.split("/", 2)[2] if principal.count("/") >= 2 else ""
-            variables = {"userid": f"{doc['id']}:{session}", "type": "AssumedRole"}
+            variables = {"userid": f"{doc['id']}:{session}", "type": "AssumedRole",
+                         "names": f"arn:aws:iam::{account}:role{doc['path']}{doc['name']} arn:aws:iam::{account}:role/{doc['name']}"}
         else:
             return [], None, {}
         identity: list[Policy] = []
@@ -210,8 +238,20 @@ class Authorizer:
 
     @staticmethod
     def _parse(text: str) -> Policy:
-        try:
-            return parse(text)
-        except (ValueError, TypeError, AttributeError):
-            log.warning("an IAM policy document could not be evaluated; it grants nothing")
-            return ()
+        return _parse_text(text)
+
+
+@lru_cache(maxsize=1024)
+def _parse_cached(text: str) -> Policy:
+    return _parse_text(text)
+
+
+def _parse_text(text: str) -> Policy:
+    try:
+        return parse(text)
+    except (ValueError, TypeError, AttributeError):
+        log.warning("an IAM policy document could not be evaluated; it grants nothing")
+        return ()
+
+
+_ANONYMOUS = _Compiled(-1, [], None, {}, frozenset({"*"}))  # an unsigned request: no identity policies

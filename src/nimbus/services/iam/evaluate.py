@@ -43,6 +43,8 @@ class Statement:
     not_resources: tuple[str, ...] | None
     conditions: tuple[tuple[str, str, tuple[str, ...]], ...]  # (operator, key lower-cased, values)
     dynamic: bool = False  # depends on the request's context (conditions, policy variables)
+    principals: tuple[str, ...] | None = None  # a resource policy's Principal: "*", ARNs, account ids, "service:<name>"
+    not_principals: tuple[str, ...] | None = None
 
 
 Policy = tuple[Statement, ...]
@@ -96,8 +98,40 @@ def parse(document: str | Mapping[str, Any]) -> Policy:
                 not_resources=not_resources,
                 conditions=tuple(conditions),
                 dynamic=bool(conditions) or any("${" in r for r in (*(resources or ()), *(not_resources or ()))),
+                principals=_principals(st["Principal"]) if "Principal" in st else None,
+                not_principals=_principals(st["NotPrincipal"]) if "NotPrincipal" in st else None,
             )
         )
+    return tuple(out)
+
+
+def _principals(value: Any) -> tuple[str, ...]:
+    if value == "*":
+        return ("*",)
+    out: list[str] = []
+    if isinstance(value, Mapping):
+        for kind, names in value.items():
+            for name in _list(names):
+                out.append(str(name) if kind == "AWS" else f"{str(kind).lower()}:{name}")
+    return tuple(out)
+
+
+def for_principal(statements: Sequence[Statement], caller: frozenset[str], *, ignore_public: bool = False) -> tuple[Statement, ...]:
+    """The statements of a resource-based policy that apply to a caller named by ``caller`` (its ARNs, and
+    "*"): Principal "*" names everyone (unless ``ignore_public``: S3's RestrictPublicBuckets), an ARN names
+    that principal; an account id or its root names no one by itself (it delegates to the account's own
+    IAM policies, as AWS reads it for callers of the same account)."""
+    out = []
+    for st in statements:
+        if st.principals is not None:
+            if "*" in st.principals:
+                if ignore_public and st.allow:
+                    continue
+                out.append(st)
+            elif caller & set(st.principals):
+                out.append(st)
+        elif st.not_principals is not None and not caller & set(st.not_principals):
+            out.append(st)
     return tuple(out)
 
 
