@@ -386,6 +386,27 @@ def test_firehose_metrics(server: NimbusProcess, cw: Any) -> None:
     assert stat("DeliveryToS3.Success", "Average") == 1.0 and (stat("DeliveryToS3.Bytes") or 0) > 0
 
 
+def test_logs_metric_filters_publish_metrics(server: NimbusProcess, cw: Any) -> None:
+    logs = server.client("logs")
+    logs.create_log_group(logGroupName="/app/orders")
+    logs.create_log_stream(logGroupName="/app/orders", logStreamName="s")
+    logs.put_metric_filter(logGroupName="/app/orders", filterName="latency", filterPattern="[verb, ms]",
+                           metricTransformations=[{"metricName": "OrderMs", "metricNamespace": "FromLogs", "metricValue": "$ms",
+                                                   "unit": "Milliseconds", "dimensions": {"Verb": "$verb"}}])
+    now_ms = int(time.time() * 1000)
+    logs.put_log_events(logGroupName="/app/orders", logStreamName="s",
+                        logEvents=[{"timestamp": now_ms, "message": m} for m in ("GET 10", "GET 30", "PUT 5")])
+    start, end = dt.datetime.now(UTC) - dt.timedelta(minutes=5), dt.datetime.now(UTC) + dt.timedelta(minutes=2)
+
+    def get() -> Any:
+        out = cw.get_metric_statistics(Namespace="FromLogs", MetricName="OrderMs", Dimensions=[{"Name": "Verb", "Value": "GET"}],
+                                       StartTime=start, EndTime=end, Period=600, Statistics=["Sum", "SampleCount", "Maximum"])
+        return out["Datapoints"]
+
+    point = wait_for(get)[0]
+    assert (point["Sum"], point["SampleCount"], point["Maximum"], point["Unit"]) == (40.0, 2.0, 30.0, "Milliseconds")
+
+
 def test_alarm_goes_to_alarm_and_back(cw: Any) -> None:
     dims = [{"Name": "Queue", "Value": "q1"}]
     cw.put_metric_alarm(AlarmName="depth-high", Namespace="Alarmed", MetricName="Depth", Dimensions=dims, Statistic="Maximum",

@@ -206,7 +206,7 @@ class CloudWatchApi:
     @staticmethod
     def _finite(value: Any, where: str) -> float:
         number = float(value)
-        if not math.isfinite(number) or abs(number) > 2.0**360 or (number != 0 and abs(number) < 2.0**-260):
+        if not math.isfinite(number) or abs(number) > 2.0**360 or (number != 0 and abs(number) < 2.0**-360):  # AWS: 2^-360 to 2^360
             raise InvalidParameterValueException(f"The value {value} for parameter {where} is invalid.")
         return number
 

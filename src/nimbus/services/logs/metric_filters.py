@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nimbus.metrics import REGISTRY
+from nimbus.services.cloudwatch.feed import FEED
 from nimbus.services.logs.filters import PatternError, compile_extractor
 from nimbus.services.logs.groups import (
     GROUP,
@@ -247,7 +248,7 @@ class MetricFilters:
         for live in lives:
             matched = False
             for _, _, message in batch.events:
-                matched = self._emit(live, message) or matched
+                matched = self._emit(live, message, batch.account, batch.region) or matched
             if matched:
                 live.matched_minute = minute
             elif live.matched_minute != minute:
@@ -257,8 +258,10 @@ class MetricFilters:
                 for t in live.doc["metricTransformations"]:
                     if t.get("defaultValue") is not None:
                         VALUE.inc(t["metricNamespace"], t["metricName"], "", amount=float(t["defaultValue"]))
+                        FEED.metric(batch.account, batch.region, t["metricNamespace"], t["metricName"], float(t["defaultValue"]),
+                                    unit=t.get("unit") or "None")
 
-    def _emit(self, live: _Live, message: str) -> bool:
+    def _emit(self, live: _Live, message: str, account: str = "", region: str = "") -> bool:
         """Add the values of one event; whether the pattern matched it."""
         extracted = live.extract(message)
         if extracted is None:
@@ -279,6 +282,9 @@ class MetricFilters:
             else:
                 VALUE.inc(ns, name, ",".join(dims), amount=value)
                 EVENTS.inc(ns, name)
+                if account:  # CloudWatch metrics (GetMetricStatistics...): an in-memory update, flushed by CloudWatch
+                    FEED.metric(account, region, ns, name, value, unit=t.get("unit") or "None",
+                                dimensions=tuple((d, v) for d, _, v in (p.partition("=") for p in dims)))
         return True
 
     def stream_deleted(self, account: str, region: str, group: str, stream: str) -> None:
