@@ -89,6 +89,9 @@ def test_validation(s3: Any) -> None:
     got = s3.get_bucket_lifecycle_configuration(Bucket="lc-valid")["Rules"]
     assert [r["ID"] for r in got] == ["logs", "mpu"] and got[0]["Expiration"] == {"Days": 30}
     assert got[0]["Filter"]["And"]["Tags"] == [{"Key": "t", "Value": "1"}]
+    s3.put_bucket_lifecycle_configuration(Bucket="lc-valid", LifecycleConfiguration={"Rules": [
+        {"Status": "Enabled", "Filter": {"Prefix": "x/"}, "Expiration": {"Days": 3}}]})
+    assert len(s3.get_bucket_lifecycle_configuration(Bucket="lc-valid")["Rules"][0]["ID"]) == 48  # named by S3
     s3.delete_bucket_lifecycle(Bucket="lc-valid")
     with pytest.raises(ClientError):
         s3.get_bucket_lifecycle_configuration(Bucket="lc-valid")

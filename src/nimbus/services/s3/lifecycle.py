@@ -13,10 +13,12 @@ not applied (Nimbus has one storage class and no versioning).
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import email.utils
 import logging
 import math
+import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -134,7 +136,11 @@ def validate(config: dict[str, Any] | None) -> list[dict[str, Any]]:
             if minimum and t.get("Days") is not None and t["Days"] < minimum:
                 raise InvalidArgument(f"'Days' in Transition action must be greater than or equal to {minimum} for "
                                       f"storageClass '{t['StorageClass']}'")
-        out.append(_stamp_doc(rule))
+        stored = _stamp_doc(rule)
+        if not stored.get("ID"):
+            # S3 names a rule given without ID (a random 48-character id, shown by Get and x-amz-expiration)
+            stored["ID"] = base64.b64encode(os.urandom(36)).decode("ascii")
+        out.append(stored)
     return out
 
 
