@@ -77,6 +77,7 @@ def test_metric_math() -> None:
     assert run("AVG(METRICS('B'))") == {1: 10.0, 2: 20.0}
     assert run("MAX(a)") == 3.0 and run("MIN(b)") == 10.0
     assert math.isnan(run("1 / 0"))  # type: ignore[arg-type]
+    assert expressions.evaluate("FILL(b, 0) + 1", values, {}, ["a", "b"], [1, 2, 3]) == {1: 11.0, 2: 21.0, 3: 1.0}
     for bad in ("a +", "nope", "RATE(a)", "a b"):
         with pytest.raises(expressions.ExpressionError):
             run(bad)

@@ -3,7 +3,7 @@
 Supported: numbers, query ids, ``+ - * / ^``, unary minus, parentheses, ``METRICS()`` / ``METRICS('text')``
 (the MetricStat queries, or those whose label contains the text), and the functions ``SUM AVG MIN MAX``
 (over an array: a time series of the per-timestamp aggregate; over one time series: a scalar, as CloudWatch
-defines them), ``ABS``, ``FILL(m, value)``. Arithmetic between two time series keeps the timestamps both
+defines them), ``ABS``, ``FILL(m, number)`` (every period of the window without a value gets the number). Arithmetic between two time series keeps the timestamps both
 have. Anything else raises ``ExpressionError`` with a message naming what is not supported.
 """
 
@@ -58,7 +58,9 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    def __init__(self, text: str, resolve: Callable[[str], Value], metrics: Callable[[str | None], list[Labeled]]) -> None:
+    def __init__(self, text: str, resolve: Callable[[str], Value], metrics: Callable[[str | None], list[Labeled]],
+                 grid: list[int]) -> None:
+        self.grid = grid
         self.tokens = _tokens(text)
         self.pos = 0
         self.resolve = resolve
@@ -138,7 +140,15 @@ class _Parser:
         if name == "ABS" and len(args) == 1:
             return _map(args[0], abs)
         if name == "FILL" and len(args) == 2 and isinstance(args[1], float):
-            return args[0]  # periods without data are filled by ``evaluate``'s caller grid
+            fill = args[1]
+
+            def filled(series: Series) -> Series:
+                return {ts: series.get(ts, fill) for ts in self.grid}
+
+            target = args[0]
+            if isinstance(target, list):
+                return [Labeled(item.label, filled(item.series)) for item in target]
+            return filled(target) if isinstance(target, dict) else target
         raise ExpressionError(f"The function {name} is not supported by Nimbus's metric math.")
 
 
@@ -203,9 +213,10 @@ def _binary(op: str, left: Value, right: Value) -> Value:
     return _apply(op, float(left), float(right))
 
 
-def evaluate(text: str, values: Mapping[str, Value], labels: Mapping[str, str], metric_ids: list[str]) -> Value:
+def evaluate(text: str, values: Mapping[str, Value], labels: Mapping[str, str], metric_ids: list[str],
+             grid: list[int] | None = None) -> Value:
     """Evaluate ``text`` with ``values`` (query id -> its result); ``metric_ids``: the MetricStat queries
-    ``METRICS()`` stands for, in order."""
+    ``METRICS()`` stands for, in order; ``grid``: the period starts of the window (what FILL fills)."""
 
     def resolve(name: str) -> Value:
         if name not in values:
@@ -222,7 +233,7 @@ def evaluate(text: str, values: Mapping[str, Value], labels: Mapping[str, str], 
                     out.append(Labeled(label, value))
         return out
 
-    return _Parser(text, resolve, metrics).parse()
+    return _Parser(text, resolve, metrics, grid or []).parse()
 
 
 def references(text: str) -> set[str]:

@@ -125,14 +125,15 @@ def evaluate(
             refs = expressions.references(query["Expression"]) & set(pending)
             if refs - {qid}:
                 continue
+            period = query.get("Period") or (min(periods) if periods else 60)
+            window = Window.of(start, end, period)
+            grid = [window.start + i * period for i in range(window.periods())]
             try:
-                value = expressions.evaluate(query["Expression"], values, labels, metric_ids)
+                value = expressions.evaluate(query["Expression"], values, labels, metric_ids, grid)
             except (expressions.ExpressionError, RecursionError) as e:
                 raise ValidationException(f"Error in expression '{qid}': {e}") from e
-            period = query.get("Period") or (min(periods) if periods else 60)
             if isinstance(value, float):
-                window = Window.of(start, end, period)
-                value = {} if math.isnan(value) else {window.start + i * period: value for i in range(window.periods())}
+                value = {} if math.isnan(value) else dict.fromkeys(grid, value)
             values[qid] = value
             labels[qid] = query.get("Label") or qid
             del pending[qid]
