@@ -427,7 +427,7 @@ def test_alarm_goes_to_alarm_and_back(cw: Any) -> None:
     with pytest.raises(cw.exceptions.ResourceNotFoundException):
         cw.list_tags_for_resource(ResourceARN=arn + "-nope")
     alarmed = wait_for(lambda: state("ALARM"))
-    assert "greater than the threshold (10)" in alarmed["StateReason"]
+    assert "was greater than the threshold (10.0)" in alarmed["StateReason"] and "[50.0 (" in alarmed["StateReason"]
     assert [a["AlarmName"] for a in cw.describe_alarms_for_metric(Namespace="Alarmed", MetricName="Depth", Dimensions=dims)["MetricAlarms"]] == ["depth-high"]
     history = cw.describe_alarm_history(AlarmName="depth-high")["AlarmHistoryItems"]
     assert {"StateUpdate", "Action", "ConfigurationUpdate"} <= {h["HistoryItemType"] for h in history}

@@ -71,6 +71,7 @@ class Alarms:
         extra = core.settings.extra or {}
         self.interval_s = float(extra.get("NIMBUS_CLOUDWATCH_ALARM_S") or DEFAULT_EVALUATE_S)
         self._task: asyncio.Task[Any] | None = None
+        self._seq = 0
 
     @property
     def metadata(self) -> Any:
@@ -291,7 +292,8 @@ class Alarms:
     # -- evaluation ------------------------------------------------------------------------------
     def _history(self, account: str, region: str, name: str, now: float, kind: str, summary: str, data: dict[str, Any]) -> None:
         prefix = _key(account, region, name) + SEP
-        self.metadata.put(HISTORY, f"{prefix}{now:017.6f}{kind}", {
+        self._seq += 1  # items of the same instant stay apart, in order
+        self.metadata.put(HISTORY, f"{prefix}{now:017.6f}.{self._seq:010d}", {
             "AlarmName": name, "AlarmType": "MetricAlarm", "Timestamp": now, "HistoryItemType": kind,
             "HistorySummary": summary, "HistoryData": orjson.dumps(data).decode(),
         })
@@ -319,7 +321,7 @@ class Alarms:
             actions = {"OK": "OKActions", "ALARM": "AlarmActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}[state]
             if old != state and doc.get("ActionsEnabled", True) and doc.get(actions):
                 for action in doc[actions]:
-                    self._history(account, region, name, now + 1e-6, "Action",
+                    self._history(account, region, name, now, "Action",
                                   f"Nimbus does not execute alarm actions: {action} was not called",
                                   {"actionState": "Skipped", "notificationResource": action})
 
@@ -375,18 +377,18 @@ class Alarms:
             if missing == "ignore":
                 return False
             state = "INSUFFICIENT_DATA"
-            reason = f"Insufficient Data: {periods} datapoint{'s' if periods != 1 else ''} were unknown."
+            reason = f"Insufficient Data: {periods} datapoint{'s were' if periods != 1 else ' was'} unknown."
         elif breaching_count >= needed:
             state = "ALARM"
-            shown = ", ".join(f"{v:g} ({_now_dt(ts):%d/%m/%y %H:%M:%S})" for ts, v in breaching[-needed:])
+            shown = ", ".join(f"{v!r} ({_now_dt(ts):%d/%m/%y %H:%M:%S})" for ts, v in breaching[-needed:])
             reason = (f"Threshold Crossed: {breaching_count} out of the last {periods} datapoints [{shown}] "
-                      f"{'was' if breaching_count == 1 else 'were'} {words} the threshold ({threshold:g}) "
+                      f"{'was' if breaching_count == 1 else 'were'} {words} the threshold ({threshold!r}) "
                       f"(minimum {needed} datapoint{'s' if needed != 1 else ''} for OK -> ALARM transition).")
         else:
             state = "OK"
-            shown = ", ".join(f"{v:g} ({_now_dt(ts):%d/%m/%y %H:%M:%S})" for ts, v in present[-needed:])
+            shown = ", ".join(f"{v!r} ({_now_dt(ts):%d/%m/%y %H:%M:%S})" for ts, v in present[-needed:])
             reason = (f"Threshold Crossed: {len(present) - len(breaching)} out of the last {periods} datapoints [{shown}] "
-                      f"{'was' if len(present) - len(breaching) == 1 else 'were'} not {words} the threshold ({threshold:g}) "
+                      f"{'was' if len(present) - len(breaching) == 1 else 'were'} not {words} the threshold ({threshold!r}) "
                       f"(minimum {needed} datapoint{'s' if needed != 1 else ''} for ALARM -> OK transition).")
         if state == doc["StateValue"]:
             return False
