@@ -218,6 +218,36 @@ class IamApi:
         self.engine.delete_account_alias(ctx.account_id, params["AccountAlias"])
         return {}
 
+    # --- the policy simulator (simulate.py) ------------------------------------------------------------
+
+    def _authorizer(self) -> Any:
+        from nimbus.services.iam.authorize import Authorizer
+
+        return Authorizer(self.engine)
+
+    async def simulate_principal_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        from nimbus.services.iam import simulate
+
+        identity, boundary, caller = simulate.principal_sources(
+            self.engine, self._authorizer(), ctx.account_id, params["PolicySourceArn"], params.get("PolicyExclusionList"))
+        identity += simulate.inputs(params.get("PolicyInputList"), "PolicyInputList")
+        if params.get("PermissionsBoundaryPolicyInputList"):
+            boundary = simulate.inputs(params["PermissionsBoundaryPolicyInputList"], "PermissionsBoundaryPolicyInputList")
+        results = simulate.simulate(identity, boundary, params.get("ResourcePolicy"), caller, params["ActionNames"],
+                                    params.get("ResourceArns"), simulate.context_of(params.get("ContextEntries")))
+        return simulate.page(results, params.get("Marker"), params.get("MaxItems"))
+
+    async def simulate_custom_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        from nimbus.services.iam import simulate
+
+        identity = simulate.inputs(params["PolicyInputList"], "PolicyInputList")
+        boundary = simulate.inputs(params["PermissionsBoundaryPolicyInputList"], "PermissionsBoundaryPolicyInputList") if params.get(
+            "PermissionsBoundaryPolicyInputList") else None
+        caller = frozenset({"*", params["CallerArn"]}) if params.get("CallerArn") else frozenset({"*"})
+        results = simulate.simulate(identity, boundary, params.get("ResourcePolicy"), caller, params["ActionNames"],
+                                    params.get("ResourceArns"), simulate.context_of(params.get("ContextEntries")))
+        return simulate.page(results, params.get("Marker"), params.get("MaxItems"))
+
     async def get_account_summary(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
         return {"SummaryMap": self.engine.account_summary(ctx.account_id)}
 

@@ -45,6 +45,7 @@ class Statement:
     dynamic: bool = False  # depends on the request's context (conditions, policy variables)
     principals: tuple[str, ...] | None = None  # a resource policy's Principal: "*", ARNs, account ids, "service:<name>"
     not_principals: tuple[str, ...] | None = None
+    condition_keys: tuple[str, ...] = ()  # the condition keys as the policy spells them (the simulator reports them)
 
 
 Policy = tuple[Statement, ...]
@@ -100,6 +101,7 @@ def parse(document: str | Mapping[str, Any]) -> Policy:
                 dynamic=bool(conditions) or any("${" in r for r in (*(resources or ()), *(not_resources or ()))),
                 principals=_principals(st["Principal"]) if "Principal" in st else None,
                 not_principals=_principals(st["NotPrincipal"]) if "NotPrincipal" in st else None,
+                condition_keys=tuple(str(k) for block in (st.get("Condition") or {}).values() for k in (block or {})),
             )
         )
     return tuple(out)
@@ -178,6 +180,12 @@ def _scan(statements: Sequence[Statement], resources: Sequence[str], ctx: Mappin
             return True, False
         allowed_each = [a or h for a, h in zip(allowed_each, hits)]
     return False, all(allowed_each) and bool(resources)
+
+
+def statement_applies(st: Statement, resource: str, ctx: Mapping[str, Any], *, conditions: bool = True) -> bool:
+    """Whether a statement (already ``select``ed for the action) covers ``resource`` and, unless told
+    otherwise, its conditions hold in ``ctx`` (keys in lower case)."""
+    return _resource_matches(st, resource, ctx) and (not conditions or _conditions_hold(st.conditions, ctx))
 
 
 def _action_matches(st: Statement, action: str) -> bool:
