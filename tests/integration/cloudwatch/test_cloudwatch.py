@@ -440,6 +440,23 @@ def test_alarm_goes_to_alarm_and_back(cw: Any) -> None:
         cw.set_alarm_state(AlarmName="depth-high", StateValue="OK", StateReason="x")
 
 
+def test_dashboards(cw: Any) -> None:
+    body = json.dumps({"widgets": [{"type": "text", "x": 0, "y": 0, "width": 6, "height": 3, "properties": {"markdown": "hi"}}]})
+    assert cw.put_dashboard(DashboardName="ops", DashboardBody=body)["DashboardValidationMessages"] == []
+    cw.put_dashboard(DashboardName="ops-2", DashboardBody="{}")
+    got = cw.get_dashboard(DashboardName="ops")
+    assert got["DashboardBody"] == body and got["DashboardArn"] == "arn:aws:cloudwatch::000000000000:dashboard/ops"
+    listed = cw.list_dashboards(DashboardNamePrefix="ops")["DashboardEntries"]
+    assert [(d["DashboardName"], d["Size"]) for d in listed] == [("ops", len(body)), ("ops-2", 2)]
+    with pytest.raises(cw.exceptions.DashboardInvalidInputError):
+        cw.put_dashboard(DashboardName="bad", DashboardBody="not json")
+    with pytest.raises(cw.exceptions.ResourceNotFound):  # DashboardNotFoundError shares its query code
+        cw.delete_dashboards(DashboardNames=["ops", "missing"])
+    cw.delete_dashboards(DashboardNames=["ops", "ops-2"])
+    with pytest.raises(cw.exceptions.ResourceNotFound):  # DashboardNotFoundError shares its query code
+        cw.get_dashboard(DashboardName="ops")
+
+
 def test_put_metric_data_survives_kill_9(tmp_path: Path) -> None:
     proc = NimbusProcess(tmp_path / "data", env=ENV).start()
     try:

@@ -20,6 +20,7 @@ from nimbus.services.base import RequestContext
 from nimbus.services.cloudwatch import queries
 from nimbus.services.cloudwatch.alarms import Alarms
 from nimbus.services.cloudwatch.builtin import BuiltinMetrics
+from nimbus.services.cloudwatch.dashboards import Dashboards
 from nimbus.services.cloudwatch.errors import (
     InvalidNextToken,
     InvalidParameterCombinationException,
@@ -354,3 +355,22 @@ class CloudWatchApi:
 
     async def list_tags_for_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"Tags": self.alarms.tags(params["ResourceARN"])}
+
+    # ------------------------------------------------------------------ dashboards
+
+    def _dashboards(self) -> Dashboards:
+        return Dashboards(self.core.storage.metadata)
+
+    async def put_dashboard(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        messages = self._dashboards().put(ctx.account_id, params["DashboardName"], params["DashboardBody"], now=self.core.clock.time())
+        return {"DashboardValidationMessages": messages}
+
+    async def get_dashboard(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._dashboards().get(ctx.account_id, params["DashboardName"])
+
+    async def list_dashboards(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._dashboards().list(ctx.account_id, params.get("DashboardNamePrefix"), params.get("NextToken"))
+
+    async def delete_dashboards(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self._dashboards().delete(ctx.account_id, params["DashboardNames"])
+        return {}
