@@ -129,3 +129,15 @@ def test_expiration_and_abort_by_the_sweep(server: NimbusProcess, s3: Any) -> No
                                            "LifecycleExpiration-Delete/tmp/b"]
     record = json.loads(s3.get_object(Bucket="lc-sink", Key="LifecycleExpiration-Delete/tmp/a")["Body"].read())
     assert record["s3"]["configurationId"] == "expired" and "size" not in record["s3"]["object"]
+
+
+def test_cli_put_and_get(server: NimbusProcess, s3: Any) -> None:
+    s3.create_bucket(Bucket="lc-cli")
+    server.aws("s3api", "put-bucket-lifecycle-configuration", "--bucket", "lc-cli", "--lifecycle-configuration",
+               '{"Rules":[{"ID":"uploads","Status":"Enabled","Filter":{"Prefix":""},'
+               '"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":7}}]}')
+    out = json.loads(server.aws("s3api", "get-bucket-lifecycle-configuration", "--bucket", "lc-cli").stdout)
+    assert out["Rules"][0]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    server.aws("s3api", "delete-bucket-lifecycle", "--bucket", "lc-cli")
+    failed = server.aws("s3api", "get-bucket-lifecycle-configuration", "--bucket", "lc-cli", check=False)
+    assert failed.returncode != 0 and "NoSuchLifecycleConfiguration" in failed.stderr
