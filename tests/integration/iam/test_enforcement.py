@@ -193,3 +193,31 @@ def test_bucket_policies_and_anonymous_reads(server: NimbusProcess) -> None:
     r = _denied(frank.list_objects_v2, Bucket="site-assets")
     assert "with an explicit deny in a resource-based policy" in r["Error"]["Message"]
     assert anonymous() == 403  # the public grant is gone with the old policy
+
+
+def test_trust_policies_and_function_permissions(server: NimbusProcess) -> None:
+    iam, lam = server.client("iam"), server.client("lambda")
+    iam.create_user(UserName="gina")
+    key = iam.create_access_key(UserName="gina")["AccessKey"]
+    sts = _client(server, "sts", key)
+    gina = f"arn:aws:iam::{ACCOUNT}:user/gina"
+    # a trust policy naming the user herself needs no identity policy
+    direct = iam.create_role(RoleName="for-gina", AssumeRolePolicyDocument=_doc(
+        {"Effect": "Allow", "Principal": {"AWS": gina}, "Action": "sts:AssumeRole"}))["Role"]["Arn"]
+    assert sts.assume_role(RoleArn=direct, RoleSessionName="direct")["AssumedRoleUser"]["Arn"].endswith("for-gina/direct")
+    # a trust policy for a service only: an identity grant is not enough
+    service_only = iam.create_role(RoleName="lambda-only", AssumeRolePolicyDocument=_doc(
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}))["Role"]["Arn"]
+    iam.put_user_policy(UserName="gina", PolicyName="assume-all", PolicyDocument=_doc(_allow("sts:AssumeRole")))
+    r = _denied(sts.assume_role, RoleArn=service_only, RoleSessionName="nope")
+    assert "because the role's trust policy does not allow it" in r["Error"]["Message"]
+    # a function's permission naming the user lets her invoke it without an identity policy
+    role = iam.create_role(RoleName="plain-fn", AssumeRolePolicyDocument=_doc(
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}))["Role"]["Arn"]
+    lam.create_function(FunctionName="shared-fn", Runtime="python3.12", Role=role, Handler="app.handler",
+                        Code={"ZipFile": py_zip("def handler(e, c):\n    return 'ran'\n")})
+    glam = _client(server, "lambda", key)
+    assert _denied(glam.invoke, FunctionName="shared-fn", Payload=b"{}")["Error"]["Code"] == "AccessDeniedException"
+    lam.add_permission(FunctionName="shared-fn", StatementId="gina", Action="lambda:InvokeFunction", Principal=gina)
+    assert json.loads(glam.invoke(FunctionName="shared-fn", Payload=b"{}")["Payload"].read()) == "ran"
+    assert _denied(glam.get_function, FunctionName="shared-fn")["Error"]["Code"] == "AccessDeniedException"  # only invoke

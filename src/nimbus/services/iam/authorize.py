@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -78,9 +78,12 @@ class _Compiled:
 
 
 class Authorizer:
-    def __init__(self, engine: Iam, resource_policy: Callable[[str, str, dict[str, Any]], tuple[str, bool] | None] | None = None) -> None:
+    def __init__(
+        self, engine: Iam, resource_policy: Callable[[str, str, str, dict[str, Any]], tuple[str, bool] | None] | None = None,
+    ) -> None:
         self.engine = engine
-        # (service, account, params) -> (the resource's policy text, ignore public grants) or None: S3 bucket policies
+        # (service, account, region, params) -> (the resource's policy text, ignore public grants) or None: S3
+        # bucket policies, Lambda functions' permissions
         self.resource_policy = resource_policy
         self._compiled: dict[tuple[str, str], _Compiled] = {}
 
@@ -102,7 +105,10 @@ class Authorizer:
                 None if compiled.boundary is None else select(compiled.boundary, action),
             )
         identity, boundary = relevant
-        found = self.resource_policy(service, account, params) if self.resource_policy is not None else None
+        if action == "sts:AssumeRole" and creds is not None:
+            self._check_trust(creds, compiled, params, identity, boundary, region, source_ip)
+            return
+        found = self.resource_policy(service, account, region, params) if self.resource_policy is not None else None
         resource: tuple[Statement, ...] = ()
         if found is not None:
             text, ignore_public = found
@@ -146,6 +152,41 @@ class Authorizer:
             why = f"because no permissions boundary allows the {action} action"
         arn = compiled.variables.get("arn", creds.arn)
         raise ServiceError(f"User: {arn} is not authorized to perform: {action} on resource: {named} {why}", code=code, status=status)
+
+    def _check_trust(
+        self, creds: Credentials, compiled: _Compiled, params: dict[str, Any], identity: tuple[Statement, ...],
+        boundary: tuple[Statement, ...] | None, region: str, source_ip: str | None,
+    ) -> None:
+        """AssumeRole as AWS decides it in one account: the role's trust policy must allow the caller; when it
+        names the caller itself that is enough, when it names the account the caller's identity policies
+        (within its boundary) must also allow sts:AssumeRole on the role. A Deny in either denies."""
+        role_arn = str(params.get("RoleArn", ""))
+        name = role_arn.rsplit("/", 1)[-1]
+        doc = self.engine.db.get(ROLE, f"{creds.account_id}:{name.lower()}")
+        context = self._context(creds, compiled.variables, region, source_ip, params, "sts")
+        # a trust policy names no Resource: its statements are about the role itself
+        trust = tuple(replace(st, resources=("*",), not_resources=None) for st in select([_parse_cached(doc["trust"])], "sts:AssumeRole")) if (
+            doc is not None) else ()
+        account_names = frozenset({creds.account_id, f"arn:aws:iam::{creds.account_id}:root"})
+        direct = [st for st in for_principal(trust, compiled.caller) if "*" not in (st.principals or ())]
+        everyone = [st for st in trust if st.principals is not None and "*" in st.principals]
+        via_account = [st for st in trust if st.principals is not None and account_names & set(st.principals)]
+        resources = [role_arn]
+        by_identity = decide(identity, boundary, resources, context)
+        trust_direct = decide(direct + everyone, None, resources, context) if (direct or everyone) else "ImplicitDeny"
+        trust_account = decide(via_account, None, resources, context) if via_account else "ImplicitDeny"
+        if EXPLICIT_DENY in (by_identity, trust_direct, trust_account):
+            decision = EXPLICIT_DENY
+        elif trust_direct == ALLOW or (trust_account == ALLOW and by_identity == ALLOW):
+            return
+        else:
+            decision = "ImplicitDeny"
+        arn = compiled.variables.get("arn", creds.arn)
+        why = "with an explicit deny" if decision == EXPLICIT_DENY else (
+            "because no identity-based policy allows the sts:AssumeRole action" if trust_account == ALLOW
+            else "because the role's trust policy does not allow it")
+        raise ServiceError(f"User: {arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn} {why}",
+                           code="AccessDenied", status=403)
 
     @staticmethod
     def _context(
