@@ -52,6 +52,8 @@ class InputErrorCodes:
     headers:   a header member (by lower-case name) whose failure is the service's own error instead
     show_values: whether a constraint's message quotes the value ("Value 'x' at 'name' ..."); IAM and STS
                leave it out ("Value at 'tags' failed to satisfy constraint: ...")
+    payload:   the code (with S3's schema wording) when every failure is inside the operation's XML payload
+               (a CORS or lifecycle document missing a required element): S3 validates those as documents
     """
 
     missing: str
@@ -59,6 +61,7 @@ class InputErrorCodes:
     malformed: str
     headers: Mapping[str, MemberError] = field(default_factory=dict, compare=False, hash=False)
     show_values: bool = True
+    payload: str | None = None  # the code when only a member inside an XML payload fails (S3: MalformedXML)
 
 
 def _argument(message: str, header: str) -> MemberError:
@@ -92,7 +95,7 @@ INPUT_ERROR_CODES: dict[str, InputErrorCodes] = {
     "lambda": InputErrorCodes(
         "InvalidParameterValueException", "ValidationException", "InvalidRequestContentException"
     ),
-    "s3": InputErrorCodes("InvalidArgument", "InvalidArgument", "MalformedXML", S3_HEADER_ERRORS),
+    "s3": InputErrorCodes("InvalidArgument", "InvalidArgument", "MalformedXML", S3_HEADER_ERRORS, payload="MalformedXML"),
     "apigateway": InputErrorCodes("BadRequestException", "BadRequestException", "BadRequestException"),
     "apigatewayv2": InputErrorCodes("BadRequestException", "BadRequestException", "BadRequestException"),
 }

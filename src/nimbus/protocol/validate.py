@@ -395,6 +395,9 @@ def compile_model_pattern(pattern: str) -> re.Pattern[str] | None:
 
 
 
+MALFORMED_XML_MESSAGE = "The XML you provided was not well-formed or did not validate against our published schema"
+
+
 class Validator:
     """Validates parsed input dicts for one service model."""
 
@@ -415,6 +418,13 @@ class Validator:
                 t for _, t in problems
             )
             text = text.replace(_SHOWN, "") if self.codes.show_values else _SHOWN_VALUE.sub("", text)
+            payload = shape.serialization.get("payload")
+            member = shape.members.get(payload) if payload else None
+            if self.codes.payload and member is not None and member.type_name == "structure" and isinstance(params.get(payload), dict):
+                inside: Problems = []
+                self.check_for(member)(params[payload], "", inside)  # type: ignore[arg-type]
+                if len(inside) == len(problems):  # every failure is inside the XML document
+                    raise ValidationError(MALFORMED_XML_MESSAGE, code=self.codes.payload)
             raise ValidationError(text, code=self.codes.missing if missing else self.codes.invalid)
 
     def _type_error(self, path: Path, expected: str, value: Any) -> SerializationError:

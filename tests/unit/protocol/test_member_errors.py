@@ -54,14 +54,15 @@ def test_put_object_and_multipart_storage_class() -> None:
         assert caught.value.fields == {"StorageClassRequested": "fast"}
 
 
-def test_a_body_member_of_the_same_shape_keeps_the_generic_error() -> None:
-    # PutBucketReplication's Destination.StorageClass is not S3's header check
+def test_a_body_member_of_the_same_shape_is_a_schema_error() -> None:
+    # PutBucketReplication's Destination.StorageClass is not S3's header check (InvalidStorageClass): a value
+    # outside the enum inside the XML document is S3's MalformedXML, as S3 validates documents against its schema
     xml = (b'<ReplicationConfiguration><Role>arn:aws:iam::1:role/r</Role><Rule><Status>Enabled</Status>'
            b'<Destination><Bucket>arn:aws:s3:::d</Bucket><StorageClass>FAST</StorageClass></Destination>'
            b'</Rule></ReplicationConfiguration>')
     request = HttpRequest("PUT", "/b", "/b", [("replication", "")], {}, xml)
     with pytest.raises(ValidationError) as caught:
         S3.parse("PutBucketReplication", request, {"Bucket": "b"})
-    assert caught.value.code == "InvalidArgument"
-    assert caught.value.message.startswith("1 validation error detected: Value 'FAST' at ")
+    assert caught.value.code == "MalformedXML"
+    assert caught.value.message == "The XML you provided was not well-formed or did not validate against our published schema"
     assert caught.value.fields == {}
