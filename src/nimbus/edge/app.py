@@ -114,6 +114,9 @@ class EdgeApp:
 
         posts = PostUploads(core, _post_bucket)
         self.mount(posts.matches, posts)
+        from nimbus.services.s3.website import Website  # static websites: <bucket>.s3-website.localhost, unsigned GETs
+
+        self.mount(Website.matches, Website(core, self._authorize))
 
     def mount(self, matcher: Matcher, app: ASGIApp) -> None:
         self.mounts.append((matcher, app))
