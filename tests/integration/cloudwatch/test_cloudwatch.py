@@ -91,6 +91,14 @@ def test_put_and_statistics_arithmetic(cw: Any) -> None:
                                     EndTime=t0 + dt.timedelta(minutes=3), Period=60, Statistics=["Sum"])["Datapoints"] == []
 
 
+def test_values_counted_zero_times_are_not_observed(cw: Any) -> None:
+    t0 = _minute()
+    cw.put_metric_data(Namespace="Zero", MetricData=[{"MetricName": "z", "Timestamp": t0, "Values": [1.0, 100.0], "Counts": [3.0, 0.0]}])
+    point = cw.get_metric_statistics(Namespace="Zero", MetricName="z", StartTime=t0, EndTime=t0 + dt.timedelta(minutes=1), Period=60,
+                                     Statistics=["Maximum", "SampleCount"])["Datapoints"][0]
+    assert (point["Maximum"], point["SampleCount"]) == (1.0, 3.0)
+
+
 def test_get_metric_data_with_math_and_paging(cw: Any) -> None:
     t0 = _minute()
     data = []

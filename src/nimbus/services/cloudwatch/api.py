@@ -174,7 +174,9 @@ class CloudWatchApi:
                 count = 1.0 if counts is None else self._finite(counts[v_index], f"{where}.Counts.member.{v_index + 1}")
                 if count < 0:
                     raise InvalidParameterValueException(f"The value {count} for parameter {where}.Counts.member.{v_index + 1} is invalid.")
-                stats.add_value(self._finite(value, f"{where}.Values.member.{v_index + 1}"), count)
+                number = self._finite(value, f"{where}.Values.member.{v_index + 1}")
+                if count > 0:  # a value counted 0 times was not observed
+                    stats.add_value(number, count)
             if stats.count == 0:
                 return
         else:
