@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nimbus.services.base import RequestContext
-from nimbus.services.logs.groups import InvalidParameterException, LogGroups, group_name
+from nimbus.services.logs.groups import InvalidParameterException, LogGroups, ResourceNotFoundException, group_name
 from nimbus.services.logs.insights import Queries, log_record
+from nimbus.services.logs.livetail import SESSION_SECONDS, LiveTails
 from nimbus.services.logs.metric_filters import MetricFilters
 from nimbus.services.logs.sink import logs_engine, metric_filters_of, subscriptions_of
 
@@ -43,6 +44,37 @@ class LogsApi:
     def queries(self) -> Queries:
         engine = self.engine
         return self.core.component("logs.queries", lambda: Queries(engine, clock_time=self.core.clock.time))
+
+    @property
+    def live_tails(self) -> LiveTails:
+        def build() -> LiveTails:
+            tails = LiveTails(self.core.clock.time)
+            self.engine.listeners.append(tails)
+            return tails
+
+        return self.core.component("logs.livetail", build)
+
+    async def start_live_tail(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Live Tail (livetail.py): the events ingested while the stream is open, an update every second."""
+        identifiers = list(params["logGroupIdentifiers"])
+        streams, prefixes = params.get("logStreamNames"), params.get("logStreamNamePrefixes")
+        if streams and prefixes:
+            raise InvalidParameterException("logStreamNames and logStreamNamePrefixes are mutually exclusive parameters.")
+        if (streams or prefixes) and len(identifiers) != 1:
+            raise InvalidParameterException("Only one log group can be specified when logStreamNames or logStreamNamePrefixes is set.")
+        for identifier in identifiers:
+            if identifier.endswith("*"):
+                raise InvalidParameterException("LogGroup ARN cannot end with an asterisk.")
+            if not self.engine.group_exists(ctx.account_id, ctx.region, group_name(identifier)):
+                raise ResourceNotFoundException(f"Log group {identifier} does not exist.")
+        pattern = params.get("logEventFilterPattern")
+        session = self.live_tails.open(ctx.account_id, ctx.region, identifiers, streams, prefixes, pattern)
+        start = {"logGroupIdentifiers": identifiers}
+        for key, value in (("logStreamNames", streams), ("logStreamNamePrefixes", prefixes), ("logEventFilterPattern", pattern)):
+            if value:
+                start[key] = value
+        seconds = float(self.core.settings.extra.get("NIMBUS_LOGS_LIVE_TAIL_SECONDS") or SESSION_SECONDS)
+        return {"responseStream": self.live_tails.stream(session, ctx.request_id, start, seconds)}
 
     async def start(self) -> None:
         """At boot (logs is EAGER): subscription filters resume delivering what was pending."""
