@@ -62,3 +62,16 @@ def test_the_window_moves_with_the_clock() -> None:
     assert alarm(alarms, EvaluationPeriods=1)["StateValue"] == "ALARM"
     clock.advance(120)
     assert alarm(alarms, EvaluationPeriods=1)["StateValue"] == "INSUFFICIENT_DATA"
+
+
+def test_alarm_on_metric_math() -> None:
+    alarms, store, _ = setup()
+    put_value(store, T0, 4)
+    metric = {"Namespace": "App", "MetricName": "Errors"}
+    params = {"AlarmName": "m", "EvaluationPeriods": 1, "Threshold": 7.0, "ComparisonOperator": "GreaterThanThreshold",
+              "Metrics": [{"Id": "e", "MetricStat": {"Metric": metric, "Period": 60, "Stat": "Sum"}, "ReturnData": False},
+                          {"Id": "double", "Expression": "e * 2"}]}
+    alarms.put("1", "r", params)
+    alarms.evaluate_all()
+    found = alarms.describe("1", "r", {"AlarmNames": ["m"]})["MetricAlarms"][0]
+    assert found["StateValue"] == "ALARM" and "[8.0 (" in found["StateReason"]
