@@ -416,9 +416,10 @@ def test_logs_metric_filters_publish_metrics(server: NimbusProcess, cw: Any) -> 
 
 
 def test_alarm_goes_to_alarm_and_back(cw: Any) -> None:
+    # two periods of a minute, one breach enough: the datum stays in the window across a minute boundary
     dims = [{"Name": "Queue", "Value": "q1"}]
     cw.put_metric_alarm(AlarmName="depth-high", Namespace="Alarmed", MetricName="Depth", Dimensions=dims, Statistic="Maximum",
-                        Period=60, EvaluationPeriods=1, Threshold=10, ComparisonOperator="GreaterThanThreshold",
+                        Period=60, EvaluationPeriods=2, DatapointsToAlarm=1, Threshold=10, ComparisonOperator="GreaterThanThreshold",
                         AlarmActions=["arn:aws:sns:us-east-1:000000000000:ops"], Tags=[{"Key": "team", "Value": "ops"}])
     alarm = cw.describe_alarms(AlarmNames=["depth-high"])["MetricAlarms"][0]
     assert alarm["StateValue"] == "INSUFFICIENT_DATA" and alarm["AlarmArn"].endswith(":alarm:depth-high")
