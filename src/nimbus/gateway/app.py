@@ -251,6 +251,7 @@ class GatewayApp:
         if auth_type == "AWS_IAM":
             creds = auth.verify_iam(self.core.credentials, service="execute-api", method=req.method, raw_path=raw_path,
                                     raw_query=req.raw_query, headers=headers, body=req.body)
+            self._enforce_invoke(creds, f"{api_id}/{stage}/{req.method}/{req.path.lstrip('/')}")
             identity.update(auth.v1_identity(creds))
         elif auth_type in ("CUSTOM", "COGNITO_USER_POOLS"):
             authz = view.authorizers.get(method.get("authorizerId") or "")
@@ -441,6 +442,7 @@ class GatewayApp:
         if route.get("AuthorizationType") == "AWS_IAM":
             creds = auth.verify_iam(self.core.credentials, service="execute-api", method=req.method, raw_path=raw_path,
                                     raw_query=req.raw_query, headers=headers, body=req.body)
+            self._enforce_invoke(creds, f"{api_id}/{stage_name}/{req.method}/{path.lstrip('/')}")
             authorizer = auth.v2_iam_authorizer(creds)
         stage_vars = stage.get("StageVariables") or {}
         route_path = route["RouteKey"].partition(" ")[2] or "/"
@@ -540,6 +542,12 @@ class GatewayApp:
                                         raw_query=req.raw_query, headers=headers, body=req.body)
             except GatewayError as e:
                 raise GatewayError(403, "Forbidden", key="Message", error_type=e.error_type) from e
+            if self.core.settings.iam == "enforce":
+                try:
+                    self.core.app._authorize().check(creds, "lambda", "InvokeFunctionUrl", {"FunctionName": cfg["FunctionArn"]},
+                                                     region=self.core.settings.default_region)
+                except ServiceError as e:
+                    raise GatewayError(403, "Forbidden", key="Message", error_type="AccessDeniedException") from e
             authorizer = auth.v2_iam_authorizer(creds)
         elif not self._url_permitted(cfg):
             raise GatewayError(403, "Forbidden", key="Message", error_type="AccessDeniedException")
@@ -624,6 +632,18 @@ class GatewayApp:
         if not any(k.lower() == "content-type" for k, _ in out_headers):
             out_headers.append(("Content-Type", "application/octet-stream"))
         return events.Response(status, out_headers, rest, body)
+
+    def _enforce_invoke(self, creds: Any, method_path: str) -> None:
+        """Under --iam enforce, an AWS_IAM method needs execute-api:Invoke on its ARN
+        (``arn:aws:execute-api:<region>:<account>:<api>/<stage>/<METHOD>/<path>``), as on AWS."""
+        settings = self.core.settings
+        if settings.iam != "enforce":
+            return
+        arn = f"arn:aws:execute-api:{settings.default_region}:{creds.account_id}:{method_path}"
+        try:
+            self.core.app._authorize().check(creds, "execute-api", "Invoke", {}, region=settings.default_region, resources=[arn])
+        except ServiceError as e:
+            raise GatewayError(403, e.message, key="Message", error_type="AccessDeniedException") from e
 
     def _url_permitted(self, cfg: dict[str, Any]) -> bool:
         """AuthType NONE needs a resource-policy statement allowing lambda:InvokeFunctionUrl (C.4)."""

@@ -221,3 +221,49 @@ def test_trust_policies_and_function_permissions(server: NimbusProcess) -> None:
     lam.add_permission(FunctionName="shared-fn", StatementId="gina", Action="lambda:InvokeFunction", Principal=gina)
     assert json.loads(glam.invoke(FunctionName="shared-fn", Payload=b"{}")["Payload"].read()) == "ran"
     assert _denied(glam.get_function, FunctionName="shared-fn")["Error"]["Code"] == "AccessDeniedException"  # only invoke
+
+
+def test_http_triggers_with_aws_iam_auth(server: NimbusProcess) -> None:
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    iam, lam, apigw = server.client("iam"), server.client("lambda"), server.client("apigateway")
+    role = iam.create_role(RoleName="trigger-fn", AssumeRolePolicyDocument=_doc(
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}))["Role"]["Arn"]
+    fn = lam.create_function(FunctionName="iam-trigger", Runtime="python3.12", Role=role, Handler="app.handler",
+                             Code={"ZipFile": py_zip("def handler(e, c):\n    return {'statusCode': 200, 'body': 'in'}\n")})["FunctionArn"]
+    iam.create_user(UserName="hana")
+    key = iam.create_access_key(UserName="hana")["AccessKey"]
+
+    def signed(url: str, service: str) -> int:
+        req = AWSRequest(method="GET", url=url)
+        SigV4Auth(Credentials(key["AccessKeyId"], key["SecretAccessKey"]), service, "us-east-1").add_auth(req)
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=dict(req.headers))) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    # a function URL with AuthType AWS_IAM: lambda:InvokeFunctionUrl
+    url_id = lam.create_function_url_config(FunctionName="iam-trigger", AuthType="AWS_IAM")["FunctionUrl"].split("//", 1)[1].split(".", 1)[0]
+    url = f"{server.endpoint}/_aws/lambda-url/{url_id}/"
+    assert signed(url, "lambda") == 403
+    iam.put_user_policy(UserName="hana", PolicyName="url", PolicyDocument=_doc(_allow("lambda:InvokeFunctionUrl", fn)))
+    assert signed(url, "lambda") == 200
+    # a REST API method with AWS_IAM: execute-api:Invoke on the method's ARN
+    api = apigw.create_rest_api(name="iam-api")["id"]
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="AWS_IAM")
+    apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="AWS_PROXY", integrationHttpMethod="POST",
+                          uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{fn}/invocations")
+    lam.add_permission(FunctionName="iam-trigger", StatementId="apigw", Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com")
+    apigw.create_deployment(restApiId=api, stageName="prod")
+    method_url = f"{server.endpoint}/_aws/execute-api/{api}/prod/"
+    assert signed(method_url, "execute-api") == 403
+    iam.put_user_policy(UserName="hana", PolicyName="invoke", PolicyDocument=_doc(
+        _allow("execute-api:Invoke", f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{api}/prod/GET/*")))
+    assert signed(method_url, "execute-api") == 200

@@ -89,14 +89,16 @@ class Authorizer:
 
     def check(
         self, creds: Credentials | None, service: str, operation: str, params: dict[str, Any], *, region: str, method: str = "",
-        path: str = "", source_ip: str | None = None, account_id: str = "",
+        path: str = "", source_ip: str | None = None, account_id: str = "", resources: list[str] | None = None,
     ) -> None:
-        """``creds`` None is an anonymous request (unsigned S3: allowed only by a bucket policy)."""
+        """``creds`` None is an anonymous request (unsigned S3: allowed only by a bucket policy); ``resources``
+        overrides what ``actions`` would name (HTTP triggers: the method's execute-api ARN)."""
         if creds is not None and (creds.principal == "root" or (service, operation) in ALWAYS_ALLOWED):
             return
         account = creds.account_id if creds is not None else account_id
         action = action_for(service, operation, method)
-        resources = resources_for(service, operation, params, region=region, account=account, path=path)
+        if resources is None:
+            resources = resources_for(service, operation, params, region=region, account=account, path=path)
         compiled = self._policies(creds) if creds is not None else _ANONYMOUS
         relevant = compiled.for_action.get(action)
         if relevant is None:
