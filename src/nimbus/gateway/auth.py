@@ -221,8 +221,8 @@ def verify_iam(
     body: bytes,
 ) -> Credentials:
     """SigV4 for ``execute-api`` (REST methods with AWS_IAM) or ``lambda`` (function URLs with
-    AWS_IAM). Failures -> 403 with API Gateway's message; any valid Nimbus key is authorized
-    (Nimbus has no IAM policies)."""
+    AWS_IAM). Failures -> 403 with API Gateway's message. Any valid Nimbus key is authenticated here; under
+    ``--iam enforce`` the gateway then asks IAM for execute-api:Invoke / lambda:InvokeFunctionUrl."""
     try:
         identity = sigv4.verify(
             store,
