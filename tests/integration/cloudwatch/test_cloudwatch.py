@@ -164,6 +164,11 @@ def test_list_metrics_filters(cw: Any) -> None:
     assert len(cw.list_metrics(Namespace="Lister", RecentlyActive="PT3H")["Metrics"]) == 3
     paginated = [m for page in cw.get_paginator("list_metrics").paginate(Namespace="Lister") for m in page["Metrics"]]
     assert len(paginated) == 3
+    for token in ("nope", "WzFd", "eyJvIjoxfQ"):  # not base64 JSON, [1], {"o":1}
+        with pytest.raises(cw.exceptions.InvalidNextToken):
+            cw.list_metrics(NextToken=token)
+    with pytest.raises(cw.exceptions.InvalidNextToken):
+        cw.get_metric_data(MetricDataQueries=[{"Id": "m", "Expression": "1"}], StartTime=_minute(), EndTime=_minute(1), NextToken="WzFd")
 
 
 @pytest.mark.parametrize(

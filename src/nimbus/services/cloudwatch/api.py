@@ -68,11 +68,15 @@ def _token(doc: Any) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(doc)).decode("ascii")
 
 
-def _untoken(token: str) -> Any:
+def _untoken(token: str, kind: type) -> Any:
+    """A token this API handed out: of ``kind`` (a list for ListMetrics, a dict for GetMetricData)."""
     try:
-        return orjson.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+        doc = orjson.loads(base64.urlsafe_b64decode(token.encode("ascii")))
     except (binascii.Error, ValueError, UnicodeEncodeError) as e:
         raise InvalidNextToken("The service couldn't process the pagination token.") from e
+    if not isinstance(doc, kind):
+        raise InvalidNextToken("The service couldn't process the pagination token.")
+    return doc
 
 
 class CloudWatchApi:
@@ -222,7 +226,12 @@ class CloudWatchApi:
         if recent is not None and recent != "PT3H":
             raise InvalidParameterValueException(f"The value {recent} for parameter RecentlyActive is invalid.")
         now = self.core.clock.time()
-        after = _untoken(params["NextToken"]) if params.get("NextToken") else None
+        after = _untoken(params["NextToken"], list) if params.get("NextToken") else None
+        if after is not None and not (
+            len(after) == 3 and isinstance(after[0], str) and isinstance(after[1], str) and isinstance(after[2], list)
+            and all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in after[2])
+        ):
+            raise InvalidNextToken("The service couldn't process the pagination token.")
         out: list[dict[str, Any]] = []
         last_key: list[Any] | None = None
         next_token = None
@@ -298,7 +307,9 @@ class CloudWatchApi:
         scan = params.get("ScanBy") or "TimestampDescending"
         max_points = params.get("MaxDatapoints") or DEFAULT_MAX_DATAPOINTS
         results = queries.evaluate(self.store(), ctx.account_id, ctx.region, queries_in, start, end)
-        offset = int(_untoken(params["NextToken"]).get("o", 0)) if params.get("NextToken") else 0
+        offset = _untoken(params["NextToken"], dict).get("o", 0) if params.get("NextToken") else 0
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidNextToken("The service couldn't process the pagination token.")
         out: list[dict[str, Any]] = []
         position = 0
         remaining = max_points
