@@ -1,5 +1,5 @@
-"""CloudWatch against a real server: boto3 (awsJson 1.0, what botocore 1.44 picks), raw RPC v2 CBOR and the
-query protocol (the AWS CLI v1), metric arithmetic on known data, validation errors, a function publishing
+"""CloudWatch against a real server: boto3 (awsJson 1.0, what botocore 1.44 picks), RPC v2 CBOR (raw and
+botocore's own), the query protocol (raw; Debian's AWS CLI v2.9 when installed), metric arithmetic on known data, validation errors, a function publishing
 its own metric from inside Nimbus, AWS/Lambda and AWS/Kinesis metrics, alarms, and kill -9 durability."""
 
 from __future__ import annotations
@@ -287,7 +287,19 @@ def test_boto3_over_rpc_v2_cbor(server: NimbusProcess, tmp_path: Path) -> None:
     assert sent and all("/service/GraniteServiceVersion20100801/operation/" in url for url in sent)
 
 
-def test_aws_cli_over_the_query_protocol(server: NimbusProcess) -> None:
+def test_query_protocol_on_the_wire(server: NimbusProcess) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    put = b"Action=PutMetricData&Version=2010-08-01&Namespace=Query&MetricData.member.1.MetricName=m&MetricData.member.1.Value=3"
+    status, _, raw = _signed(server, "/", put, form)
+    assert status == 200 and b"<PutMetricDataResponse" in raw
+    status, _, raw = _signed(server, "/", b"Action=ListMetrics&Version=2010-08-01&Namespace=Query", form)
+    assert status == 200 and b"<ListMetricsResult>" in raw and b"<MetricName>m</MetricName>" in raw
+    status, _, raw = _signed(server, "/", put.replace(b"Namespace=Query", b"Namespace=AWS/Query"), form)
+    assert status == 400 and b"<Code>InvalidParameterValue</Code>" in raw and b"<ErrorResponse" in raw
+
+
+def test_aws_cli(server: NimbusProcess) -> None:
+    """The AWS CLI v1 of the venv (botocore 1.43: awsJson 1.0 with x-amzn-query-mode)."""
     server.aws("cloudwatch", "put-metric-data", "--namespace", "Cli", "--metric-name", "Jobs", "--value", "7", "--unit", "Count")
     listed = json.loads(server.aws("cloudwatch", "list-metrics", "--namespace", "Cli").stdout)
     assert [m["MetricName"] for m in listed["Metrics"]] == ["Jobs"]
@@ -301,6 +313,7 @@ def test_aws_cli_over_the_query_protocol(server: NimbusProcess) -> None:
 
 
 def test_aws_cli_v2(server: NimbusProcess) -> None:
+    """Whatever v2 is installed (Debian's 2.9 speaks the query protocol to CloudWatch, current ones JSON)."""
     from tests.integration.cli import test_awscli_v2 as v2
 
     if v2.AWS2 is None:
