@@ -60,7 +60,10 @@ class Website:
 
     @staticmethod
     def matches(scope: dict[str, Any], headers: dict[str, str]) -> bool:
-        return website_bucket(scope, headers) is not None
+        # asked of every request: the cheap tests first
+        if scope.get("path", "").startswith(PREFIX):
+            return True
+        return "s3-website" in headers.get("host", "") and website_bucket(scope, headers) is not None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
