@@ -30,9 +30,9 @@ from nimbus.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
-PYTHON_RUNTIMES = tuple(f"python3.{m}" for m in range(8, 14))
+PYTHON_RUNTIMES = tuple(f"python3.{m}" for m in range(8, 16))
 PROVIDED_RUNTIMES = ("provided.al2", "provided.al2023", "provided")
-NODE_RUNTIMES = tuple(f"nodejs{m}.x" for m in (16, 18, 20, 22, 24))
+NODE_RUNTIMES = tuple(f"nodejs{m}.x" for m in (16, 18, 20, 22, 24, 26))
 NODE_BOOTSTRAP = Path(__file__).with_name("node") / "bootstrap.mjs"  # Nimbus's Runtime API client for Node.js
 
 # aws-contracts C.3: variables a function's Environment may not set

@@ -162,3 +162,15 @@ def test_an_environment_variable_key_outside_the_pattern_is_worded_as_aws_does(l
         "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"
     )
     assert "secret-value" not in str(e.value.response)
+
+
+def test_the_newest_runtimes_run_on_the_nearest_interpreter(lam) -> None:
+    """python3.14 / python3.15 (in the model) run on the nearest installed Python, and say so."""
+    for runtime in ("python3.14", "python3.15"):
+        name = f"fx-{runtime.replace('.', '-')}"
+        create(lam, name, "import sys\ndef handler(e, c):\n    return list(sys.version_info[:2])\n", runtime=runtime)
+        out = lam.invoke(FunctionName=name, Payload=b"{}")
+        assert "FunctionError" not in out, out["Payload"].read()
+        assert json.loads(out["Payload"].read())[0] == 3
+        cfg = lam.get_function_configuration(FunctionName=name)
+        assert cfg["Runtime"] == runtime and "running on Python 3." in cfg.get("StateReason", "")
