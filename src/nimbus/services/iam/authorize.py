@@ -75,6 +75,7 @@ class _Compiled:
     caller: frozenset[str] = frozenset({"*"})  # how resource policies may name this caller
     for_action: dict[str, tuple[tuple[Statement, ...], tuple[Statement, ...] | None]] = field(default_factory=dict)
     decisions: dict[tuple[str, ...], str] = field(default_factory=dict)  # context-free decisions by (action, resources)
+    static_context: dict[str, Any] | None = None  # the caller's own condition keys
 
 
 class Authorizer:
@@ -122,7 +123,7 @@ class Authorizer:
         context: dict[str, Any] = {}
         if decision is None:
             if dynamic:
-                context = self._context(creds, compiled.variables, region, source_ip, params, service)
+                context = self._context(creds, compiled, region, source_ip, params, service)
             decision = decide(identity, boundary, resources, context)
             if resource:
                 by_resource = decide(resource, None, resources, context)
@@ -135,7 +136,7 @@ class Authorizer:
         if decision == ALLOW:
             return
         if not context:
-            context = self._context(creds, compiled.variables, region, source_ip, params, service)
+            context = self._context(creds, compiled, region, source_ip, params, service)
         code, status = DENIED_CODE.get(service, ("AccessDeniedException", 400))
         if creds is None:
             raise ServiceError("Access Denied", code=code, status=status)  # S3 tells an anonymous caller no more
@@ -165,7 +166,7 @@ class Authorizer:
         role_arn = str(params.get("RoleArn", ""))
         name = role_arn.rsplit("/", 1)[-1]
         doc = self.engine.db.get(ROLE, f"{creds.account_id}:{name.lower()}")
-        context = self._context(creds, compiled.variables, region, source_ip, params, "sts")
+        context = self._context(creds, compiled, region, source_ip, params, "sts")
         # a trust policy names no Resource: its statements are about the role itself
         trust = tuple(replace(st, resources=("*",), not_resources=None) for st in select([_parse_cached(doc["trust"])], "sts:AssumeRole")) if (
             doc is not None) else ()
@@ -192,22 +193,27 @@ class Authorizer:
 
     @staticmethod
     def _context(
-        creds: Credentials | None, variables: dict[str, str], region: str, source_ip: str | None, params: dict[str, Any], service: str
+        creds: Credentials | None, compiled: _Compiled, region: str, source_ip: str | None, params: dict[str, Any], service: str
     ) -> dict[str, Any]:
-        """The request's condition keys (lower case), for statements with conditions or policy variables."""
+        """The request's condition keys (lower case), for statements with conditions or policy variables: the
+        caller's own (worked out once per compiled caller), then the request's."""
+        static = compiled.static_context
+        if static is None:
+            variables = compiled.variables
+            static = compiled.static_context = {
+                "aws:principalarn": variables.get("arn", creds.arn if creds is not None else None),
+                "aws:principalaccount": creds.account_id if creds is not None else None,
+                "aws:userid": variables.get("userid", (creds.user_id or creds.account_id) if creds is not None else None),
+                "aws:username": variables.get("username"),
+                "aws:securetransport": "false",
+                "aws:principaltype": variables.get("type"),
+            }
         epoch, iso = _now()
-        context: dict[str, Any] = {
-            "aws:principalarn": variables.get("arn", creds.arn if creds is not None else None),
-            "aws:principalaccount": creds.account_id if creds is not None else None,
-            "aws:userid": variables.get("userid", (creds.user_id or creds.account_id) if creds is not None else None),
-            "aws:username": variables.get("username"),
-            "aws:requestedregion": region,
-            "aws:currenttime": iso,
-            "aws:epochtime": epoch,
-            "aws:securetransport": "false",
-            "aws:sourceip": source_ip,
-            "aws:principaltype": variables.get("type"),
-        }
+        context = dict(static)
+        context["aws:requestedregion"] = region
+        context["aws:currenttime"] = iso
+        context["aws:epochtime"] = epoch
+        context["aws:sourceip"] = source_ip
         if service == "s3" and params.get("Prefix") is not None:
             context["s3:prefix"] = params["Prefix"]
         return context
