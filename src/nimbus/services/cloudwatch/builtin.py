@@ -213,6 +213,13 @@ class BuiltinMetrics:
             ("objects", firehose.OBJECTS, "data"),
             ("failures", firehose.DELIVERY_FAILURES, None),
         ]
+        if hasattr(firehose, "HTTP_REQUESTS"):  # HTTP endpoint destinations, where Firehose counts them
+            sources += [
+                ("DeliveryToHttpEndpoint.Records", firehose.HTTP_RECORDS, None),
+                ("DeliveryToHttpEndpoint.Bytes", firehose.HTTP_BYTES, None),
+                ("http_ok", firehose.HTTP_REQUESTS, "success"),
+                ("http_failed", firehose.HTTP_REQUESTS, "failure"),
+            ]
         for name, counter, kind in sources:
             for labels, value in counter.samples():
                 if kind is not None and (len(labels) < 4 or labels[3] != kind):
@@ -230,10 +237,13 @@ class BuiltinMetrics:
                 _add(batches, account, region, Metric("AWS/Firehose", name, dims), minute, unit, stats)  # noqa: B023
 
             for name, unit in (("IncomingRecords", "Count"), ("IncomingBytes", "Bytes"), ("DeliveryToS3.Records", "Count"),
-                               ("DeliveryToS3.Bytes", "Bytes")):
+                               ("DeliveryToS3.Bytes", "Bytes"), ("DeliveryToHttpEndpoint.Records", "Count"),
+                               ("DeliveryToHttpEndpoint.Bytes", "Bytes")):
                 if values.get(name):
                     stats = Stats()
                     stats.add_set(1.0, values[name], values[name], values[name])
                     put(name, unit, stats)
             if values.get("objects") or values.get("failures"):
                 put("DeliveryToS3.Success", "None", _counts(values.get("objects", 0.0), values.get("failures", 0.0)))
+            if values.get("http_ok") or values.get("http_failed"):
+                put("DeliveryToHttpEndpoint.Success", "None", _counts(values.get("http_ok", 0.0), values.get("http_failed", 0.0)))
