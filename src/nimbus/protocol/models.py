@@ -30,7 +30,16 @@ def _get_loader() -> botocore.loaders.Loader:
 def load_service_model(service_name: str) -> botocore.model.ServiceModel:
     """The botocore ServiceModel for ``service_name`` (e.g. "lambda"), loaded once."""
     data = _get_loader().load_service_model(service_name, "service-2")
+    for shape, pattern in PATTERN_PATCHES.get(service_name, {}).items():
+        data["shapes"][shape]["pattern"] = pattern
     return botocore.model.ServiceModel(data, service_name=service_name)
+
+
+# Input patterns Nimbus relaxes on purpose (documented in the service's docs page). Firehose: an
+# HttpEndpoint URL may be http:// as well, for local endpoints (AWS takes https:// only).
+PATTERN_PATCHES: dict[str, dict[str, str]] = {
+    "firehose": {"HttpEndpointUrl": "https?://.*"},
+}
 
 
 # Root element names of rest-xml output documents. Real S3 names the document after the result, not

@@ -95,6 +95,8 @@ class DeliveryConfig:
     dynamic_partitioning: bool = False
     backup: BackupTarget | None = None
     kinesis_source: bool = False  # log payloads carry kinesisRecordMetadata (kinesis_source.unpack)
+    # an HttpEndpoint destination (http_endpoint.HttpTarget): bucket/layout/compression are then its S3 backup's
+    http: Any = None
 
     @property
     def labels(self) -> tuple[str, str, str]:
@@ -108,6 +110,18 @@ class Staged:
     sources: list[SourceRecord]
     ok: list[Transformed]
     failed: list[Failed]
+
+
+@dataclass(slots=True)
+class Batch:
+    """One flush's records through the transform (``Deliverer.collect``); ``end_seq`` is where the
+    checkpoint moves once the batch is delivered."""
+
+    sources: list[SourceRecord]
+    ok: list[Transformed]
+    failed: list[Failed]
+    source_bytes: int
+    end_seq: int
 
 
 @dataclass(slots=True)
@@ -386,9 +400,22 @@ class Deliverer:
             count, first_arrival_ms, source_bytes, plan = await _off_loop(self._plain_objects, cfg, joined, separator)
             del joined  # only the plan keeps the batch now (a batch that waits is spilled: nothing else holds it)
             return await self._deliver(cfg, plan, count, first_arrival_ms, source_bytes, end_seq)
+        batch = await self.collect(cfg)
+        if batch is None:
+            return 0
+        plan = await _off_loop(self._objects, cfg, batch.sources, batch.ok, batch.failed)
+        count, first_arrival_ms = len(batch.sources), batch.sources[0].arrival_ms
+        source_bytes, end_seq = batch.source_bytes, batch.end_seq
+        del batch  # as above: only the plan keeps the batch
+        return await self._deliver(cfg, plan, count, first_arrival_ms, source_bytes, end_seq)
+
+    async def collect(self, cfg: DeliveryConfig) -> Batch | None:
+        """The next batch (up to the size hint) through the transform: the staged results of the processor
+        buffer plus what it has not sent yet. None when nothing is buffered. The part of a flush every
+        destination shares (S3 objects here, HTTP requests in http_endpoint.py)."""
         records = await _off_loop(self.buffer.read_batch)
         if not records and not self._staged:
-            return 0
+            return None
         staged, staged_bytes = self._staged, self._staged_bytes
         self._staged, self._staged_bytes = [], 0
         end_seq = max(records[-1].seq + 1 if records else 0, staged[-1].sources[-1].seq + 1 if staged else 0)
@@ -410,10 +437,7 @@ class Deliverer:
             failed += rest_failed
             del rest_ok, rest_failed
         source_bytes = staged_bytes + rest_bytes
-        plan = await _off_loop(self._objects, cfg, sources, ok, failed)
-        count, first_arrival_ms = len(sources), sources[0].arrival_ms
-        del records, staged, sources, ok, failed, rest  # as above: only the plan keeps the batch
-        return await self._deliver(cfg, plan, count, first_arrival_ms, source_bytes, end_seq)
+        return Batch(sources, ok, failed, source_bytes, end_seq)
 
     async def _flush_streamed(self, cfg: DeliveryConfig, separator: bytes) -> int:
         """``flush_once`` for a plain batch streamed from the log into its object (see StreamedBatch)."""

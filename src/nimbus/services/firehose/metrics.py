@@ -30,3 +30,7 @@ DELIVERY_LATENCY = REGISTRY.histogram(
     "nimbus_firehose_delivery_latency_seconds", "Age of the oldest record of a batch when its objects are written (DataFreshness)", LABELS,
     buckets=(0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 3600.0),
 )
+# HttpEndpoint destinations (CloudWatch's DeliveryToHttpEndpoint.Records / .Bytes / .Success)
+HTTP_RECORDS = REGISTRY.counter("nimbus_firehose_http_endpoint_delivered_records_total", "Records delivered to an HTTP endpoint (DeliveryToHttpEndpoint.Records)", LABELS)
+HTTP_BYTES = REGISTRY.counter("nimbus_firehose_http_endpoint_delivered_bytes_total", "Bytes of records delivered to an HTTP endpoint, before base64 (DeliveryToHttpEndpoint.Bytes)", LABELS)
+HTTP_REQUESTS = REGISTRY.counter("nimbus_firehose_http_endpoint_requests_total", "Requests to an HTTP endpoint by outcome, each attempt (DeliveryToHttpEndpoint.Success)", LABELS + ("outcome",))

@@ -33,6 +33,7 @@ from nimbus import arn as arns
 from nimbus.clock import Clock
 from nimbus.config import ConfigError
 from nimbus.services.firehose import compression
+from nimbus.services.firehose import http_endpoint
 from nimbus.services.firehose import metrics as m
 from nimbus.services.firehose.buffer import StreamBuffer
 from nimbus.services.firehose.delivery import (
@@ -106,6 +107,7 @@ class FirehoseSettings:
     quotas: bool = False  # per-stream Direct PUT throughput quotas (quotas.py)
     quota_records_per_s: float | None = None  # None: AWS's default for the stream's region (A.8)
     quota_bytes_per_s: float | None = None
+    http_timeout_s: float = http_endpoint.DEFAULT_REQUEST_TIMEOUT_S  # how long an HTTP endpoint has to answer
 
     @classmethod
     def from_env(cls, extra: dict[str, str] | Any) -> FirehoseSettings:
@@ -123,6 +125,7 @@ class FirehoseSettings:
             quotas=str((extra.get("NIMBUS_FIREHOSE_QUOTAS") if extra else None) or "off").strip().lower() in ("1", "on", "true", "yes"),
             quota_records_per_s=_rate(extra, "NIMBUS_FIREHOSE_QUOTA_RECORDS_PER_S"),
             quota_bytes_per_s=_rate(extra, "NIMBUS_FIREHOSE_QUOTA_BYTES_PER_S"),
+            http_timeout_s=num("NIMBUS_FIREHOSE_HTTP_TIMEOUT_S", http_endpoint.DEFAULT_REQUEST_TIMEOUT_S),
         )
 
 
@@ -264,7 +267,8 @@ class DeliveryStreams:
         if self.invoker is not None:
             transformer = Transformer(self.invoker, self.clock, stream_arn=doc["arn"], region=doc["region"])
         live = _Live(doc=doc, buffer=buffer, config=cfg, lock=asyncio.Lock(), labels=(doc["account"], doc["region"], doc["name"]))
-        live.deliverer = Deliverer(
+        deliverer_class = http_endpoint.HttpEndpointDeliverer if doc.get("api") == http_endpoint.API else Deliverer
+        live.deliverer = deliverer_class(
             buffer, lambda: live.config or cfg, self.sink, self.clock, transformer=transformer,
             retention_s=self.settings.retention_s, spill_dir=self.spill_dir,
         )
@@ -312,6 +316,10 @@ class DeliveryStreams:
 
     def _delivery_config(self, doc: dict[str, Any]) -> DeliveryConfig:
         dest = doc["destination"]
+        if doc.get("api") == http_endpoint.API:
+            return http_endpoint.delivery_config(
+                doc, bucket=bucket_of(dest["S3Configuration"]["BucketARN"]), timeout_s=self.settings.http_timeout_s,
+            )
         dp = bool((dest.get("DynamicPartitioningConfiguration") or {}).get("Enabled"))
         processor = None
         append_delimiter = False
@@ -415,6 +423,15 @@ class DeliveryStreams:
             raise _bad(str(e)) from e
         return out
 
+    def _check_http_destination(self, conf: dict[str, Any]) -> dict[str, Any]:
+        """Validate an HttpEndpoint destination (its backup S3Configuration as an S3 destination) and fill
+        in AWS's defaults."""
+        out = http_endpoint.normalize(conf, min_interval_s=self.settings.min_interval_s)
+        out["S3Configuration"] = self._check_destination(out["S3Configuration"], extended=False)
+        if out["ProcessingConfiguration"].get("Processors"):
+            self._check_processing(out["ProcessingConfiguration"])
+        return out
+
     def _check_processing(self, pc: dict[str, Any]) -> None:
         lambdas = 0
         for p in pc.get("Processors") or []:
@@ -472,11 +489,16 @@ class DeliveryStreams:
         given = [k for k in params if k.endswith("DestinationConfiguration")]
         if len(given) != 1:
             raise _bad("Exactly one destination configuration must be specified.")
-        if given[0] not in ("ExtendedS3DestinationConfiguration", "S3DestinationConfiguration"):
-            raise _bad(f"{given[0]} is not supported by Nimbus; use ExtendedS3DestinationConfiguration.")
+        if given[0] not in ("ExtendedS3DestinationConfiguration", "S3DestinationConfiguration", "HttpEndpointDestinationConfiguration"):
+            raise _bad(f"{given[0]} is not supported by Nimbus; use ExtendedS3DestinationConfiguration or HttpEndpointDestinationConfiguration.")
         extended = given[0] == "ExtendedS3DestinationConfiguration"
-        dest = self._check_destination(params[given[0]], extended=extended)
-        if not extended:  # the old API is an Extended S3 destination without the extended features
+        api = "ExtendedS3" if extended else "S3"
+        if given[0] == "HttpEndpointDestinationConfiguration":
+            api = http_endpoint.API
+            dest = self._check_http_destination(params[given[0]])
+        else:
+            dest = self._check_destination(params[given[0]], extended=extended)
+        if api == "S3":  # the old API is an Extended S3 destination without the extended features
             dest.update(ProcessingConfiguration={"Enabled": False, "Processors": []}, S3BackupMode="Disabled")
         tags = {t["Key"]: t.get("Value", "") for t in params.get("Tags") or []}
         _check_tags(tags)
@@ -489,7 +511,7 @@ class DeliveryStreams:
             "name": name, "arn": arn, "account": account, "region": region, "type": stype,
             "status": "CREATING", "active_at": now + self.settings.create_delay_s, "created": now, "updated": now,
             "version": 1, "incarnation": uuid.uuid4().hex, "destination": dest,
-            "api": "ExtendedS3" if extended else "S3", "tags": tags,
+            "api": api, "tags": tags,
             "encryption": _encryption_doc(encryption, "ENABLED") if encryption else None,
         }
         if kinesis_stream is not None:
@@ -527,6 +549,12 @@ class DeliveryStreams:
     def describe(self, account: str, region: str, name: str, *, exclusive_start_destination_id: str | None = None) -> dict[str, Any]:
         doc = self._doc(account, region, name)
         dest = doc["destination"]
+        if doc.get("api") == http_endpoint.API:
+            described = http_endpoint.describe(dest, _describe_destination(dest["S3Configuration"], extended=False))
+            destinations = [] if exclusive_start_destination_id == DESTINATION_ID else [
+                {"DestinationId": DESTINATION_ID, "HttpEndpointDestinationDescription": described}
+            ]
+            return self._description(doc, destinations)
         extended = _describe_destination(dest, extended=True)
         if doc.get("api") == "S3" and extended.get("ProcessingConfiguration") == {"Enabled": False, "Processors": []}:
             # created with S3DestinationConfiguration: AWS's extended view has no ProcessingConfiguration
@@ -535,6 +563,9 @@ class DeliveryStreams:
         destinations = [] if exclusive_start_destination_id == DESTINATION_ID else [
             {"DestinationId": DESTINATION_ID, "S3DestinationDescription": plain, "ExtendedS3DestinationDescription": extended}
         ]
+        return self._description(doc, destinations)
+
+    def _description(self, doc: dict[str, Any], destinations: list[dict[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {
             "DeliveryStreamName": doc["name"],
             "DeliveryStreamARN": doc["arn"],
@@ -635,10 +666,17 @@ class DeliveryStreams:
         given = [k for k in params if k.endswith("DestinationUpdate")]
         if len(given) != 1:
             raise _bad("Exactly one destination update must be specified.")
-        if given[0] not in ("ExtendedS3DestinationUpdate", "S3DestinationUpdate"):
-            raise _bad(f"{given[0]} is not supported by Nimbus; use ExtendedS3DestinationUpdate.")
+        is_http = doc.get("api") == http_endpoint.API
+        if given[0] not in ("ExtendedS3DestinationUpdate", "S3DestinationUpdate", "HttpEndpointDestinationUpdate"):
+            raise _bad(f"{given[0]} is not supported by Nimbus; use ExtendedS3DestinationUpdate or HttpEndpointDestinationUpdate.")
+        if is_http != (given[0] == "HttpEndpointDestinationUpdate"):
+            # AWS can switch a stream's destination type; Nimbus cannot (yet) [choice]
+            raise _bad("Nimbus cannot change a delivery stream's destination type; give an update of its own type.")
         update = params[given[0]]
         old = doc["destination"]
+        if is_http:
+            self._commit_update(key, doc, self._check_http_destination(http_endpoint.merge_update(old, update)))
+            return
         merged = copy.deepcopy(old)
         for field_name, value in update.items():
             if field_name == "S3BackupUpdate":
@@ -652,6 +690,10 @@ class DeliveryStreams:
         if old_dp != new_dp:
             raise _bad("Dynamic partitioning can only be enabled at creation and cannot be disabled.")
         dest = self._check_destination(merged, extended=True)
+        self._commit_update(key, doc, dest)
+
+    def _commit_update(self, key: str, doc: dict[str, Any], dest: dict[str, Any]) -> None:
+        name = doc["name"]
         # another update may have landed while validating (no await above, but keep the check explicit)
         current = self.metadata.get(KIND, key)
         if current is None or current["version"] != doc["version"]:
