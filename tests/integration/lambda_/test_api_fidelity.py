@@ -174,3 +174,33 @@ def test_the_newest_runtimes_run_on_the_nearest_interpreter(lam) -> None:
         assert json.loads(out["Payload"].read())[0] == 3
         cfg = lam.get_function_configuration(FunctionName=name)
         assert cfg["Runtime"] == runtime and "running on Python 3." in cfg.get("StateReason", "")
+
+
+def test_layer_version_permissions(lam) -> None:
+    layer = lam.publish_layer_version(LayerName="fx-shared", Content={"ZipFile": py_zip("X = 1\n")})
+    version = layer["Version"]
+    with pytest.raises(ClientError) as e:
+        lam.get_layer_version_policy(LayerName="fx-shared", VersionNumber=version)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    out = lam.add_layer_version_permission(LayerName="fx-shared", VersionNumber=version, StatementId="everyone",
+                                           Action="lambda:GetLayerVersion", Principal="*")
+    assert json.loads(out["Statement"]) == {"Sid": "everyone", "Effect": "Allow", "Principal": "*", "Action": "lambda:GetLayerVersion",
+                                            "Resource": layer["LayerVersionArn"]}
+    lam.add_layer_version_permission(LayerName="fx-shared", VersionNumber=version, StatementId="acct", Action="lambda:GetLayerVersion",
+                                     Principal="123456789012", RevisionId=out["RevisionId"])
+    policy = lam.get_layer_version_policy(LayerName="fx-shared", VersionNumber=version)
+    statements = json.loads(policy["Policy"])["Statement"]
+    assert [s["Sid"] for s in statements] == ["everyone", "acct"]
+    assert statements[1]["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    for kwargs, code in (
+        ({"StatementId": "acct", "Action": "lambda:GetLayerVersion", "Principal": "*"}, "ResourceConflictException"),
+        ({"StatementId": "new", "Action": "lambda:GetLayerVersion", "Principal": "*", "RevisionId": out["RevisionId"]}, "PreconditionFailedException"),
+    ):
+        with pytest.raises(ClientError) as e:
+            lam.add_layer_version_permission(LayerName="fx-shared", VersionNumber=version, **kwargs)
+        assert e.value.response["Error"]["Code"] == code
+    lam.remove_layer_version_permission(LayerName="fx-shared", VersionNumber=version, StatementId="everyone")
+    with pytest.raises(ClientError) as e:
+        lam.remove_layer_version_permission(LayerName="fx-shared", VersionNumber=version, StatementId="everyone")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert "Policy" not in json.dumps(lam.get_layer_version(LayerName="fx-shared", VersionNumber=version), default=str)

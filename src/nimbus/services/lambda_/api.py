@@ -280,6 +280,19 @@ class LambdaApi:
     async def get_layer_version_by_arn(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return self.engine.layers.get_by_arn(params["Arn"], ctx.endpoint_url)
 
+    async def add_layer_version_permission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        statement, revision = self.engine.layers.add_permission(ctx.region, ctx.account_id, params["LayerName"], int(params["VersionNumber"]), params)
+        return {"Statement": json.dumps(statement, separators=(",", ":")), "RevisionId": revision}
+
+    async def get_layer_version_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        policy, revision = self.engine.layers.get_policy(ctx.region, ctx.account_id, params["LayerName"], int(params["VersionNumber"]))
+        return {"Policy": json.dumps(policy, separators=(",", ":")), "RevisionId": revision}
+
+    async def remove_layer_version_permission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.engine.layers.remove_permission(ctx.region, ctx.account_id, params["LayerName"], int(params["VersionNumber"]),
+                                             params["StatementId"], params.get("RevisionId"))
+        return {}
+
     async def delete_layer_version(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         self.engine.layers.delete(ctx.region, ctx.account_id, params["LayerName"], int(params["VersionNumber"]))
         return {}

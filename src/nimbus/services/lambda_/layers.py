@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from nimbus.services.lambda_.code import CodeStore
-from nimbus.services.lambda_.errors import InvalidParameterValueException, ResourceNotFoundException
+from nimbus.services.lambda_.errors import (
+    InvalidParameterValueException,
+    PreconditionFailedException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+)
 from nimbus.services.lambda_.names import layer_arn, parse_layer_ref
 from nimbus.storage import MetadataStore
 
@@ -86,6 +92,56 @@ class Layers:
         if version is None:
             raise InvalidParameterValueException(f"Invalid layer version ARN: {arn}")
         return self._out(self._version_doc(region, account, name, version), endpoint_url)
+
+    # --- layer version permissions (who may use a layer version: "lambda:GetLayerVersion") ----------------
+
+    def add_permission(self, region: str, account: str, name: str, version: int, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        region, account, name, _ = parse_layer_ref(name, region=region, account=account)
+        key = f"{account}:{region}:{name}:{version:010d}"
+        doc = self._version_doc(region, account, name, version)
+        policy = doc.get("_policy") or {"Statement": [], "RevisionId": str(uuid.uuid4())}
+        if params.get("RevisionId") and params["RevisionId"] != policy["RevisionId"]:
+            raise PreconditionFailedException(
+                "The Revision Id provided does not match the latest Revision Id. Call the GetLayerPolicy API to retrieve the latest Revision Id")
+        sid = params["StatementId"]
+        if any(st["Sid"] == sid for st in policy["Statement"]):
+            raise ResourceConflictException(
+                f"The statement id ({sid}) provided already exists. Please provide a new statement id, or remove the existing statement.")
+        if params["Action"] != "lambda:GetLayerVersion":
+            raise InvalidParameterValueException("The only supported action for layer version permissions is lambda:GetLayerVersion.")
+        principal = str(params["Principal"])
+        statement: dict[str, Any] = {
+            "Sid": sid, "Effect": "Allow",
+            "Principal": "*" if principal == "*" else {"AWS": principal if principal.startswith("arn:") else f"arn:aws:iam::{principal}:root"},
+            "Action": "lambda:GetLayerVersion", "Resource": doc["LayerVersionArn"],
+        }
+        if params.get("OrganizationId"):
+            statement["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": params["OrganizationId"]}}
+        policy = {"Statement": [*policy["Statement"], statement], "RevisionId": str(uuid.uuid4())}
+        doc["_policy"] = policy
+        self.db.put(LAYER_VERSION, key, doc)
+        return statement, policy["RevisionId"]
+
+    def get_policy(self, region: str, account: str, name: str, version: int) -> tuple[dict[str, Any], str]:
+        region, account, name, _ = parse_layer_ref(name, region=region, account=account)
+        policy = self._version_doc(region, account, name, version).get("_policy")
+        if not policy or not policy["Statement"]:
+            raise ResourceNotFoundException("No policy is associated with the given resource.")
+        return {"Version": "2012-10-17", "Id": "default", "Statement": policy["Statement"]}, policy["RevisionId"]
+
+    def remove_permission(self, region: str, account: str, name: str, version: int, sid: str, revision_id: str | None) -> None:
+        region, account, name, _ = parse_layer_ref(name, region=region, account=account)
+        key = f"{account}:{region}:{name}:{version:010d}"
+        doc = self._version_doc(region, account, name, version)
+        policy = doc.get("_policy") or {"Statement": [], "RevisionId": ""}
+        if revision_id and revision_id != policy["RevisionId"]:
+            raise PreconditionFailedException(
+                "The Revision Id provided does not match the latest Revision Id. Call the GetLayerPolicy API to retrieve the latest Revision Id")
+        kept = [st for st in policy["Statement"] if st["Sid"] != sid]
+        if len(kept) == len(policy["Statement"]):
+            raise ResourceNotFoundException(f"Statement {sid} is not found in resource policy.")
+        doc["_policy"] = {"Statement": kept, "RevisionId": str(uuid.uuid4())}
+        self.db.put(LAYER_VERSION, key, doc)
 
     def delete(self, region: str, account: str, name: str, version: int) -> None:
         region, account, name, _ = parse_layer_ref(name, region=region, account=account)
