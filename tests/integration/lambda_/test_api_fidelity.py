@@ -204,3 +204,27 @@ def test_layer_version_permissions(lam) -> None:
         lam.remove_layer_version_permission(LayerName="fx-shared", VersionNumber=version, StatementId="everyone")
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert "Policy" not in json.dumps(lam.get_layer_version(LayerName="fx-shared", VersionNumber=version), default=str)
+
+
+def test_code_signing_configs_are_recorded(lam) -> None:
+    create(lam, "fx-signed")
+    cfg = lam.create_code_signing_config(Description="team",
+                                         AllowedPublishers={"SigningProfileVersionArns": ["arn:aws:signer:us-east-1:000000000000:/signing-profiles/p/abc"]},
+                                         CodeSigningPolicies={"UntrustedArtifactOnDeployment": "Enforce"})["CodeSigningConfig"]
+    arn = cfg["CodeSigningConfigArn"]
+    assert cfg["CodeSigningConfigId"].startswith("csc-") and arn.endswith(cfg["CodeSigningConfigId"])
+    assert lam.get_code_signing_config(CodeSigningConfigArn=arn)["CodeSigningConfig"]["Description"] == "team"
+    assert lam.update_code_signing_config(CodeSigningConfigArn=arn, Description="other")["CodeSigningConfig"]["Description"] == "other"
+    assert arn in [c["CodeSigningConfigArn"] for c in lam.list_code_signing_configs()["CodeSigningConfigs"]]
+    lam.put_function_code_signing_config(CodeSigningConfigArn=arn, FunctionName="fx-signed")
+    assert lam.get_function_code_signing_config(FunctionName="fx-signed")["CodeSigningConfigArn"] == arn
+    assert lam.list_functions_by_code_signing_config(CodeSigningConfigArn=arn)["FunctionArns"] == [f"{ARN}fx-signed"]
+    with pytest.raises(ClientError) as e:
+        lam.delete_code_signing_config(CodeSigningConfigArn=arn)
+    assert e.value.response["Error"]["Code"] == "ResourceConflictException"
+    lam.delete_function_code_signing_config(FunctionName="fx-signed")
+    assert lam.get_function_code_signing_config(FunctionName="fx-signed")["CodeSigningConfigArn"] == ""
+    lam.delete_code_signing_config(CodeSigningConfigArn=arn)
+    with pytest.raises(ClientError) as e:
+        lam.get_code_signing_config(CodeSigningConfigArn=arn)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
