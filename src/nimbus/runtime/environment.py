@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 import orjson
 
 from nimbus.clock import Clock
+from nimbus.runtime.extensions import SHUTDOWN_GRACE_S, ExtensionHub
 from nimbus.runtime.output import LogSink, OutputStream
 from nimbus.runtime.runtime_api import MAX_RESPONSE_BYTES, MAX_STREAMED_BYTES, PendingInvocation, RuntimeEndpoint
 from nimbus.runtime.sandbox import Cgroup
@@ -148,6 +149,17 @@ class Environment:
         self._out_r = -1
         self._out_w = -1
         self._status_fd = -1
+        # external extensions (extensions.py): None for the usual environment
+        self.extensions: ExtensionHub | None = None
+        self._gate_w = -1  # written once every extension registered: the wrapper then starts the runtime
+        self._ext_r = -1  # "<name> <status>" lines as extensions exit
+        self._ext_buf = b""
+        self._ext_failure: tuple[str, bytes] | None = None  # an extension failed: the next invocation fails
+        self._runtime_parked = False
+        self._post_invoke: asyncio.Future[None] | None = None  # until INVOKE extensions call event/next again
+        self._shutdown_timer: asyncio.TimerHandle | None = None
+        self.shutdown_done: asyncio.Future[None] | None = None  # the Shutdown phase, while extensions are told
+        self.post_invoke: asyncio.Future[None] | None = None  # set while the post-invoke phase runs: the pool waits
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def prepare(self) -> None:
@@ -180,6 +192,17 @@ class Environment:
         if self._killed_for == "timeout":
             return "Sandbox.Timedout"
         return self._exit_desc or "stopped"
+
+    def use_extensions(self, hub: ExtensionHub) -> tuple[int, int]:
+        """The function has external extensions: serve their API, and answer the (gate read, status
+        write) descriptors the launch wrapper takes (``extensions.wrap_argv``)."""
+        self.extensions = hub
+        self.endpoint.extensions = hub
+        gate_r, self._gate_w = os.pipe2(os.O_CLOEXEC)
+        self._ext_r, status_w = os.pipe2(os.O_CLOEXEC)
+        os.set_blocking(self._ext_r, False)
+        asyncio.get_running_loop().add_reader(self._ext_r, self._on_extension_exit)
+        return gate_r, status_w
 
     @property
     def runtime_api(self) -> str:
@@ -225,8 +248,29 @@ class Environment:
         """Not to be reused: stopped when its current invocation ends."""
         self._retire = True
 
-    def stop(self) -> None:
-        """Kill the process and release everything (idle reap, invalidation, shutdown)."""
+    def stop(self, reason: str = "spindown") -> None:
+        """Kill the process and release everything (idle reap, invalidation, shutdown). External
+        extensions registered for SHUTDOWN are told first, and given ``SHUTDOWN_GRACE_S`` to finish."""
+        hub = self.extensions
+        if self.state == "stopping":
+            return
+        if (
+            hub is not None
+            and self.state != "dead"
+            and self._ready.done()
+            and self.process is not None
+            and self.process.status is None
+            and hub.wants("SHUTDOWN")
+        ):
+            self.state = "stopping"
+            self._retire = True
+            loop = asyncio.get_running_loop()
+            self.shutdown_done = loop.create_future()
+            self._shutdown_timer = loop.call_later(SHUTDOWN_GRACE_S, self._end_shutdown)
+            hub.shutdown(reason, int((self.clock.time() + SHUTDOWN_GRACE_S) * 1000))
+            if hub.settled():
+                self._end_shutdown()
+            return
         if self.process is not None:
             self.process.kill()
         self._die(None)
@@ -265,8 +309,12 @@ class Environment:
         elif self.platform_logs:
             out.platform(_platform_json(self.clock.time(), "platform.start", {"requestId": request_id, "version": self.version}))
         t0 = time.perf_counter()
+        hub = self.extensions
         if self.state == "dead" or not self._ready.done() or self._ready.exception() is not None:
             outcome = self._dead_outcome(request_id)
+        elif self._ext_failure is not None:  # an extension failed since the last invocation
+            et, body = self._ext_failure
+            outcome, self._retire = _Outcome(body, et), True
         else:
             self._request_id = request_id
             self._stream, self._streamed, self._stream_type = stream, False, None
@@ -274,17 +322,19 @@ class Environment:
             fut: asyncio.Future[_Outcome] = loop.create_future()
             self._result = fut
             now = self.clock.time()
-            self.endpoint.dispatch(
-                PendingInvocation(
-                    request_id,
-                    payload,
-                    int((now + self.timeout_s) * 1000),
-                    invoked_arn,
-                    _trace_id(now),
-                    client_context,
-                    cognito_identity,
-                )
+            inv = PendingInvocation(
+                request_id,
+                payload,
+                int((now + self.timeout_s) * 1000),
+                invoked_arn,
+                _trace_id(now),
+                client_context,
+                cognito_identity,
             )
+            self.endpoint.dispatch(inv)
+            if hub is not None and hub.wants("INVOKE"):
+                self._post_invoke = loop.create_future()
+                hub.invoke(request_id, inv.deadline_ms, invoked_arn, inv.trace_id)
             timer = loop.call_later(self.timeout_s, self._kill, "timeout")
             poller = None if self.cgroup is not None else loop.create_task(self._poll_memory())
             try:
@@ -298,6 +348,17 @@ class Environment:
         duration_ms = (time.perf_counter() - t0) * 1000.0
         self._drain()
         max_mem = self._max_memory_mb() or self._mem_at_kill
+        post = self._post_invoke
+        if post is not None and not post.done() and self.state == "busy" and not outcome.timed_out:
+            # the response goes now; END/REPORT (whose Duration covers the extensions' post-invoke
+            # work, as AWS bills it) and the next invocation wait until they all call event/next
+            self.post_invoke = loop.create_future()
+            result = self._finish(request_id, outcome, tail, duration_ms, max(1, math.ceil(duration_ms)), cold, max_mem, keep_busy=True)
+            task = loop.create_task(self._after_post_invoke(post, request_id, outcome, t0, cold))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+            return result
+        self._post_invoke = None
         if outcome.timed_out:
             message = f"Task timed out after {self.timeout_s:.2f} seconds"
             if self.json_logs:
@@ -306,6 +367,33 @@ class Environment:
                 out.platform(f"{iso_ms(self.clock.time())} {request_id} {message}")
             duration_ms = max(duration_ms, self.timeout_s * 1000.0)
         billed = max(1, math.ceil(duration_ms))
+        self._report(request_id, outcome, duration_ms, billed, cold, max_mem)
+        return self._finish(request_id, outcome, tail, duration_ms, billed, cold, max_mem)
+
+    async def _after_post_invoke(self, post: asyncio.Future[None], request_id: str, outcome: _Outcome, t0: float, cold: bool) -> None:
+        """The post-invoke phase: wait (within the function's timeout) for the INVOKE extensions."""
+        remaining = max(0.0, self.timeout_s - (time.perf_counter() - t0))
+        try:
+            await asyncio.wait_for(asyncio.shield(post), remaining)
+        except asyncio.TimeoutError:
+            self._retire = True
+            self._kill("timeout")  # an extension kept the invoke phase past the timeout: the environment is reset
+        finally:
+            self._post_invoke = None
+            duration_ms = (time.perf_counter() - t0) * 1000.0
+            self._drain()
+            max_mem = self._max_memory_mb() or self._mem_at_kill
+            self._report(request_id, outcome, duration_ms, max(1, math.ceil(duration_ms)), cold, max_mem)
+            self.last_used = self.clock.monotonic()
+            if self.state == "busy":
+                self.state = "ready"
+            done, self.post_invoke = self.post_invoke, None
+            if done is not None and not done.done():
+                done.set_result(None)
+
+    def _report(self, request_id: str, outcome: _Outcome, duration_ms: float, billed: int, cold: bool, max_mem: int) -> None:
+        """END and REPORT (or LogFormat JSON's platform.report) for one invocation."""
+        out = self.output
         if self.json_logs:
             if self.platform_logs:
                 metrics: dict[str, float | int] = {
@@ -319,7 +407,7 @@ class Environment:
                 elif outcome.error_type is not None and outcome.error_type.startswith("Runtime."):
                     record["status"], record["errorType"] = "error", outcome.error_type
                 out.platform(_platform_json(self.clock.time(), "platform.report", record))
-            return self._finish(request_id, outcome, tail, duration_ms, billed, cold, max_mem)
+            return
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
             f"Memory Size: {self.memory_mb} MB\tMax Memory Used: {max_mem} MB"
@@ -331,14 +419,14 @@ class Environment:
             if not outcome.timed_out:
                 report += f"\tError Type: {outcome.error_type}"
         out.platform(f"END RequestId: {request_id}", report)
-        return self._finish(request_id, outcome, tail, duration_ms, billed, cold, max_mem)
 
     def _finish(
-        self, request_id: str, outcome: _Outcome, tail: bool, duration_ms: float, billed: int, cold: bool, max_mem: int
+        self, request_id: str, outcome: _Outcome, tail: bool, duration_ms: float, billed: int, cold: bool, max_mem: int,
+        keep_busy: bool = False,
     ) -> InvocationResult:
         out = self.output
         self.last_used = self.clock.monotonic()
-        if self.state == "busy":
+        if self.state == "busy" and not keep_busy:
             self.state = "ready"
         return InvocationResult(
             request_id=request_id,
@@ -372,6 +460,12 @@ class Environment:
 
     # -- events from the Runtime API ---------------------------------------------------------------
     def on_ready(self) -> None:
+        self._runtime_parked = True
+        hub = self.extensions
+        if hub is not None:
+            if not hub.settled() or self._ready.done():
+                return
+            hub.init_done = True
         self.init_duration_ms = (time.perf_counter() - self._t_launch) * 1000.0
         if self.state == "starting":
             self.state = "ready"
@@ -437,6 +531,83 @@ class Environment:
         fut = self._result  # a provided runtime may post init/error late; treat as this invocation's end
         if fut is not None and not fut.done():
             fut.set_result(_Outcome(_error_body(error_type, body), error_type or "Runtime.Unknown"))
+
+    # -- events from the extensions (extensions.py) ------------------------------------------------
+    def on_extensions_registered(self) -> None:
+        if self._gate_w >= 0:
+            try:
+                os.write(self._gate_w, b"go\n")
+            except OSError:
+                pass
+            os.close(self._gate_w)
+            self._gate_w = -1
+
+    def on_extensions_settled(self) -> None:
+        hub = self.extensions
+        if hub is None or not hub.settled():
+            return
+        if not self._ready.done():
+            if self._runtime_parked:
+                self.on_ready()
+        elif self._post_invoke is not None and not self._post_invoke.done():
+            self._post_invoke.set_result(None)
+        elif hub.shutting_down:
+            self._end_shutdown()
+
+    def on_extension_failure(self, error_type: str, body: bytes) -> None:
+        if self._ext_failure is not None or self.state in ("dead", "stopping"):
+            return
+        if not self._ready.done():  # the Init phase fails (the environment is reset)
+            self._ext_failure = (error_type, body)
+            self.on_init_error(error_type, body)
+            self._kill("extension")
+            return
+        fut = self._result
+        if fut is not None and not fut.done():  # the invocation under way fails with it
+            fut.set_result(_Outcome(body, error_type))
+            self._retire = True
+            return
+        self._ext_failure = (error_type, body)  # the next invocation fails with it, then the environment retires
+
+    def _on_extension_exit(self) -> None:
+        try:
+            data = os.read(self._ext_r, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close_extension_pipes()
+            return
+        self._ext_buf += data
+        *lines, self._ext_buf = self._ext_buf.split(b"\n")
+        for line in lines:
+            name, _, code = line.decode("utf-8", "replace").rpartition(" ")
+            if self.extensions is not None and name:
+                self.extensions.exited(name, int(code) if code.isdigit() else 1)
+
+    def _close_extension_pipes(self) -> None:
+        if self._ext_r >= 0:
+            try:
+                asyncio.get_running_loop().remove_reader(self._ext_r)
+            except RuntimeError:
+                pass
+            os.close(self._ext_r)
+            self._ext_r = -1
+        if self._gate_w >= 0:
+            os.close(self._gate_w)
+            self._gate_w = -1
+
+    def _end_shutdown(self) -> None:
+        """The Shutdown phase is over (every extension took its SHUTDOWN, or the deadline passed)."""
+        if self._shutdown_timer is not None:
+            self._shutdown_timer.cancel()
+            self._shutdown_timer = None
+        if self.process is not None:
+            self.process.kill()
+        self._die(None)
+        if self.shutdown_done is not None and not self.shutdown_done.done():
+            self.shutdown_done.set_result(None)
 
     # -- process, output, limits -------------------------------------------------------------------
     def _on_exit(self, status: int) -> None:
@@ -541,6 +712,13 @@ class Environment:
             return
         self.state = "dead"
         self.endpoint.close()
+        if self._post_invoke is not None and not self._post_invoke.done():
+            self._post_invoke.set_result(None)
+        if self._shutdown_timer is not None:
+            self._shutdown_timer.cancel()
+            self._shutdown_timer = None
+        if self.shutdown_done is not None and not self.shutdown_done.done():
+            self.shutdown_done.set_result(None)
         if self._out_w >= 0:
             os.close(self._out_w)
             self._out_w = -1
@@ -572,9 +750,19 @@ class Environment:
         if self.tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None
+        if self.extensions is not None:
+            self._close_extension_pipes()
+            if self.process is not None and not self.process.via_bwrap:
+                try:  # without a PID namespace, extensions outlive the runtime: end its process group
+                    os.killpg(self.process.pid, 9)
+                except OSError:
+                    pass
         cb, self.on_release = self.on_release, None
         if cb is not None:
             cb(self)
+
+
+_background: set[asyncio.Task[None]] = set()  # post-invoke phases under way (a reference keeps them alive)
 
 
 def _platform_json(now: float, kind: str, record: dict[str, object]) -> str:

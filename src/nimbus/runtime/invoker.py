@@ -27,10 +27,12 @@ from nimbus.credentials import Credentials
 from nimbus.errors import ServiceError
 from nimbus.runtime import sandbox
 from nimbus.runtime.environment import Environment, InvocationResult, ResponseStream
+from nimbus.runtime.extensions import EXTENSIONS_DIR, SHUTDOWN_GRACE_S, ExtensionHub, find_extensions, wrap_argv
 from nimbus.runtime.launcher import (
     NODE_BOOTSTRAP,
     PROVIDED_RUNTIMES,
     LaunchRequest,
+    Process,
     environment_variables,
     is_node,
     python_opt_path,
@@ -240,9 +242,13 @@ class Invoker:
             except (asyncio.CancelledError, Exception):
                 pass
             self._reaper = None
+        envs = [env for pool in self._pools.values() for env in (*pool.idle, *pool.busy)]
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
+        stopping = [env.shutdown_done for env in envs if env.shutdown_done is not None and not env.shutdown_done.done()]
+        if stopping:  # external extensions finishing their SHUTDOWN
+            await asyncio.wait(stopping, timeout=SHUTDOWN_GRACE_S + 0.5)
         await asyncio.sleep(0.05)  # let exit notices arrive so cgroups can be removed
         for z in self._zygotes.values():
             z.close()
@@ -413,6 +419,15 @@ class Invoker:
         env.access_key_id = creds.access_key_id
         env.credentials_expire_at = creds.expires_at
         node = is_node(spec.runtime)
+        pass_fds: tuple[int, ...] = ()
+        ext_names = find_extensions(opt_dir)
+        if ext_names:
+            # external extensions: started by a wrapper in the runtime's sandbox, before it (never forked
+            # from the zygote: the wrapper is the process, and its children share the sandbox)
+            hub = ExtensionHub(
+                ext_names, env, function_name=spec.function_name, version=spec.version, handler=spec.handler, account_id=spec.account_id
+            )
+            pass_fds = env.use_extensions(hub)
         if boxed:
             task_root, opt_root, tmpdir, runtime_dir = sandbox.TASK_ROOT, sandbox.OPT_ROOT, None, RUNTIME_DIR
         else:
@@ -449,15 +464,26 @@ class Invoker:
             log_level=spec.application_log_level if spec.log_format == "JSON" else None,
         )
         cg_procs = str(env.cgroup.path / "cgroup.procs") if env.cgroup is not None else None
+        ext_dir = f"{opt_root or sandbox.OPT_ROOT}/{EXTENSIONS_DIR}"
+
+        def wrap(argv: list[str]) -> list[str]:
+            if not pass_fds:
+                return argv
+            return wrap_argv(argv, extensions_dir=ext_dir)
+
+        def launched(proc: Process) -> None:
+            for fd in pass_fds:  # the child's ends: the process holds them now
+                os.close(fd)
+            env.attach(proc)
         if node:  # Node.js: our Runtime API client (runtime/node/bootstrap.mjs) loads the handler
-            argv = [python, str(NODE_BOOTSTRAP)]
+            argv = wrap([python, str(NODE_BOOTSTRAP)])
             if boxed:
                 roots = [str(NODE_BOOTSTRAP.parent)]
                 if not python.startswith(("/usr/", "/bin/")):
                     roots.append(str(Path(os.path.realpath(python)).parent.parent))
                 argv = sandbox.bwrap_env_argv(code_dir=code_dir, opt_dir=opt_dir, tmp_mb=spec.ephemeral_storage_mb, roots=roots, argv=argv)
-            req = LaunchRequest(argv=argv, env=variables, cwd=str(code_dir), out_fd=env.out_fd, cgroup_procs=cg_procs)
-            env.attach(spawn(req, via_bwrap=boxed))
+            req = LaunchRequest(argv=argv, env=variables, cwd=str(code_dir), out_fd=env.out_fd, cgroup_procs=cg_procs, pass_fds=pass_fds)
+            launched(spawn(req, via_bwrap=boxed))
             return
         if spec.runtime in PROVIDED_RUNTIMES or not python:
             bootstrap = _find_bootstrap(code_dir, opt_dir)
@@ -472,15 +498,15 @@ class Invoker:
             if boxed:
                 inside = f"{sandbox.TASK_ROOT}/bootstrap" if bootstrap.parent == code_dir else f"{sandbox.OPT_ROOT}/bootstrap"
                 argv = sandbox.bwrap_env_argv(
-                    code_dir=code_dir, opt_dir=opt_dir, tmp_mb=spec.ephemeral_storage_mb, roots=[], argv=[inside]
+                    code_dir=code_dir, opt_dir=opt_dir, tmp_mb=spec.ephemeral_storage_mb, roots=[], argv=wrap([inside])
                 )
             else:
-                argv = [str(bootstrap)]
-            req = LaunchRequest(argv=argv, env=variables, cwd=str(code_dir), out_fd=env.out_fd, cgroup_procs=cg_procs)
-            env.attach(spawn(req, via_bwrap=boxed))
+                argv = wrap([str(bootstrap)])
+            req = LaunchRequest(argv=argv, env=variables, cwd=str(code_dir), out_fd=env.out_fd, cgroup_procs=cg_procs, pass_fds=pass_fds)
+            launched(spawn(req, via_bwrap=boxed))
             return
         sys_path = [task_root, *python_opt_path(opt_root or sandbox.OPT_ROOT, minor or 0)] if (opt_root or boxed) else [task_root]
-        if self.use_zygote:
+        if self.use_zygote and not pass_fds:
             z = self._zygote(python)
             try:
                 await z.ensure_started()
@@ -503,7 +529,7 @@ class Invoker:
                     return
             except (ZygoteError, OSError, asyncio.TimeoutError) as e:
                 log.warning("zygote unavailable, spawning python=%s err=%s", python, e)
-        argv = [python, "-m", "awslambdaric", spec.handler]
+        argv = wrap([python, "-m", "awslambdaric", spec.handler])
         if boxed:
             argv = sandbox.bwrap_env_argv(
                 code_dir=code_dir,
@@ -512,8 +538,8 @@ class Invoker:
                 roots=await self._python_roots(python),
                 argv=argv,
             )
-        req = LaunchRequest(argv=argv, env=variables, cwd=str(code_dir), out_fd=env.out_fd, cgroup_procs=cg_procs)
-        env.attach(spawn(req, via_bwrap=boxed))
+        req = LaunchRequest(argv=argv, env=variables, cwd=str(code_dir), out_fd=env.out_fd, cgroup_procs=cg_procs, pass_fds=pass_fds)
+        launched(spawn(req, via_bwrap=boxed))
 
 
 def _find_bootstrap(code_dir: Path, opt_dir: Path | None) -> Path | None:

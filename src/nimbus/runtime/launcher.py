@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import fcntl
 import glob
 import logging
 import os
@@ -260,6 +261,7 @@ class LaunchRequest:
     cwd: str
     out_fd: int
     cgroup_procs: str | None = None
+    pass_fds: tuple[int, ...] = ()  # spawn only: descriptors the process gets as 3, 4, ... (external extensions' pipes)
     # zygote fork only
     handler: str = ""
     sys_path: list[str] = field(default_factory=list)
@@ -312,9 +314,14 @@ def _set_pdeathsig() -> None:
 def spawn(req: LaunchRequest, *, via_bwrap: bool) -> Process:
     """Start a process directly (provided runtimes, the fallback, bwrap without a zygote)."""
     cg = req.cgroup_procs
+    extra = req.pass_fds
 
     def preexec() -> None:
         _set_pdeathsig()
+        if extra:  # numbered from 3 (copies first: a source may sit where another goes)
+            copies = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in extra]
+            for i, fd in enumerate(copies):
+                os.dup2(fd, 3 + i)
         if cg:
             try:
                 with open(cg, "w") as f:
@@ -332,6 +339,7 @@ def spawn(req: LaunchRequest, *, via_bwrap: bool) -> Process:
         start_new_session=True,
         preexec_fn=preexec,
         close_fds=True,
+        pass_fds=tuple(range(3, 3 + len(extra))),
     )
     proc = Process(p.pid, via_bwrap=via_bwrap)
     _watch_child(p, proc)

@@ -47,6 +47,11 @@ class EnvironmentPool:
         return env
 
     def release(self, env: Environment) -> None:
+        pending = env.post_invoke
+        if pending is not None and not pending.done():
+            # external extensions are still in the invocation's post-invoke phase: not idle until it ends
+            pending.add_done_callback(lambda _f: self.release(env))
+            return
         self.busy.discard(env)
         if self.invalid or not env.usable():
             env.stop()

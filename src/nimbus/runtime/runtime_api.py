@@ -22,16 +22,20 @@ import base64
 import binascii
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httptools
 import orjson
+
+if TYPE_CHECKING:
+    from nimbus.runtime.extensions import ExtensionHub
 
 log = logging.getLogger(__name__)
 
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # sync response payload limit (aws-contracts C.2)
 _MAX_BODY_READ = MAX_RESPONSE_BYTES + 1024 * 1024  # bytes kept of an over-long body before giving up
 _PREFIX = b"/2018-06-01/runtime/"
+_EXTENSION_PREFIX = b"/2020-01-01/extension/"  # the Extensions API (extensions.py), same port
 _NEXT = b"/2018-06-01/runtime/invocation/next"
 _INIT_ERROR = b"/2018-06-01/runtime/init/error"
 _INVOCATION = b"/2018-06-01/runtime/invocation/"
@@ -103,6 +107,7 @@ class RuntimeEndpoint:
         self._waiter: _RuntimeProtocol | None = None
         self._queued: PendingInvocation | None = None
         self.in_flight: str | None = None
+        self.extensions: ExtensionHub | None = None  # set when the function has external extensions
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -122,6 +127,8 @@ class RuntimeEndpoint:
             self._waiter = None
         self._queued = None
         self.in_flight = None
+        if self.extensions is not None:
+            self.extensions.close()
 
     def dispatch(self, inv: PendingInvocation) -> None:
         """Hand an event to the runtime: now if it is parked in /next, else when it asks."""
@@ -152,6 +159,8 @@ class RuntimeEndpoint:
     def _lost(self, proto: "_RuntimeProtocol") -> None:
         if self._waiter is proto:
             self._waiter = None
+        if self.extensions is not None:
+            self.extensions.lost(proto)
 
     def _post(self, proto: "_RuntimeProtocol", path: bytes, headers: dict[bytes, bytes], body: bytes, too_large: bool) -> None:
         if path == _INIT_ERROR:
@@ -295,5 +304,7 @@ class _RuntimeProtocol(asyncio.Protocol):
         elif method == b"POST" and path.startswith(_PREFIX):
             body = b"".join(self.body)
             ep._post(self, path, self.headers, body, self.body_len > MAX_RESPONSE_BYTES)
+        elif path.startswith(_EXTENSION_PREFIX) and ep.extensions is not None:
+            ep.extensions.handle(self, method, path, self.headers, b"".join(self.body))
         else:
             self.write(_status(404, "Not Found", {"errorMessage": "unknown path", "errorType": "InvalidPath"}))
