@@ -108,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         port=settings.port,
         loop="uvloop",
         http=Http1Or2Protocol,  # httptools' HTTP/1.1; HTTP/2 with prior knowledge handed to uvicorn's h2 (zttp)
+        ws="websockets",  # upgrades (API Gateway WebSocket APIs) handed over by the HTTP/1.1 protocol above
+        ws_max_size=128 * 1024,  # API Gateway's WebSocket message limit: a larger message closes with 1009
         lifespan="on",
         access_log=False,
         log_config=None,

@@ -107,6 +107,7 @@ class EdgeApp:
         self._protocols: dict[str, Any] = {}
         self._handlers: dict[tuple[str, str], Callable[[RequestContext, dict[str, Any]], Awaitable[Any]]] = {}
         self._authorizer: Any = None  # IAM enforcement (--iam enforce), built on first use
+        self.websocket_mount: tuple[Matcher, ASGIApp] | None = None  # set by the gateway (API Gateway WebSocket APIs)
         from nimbus.gateway.app import mount as mount_gateway  # HTTP triggers: execute-api and lambda-url hosts
 
         mount_gateway(self, core)
@@ -133,6 +134,13 @@ class EdgeApp:
         kind = scope["type"]
         if kind == "lifespan":
             await self._lifespan(receive, send)
+            return
+        if kind == "websocket":  # API Gateway WebSocket APIs; any other upgrade is refused (403)
+            ws = self.websocket_mount
+            if ws is not None and ws[0](scope, _headers(scope)):
+                await ws[1](scope, receive, send)
+            else:
+                await send({"type": "websocket.close", "code": 1008})
             return
         if kind != "http":
             return

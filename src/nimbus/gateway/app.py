@@ -3,6 +3,7 @@
     http://{api-id}.execute-api.localhost:4566/{stage}/{path}          REST APIs (stage in the path)
     http://{api-id}.execute-api.localhost:4566/{path}                  HTTP APIs ($default stage)
     http://127.0.0.1:4566/_aws/execute-api/{api-id}/{stage}/{path}     the same without DNS
+    ws://{api-id}.execute-api.localhost:4566/{stage}                   WebSocket APIs (gateway/websocket.py)
     http://{url-id}.lambda-url.{region}.localhost:4566/{path}          function URLs
     http://127.0.0.1:4566/_aws/lambda-url/{url-id}/{path}              the same without DNS
 
@@ -29,6 +30,7 @@ from nimbus.gateway import auth, events
 from nimbus.gateway.auth import GatewayError
 from nimbus.gateway.authorizer import Authorizers, method_arn
 from nimbus.gateway.match import HttpRouter, RestRouter
+from nimbus.gateway.websocket import CONNECTIONS_PREFIX, WebSocketApis
 from nimbus.metrics import REGISTRY
 from nimbus.services.apigateway.engine import METHOD_TESTER, ApiGatewayEngine, engine_of
 from nimbus.services.apigateway.authorizers import IdentityRequest
@@ -81,6 +83,19 @@ class GatewayApp:
         self._http_routers: dict[tuple[str, str], tuple[int, HttpRouter]] = {}
         self._allowed: dict[tuple[str, str], float] = {}
         self._authorizers: Authorizers | None = None
+        self._websockets: WebSocketApis | None = None
+
+    @property
+    def websockets(self) -> WebSocketApis:
+        if self._websockets is None:
+            internal = GatewayError(500, "Internal server error")
+
+            async def invoke(fn: str, event: dict[str, Any], request_id: str, timeout_ms: int) -> Any:
+                return await self._invoke(fn, event, request_id, timeout_ms, on_timeout=internal, on_reject=internal)
+
+            self._websockets = WebSocketApis(self.core, lambda: self.engine, invoke,
+                                             lambda fn, arn: self._check_permission(fn, arn, "apigateway.amazonaws.com"))
+        return self._websockets
 
     @property
     def authorizers(self) -> Authorizers:
@@ -112,6 +127,9 @@ class GatewayApp:
     # --- ASGI ----------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         started = time.perf_counter()
         headers_list = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
         headers: dict[str, str] = {}
@@ -143,7 +161,12 @@ class GatewayApp:
                     domain = f"{api_id}.execute-api.localhost"
                 else:
                     api_id, rest, domain = hostname.split(".", 1)[0], raw_path.lstrip("/"), hostname
-                if self.engine.http.serving(api_id) is not None:
+                stage_name, _, tail = rest.partition("/")
+                if tail.startswith(CONNECTIONS_PREFIX + "/") and (self.engine.http.serving(api_id) or {}).get("ProtocolType") == "WEBSOCKET":
+                    kind = "ws-manage"
+                    resp = await self.websockets.manage(api_id, stage_name, method, raw_path, "/" + tail, raw_query, headers, body,
+                                                        request_id)
+                elif self.engine.http.serving(api_id) is not None:
                     kind = "http"
                     req = events.Request(method, "/" + rest, raw_query, headers_list, body, client[0], request_id, domain, api_id)
                     resp = await self._http_api(api_id, req, raw_path, headers)
@@ -163,6 +186,22 @@ class GatewayApp:
         await _send(send, resp, extra_headers, head=method == "HEAD")
         REQUESTS.inc(kind, str(resp.status))
         LATENCY.observe(time.perf_counter() - started, kind)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket upgrade to an API's endpoint + ``/{stage}`` (host or path form)."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        path: str = scope.get("path", "")
+        if path.startswith(EXECUTE_API_PREFIX):
+            api_id, _, rest = path[len(EXECUTE_API_PREFIX):].partition("/")
+        elif ".execute-api." in _hostname(headers):
+            api_id, rest = _hostname(headers).split(".", 1)[0], path.lstrip("/")
+        else:
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        try:
+            await self.websockets.serve(scope, receive, send, api_id, rest, headers)
+        except Exception:  # noqa: BLE001 - never a stack trace to the client
+            log.exception("websocket failure api=%s", api_id)
 
     # --- invoke --------------------------------------------------------------------------------
 
@@ -417,6 +456,8 @@ class GatewayApp:
         doc = self.engine.http.serving(api_id)
         if doc is None:
             raise not_found
+        if doc.get("ProtocolType") == "WEBSOCKET":  # a plain HTTP request to a WebSocket API
+            raise auth.forbidden()
         first, _, rest = req.path.lstrip("/").partition("/")
         stages = doc["stages"]
         if first and first in stages and first != "$default":
@@ -747,6 +788,7 @@ def mount(edge: Any, core: Any) -> None:
     control plane the gateway's way of running a method (TestInvokeMethod)."""
     app = GatewayApp(core)
     edge.mount(claims, app)
+    edge.websocket_mount = (claims, app)  # WebSocket APIs: the only WebSocket scopes the edge serves
     core.component(METHOD_TESTER, lambda: app.test_invoke_method)
 
 

@@ -46,6 +46,8 @@ class ApiGatewayV2Api:
     def _api_out(ctx: Ctx, doc: dict[str, Any]) -> Out:
         out = {k: v for k, v in doc.items() if k not in ("account", "region", "routes", "integrations", "stages", "deployments", "authorizers")}
         out["ApiEndpoint"] = execute_api_url(ctx, doc["ApiId"], None)
+        if doc.get("ProtocolType") == "WEBSOCKET":  # ws://{api}.execute-api.localhost:{port} (AWS: wss://…amazonaws.com)
+            out["ApiEndpoint"] = "ws://" + out["ApiEndpoint"].split("://", 1)[1]
         return out
 
     async def create_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
@@ -89,6 +91,22 @@ class ApiGatewayV2Api:
 
     async def delete_route(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         self.http.delete_route(params["ApiId"], ctx.account_id, params["RouteId"])
+        return {}
+
+    async def create_route_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.create_route_response(params["ApiId"], ctx.account_id, params["RouteId"], params)
+
+    async def get_route_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.get_route_response(params["ApiId"], ctx.account_id, params["RouteId"], params["RouteResponseId"])
+
+    async def get_route_responses(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _page(self.http.route_responses(params["ApiId"], ctx.account_id, params["RouteId"]), params)
+
+    async def update_route_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.update_route_response(params["ApiId"], ctx.account_id, params["RouteId"], params["RouteResponseId"], params)
+
+    async def delete_route_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.http.delete_route_response(params["ApiId"], ctx.account_id, params["RouteId"], params["RouteResponseId"])
         return {}
 
     async def create_integration(self, ctx: Ctx, params: dict[str, Any]) -> Out:

@@ -17,7 +17,7 @@ import copy
 import time
 from typing import Any
 
-from nimbus.services.apigateway import ids
+from nimbus.services.apigateway import ids, wsapis
 from nimbus.services.apigateway.errors import BadRequestException, ConflictException, NotFoundException
 
 API = "apigw2.api"  # key: api id
@@ -53,14 +53,17 @@ class HttpApis:
         self._cache.clear()
 
     def create_api(self, account: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
-        if params["ProtocolType"] != "HTTP":
-            raise BadRequestException("Nimbus serves HTTP APIs only (ProtocolType HTTP); WEBSOCKET is not supported")
+        protocol = params["ProtocolType"]
+        if protocol not in ("HTTP", "WEBSOCKET"):
+            raise BadRequestException(f"Invalid ProtocolType {protocol}: HTTP or WEBSOCKET")
+        if protocol == "WEBSOCKET":
+            wsapis.check_create(params)
         api_id = ids.new_id(ids.HTTP_API_ID_LEN)
         now = time.time()
         doc: dict[str, Any] = {
             "ApiId": api_id,
             "Name": params["Name"],
-            "ProtocolType": "HTTP",
+            "ProtocolType": protocol,
             "CreatedDate": now,
             "RouteSelectionExpression": params.get("RouteSelectionExpression") or "$request.method $request.path",
             "ApiKeySelectionExpression": params.get("ApiKeySelectionExpression") or "$request.header.x-api-key",
@@ -76,6 +79,9 @@ class HttpApis:
         for k in ("Description", "Version", "CorsConfiguration"):
             if params.get(k) is not None:
                 doc[k] = params[k]
+        if protocol == "WEBSOCKET":
+            doc.pop("DisableExecuteApiEndpoint")  # not an attribute of WebSocket APIs on AWS
+            doc["DisableSchemaValidation"] = bool(params.get("DisableSchemaValidation", False))
         target = params.get("Target")
         if target:
             if lambda_uri_function(target) is None:
@@ -222,6 +228,8 @@ class HttpApis:
         for k in ("Name", "Description", "Version", "CorsConfiguration", "DisableExecuteApiEndpoint"):
             if params.get(k) is not None:
                 doc[k] = params[k]
+        if doc["ProtocolType"] == "WEBSOCKET" and params.get("RouteSelectionExpression") is not None:
+            doc["RouteSelectionExpression"] = wsapis.check_selection_expression(params["RouteSelectionExpression"])
         self._save(doc)
         return doc
 
@@ -236,9 +244,12 @@ class HttpApis:
     def create_integration(self, api_id: str, account: str, params: dict[str, Any]) -> dict[str, Any]:
         doc = self.get_api(api_id, account)
         kind = params["IntegrationType"]
-        if kind not in ("AWS_PROXY", "HTTP_PROXY", "MOCK"):
+        websocket = doc["ProtocolType"] == "WEBSOCKET"
+        if websocket:
+            wsapis.check_integration_type(kind)
+        elif kind not in ("AWS_PROXY", "HTTP_PROXY", "MOCK"):
             raise BadRequestException(f"Integration type {kind} is not supported for HTTP APIs")
-        version = params.get("PayloadFormatVersion") or ("2.0" if kind == "AWS_PROXY" else "1.0")
+        version = params.get("PayloadFormatVersion") or ("2.0" if kind == "AWS_PROXY" and not websocket else "1.0")
         if version not in ("1.0", "2.0"):
             raise BadRequestException("PayloadFormatVersion must be 1.0 or 2.0")
         integ_id = ids.new_id(ids.ROUTE_ID_LEN)
@@ -248,9 +259,12 @@ class HttpApis:
             "IntegrationMethod": params.get("IntegrationMethod") or "POST",
             "IntegrationType": kind,
             "PayloadFormatVersion": version,
-            "TimeoutInMillis": params.get("TimeoutInMillis") or DEFAULT_TIMEOUT_MS,
+            "TimeoutInMillis": params.get("TimeoutInMillis") or (wsapis.DEFAULT_TIMEOUT_MS if websocket else DEFAULT_TIMEOUT_MS),
         }
-        for k in ("IntegrationUri", "Description", "CredentialsArn", "RequestParameters", "ResponseParameters"):
+        if websocket:
+            integ["PassthroughBehavior"] = params.get("PassthroughBehavior") or "WHEN_NO_MATCH"
+        for k in ("IntegrationUri", "Description", "CredentialsArn", "RequestParameters", "ResponseParameters",
+                  "RequestTemplates", "TemplateSelectionExpression", "ContentHandlingStrategy"):
             if params.get(k) is not None:
                 integ[k] = params[k]
         doc["integrations"][integ_id] = integ
@@ -269,12 +283,15 @@ class HttpApis:
         integ = doc["integrations"].get(integ_id)
         if integ is None:
             raise NotFoundException(f"Unable to find Integration with id '{integ_id}'", ResourceType="Integration")
-        if params.get("IntegrationType") is not None and params["IntegrationType"] not in ("AWS_PROXY", "HTTP_PROXY", "MOCK"):
+        if params.get("IntegrationType") is not None and doc["ProtocolType"] == "WEBSOCKET":
+            wsapis.check_integration_type(params["IntegrationType"])
+        elif params.get("IntegrationType") is not None and params["IntegrationType"] not in ("AWS_PROXY", "HTTP_PROXY", "MOCK"):
             raise BadRequestException(f"Integration type {params['IntegrationType']} is not supported for HTTP APIs")
         if params.get("PayloadFormatVersion") is not None and params["PayloadFormatVersion"] not in ("1.0", "2.0"):
             raise BadRequestException("PayloadFormatVersion must be 1.0 or 2.0")
         for k in ("IntegrationType", "IntegrationUri", "IntegrationMethod", "PayloadFormatVersion", "TimeoutInMillis", "Description",
-                  "CredentialsArn", "RequestParameters", "ResponseParameters", "ConnectionType"):
+                  "CredentialsArn", "RequestParameters", "ResponseParameters", "ConnectionType", "RequestTemplates",
+                  "TemplateSelectionExpression", "ContentHandlingStrategy", "PassthroughBehavior"):
             if params.get(k) is not None:
                 integ[k] = params[k]
         self._auto_deploy(doc)
@@ -291,7 +308,9 @@ class HttpApis:
     def create_route(self, api_id: str, account: str, params: dict[str, Any]) -> dict[str, Any]:
         doc = self.get_api(api_id, account)
         key = params["RouteKey"].strip()
-        if key != "$default":
+        if doc["ProtocolType"] == "WEBSOCKET":
+            wsapis.check_route_key(key)
+        elif key != "$default":
             method, _, path = key.partition(" ")
             if not path.startswith("/") or method.upper() not in ("ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
                 raise BadRequestException(f"Unable to create route {key}: the route key must be $default or 'METHOD /path'")
@@ -308,7 +327,8 @@ class HttpApis:
         if target:
             self._check_target(doc, target)
             route["Target"] = target
-        for k in ("OperationName", "AuthorizerId", "AuthorizationScopes", "RequestParameters"):
+        for k in ("OperationName", "AuthorizerId", "AuthorizationScopes", "RequestParameters", "RouteResponseSelectionExpression",
+                  "ModelSelectionExpression", "RequestModels"):
             if params.get(k) is not None:
                 route[k] = params[k]
         self._check_authorizer(doc, route)
@@ -342,7 +362,10 @@ class HttpApis:
         route = self._route(doc, route_id)
         if params.get("Target"):
             self._check_target(doc, params["Target"])
-        for k in ("RouteKey", "Target", "AuthorizationType", "ApiKeyRequired", "OperationName", "AuthorizerId", "AuthorizationScopes"):
+        if params.get("RouteKey") is not None and doc["ProtocolType"] == "WEBSOCKET":
+            wsapis.check_route_key(params["RouteKey"])
+        for k in ("RouteKey", "Target", "AuthorizationType", "ApiKeyRequired", "OperationName", "AuthorizerId", "AuthorizationScopes",
+                  "RouteResponseSelectionExpression", "ModelSelectionExpression", "RequestModels"):
             if params.get(k) is not None:
                 route[k] = params[k]
         self._check_authorizer(doc, route)
@@ -427,6 +450,49 @@ class HttpApis:
             self._prune(doc)
         self._save(doc)
         return self.deployment_out(dep)
+
+    # --- route responses (WebSocket APIs) ------------------------------------------------------------
+    # Kept inside their route (key "responses"), so a deployment's snapshot of the routes freezes them too.
+
+    def create_route_response(self, api_id: str, account: str, route_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        route = self._route(doc, route_id)
+        responses = route.setdefault("responses", {})
+        out = wsapis.new_route_response(params, responses)
+        responses[out["RouteResponseId"]] = out
+        self._auto_deploy(doc)
+        self._save(doc)
+        return out
+
+    def route_responses(self, api_id: str, account: str, route_id: str) -> list[dict[str, Any]]:
+        return list((self._route(self.get_api(api_id, account), route_id).get("responses") or {}).values())
+
+    def get_route_response(self, api_id: str, account: str, route_id: str, response_id: str) -> dict[str, Any]:
+        found: dict[str, Any] | None = (self._route(self.get_api(api_id, account), route_id).get("responses") or {}).get(response_id)
+        if found is None:
+            raise NotFoundException(f"Unable to find RouteResponse with id '{response_id}'", ResourceType="RouteResponse")
+        return found
+
+    def update_route_response(self, api_id: str, account: str, route_id: str, response_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        found = (self._route(doc, route_id).get("responses") or {}).get(response_id)
+        if found is None:
+            raise NotFoundException(f"Unable to find RouteResponse with id '{response_id}'", ResourceType="RouteResponse")
+        for k in ("RouteResponseKey", "ModelSelectionExpression", "ResponseModels", "ResponseParameters"):
+            if params.get(k) is not None:
+                found[k] = params[k]
+        if found["RouteResponseKey"] != "$default":
+            raise BadRequestException("Only the $default route response is supported for WebSocket APIs")
+        self._auto_deploy(doc)
+        self._save(doc)
+        return dict(found)
+
+    def delete_route_response(self, api_id: str, account: str, route_id: str, response_id: str) -> None:
+        doc = self.get_api(api_id, account)
+        if (self._route(doc, route_id).get("responses") or {}).pop(response_id, None) is None:
+            raise NotFoundException(f"Unable to find RouteResponse with id '{response_id}'", ResourceType="RouteResponse")
+        self._auto_deploy(doc)
+        self._save(doc)
 
     # --- data plane --------------------------------------------------------------------------------
 

@@ -1,0 +1,91 @@
+"""WebSocket APIs (API Gateway v2, ProtocolType WEBSOCKET): the rules their control plane adds to
+``httpapis.HttpApis``, which keeps them in the same document (routes, integrations, stages,
+deployments). Serving lives in ``nimbus.gateway.websocket``.
+
+On AWS a WebSocket API needs a ``RouteSelectionExpression`` (``$request.body.action`` is the usual
+one), its route keys are free strings (``$connect``, ``$disconnect``, ``$default`` or any custom key
+the expression may select), only the ``$default`` route response exists, and there is no quick create.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nimbus.services.apigateway import ids
+from nimbus.services.apigateway.errors import BadRequestException, ConflictException
+
+DEFAULT_TIMEOUT_MS = 29_000  # WebSocket integrations: 50 ms..29 s, as REST APIs
+SPECIAL_ROUTE_KEYS = ("$connect", "$disconnect", "$default")
+MAX_ROUTE_KEY_LEN = 128  # route keys are 1..128 characters
+INTEGRATION_TYPES = ("AWS_PROXY", "MOCK")  # served; AWS, HTTP and HTTP_PROXY are not (docs)
+
+
+def _unbraced(expr: str) -> str:
+    """``${request.body.action}`` is ``$request.body.action`` (both spellings are accepted by AWS)."""
+    return "$" + expr[2:-1] if expr.startswith("${") and expr.endswith("}") else expr
+
+
+def check_selection_expression(expr: str) -> str:
+    """``$request.body.<path>`` (JSON path of the message body, dotted) or a constant key; anything else
+    with ``$request`` in it is refused, since Nimbus could not evaluate it."""
+    expr = expr.strip()
+    inner = _unbraced(expr)
+    if inner.startswith("$request.body.") and len(inner) > len("$request.body."):
+        return expr
+    if "$" not in expr:
+        return expr  # a constant: every message selects that route key
+    raise BadRequestException(f"Invalid RouteSelectionExpression {expr}: expected $request.body.<property>")
+
+
+def check_create(params: dict[str, Any]) -> None:
+    expr = params.get("RouteSelectionExpression")
+    if not expr:
+        raise BadRequestException("RouteSelectionExpression is required for a WEBSOCKET API")
+    check_selection_expression(expr)
+    if params.get("Target") or params.get("RouteKey"):
+        raise BadRequestException("Quick create (Target, RouteKey) is not supported for WEBSOCKET APIs")
+    if params.get("CorsConfiguration"):
+        raise BadRequestException("CorsConfiguration is not supported for WEBSOCKET APIs")
+
+
+def check_route_key(key: str) -> None:
+    if not key or len(key) > MAX_ROUTE_KEY_LEN:
+        raise BadRequestException(f"Invalid route key {key!r}: 1 to {MAX_ROUTE_KEY_LEN} characters")
+    if key.startswith("$") and key not in SPECIAL_ROUTE_KEYS:
+        raise BadRequestException(f"Invalid route key {key}: keys starting with $ are reserved ($connect, $disconnect, $default)")
+
+
+def check_integration_type(kind: str) -> None:
+    if kind not in INTEGRATION_TYPES:
+        raise BadRequestException(f"Integration type {kind} is not supported by Nimbus for WEBSOCKET APIs (AWS_PROXY or MOCK)")
+
+
+def new_route_response(params: dict[str, Any], existing: dict[str, Any]) -> dict[str, Any]:
+    key = params["RouteResponseKey"]
+    if key != "$default":
+        raise BadRequestException("Only the $default route response is supported for WebSocket APIs")
+    if any(r["RouteResponseKey"] == key for r in existing.values()):
+        raise ConflictException(f"Unable to create route response. Route response key {key} already exists for this route")
+    out: dict[str, Any] = {"RouteResponseId": ids.new_id(ids.ROUTE_ID_LEN), "RouteResponseKey": key}
+    for k in ("ModelSelectionExpression", "ResponseModels", "ResponseParameters"):
+        if params.get(k) is not None:
+            out[k] = params[k]
+    return out
+
+
+def select_route(expr: str, body: Any) -> str | None:
+    """The route key a message selects: the value at ``$request.body.<path>`` of its JSON body (a string,
+    or a number/boolean as its JSON text), None when absent (the ``$default`` route then)."""
+    inner = _unbraced(expr)
+    if not inner.startswith("$request.body."):
+        return inner  # a constant expression
+    node = body
+    for part in inner[len("$request.body."):].split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    if isinstance(node, bool):
+        return "true" if node else "false"
+    if isinstance(node, (str, int, float)):
+        return str(node)
+    return None
