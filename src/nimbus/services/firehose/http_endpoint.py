@@ -200,6 +200,7 @@ def delivery_config(doc: dict[str, Any], *, bucket: str, timeout_s: float) -> De
         stream_name=doc["name"], stream_arn=doc["arn"], account_id=doc["account"], region=doc["region"],
         version=str(doc["version"]), bucket=bucket, layout=Layout(s3.get("Prefix"), s3.get("ErrorOutputPrefix")),
         compression=s3.get("CompressionFormat", "UNCOMPRESSED"), processor=processor, http=target,
+        kinesis_source=doc["type"] == "KinesisStreamAsSource",
     )
 
 
@@ -320,17 +321,23 @@ class HttpEndpointDeliverer(Deliverer):
 
     async def _send(self, cfg: DeliveryConfig, target: HttpTarget, chunk: list[Transformed]) -> tuple[str, str, int] | None:
         """POST one request until it succeeds (None) or the retry duration, counted from the first failure,
-        has passed: then (errorCode, errorMessage, attempts)."""
+        has passed: then (errorCode, errorMessage, attempts). Each retry takes the endpoint's current
+        configuration, so an UpdateDestination fixing a wrong URL or key applies to a batch being retried."""
         request_id = str(uuid.uuid4())
-        body = request_body(request_id, int(self.clock.time() * 1000), [t.data for t in chunk])
-        if target.gzip:
-            body = gzip.compress(body)
-        headers = request_headers(target, request_id, cfg.stream_arn)
+        payload = request_body(request_id, int(self.clock.time() * 1000), [t.data for t in chunk])
         labels = cfg.labels
         attempts = 0
         first_failure: float | None = None
+        sent_with: HttpTarget | None = None
+        body, headers = payload, {}
         while True:
             attempts += 1
+            if attempts > 1:
+                target = getattr(self.config(), "http", None) or target
+            if target != sent_with:
+                body = gzip.compress(payload) if target.gzip else payload
+                headers = request_headers(target, request_id, cfg.stream_arn)
+                sent_with = target
             try:
                 status, answer = await asyncio.to_thread(post, target.url, body, headers, target.timeout_s)
                 check_response(request_id, status, answer)
