@@ -161,9 +161,11 @@ class WebSocketApis:
         await send({"type": "websocket.accept", "subprotocol": subprotocol})
         self.connections[conn.connection_id] = conn
         log.info("websocket connected api=%s stage=%s connection=%s", api_id, stage_name, conn.connection_id)
-        code, reason = await self._pump(conn, ctx, by_key, receive)
-        conn.closed = True
-        self.connections.pop(conn.connection_id, None)
+        try:
+            code, reason = await self._pump(conn, ctx, by_key, receive)
+        finally:
+            conn.closed = True
+            self.connections.pop(conn.connection_id, None)
         route = by_key.get("$disconnect")
         if route is not None:
             request_id = str(uuid.uuid4())

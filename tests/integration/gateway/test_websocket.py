@@ -211,6 +211,36 @@ def test_no_default_route_and_mock(env: dict[str, Any]) -> None:
         assert err["message"] == "Forbidden" and err["connectionId"] and err["requestId"]
 
 
+def test_host_form(env: dict[str, Any]) -> None:
+    """ws://{api}.execute-api.localhost:{port}/{stage}, the ApiEndpoint's form (connected to loopback)."""
+    import socket
+
+    port = env["server"].port
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    with connect(f"ws://{env['api_id']}.execute-api.localhost:{port}/prod", sock=sock, open_timeout=60) as ws:
+        ws.send(json.dumps({"action": "ping"}))
+        rc = _recv_json(ws)["event"]["requestContext"]
+        assert rc["routeKey"] == "ping"
+        assert rc["domainName"] == f"127.0.0.1:{port}/_aws/execute-api/{env['api_id']}"
+
+
+def test_idle_timeout(tmp_path: Any) -> None:
+    """An idle connection is closed with 1001 Going away (the 10-minute timeout, set to 1 s here)."""
+    from tests.conftest import NimbusProcess
+
+    server = NimbusProcess(tmp_path / "data", env={"NIMBUS_WEBSOCKET_IDLE_TIMEOUT_S": "1"}).start()
+    try:
+        v2 = server.client("apigatewayv2")
+        api_id = v2.create_api(Name="idle", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action")["ApiId"]
+        v2.create_stage(ApiId=api_id, StageName="s", AutoDeploy=True)
+        with connect(f"ws://127.0.0.1:{server.port}/_aws/execute-api/{api_id}/s", open_timeout=60) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=60)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    finally:
+        server.stop()
+
+
 def _wait_object(s3: Any, key: str) -> Any:
     for _ in range(300):
         try:
