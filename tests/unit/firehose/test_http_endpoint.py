@@ -49,6 +49,7 @@ def test_defaults_are_awss() -> None:
     {"EndpointConfiguration": {"Url": "http:///nohost"}},
     {"EndpointConfiguration": {"Url": "https://x:99999/"}},
     {"EndpointConfiguration": {"Url": "https://x/", "AccessKey": "k" * 4097}},
+    {"EndpointConfiguration": {"Url": "https://x/", "AccessKey": "k\r\nX-Injected: 1"}},
     {"BufferingHints": {"SizeInMBs": 65}},
     {"BufferingHints": {"IntervalInSeconds": 901}},
     {"RetryOptions": {"DurationInSeconds": 7201}},

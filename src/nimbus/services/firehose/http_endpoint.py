@@ -20,15 +20,16 @@ import asyncio
 import base64
 import copy
 import gzip
-import http.client
+import contextlib
 import logging
 import math
-import socket
+import ssl
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import httptools
 import orjson
 
 from nimbus.services.firehose import compression
@@ -82,6 +83,8 @@ def normalize(conf: dict[str, Any], *, min_interval_s: float) -> dict[str, Any]:
         raise _bad("EndpointConfiguration.Name must not be blank.")
     if len(ep.get("AccessKey") or "") > MAX_ACCESS_KEY:
         raise _bad(f"EndpointConfiguration.AccessKey is longer than {MAX_ACCESS_KEY} characters.")
+    if any(ch in (ep.get("AccessKey") or "") + ep.get("Url", "") for ch in "\r\n"):
+        raise _bad("EndpointConfiguration: Url and AccessKey cannot hold line breaks.")
     hints = out.get("BufferingHints") or {}
     size = hints.get("SizeInMBs", DEFAULT_SIZE_MB)
     interval = hints.get("IntervalInSeconds", DEFAULT_INTERVAL_S)
@@ -257,24 +260,72 @@ def check_response(request_id: str, status: int, body: bytes) -> None:
         )
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> tuple[int, bytes]:
-    """One POST (blocking: run in a worker thread). Raises EndpointFailure for transport failures."""
+class _Answer:
+    """httptools callbacks: the status comes from the parser, the body is kept up to MAX_RESPONSE_BYTES."""
+
+    def __init__(self) -> None:
+        self.body = bytearray()
+        self.headers_done = False
+        self.done = False
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+
+    def on_body(self, data: bytes) -> None:
+        room = MAX_RESPONSE_BYTES - len(self.body)
+        if room > 0:
+            self.body += data[:room]
+
+    def on_message_complete(self) -> None:
+        self.done = True
+
+
+async def post(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> tuple[int, bytes]:
+    """One POST on its own connection (``Connection: close``), on the event loop: a slow endpoint holds
+    no worker thread. ``timeout_s`` bounds connecting, then sending and the whole answer. Raises
+    EndpointFailure for transport failures and timeouts."""
     parts = urllib.parse.urlsplit(url)
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.hostname or "", parts.port, timeout=timeout_s)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    https = parts.scheme == "https"
+    host = parts.hostname or ""
+    port = parts.port or (443 if https else 80)
     try:
-        conn.request("POST", path, body=body, headers=headers)
-        resp = conn.getresponse()
-        return resp.status, resp.read(MAX_RESPONSE_BYTES)
-    except (socket.timeout, TimeoutError) as e:
-        raise EndpointFailure("HttpEndpoint.RequestTimeout", f"The endpoint did not answer within {timeout_s:g} seconds.") from e
-    except ConnectionRefusedError as e:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=ssl.create_default_context() if https else None), timeout_s,
+        )
+    except asyncio.TimeoutError as e:
+        raise EndpointFailure("HttpEndpoint.RequestTimeout", f"No connection to the endpoint within {timeout_s:g} seconds.") from e
+    except OSError as e:
         raise EndpointFailure("HttpEndpoint.ConnectionFailed", f"Unable to connect to the endpoint: {e}") from e
-    except (OSError, http.client.HTTPException) as e:
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    authority = parts.netloc.rpartition("@")[2]
+    head = [f"POST {path} HTTP/1.1", f"Host: {authority}", f"Content-Length: {len(body)}", "Connection: close"]
+    head += [f"{k}: {v}" for k, v in headers.items()]
+    try:
+        return await asyncio.wait_for(_exchange(reader, writer, ("\r\n".join(head) + "\r\n\r\n").encode(), body), timeout_s)
+    except asyncio.TimeoutError as e:
+        raise EndpointFailure("HttpEndpoint.RequestTimeout", f"The endpoint did not answer within {timeout_s:g} seconds.") from e
+    except (OSError, httptools.HttpParserError) as e:
         raise EndpointFailure("HttpEndpoint.ConnectionReset", f"The connection to the endpoint failed: {type(e).__name__}: {e}") from e
     finally:
-        conn.close()
+        writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes, body: bytes) -> tuple[int, bytes]:
+    writer.write(head)
+    writer.write(body)
+    await writer.drain()
+    answer = _Answer()
+    parser = httptools.HttpResponseParser(answer)
+    while not answer.done:
+        data = await reader.read(65536)
+        if not data:  # closed: the end of a body delimited by the connection, or a broken answer
+            if not answer.headers_done:
+                raise ConnectionResetError("the endpoint closed the connection before answering")
+            break
+        parser.feed_data(data)
+    return parser.get_status_code(), bytes(answer.body)
 
 
 def split_requests(items: list[Transformed], max_bytes: int) -> list[list[Transformed]]:
@@ -339,7 +390,7 @@ class HttpEndpointDeliverer(Deliverer):
                 headers = request_headers(target, request_id, cfg.stream_arn)
                 sent_with = target
             try:
-                status, answer = await asyncio.to_thread(post, target.url, body, headers, target.timeout_s)
+                status, answer = await post(target.url, body, headers, target.timeout_s)
                 check_response(request_id, status, answer)
             except EndpointFailure as e:
                 m.HTTP_REQUESTS.inc(*labels, "failure")
