@@ -32,7 +32,6 @@ from nimbus.runtime.launcher import (
     NODE_BOOTSTRAP,
     PROVIDED_RUNTIMES,
     LaunchRequest,
-    Process,
     environment_variables,
     is_node,
     python_opt_path,
@@ -471,9 +470,12 @@ class Invoker:
                 return argv
             return wrap_argv(argv, extensions_dir=ext_dir)
 
-        def launched(proc: Process) -> None:
-            for fd in pass_fds:  # the child's ends: the process holds them now
-                os.close(fd)
+        def launched(req: LaunchRequest) -> None:
+            try:
+                proc = spawn(req, via_bwrap=boxed)
+            finally:
+                for fd in pass_fds:  # the child's ends: the process holds them now
+                    os.close(fd)
             env.attach(proc)
         if node:  # Node.js: our Runtime API client (runtime/node/bootstrap.mjs) loads the handler
             argv = wrap([python, str(NODE_BOOTSTRAP)])
@@ -483,7 +485,7 @@ class Invoker:
                     roots.append(str(Path(os.path.realpath(python)).parent.parent))
                 argv = sandbox.bwrap_env_argv(code_dir=code_dir, opt_dir=opt_dir, tmp_mb=spec.ephemeral_storage_mb, roots=roots, argv=argv)
             req = LaunchRequest(argv=argv, env=variables, cwd=str(code_dir), out_fd=env.out_fd, cgroup_procs=cg_procs, pass_fds=pass_fds)
-            launched(spawn(req, via_bwrap=boxed))
+            launched(req)
             return
         if spec.runtime in PROVIDED_RUNTIMES or not python:
             bootstrap = _find_bootstrap(code_dir, opt_dir)
@@ -503,7 +505,7 @@ class Invoker:
             else:
                 argv = wrap([str(bootstrap)])
             req = LaunchRequest(argv=argv, env=variables, cwd=str(code_dir), out_fd=env.out_fd, cgroup_procs=cg_procs, pass_fds=pass_fds)
-            launched(spawn(req, via_bwrap=boxed))
+            launched(req)
             return
         sys_path = [task_root, *python_opt_path(opt_root or sandbox.OPT_ROOT, minor or 0)] if (opt_root or boxed) else [task_root]
         if self.use_zygote and not pass_fds:
@@ -539,7 +541,7 @@ class Invoker:
                 argv=argv,
             )
         req = LaunchRequest(argv=argv, env=variables, cwd=str(code_dir), out_fd=env.out_fd, cgroup_procs=cg_procs, pass_fds=pass_fds)
-        launched(spawn(req, via_bwrap=boxed))
+        launched(req)
 
 
 def _find_bootstrap(code_dir: Path, opt_dir: Path | None) -> Path | None:
