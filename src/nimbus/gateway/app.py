@@ -94,7 +94,8 @@ class GatewayApp:
                 return await self._invoke(fn, event, request_id, timeout_ms, on_timeout=internal, on_reject=internal)
 
             self._websockets = WebSocketApis(self.core, lambda: self.engine, invoke,
-                                             lambda fn, arn: self._check_permission(fn, arn, "apigateway.amazonaws.com"))
+                                             lambda fn, arn: self._check_permission(fn, arn, "apigateway.amazonaws.com"),
+                                             lambda *a, **kw: self.authorizers.http(*a, **kw))
         return self._websockets
 
     @property

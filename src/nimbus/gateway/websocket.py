@@ -32,6 +32,7 @@ from nimbus.errors import ServiceError
 from nimbus.gateway import auth, events
 from nimbus.gateway.auth import GatewayError
 from nimbus.protocol.http import HttpRequest
+from nimbus.services.apigateway.authorizers import IdentityRequest
 from nimbus.services.apigateway.httpapis import lambda_uri_function
 from nimbus.services.apigateway.wsapis import select_route
 
@@ -73,6 +74,8 @@ class Connection:
     connected_at_ms: int
     source_ip: str
     user_agent: str | None
+    authorizer: dict[str, Any] | None = None  # the $connect authorizer's context, passed to every route (as AWS)
+    identity: dict[str, Any] = field(default_factory=dict)  # AWS_IAM caller fields for requestContext.identity
     last_active: float = field(default_factory=time.time)
     closed: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -108,8 +111,9 @@ class WebSocketApis:
     ``permitted(function_arn, source_arn)`` its resource-policy check."""
 
     def __init__(self, core: Any, engine: Callable[[], Any], invoke: Callable[..., Awaitable[Any]],
-                 permitted: Callable[[str, str], bool]) -> None:
+                 permitted: Callable[[str, str], bool], authorize: Callable[..., Awaitable[Any]]) -> None:
         self.core = core
+        self._authorize = authorize  # the gateway's Lambda authorizers (HTTP API flavour), for $connect
         self._engine = engine
         self._invoke = invoke
         self._permitted = permitted
@@ -145,6 +149,11 @@ class WebSocketApis:
         subprotocol: str | None = None
         route = by_key.get("$connect")
         if route is not None:
+            refused = await self._authorize_connect(scope, route, doc, stage, ctx, headers)
+            if refused is not None:
+                await _reject(scope, send, refused.status, refused.message or "Forbidden")
+                return
+        if route is not None:
             request_id = str(uuid.uuid4())
             event = ctx.event(route["RouteKey"], "CONNECT", request_id)
             event.update(_headers_and_query(scope, headers))
@@ -178,6 +187,54 @@ class WebSocketApis:
                 await ctx.run(route, event, request_id)
             except GatewayError:
                 log.info("websocket $disconnect failed api=%s connection=%s", api_id, conn.connection_id)
+
+    async def _authorize_connect(self, scope: Scope, route: dict[str, Any], doc: dict[str, Any], stage: dict[str, Any],
+                                 ctx: "_Context", headers: dict[str, str]) -> GatewayError | None:
+        """$connect's AuthorizationType: AWS_IAM (the upgrade request signed as execute-api) or CUSTOM (a
+        REQUEST Lambda authorizer; ``route.request.header.X`` / ``route.request.querystring.X`` identity
+        sources). None when the connection may proceed, else the refusal (401, 403 or 500)."""
+        conn = ctx.conn
+        kind = route.get("AuthorizationType") or "NONE"
+        if kind == "AWS_IAM":
+            raw_path_b = scope.get("raw_path")
+            raw_path = (raw_path_b.decode("latin-1") if raw_path_b else scope["path"]).split("?", 1)[0]
+            try:
+                creds = auth.verify_iam(self.core.credentials, service="execute-api", method="GET", raw_path=raw_path,
+                                        raw_query=scope.get("query_string", b"").decode("latin-1"), headers=headers, body=b"")
+            except GatewayError as e:
+                return e
+            conn.identity = {"accessKey": creds.access_key_id, "accountId": creds.account_id}
+            return None
+        if kind != "CUSTOM":
+            return None
+        authz = (doc.get("authorizers") or {}).get(route.get("AuthorizerId") or "")
+        if authz is None:
+            return GatewayError(500, "Internal Server Error")
+        # WebSocket identity sources read the connect request like an HTTP API's $request ones
+        sources = [str(x).strip().replace("route.request.", "$request.", 1) for x in authz.get("IdentitySource") or []]
+        as_http = {**authz, "IdentitySource": sources, "AuthorizerPayloadFormatVersion": "1.0", "EnableSimpleResponses": False,
+                   "AuthorizerResultTtlInSeconds": 0}  # WebSocket authorizer results are not cached
+        query = {k: v for k, v in events.parse_query(scope.get("query_string", b"").decode("latin-1"))}
+        stage_vars = stage.get("StageVariables") or {}
+        request_id = str(uuid.uuid4())
+        ident = IdentityRequest(headers, query, stage_vars, {"connectionId": conn.connection_id, "routeKey": "$connect",
+                                                            "stage": conn.stage, "apiId": conn.api_id, "requestId": request_id,
+                                                            "identity.sourceIp": conn.source_ip})
+
+        def event() -> dict[str, Any]:
+            ev = ctx.event("$connect", "CONNECT", request_id)
+            ev.pop("isBase64Encoded", None)
+            ev.update(_headers_and_query(scope, headers))
+            return ev
+
+        arn = f"arn:aws:execute-api:{doc['region']}:{doc['account']}:{conn.api_id}/{conn.stage}/$connect"
+        try:
+            grant, latency = await self._authorize(as_http, doc=doc, api_id=conn.api_id, stage=conn.stage, arn=arn, ident=ident,
+                                                   event_v1=event, event_v2=event)
+        except GatewayError as e:
+            return e
+        conn.authorizer = {**grant.context, "principalId": grant.principal_id, "integrationLatency": latency}
+        return None
 
     async def _pump(self, conn: Connection, ctx: "_Context", by_key: dict[str, Any], receive: Receive) -> tuple[int, str]:
         """Read frames until the client closes (its code and reason) or a timeout closes it (1001)."""
@@ -283,12 +340,14 @@ class _Context:
             "stage": conn.stage,
             "connectedAt": conn.connected_at_ms,
             "requestTimeEpoch": now_ms,
-            "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent},
+            "identity": {**conn.identity, "sourceIp": conn.source_ip, "userAgent": conn.user_agent},
             "requestId": request_id,
             "domainName": self.apis.domain_name(conn.api_id),
             "connectionId": conn.connection_id,
             "apiId": conn.api_id,
         }
+        if conn.authorizer is not None:
+            context["authorizer"] = dict(conn.authorizer)
         event: dict[str, Any] = {"requestContext": context, "isBase64Encoded": False}
         variables = self.stage.get("StageVariables") or {}
         if variables:

@@ -25,6 +25,13 @@ HANDLER = '''import base64, json, os
 import boto3
 
 def lambda_handler(event, context):
+    if event.get("type") == "REQUEST":  # the $connect authorizer of the "secured" API
+        token = (event.get("queryStringParameters") or {}).get("token")
+        assert event["requestContext"]["routeKey"] == "$connect" and event["methodArn"].endswith("/$connect")
+        effect = "Allow" if token == "good" else "Deny"
+        return {"principalId": "ann", "context": {"user": "ann"},
+                "policyDocument": {"Version": "2012-10-17",
+                                   "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]}}
     rc = event["requestContext"]
     key = rc["routeKey"]
     if key == "$connect":
@@ -71,8 +78,8 @@ def env(nimbus_server: Any) -> Iterator[dict[str, Any]]:
     lam.get_waiter("function_active_v2").wait(FunctionName="ws-handler", WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
     api = v2.create_api(Name="chat", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action")
     api_id = api["ApiId"]
-    integ = v2.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY",
-                                  IntegrationUri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{fn}/invocations")
+    uri = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{fn}/invocations"
+    integ = v2.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=uri)
     target = f"integrations/{integ['IntegrationId']}"
     routes = {}
     for key in ("$connect", "$disconnect", "$default", "ping", "callback", "boom"):
@@ -82,7 +89,7 @@ def env(nimbus_server: Any) -> Iterator[dict[str, Any]]:
     v2.create_stage(ApiId=api_id, StageName="prod", AutoDeploy=True)
     lam.add_permission(FunctionName="ws-handler", StatementId="ws", Action="lambda:InvokeFunction",
                        Principal="apigateway.amazonaws.com", SourceArn=f"arn:aws:execute-api:us-east-1:000000000000:{api_id}/*")
-    yield {"server": server, "v2": v2, "s3": s3, "api": api, "api_id": api_id, "routes": routes,
+    yield {"server": server, "v2": v2, "s3": s3, "api": api, "api_id": api_id, "routes": routes, "integration_uri": uri,
            "url": f"ws://127.0.0.1:{server.port}/_aws/execute-api/{api_id}/prod",
            "callback": f"{server.endpoint}/_aws/execute-api/{api_id}/prod"}
 
@@ -239,6 +246,58 @@ def test_idle_timeout(tmp_path: Any) -> None:
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     finally:
         server.stop()
+
+
+def test_connect_authorizer(env: dict[str, Any]) -> None:
+    v2, server = env["v2"], env["server"]
+    api_id = v2.create_api(Name="secured", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action")["ApiId"]
+    uri = env["integration_uri"]
+    authz = v2.create_authorizer(ApiId=api_id, Name="tok", AuthorizerType="REQUEST", AuthorizerUri=uri,
+                                 IdentitySource=["route.request.querystring.token"])
+    integ = v2.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=uri)
+    target = f"integrations/{integ['IntegrationId']}"
+    v2.create_route(ApiId=api_id, RouteKey="$connect", Target=target, AuthorizationType="CUSTOM", AuthorizerId=authz["AuthorizerId"])
+    default = v2.create_route(ApiId=api_id, RouteKey="$default", Target=target)
+    v2.create_route_response(ApiId=api_id, RouteId=default["RouteId"], RouteResponseKey="$default")
+    v2.create_stage(ApiId=api_id, StageName="v1", AutoDeploy=True)
+    server.client("lambda").add_permission(FunctionName="ws-handler", StatementId=f"ws-{api_id}", Action="lambda:InvokeFunction",
+                                           Principal="apigateway.amazonaws.com",
+                                           SourceArn=f"arn:aws:execute-api:us-east-1:000000000000:{api_id}/*")
+    url = f"ws://127.0.0.1:{server.port}/_aws/execute-api/{api_id}/v1"
+    with pytest.raises(InvalidStatus) as missing:
+        connect(url, open_timeout=60)
+    assert missing.value.response.status_code == 401
+    with pytest.raises(InvalidStatus) as denied:
+        connect(url + "?token=bad", open_timeout=60)
+    assert denied.value.response.status_code == 403
+    with connect(url + "?token=good", open_timeout=60) as ws:
+        ws.send("hi")
+        rc = _recv_json(ws)["event"]["requestContext"]
+        assert rc["authorizer"]["principalId"] == "ann" and rc["authorizer"]["user"] == "ann"
+
+
+def test_connect_iam(env: dict[str, Any]) -> None:
+    """AuthorizationType AWS_IAM on $connect: the upgrade must be signed (here presigned) as execute-api."""
+    from botocore.auth import SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from tests.conftest import ACCESS_KEY, SECRET_KEY
+
+    v2, server = env["v2"], env["server"]
+    api_id = v2.create_api(Name="iam", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action")["ApiId"]
+    integ = v2.create_integration(ApiId=api_id, IntegrationType="MOCK")
+    v2.create_route(ApiId=api_id, RouteKey="$connect", Target=f"integrations/{integ['IntegrationId']}", AuthorizationType="AWS_IAM")
+    v2.create_stage(ApiId=api_id, StageName="s", AutoDeploy=True)
+    http_url = f"{server.endpoint}/_aws/execute-api/{api_id}/s"
+    with pytest.raises(InvalidStatus) as unsigned:
+        connect("ws" + http_url[4:], open_timeout=60)
+    assert unsigned.value.response.status_code == 403
+    request = AWSRequest(method="GET", url=http_url)
+    SigV4QueryAuth(Credentials(ACCESS_KEY, SECRET_KEY), "execute-api", "us-east-1", expires=60).add_auth(request)
+    with connect("ws" + request.url[4:], open_timeout=60) as ws:
+        ws.send(json.dumps({"action": "none"}))
+        assert _recv_json(ws)["message"] == "Forbidden"  # connected; no route for the message
 
 
 def _wait_object(s3: Any, key: str) -> Any:

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from nimbus.services.apigateway import ids
+from nimbus.services.apigateway import ids, wsapis
 from nimbus.services.apigateway.errors import BadRequestException, ConflictException, NotFoundException
 from nimbus.services.apigateway.httpapis import HttpApis, lambda_uri_function
 from nimbus.services.apigateway.restapis import API, RestApis
@@ -203,10 +203,13 @@ class HttpAuthorizers:
         for k in self.FIELDS:
             if params.get(k) is not None:
                 auth[k] = params[k]
-        if auth["AuthorizerType"] == "REQUEST":
-            auth.setdefault("AuthorizerResultTtlInSeconds", DEFAULT_HTTP_TTL_S)
-            auth.setdefault("EnableSimpleResponses", False)
-        _check_http(auth)
+        if doc.get("ProtocolType") == "WEBSOCKET":
+            wsapis.check_authorizer(auth)
+        else:
+            if auth["AuthorizerType"] == "REQUEST":
+                auth.setdefault("AuthorizerResultTtlInSeconds", DEFAULT_HTTP_TTL_S)
+                auth.setdefault("EnableSimpleResponses", False)
+            _check_http(auth)
         doc.setdefault("authorizers", {})[auth["AuthorizerId"]] = auth
         self.http._save(doc)
         return auth
@@ -223,7 +226,10 @@ class HttpAuthorizers:
         for k in self.FIELDS:
             if params.get(k) is not None:
                 auth[k] = params[k]
-        _check_http(auth)
+        if doc.get("ProtocolType") == "WEBSOCKET":
+            wsapis.check_authorizer(auth)
+        else:
+            _check_http(auth)
         doc["authorizers"][auth_id] = auth
         self.http._save(doc)
         return auth

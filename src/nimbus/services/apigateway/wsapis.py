@@ -9,6 +9,7 @@ the expression may select), only the ``$default`` route response exists, and the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from nimbus.services.apigateway import ids
@@ -18,6 +19,8 @@ DEFAULT_TIMEOUT_MS = 29_000  # WebSocket integrations: 50 ms..29 s, as REST APIs
 SPECIAL_ROUTE_KEYS = ("$connect", "$disconnect", "$default")
 MAX_ROUTE_KEY_LEN = 128  # route keys are 1..128 characters
 INTEGRATION_TYPES = ("AWS_PROXY", "MOCK")  # served; AWS, HTTP and HTTP_PROXY are not (docs)
+# WebSocket identity sources: route.request.header.X, route.request.querystring.X, stageVariables.X, context.X
+_SOURCE = re.compile(r"(route\.request\.(header|querystring)|stageVariables|context)\.[^\s,]+")
 
 
 def _unbraced(expr: str) -> str:
@@ -89,3 +92,20 @@ def select_route(expr: str, body: Any) -> str | None:
     if isinstance(node, (str, int, float)):
         return str(node)
     return None
+
+
+def check_authorizer(auth: dict[str, Any]) -> None:
+    """A WebSocket API's authorizer: a REQUEST Lambda authorizer on ``$connect`` (no JWT, no caching)."""
+    from nimbus.services.apigateway.httpapis import lambda_uri_function
+
+    if auth.get("AuthorizerType") != "REQUEST":
+        raise BadRequestException("WebSocket APIs support REQUEST authorizers only")
+    uri = auth.get("AuthorizerUri")
+    if not uri or lambda_uri_function(uri) is None:
+        raise BadRequestException("AuthorizerUri is required for a REQUEST authorizer and must name a Lambda function")
+    for part in auth.get("IdentitySource") or []:
+        if not _SOURCE.fullmatch(part.strip()):
+            raise BadRequestException(f"Invalid identity source: {part}")
+    for k in ("AuthorizerPayloadFormatVersion", "EnableSimpleResponses", "AuthorizerResultTtlInSeconds"):
+        if auth.get(k) is not None:
+            raise BadRequestException(f"{k} is supported only for HTTP APIs")
