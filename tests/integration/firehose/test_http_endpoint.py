@@ -367,3 +367,27 @@ def test_kill9_redelivers_unacknowledged_batches(tmp_path: Path) -> None:
             server.stop()
     finally:
         ep.close()
+
+
+def test_update_fixing_the_url_applies_to_the_batch_being_retried(fh: Any, s3: Any, server: NimbusProcess, endpoint: Endpoint) -> None:
+    bucket = new_bucket(s3)
+    name = http_stream(fh, f"http://127.0.0.1:{free_port()}/", bucket, RetryOptions={"DurationInSeconds": 600})
+    put(fh, name, [b"late"])
+    deadline = time.monotonic() + 20
+    while not fh_stats(server, name).get("delivery_failures") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    d = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    fh.update_destination(
+        DeliveryStreamName=name, CurrentDeliveryStreamVersionId=d["VersionId"], DestinationId=d["Destinations"][0]["DestinationId"],
+        HttpEndpointDestinationUpdate={"EndpointConfiguration": {"Url": endpoint.url, "Name": "fixed"}},
+    )
+    flush(server, name)
+    assert endpoint.records() == [b"late"]
+    h = {k.lower(): v for k, v in endpoint.requests[0]["headers"].items()}
+    assert h["x-amz-firehose-access-key"] == "secret-key-1"  # kept by the update that did not give it
+    assert objects(s3, bucket) == {}
+
+
+def fh_stats(server: NimbusProcess, name: str) -> dict[str, Any]:
+    stats = server.get_json("/_nimbus/firehose/streams")
+    return dict(stats.get(f"000000000000/us-east-1/{name}", {}))
