@@ -248,10 +248,14 @@ class Environment:
         """Not to be reused: stopped when its current invocation ends."""
         self._retire = True
 
-    def stop(self, reason: str = "spindown") -> None:
+    def stop(self, reason: str | None = None) -> None:
         """Kill the process and release everything (idle reap, invalidation, shutdown). External
-        extensions registered for SHUTDOWN are told first, and given ``SHUTDOWN_GRACE_S`` to finish."""
+        extensions registered for SHUTDOWN are told first, and given ``SHUTDOWN_GRACE_S`` to finish:
+        ``shutdownReason`` "failure" after an extension failed, "timeout" after an invocation timed
+        out, else "spindown"."""
         hub = self.extensions
+        if reason is None:
+            reason = "failure" if self._ext_failure is not None else "timeout" if self._killed_for == "timeout" else "spindown"
         if self.state == "stopping":
             return
         if (
@@ -312,7 +316,7 @@ class Environment:
         hub = self.extensions
         if self.state == "dead" or not self._ready.done() or self._ready.exception() is not None:
             outcome = self._dead_outcome(request_id)
-        elif self._ext_failure is not None:  # an extension failed since the last invocation
+        elif self._ext_failure is not None and self._ext_failure[0]:  # an extension failed since the last invocation
             et, body = self._ext_failure
             outcome, self._retire = _Outcome(body, et), True
         else:
@@ -566,6 +570,7 @@ class Environment:
         if fut is not None and not fut.done():  # the invocation under way fails with it
             fut.set_result(_Outcome(body, error_type))
             self._retire = True
+            self._ext_failure = ("", b"")  # reported; kept only as the shutdown's reason
             return
         self._ext_failure = (error_type, body)  # the next invocation fails with it, then the environment retires
 
