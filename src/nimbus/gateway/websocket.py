@@ -62,7 +62,7 @@ def _setting(name: str, default: float) -> float:
 
 def new_connection_id() -> str:
     """AWS's ids are 16 characters of base64 ending in ``=`` (``L0SM9cOFvHcCIhw=``)."""
-    return base64.b64encode(secrets.token_bytes(10)).decode()[:15].replace("/", "A").replace("+", "B") + "="
+    return base64.b64encode(secrets.token_bytes(11)).decode()[:15].replace("/", "A").replace("+", "B") + "="
 
 
 @dataclass(slots=True)

@@ -216,6 +216,10 @@ def test_no_default_route_and_mock(env: dict[str, Any]) -> None:
         ws.send(json.dumps({"action": "other"}))
         err = _recv_json(ws)
         assert err["message"] == "Forbidden" and err["connectionId"] and err["requestId"]
+        ws.send(b"x" * (128 * 1024 + 1))  # over the message limit: closed with 1009
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=60)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
 
 def test_host_form(env: dict[str, Any]) -> None:
