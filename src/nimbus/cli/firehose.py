@@ -107,12 +107,24 @@ def lines(desc: dict[str, Any], stats: dict[str, Any] | None, now: float | None 
     src = (desc.get("Source") or {}).get("KinesisStreamSourceDescription")
     if src:
         out.append(("Source", f"{src['KinesisStreamARN']} since {_when(src.get('DeliveryStartTimestamp'), now)}"))
-    dest = next((d.get("ExtendedS3DestinationDescription") or d.get("S3DestinationDescription") for d in desc.get("Destinations") or []), None) or {}
+    dests = desc.get("Destinations") or [{}]
+    http = dests[0].get("HttpEndpointDestinationDescription")
+    dest = http or next((d.get("ExtendedS3DestinationDescription") or d.get("S3DestinationDescription") for d in dests), None) or {}
     size_mb = int((dest.get("BufferingHints") or {}).get("SizeInMBs", 5))
     interval = (dest.get("BufferingHints") or {}).get("IntervalInSeconds", 300)
-    if dest:
+    if http:
+        endpoint = http.get("EndpointConfiguration") or {}
+        encoding = (http.get("RequestConfiguration") or {}).get("ContentEncoding", "NONE")
+        out.append(("Destination", f"{endpoint.get('Url')} ({endpoint.get('Name') or 'HTTP endpoint'}, {encoding}; "
+                                   f"retries for {(http.get('RetryOptions') or {}).get('DurationInSeconds', 300)} s)"))
+        backup = http.get("S3DestinationDescription") or {}
+        if backup:
+            out.append(("Backup", f"s3://{str(backup.get('BucketARN', '')).split(':::')[-1]}/{backup.get('Prefix') or ''} "
+                                  f"({http.get('S3BackupMode', 'FailedDataOnly')})"))
+    elif dest:
         bucket = str(dest.get("BucketARN", "")).split(":::")[-1]
         out.append(("Destination", f"s3://{bucket}/{dest.get('Prefix') or ''} ({dest.get('CompressionFormat', 'UNCOMPRESSED')})"))
+    if dest:
         out.append(("Buffering hints", f"{size_mb} MB / {interval} s"))
         pc = dest.get("ProcessingConfiguration") or {}
         for p in (pc.get("Processors") or []) if pc.get("Enabled") else []:
