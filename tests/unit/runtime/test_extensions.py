@@ -182,3 +182,21 @@ def test_functions_without_extensions_still_fork(h: Harness) -> None:
     assert h.invoke(spec).function_error is None
     assert [env.extensions for env in _pool(h, spec).idle] == [None]
 
+
+
+BOOTSTRAP = """#!/bin/sh
+api="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+h="${TMPDIR:-/tmp}/next.headers"
+while true; do
+  curl -sS -D "$h" -o /dev/null "$api/invocation/next"
+  rid=$(grep -i '^lambda-runtime-aws-request-id:' "$h" | cut -d' ' -f2 | tr -d '\\r')
+  until grep -q "INVOKE $rid" "${TMPDIR:-/tmp}/ext.log"; do sleep 0.01; done
+  curl -sS -X POST "$api/invocation/$rid/response" -d '"ok"' >/dev/null
+done
+"""
+
+
+def test_provided_runtime_with_extension(h: Harness) -> None:
+    spec = h.function(BOOTSTRAP, runtime="provided.al2023", filename="bootstrap", mode=0o755, layers=(_layer(h.tmp / "provided"),))
+    r = h.invoke(spec, request_id="b-1")
+    assert (r.function_error, r.payload) == (None, b'"ok"')
