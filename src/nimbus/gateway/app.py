@@ -163,6 +163,8 @@ class GatewayApp:
                 else:
                     api_id, rest, domain = hostname.split(".", 1)[0], raw_path.lstrip("/"), hostname
                 stage_name, _, tail = rest.partition("/")
+                if tail[:3].upper() == "%40":  # an SDK that percent-encodes the path's "@"
+                    tail = "@" + tail[3:]
                 if tail.startswith(CONNECTIONS_PREFIX + "/") and (self.engine.http.serving(api_id) or {}).get("ProtocolType") == "WEBSOCKET":
                     kind = "ws-manage"
                     resp = await self.websockets.manage(api_id, stage_name, method, raw_path, "/" + tail, raw_query, headers, body,
