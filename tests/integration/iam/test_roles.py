@@ -189,7 +189,7 @@ def test_iam_is_global(nimbus_server: NimbusProcess) -> None:
 
 def test_unimplemented_iam_operations_say_so(iam: Any) -> None:
     with pytest.raises(ClientError) as e:
-        iam.list_instance_profiles()  # instance profiles are not implemented (users and groups are)
+        iam.list_saml_providers()  # SAML providers are not implemented
     assert error(e)[0] == "NotImplemented" and error(e)[2] == 501
 
 

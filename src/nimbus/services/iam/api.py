@@ -349,11 +349,74 @@ class IamApi:
         page = self.engine.role_policy_names(ctx.account_id, params["RoleName"], marker=params.get("Marker"), max_items=params.get("MaxItems"))
         return _paged(page, "PolicyNames", page.items)
 
+    # --- instance profiles (profiles.py: recorded; Nimbus runs no EC2) ---------------------------------
+
+    @property
+    def profiles(self) -> Any:
+        from nimbus.services.iam.profiles import Profiles
+
+        return self.core.component("iam.profiles", lambda: Profiles(self.engine))
+
+    def _profile(self, account: str, doc: dict[str, Any]) -> Out:
+        from nimbus.services.iam.profiles import profile_arn
+
+        out: Out = {
+            "Path": doc["path"], "InstanceProfileName": doc["name"], "InstanceProfileId": doc["id"],
+            "Arn": profile_arn(account, doc["path"], doc["name"]), "CreateDate": _when(doc["created"]),
+            "Roles": [_role(self.engine.get_role(account, r), "list") for r in doc["roles"]],
+        }
+        if doc["tags"]:
+            out["Tags"] = [{"Key": k, "Value": v} for k, v in doc["tags"]]
+        return out
+
+    @staticmethod
+    def _page(items: list[Out], member: str, params: dict[str, Any]) -> Out:
+        start = int(params["Marker"]) if str(params.get("Marker") or "").isdigit() else 0
+        size = params.get("MaxItems") or 100
+        out: Out = {member: items[start:start + size], "IsTruncated": start + size < len(items)}
+        if out["IsTruncated"]:
+            out["Marker"] = str(start + size)
+        return out
+
+    async def create_instance_profile(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        doc = self.profiles.create(ctx.account_id, params["InstanceProfileName"], params.get("Path") or "/", params.get("Tags") or [])
+        return {"InstanceProfile": self._profile(ctx.account_id, doc)}
+
+    async def get_instance_profile(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        return {"InstanceProfile": self._profile(ctx.account_id, self.profiles.get(ctx.account_id, params["InstanceProfileName"]))}
+
+    async def delete_instance_profile(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.profiles.delete(ctx.account_id, params["InstanceProfileName"])
+        return {}
+
+    async def list_instance_profiles(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        docs = self.profiles.list(ctx.account_id, params.get("PathPrefix"))
+        return self._page([self._profile(ctx.account_id, d) for d in docs], "InstanceProfiles", params)
+
+    async def add_role_to_instance_profile(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.profiles.add_role(ctx.account_id, params["InstanceProfileName"], params["RoleName"])
+        return {}
+
+    async def remove_role_from_instance_profile(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.profiles.remove_role(ctx.account_id, params["InstanceProfileName"], params["RoleName"])
+        return {}
+
     async def list_instance_profiles_for_role(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
-        # Instance profiles (EC2) are not implemented, so no role is in one; the role must exist. Tools that
-        # delete a role (Terraform) ask this first.
-        self.engine.get_role(ctx.account_id, params["RoleName"])
-        return {"InstanceProfiles": [], "IsTruncated": False}
+        self.engine.get_role(ctx.account_id, params["RoleName"])  # the role must exist
+        docs = self.profiles.of_role(ctx.account_id, params["RoleName"])
+        return self._page([self._profile(ctx.account_id, d) for d in docs], "InstanceProfiles", params)
+
+    async def tag_instance_profile(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.profiles.tag(ctx.account_id, params["InstanceProfileName"], params["Tags"])
+        return {}
+
+    async def untag_instance_profile(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.profiles.untag(ctx.account_id, params["InstanceProfileName"], params["TagKeys"])
+        return {}
+
+    async def list_instance_profile_tags(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        doc = self.profiles.get(ctx.account_id, params["InstanceProfileName"])
+        return self._page([{"Key": k, "Value": v} for k, v in doc["tags"]], "Tags", params)
 
     # --- managed policies -------------------------------------------------------------------------
 

@@ -265,6 +265,10 @@ class Iam(Groups):
             raise DeleteConflictException("Cannot delete entity, must detach all policies first.")
         if doc["inline"]:
             raise DeleteConflictException("Cannot delete entity, must delete policies first.")
+        from nimbus.services.iam.profiles import KIND as PROFILE
+
+        if any(doc["name"].lower() in (r.lower() for r in p["roles"]) for _, p in self.db.list(PROFILE, f"{account}:")):
+            raise DeleteConflictException("Cannot delete entity, must remove roles from instance profile first.")
         with self.db.transaction():
             if doc.get("boundary"):
                 self.db.delete(BOUNDARY, self._link_key(account, doc["boundary"], doc["name"]))
