@@ -52,7 +52,7 @@ def test_health(nimbus_server: NimbusProcess) -> None:
 # one unimplemented operation per codec: json 1.1, rest-json, rest-xml
 UNIMPLEMENTED = [
     ("logs", "create_export_task", {"logGroupName": "g", "fromTime": 1, "to": 2, "destination": "b"}, "CreateExportTask"),
-    ("lambda", "get_code_signing_config", {"CodeSigningConfigArn": "arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-0123456789abcdef0"}, "GetCodeSigningConfig"),
+    ("lambda", "list_capacity_providers", {}, "ListCapacityProviders"),
     ("s3", "get_bucket_analytics_configuration", {"Bucket": "bucket", "Id": "x"}, "GetBucketAnalyticsConfiguration"),
 ]
 
