@@ -104,6 +104,7 @@ class EdgeApp:
     def __init__(self, core: "Nimbus") -> None:
         self.core = core
         self.mounts: list[tuple[Matcher, ASGIApp]] = []
+        self.internal_mounts: list[tuple[Matcher, ASGIApp]] = []
         self._protocols: dict[str, Any] = {}
         self._handlers: dict[tuple[str, str], Callable[[RequestContext, dict[str, Any]], Awaitable[Any]]] = {}
         self._authorizer: Any = None  # IAM enforcement (--iam enforce), built on first use
@@ -119,8 +120,9 @@ class EdgeApp:
 
         self.mount(Website.matches, Website(core, self._authorize))
 
-    def mount(self, matcher: Matcher, app: ASGIApp) -> None:
-        self.mounts.append((matcher, app))
+    def mount(self, matcher: Matcher, app: ASGIApp, *, internal: bool = False) -> None:
+        """``internal``: the app only claims ``/_nimbus/`` paths, so AWS API requests never ask its matcher."""
+        (self.internal_mounts if internal else self.mounts).append((matcher, app))
 
     def protocol(self, service: str) -> Any:
         p = self._protocols.get(service)
@@ -189,7 +191,7 @@ class EdgeApp:
             body = REGISTRY.render().encode()
             await _respond(send, 200, [(b"content-type", b"text/plain; version=0.0.4")], body)
         else:
-            for matcher, app in self.mounts:
+            for matcher, app in (*self.internal_mounts, *self.mounts):
                 if matcher(scope, {}):
                     await app(scope, receive, send)
                     return

@@ -66,7 +66,7 @@ class FirehoseApi:
         self.core = core
         self.streams = engine_of(core)
         self._started = False
-        core.app.mount(_is_ours, self._nimbus_endpoint)
+        core.app.mount(_is_ours, self._nimbus_endpoint, internal=True)
 
     async def start(self) -> None:
         if not self._started:

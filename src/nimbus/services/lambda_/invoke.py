@@ -160,7 +160,7 @@ class LambdaEngine:
         self._specs: dict[tuple[str, str], tuple[Resolved, Any]] = {}
         self.provisioned = ProvisionedConcurrency(self)
         self._aliases: dict[tuple[str, str], tuple[str, dict[str, float]]] = {}
-        core.app.mount(CodeServer.matches, CodeServer(self.code))
+        core.app.mount(CodeServer.matches, CodeServer(self.code), internal=True)
         self._started = False
 
     # --- lifecycle ------------------------------------------------------------------------------
