@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from nimbus.services.base import RequestContext
 from nimbus.services.logs.groups import InvalidParameterException, LogGroups, ResourceNotFoundException, group_name
-from nimbus.services.logs.insights import Queries, log_record
 from nimbus.services.logs.livetail import SESSION_SECONDS, LiveTails
 from nimbus.services.logs.metric_filters import MetricFilters
 from nimbus.services.logs.sink import logs_engine, metric_filters_of, subscriptions_of
 
 if TYPE_CHECKING:
+    from nimbus.services.logs.insights import Queries
     from nimbus.server import Nimbus
 
 
@@ -42,6 +42,8 @@ class LogsApi:
 
     @property
     def queries(self) -> Queries:
+        from nimbus.services.logs.insights import Queries  # Insights is loaded on its first query, not at boot
+
         engine = self.engine
         return self.core.component("logs.queries", lambda: Queries(engine, clock_time=self.core.clock.time))
 
@@ -296,4 +298,6 @@ class LogsApi:
         return out
 
     async def get_log_record(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        from nimbus.services.logs.insights import log_record
+
         return {"logRecord": log_record(self.engine, ctx.account_id, ctx.region, params["logRecordPointer"])}
