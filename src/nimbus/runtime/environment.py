@@ -153,6 +153,8 @@ class Environment:
         self.extensions: ExtensionHub | None = None
         self._gate_w = -1  # written once every extension registered: the wrapper then starts the runtime
         self._ext_r = -1  # "<name> <status>" lines as extensions exit
+        self._ext_out_r = -1  # the extensions' stdout and stderr
+        self._ext_output: OutputStream | None = None
         self._ext_buf = b""
         self._ext_failure: tuple[str, bytes] | None = None  # an extension failed: the next invocation fails
         self._runtime_parked = False
@@ -198,11 +200,49 @@ class Environment:
         write) descriptors the launch wrapper takes (``extensions.wrap_argv``)."""
         self.extensions = hub
         self.endpoint.extensions = hub
+        hub.now = self.clock.time
         gate_r, self._gate_w = os.pipe2(os.O_CLOEXEC)
         self._ext_r, status_w = os.pipe2(os.O_CLOEXEC)
-        os.set_blocking(self._ext_r, False)
-        asyncio.get_running_loop().add_reader(self._ext_r, self._on_extension_exit)
-        return gate_r, status_w
+        self._ext_out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        loop = asyncio.get_running_loop()
+        for fd, cb in ((self._ext_r, self._on_extension_exit), (self._ext_out_r, self._on_extension_output)):
+            os.set_blocking(fd, False)
+            loop.add_reader(fd, cb)
+        out = self.output
+        # the extensions' own lines: the same log stream, but not "function" records for the Telemetry API
+        self._ext_output = OutputStream(out.sink, out.log_group, out.log_stream, out.now_ms, region=out.region, account_id=out.account_id)
+        out.tap = self._function_lines
+        return gate_r, status_w, out_w
+
+    def _function_lines(self, lines: list[bytes]) -> None:
+        hub = self.extensions
+        if hub is not None and hub.subscriptions:
+            for ln in lines:
+                hub.telemetry("function", ln.decode("utf-8", "replace").replace("\r", "\n"))
+
+    def _on_extension_output(self) -> None:
+        try:
+            data = os.read(self._ext_out_r, 1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data and self._ext_output is not None:
+            self._ext_output.feed(data)
+            return
+        self._close_fd_reader("_ext_out_r")
+        if self._ext_output is not None:
+            self._ext_output.flush_partial()
+
+    def _close_fd_reader(self, attr: str) -> None:
+        fd = getattr(self, attr)
+        if fd >= 0:
+            try:
+                asyncio.get_running_loop().remove_reader(fd)
+            except RuntimeError:
+                pass
+            os.close(fd)
+            setattr(self, attr, -1)
 
     @property
     def runtime_api(self) -> str:
@@ -271,6 +311,8 @@ class Environment:
             loop = asyncio.get_running_loop()
             self.shutdown_done = loop.create_future()
             self._shutdown_timer = loop.call_later(SHUTDOWN_GRACE_S, self._end_shutdown)
+            for sub in hub.subscriptions.values():  # what is buffered goes before the SHUTDOWN event
+                sub.flush()
             hub.shutdown(reason, int((self.clock.time() + SHUTDOWN_GRACE_S) * 1000))
             if hub.settled():
                 self._end_shutdown()
@@ -308,12 +350,14 @@ class Environment:
         self._drain()
         if self.note and cold:
             out.platform(f"NIMBUS_NOTE {self.note}")
+        hub = self.extensions
+        if hub is not None and hub.subscriptions:
+            hub.telemetry("platform.start", {"requestId": request_id, "version": self.version})
         if not self.json_logs:
             out.platform(f"START RequestId: {request_id} Version: {self.version}")
         elif self.platform_logs:
             out.platform(_platform_json(self.clock.time(), "platform.start", {"requestId": request_id, "version": self.version}))
         t0 = time.perf_counter()
-        hub = self.extensions
         if self.state == "dead" or not self._ready.done() or self._ready.exception() is not None:
             outcome = self._dead_outcome(request_id)
         elif self._ext_failure is not None and self._ext_failure[0]:  # an extension failed since the last invocation
@@ -352,6 +396,8 @@ class Environment:
         duration_ms = (time.perf_counter() - t0) * 1000.0
         self._drain()
         max_mem = self._max_memory_mb() or self._mem_at_kill
+        if hub is not None and hub.subscriptions:
+            hub.telemetry("platform.runtimeDone", {"requestId": request_id, "status": _status(outcome), "metrics": {"durationMs": round(duration_ms, 3)}})
         post = self._post_invoke
         if post is not None and not post.done() and self.state == "busy" and not outcome.timed_out:
             # the response goes now; END/REPORT (whose Duration covers the extensions' post-invoke
@@ -398,6 +444,14 @@ class Environment:
     def _report(self, request_id: str, outcome: _Outcome, duration_ms: float, billed: int, cold: bool, max_mem: int) -> None:
         """END and REPORT (or LogFormat JSON's platform.report) for one invocation."""
         out = self.output
+        hub = self.extensions
+        if hub is not None and hub.subscriptions:
+            tm: dict[str, float | int] = {
+                "durationMs": round(duration_ms, 3), "billedDurationMs": billed, "memorySizeMB": self.memory_mb, "maxMemoryUsedMB": max_mem,
+            }
+            if cold and self.init_duration_ms is not None:
+                tm["initDurationMs"] = round(self.init_duration_ms, 3)
+            hub.telemetry("platform.report", {"requestId": request_id, "status": _status(outcome), "metrics": tm})
         if self.json_logs:
             if self.platform_logs:
                 metrics: dict[str, float | int] = {
@@ -582,7 +636,7 @@ class Environment:
         except OSError:
             data = b""
         if not data:
-            self._close_extension_pipes()
+            self._close_fd_reader("_ext_r")
             return
         self._ext_buf += data
         *lines, self._ext_buf = self._ext_buf.split(b"\n")
@@ -592,13 +646,20 @@ class Environment:
                 self.extensions.exited(name, int(code) if code.isdigit() else 1)
 
     def _close_extension_pipes(self) -> None:
-        if self._ext_r >= 0:
-            try:
-                asyncio.get_running_loop().remove_reader(self._ext_r)
-            except RuntimeError:
-                pass
-            os.close(self._ext_r)
-            self._ext_r = -1
+        self._close_fd_reader("_ext_r")
+        if self._ext_out_r >= 0:
+            while True:  # what the extensions wrote last (e.g. on SHUTDOWN)
+                try:
+                    data = os.read(self._ext_out_r, 1 << 16)
+                except OSError:
+                    break
+                if not data:
+                    break
+                if self._ext_output is not None:
+                    self._ext_output.feed(data)
+            self._close_fd_reader("_ext_out_r")
+            if self._ext_output is not None:
+                self._ext_output.flush_partial()
         if self._gate_w >= 0:
             os.close(self._gate_w)
             self._gate_w = -1
@@ -765,6 +826,11 @@ class Environment:
         cb, self.on_release = self.on_release, None
         if cb is not None:
             cb(self)
+
+
+def _status(outcome: _Outcome) -> str:
+    """An invocation's status in platform events: success, error or timeout."""
+    return "timeout" if outcome.timed_out else "success" if outcome.error_type is None else "error"
 
 
 _background: set[asyncio.Task[None]] = set()  # post-invoke phases under way (a reference keeps them alive)

@@ -14,8 +14,11 @@ parked again or gone.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import uuid
+from datetime import datetime, timezone
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +26,14 @@ from typing import Protocol
 
 import orjson
 
+log = logging.getLogger(__name__)
+
 API_PREFIX = b"/2020-01-01/extension/"
+TELEMETRY_PATH = b"/2022-07-01/telemetry"  # the Telemetry API's subscription (same port)
+TELEMETRY_TYPES = frozenset({"platform", "function", "extension"})
+# the Telemetry API's buffering defaults and bounds (AWS: maxItems 25..10,000, maxBytes 262,144..1 MB, timeoutMs 25..30,000)
+DEFAULT_MAX_ITEMS, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS = 1000, 262_144, 1000
+_BUFFERING_LIMITS = {"maxItems": (25, 10_000), "maxBytes": (262_144, 1_048_576), "timeoutMs": (25, 30_000)}
 EXTENSIONS_DIR = "extensions"  # under /opt: where a layer puts its external extensions
 SHUTDOWN_GRACE_S = 2.0  # AWS: the Shutdown phase lasts 2,000 ms when external extensions are registered
 EVENT_TYPES = frozenset({"INVOKE", "SHUTDOWN"})
@@ -39,18 +49,19 @@ _ID_HEADER = b"lambda-extension-identifier"
 _ERROR_TYPE_HEADER = b"lambda-extension-function-error-type"
 _FEATURE_HEADER = b"lambda-extension-accept-feature"
 
-# the wrapper the environment's process runs, given the gate (read) as fd 3 and the status pipe (write) as
-# fd 4; $1 is the extensions directory, then the runtime's argv. Each extension runs with neither fd; its
-# subshell keeps the status fd to say how it ended.
+# the wrapper the environment's process runs, given the gate (read) as fd 3, the status pipe (write) as
+# fd 4 and the extensions' output pipe as fd 5; $1 is the extensions directory, then the runtime's argv.
+# Each extension writes to fd 5 (its lines reach the log stream, not the Telemetry API's "function"
+# records) and holds none of the others; its subshell keeps the status fd to say how it ended.
 _WRAPPER = r"""
 dir=$1
 shift
 for e in "$dir"/*; do
   [ -f "$e" ] && [ -x "$e" ] || continue
-  ( "$e" 3<&- 4>&- </dev/null; echo "${e##*/} $?" >&4 ) 3<&- &
+  ( "$e" </dev/null >&5 2>&5 3<&- 4>&- 5>&-; echo "${e##*/} $?" >&4 ) 3<&- &
 done
 read -r _ <&3
-exec 3<&- 4>&-
+exec 3<&- 4>&- 5>&-
 exec "$@"
 """
 
@@ -140,6 +151,8 @@ class ExtensionHub:
         self.init_done = False
         self.shutting_down = False
         self.exits: dict[str, int] = {}  # an extension's exit status, by name
+        self.subscriptions: dict[str, TelemetrySubscription] = {}  # Telemetry API, by extension id
+        self.now = lambda: 0.0  # wall clock for telemetry records (the environment's clock)
 
     # -- phases ------------------------------------------------------------------------------------
     @property
@@ -217,6 +230,35 @@ class ExtensionHub:
     def close(self) -> None:
         for ext in self.by_id.values():
             ext.parked = None
+        for sub in self.subscriptions.values():
+            sub.close()
+
+    def telemetry(self, kind: str, record: object) -> None:
+        """A record for the Telemetry API subscribers ("function" log lines, "platform.*" events)."""
+        now = self.now()
+        for sub in self.subscriptions.values():
+            sub.add(kind, record, now)
+
+    def subscribe(self, conn: Connection, method: bytes, headers: dict[bytes, bytes], body: bytes) -> None:
+        if method != b"PUT":
+            conn.write(_answer(404, "Not Found", {"errorMessage": "unknown path", "errorType": "InvalidPath"}))
+            return
+        ident = headers.get(_ID_HEADER, b"").decode("latin-1")
+        if not ident:
+            conn.write(_forbidden("Extension.MissingExtensionIdentifier", "Missing Lambda-Extension-Identifier header"))
+            return
+        if ident not in self.by_id:
+            conn.write(_forbidden("Extension.InvalidExtensionIdentifier", "Invalid Lambda-Extension-Identifier"))
+            return
+        sub = parse_subscription(body)
+        if isinstance(sub, str):
+            conn.write(_answer(400, "Bad Request", {"errorMessage": sub, "errorType": "ValidationError"}))
+            return
+        old = self.subscriptions.pop(ident, None)
+        if old is not None:
+            old.close()
+        self.subscriptions[ident] = sub
+        conn.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nOK")
 
     def lost(self, conn: Connection) -> None:
         for ext in self.by_id.values():
@@ -305,3 +347,121 @@ class ExtensionHub:
         what = "failed to initialize" if at_init else "reported an exit error"
         message = f"Extension {ext.name} {what}: {et}"
         self.events.on_extension_failure(error_type, orjson.dumps({"errorType": error_type, "errorMessage": message}))
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class TelemetrySubscription:
+    """One extension's Telemetry API subscription: records buffered, then POSTed as a JSON array to its
+    local HTTP listener when ``maxItems``/``maxBytes`` fill or ``timeoutMs`` passes (one batch in flight
+    at a time; a listener that cannot be reached loses the batch)."""
+
+    def __init__(self, types: frozenset[str], port: int, path: str, *, max_items: int, max_bytes: int, timeout_ms: int) -> None:
+        self.types = types
+        self.port = port
+        self.path = path or "/"
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        self.timeout_s = timeout_ms / 1000.0
+        self._records: list[bytes] = []
+        self._bytes = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._sending: asyncio.Task[None] | None = None
+        self._queue: deque[bytes] = deque()
+
+    def add(self, kind: str, record: object, now: float) -> None:
+        if kind.split(".", 1)[0] not in self.types:
+            return
+        item = orjson.dumps({"time": _iso(now), "type": kind, "record": record})
+        self._records.append(item)
+        self._bytes += len(item)
+        if len(self._records) >= self.max_items or self._bytes >= self.max_bytes:
+            self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.timeout_s, self.flush)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._records:
+            return
+        self._queue.append(b"[" + b",".join(self._records) + b"]")
+        self._records, self._bytes = [], 0
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.get_running_loop().create_task(self._send_all())
+
+    async def drain(self, timeout_s: float) -> None:
+        """Send what is buffered (the Shutdown phase), within ``timeout_s``."""
+        self.flush()
+        if self._sending is not None and not self._sending.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._sending), timeout_s)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - a lost batch is logged below
+                pass
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._sending is not None and not self._sending.done():
+            self._sending.cancel()
+
+    async def _send_all(self) -> None:
+        while self._queue:
+            body = self._queue.popleft()
+            try:
+                await asyncio.wait_for(self._post(body), 5.0)
+            except (OSError, asyncio.TimeoutError) as e:
+                log.info("telemetry batch lost port=%d err=%s", self.port, e)
+
+    async def _post(self, body: bytes) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        try:
+            head = (
+                f"POST {self.path} HTTP/1.1\r\nHost: sandbox.localdomain:{self.port}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            )
+            writer.write(head.encode() + body)
+            await writer.drain()
+            await reader.read(65536)  # its answer (any status: AWS does not retry a refused batch either)
+        finally:
+            writer.close()
+
+
+def parse_subscription(body: bytes) -> TelemetrySubscription | str:
+    """A ``PUT /2022-07-01/telemetry`` body: the subscription, or why it is refused."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "Invalid request body"
+    if not isinstance(doc, dict):
+        return "Invalid request body"
+    types = doc.get("types")
+    if not isinstance(types, list) or not types or not all(t in TELEMETRY_TYPES for t in types):
+        return "types must be a list of platform, function, extension"
+    dest = doc.get("destination")
+    if not isinstance(dest, dict) or dest.get("protocol") != "HTTP" or not isinstance(dest.get("URI"), str):
+        return "destination must be {protocol: HTTP, URI}"
+    uri = dest["URI"]
+    if not uri.startswith("http://"):
+        return "destination URI must be http://sandbox.localdomain:<port>/..."
+    hostport, _, path = uri[len("http://") :].partition("/")
+    host, _, port = hostport.rpartition(":")
+    if host not in ("sandbox.localdomain", "sandbox", "localhost", "127.0.0.1", "0.0.0.0") or not port.isdigit():
+        return "destination URI must be http://sandbox.localdomain:<port>/..."
+    buffering = doc.get("buffering") or {}
+    if not isinstance(buffering, dict):
+        return "buffering must be an object"
+    values = {"maxItems": DEFAULT_MAX_ITEMS, "maxBytes": DEFAULT_MAX_BYTES, "timeoutMs": DEFAULT_TIMEOUT_MS}
+    for key, (lo, hi) in _BUFFERING_LIMITS.items():
+        v = buffering.get(key, values[key])
+        if not isinstance(v, int) or not lo <= v <= hi:
+            return f"buffering.{key} must be between {lo} and {hi}"
+        values[key] = v
+    return TelemetrySubscription(
+        frozenset(types), int(port), "/" + path,
+        max_items=values["maxItems"], max_bytes=values["maxBytes"], timeout_ms=values["timeoutMs"],
+    )

@@ -68,7 +68,7 @@ class NullLogSink:
 class OutputStream:
     """One environment's log stream: raw output bytes and platform lines in, events out."""
 
-    __slots__ = ("sink", "log_group", "log_stream", "region", "account_id", "now_ms", "_partial", "_tail", "_tail_len", "total_bytes")
+    __slots__ = ("sink", "log_group", "log_stream", "region", "account_id", "now_ms", "_partial", "_tail", "_tail_len", "total_bytes", "tap")
 
     def __init__(
         self, sink: LogSink, log_group: str, log_stream: str, now_ms: Callable[[], int], *, region: str | None = None,
@@ -84,6 +84,7 @@ class OutputStream:
         self._tail: deque[bytes] = deque()
         self._tail_len = 0
         self.total_bytes = 0
+        self.tap: Callable[[list[bytes]], None] | None = None  # also given the function's own lines (Telemetry API)
 
     def feed(self, data: bytes) -> None:
         """Raw bytes from the environment's stdout/stderr."""
@@ -96,13 +97,18 @@ class OutputStream:
             lines.extend(self._partial[i : i + MAX_EVENT_BYTES] for i in range(0, cut, MAX_EVENT_BYTES))
             self._partial = self._partial[cut:]
         if lines:
-            self._emit([ln[i : i + MAX_EVENT_BYTES] for ln in lines for i in range(0, max(len(ln), 1), MAX_EVENT_BYTES)])
+            chunks = [ln[i : i + MAX_EVENT_BYTES] for ln in lines for i in range(0, max(len(ln), 1), MAX_EVENT_BYTES)]
+            self._emit(chunks)
+            if self.tap is not None:
+                self.tap(chunks)
 
     def flush_partial(self) -> None:
         """End of an invocation or of the process: a line without its newline is still an event."""
         if self._partial:
             part, self._partial = self._partial, b""
             self._emit([part])
+            if self.tap is not None:
+                self.tap([part])
 
     def platform(self, *lines: str) -> None:
         """Lines Nimbus writes itself (START, END, REPORT, timeouts), one event each."""

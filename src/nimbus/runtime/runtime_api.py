@@ -36,6 +36,7 @@ MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # sync response payload limit (aws-contrac
 _MAX_BODY_READ = MAX_RESPONSE_BYTES + 1024 * 1024  # bytes kept of an over-long body before giving up
 _PREFIX = b"/2018-06-01/runtime/"
 _EXTENSION_PREFIX = b"/2020-01-01/extension/"  # the Extensions API (extensions.py), same port
+_TELEMETRY = b"/2022-07-01/telemetry"  # the Telemetry API's subscription (extensions.py)
 _NEXT = b"/2018-06-01/runtime/invocation/next"
 _INIT_ERROR = b"/2018-06-01/runtime/init/error"
 _INVOCATION = b"/2018-06-01/runtime/invocation/"
@@ -306,5 +307,7 @@ class _RuntimeProtocol(asyncio.Protocol):
             ep._post(self, path, self.headers, body, self.body_len > MAX_RESPONSE_BYTES)
         elif path.startswith(_EXTENSION_PREFIX) and ep.extensions is not None:
             ep.extensions.handle(self, method, path, self.headers, b"".join(self.body))
+        elif path == _TELEMETRY and ep.extensions is not None:
+            ep.extensions.subscribe(self, method, self.headers, b"".join(self.body))
         else:
             self.write(_status(404, "Not Found", {"errorMessage": "unknown path", "errorType": "InvalidPath"}))

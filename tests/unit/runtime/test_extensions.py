@@ -35,6 +35,26 @@ if mode == "crash_at_init":
     sys.exit(3)
 status, ident, body = call("POST", "register", json.dumps({"events": ["INVOKE", "SHUTDOWN"]}), {"Lambda-Extension-Name": name})
 note(f"register {status} {json.loads(body)['functionName']}")
+if mode == "telemetry":
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    class Listener(BaseHTTPRequestHandler):
+        def do_POST(self):
+            batch = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            for rec in batch:
+                note("TEL " + rec["type"] + " " + json.dumps(rec["record"]))
+            self.send_response(200)
+            self.end_headers()
+        def log_message(self, *args):
+            pass
+    server = HTTPServer(("127.0.0.1", 0), Listener)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sub = {"schemaVersion": "2022-12-01", "types": ["platform", "function"], "buffering": {"timeoutMs": 25},
+           "destination": {"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{server.server_port}/tel"}}
+    c = http.client.HTTPConnection(host, int(port))
+    c.request("PUT", "/2022-07-01/telemetry", body=json.dumps(sub), headers={"Lambda-Extension-Identifier": ident})
+    r = c.getresponse()
+    note(f"subscribe {r.status} {r.read().decode()}")
 if mode == "init_error":
     call("POST", "init/error", b"{}", {"Lambda-Extension-Identifier": ident, "Lambda-Extension-Function-Error-Type": "Extension.ConfigInvalid"})
     sys.exit(1)
@@ -200,3 +220,31 @@ def test_provided_runtime_with_extension(h: Harness) -> None:
     spec = h.function(BOOTSTRAP, runtime="provided.al2023", filename="bootstrap", mode=0o755, layers=(_layer(h.tmp / "provided"),))
     r = h.invoke(spec, request_id="b-1")
     assert (r.function_error, r.payload) == (None, b'"ok"')
+
+
+TELEMETRY_HANDLER = """
+import os, time
+def lambda_handler(event, context):
+    print("hello-from-function")
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "ext.log")
+    for _ in range(300):
+        text = open(path).read()
+        if all(w in text for w in event["wait_for"]):
+            break
+        time.sleep(0.01)
+    return text
+"""
+
+
+def test_telemetry_api_delivers_function_and_platform_records(h: Harness) -> None:
+    spec = h.function(TELEMETRY_HANDLER, layers=(_layer(h.tmp / "tel"),), environment={"EXT_MODE": "telemetry"})
+    r1 = h.invoke(spec, b'{"wait_for": ["subscribe 200 OK"]}', request_id="t-1")
+    assert r1.function_error is None, r1.payload
+    pool = _pool(h, spec)
+    assert _wait(h, lambda: len(pool.idle) == 1)  # t-2 goes to the same environment
+    want = ['TEL function "hello-from-function', 'TEL platform.start {"requestId": "t-1"', 'TEL platform.report {"requestId": "t-1"']
+    r2 = h.invoke(spec, json.dumps({"wait_for": want}).encode(), request_id="t-2")
+    text = json.loads(r2.payload)
+    assert all(w in text for w in want), text
+    assert 'TEL platform.runtimeDone {"requestId": "t-1", "status": "success"' in text
+    assert "TEL extension" not in text
