@@ -155,6 +155,7 @@ class Environment:
         self._ext_r = -1  # "<name> <status>" lines as extensions exit
         self._ext_out_r = -1  # the extensions' stdout and stderr
         self._ext_output: OutputStream | None = None
+        self.child_fds: list[int] = []  # use_extensions' descriptors until the process holds them
         self._ext_buf = b""
         self._ext_failure: tuple[str, bytes] | None = None  # an extension failed: the next invocation fails
         self._runtime_parked = False
@@ -195,9 +196,10 @@ class Environment:
             return "Sandbox.Timedout"
         return self._exit_desc or "stopped"
 
-    def use_extensions(self, hub: ExtensionHub) -> tuple[int, int]:
+    def use_extensions(self, hub: ExtensionHub) -> tuple[int, int, int]:
         """The function has external extensions: serve their API, and answer the (gate read, status
-        write) descriptors the launch wrapper takes (``extensions.wrap_argv``)."""
+        write, extensions' output write) descriptors the launch wrapper takes as 3, 4, 5
+        (``extensions.wrap_argv``); the caller closes them once the process holds them."""
         self.extensions = hub
         self.endpoint.extensions = hub
         hub.now = self.clock.time
@@ -212,7 +214,14 @@ class Environment:
         # the extensions' own lines: the same log stream, but not "function" records for the Telemetry API
         self._ext_output = OutputStream(out.sink, out.log_group, out.log_stream, out.now_ms, region=out.region, account_id=out.account_id)
         out.tap = self._function_lines
+        self.child_fds = [gate_r, status_w, out_w]
         return gate_r, status_w, out_w
+
+    def close_child_fds(self) -> None:
+        """Our copies of the descriptors handed to the process (it holds them now, or never will)."""
+        for fd in self.child_fds:
+            os.close(fd)
+        self.child_fds = []
 
     def _function_lines(self, lines: list[bytes]) -> None:
         hub = self.extensions
@@ -816,6 +825,7 @@ class Environment:
         if self.tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None
+        self.close_child_fds()
         if self.extensions is not None:
             self._close_extension_pipes()
             if self.process is not None and not self.process.via_bwrap:

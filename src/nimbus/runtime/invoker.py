@@ -474,8 +474,7 @@ class Invoker:
             try:
                 proc = spawn(req, via_bwrap=boxed)
             finally:
-                for fd in pass_fds:  # the child's ends: the process holds them now
-                    os.close(fd)
+                env.close_child_fds()  # the process holds them now (else the environment's release closes them)
             env.attach(proc)
         if node:  # Node.js: our Runtime API client (runtime/node/bootstrap.mjs) loads the handler
             argv = wrap([python, str(NODE_BOOTSTRAP)])
