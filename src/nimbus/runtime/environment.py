@@ -1,7 +1,9 @@
 """One execution environment: a process, its Runtime API port, its log stream, its state.
 
 States: ``starting`` (process launched, runtime initialising) → ``ready`` (parked in /next) ⇄
-``busy`` (an invocation in flight) → ``dead`` (exited, killed on timeout or memory, stopped). The
+``busy`` (an invocation in flight; with external extensions, until they end its post-invoke phase) →
+``stopping`` (external extensions handling SHUTDOWN, extensions.py) → ``dead`` (exited, killed on
+timeout or memory, stopped). The
 process runs one invocation at a time; every way an invocation can end (response, error, init error,
 exit, timeout, memory) resolves one future, and the result carries AWS's payload for it
 (aws-contracts C.2).

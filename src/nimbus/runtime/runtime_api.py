@@ -10,6 +10,9 @@ A response posted with ``Lambda-Runtime-Function-Response-Mode: streaming`` (chu
 by chunk as it arrives (``on_stream_*``), its error, if any, in the trailers
 ``Lambda-Runtime-Function-Error-Type`` / ``-Body`` (base64), as AWS's Runtime API takes it.
 
+The same port serves external extensions (``/2020-01-01/extension/...`` and the Telemetry API's
+subscription) when the function has any: ``RuntimeEndpoint.extensions`` (extensions.py).
+
 Only one invocation is outstanding per environment; a response or error for any other request id is
 refused (400), and a second concurrent ``/next`` is refused (409), so another local process cannot
 take over an environment that is in use.
