@@ -34,6 +34,9 @@ class Credentials:
     principal: str = "root"
     account_id: str = "000000000000"
     user_id: str = ""  # STS GetCallerIdentity's UserId; "" is the account id (root)
+    # an STS session's session policies (AssumeRole's Policy and PolicyArns, as JSON documents): under
+    # --iam enforce they limit what the role's policies grant the session
+    session_policies: tuple[str, ...] = ()
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and now >= self.expires_at
@@ -113,7 +116,7 @@ class CredentialStore:
         for _, doc in metadata.list(self.KIND):
             self._keys.setdefault(doc["k"], Credentials(
                 doc["k"], doc["s"], session_token=doc["t"], expires_at=doc["e"], principal=doc["p"],
-                account_id=doc["a"], user_id=doc.get("u", ""),
+                account_id=doc["a"], user_id=doc.get("u", ""), session_policies=tuple(doc.get("sp") or ()),
             ))
         for _, doc in metadata.list(self.USER_KEYS):
             if doc["active"]:
@@ -175,7 +178,10 @@ class CredentialStore:
             return None
         return creds
 
-    def issue(self, principal: str, ttl_seconds: float = 12 * 3600, *, user_id: str = "", durable: bool = False) -> Credentials:
+    def issue(
+        self, principal: str, ttl_seconds: float = 12 * 3600, *, user_id: str = "", durable: bool = False,
+        session_policies: tuple[str, ...] = (),
+    ) -> Credentials:
         """Issue a temporary key pair (``ASIA...`` with a session token): for a function environment, or
         (``durable``) an STS session."""
         now = time.time()
@@ -187,12 +193,15 @@ class CredentialStore:
             principal=principal,
             account_id=self.account_id,
             user_id=user_id,
+            session_policies=session_policies,
         )
         if durable and self._metadata is not None:
             doc = {
                 "k": creds.access_key_id, "s": creds.secret_access_key, "t": creds.session_token,
                 "e": creds.expires_at, "p": creds.principal, "a": creds.account_id, "u": creds.user_id,
             }
+            if session_policies:
+                doc["sp"] = list(session_policies)
             self._metadata.put(self.KIND, creds.access_key_id, doc)
         self._keys[creds.access_key_id] = creds
         if now >= self._next_sweep:

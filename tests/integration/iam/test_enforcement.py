@@ -267,3 +267,32 @@ def test_http_triggers_with_aws_iam_auth(server: NimbusProcess) -> None:
     iam.put_user_policy(UserName="hana", PolicyName="invoke", PolicyDocument=_doc(
         _allow("execute-api:Invoke", f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{api}/prod/GET/*")))
     assert signed(method_url, "execute-api") == 200
+
+
+def test_session_policies_limit_an_assumed_role(server: NimbusProcess) -> None:
+    iam, s3 = server.client("iam"), server.client("s3")
+    s3.create_bucket(Bucket="session-data")
+    s3.put_object(Bucket="session-data", Key="a/x", Body=b"x")
+    trust = _doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"})
+    role = iam.create_role(RoleName="s3-all", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    iam.put_role_policy(RoleName="s3-all", PolicyName="all", PolicyDocument=_doc(_allow("s3:*")))
+    sts = server.client("sts")  # the root user may assume any role its trust names
+    narrowed = sts.assume_role(RoleArn=role, RoleSessionName="narrow", Policy=_doc(_allow("s3:GetObject", "arn:aws:s3:::session-data/a/*")))
+    c = narrowed["Credentials"]
+    session = _client(server, "s3", {"AccessKeyId": c["AccessKeyId"], "SecretAccessKey": c["SecretAccessKey"]}, c["SessionToken"])
+    assert session.get_object(Bucket="session-data", Key="a/x")["Body"].read() == b"x"
+    r = _denied(session.put_object, Bucket="session-data", Key="a/y", Body=b"y")
+    assert "because no session policy allows the s3:PutObject action" in r["Error"]["Message"]
+    # a managed policy as a session policy; the role's own session without any keeps all the role grants
+    read_only = sts.assume_role(RoleArn=role, RoleSessionName="ro", PolicyArns=[{"arn": "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"}])["Credentials"]
+    ro = _client(server, "s3", {"AccessKeyId": read_only["AccessKeyId"], "SecretAccessKey": read_only["SecretAccessKey"]}, read_only["SessionToken"])
+    assert ro.list_objects_v2(Bucket="session-data")["KeyCount"] == 1
+    assert _denied(ro.delete_object, Bucket="session-data", Key="a/x")["Error"]["Code"] == "AccessDenied"
+    full = sts.assume_role(RoleArn=role, RoleSessionName="full")["Credentials"]
+    _client(server, "s3", {"AccessKeyId": full["AccessKeyId"], "SecretAccessKey": full["SecretAccessKey"]}, full["SessionToken"]).put_object(
+        Bucket="session-data", Key="a/z", Body=b"z")
+    # the session keeps its policies across a restart (sessions are durable)
+    server.restart()
+    session = _client(server, "s3", {"AccessKeyId": c["AccessKeyId"], "SecretAccessKey": c["SecretAccessKey"]}, c["SessionToken"])
+    assert _denied(session.put_object, Bucket="session-data", Key="a/y", Body=b"y")["Error"]["Code"] == "AccessDenied"
+    assert session.get_object(Bucket="session-data", Key="a/x")["Body"].read() == b"x"

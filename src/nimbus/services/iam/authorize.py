@@ -72,8 +72,9 @@ class _Compiled:
     identity: list[Policy]
     boundary: list[Policy] | None
     variables: dict[str, str]
-    caller: frozenset[str] = frozenset({"*"})  # how resource policies may name this caller
-    for_action: dict[str, tuple[tuple[Statement, ...], tuple[Statement, ...] | None]] = field(default_factory=dict)
+    caller: frozenset[str] = frozenset({"*"})
+    session: list[Policy] | None = None  # an STS session's session policies (they limit, as a boundary does)  # how resource policies may name this caller
+    for_action: dict[str, tuple[tuple[Statement, ...], tuple[Statement, ...] | None, tuple[Statement, ...] | None]] = field(default_factory=dict)
     decisions: dict[tuple[str, ...], str] = field(default_factory=dict)  # context-free decisions by (action, resources)
     static_context: dict[str, Any] | None = None  # the caller's own condition keys
 
@@ -86,7 +87,7 @@ class Authorizer:
         # (service, account, region, params) -> (the resource's policy text, ignore public grants) or None: S3
         # bucket policies, Lambda functions' permissions
         self.resource_policy = resource_policy
-        self._compiled: dict[tuple[str, str], _Compiled] = {}
+        self._compiled: dict[tuple[str, ...], _Compiled] = {}
 
     def check(
         self, creds: Credentials | None, service: str, operation: str, params: dict[str, Any], *, region: str, method: str = "",
@@ -106,8 +107,9 @@ class Authorizer:
             relevant = compiled.for_action[action] = (
                 select(compiled.identity, action),
                 None if compiled.boundary is None else select(compiled.boundary, action),
+                None if compiled.session is None else select(compiled.session, action),
             )
-        identity, boundary = relevant
+        identity, boundary, session = relevant
         if action == "sts:AssumeRole" and creds is not None:
             self._check_trust(creds, compiled, params, identity, boundary, region, source_ip)
             return
@@ -116,20 +118,20 @@ class Authorizer:
         if found is not None:
             text, ignore_public = found
             resource = for_principal(select([_parse_cached(text)], action), compiled.caller, ignore_public=ignore_public)
-        dynamic = any(st.dynamic for st in identity) or (boundary is not None and any(st.dynamic for st in boundary)) or any(
-            st.dynamic for st in resource)
+        dynamic = any(st.dynamic for st in (*identity, *(boundary or ()), *(session or ()), *resource))
         memo_key = (action, found[0] if found is not None else "", "public-ignored" if found is not None and found[1] else "", *resources)
         decision = None if dynamic else compiled.decisions.get(memo_key)
         context: dict[str, Any] = {}
         if decision is None:
             if dynamic:
                 context = self._context(creds, compiled, region, source_ip, params, service)
-            decision = decide(identity, boundary, resources, context)
+            decision = decide(identity, boundary, resources, context, session)
             if resource:
                 by_resource = decide(resource, None, resources, context)
                 if by_resource == EXPLICIT_DENY:
                     decision = EXPLICIT_DENY
-                elif by_resource == ALLOW and decision != EXPLICIT_DENY:
+                elif by_resource == ALLOW and decision != EXPLICIT_DENY and (
+                        session is None or decide(session, None, resources, context) == ALLOW):
                     decision = ALLOW
             if not dynamic and len(compiled.decisions) < 4096:
                 compiled.decisions[memo_key] = decision
@@ -146,13 +148,17 @@ class Authorizer:
                 where = "a resource-based policy"
             elif boundary is not None and decide(boundary, None, resources, context) == EXPLICIT_DENY:
                 where = "a permissions boundary"
+            elif session is not None and decide(session, None, resources, context) == EXPLICIT_DENY:
+                where = "a session policy"
             else:
                 where = "an identity-based policy"
             why = f"with an explicit deny in {where}"
-        elif boundary is None or decide(identity, None, resources, context) != ALLOW:
+        elif decide(identity, None, resources, context) != ALLOW:
             why = f"because no identity-based policy allows the {action} action"
-        else:
+        elif boundary is not None and decide(boundary, None, resources, context) != ALLOW:
             why = f"because no permissions boundary allows the {action} action"
+        else:
+            why = f"because no session policy allows the {action} action"
         arn = compiled.variables.get("arn", creds.arn)
         raise ServiceError(f"User: {arn} is not authorized to perform: {action} on resource: {named} {why}", code=code, status=status)
 
@@ -221,7 +227,7 @@ class Authorizer:
     # --- the caller's policies -----------------------------------------------------------------------
 
     def _policies(self, creds: Credentials) -> _Compiled:
-        key = (creds.account_id, creds.principal)
+        key = (creds.account_id, creds.principal, *creds.session_policies)
         generation = self.engine.db.generation
         hit = self._compiled.get(key)
         if hit is not None and hit.generation == generation:
@@ -230,7 +236,8 @@ class Authorizer:
         if len(self._compiled) > 10_000:
             self._compiled.clear()
         caller = frozenset({"*", creds.arn, *variables.get("names", "").split()} - {""})
-        compiled = self._compiled[key] = _Compiled(generation, identity, boundary, variables, caller)
+        session = [self._parse(text) for text in creds.session_policies] if creds.session_policies else None
+        compiled = self._compiled[key] = _Compiled(generation, identity, boundary, variables, caller, session=session)
         return compiled
 
     def _load(self, creds: Credentials) -> tuple[list[Policy], list[Policy] | None, dict[str, str]]:

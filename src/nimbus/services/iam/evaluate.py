@@ -156,14 +156,18 @@ def select(policies: Sequence[Policy], action: str) -> tuple[Statement, ...]:
 
 
 def decide(
-    identity: Sequence[Statement], boundary: Sequence[Statement] | None, resources: Sequence[str], ctx: Mapping[str, Any]
+    identity: Sequence[Statement], boundary: Sequence[Statement] | None, resources: Sequence[str], ctx: Mapping[str, Any],
+    session: Sequence[Statement] | None = None,
 ) -> str:
-    """The decision from statements already ``select``ed for the action; ``ctx`` keys in lower case."""
+    """The decision from statements already ``select``ed for the action; ``ctx`` keys in lower case. A
+    permissions ``boundary`` and a ``session`` policy each limit what the identity statements allow (the
+    action must be allowed by every one given), and a Deny in any of them denies."""
     denied, allowed = _scan(identity, resources, ctx)
-    if boundary is not None:
-        b_denied, b_allowed = _scan(boundary, resources, ctx)
-        denied = denied or b_denied
-        allowed = allowed and b_allowed
+    for limit in (boundary, session):
+        if limit is not None:
+            l_denied, l_allowed = _scan(limit, resources, ctx)
+            denied = denied or l_denied
+            allowed = allowed and l_allowed
     if denied:
         return EXPLICIT_DENY
     return ALLOW if allowed else IMPLICIT_DENY

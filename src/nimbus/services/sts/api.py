@@ -52,6 +52,9 @@ def _credentials_out(creds: Credentials) -> dict[str, Any]:
     }
 
 
+_EMPTY_POLICY = '{"Version": "2012-10-17", "Statement": []}'
+
+
 def _packed_size(params: dict[str, Any]) -> int | None:
     """PackedPolicySize: the session policy and tags as a percentage of what a session may carry."""
     policy = params.get("Policy")
@@ -102,7 +105,8 @@ class StsApi:
             raise _validation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
         role_id = role["RoleId"]
         principal = f"assumed-role/{role['RoleName']}/{session}"
-        creds = self.core.credentials.issue(principal, duration, user_id=f"{role_id}:{session}", durable=True)
+        creds = self.core.credentials.issue(principal, duration, user_id=f"{role_id}:{session}", durable=True,
+                                            session_policies=self._session_policies(ctx, params))
         out: dict[str, Any] = {
             "Credentials": _credentials_out(creds),
             "AssumedRoleUser": {"AssumedRoleId": f"{role_id}:{session}", "Arn": creds.arn},
@@ -123,6 +127,24 @@ class StsApi:
                 return None
             raise
         return found.get("Role")  # type: ignore[no-any-return]
+
+    def _session_policies(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[str, ...]:
+        """AssumeRole's session policies as documents (``Policy``, and each of ``PolicyArns`` read now): under
+        --iam enforce they limit the session. A policy ARN IAM does not know grants nothing."""
+        out: list[str] = []
+        if params.get("Policy"):
+            out.append(str(params["Policy"]))
+        for item in params.get("PolicyArns") or []:
+            arn = str(item.get("arn") or "")
+            text = _EMPTY_POLICY
+            try:
+                iam = self.core.api("iam").engine
+                policy = iam.get_policy(ctx.account_id, arn)
+                text = iam.get_policy_version(ctx.account_id, arn, policy.default_version).document
+            except Exception:  # noqa: BLE001 - an unknown ARN: the session may do nothing through it
+                pass
+            out.append(text)
+        return tuple(out)
 
     async def get_session_token(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         caller = self._caller(ctx)
