@@ -4,7 +4,7 @@
 # zlib1g-dev from apt when missing), bubblewrap for function sandboxes when apt exists, and Node.js with
 # the AWS SDK for JavaScript v3 for nodejs*.x functions (Debian's nodejs and npm, then
 # src/nimbus/runtime/node's pinned packages); `make test` also installs Debian's awscli (AWS CLI v2)
-# for the tests that drive it.
+# for the tests that drive it, and Chromium with its driver for the web console's browser tests.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -60,6 +60,14 @@ test-deps:
 	    (apt-get install -y -q awscli >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q awscli >/dev/null 2>&1)) \
 	      && echo "installed awscli (v2)" || echo "AWS CLI v2 unavailable: its tests are skipped"; \
 	  else echo "AWS CLI v2 unavailable: its tests are skipped"; fi; \
+	fi
+
+	@# the web console's browser tests: Debian's Chromium and its driver (driven by selenium, a test extra)
+	@if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1)) \
+	      && echo "installed chromium chromium-driver" || echo "Chromium unavailable: the console's browser tests are skipped"; \
+	  else echo "Chromium unavailable: the console's browser tests are skipped"; fi; \
 	fi
 
 	@# the JavaScript SDK v3 tests: Node (installed by node-runtime, through setup) and tests/js's pinned packages

@@ -46,6 +46,10 @@ class Nimbus:
         from nimbus.edge.app import EdgeApp
 
         self.app = EdgeApp(self)
+        from nimbus.console.app import ConsoleApp  # the web console: a client of the AWS API, in process
+
+        console = ConsoleApp(self.app, self.credentials, settings)
+        self.app.mount(console.matches, console, internal=True)
 
     # --- lookup ---------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from nimbus import __version__
 # subcommand name -> (module, help); modules expose add_arguments(parser) and run(args) -> int
 CLIENT_COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("nimbus.cli.demo", "run the seed tutorial end to end (HTTP-triggered functions, Firehose with a Lambda transform, S3)"),
+    "console": ("nimbus.cli.console", "print a sign-in link for the web console (/_nimbus/console/) made from your keys"),
     "credentials": ("nimbus.cli.credentials", "print export lines for the local server's root credentials"),
     "firehose": ("nimbus.cli.firehose", "flush a delivery stream's buffer now, or describe it (buffer fill, last delivery, errors)"),
     "functions": ("nimbus.cli.functions", "list, deploy and invoke Lambda functions"),

@@ -1,0 +1,2 @@
+"use strict";
+// placeholder: this page is being written

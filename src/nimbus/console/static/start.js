@@ -1,0 +1,3 @@
+"use strict";
+// Runs after every page script has registered its routes.
+window.Nimbus.boot();
