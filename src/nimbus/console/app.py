@@ -43,6 +43,8 @@ MAX_SESSIONS = 10_000
 MAX_REQUEST_BYTES = 12 * 1024 * 1024  # a call's JSON (inline code, a test event, a record)
 MAX_PRESIGN_EXPIRES_S = 3600
 PRESIGNABLE = {("s3", "GetObject"), ("s3", "PutObject")}
+# Nimbus-only endpoints the console may call for a signed-in user: (path prefix, method)
+NIMBUS_ENDPOINTS = (("/_nimbus/firehose/streams", "GET"), ("/_nimbus/firehose/flush/", "POST"))
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -225,6 +227,19 @@ class ConsoleApp:
             expires = max(1, min(int(req.get("expires") or 300), MAX_PRESIGN_EXPIRES_S))
             url = self.caller.presign(session.keys, region, host, service, operation, params, expires)
             await _json(send, 200, {"url": url})
+        elif name == "nimbus":
+            # Nimbus's own conveniences that are no AWS operation (the CLI's `nimbus firehose flush/describe`)
+            path, verb = str(req.get("path") or ""), str(req.get("method") or "GET")
+            if not any(path.startswith(p) and verb == m for p, m in NIMBUS_ENDPOINTS):
+                raise CallError("NotSupportedByConsole", f"The console does not call {verb} {path}.")
+            answer = await self.caller.dispatch(verb, f"http://{host}{path}", {"host": host}, b"")
+            try:
+                doc = orjson.loads(bytes(answer.body)) if answer.body else {}
+            except orjson.JSONDecodeError:
+                doc = {"message": bytes(answer.body[:500]).decode("utf-8", "replace")}
+            if answer.status >= 300:
+                raise CallError("NimbusEndpointFailed", str(doc.get("message") or answer.status), answer.status)
+            await _json(send, 200, {"data": doc})
         elif name == "function-code":
             await self._function_code(session, region, host, params, send)
         else:

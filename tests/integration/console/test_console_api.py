@@ -208,3 +208,14 @@ def test_auth_off_needs_no_sign_in(tmp_path: Path) -> None:
         assert "Buckets" in c.call("s3", "ListBuckets")
     finally:
         server.stop()
+
+
+def test_nimbus_endpoints_for_signed_in_users_only(nimbus_server: NimbusProcess) -> None:
+    c = ConsoleClient(nimbus_server)
+    status, _ = c.post("nimbus", {"method": "GET", "path": "/_nimbus/firehose/streams"})
+    assert status == 401
+    c.login()
+    status, doc = c.post("nimbus", {"method": "GET", "path": "/_nimbus/firehose/streams"})
+    assert status == 200 and isinstance(doc["data"], (dict, list))
+    status, doc = c.post("nimbus", {"method": "GET", "path": "/_nimbus/health"})
+    assert status == 400 and doc["error"]["code"] == "NotSupportedByConsole"

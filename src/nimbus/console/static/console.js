@@ -52,6 +52,9 @@
     }
     return out;
   };
+  // Nimbus's own endpoints that are no AWS operation: N.nimbus("POST", "/_nimbus/firehose/flush/us-east-1/NAME")
+  // (flush a delivery stream's buffer now) and N.nimbus("GET", "/_nimbus/firehose/streams") (buffer fill, last delivery, errors)
+  N.nimbus = async function (method, path) { return (await N.post("nimbus", { method, path })).data; };
   // A presigned S3 URL ("GetObject" or "PutObject") for the browser to move an object itself.
   N.presign = async function (operation, params, opts) {
     const doc = await N.post("presign", { service: "s3", operation, params, region: (opts && opts.region) || N.state.region, expires: (opts && opts.expires) || 300 });
