@@ -99,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     elif settings.iam == "enforce":
         lines.append("  IAM is ENFORCED: users' and roles' policies decide what their keys may do (root may do all)")
     lines.append(f"  try: AWS_ENDPOINT_URL={settings.endpoint_url} aws lambda list-functions")
+    lines.append(f"  web console: {settings.endpoint_url}/_nimbus/console/ (sign in with these keys, or open the link `nimbus console` prints)")
     print("\n".join(lines), flush=True)
     from nimbus.edge.h2c import Http1Or2Protocol
 
