@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from nimbus.cli.client import endpoint_url, session
 
 LOGIN_PATH = "/_nimbus/console/login"
+LOGIN_MARKER = "X-Nimbus-Console-Login"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,7 +28,9 @@ def sign_in_url(endpoint: str, access_key: str, secret_key: str, token: str | No
     from botocore.credentials import Credentials
 
     base = endpoint.rstrip("/")
-    request = AWSRequest(method="GET", url=f"{base}/?Action=GetCallerIdentity&Version=2011-06-15")
+    # the marker parameter makes the link good for the console only: a presigned GetCallerIdentity made for
+    # something else (an EKS-style token) does not sign anyone in to the console
+    request = AWSRequest(method="GET", url=f"{base}/?Action=GetCallerIdentity&Version=2011-06-15&{LOGIN_MARKER}=1")
     SigV4QueryAuth(Credentials(access_key, secret_key, token), "sts", region, expires=expires).add_auth(request)
     parts = urlsplit(request.prepare().url)
     return urlunsplit((parts.scheme, parts.netloc, LOGIN_PATH, parts.query, ""))

@@ -42,6 +42,7 @@ SESSION_TTL_S = 12 * 3600
 MAX_SESSIONS = 10_000
 MAX_REQUEST_BYTES = 12 * 1024 * 1024  # a call's JSON (inline code, a test event, a record)
 MAX_PRESIGN_EXPIRES_S = 3600
+LOGIN_MARKER = "X-Nimbus-Console-Login"  # the signed parameter that makes a presigned GetCallerIdentity a console sign-in link
 PRESIGNABLE = {("s3", "GetObject"), ("s3", "PutObject")}
 # Nimbus-only endpoints the console may call for a signed-in user: (path prefix, method)
 NIMBUS_ENDPOINTS = (("/_nimbus/firehose/streams", "GET"), ("/_nimbus/firehose/flush/", "POST"))
@@ -156,10 +157,15 @@ class ConsoleApp:
         q = parse_qs(raw_query)
         credential = (q.get("X-Amz-Credential") or [""])[0]
         host = headers.get("host", self.settings.endpoint_url.split("//", 1)[1])
-        answer = await self.caller.dispatch("GET", f"http://{host}/?{raw_query}", {"host": host}, b"")
-        key_id = credential.split("/", 1)[0]
+        scope_parts = credential.split("/")
+        # only a link made for the console: presigned STS GetCallerIdentity carrying the console's marker (so a
+        # presigned URL made for anything else, an S3 ListBuckets or an EKS-style token, signs nobody in)
+        meant = (q.get("Action") == ["GetCallerIdentity"] and q.get(LOGIN_MARKER) == ["1"]
+                 and len(scope_parts) == 5 and scope_parts[3] == "sts")
+        answer = await self.caller.dispatch("GET", f"http://{host}/?{raw_query}", {"host": host}, b"") if meant else None
+        key_id = scope_parts[0]
         creds = self.credentials.lookup(key_id) if key_id else None
-        if answer.status != 200 or creds is None:
+        if answer is None or answer.status != 200 or creds is None:
             body = b"<!doctype html><title>Nimbus console</title><p>This sign-in link is not valid (it expired, or its keys are no longer active). Run <code>nimbus console</code> again, or <a href=\"./\">sign in with an access key</a>.</p>"
             await _send(send, 403, [(b"content-type", b"text/html; charset=utf-8")], body)
             return

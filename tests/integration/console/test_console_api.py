@@ -219,3 +219,30 @@ def test_nimbus_endpoints_for_signed_in_users_only(nimbus_server: NimbusProcess)
     assert status == 200 and isinstance(doc["data"], (dict, list))
     status, doc = c.post("nimbus", {"method": "GET", "path": "/_nimbus/health"})
     assert status == 400 and doc["error"]["code"] == "NotSupportedByConsole"
+
+
+def test_only_links_made_for_the_console_sign_in(nimbus_server: NimbusProcess) -> None:
+    from botocore.auth import S3SigV4QueryAuth, SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    creds = Credentials(ACCESS_KEY, SECRET_KEY)
+
+    def presigned(url: str, service: str) -> str:
+        req = AWSRequest(method="GET", url=url)
+        (S3SigV4QueryAuth if service == "s3" else SigV4QueryAuth)(creds, service, "us-east-1", expires=60).add_auth(req)
+        return req.prepare().url.split("?", 1)[1]
+
+    base = nimbus_server.endpoint
+    for query in (
+        presigned(f"{base}/?Action=GetCallerIdentity&Version=2011-06-15", "sts"),  # an EKS-style token: no marker
+        presigned(f"{base}/", "s3"),  # a presigned S3 ListBuckets, shared for another purpose
+    ):
+        c = ConsoleClient(nimbus_server)
+        status, body, _ = c.get(f"{CONSOLE}/login?{query}")
+        assert status == 403, query
+        assert c.get(CONSOLE + "/api/session")[0] == 401
+    c = ConsoleClient(nimbus_server)
+    ok = presigned(f"{base}/?Action=GetCallerIdentity&Version=2011-06-15&X-Nimbus-Console-Login=1", "sts")
+    assert c.get(f"{CONSOLE}/login?{ok}")[0] == 200
+    assert c.get(CONSOLE + "/api/session")[0] == 200
