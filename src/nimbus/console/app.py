@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, unquote
 
 import orjson
 
-from nimbus.console.calls import MAX_INLINE_FILE_BYTES, CallError, Caller, Keys, jsonable, unzip_text
+from nimbus.console.calls import CLIENT, MAX_INLINE_FILE_BYTES, CallError, Caller, Keys, jsonable, unzip_text
 
 if TYPE_CHECKING:
     from nimbus.config import Settings
@@ -75,6 +75,9 @@ class ConsoleApp:
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         path: str = scope["path"][len(PREFIX) :]
         method: str = scope["method"]
+        client = scope.get("client")
+        if client:
+            CLIENT.set((str(client[0]), int(client[1])))
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         try:
             if path in ("", "/") or path == "/index.html":

@@ -16,11 +16,15 @@ import base64
 import datetime as _dt
 import io
 import zipfile
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 from urllib.parse import unquote, urlsplit
 
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]]
+
+# the browser's address, set per console request: the AWS request it makes comes from there (aws:SourceIp)
+CLIENT: ContextVar[tuple[str, int]] = ContextVar("nimbus_console_client", default=("127.0.0.1", 0))
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a larger answer (an object, a function's package) is fetched by URL instead
 MAX_INLINE_FILE_BYTES = 1024 * 1024  # the code editor's limit per file, and per package (AWS's console: 3 MB)
@@ -157,7 +161,7 @@ class Caller:
             "query_string": parts.query.encode("latin-1"),
             "headers": [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in headers.items()]
             + ([(b"content-length", str(len(body)).encode())] if "content-length" not in {k.lower() for k in headers} else []),
-            "client": ("127.0.0.1", 0),
+            "client": CLIENT.get(),
             "server": (parts.hostname or "127.0.0.1", parts.port or 80),
         }
         done = asyncio.Event()
