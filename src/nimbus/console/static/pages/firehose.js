@@ -351,9 +351,14 @@
       change: Math.round((Math.random() * 10 - 5) * 100) / 100,
       price: Math.round(Math.random() * 20000) / 100,
     }) + "\n";
-    const demoTick = async () => {
-      if (demoBusy) return;
+    let demoInflight = null;
+    const demoTick = () => {
+      if (demoBusy) return demoInflight;
       demoBusy = true;
+      demoInflight = demoPut();
+      return demoInflight;
+    };
+    const demoPut = async () => {
       try {
         const n = 1 + Math.floor(Math.random() * 4);
         const records = []; for (let i = 0; i < n; i++) records.push({ Data: demoRecord() });
@@ -377,6 +382,7 @@
     const stop = N.button("Stop sending demo data", async () => {
       if (demoTimer) clearInterval(demoTimer);
       demoTimer = null;
+      if (demoInflight) await demoInflight;  // the count shown is then final
       start.hidden = false; stop.hidden = true;
       demoStatus.textContent = "Stopped: " + demoSent + " records sent.";
     }, { id: "fh-demo-stop" });

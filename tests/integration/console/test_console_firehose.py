@@ -1,0 +1,222 @@
+"""The console's Firehose pages in a real headless Chromium against a real server: create a delivery stream
+through the form (with and without a Lambda transform, the IAM role created as AWS's console does), send demo
+data, flush, find the objects in the bucket with boto3, edit the buffer hints, errors on the page, delete."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+import uuid
+import zipfile
+from typing import Any
+
+import pytest
+
+By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium is a test dependency").By
+Select = pytest.importorskip("selenium.webdriver.support.ui", reason="selenium is a test dependency").Select
+
+from tests.conftest import NimbusProcess
+from tests.integration.console.conftest import go, page_text, sign_in, wait_for
+
+TRANSFORM = '''import base64
+import json
+
+
+def lambda_handler(event, context):
+    out = []
+    for record in event["records"]:
+        ticker = json.loads(base64.b64decode(record["data"]))
+        ticker["processed"] = True
+        data = (json.dumps(ticker) + "\\n").encode()
+        out.append({"recordId": record["recordId"], "result": "Ok", "data": base64.b64encode(data).decode()})
+    return {"records": out}
+'''
+
+
+def _objects(s3: Any, bucket: str) -> dict[str, bytes]:
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return {k: s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys}
+
+
+def _records(s3: Any, bucket: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for body in _objects(s3, bucket).values() for line in body.decode().splitlines() if line.strip()]
+
+
+def _set(browser: Any, element_id: str, value: str) -> None:
+    el = browser.find_element(By.ID, element_id)
+    el.clear()
+    el.send_keys(value)
+
+
+def _click(browser: Any, element_id: str) -> None:
+    el = wait_for(browser, lambda: browser.find_element(By.ID, element_id), what=f"#{element_id}")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+    el.click()
+
+
+def _create_through_form(browser: Any, server: NimbusProcess, name: str, bucket: str, *, function_arn: str | None = None,
+                         size: str = "1", interval: str = "900") -> None:
+    go(browser, server, "#/firehose")
+    _click(browser, "fh-create")
+    name_input = wait_for(browser, lambda: browser.find_element(By.ID, "fh-name"), what="the create form")
+    assert re.fullmatch(r"PUT-S3-[A-Za-z0-9]{5}", name_input.get_attribute("value")), name_input.get_attribute("value")
+    _set(browser, "fh-name", name)
+    wait_for(browser, lambda: bucket in [o.get_attribute("value") for o in Select(browser.find_element(By.ID, "fh-bucket")).options])
+    Select(browser.find_element(By.ID, "fh-bucket")).select_by_value(bucket)
+    if function_arn:
+        _click(browser, "fh-transform")
+        Select(browser.find_element(By.ID, "fh-function")).select_by_value(function_arn)
+        _set(browser, "fh-proc-buffer-interval", "0")
+    _set(browser, "fh-buffer-size", size)
+    _set(browser, "fh-buffer-interval", interval)
+    role_name = browser.find_element(By.ID, "fh-role-name").text  # AWS's pattern, the name shortened to fit 64 characters
+    assert re.fullmatch(rf"KinesisFirehoseServiceRole-{name[:8]}[\w.-]*-us-east-1-\d+", role_name) and len(role_name) <= 64, role_name
+    _click(browser, "fh-submit")
+
+
+def _wait_detail_active(browser: Any, name: str) -> None:
+    wait_for(browser, lambda: browser.find_element(By.ID, "fh-title").text == name, what="the stream's page")
+    wait_for(browser, lambda: browser.find_element(By.ID, "fh-status").text == "ACTIVE", timeout=30, what="ACTIVE")
+
+
+def _send_demo_data(browser: Any, at_least: int) -> int:
+    _click(browser, "fh-demo-start")
+    wait_for(browser, lambda: int((re.search(r"(\d+) records sent", browser.find_element(By.ID, "fh-demo-status").text) or [0, 0])[1]) >= at_least,
+             timeout=30, what=f"{at_least} demo records sent")
+    _click(browser, "fh-demo-stop")
+    status = wait_for(browser, lambda: (t := browser.find_element(By.ID, "fh-demo-status").text).startswith("Stopped") and t)
+    return int(re.search(r"(\d+) records sent", status)[1])
+
+
+def _wait_records(s3: Any, bucket: str, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        records = _records(s3, bucket)
+        if len(records) >= count or time.monotonic() > deadline:
+            return records
+        time.sleep(0.25)
+
+
+def test_direct_put_stream_demo_data_flush_edit_and_delete(browser: Any, nimbus_server: NimbusProcess) -> None:
+    s3, fh, iam = nimbus_server.client("s3"), nimbus_server.client("firehose"), nimbus_server.client("iam")
+    bucket = f"fh-console-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    name = "console-plain"
+    sign_in(browser, nimbus_server)
+    _create_through_form(browser, nimbus_server, name, bucket)
+    _wait_detail_active(browser, name)
+
+    desc = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    dest = desc["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert desc["DeliveryStreamType"] == "DirectPut"
+    assert dest["BucketARN"] == f"arn:aws:s3:::{bucket}"
+    assert dest["BufferingHints"] == {"SizeInMBs": 1, "IntervalInSeconds": 900}
+    assert dest["CompressionFormat"] == "UNCOMPRESSED"
+    role_name = dest["RoleARN"].rsplit("/", 1)[1]
+    assert role_name.startswith(f"KinesisFirehoseServiceRole-{name}-us-east-1-")
+    role = iam.get_role(RoleName=role_name)["Role"]
+    assert "firehose.amazonaws.com" in json.dumps(role["AssumeRolePolicyDocument"])
+    policy_names = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    assert len(policy_names) == 1
+    policy = json.dumps(iam.get_role_policy(RoleName=role_name, PolicyName=policy_names[0])["PolicyDocument"])
+    assert "s3:PutObject" in policy and f"arn:aws:s3:::{bucket}/*" in policy
+    text = page_text(browser)
+    assert bucket in text and "Direct PUT" in text and "Disabled" in text
+
+    # demo data, then "Flush buffer now": the records are in the bucket (the interval is 900 s)
+    sent = _send_demo_data(browser, 4)
+    assert _records(s3, bucket) == []
+    _click(browser, "fh-flush")
+    records = _wait_records(s3, bucket, sent)
+    assert len(records) == sent
+    assert all(set(r) == {"ticker_symbol", "sector", "change", "price"} for r in records), records[:3]
+    assert all(re.match(r"\d{4}/\d{2}/\d{2}/\d{2}/console-plain-", k) for k in _objects(s3, bucket))
+    wait_for(browser, lambda: browser.find_element(By.ID, "fh-mon-delivered").text.startswith(f"{sent} records"), what="monitoring")
+    assert browser.find_element(By.ID, "fh-mon-last").text != "never"
+
+    # edit the destination: buffer hints, prefix, compression (UpdateDestination with the version id)
+    _click(browser, "fh-edit")
+    wait_for(browser, lambda: browser.find_element(By.ID, "fh-edit-buffer-size"))
+    _set(browser, "fh-edit-buffer-size", "2")
+    _set(browser, "fh-edit-buffer-interval", "120")
+    _set(browser, "fh-edit-prefix", "ticker/")
+    Select(browser.find_element(By.ID, "fh-edit-compression")).select_by_value("GZIP")
+    _click(browser, "fh-edit-submit")
+    wait_for(browser, lambda: browser.find_element(By.ID, "fh-cfg-buffer").text == "2 MiB or 120 seconds", what="the new hints")
+    dest = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert dest["BufferingHints"] == {"SizeInMBs": 2, "IntervalInSeconds": 120}
+    assert dest["Prefix"] == "ticker/" and dest["CompressionFormat"] == "GZIP"
+    assert browser.find_element(By.ID, "fh-cfg-prefix").text == "ticker/"
+
+    # a stale version id: the edit's error is shown in the dialog, not swallowed
+    current = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    fh.update_destination(DeliveryStreamName=name, CurrentDeliveryStreamVersionId=current["VersionId"],
+                          DestinationId=current["Destinations"][0]["DestinationId"], ExtendedS3DestinationUpdate={"Prefix": "other/"})
+    _click(browser, "fh-edit")
+    wait_for(browser, lambda: browser.find_element(By.ID, "fh-edit-buffer-size"))
+    _set(browser, "fh-edit-buffer-size", "3")
+    _click(browser, "fh-edit-submit")
+    wait_for(browser, lambda: "ConcurrentModificationException" in page_text(browser), what="the stale version's error")
+    _click(browser, "modal-cancel")
+
+    # a duplicate name: the error is on the page, and the role made for it is removed again
+    roles_before = {r["RoleName"] for r in iam.list_roles()["Roles"]}
+    _create_through_form(browser, nimbus_server, name, bucket)
+    wait_for(browser, lambda: "ResourceInUseException" in browser.find_element(By.ID, "fh-error").text, what="the duplicate-name error")
+    assert {r["RoleName"] for r in iam.list_roles()["Roles"]} == roles_before
+
+    # the list, then delete from it
+    go(browser, nimbus_server, "#/firehose")
+    table = wait_for(browser, lambda: (t := browser.find_element(By.ID, "fh-streams")).text and name in t.text and t)
+    assert bucket in table.text and "ACTIVE" in table.text
+    _click(browser, f"fh-delete-{name}")
+    _click(browser, "confirm-ok")
+
+    def gone() -> bool:
+        return name not in fh.list_delivery_streams()["DeliveryStreamNames"]
+
+    wait_for(browser, gone, timeout=30, what="the stream deleted")
+    wait_for(browser, lambda: name not in browser.find_element(By.ID, "fh-streams").text, what="the list without it")
+
+
+def test_stream_with_lambda_transform_delivers_transformed_records(browser: Any, nimbus_server: NimbusProcess) -> None:
+    s3, fh, lam = nimbus_server.client("s3"), nimbus_server.client("firehose"), nimbus_server.client("lambda")
+    bucket = f"fh-console-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("lambda_function.py", TRANSFORM)
+    fn = lam.create_function(FunctionName=f"fh-console-transform-{uuid.uuid4().hex[:6]}", Runtime="python3.11",
+                             Role="arn:aws:iam::000000000000:role/lambda", Handler="lambda_function.lambda_handler",
+                             Code={"ZipFile": buf.getvalue()}, Timeout=60)
+    lam.get_waiter("function_active_v2").wait(FunctionName=fn["FunctionName"], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    name = "console-transform"
+    sign_in(browser, nimbus_server)
+    _create_through_form(browser, nimbus_server, name, bucket, function_arn=fn["FunctionArn"])
+    _wait_detail_active(browser, name)
+
+    dest = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
+    proc = dest["ProcessingConfiguration"]
+    assert proc["Enabled"] is True
+    params = {p["ParameterName"]: p["ParameterValue"] for p in proc["Processors"][0]["Parameters"]}
+    assert params["LambdaArn"] == fn["FunctionArn"] + ":$LATEST"
+    assert params["BufferIntervalInSeconds"] == "0"
+    assert fn["FunctionName"] in browser.find_element(By.ID, "fh-cfg-transform").text
+    role_name = dest["RoleARN"].rsplit("/", 1)[1]
+    iam = nimbus_server.client("iam")
+    policy = json.dumps(iam.get_role_policy(RoleName=role_name, PolicyName=iam.list_role_policies(RoleName=role_name)["PolicyNames"][0])["PolicyDocument"])
+    assert "lambda:InvokeFunction" in policy and fn["FunctionArn"] in policy
+
+    sent = _send_demo_data(browser, 3)
+    _click(browser, "fh-flush")
+    records = _wait_records(s3, bucket, sent, timeout=60)
+    assert len(records) == sent, records
+    assert all(r.get("processed") is True and "ticker_symbol" in r for r in records), records[:3]
+
+    # deleted from its own page
+    _click(browser, "fh-delete")
+    _click(browser, "confirm-ok")
+    wait_for(browser, lambda: browser.find_elements(By.ID, "fh-streams"), what="back on the list")
+    wait_for(browser, lambda: name not in fh.list_delivery_streams()["DeliveryStreamNames"], timeout=30, what="deleted")
