@@ -381,7 +381,7 @@ class EdgeApp:
 
     def _resource_policy(self, service: str, account: str, region: str, params: dict[str, Any]) -> tuple[str, bool] | None:
         """A request's resource-based policy for IAM enforcement: a Lambda function's permissions (AddPermission),
-        or the bucket policy of an S3 request and whether its public grants are ignored (the bucket's public
+        a Kinesis stream's or consumer's (PutResourcePolicy), or the bucket policy of an S3 request and whether its public grants are ignored (the bucket's public
         access block: RestrictPublicBuckets, on by default for new buckets as on S3)."""
         if service == "lambda" and params.get("FunctionName"):
             engine = self.core.api("lambda").engine
@@ -391,6 +391,9 @@ class EdgeApp:
             except ServiceError:  # no such function: the operation answers that itself
                 return None
             return (orjson.dumps({"Version": "2012-10-17", "Statement": statements}).decode(), False) if statements else None
+        if service == "kinesis":
+            text = self.core.api("kinesis").resource_policy(account, region, params)
+            return (text, False) if text and text != "{}" else None
         if service != "s3" or not params.get("Bucket"):
             return None
         from nimbus.services.s3 import settings as s3_settings

@@ -439,6 +439,14 @@ class Streams:
             return self.find_consumer(account, region, stream_arn=None, name=None, consumer_arn=arn)
         return self.get(account, region, arn=arn), None
 
+    def set_policy(self, stream: Stream, consumer: Consumer | None, policy: str | None) -> None:
+        """PutResourcePolicy / DeleteResourcePolicy on a stream or a consumer (kept in the stream's document)."""
+        if policy is not None:
+            check_resource_policy(policy, consumer.arn if consumer is not None else stream.arn)
+        target = stream if consumer is None else consumer
+        target.policy = policy
+        self._save(stream)
+
     def set_encryption(self, stream: Stream, encryption: str, key_id: str | None) -> None:
         self._require_active(stream)
         stream.encryption = encryption
@@ -1094,3 +1102,34 @@ class Streams:
                 await self.trim_once()
             except Exception:  # noqa: BLE001 - keep trimming on the next round
                 log.exception("retention trim failed")
+
+
+MAX_POLICY_BYTES = 20 * 1024  # as IAM's resource-based policies
+
+
+def check_resource_policy(text: str, resource_arn: str) -> None:
+    """What Kinesis checks of a resource policy before keeping it: a JSON policy document whose statements
+    each have an Effect, a Principal (a resource policy names who it grants) and kinesis: actions."""
+    if len(text.encode()) > MAX_POLICY_BYTES:
+        raise InvalidArgumentException(f"Policy size exceeds the limit of {MAX_POLICY_BYTES} bytes.")
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise InvalidArgumentException("Policy is not a valid JSON document.") from None
+    statements = doc.get("Statement") if isinstance(doc, dict) else None
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list) or not statements:
+        raise InvalidArgumentException("Policy must contain a non-empty Statement.")
+    for st in statements:
+        if not isinstance(st, dict) or st.get("Effect") not in ("Allow", "Deny"):
+            raise InvalidArgumentException("Each policy statement must have an Effect of Allow or Deny.")
+        if "Principal" not in st and "NotPrincipal" not in st:
+            raise InvalidArgumentException("A resource-based policy statement must specify a Principal.")
+        actions = st.get("Action", st.get("NotAction"))
+        actions = [actions] if isinstance(actions, str) else actions
+        if not isinstance(actions, list) or not actions or not all(isinstance(a, str) for a in actions):
+            raise InvalidArgumentException("Each policy statement must have an Action.")
+        for action in actions:
+            if action != "*" and not action.lower().startswith("kinesis:"):
+                raise InvalidArgumentException(f"Policy contains an action that is not a Kinesis action: {action}")

@@ -105,9 +105,10 @@ class Consumer:
     status: str = "CREATING"
     active_at: float = 0.0
     tags: dict[str, str] = field(default_factory=dict)
+    policy: str | None = None  # PutResourcePolicy's document, as given
 
     def to_doc(self) -> dict[str, Any]:
-        return {
+        doc = {
             "name": self.name,
             "arn": self.arn,
             "created": self.created,
@@ -115,12 +116,15 @@ class Consumer:
             "active_at": self.active_at,
             "tags": self.tags,
         }
+        if self.policy is not None:
+            doc["policy"] = self.policy
+        return doc
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Consumer:
         return cls(
             doc["name"], doc["arn"], doc["created"], doc.get("status", "ACTIVE"), doc.get("active_at", 0.0),
-            dict(doc.get("tags", {})),
+            dict(doc.get("tags", {})), doc.get("policy"),
         )
 
 
@@ -145,6 +149,7 @@ class Stream:
     consumers: dict[str, Consumer] = field(default_factory=dict)
     scalings: list[float] = field(default_factory=list)  # UpdateShardCount times (10 per rolling 24 h)
     max_record_kib: int = 1024
+    policy: str | None = None  # PutResourcePolicy's document, as given
     # runtime only
     by_id: dict[str, Shard] = field(default_factory=dict, repr=False)
     by_index: dict[int, Shard] = field(default_factory=dict, repr=False)
@@ -214,6 +219,7 @@ class Stream:
             "consumers": {name: c.to_doc() for name, c in self.consumers.items()},
             "scalings": self.scalings,
             "max_record_kib": self.max_record_kib,
+            **({"policy": self.policy} if self.policy is not None else {}),
         }
 
     @classmethod
@@ -238,6 +244,7 @@ class Stream:
             consumers={n: Consumer.from_doc(c) for n, c in doc.get("consumers", {}).items()},
             scalings=list(doc.get("scalings", [])),
             max_record_kib=doc.get("max_record_kib", 1024),
+            policy=doc.get("policy"),
         )
         return stream
 
