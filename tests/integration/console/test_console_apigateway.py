@@ -104,7 +104,7 @@ def test_http_api_routes_integrations_and_stage(browser: Any, nimbus_server: Nim
     row.find_element(By.CSS_SELECTOR, "a.apigw-api-link").click()
     routes = wait_for(browser, lambda: browser.find_elements(By.ID, "apigw-routes"), what="routes")[0]
     wait_for(browser, lambda: "GET /items" in routes.text and "POST /items" in routes.text)
-    assert "console-apigw-fn" in routes.text
+    assert "AWS_PROXY → Lambda console-apigw-fn" in routes.text
     assert integ["IntegrationId"] in browser.find_element(By.ID, "apigw-integrations").text
     url = browser.find_element(By.CSS_SELECTOR, "#apigw-stages a.apigw-invoke-url").text
     assert url == f"{nimbus_server.endpoint}/_aws/execute-api/{api_id}/"

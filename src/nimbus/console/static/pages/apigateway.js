@@ -18,9 +18,12 @@
     return (ws ? "ws" : u.protocol.replace(":", "")) + "://" + id + ".execute-api.localhost" + port + "/" + (stage === "$default" ? "" : stage + (ws ? "" : "/"));
   };
   const urlCell = (url, cls) => N.h("span", {}, N.h("a", { href: url.startsWith("ws") ? null : url, target: "_blank", rel: "noopener", class: cls }, url));
+  // The function an integration calls: a REST API's apigateway:...:lambda:path/.../functions/ARN/invocations
+  // URI, or an HTTP API's plain function ARN
   const lambdaOf = (uri) => {
     const m = /functions\/(arn:aws:lambda:[^/]+)\/invocations/.exec(String(uri || ""));
-    return m ? m[1] : null;
+    if (m) return m[1];
+    return /^arn:aws:lambda:/.test(String(uri || "")) ? String(uri) : null;
   };
   const fnLink = (arn) => N.link("#/lambda/functions/" + enc(N.arnName(arn.split(":").slice(0, 7).join(":"))), N.arnName(arn.split(":").slice(0, 7).join(":")));
   const integrationText = (i) => {
@@ -186,14 +189,14 @@
       api.CorsConfiguration ? ["CORS", N.h("pre", { class: "code" }, N.fmt.json(api.CorsConfiguration))] : null])),
     N.panel("Routes", N.table([
       { title: "Route", get: (r) => N.h("code", { class: "apigw-route" }, r.RouteKey) },
-      { title: "Integration", get: (r) => integrationText(targetOf(r)) || "-" },
+      { title: "Integration", get: (r) => integrationText(targetOf(r)) },
       { title: "Authorization", get: (r) => r.AuthorizationType || "NONE" },
       { title: "Route ID", get: (r) => N.h("code", {}, r.RouteId) },
     ], routes, { id: "apigw-routes", empty: "No routes." })),
     N.panel("Integrations", N.table([
       { title: "ID", get: (i) => N.h("code", {}, i.IntegrationId) },
       { title: "Type", get: (i) => i.IntegrationType },
-      { title: "Target", get: (i) => { const fn = lambdaOf(i.IntegrationUri) || (String(i.IntegrationUri || "").startsWith("arn:aws:lambda:") ? i.IntegrationUri : null); return fn ? N.h("span", {}, "Lambda ", fnLink(fn)) : (i.IntegrationUri || "-"); } },
+      { title: "Target", get: (i) => { const fn = lambdaOf(i.IntegrationUri); return fn ? N.h("span", {}, "Lambda ", fnLink(fn)) : (i.IntegrationUri || "-"); } },
       { title: "Payload format", get: (i) => i.PayloadFormatVersion || "" },
     ], integrations, { id: "apigw-integrations", empty: "No integrations." })),
     N.panel("Stages", N.table([
