@@ -32,7 +32,7 @@ def _click(browser: Any, element_id: str) -> None:
 
 def test_stream_events_older_pages_and_tail(browser: Any, nimbus_server: NimbusProcess) -> None:
     logs = nimbus_server.client("logs")
-    group, stream = "/console/test/app", "2026/01/01/[$LATEST]abc"
+    group, stream = "/console/test/app", "2026/01/01/[$LATEST]abc 100%?#x"
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName=stream)
     base = _now_ms() - 60_000
