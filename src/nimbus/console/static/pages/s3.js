@@ -1,2 +1,754 @@
 "use strict";
-// placeholder: this page is being written
+// S3: buckets (create, empty, delete), objects (browse by folder, upload, download, create folder, delete),
+// an object's properties, tags, preview and copy, and a bucket's properties (versioning, tags, event
+// notifications) and permissions (bucket policy, CORS). Every action is the S3 (or Lambda) API call named
+// beside it; object bytes move between the browser and S3 by presigned URLs, never through the console.
+(function () {
+  const N = window.Nimbus;
+  const h = N.h;
+  const regions = new Map(); // bucket -> its region (calls about a bucket go to its region, as AWS's console does)
+  const MAX_PREVIEW = 1024 * 1024; // a text preview of the whole object below this size (GetObject through the console)
+  const PREVIEW_HEAD = 64 * 1024; // above it, on request, the first 64 KB (a ranged GetObject)
+  const MAX_API_UPLOAD = 8 * 1024 * 1024; // an upload through the API (keys a browser cannot address by URL)
+
+  // --- URLs -----------------------------------------------------------------------------------
+  // The query is read from location.hash itself: the framework decodeURI()s the whole hash before splitting
+  // it, which turns "%25" into "%" and so misreads keys and prefixes that contain "%".
+  function rawQuery() {
+    const hash = location.hash.replace(/^#/, "");
+    const i = hash.indexOf("?");
+    return Object.fromEntries(new URLSearchParams(i < 0 ? "" : hash.slice(i + 1)));
+  }
+  function qs(obj) {
+    const parts = Object.keys(obj).filter((k) => obj[k] !== undefined && obj[k] !== null && obj[k] !== "").map((k) => k + "=" + N.q(obj[k]));
+    return parts.length ? "?" + parts.join("&") : "";
+  }
+  const bucketHash = (bucket, prefix, tab) => "#/s3/buckets/" + N.q(bucket) + qs({ prefix, tab });
+  const objectHash = (bucket, key) => "#/s3/buckets/" + N.q(bucket) + "/object" + qs({ key });
+  // CopySource: "bucket/key" with the key URL-encoded ("/" kept), as the SDKs send it
+  const copySource = (bucket, key) => bucket + "/" + encodeURIComponent(key).replace(/%2F/g, "/");
+  // A browser resolves "." and ".." path segments (even percent-encoded) before it sends a URL, so a presigned
+  // URL cannot address such a key from the browser: those keys go through the API (within its size limits).
+  const hasDotSegment = (key) => key.split("/").some((s) => s === "." || s === "..");
+  const baseName = (key) => { const parts = key.replace(/\/$/, "").split("/"); return parts[parts.length - 1] || key; };
+  // Content-Disposition for a download: an ASCII fallback plus RFC 5987's UTF-8 name (S3 takes only ISO-8859-1)
+  function disposition(name) {
+    const ascii = name.replace(/[^\x20-\x7e]/g, "_").replace(/["\\]/g, "_");
+    const utf8 = encodeURIComponent(name).replace(/['()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
+    return 'attachment; filename="' + ascii + "\"; filename*=UTF-8''" + utf8;
+  }
+
+  // --- calls ----------------------------------------------------------------------------------
+  async function regionOf(bucket) {
+    if (!regions.has(bucket)) {
+      const loc = await N.api("s3", "GetBucketLocation", { Bucket: bucket });
+      let r = loc.LocationConstraint || "us-east-1";
+      if (r === "EU") r = "eu-west-1";
+      regions.set(bucket, r);
+    }
+    return regions.get(bucket);
+  }
+  async function s3(bucket, operation, params) {
+    return N.api("s3", operation, params, { region: await regionOf(bucket) });
+  }
+  async function presign(bucket, operation, params, expires) {
+    return N.presign(operation, params, { region: await regionOf(bucket), expires: expires || 300 });
+  }
+  // An optional setting: its S3 "not set" error means none
+  async function optional(promise, codes) {
+    try { return await promise; } catch (e) { if (codes.includes(e.code)) return null; throw e; }
+  }
+  async function listAllKeys(bucket, prefix) {
+    const keys = [];
+    let token = null;
+    do {
+      const p = { Bucket: bucket, Prefix: prefix, MaxKeys: 1000 };
+      if (token) p.ContinuationToken = token;
+      const page = await s3(bucket, "ListObjectsV2", p);
+      (page.Contents || []).forEach((o) => keys.push(o.Key));
+      token = page.IsTruncated ? page.NextContinuationToken : null;
+    } while (token);
+    return keys;
+  }
+  // DeleteObjects in batches of 1000 (its limit); answers the per-key errors
+  async function deleteKeys(bucket, keys, progress) {
+    const errors = [];
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000).map((k) => ({ Key: k }));
+      const r = await s3(bucket, "DeleteObjects", { Bucket: bucket, Delete: { Objects: batch, Quiet: true } });
+      (r.Errors || []).forEach((e) => errors.push(e));
+      if (progress) progress(Math.min(i + 1000, keys.length));
+    }
+    return errors;
+  }
+  // "Empty": list the first 1000 keys and delete them, until none is left
+  async function emptyBucket(bucket, progress) {
+    let total = 0;
+    for (;;) {
+      const page = await s3(bucket, "ListObjectsV2", { Bucket: bucket, MaxKeys: 1000 });
+      const keys = (page.Contents || []).map((o) => o.Key);
+      if (!keys.length) return total;
+      const errors = await deleteKeys(bucket, keys);
+      if (errors.length) {
+        const err = new Error(errors.length + " objects could not be deleted; the first, " + JSON.stringify(errors[0].Key) + ": " + errors[0].Message);
+        err.code = errors[0].Code;
+        throw err;
+      }
+      total += keys.length;
+      if (progress) progress(total);
+    }
+  }
+  function bytesOf(body) {
+    if (body && typeof body === "object" && body.$b64 !== undefined) return Uint8Array.from(atob(body.$b64), (c) => c.charCodeAt(0));
+    return new TextEncoder().encode(body || "");
+  }
+  function fileBase64(file) {
+    return new Promise((resolve, reject) => {
+      const r = new FileReader();
+      r.onload = () => resolve(String(r.result).replace(/^[^,]*,/, ""));
+      r.onerror = () => reject(r.error || new Error("The file could not be read."));
+      r.readAsDataURL(file);
+    });
+  }
+  // S3's XML error answer as an Error with its code
+  function xmlError(status, text) {
+    let code = String(status), message = "HTTP " + status;
+    try {
+      const doc = new DOMParser().parseFromString(text || "", "application/xml");
+      const c = doc.querySelector("Error > Code"), m = doc.querySelector("Error > Message");
+      if (c) code = c.textContent;
+      if (m) message = m.textContent;
+    } catch (e) { /* not XML */ }
+    const err = new Error(message);
+    err.code = code;
+    return err;
+  }
+  // One object from the browser: PUT to a presigned PutObject URL whose signed Content-Type is the one sent
+  async function putFile(bucket, key, file, onProgress) {
+    const ctype = file.type || "application/octet-stream";
+    if (hasDotSegment(key)) {
+      if (file.size > MAX_API_UPLOAD) throw new Error("A key with \".\" or \"..\" segments is uploaded through the console's API, which takes up to 8 MB.");
+      await s3(bucket, "PutObject", { Bucket: bucket, Key: key, ContentType: ctype, Body: { $b64: await fileBase64(file) } });
+      onProgress(1);
+      return;
+    }
+    const url = await presign(bucket, "PutObject", { Bucket: bucket, Key: key, ContentType: ctype }, 3600);
+    await new Promise((resolve, reject) => {
+      const x = new XMLHttpRequest();
+      x.open("PUT", url);
+      x.setRequestHeader("Content-Type", ctype);
+      x.upload.onprogress = (ev) => { if (ev.lengthComputable && ev.total) onProgress(ev.loaded / ev.total); };
+      x.onload = () => (x.status >= 200 && x.status < 300 ? resolve() : reject(xmlError(x.status, x.responseText)));
+      x.onerror = () => reject(new Error("The upload failed (network error)."));
+      x.send(file);
+    });
+    onProgress(1);
+  }
+  function saveBlob(bytes, name, type) {
+    const url = URL.createObjectURL(new Blob([bytes], { type: type || "application/octet-stream" }));
+    const a = h("a", { href: url, download: name, hidden: true });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  }
+  async function download(bucket, key) {
+    const name = baseName(key);
+    if (hasDotSegment(key)) {
+      const got = await s3(bucket, "GetObject", { Bucket: bucket, Key: key });
+      saveBlob(bytesOf(got.Body), name, got.ContentType);
+      return;
+    }
+    const url = await presign(bucket, "GetObject", { Bucket: bucket, Key: key, ResponseContentDisposition: disposition(name) });
+    const a = h("a", { href: url, download: name, hidden: true });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }
+
+  // --- pieces ---------------------------------------------------------------------------------
+  function tagEditor(idp, tags, onSave) {
+    const rows = h("tbody");
+    const addRow = (k, v) => {
+      const tr = h("tr", { class: "s3-tag-row" },
+        h("td", {}, N.input({ class: "s3-tag-key", value: k || "", placeholder: "Key", maxlength: 128 })),
+        h("td", {}, N.input({ class: "s3-tag-value", value: v || "", placeholder: "Value (optional)", maxlength: 256 })),
+        h("td", {}, h("button", { type: "button", class: "link s3-tag-remove", onclick: () => tr.remove() }, "Remove")));
+      rows.appendChild(tr);
+    };
+    (tags || []).forEach((t) => addRow(t.Key, t.Value));
+    const read = () => {
+      const out = [], seen = new Set();
+      for (const tr of rows.querySelectorAll("tr")) {
+        const k = tr.querySelector(".s3-tag-key").value.trim(), v = tr.querySelector(".s3-tag-value").value;
+        if (!k && !v) continue;
+        if (!k) throw new Error("A tag needs a key.");
+        if (seen.has(k)) throw new Error("Tag keys must be unique: " + k + " is given twice.");
+        seen.add(k);
+        out.push({ Key: k, Value: v });
+      }
+      return out;
+    };
+    return h("div", { id: idp },
+      h("table", { class: "grid" }, h("thead", {}, h("tr", {}, h("th", {}, "Key"), h("th", {}, "Value"), h("th", {}))), rows),
+      h("div", { class: "actions", style: { marginTop: "8px" } },
+        N.button("Add tag", async () => addRow(), { id: idp + "-add" }),
+        N.button("Save changes", async () => { await onSave(read()); N.toast("Tags saved."); }, { id: idp + "-save", kind: "primary" })));
+  }
+  function prefixCrumbs(bucket, prefix) {
+    const crumbs = [["Amazon S3", "#/s3"], [bucket, bucketHash(bucket)]];
+    const parts = prefix.split("/");
+    parts.pop(); // the prefix ends with "/" (or is empty)
+    parts.forEach((p, i) => crumbs.push([p + "/", bucketHash(bucket, parts.slice(0, i + 1).join("/") + "/")]));
+    return crumbs;
+  }
+  const jsonError = (what, e) => { const err = new Error(what + " is not valid JSON: " + e.message); err.code = "InvalidJSON"; return err; };
+
+  // --- buckets --------------------------------------------------------------------------------
+  async function bucketsPage(view) {
+    const notice = h("div", { id: "s3-notice" });
+    const buckets = await N.paginate("s3", "ListBuckets", {}, "ContinuationToken", "ContinuationToken", "Buckets", { max: 100000 });
+    const regionCells = new Map();
+    const filter = N.input({ id: "s3-bucket-filter", placeholder: "Find buckets by name", style: { maxWidth: "320px" } });
+    const holder = h("div");
+    const draw = () => {
+      const f = filter.value.trim().toLowerCase();
+      const rows = buckets.filter((b) => !f || b.Name.toLowerCase().includes(f));
+      N.clear(holder).appendChild(N.table([
+        { title: "Name", get: (b) => N.link(bucketHash(b.Name), b.Name, { class: "s3-bucket-link" }) },
+        { title: "Region", get: (b) => { const c = h("span", { class: "s3-region" }, regions.get(b.Name) || "…"); regionCells.set(b.Name, c); return c; } },
+        { title: "Created", get: (b) => N.fmt.time(b.CreationDate) },
+        { title: "", get: (b) => h("span", { class: "actions" },
+          N.button("Empty", () => emptyFlow(b.Name), { id: "s3-bucket-empty-" + b.Name, kind: "link" }),
+          N.button("Delete", () => deleteFlow(b.Name), { id: "s3-bucket-delete-" + b.Name, kind: "link" })) },
+      ], rows, { id: "s3-buckets", empty: buckets.length ? "No bucket matches." : "No buckets in this account yet." }));
+    };
+    filter.addEventListener("input", draw);
+    draw();
+    // each bucket's region: ListBuckets' BucketRegion where the answer has it, else GetBucketLocation
+    (async () => {
+      for (const b of buckets) {
+        if (b.BucketRegion) regions.set(b.Name, b.BucketRegion);
+        let text;
+        try { text = await regionOf(b.Name); } catch (e) { text = "?"; }
+        const c = regionCells.get(b.Name);
+        if (c) c.textContent = text;
+      }
+    })();
+
+    async function emptyFlow(bucket) {
+      if (!(await N.confirm('Empty bucket "' + bucket + '"? Every object in it is deleted permanently.'))) return;
+      N.clear(notice);
+      const status = h("div", { class: "ok", id: "s3-empty-status" }, "Emptying " + bucket + "…");
+      notice.appendChild(status);
+      try {
+        const n = await emptyBucket(bucket, (done) => { status.textContent = "Emptying " + bucket + ": " + done + " objects deleted…"; });
+        status.textContent = "Emptied " + bucket + ": " + n + " objects deleted.";
+      } catch (e) {
+        N.clear(notice).appendChild(N.errorBox(e));
+      }
+    }
+    async function deleteFlow(bucket) {
+      if (!(await N.confirm('Delete bucket "' + bucket + '"? This cannot be undone.'))) return;
+      N.clear(notice);
+      try {
+        await s3(bucket, "DeleteBucket", { Bucket: bucket });
+      } catch (e) {
+        const box = N.errorBox(e);
+        box.id = "s3-delete-error";
+        if (e.code === "BucketNotEmpty") {
+          box.appendChild(h("p", {}, "A bucket must be empty before it is deleted. Empty it (every object is deleted), then delete it."));
+          box.appendChild(N.button("Empty bucket", () => emptyFlow(bucket), { id: "s3-empty-bucket", kind: "danger" }));
+        }
+        notice.appendChild(box);
+        return;
+      }
+      regions.delete(bucket);
+      N.toast("Deleted bucket " + bucket + ".");
+      N.render();
+    }
+
+    view.appendChild(N.page("Buckets", {
+      id: "s3-title", breadcrumbs: [["Amazon S3", null]],
+      actions: [N.button("Refresh", async () => N.render(), { id: "s3-refresh" }),
+        N.button("Create bucket", async () => createBucketModal(), { id: "s3-create-bucket", kind: "primary" })],
+    }, notice, N.panel("General purpose buckets (" + buckets.length + ")", filter, holder)));
+  }
+
+  function createBucketModal() {
+    const name = N.input({ id: "s3-bucket-name", placeholder: "my-bucket", autocomplete: "off" });
+    const regionSel = N.select(N.REGIONS.includes(N.state.region) ? N.REGIONS : [N.state.region].concat(N.REGIONS), N.state.region, { id: "s3-bucket-region" });
+    N.modal("Create bucket", h("div", {},
+      N.field("Bucket name", name, "3 to 63 characters: lowercase letters, numbers, dots and hyphens; starting and ending with a letter or number. Unique across the server."),
+      N.field("AWS Region", regionSel)), [{
+      text: "Create bucket", kind: "primary", id: "s3-bucket-submit",
+      onclick: async () => {
+        const bucket = name.value.trim(), region = regionSel.value;
+        const params = { Bucket: bucket };
+        if (region !== "us-east-1") params.CreateBucketConfiguration = { LocationConstraint: region };
+        await N.api("s3", "CreateBucket", params, { region });
+        regions.set(bucket, region);
+        N.toast("Created bucket " + bucket + ".");
+        N.render();
+      },
+    }]);
+    setTimeout(() => name.focus(), 0);
+  }
+
+  // --- a bucket -------------------------------------------------------------------------------
+  async function bucketPage(view, params) {
+    const bucket = params.bucket;
+    const q = rawQuery();
+    const tab = q.tab === "properties" || q.tab === "permissions" ? q.tab : "objects";
+    const prefix = tab === "objects" ? (q.prefix || "") : "";
+    await regionOf(bucket); // NoSuchBucket shows here
+    const tabs = N.tabs([["Objects", bucketHash(bucket)], ["Properties", bucketHash(bucket, null, "properties")],
+      ["Permissions", bucketHash(bucket, null, "permissions")]], tab[0].toUpperCase() + tab.slice(1));
+    let content;
+    if (tab === "objects") content = await objectsTab(bucket, prefix, q);
+    else if (tab === "properties") content = await propertiesTab(bucket);
+    else content = await permissionsTab(bucket);
+    const crumbs = prefixCrumbs(bucket, prefix);
+    crumbs[crumbs.length - 1] = [crumbs[crumbs.length - 1][0], null];
+    view.appendChild(N.page(bucket, { id: "s3-bucket-title", breadcrumbs: crumbs }, h("div", { class: "muted" }, "Region: " + regions.get(bucket)), tabs, content));
+  }
+
+  async function objectsTab(bucket, prefix, q) {
+    const pageSize = Math.max(1, Math.min(1000, parseInt(q.max || "1000", 10) || 1000));
+    const st = { rows: [], token: null, truncated: false, selected: new Map() }; // selected: key -> "folder" | "object"
+    async function load() {
+      const p = { Bucket: bucket, Prefix: prefix, Delimiter: "/", MaxKeys: pageSize };
+      if (st.token) p.ContinuationToken = st.token;
+      const page = await s3(bucket, "ListObjectsV2", p);
+      (page.CommonPrefixes || []).forEach((c) => st.rows.push({ type: "folder", key: c.Prefix, name: c.Prefix.slice(prefix.length) }));
+      (page.Contents || []).forEach((o) => { if (!(prefix && o.Key === prefix)) st.rows.push({ type: "object", key: o.Key, name: o.Key.slice(prefix.length), obj: o }); });
+      st.token = page.IsTruncated ? page.NextContinuationToken : null;
+    }
+    await load();
+    const notice = h("div", { id: "s3-objects-notice" });
+    const filter = N.input({ id: "s3-filter", placeholder: "Filter this page's objects by name", style: { maxWidth: "360px" } });
+    const holder = h("div");
+    const count = h("span", { id: "s3-objects-count" });
+    const more = N.button("Load more", async () => { await load(); draw(); }, { id: "s3-load-more" });
+    const selectAll = h("input", { type: "checkbox", id: "s3-select-all", title: "Select all shown" });
+    let visible = [];
+    selectAll.addEventListener("change", () => {
+      visible.forEach((r) => { if (selectAll.checked) st.selected.set(r.key, r.type); else st.selected.delete(r.key); });
+      draw();
+    });
+    function draw() {
+      const f = filter.value.trim().toLowerCase();
+      visible = st.rows.filter((r) => !f || r.name.toLowerCase().includes(f));
+      selectAll.checked = visible.length > 0 && visible.every((r) => st.selected.has(r.key));
+      count.textContent = f ? visible.length + " of " + st.rows.length + " shown" : st.rows.length + (st.token ? "+" : "") + " items";
+      N.clear(holder).appendChild(N.table([
+        { title: selectAll, get: (r) => h("input", { type: "checkbox", class: "s3-select", dataset: { key: r.key, kind: r.type }, checked: st.selected.has(r.key),
+          onchange: (ev) => { if (ev.target.checked) st.selected.set(r.key, r.type); else st.selected.delete(r.key); selectAll.checked = visible.every((x) => st.selected.has(x.key)); } }) },
+        { title: "Name", get: (r) => r.type === "folder"
+          ? N.link(bucketHash(bucket, r.key), r.name, { class: "s3-folder", dataset: { key: r.key } })
+          : N.link(objectHash(bucket, r.key), r.name, { class: "s3-object", dataset: { key: r.key } }) },
+        { title: "Type", get: (r) => r.type === "folder" ? "Folder" : ((/\.([A-Za-z0-9]{1,10})$/.exec(r.name) || [])[1] || "-") },
+        { title: "Last modified", get: (r) => r.obj ? N.fmt.time(r.obj.LastModified) : "-" },
+        { title: "Size", get: (r) => r.obj ? N.fmt.bytes(r.obj.Size) : "-" },
+        { title: "Storage class", get: (r) => r.obj ? (r.obj.StorageClass || "STANDARD") : "-" },
+        { title: "", get: (r) => r.type === "object" ? N.button("Download", () => download(bucket, r.key), { kind: "link s3-download" }) : null },
+      ], visible, { id: "s3-objects", empty: st.rows.length ? "No object on this page matches the filter." : "No objects" + (prefix ? " in this folder." : " in this bucket.") }));
+      more.hidden = !st.token;
+    }
+    filter.addEventListener("input", draw);
+    draw();
+
+    async function deleteSelected() {
+      const picked = Array.from(st.selected.entries());
+      if (!picked.length) throw new Error("Select the objects or folders to delete first.");
+      const objects = picked.filter((p) => p[1] === "object").map((p) => p[0]);
+      const folders = picked.filter((p) => p[1] === "folder").map((p) => p[0]);
+      const what = [objects.length ? objects.length + " object" + (objects.length > 1 ? "s" : "") : null,
+        folders.length ? folders.length + " folder" + (folders.length > 1 ? "s" : "") + " and everything in " + (folders.length > 1 ? "them" : "it") : null].filter((x) => x).join(" and ");
+      if (!(await N.confirm("Delete " + what + "? This cannot be undone."))) return;
+      let keys = objects.slice();
+      for (const f of folders) keys = keys.concat(await listAllKeys(bucket, f));
+      keys = Array.from(new Set(keys));
+      const errors = await deleteKeys(bucket, keys);
+      if (errors.length) {
+        N.clear(notice).appendChild(h("div", { class: "error", id: "s3-delete-errors" }, errors.length + " of " + keys.length + " objects could not be deleted:",
+          h("ul", {}, errors.slice(0, 20).map((e) => h("li", {}, e.Key + ": " + e.Code + " " + (e.Message || ""))))));
+        return;
+      }
+      N.toast("Deleted " + keys.length + " object" + (keys.length === 1 ? "" : "s") + ".");
+      N.render();
+    }
+
+    return h("div", {}, notice, N.panel(null,
+      h("div", { class: "pagehead" }, h("h2", { style: { margin: 0 } }, "Objects ", h("span", { class: "muted" }, "(", count, ")")),
+        h("div", { class: "actions" },
+          N.button("Refresh", async () => N.render(), { id: "s3-objects-refresh" }),
+          N.button("Delete", deleteSelected, { id: "s3-delete-selected", kind: "danger" }),
+          N.button("Create folder", async () => createFolderModal(bucket, prefix), { id: "s3-create-folder" }),
+          N.button("Upload", async () => uploadModal(bucket, prefix), { id: "s3-upload", kind: "primary" }))),
+      h("p", { class: "muted" }, "s3://" + bucket + "/" + prefix),
+      filter, holder, h("div", { style: { marginTop: "8px" } }, more)));
+  }
+
+  function createFolderModal(bucket, prefix) {
+    const name = N.input({ id: "s3-folder-name", autocomplete: "off" });
+    N.modal("Create folder", h("div", {},
+      N.field("Folder name", name, "Creates the object \"" + prefix + "NAME/\" (empty), which S3 consoles show as a folder. A name cannot contain \"/\".")), [{
+      text: "Create folder", kind: "primary", id: "s3-folder-submit",
+      onclick: async () => {
+        const n = name.value;
+        if (!n) throw new Error("Enter a folder name.");
+        if (n.includes("/")) throw new Error("A folder name cannot contain \"/\".");
+        await s3(bucket, "PutObject", { Bucket: bucket, Key: prefix + n + "/", Body: "" });
+        N.toast("Created folder " + n + "/.");
+        N.render();
+      },
+    }]);
+    setTimeout(() => name.focus(), 0);
+  }
+
+  function uploadModal(bucket, prefix) {
+    const input = h("input", { type: "file", multiple: true, id: "s3-upload-input" });
+    const dirInput = h("input", { type: "file", multiple: true, webkitdirectory: true, id: "s3-upload-folder-input" });
+    const list = h("div", { id: "s3-upload-list" });
+    let items = [];
+    const refresh = () => {
+      items = Array.from(input.files).map((f) => ({ file: f, key: prefix + f.name }))
+        .concat(Array.from(dirInput.files).map((f) => ({ file: f, key: prefix + (f.webkitRelativePath || f.name) })));
+      items.forEach((it) => { it.status = h("span", { class: "s3-upload-status" }, "Waiting"); });
+      N.clear(list).appendChild(items.length ? N.table([
+        { title: "Key", get: (it) => it.key }, { title: "Size", get: (it) => N.fmt.bytes(it.file.size) },
+        { title: "Type", get: (it) => it.file.type || "application/octet-stream" }, { title: "Status", get: (it) => it.status },
+      ], items) : h("p", { class: "muted" }, "No files chosen."));
+    };
+    input.addEventListener("change", refresh);
+    dirInput.addEventListener("change", refresh);
+    refresh();
+    N.modal("Upload to s3://" + bucket + "/" + prefix, h("div", {},
+      N.field("Files", input), N.field("Or a folder (its files keep their paths)", dirInput), list), [{
+      text: "Upload", kind: "primary", id: "s3-upload-submit",
+      onclick: async () => {
+        if (!items.length) throw new Error("Choose the files to upload.");
+        const failed = [];
+        let next = 0;
+        const worker = async () => {
+          while (next < items.length) {
+            const it = items[next++];
+            if (it.done) continue;
+            it.status.textContent = "Uploading…";
+            try {
+              await putFile(bucket, it.key, it.file, (f) => { it.status.textContent = Math.round(f * 100) + "%"; });
+              it.done = true;
+              it.status.textContent = "Succeeded";
+            } catch (e) {
+              failed.push(it);
+              it.status.textContent = "Failed: " + N.describe(e);
+            }
+          }
+        };
+        await Promise.all([worker(), worker(), worker()]);
+        const ok = items.filter((it) => it.done).length;
+        if (failed.length) {
+          const err = new Error(failed.length + " of " + items.length + " files failed to upload (see each file's status); Upload retries them.");
+          err.code = "UploadFailed";
+          throw err;
+        }
+        N.toast("Uploaded " + ok + " file" + (ok === 1 ? "" : "s") + ".");
+        N.render();
+      },
+    }]);
+  }
+
+  // --- an object ------------------------------------------------------------------------------
+  async function objectPage(view, params) {
+    const bucket = params.bucket;
+    const key = rawQuery().key;
+    if (!key) throw new Error("No object key in the address (…/object?key=KEY).");
+    await regionOf(bucket);
+    let head;
+    try {
+      head = await s3(bucket, "HeadObject", { Bucket: bucket, Key: key, ChecksumMode: "ENABLED" });
+    } catch (e) {
+      if (e.status === 404) {
+        const err = new Error("No object " + JSON.stringify(key) + " in bucket " + bucket + " (it may have been deleted).");
+        err.code = "NoSuchKey";
+        throw err;
+      }
+      throw e;
+    }
+    const tagging = await s3(bucket, "GetObjectTagging", { Bucket: bucket, Key: key });
+    const name = baseName(key);
+    const folder = key.slice(0, key.length - name.length - (key.endsWith("/") ? 1 : 0));
+    const dot = hasDotSegment(key);
+    const links = async () => ({
+      download: await presign(bucket, "GetObject", { Bucket: bucket, Key: key, ResponseContentDisposition: disposition(name) }, 3600),
+      open: await presign(bucket, "GetObject", { Bucket: bucket, Key: key }, 3600),
+    });
+    const urls = await links();
+    const dl = h("a", { class: "button", id: "obj-download", href: urls.download, download: name,
+      onclick: (ev) => { if (dot) { ev.preventDefault(); download(bucket, key).catch((e) => N.toast(N.describe(e), "bad")); } } }, "Download");
+    const open = h("a", { class: "button", id: "obj-open", href: urls.open, target: "_blank", rel: "noopener",
+      onclick: (ev) => { if (dot) { ev.preventDefault(); N.toast("A browser cannot open a key with \".\" or \"..\" segments by URL; use Download.", "bad"); } } }, "Open");
+    N.every(30 * 60 * 1000, async () => { try { const u = await links(); dl.href = u.download; open.href = u.open; } catch (e) { /* next time */ } });
+
+    const checksum = ["ChecksumCRC32", "ChecksumCRC32C", "ChecksumCRC64NVME", "ChecksumSHA1", "ChecksumSHA256"].filter((k) => head[k])
+      .map((k) => k.slice("Checksum".length) + ": " + head[k] + (head.ChecksumType ? " (" + head.ChecksumType + ")" : ""));
+    const meta = head.Metadata || {};
+    const system = [["Content-Type", head.ContentType], ["Cache-Control", head.CacheControl], ["Content-Disposition", head.ContentDisposition],
+      ["Content-Encoding", head.ContentEncoding], ["Content-Language", head.ContentLanguage], ["Expires", head.ExpiresString || head.Expires],
+      ["x-amz-website-redirect-location", head.WebsiteRedirectLocation]].filter((p) => p[1]);
+    const metaRows = system.map((p) => ({ type: "System defined", key: p[0], value: String(p[1]) }))
+      .concat(Object.keys(meta).sort().map((k) => ({ type: "User defined", key: "x-amz-meta-" + k, value: meta[k] })));
+
+    const preview = h("div", { id: "obj-preview" });
+    const showPreview = async (range) => {
+      N.clear(preview).appendChild(h("p", { class: "muted" }, "Loading…"));
+      const p = { Bucket: bucket, Key: key };
+      if (range) p.Range = "bytes=0-" + (PREVIEW_HEAD - 1);
+      const got = await s3(bucket, "GetObject", p);
+      N.clear(preview);
+      let text = typeof got.Body === "string" ? got.Body : null;
+      if (text === null && range) { // a cut may fall inside a character: drop an incomplete tail
+        try { text = new TextDecoder("utf-8", { fatal: true }).decode(bytesOf(got.Body).slice(0, -3)); } catch (e) { text = null; }
+      }
+      if (text === null || /[\x00-\x08\x0e-\x1f]/.test(text.slice(0, 4096))) {
+        preview.appendChild(h("p", { class: "muted" }, "No preview: the object is not text."));
+        return;
+      }
+      if (range) preview.appendChild(h("p", { class: "muted" }, "The first " + N.fmt.bytes(PREVIEW_HEAD) + " of " + N.fmt.bytes(head.ContentLength) + ":"));
+      preview.appendChild(h("pre", { class: "code", id: "obj-preview-text" }, text));
+    };
+    if (head.ContentLength === 0) preview.appendChild(h("p", { class: "muted" }, "The object is empty."));
+    else if (/^image\//.test(head.ContentType || "") && !dot) preview.appendChild(h("img", { src: urls.open, alt: name, style: { maxWidth: "100%", maxHeight: "480px" } }));
+    else if (head.ContentLength <= MAX_PREVIEW) { try { await showPreview(false); } catch (e) { N.clear(preview).appendChild(N.errorBox(e)); } }
+    else preview.appendChild(h("div", {}, h("p", { class: "muted" }, "The object is " + N.fmt.bytes(head.ContentLength) + "."),
+      N.button("Preview the first " + N.fmt.bytes(PREVIEW_HEAD), async () => showPreview(true), { id: "obj-preview-head" })));
+
+    const crumbs = prefixCrumbs(bucket, folder);
+    crumbs.push([name, null]);
+    view.appendChild(N.page(name, {
+      id: "obj-title", breadcrumbs: crumbs,
+      actions: [open, dl,
+        N.button("Copy", async () => copyModal(bucket, key), { id: "obj-copy" }),
+        N.button("Delete", async () => {
+          if (!(await N.confirm("Delete " + JSON.stringify(key) + " from " + bucket + "? This cannot be undone."))) return;
+          await s3(bucket, "DeleteObject", { Bucket: bucket, Key: key });
+          N.toast("Deleted " + name + ".");
+          N.go(bucketHash(bucket, folder));
+        }, { id: "obj-delete", kind: "danger" })],
+    },
+    N.panel("Object overview", h("div", { id: "obj-properties" }, N.kv([
+      ["Key", h("code", { id: "obj-key" }, key)],
+      ["S3 URI", "s3://" + bucket + "/" + key],
+      ["ARN", "arn:aws:s3:::" + bucket + "/" + key],
+      ["Size", N.fmt.bytes(head.ContentLength) + (head.ContentLength >= 1024 ? " (" + head.ContentLength + " bytes)" : "")],
+      ["Last modified", N.fmt.time(head.LastModified)],
+      ["ETag", head.ETag],
+      ["Content type", head.ContentType],
+      ["Storage class", head.StorageClass || "STANDARD"],
+      ["Server-side encryption", head.ServerSideEncryption],
+      ["Checksum", checksum.length ? checksum.join(", ") : null],
+      head.PartsCount ? ["Parts", String(head.PartsCount)] : null,
+    ]))),
+    N.panel("Metadata", N.table([{ title: "Type", get: (r) => r.type }, { title: "Key", get: (r) => r.key }, { title: "Value", get: (r) => r.value }],
+      metaRows, { id: "obj-metadata", empty: "No metadata." })),
+    N.panel("Tags (" + (tagging.TagSet || []).length + ")", tagEditor("obj-tags", tagging.TagSet || [], async (tags) => {
+      await s3(bucket, "PutObjectTagging", { Bucket: bucket, Key: key, Tagging: { TagSet: tags } });
+    })),
+    N.panel("Preview", preview)));
+  }
+
+  async function copyModal(bucket, key) {
+    const buckets = (await N.paginate("s3", "ListBuckets", {}, "ContinuationToken", "ContinuationToken", "Buckets", { max: 100000 })).map((b) => b.Name);
+    const dest = N.select(buckets.includes(bucket) ? buckets : [bucket].concat(buckets), bucket, { id: "obj-copy-bucket" });
+    const name = baseName(key);
+    const keyInput = N.input({ id: "obj-copy-key", value: key.slice(0, key.length - name.length) + "copy of " + name });
+    N.modal("Copy " + name, h("div", {}, N.field("Destination bucket", dest), N.field("Destination key", keyInput,
+      "CopyObject keeps the object's metadata and tags.")), [{
+      text: "Copy", kind: "primary", id: "obj-copy-submit",
+      onclick: async () => {
+        const to = dest.value, toKey = keyInput.value;
+        if (!toKey) throw new Error("Enter the destination key.");
+        if (to === bucket && toKey === key) throw new Error("Choose another key: an object cannot be copied onto itself.");
+        await s3(to, "CopyObject", { Bucket: to, Key: toKey, CopySource: copySource(bucket, key) });
+        N.toast("Copied to s3://" + to + "/" + toKey + ".");
+        N.go(objectHash(to, toKey));
+      },
+    }]);
+  }
+
+  // --- a bucket's properties ------------------------------------------------------------------
+  async function propertiesTab(bucket) {
+    const [versioning, tagging, notification, list] = await Promise.all([
+      s3(bucket, "GetBucketVersioning", { Bucket: bucket }),
+      optional(s3(bucket, "GetBucketTagging", { Bucket: bucket }), ["NoSuchTagSet"]),
+      s3(bucket, "GetBucketNotificationConfiguration", { Bucket: bucket }),
+      N.api("s3", "ListBuckets", {}).catch(() => ({ Buckets: [] })),
+    ]);
+    const found = (list.Buckets || []).find((b) => b.Name === bucket) || {};
+    const status = versioning.Status || "Disabled";
+    const vStatus = h("span", { id: "s3-versioning-status", class: "badge" + (status === "Enabled" ? " ok" : "") }, status);
+    const versioningPanel = N.panel("Bucket Versioning", h("div", { id: "s3-versioning" },
+      h("p", {}, "Status: ", vStatus, versioning.MFADelete ? " (MFA delete: " + versioning.MFADelete + ")" : ""),
+      N.button(status === "Enabled" ? "Suspend versioning" : "Enable versioning", async () => {
+        const next = status === "Enabled" ? "Suspended" : "Enabled";
+        await s3(bucket, "PutBucketVersioning", { Bucket: bucket, VersioningConfiguration: { Status: next } });
+        N.toast("Versioning " + next.toLowerCase() + ".");
+        N.render();
+      }, { id: "s3-versioning-toggle" })));
+    const tagsPanel = N.panel("Tags", tagEditor("bucket-tags", (tagging && tagging.TagSet) || [], async (tags) => {
+      if (tags.length) await s3(bucket, "PutBucketTagging", { Bucket: bucket, Tagging: { TagSet: tags } });
+      else await s3(bucket, "DeleteBucketTagging", { Bucket: bucket });
+    }));
+    return h("div", {},
+      N.panel("Bucket overview", N.kv([["Region", regions.get(bucket)], ["ARN", "arn:aws:s3:::" + bucket], ["Created", N.fmt.time(found.CreationDate)]])),
+      versioningPanel, tagsPanel, notificationsPanel(bucket, notification));
+  }
+
+  const NOTIFICATION_KINDS = ["TopicConfigurations", "QueueConfigurations", "LambdaFunctionConfigurations", "EventBridgeConfiguration"];
+  function notificationsPanel(bucket, config) {
+    const lambdas = config.LambdaFunctionConfigurations || [];
+    const others = (config.TopicConfigurations || []).length + (config.QueueConfigurations || []).length;
+    const rules = (c) => ((c.Filter && c.Filter.Key && c.Filter.Key.FilterRules) || []).map((r) => r.Name.toLowerCase() + ": " + r.Value).join(", ") || "-";
+    const put = async (mutate) => {
+      // the whole configuration is replaced, as the API does: read it fresh, change it, put it back
+      const now = await s3(bucket, "GetBucketNotificationConfiguration", { Bucket: bucket });
+      const next = {};
+      NOTIFICATION_KINDS.forEach((k) => { if (now[k] !== undefined && now[k] !== null) next[k] = now[k]; });
+      mutate(next);
+      ["TopicConfigurations", "QueueConfigurations", "LambdaFunctionConfigurations"].forEach((k) => { if (next[k] && !next[k].length) delete next[k]; });
+      await s3(bucket, "PutBucketNotificationConfiguration", { Bucket: bucket, NotificationConfiguration: next });
+    };
+    return N.panel("Event notifications (" + lambdas.length + ")", h("div", { id: "s3-notifications" },
+      h("div", { class: "actions", style: { marginBottom: "8px" } },
+        N.button("Create event notification", async () => notificationModal(bucket, put), { id: "s3-notification-create", kind: "primary" })),
+      N.table([
+        { title: "Name", get: (c) => c.Id || "-" },
+        { title: "Event types", get: (c) => (c.Events || []).join(", ") },
+        { title: "Filters", get: (c) => rules(c) },
+        { title: "Destination", get: (c) => h("span", {}, "Lambda function ", N.link("#/lambda/functions/" + N.q(N.arnName(c.LambdaFunctionArn)), N.arnName(c.LambdaFunctionArn))) },
+        { title: "", get: (c) => N.button("Delete", async () => {
+          if (!(await N.confirm("Delete the event notification " + JSON.stringify(c.Id) + "?"))) return;
+          await put((next) => { next.LambdaFunctionConfigurations = (next.LambdaFunctionConfigurations || []).filter((x) => x.Id !== c.Id); });
+          N.toast("Deleted the event notification.");
+          N.render();
+        }, { kind: "link s3-notification-delete" }) },
+      ], lambdas, { id: "s3-notifications-table", empty: "No event notifications to Lambda functions." }),
+      others ? h("p", { class: "muted" }, others + " SNS or SQS destinations are kept as they are.") : null));
+  }
+
+  async function notificationModal(bucket, put) {
+    const region = await regionOf(bucket);
+    const fns = await N.paginate("lambda", "ListFunctions", {}, "Marker", "NextMarker", "Functions", { region, max: 10000 });
+    const name = N.input({ id: "s3-notif-name", placeholder: "e.g. new-uploads", autocomplete: "off" });
+    const pre = N.input({ id: "s3-notif-prefix", placeholder: "images/" });
+    const suf = N.input({ id: "s3-notif-suffix", placeholder: ".jpg" });
+    const events = [
+      ["s3:ObjectCreated:*", "All object create events", "s3-notif-created"],
+      ["s3:ObjectCreated:Put", "Put", "s3-notif-created-put"],
+      ["s3:ObjectCreated:Post", "Post", "s3-notif-created-post"],
+      ["s3:ObjectCreated:Copy", "Copy", "s3-notif-created-copy"],
+      ["s3:ObjectCreated:CompleteMultipartUpload", "Multipart upload completed", "s3-notif-created-mpu"],
+      ["s3:ObjectRemoved:*", "All object removal events", "s3-notif-removed"],
+      ["s3:ObjectRemoved:Delete", "Permanently deleted", "s3-notif-removed-delete"],
+    ].map((e) => ({ event: e[0], box: h("input", { type: "checkbox", id: e[2], value: e[0] }), label: e[1] }));
+    const fn = N.select([["", fns.length ? "Choose a function" : "No Lambda functions in " + region]].concat(fns.map((f) => [f.FunctionArn, f.FunctionName])), "", { id: "s3-notif-function" });
+    N.modal("Create event notification", h("div", {},
+      N.field("Event name", name, "Optional: S3 names it when left empty."),
+      N.field("Prefix", pre, "Optional: only keys that start with it."),
+      N.field("Suffix", suf, "Optional: only keys that end with it."),
+      h("div", { class: "field" }, h("span", { class: "label" }, "Event types"),
+        events.map((e) => h("label", { style: { display: "block" } }, e.box, " ", e.label, " ", h("code", { class: "muted" }, e.event)))),
+      N.field("Lambda function", fn, "S3 is given permission to invoke it (Lambda AddPermission for s3.amazonaws.com), as AWS's console does.")), [{
+      text: "Save changes", kind: "primary", id: "s3-notif-submit",
+      onclick: async () => {
+        const chosen = events.filter((e) => e.box.checked).map((e) => e.event);
+        if (!chosen.length) throw new Error("Choose at least one event type.");
+        if (!fn.value) throw new Error("Choose the Lambda function to invoke.");
+        await allowS3(bucket, fn.value);
+        const item = { LambdaFunctionArn: fn.value, Events: chosen };
+        if (name.value.trim()) item.Id = name.value.trim();
+        const rules = [];
+        if (pre.value) rules.push({ Name: "prefix", Value: pre.value });
+        if (suf.value) rules.push({ Name: "suffix", Value: suf.value });
+        if (rules.length) item.Filter = { Key: { FilterRules: rules } };
+        await put((next) => { next.LambdaFunctionConfigurations = (next.LambdaFunctionConfigurations || []).concat([item]); });
+        N.toast("Created the event notification.");
+        N.render();
+      },
+    }]);
+  }
+
+  // Lambda AddPermission: S3 may invoke the function for this bucket (what AWS's console adds for you)
+  async function allowS3(bucket, functionArn) {
+    const region = functionArn.split(":")[3] || (await regionOf(bucket));
+    const sourceArn = "arn:aws:s3:::" + bucket;
+    const policy = await optional(N.api("lambda", "GetPolicy", { FunctionName: functionArn }, { region }), ["ResourceNotFoundException"]);
+    if (policy && policy.Policy) {
+      try {
+        const doc = JSON.parse(policy.Policy);
+        const granted = (doc.Statement || []).some((s) => s.Effect === "Allow" && JSON.stringify(s.Principal || "").includes("s3.amazonaws.com")
+          && JSON.stringify(s.Condition || {}).includes(sourceArn) && JSON.stringify(s.Action || "").includes("lambda:InvokeFunction"));
+        if (granted) return;
+      } catch (e) { /* add one */ }
+    }
+    const account = (N.state.session && N.state.session.accountId) || (N.state.identity && N.state.identity.Account);
+    const params = { FunctionName: functionArn, StatementId: "s3-invoke-" + bucket.replace(/\./g, "_") + "-" + Date.now().toString(36),
+      Action: "lambda:InvokeFunction", Principal: "s3.amazonaws.com", SourceArn: sourceArn };
+    if (account) params.SourceAccount = account;
+    await N.api("lambda", "AddPermission", params, { region });
+  }
+
+  // --- a bucket's permissions -----------------------------------------------------------------
+  async function permissionsTab(bucket) {
+    const [policy, cors] = await Promise.all([
+      optional(s3(bucket, "GetBucketPolicy", { Bucket: bucket }), ["NoSuchBucketPolicy"]),
+      optional(s3(bucket, "GetBucketCors", { Bucket: bucket }), ["NoSuchCORSConfiguration"]),
+    ]);
+    const policyText = N.textarea({ id: "s3-policy", class: "code", spellcheck: "false", style: { minHeight: "220px" },
+      placeholder: '{\n  "Version": "2012-10-17",\n  "Statement": [...]\n}' });
+    policyText.value = policy && policy.Policy ? N.fmt.json(policy.Policy) : "";
+    const corsText = N.textarea({ id: "s3-cors", class: "code", spellcheck: "false", style: { minHeight: "180px" },
+      placeholder: '[\n  {\n    "AllowedMethods": ["GET", "PUT"],\n    "AllowedOrigins": ["http://localhost:3000"],\n    "AllowedHeaders": ["*"]\n  }\n]' });
+    corsText.value = cors && cors.CORSRules ? JSON.stringify(cors.CORSRules, null, 2) : "";
+    return h("div", {},
+      N.panel("Bucket policy", h("p", { class: "muted" }, "A JSON policy document; the bucket's ARN is arn:aws:s3:::" + bucket + ". " + (policy ? "" : "No policy is set.")),
+        policyText,
+        h("div", { class: "actions", style: { marginTop: "8px" } },
+          N.button("Save changes", async () => {
+            const text = policyText.value.trim();
+            if (!text) throw new Error("The policy is empty: use Delete to remove it.");
+            try { JSON.parse(text); } catch (e) { throw jsonError("The policy", e); }
+            await s3(bucket, "PutBucketPolicy", { Bucket: bucket, Policy: text });
+            N.toast("Bucket policy saved.");
+          }, { id: "s3-policy-save", kind: "primary" }),
+          N.button("Delete", async () => {
+            if (!(await N.confirm("Delete the bucket policy of " + bucket + "?"))) return;
+            await s3(bucket, "DeleteBucketPolicy", { Bucket: bucket });
+            policyText.value = "";
+            N.toast("Bucket policy deleted.");
+          }, { id: "s3-policy-delete", kind: "danger" }))),
+      N.panel("Cross-origin resource sharing (CORS)", h("p", { class: "muted" }, "A JSON array of CORS rules (AllowedMethods, AllowedOrigins, AllowedHeaders, ExposeHeaders, MaxAgeSeconds). " + (cors ? "" : "No CORS configuration is set.")),
+        corsText,
+        h("div", { class: "actions", style: { marginTop: "8px" } },
+          N.button("Save changes", async () => {
+            let rules;
+            try { rules = JSON.parse(corsText.value || "[]"); } catch (e) { throw jsonError("The CORS configuration", e); }
+            if (!Array.isArray(rules)) throw new Error("The CORS configuration is a JSON array of rules.");
+            if (!rules.length) throw new Error("No rules: use Delete to remove the CORS configuration.");
+            await s3(bucket, "PutBucketCors", { Bucket: bucket, CORSConfiguration: { CORSRules: rules } });
+            N.toast("CORS configuration saved.");
+          }, { id: "s3-cors-save", kind: "primary" }),
+          N.button("Delete", async () => {
+            if (!(await N.confirm("Delete the CORS configuration of " + bucket + "?"))) return;
+            await s3(bucket, "DeleteBucketCors", { Bucket: bucket });
+            corsText.value = "";
+            N.toast("CORS configuration deleted.");
+          }, { id: "s3-cors-delete", kind: "danger" }))));
+  }
+
+  N.route("/s3", bucketsPage);
+  N.route("/s3/buckets", bucketsPage);
+  N.route("/s3/buckets/:bucket", bucketPage);
+  N.route("/s3/buckets/:bucket/object", objectPage);
+})();
