@@ -220,3 +220,60 @@ def test_stream_with_lambda_transform_delivers_transformed_records(browser: Any,
     _click(browser, "confirm-ok")
     wait_for(browser, lambda: browser.find_elements(By.ID, "fh-streams"), what="back on the list")
     wait_for(browser, lambda: name not in fh.list_delivery_streams()["DeliveryStreamNames"], timeout=30, what="deleted")
+
+
+def test_kinesis_source_with_a_new_bucket_and_an_existing_role(browser: Any, nimbus_server: NimbusProcess) -> None:
+    s3, fh, kinesis, iam = (nimbus_server.client(s) for s in ("s3", "firehose", "kinesis", "iam"))
+    kinesis.create_stream(StreamName="console-fh-source", ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName="console-fh-source", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    stream_arn = kinesis.describe_stream_summary(StreamName="console-fh-source")["StreamDescriptionSummary"]["StreamARN"]
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role_arn = iam.create_role(RoleName="console-fh-existing", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    bucket = f"fh-console-new-{uuid.uuid4().hex[:8]}"
+    name = "console-from-kds"
+    sign_in(browser, nimbus_server)
+    go(browser, nimbus_server, "#/firehose/create")
+    wait_for(browser, lambda: browser.find_element(By.ID, "fh-name"), what="the create form")
+    Select(browser.find_element(By.ID, "fh-source")).select_by_value("KinesisStreamAsSource")
+    assert re.fullmatch(r"KDS-S3-[A-Za-z0-9]{5}", browser.find_element(By.ID, "fh-name").get_attribute("value"))
+    Select(browser.find_element(By.ID, "fh-source-stream")).select_by_value(stream_arn)
+    _set(browser, "fh-name", name)
+    # "Create bucket" from the form: a dialog, then the new bucket is chosen
+    _click(browser, "fh-bucket-create")
+    wait_for(browser, lambda: browser.find_element(By.ID, "fh-new-bucket-name"))
+    _set(browser, "fh-new-bucket-name", bucket)
+    _click(browser, "fh-new-bucket-submit")
+    wait_for(browser, lambda: Select(browser.find_element(By.ID, "fh-bucket")).first_selected_option.get_attribute("value") == bucket, what="the new bucket chosen")
+    s3.head_bucket(Bucket=bucket)
+    _set(browser, "fh-buffer-size", "1")
+    _set(browser, "fh-buffer-interval", "900")
+    Select(browser.find_element(By.ID, "fh-compression")).select_by_value("GZIP")
+    _set(browser, "fh-prefix", "kds/")
+    Select(browser.find_element(By.ID, "fh-role-mode")).select_by_value("existing")
+    Select(browser.find_element(By.ID, "fh-role")).select_by_value(role_arn)
+    _click(browser, "fh-submit")
+    _wait_detail_active(browser, name)
+
+    desc = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    assert desc["DeliveryStreamType"] == "KinesisStreamAsSource"
+    assert desc["Source"]["KinesisStreamSourceDescription"]["KinesisStreamARN"] == stream_arn
+    assert desc["Source"]["KinesisStreamSourceDescription"]["RoleARN"] == role_arn
+    dest = desc["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert dest["RoleARN"] == role_arn and dest["Prefix"] == "kds/" and dest["CompressionFormat"] == "GZIP"
+    assert "Kinesis data stream console-fh-source" in page_text(browser)
+
+    # records put into the data stream are read by Firehose; a flush writes them, gzipped, under kds/
+    for i in range(3):
+        kinesis.put_record(StreamName="console-fh-source", PartitionKey="k", Data=json.dumps({"n": i}).encode() + b"\n")
+    wait_for(browser, lambda: browser.find_element(By.ID, "fh-mon-incoming").text.startswith("3 "), timeout=30, what="3 records read")
+    _click(browser, "fh-flush")
+    import gzip
+
+    deadline = time.monotonic() + 30
+    while not (objs := _objects(s3, bucket)) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert objs and all(k.startswith("kds/") and k.endswith(".gz") for k in objs), list(objs)
+    lines = [json.loads(line) for body in objs.values() for line in gzip.decompress(body).decode().splitlines() if line]
+    assert sorted(r["n"] for r in lines) == [0, 1, 2]
+
+    fh.delete_delivery_stream(DeliveryStreamName=name)

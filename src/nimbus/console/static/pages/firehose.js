@@ -84,6 +84,17 @@
       { title: "Created", get: (d) => N.fmt.time(d.CreateTimestamp) },
       { title: "", get: (d) => N.button("Delete", () => del(d.DeliveryStreamName), { kind: "danger", id: "fh-delete-" + d.DeliveryStreamName }) },
     ], descs, { id: "fh-streams", empty: "No Firehose streams in " + N.state.region + ". Create one to deliver records to S3." })));
+    // while a stream is being created or deleted, refresh the list when that changes
+    if (descs.some((d) => /ING$/.test(d.DeliveryStreamStatus || ""))) {
+      const serial = N.current();
+      const before = JSON.stringify(descs.map((d) => [d.DeliveryStreamName, d.DeliveryStreamStatus]));
+      const poll = N.every(1500, async () => {
+        try {
+          const now = await Promise.all((await listStreamNames()).map(async (n) => [n, (await describe(n).catch(() => ({}))).DeliveryStreamStatus]));
+          if (JSON.stringify(now) !== before && serial === N.current()) { clearInterval(poll); N.render(); }
+        } catch (e) { clearInterval(poll); }
+      });
+    }
   });
 
   // --- create ----------------------------------------------------------------------------------

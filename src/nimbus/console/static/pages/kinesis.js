@@ -52,6 +52,17 @@
       { title: "Created", get: (s) => N.fmt.time(s.StreamCreationTimestamp) },
       { title: "", get: (s) => N.button("Delete", () => del(s.StreamName), { kind: "danger", id: "ks-delete-" + s.StreamName }) },
     ], rows, { id: "ks-streams", empty: "No data streams in " + N.state.region + "." })));
+    // while a stream is being created, updated or deleted, refresh the list when that changes
+    if (rows.some((r) => /ING$/.test(r.StreamStatus || ""))) {
+      const serial = N.current();
+      const before = JSON.stringify(rows.map((r) => [r.StreamName, r.StreamStatus]));
+      const poll = N.every(1500, async () => {
+        try {
+          const now = (await listSummaries()).map((r) => [r.StreamName, r.StreamStatus]);
+          if (JSON.stringify(now) !== before && serial === N.current()) { clearInterval(poll); N.render(); }
+        } catch (e) { clearInterval(poll); }
+      });
+    }
   });
 
   // --- create ----------------------------------------------------------------------------------
@@ -120,7 +131,7 @@
     ])));
 
     const shardTable = shardError ? N.errorBox(shardError) : N.table([
-      { title: "Shard ID", get: (x) => h("code", {}, x.ShardId) },
+      { title: "Shard ID", get: (x) => h("code", { style: { whiteSpace: "nowrap" } }, x.ShardId) },
       { title: "State", get: (x) => x.SequenceNumberRange && x.SequenceNumberRange.EndingSequenceNumber ? "Closed" : "Open" },
       { title: "Parent", get: (x) => x.ParentShardId || "-" },
       { title: "Hash key range", get: (x) => h("code", {}, x.HashKeyRange.StartingHashKey + " – " + x.HashKeyRange.EndingHashKey) },
