@@ -215,6 +215,24 @@ def test_stream_with_lambda_transform_delivers_transformed_records(browser: Any,
     assert len(records) == sent, records
     assert all(r.get("processed") is True and "ticker_symbol" in r for r in records), records[:3]
 
+    # the transform switched off and on again in "Edit destination settings" (its parameters are kept)
+    _click(browser, "fh-edit")
+    box = wait_for(browser, lambda: browser.find_element(By.ID, "fh-edit-transform"))
+    assert box.is_selected()
+    box.click()
+    _click(browser, "fh-edit-submit")
+    wait_for(browser, lambda: browser.find_element(By.ID, "fh-cfg-transform").text == "Disabled", what="transform disabled")
+    dest = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert dest["ProcessingConfiguration"]["Enabled"] is False
+    _click(browser, "fh-edit")
+    wait_for(browser, lambda: browser.find_element(By.ID, "fh-edit-transform")).click()
+    assert Select(browser.find_element(By.ID, "fh-edit-function")).first_selected_option.get_attribute("value") == fn["FunctionArn"]
+    _click(browser, "fh-edit-submit")
+    wait_for(browser, lambda: fn["FunctionName"] in browser.find_element(By.ID, "fh-cfg-transform").text, what="transform enabled")
+    proc = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]["ProcessingConfiguration"]
+    assert proc["Enabled"] is True
+    assert {p["ParameterName"]: p["ParameterValue"] for p in proc["Processors"][0]["Parameters"]} == params
+
     # deleted from its own page
     _click(browser, "fh-delete")
     _click(browser, "confirm-ok")
@@ -262,10 +280,12 @@ def test_kinesis_source_with_a_new_bucket_and_an_existing_role(browser: Any, nim
     assert dest["RoleARN"] == role_arn and dest["Prefix"] == "kds/" and dest["CompressionFormat"] == "GZIP"
     assert "Kinesis data stream console-fh-source" in page_text(browser)
 
-    # records put into the data stream are read by Firehose; a flush writes them, gzipped, under kds/
+    # records put into the data stream (by boto3, and the demo data, which goes into the source stream) are
+    # read by Firehose; a flush writes them, gzipped, under kds/
     for i in range(3):
         kinesis.put_record(StreamName="console-fh-source", PartitionKey="k", Data=json.dumps({"n": i}).encode() + b"\n")
-    wait_for(browser, lambda: browser.find_element(By.ID, "fh-mon-incoming").text.startswith("3 "), timeout=30, what="3 records read")
+    sent = _send_demo_data(browser, 2)
+    wait_for(browser, lambda: browser.find_element(By.ID, "fh-mon-incoming").text.startswith(f"{3 + sent} "), timeout=30, what="all records read")
     _click(browser, "fh-flush")
     import gzip
 
@@ -274,6 +294,7 @@ def test_kinesis_source_with_a_new_bucket_and_an_existing_role(browser: Any, nim
         time.sleep(0.25)
     assert objs and all(k.startswith("kds/") and k.endswith(".gz") for k in objs), list(objs)
     lines = [json.loads(line) for body in objs.values() for line in gzip.decompress(body).decode().splitlines() if line]
-    assert sorted(r["n"] for r in lines) == [0, 1, 2]
+    assert sorted(r["n"] for r in lines if "n" in r) == [0, 1, 2]
+    assert len([r for r in lines if "ticker_symbol" in r]) == sent
 
     fh.delete_delivery_stream(DeliveryStreamName=name)

@@ -354,6 +354,7 @@
     };
 
     // demo data (AWS's "Test with demo data")
+    const kinesisSource = desc.Source && desc.Source.KinesisStreamSourceDescription;
     let demoTimer = null, demoSent = 0, demoBusy = false;
     const demoStatus = h("span", { id: "fh-demo-status", class: "muted" }, "Not sending.");
     const demoRecord = () => JSON.stringify({
@@ -373,7 +374,12 @@
       try {
         const n = 1 + Math.floor(Math.random() * 4);
         const records = []; for (let i = 0; i < n; i++) records.push({ Data: demoRecord() });
-        if (n === 1) await N.api("firehose", "PutRecord", { DeliveryStreamName: name, Record: records[0] });
+        if (kinesisSource) {
+          // a stream reading a Kinesis data stream takes no PutRecord: the demo data goes into its source
+          const r = await N.api("kinesis", "PutRecords", { StreamARN: kinesisSource.KinesisStreamARN,
+            Records: records.map((x) => ({ Data: x.Data, PartitionKey: JSON.parse(x.Data).ticker_symbol })) });
+          demoSent -= r.FailedRecordCount || 0;
+        } else if (n === 1) await N.api("firehose", "PutRecord", { DeliveryStreamName: name, Record: records[0] });
         else {
           const r = await N.api("firehose", "PutRecordBatch", { DeliveryStreamName: name, Records: records });
           demoSent -= r.FailedPutCount || 0;
@@ -420,7 +426,9 @@
       err,
       N.panel("Firehose stream details", config),
       N.panel("Test with demo data",
-        h("p", { class: "muted" }, "Puts sample stock-ticker records ({\"ticker_symbol\", \"sector\", \"change\", \"price\"}, one JSON object per line) into the stream every second with PutRecord / PutRecordBatch while this page is open. Records reach S3 when the buffer size or interval is reached, or when you flush."),
+        h("p", { class: "muted" }, "Puts sample stock-ticker records ({\"ticker_symbol\", \"sector\", \"change\", \"price\"}, one JSON object per line) every second while this page is open: " +
+          (kinesisSource ? "into the source data stream " + N.arnName(kinesisSource.KinesisStreamARN) + " with Kinesis PutRecords." : "into this stream with PutRecord / PutRecordBatch.") +
+          " Records reach S3 when the buffer size or interval is reached, or when you flush."),
         h("div", { class: "actions" }, start, stop, flush), h("p", {}, demoStatus)),
       N.panel("Monitoring", h("p", { class: "muted" }, "Live figures from Nimbus, refreshed every 2 seconds."), monitor)));
     loadStats();
@@ -436,8 +444,21 @@
     }
   });
 
-  function editDestination(desc, s3, done) {
+  async function editDestination(desc, s3, done) {
     const hints = s3.BufferingHints || {};
+    const functions = await N.paginate("lambda", "ListFunctions", {}, "Marker", "NextMarker", "Functions").catch(() => []);
+    const pc = s3.ProcessingConfiguration || {};
+    const oldLambda = (pc.Processors || []).find((p) => p.Type === "Lambda");
+    const currentArn = ((oldLambda && oldLambda.Parameters) || []).filter((x) => x.ParameterName === "LambdaArn").map((x) => x.ParameterValue)[0] || "";
+    const currentFn = currentArn.replace(/:\$LATEST$|:\d+$/, "");
+    const transform = h("input", { type: "checkbox", id: "fh-edit-transform", checked: !!(pc.Enabled && currentArn) });
+    const fnOptions = functions.map((f) => [f.FunctionArn, f.FunctionName]);
+    if (currentFn && !fnOptions.some((o) => o[0] === currentFn)) fnOptions.unshift([currentFn, N.arnName(currentFn) + " (not found)"]);
+    const fnSelect = N.select(fnOptions.length ? fnOptions : [["", "No Lambda functions"]], currentFn || null, { id: "fh-edit-function" });
+    const fnField = N.field("AWS Lambda function", fnSelect, "Keeps the function version and the processor's other parameters when the function is unchanged; a new function runs at $LATEST.");
+    const syncT = () => show(fnField, transform.checked);
+    transform.addEventListener("change", syncT);
+    syncT();
     const size = N.input({ id: "fh-edit-buffer-size", type: "number", min: "1", max: "128", value: String(hints.SizeInMBs != null ? hints.SizeInMBs : 5) });
     const interval = N.input({ id: "fh-edit-buffer-interval", type: "number", min: "0", max: "900", value: String(hints.IntervalInSeconds != null ? hints.IntervalInSeconds : 300) });
     const prefix = N.input({ id: "fh-edit-prefix", value: s3.Prefix || "" });
@@ -448,7 +469,8 @@
       N.field("S3 bucket error output prefix", errorPrefix),
       N.field("Buffer size (MiB)", size, "1 to 128"),
       N.field("Buffer interval (seconds)", interval, "0 to 900"),
-      N.field("Compression for data records", compression)), [{
+      N.field("Compression for data records", compression),
+      h("label", { class: "field" }, transform, " Transform source records with AWS Lambda"), fnField), [{
       text: "Save changes", kind: "primary", id: "fh-edit-submit", onclick: async () => {
         const sz = num(size), iv = num(interval);
         const bad = (m) => { const e = new Error(m); e.code = "ValidationError"; return e; };
@@ -460,6 +482,16 @@
           Prefix: prefix.value.trim(),
           ErrorOutputPrefix: errorPrefix.value.trim(),
         };
+        const processors = (pc.Processors || []).filter((p) => p.Type !== "Lambda");
+        if (transform.checked) {
+          if (!fnSelect.value) throw bad("Choose the Lambda function that transforms the records.");
+          const arn = fnSelect.value === currentFn ? currentArn : fnSelect.value + ":$LATEST";
+          const rest = ((oldLambda && oldLambda.Parameters) || []).filter((x) => x.ParameterName !== "LambdaArn");
+          processors.unshift({ Type: "Lambda", Parameters: [{ ParameterName: "LambdaArn", ParameterValue: arn }].concat(rest) });
+          update.ProcessingConfiguration = { Enabled: true, Processors: processors };
+        } else if (pc.Enabled) {
+          update.ProcessingConfiguration = { Enabled: false, Processors: pc.Processors || [] };
+        }
         await N.api("firehose", "UpdateDestination", {
           DeliveryStreamName: desc.DeliveryStreamName, CurrentDeliveryStreamVersionId: desc.VersionId,
           DestinationId: desc.Destinations[0].DestinationId, ExtendedS3DestinationUpdate: update,
