@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from nimbus.services.base import RequestContext
 from nimbus.services.logs.groups import InvalidParameterException, LogGroups, ResourceNotFoundException, group_name
+from nimbus.services.logs.exports import ExportTasks
 from nimbus.services.logs.livetail import SESSION_SECONDS, LiveTails
 from nimbus.services.logs.metric_filters import MetricFilters
+from nimbus.services.logs.saved import QueryDefinitions, ResourcePolicies
 from nimbus.services.logs.sink import logs_engine, metric_filters_of, subscriptions_of
 
 if TYPE_CHECKING:
@@ -79,8 +81,65 @@ class LogsApi:
         return {"responseStream": self.live_tails.stream(session, ctx.request_id, start, seconds)}
 
     async def start(self) -> None:
-        """At boot (logs is EAGER): subscription filters resume delivering what was pending."""
+        """At boot (logs is EAGER): subscription filters resume delivering what was pending; export tasks a
+        crash interrupted run again."""
         _ = self.engine
+        self.exports.resume()
+
+    @property
+    def exports(self) -> ExportTasks:
+        return self.core.component("logs.exports", lambda: ExportTasks(self.core, self.engine))
+
+    @property
+    def query_definitions(self) -> QueryDefinitions:
+        return self.core.component("logs.querydefs", lambda: QueryDefinitions(self.core.storage.metadata, self.core.clock.time))
+
+    @property
+    def resource_policies(self) -> ResourcePolicies:
+        return self.core.component("logs.rpolicies", lambda: ResourcePolicies(self.core.storage.metadata, self.core.clock.time))
+
+    # Export tasks (exports.py)
+    async def create_export_task(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"taskId": self.exports.create(ctx.account_id, ctx.region, params)}
+
+    async def describe_export_tasks(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.exports.describe(ctx.account_id, task_id=params.get("taskId"), status=params.get("statusCode"),
+                                     token=params.get("nextToken"), limit=params.get("limit"))
+
+    async def cancel_export_task(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.exports.cancel(ctx.account_id, params["taskId"])
+        return {}
+
+    # Saved queries and resource policies (saved.py)
+    async def put_query_definition(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"queryDefinitionId": self.query_definitions.put(ctx.account_id, ctx.region, params)}
+
+    async def describe_query_definitions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.query_definitions.describe(ctx.account_id, ctx.region, prefix=params.get("queryDefinitionNamePrefix"),
+                                               language=params.get("queryLanguage"), token=params.get("nextToken"),
+                                               limit=params.get("maxResults"))
+
+    async def delete_query_definition(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.query_definitions.delete(ctx.account_id, ctx.region, params["queryDefinitionId"])
+        return {"success": True}
+
+    async def put_resource_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.resource_policies.put(ctx.account_id, ctx.region, params)
+        return {"resourcePolicy": doc, "revisionId": doc["revisionId"]}
+
+    async def describe_resource_policies(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self.resource_policies.describe(ctx.account_id, ctx.region, scope=params.get("policyScope"),
+                                               arn=params.get("resourceArn"), token=params.get("nextToken"), limit=params.get("limit"))
+
+    async def delete_resource_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.resource_policies.delete(ctx.account_id, ctx.region, params)
+        return {}
+
+    async def get_log_group_fields(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        from nimbus.services.logs.insights import group_fields
+
+        return {"logGroupFields": group_fields(self.engine, ctx.account_id, ctx.region, _group(params), params.get("time"),
+                                               now_s=self.core.clock.time())}
 
     async def create_log_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         self.engine.create_group(ctx.account_id, ctx.region, params["logGroupName"], tags=params.get("tags"), log_class=params.get("logGroupClass"))

@@ -484,13 +484,15 @@ class LogGroups:
         """The durable log of a stream (records: ``decode_event`` payloads, append time = ingestion)."""
         return self._log(account, region, group, stream)
 
-    def scan(self, account: str, region: str, group: str, *, start_time: int, end_time: int) -> Iterator[tuple[int, list[Event]]]:
-        """Logs Insights' read: every stream's events with ``start_time <= timestamp <= end_time`` (ms, both
-        inclusive), in chunks of at most READ_CHUNK log records: (records read, events in range). Events past
-        the group's retention are left out, as from every read."""
+    def scan(
+        self, account: str, region: str, group: str, *, start_time: int, end_time: int, streams: list[str] | None = None,
+    ) -> Iterator[tuple[int, list[Event]]]:
+        """Logs Insights' (and exports') read: every stream's (or ``streams``') events with ``start_time <=
+        timestamp <= end_time`` (ms, both inclusive), in chunks of at most READ_CHUNK log records: (records read,
+        events in range). Events past the group's retention are left out, as from every read."""
         gdoc = self._group(account, region, group)
         cutoff = self._cutoff(gdoc)
-        for stream in self.stream_names(account, region, group):
+        for stream in self.stream_names(account, region, group) if streams is None else streams:
             lg = self._log(account, region, group, stream)
             seq, end = lg.first_seq, lg.next_seq
             while seq < end:

@@ -293,3 +293,28 @@ def _row(r: dict[str, Any], shown: list[str] | None, *, with_ptr: bool) -> list[
     if with_ptr and "@ptr" in r:
         out.append({"field": "@ptr", "value": r["@ptr"]})
     return out
+
+
+FIELDS_WINDOW_MS = 15 * 60 * 1000  # GetLogGroupFields looks at 15 minutes of events, as AWS does
+
+
+def group_fields(engine: LogGroups, account: str, region: str, group: str, at_s: int | None, *, now_s: float) -> list[dict[str, Any]]:
+    """GetLogGroupFields: the fields of the group's events in the 15 minutes up to now, or the 8 minutes
+    either side of ``at_s``, each with the percentage of those events that have it (the system fields and
+    the keys Insights discovers in JSON events), most common first."""
+    if at_s is None:
+        end = int(now_s * 1000)
+        start = end - FIELDS_WINDOW_MS
+    else:
+        start, end = at_s * 1000 - 8 * 60 * 1000, at_s * 1000 + 8 * 60 * 1000
+    counts: dict[str, int] = {}
+    total = 0
+    for _, events in engine.scan(account, region, group, start_time=start, end_time=end):
+        for e in events:
+            total += 1
+            for name in record_of(account, group, e):
+                if name != "@ptr":  # a pointer, not a field of the event
+                    counts[name] = counts.get(name, 0) + 1
+    if not total:
+        return []
+    return [{"name": k, "percent": round(v * 100 / total)} for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
