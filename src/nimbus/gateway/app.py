@@ -26,13 +26,14 @@ from typing import Any
 import orjson
 
 from nimbus.errors import ServiceError
-from nimbus.gateway import auth, events
+from nimbus.gateway import auth, events, validation
 from nimbus.gateway.auth import GatewayError
 from nimbus.gateway.authorizer import Authorizers, method_arn
 from nimbus.gateway.match import HttpRouter, RestRouter
 from nimbus.gateway.websocket import CONNECTIONS_PREFIX, WebSocketApis
 from nimbus.metrics import REGISTRY
 from nimbus.services.apigateway.engine import METHOD_TESTER, ApiGatewayEngine, engine_of
+from nimbus.services.apigateway import domains, gatewayresponses
 from nimbus.services.apigateway.authorizers import IdentityRequest
 from nimbus.services.apigateway.httpapis import lambda_uri_function
 
@@ -125,6 +126,10 @@ class GatewayApp:
             self._lambda = lambda_engine(self.core)
         return self._lambda
 
+    def claims(self, scope: Scope, headers: dict[str, str]) -> bool:
+        """``claims``, and a Host that is a custom domain name (one dict lookup: the names live in memory)."""
+        return claims(scope, headers) or (scope["type"] == "http" and _hostname(headers) in self.engine.domains.hosts)
+
     # --- ASGI ----------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -156,6 +161,10 @@ class GatewayApp:
                     url_id, rest, domain = hostname.split(".", 1)[0], raw_path.lstrip("/"), hostname
                 req = events.Request(method, "/" + rest, raw_query, headers_list, body, client[0], request_id, domain, url_id)
                 resp = await self._function_url(url_id, req, raw_path, headers)
+            elif not raw_path.startswith(EXECUTE_API_PREFIX) and ".execute-api." not in hostname:
+                kind = "rest"  # a custom domain name (the edge claimed its Host)
+                extra_headers.append(("x-amz-apigw-id", request_id[:8] + "AAAA="))
+                resp = await self._custom_domain(hostname, method, raw_path, raw_query, headers_list, headers, body, client[0], request_id)
             else:
                 if raw_path.startswith(EXECUTE_API_PREFIX):
                     api_id, _, rest = raw_path[len(EXECUTE_API_PREFIX):].partition("/")
@@ -178,7 +187,7 @@ class GatewayApp:
                     extra_headers.append(("x-amz-apigw-id", request_id[:8] + "AAAA="))
                     stage, _, path = rest.partition("/")
                     req = events.Request(method, "/" + path, raw_query, headers_list, body, client[0], request_id, domain, api_id)
-                    resp = await self._rest_api(api_id, stage, req, raw_path, headers)
+                    resp = await self._rest_api_answer(api_id, stage, req, raw_path, headers)
         except GatewayError as e:
             resp = events.Response(e.status, [("Content-Type", "application/json")] + e.headers, e.body() if e.message is not None or e.raw is not None else b"")
             if e.error_type:
@@ -275,6 +284,38 @@ class GatewayApp:
         self._rest_routers[(api_id, stage)] = (gen, router, view)
         return router, view
 
+    async def _rest_api_answer(self, api_id: str, stage: str, req: events.Request, raw_path: str,
+                               headers: dict[str, str]) -> events.Response:
+        """A REST API's answer; an error the gateway raises itself goes through the API's customized
+        gateway responses, when the stage's deployment has any (none: nothing is looked up)."""
+        try:
+            return await self._rest_api(api_id, stage, req, raw_path, headers)
+        except GatewayError as e:
+            _, view = self._rest_stage(api_id, stage)
+            if view is None or not view.gateway_responses:
+                raise
+            found = gateway_response(view, e, req, stage, api_id)
+            if found is None:
+                raise
+            return found
+
+    async def _custom_domain(self, hostname: str, method: str, raw_path: str, raw_query: str, headers_list: list[tuple[str, str]],
+                             headers: dict[str, str], body: bytes, client_ip: str, request_id: str) -> events.Response:
+        """A request to a custom domain name: the base path mapping picks the REST API and stage (a
+        mapping without a stage takes it from the path's next segment); the base path is stripped."""
+        doc = self.engine.domains.hosts.get(hostname)
+        found = domains.route(doc, raw_path) if doc is not None else None
+        if found is None:
+            raise auth.forbidden()
+        mapping, rest = found
+        api_id = mapping["restApiId"]
+        stage = mapping.get("stage")
+        if not stage:
+            stage, _, tail = rest.lstrip("/").partition("/")
+            rest = "/" + tail
+        req = events.Request(method, rest, raw_query, headers_list, body, client_ip, request_id, hostname, hostname.split(".", 1)[0])
+        return await self._rest_api_answer(api_id, stage, req, raw_path, headers)
+
     async def _rest_api(self, api_id: str, stage: str, req: events.Request, raw_path: str, headers: dict[str, str]) -> events.Response:
         router, view = self._rest_stage(api_id, stage)
         if router is None or view is None:
@@ -323,28 +364,32 @@ class GatewayApp:
             key_value = usage_key if api.get("apiKeySource") == "AUTHORIZER" else headers.get("x-api-key")
             key = self.engine.rest.key_by_value(key_value) if key_value else None
             if key is None or not key.get("enabled"):
-                raise auth.forbidden()
+                raise GatewayError(403, "Forbidden", error_type="ForbiddenException", response_type="INVALID_API_KEY")
             plans = self.engine.rest.plans_for(key["id"], api_id, stage)
             if not plans:
-                raise auth.forbidden()
+                raise GatewayError(403, "Forbidden", error_type="ForbiddenException", response_type="INVALID_API_KEY")
             for plan in plans:
                 self.meter.check(plan, key["id"])
             identity.update({"apiKey": key["value"], "apiKeyId": key["id"]})
+        if method.get("requestValidatorId"):
+            validation.check(view, method, req, found.path_params)
         integ = method.get("methodIntegration")
+        config_error = GatewayError(500, "Internal server error", error_type="InternalServerErrorException",
+                                    response_type="API_CONFIGURATION_ERROR")
         if integ is None:
-            raise GatewayError(500, "Internal server error", error_type="InternalServerErrorException")
+            raise config_error
         if integ["type"] == "MOCK":
             return _mock(integ)
         if integ["type"] != "AWS_PROXY":
-            raise GatewayError(500, "Internal server error", error_type="InternalServerErrorException")
+            raise config_error
         uri = _substitute(integ.get("uri", ""), stage_vars)
         fn_arn = lambda_uri_function(uri)
         if fn_arn is None:
-            raise GatewayError(500, "Internal server error", error_type="InternalServerErrorException")
+            raise config_error
         source_arn = f"arn:aws:execute-api:{api['region']}:{api['account']}:{api_id}/{stage}/{req.method}{resource['path'] if resource['path'] != '/' else '/'}"
         if not self._check_permission(fn_arn, source_arn, "apigateway.amazonaws.com"):
             log.info("gateway: Invalid permissions on Lambda function api=%s function=%s", api_id, fn_arn)
-            raise GatewayError(500, "Internal server error", error_type="InternalServerErrorException")
+            raise config_error
         binary = api.get("binaryMediaTypes") or []
         event = events.v1_event(
             req,
@@ -362,7 +407,8 @@ class GatewayApp:
         result = await self._invoke(
             fn_arn, event, req.request_id, int(integ.get("timeoutInMillis") or 29_000),
             on_timeout=GatewayError(504, "Endpoint request timed out", error_type="IntegrationTimeout"),
-            on_reject=GatewayError(500, "Internal server error", error_type="InternalServerErrorException"),
+            on_reject=GatewayError(500, "Internal server error", error_type="InternalServerErrorException",
+                                   response_type="INTEGRATION_FAILURE"),
         )
         if result.function_error:
             raise GatewayError(502, "Internal server error", error_type="InternalServerErrorException")
@@ -720,6 +766,33 @@ def _identity_request(req: events.Request, headers: dict[str, str], stage_vars: 
     return IdentityRequest(headers, query, stage_vars, context)
 
 
+def gateway_response(view: Any, e: GatewayError, req: events.Request, stage: str, api_id: str) -> events.Response | None:
+    """The API's customized gateway response for an error the gateway raised (None: none applies)."""
+    kind = e.response_type or gatewayresponses.BY_ERROR_TYPE.get(e.error_type, "")
+    if not kind:
+        kind = "DEFAULT_4XX" if e.status < 500 else "DEFAULT_5XX"
+    context = {"requestId": req.request_id, "extendedRequestId": req.request_id, "apiId": api_id, "stage": stage,
+               "httpMethod": req.method, "path": req.path, "domainName": req.domain_name, "error.validationErrorString":
+               e.validation_errors}
+    query = dict(events.parse_query(req.raw_query)) if req.raw_query else {}
+
+    def lookup(source: str) -> str | None:
+        for prefix, values in (("method.request.header.", None), ("method.request.querystring.", query)):
+            if source.startswith(prefix):
+                name = source[len(prefix):]
+                return req.header(name.lower()) if values is None else values.get(name)
+        return None
+
+    out = gatewayresponses.render(view.gateway_responses, kind, e.status, e.message, context, lookup)
+    if out is None:
+        return None
+    status, headers, body = out
+    headers = headers + e.headers
+    if e.error_type:
+        headers.append(("x-amzn-ErrorType", e.error_type))
+    return events.Response(status, headers, body)
+
+
 def _substitute(uri: str, variables: dict[str, str]) -> str:
     if "${stageVariables." not in uri:
         return uri
@@ -790,7 +863,7 @@ def mount(edge: Any, core: Any) -> None:
     """Claim the trigger hosts and paths on the edge (called once when the edge is built), and lend the
     control plane the gateway's way of running a method (TestInvokeMethod)."""
     app = GatewayApp(core)
-    edge.mount(claims, app)
+    edge.mount(app.claims, app)
     edge.websocket_mount = (claims, app)  # WebSocket APIs: the only WebSocket scopes the edge serves
     core.component(METHOD_TESTER, lambda: app.test_invoke_method)
 

@@ -28,8 +28,10 @@ class GatewayError(Exception):
     """An answer the gateway gives itself (no function involved), e.g. 403 Forbidden."""
 
     def __init__(self, status: int, message: str | None, *, error_type: str = "", key: str = "message",
-                 headers: list[tuple[str, str]] | None = None, raw: bytes | None = None) -> None:
+                 headers: list[tuple[str, str]] | None = None, raw: bytes | None = None, response_type: str = "") -> None:
         super().__init__(message)
+        self.response_type = response_type  # the REST gateway response type, when error_type does not tell it
+        self.validation_errors = ""  # $context.error.validationErrorString of a refused request body
         self.raw = raw  # a body given as is (AWS's `{"message": null}`)
         self.status = status
         self.message = message

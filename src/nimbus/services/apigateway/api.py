@@ -17,8 +17,8 @@ from nimbus.services.base import RequestContext
 Ctx = RequestContext
 Out = dict[str, Any]
 
-_INTERNAL = ("account", "region", "resources", "keys", "authorizers")
-_DEPLOYMENT_INTERNAL = ("resources", "authorizers")
+_INTERNAL = ("account", "region", "resources", "keys", "authorizers", "models", "requestValidators", "gatewayResponses", "mappings")
+_DEPLOYMENT_INTERNAL = ("resources", "authorizers", "models", "requestValidators", "gatewayResponses")
 
 
 def _public(doc: dict[str, Any]) -> Out:
@@ -334,6 +334,127 @@ class ApiGatewayApi:
 
     async def delete_usage_plan_key(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         self.rest.remove_plan_key(params["usagePlanId"], ctx.account_id, params["keyId"])
+        return {}
+
+
+    # --- tags ----------------------------------------------------------------------------------------
+
+    async def tag_resource(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.tags.tag(ctx.account_id, ctx.region, params["resourceArn"], params["tags"])
+        return {}
+
+    async def untag_resource(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.tags.untag(ctx.account_id, ctx.region, params["resourceArn"], params["tagKeys"])
+        return {}
+
+    async def get_tags(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return {"tags": self.engine.tags.get(ctx.account_id, ctx.region, params["resourceArn"])}
+
+    # --- models ----------------------------------------------------------------------------------------
+
+    async def create_model(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.models.create(params["restApiId"], ctx.account_id, params)
+
+    async def get_model(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.models.get(params["restApiId"], ctx.account_id, params["modelName"])
+
+    async def get_models(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        page, nxt = _page(self.engine.models.list(params["restApiId"], ctx.account_id), params)
+        return {"items": page, "position": nxt}
+
+    async def update_model(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.models.update(params["restApiId"], ctx.account_id, params["modelName"], params.get("patchOperations") or [])
+
+    async def delete_model(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.models.delete(params["restApiId"], ctx.account_id, params["modelName"])
+        return {}
+
+    async def get_model_template(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return {"value": self.engine.models.template(params["restApiId"], ctx.account_id, params["modelName"])}
+
+    # --- request validators ----------------------------------------------------------------------------
+
+    async def create_request_validator(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.validators.create(params["restApiId"], ctx.account_id, params)
+
+    async def get_request_validator(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.validators.get(params["restApiId"], ctx.account_id, params["requestValidatorId"])
+
+    async def get_request_validators(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        page, nxt = _page(self.engine.validators.list(params["restApiId"], ctx.account_id), params)
+        return {"items": page, "position": nxt}
+
+    async def update_request_validator(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.validators.update(params["restApiId"], ctx.account_id, params["requestValidatorId"],
+                                             params.get("patchOperations") or [])
+
+    async def delete_request_validator(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.validators.delete(params["restApiId"], ctx.account_id, params["requestValidatorId"])
+        return {}
+
+    # --- gateway responses -------------------------------------------------------------------------------
+
+    async def put_gateway_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.gateway_responses.put(params["restApiId"], ctx.account_id, params["responseType"], params)
+
+    async def get_gateway_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.gateway_responses.get(params["restApiId"], ctx.account_id, params["responseType"])
+
+    async def get_gateway_responses(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        page, nxt = _page(self.engine.gateway_responses.list(params["restApiId"], ctx.account_id), params)
+        return {"items": page, "position": nxt}
+
+    async def update_gateway_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.gateway_responses.update(params["restApiId"], ctx.account_id, params["responseType"],
+                                                    params.get("patchOperations") or [])
+
+    async def delete_gateway_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.gateway_responses.delete(params["restApiId"], ctx.account_id, params["responseType"])
+        return {}
+
+    # --- account -----------------------------------------------------------------------------------------
+
+    async def get_account(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.account.get(ctx.account_id, ctx.region)
+
+    async def update_account(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.account.update(ctx.account_id, ctx.region, params.get("patchOperations") or [])
+
+    # --- custom domain names and base path mappings --------------------------------------------------------
+
+    async def create_domain_name(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _public(self.engine.domains.create(ctx.account_id, ctx.region, params))
+
+    async def get_domain_name(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _public(self.engine.domains.get(ctx.account_id, ctx.region, params["domainName"]))
+
+    async def get_domain_names(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        page, nxt = _page(self.engine.domains.list(ctx.account_id, ctx.region), params)
+        return {"items": [_public(d) for d in page], "position": nxt}
+
+    async def update_domain_name(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _public(self.engine.domains.update(ctx.account_id, ctx.region, params["domainName"], params.get("patchOperations") or []))
+
+    async def delete_domain_name(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.domains.delete(ctx.account_id, ctx.region, params["domainName"])
+        return {}
+
+    async def create_base_path_mapping(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.domains.create_mapping(ctx.account_id, ctx.region, params["domainName"], params)
+
+    async def get_base_path_mapping(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.domains.get_mapping(ctx.account_id, ctx.region, params["domainName"], params["basePath"])
+
+    async def get_base_path_mappings(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        page, nxt = _page(self.engine.domains.list_mappings(ctx.account_id, ctx.region, params["domainName"]), params)
+        return {"items": page, "position": nxt}
+
+    async def update_base_path_mapping(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.domains.update_mapping(ctx.account_id, ctx.region, params["domainName"], params["basePath"],
+                                                  params.get("patchOperations") or [])
+
+    async def delete_base_path_mapping(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.domains.delete_mapping(ctx.account_id, ctx.region, params["domainName"], params["basePath"])
         return {}
 
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from nimbus.services.apigateway.account import Account
 from nimbus.services.apigateway.authorizers import HttpAuthorizers, RestAuthorizers, ResultCache
+from nimbus.services.apigateway.domains import DomainNames
+from nimbus.services.apigateway.gatewayresponses import GatewayResponses
 from nimbus.services.apigateway.httpapis import HttpApis
+from nimbus.services.apigateway.models import Models, RequestValidators
 from nimbus.services.apigateway.restapis import RestApis
+from nimbus.services.apigateway.tagging import Tags
 from nimbus.services.apigateway.updates import RestUpdates
 from nimbus.services.apigateway.urls import FunctionUrls
 
@@ -27,6 +32,12 @@ class ApiGatewayEngine:
         self.http_authorizers = HttpAuthorizers(self.http)
         self.authorizer_cache = ResultCache()
         self.updates = RestUpdates(self.rest)
+        self.models = Models(self.rest)
+        self.validators = RequestValidators(self.rest)
+        self.gateway_responses = GatewayResponses(self.rest)
+        self.domains = DomainNames(self.rest)
+        self.tags = Tags(self.rest, self.domains)
+        self.account = Account(metadata)
 
 
 def engine_of(core: Any) -> ApiGatewayEngine:

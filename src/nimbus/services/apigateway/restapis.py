@@ -22,6 +22,8 @@ STAGE = "apigw.stage"  # key: api id/stage name
 API_KEY = "apigw.apikey"  # key: key id
 USAGE_PLAN = "apigw.usageplan"  # key: plan id
 
+# what a deployment freezes of its API (StageView's fields after the stage, in this order)
+DEPLOYED = ("resources", "authorizers", "models", "requestValidators", "gatewayResponses")
 HTTP_METHODS = ("ANY", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 INTEGRATION_TYPES = ("AWS", "AWS_PROXY", "HTTP", "HTTP_PROXY", "MOCK")
 DEFAULT_TIMEOUT_MS = 29_000  # D.1: 50 ms..29 s, default 29 s
@@ -46,6 +48,9 @@ class StageView:
     stage: dict[str, Any]
     resources: list[dict[str, Any]]
     authorizers: dict[str, dict[str, Any]] = field(default_factory=dict)  # as deployed
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)  # by name, as deployed
+    validators: dict[str, dict[str, Any]] = field(default_factory=dict)  # by id, as deployed
+    gateway_responses: dict[str, dict[str, Any]] = field(default_factory=dict)  # customized ones, by type, as deployed
 
 
 def _unescape(part: str) -> str:
@@ -85,6 +90,9 @@ class RestApis:
             "region": region,
             "resources": {root_id: {"id": root_id, "path": "/", "resourceMethods": {}}},
         }
+        from nimbus.services.apigateway.models import default_models  # models.py builds on this module
+
+        doc["models"] = default_models()
         for k in ("description", "version", "binaryMediaTypes", "minimumCompressionSize", "policy", "tags"):
             if params.get(k) is not None:
                 doc[k] = params[k]
@@ -210,6 +218,7 @@ class RestApis:
             if params.get(k) is not None:
                 method[k] = params[k]
         self._check_authorizer(doc, method)
+        self._check_request(doc, method)
         res["resourceMethods"][http_method] = method
         self.db.put(API, api_id, doc)
         self._changed()
@@ -222,14 +231,39 @@ class RestApis:
         doc = self.get_api(api_id, account)
         method = self._method(self._resource(doc, resource_id), http_method)
         for op in ops:
-            path, value = op.get("path", ""), op.get("value")
+            path, value, kind = op.get("path", ""), op.get("value"), op.get("op", "replace")
             if path == "/apiKeyRequired":
                 method["apiKeyRequired"] = str(value).lower() == "true"
-            elif path in ("/authorizationType", "/authorizerId", "/operationName"):
-                method[path[1:]] = value
+            elif path in ("/authorizationType", "/authorizerId", "/operationName", "/requestValidatorId"):
+                if kind == "remove" or value in (None, ""):
+                    method.pop(path[1:], None)
+                else:
+                    method[path[1:]] = value
+            elif path.startswith("/requestParameters/"):
+                params = method.setdefault("requestParameters", {})
+                name = _unescape(path[len("/requestParameters/"):])
+                if kind == "remove":
+                    params.pop(name, None)
+                else:
+                    params[name] = str(value).lower() == "true"
+                if not params:
+                    method.pop("requestParameters")
+            elif path.startswith("/requestModels/"):
+                models = method.setdefault("requestModels", {})
+                name = _unescape(path[len("/requestModels/"):])
+                if kind == "remove":
+                    models.pop(name, None)
+                else:
+                    models[name] = "" if value is None else str(value)
+                if not models:
+                    method.pop("requestModels")
+            elif path.startswith("/authorizationScopes"):
+                scopes = [x for x in method.get("authorizationScopes", []) if x != value]
+                method["authorizationScopes"] = scopes + ([str(value)] if kind == "add" and value else [])
             else:
                 raise BadRequestException(f"Invalid patch path {path}")
         self._check_authorizer(doc, method)
+        self._check_request(doc, method)
         self.db.put(API, api_id, doc)
         self._changed()
         return method
@@ -244,6 +278,16 @@ class RestApis:
                                           "COGNITO_USER_POOLS requires a valid authorizer.")
         else:
             method.pop("authorizerId", None)
+
+    @staticmethod
+    def _check_request(doc: dict[str, Any], method: dict[str, Any]) -> None:
+        """A method's request validator and request models must exist in the API (BadRequestException)."""
+        vid = method.get("requestValidatorId")
+        if vid and vid not in (doc.get("requestValidators") or {}):
+            raise BadRequestException("Invalid Request Validator identifier specified")
+        for name in (method.get("requestModels") or {}).values():
+            if name not in (doc.get("models") or {}):
+                raise BadRequestException(f"Invalid model identifier specified: {name}")
 
     def delete_method(self, api_id: str, account: str, resource_id: str, http_method: str) -> None:
         doc = self.get_api(api_id, account)
@@ -338,6 +382,9 @@ class RestApis:
             "createdDate": time.time(),
             "resources": copy.deepcopy(list(doc["resources"].values())),
             "authorizers": copy.deepcopy(doc.get("authorizers") or {}),
+            "models": copy.deepcopy(doc.get("models") or {}),
+            "requestValidators": copy.deepcopy(doc.get("requestValidators") or {}),
+            "gatewayResponses": copy.deepcopy(doc.get("gatewayResponses") or {}),
         }
         if params.get("description") is not None:
             dep["description"] = params["description"]
@@ -454,10 +501,10 @@ class RestApis:
         if api is not None and stage is not None:
             dep = self.db.get(DEPLOYMENT, f"{api_id}/{stage['deploymentId']}")
             if dep is not None:
-                slim = {k2: v for k2, v in api.items() if k2 not in ("resources", "authorizers")}
-                # deployments made before authorizers were recorded serve the API's current ones
-                auths = dep["authorizers"] if "authorizers" in dep else api.get("authorizers") or {}
-                view = StageView(slim, stage, dep["resources"], auths)
+                slim = {k2: v for k2, v in api.items() if k2 not in DEPLOYED}
+                # deployments made before a record kind was deployed serve the API's current ones
+                deployed = [dep[k2] if k2 in dep else api.get(k2) or {} for k2 in DEPLOYED[1:]]
+                view = StageView(slim, stage, dep["resources"], *deployed)
         self._views[k] = view
         return view
 

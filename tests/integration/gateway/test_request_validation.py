@@ -1,0 +1,184 @@
+"""Models and request validators of REST APIs on a real server: the control plane (CreateModel &
+co., the default Empty and Error models, GetModelTemplate, CreateRequestValidator & co.) and their
+effect on the data plane (a request missing a required parameter, or whose body does not match the
+method's model, is refused with AWS's 400 before the integration runs)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.integration.gateway.test_gateway import call
+
+PET_SCHEMA = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "type": "object",
+    "required": ["name", "kind"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 10, "pattern": "^[a-z]+$"},
+        "kind": {"type": "string", "enum": ["cat", "dog"]},
+        "age": {"type": "integer", "minimum": 0, "maximum": 30},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "owner": {"$ref": "https://apigateway.amazonaws.com/restapis/API/models/Owner"},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def env(nimbus_server: Any) -> dict[str, Any]:
+    return {"server": nimbus_server, "apigw": nimbus_server.client("apigateway")}
+
+
+def _code(e: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(e.value.response["Error"]["Code"])
+
+
+def test_models_control_plane(env: dict[str, Any]) -> None:
+    apigw = env["apigw"]
+    api_id = apigw.create_rest_api(name="models")["id"]
+    # a new API has AWS's two default models
+    names = {m["name"]: m for m in apigw.get_models(restApiId=api_id)["items"]}
+    assert set(names) == {"Empty", "Error"}
+    assert names["Error"]["contentType"] == "application/json" and json.loads(names["Error"]["schema"])["title"] == "Error Schema"
+    model = apigw.create_model(restApiId=api_id, name="Pet", contentType="application/json", description="a pet",
+                               schema=json.dumps(PET_SCHEMA))
+    assert model["name"] == "Pet" and model["id"] and model["description"] == "a pet"
+    assert apigw.get_model(restApiId=api_id, modelName="Pet")["id"] == model["id"]
+    for kwargs, code in (({"name": "Pet"}, "ConflictException"), ({"name": "not-alnum"}, "BadRequestException"),
+                         ({"name": "Bad", "schema": "{not json"}, "BadRequestException")):
+        with pytest.raises(ClientError) as e:
+            apigw.create_model(restApiId=api_id, contentType="application/json", **{"schema": "{}", **kwargs})
+        assert _code(e) == code
+    with pytest.raises(ClientError) as e:
+        apigw.get_model(restApiId=api_id, modelName="Nope")
+    assert _code(e) == "NotFoundException"
+    with pytest.raises(ClientError) as e:
+        apigw.create_model(restApiId="nope", name="X", contentType="application/json")
+    assert _code(e) == "NotFoundException"
+    out = apigw.update_model(restApiId=api_id, modelName="Pet", patchOperations=[
+        {"op": "replace", "path": "/description", "value": "changed"}])
+    assert out["description"] == "changed"
+    with pytest.raises(ClientError) as e:
+        apigw.update_model(restApiId=api_id, modelName="Pet", patchOperations=[{"op": "replace", "path": "/schema", "value": "[1"}])
+    assert _code(e) == "BadRequestException"
+    template = apigw.get_model_template(restApiId=api_id, modelName="Pet")["value"]
+    assert template.startswith("#set($inputRoot = $input.path('$'))") and '"name" : "foo"' in template and '"age" : 42' in template
+    # a model a method uses cannot be deleted (ConflictException), as AWS
+    root = apigw.get_resources(restApiId=api_id)["items"][0]["id"]
+    apigw.put_method(restApiId=api_id, resourceId=root, httpMethod="POST", authorizationType="NONE",
+                     requestModels={"application/json": "Pet"})
+    with pytest.raises(ClientError) as e:
+        apigw.delete_model(restApiId=api_id, modelName="Pet")
+    assert _code(e) == "ConflictException"
+    with pytest.raises(ClientError) as e:  # a method may only name models the API has
+        apigw.put_method(restApiId=api_id, resourceId=root, httpMethod="PUT", authorizationType="NONE",
+                         requestModels={"application/json": "Ghost"})
+    assert _code(e) == "BadRequestException"
+    apigw.update_method(restApiId=api_id, resourceId=root, httpMethod="POST", patchOperations=[
+        {"op": "remove", "path": "/requestModels/application~1json"}])
+    apigw.delete_model(restApiId=api_id, modelName="Pet")
+    assert {m["name"] for m in apigw.get_models(restApiId=api_id)["items"]} == {"Empty", "Error"}
+
+
+def test_request_validators_control_plane(env: dict[str, Any]) -> None:
+    apigw = env["apigw"]
+    api_id = apigw.create_rest_api(name="validators")["id"]
+    v = apigw.create_request_validator(restApiId=api_id, name="params", validateRequestParameters=True)
+    assert v["validateRequestParameters"] is True and v["validateRequestBody"] is False and v["id"]
+    assert apigw.get_request_validator(restApiId=api_id, requestValidatorId=v["id"])["name"] == "params"
+    out = apigw.update_request_validator(restApiId=api_id, requestValidatorId=v["id"], patchOperations=[
+        {"op": "replace", "path": "/validateRequestBody", "value": "true"}, {"op": "replace", "path": "/name", "value": "all"}])
+    assert out["validateRequestBody"] is True and out["name"] == "all"
+    assert [x["id"] for x in apigw.get_request_validators(restApiId=api_id)["items"]] == [v["id"]]
+    with pytest.raises(ClientError) as e:
+        apigw.update_request_validator(restApiId=api_id, requestValidatorId=v["id"], patchOperations=[{"op": "replace", "path": "/x", "value": "1"}])
+    assert _code(e) == "BadRequestException"
+    root = apigw.get_resources(restApiId=api_id)["items"][0]["id"]
+    with pytest.raises(ClientError) as e:
+        apigw.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE", requestValidatorId="nope")
+    assert _code(e) == "BadRequestException"
+    apigw.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE", requestValidatorId=v["id"])
+    with pytest.raises(ClientError) as e:
+        apigw.delete_request_validator(restApiId=api_id, requestValidatorId=v["id"])
+    assert _code(e) == "ConflictException"
+    apigw.update_method(restApiId=api_id, resourceId=root, httpMethod="GET", patchOperations=[
+        {"op": "remove", "path": "/requestValidatorId"}])
+    apigw.delete_request_validator(restApiId=api_id, requestValidatorId=v["id"])
+    with pytest.raises(ClientError) as e:
+        apigw.get_request_validator(restApiId=api_id, requestValidatorId=v["id"])
+    assert _code(e) == "NotFoundException"
+
+
+def _validated_api(apigw: Any) -> tuple[str, str]:
+    """POST /pets/{id} with a body model and required query/header; deployed to "v"."""
+    api_id = apigw.create_rest_api(name="validated")["id"]
+    root = apigw.get_resources(restApiId=api_id)["items"][0]["id"]
+    pets = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="pets")
+    pet = apigw.create_resource(restApiId=api_id, parentId=pets["id"], pathPart="{id}")
+    apigw.create_model(restApiId=api_id, name="Owner", contentType="application/json",
+                       schema=json.dumps({"type": "object", "required": ["email"], "properties": {"email": {"type": "string"}}}))
+    apigw.create_model(restApiId=api_id, name="Pet", contentType="application/json",
+                       schema=json.dumps(PET_SCHEMA).replace("/API/", f"/{api_id}/"))
+    both = apigw.create_request_validator(restApiId=api_id, name="both", validateRequestBody=True, validateRequestParameters=True)
+    apigw.put_method(restApiId=api_id, resourceId=pet["id"], httpMethod="POST", authorizationType="NONE",
+                     requestValidatorId=both["id"], requestModels={"application/json": "Pet"},
+                     requestParameters={"method.request.querystring.mode": True, "method.request.header.X-Trace": True,
+                                        "method.request.path.id": True, "method.request.querystring.optional": False})
+    apigw.put_integration(restApiId=api_id, resourceId=pet["id"], httpMethod="POST", type="MOCK",
+                          requestTemplates={"application/json": '{"statusCode": 200}'})
+    apigw.put_integration_response(restApiId=api_id, resourceId=pet["id"], httpMethod="POST", statusCode="200",
+                                   responseTemplates={"application/json": '{"ok": true}'})
+    apigw.create_deployment(restApiId=api_id, stageName="v")
+    return api_id, f"{both['id']}"
+
+
+GOOD = {"name": "rex", "kind": "dog", "age": 3, "tags": ["a"], "owner": {"email": "a@b"}}
+
+
+def test_validator_refuses_missing_parameters_and_bad_bodies(env: dict[str, Any]) -> None:
+    apigw = env["apigw"]
+    api_id, _ = _validated_api(apigw)
+    url = f"{env['server'].endpoint}/_aws/execute-api/{api_id}/v/pets/7"
+    ok_headers = {"Content-Type": "application/json", "X-Trace": "t"}
+    status, _, body = call(url + "?mode=a", method="POST", body=json.dumps(GOOD).encode(), headers=ok_headers)
+    assert status == 200 and json.loads(body) == {"ok": True}
+    # missing required parameters: AWS's message names them, 400 BadRequestException
+    status, headers, body = call(url, method="POST", body=json.dumps(GOOD).encode(), headers={"Content-Type": "application/json"})
+    assert status == 400 and json.loads(body) == {"message": "Missing required request parameters: [mode, X-Trace]"}
+    assert headers["x-amzn-errortype"] == "BadRequestException"
+    status, _, body = call(url, method="POST", body=json.dumps(GOOD).encode(), headers=ok_headers)
+    assert status == 400 and json.loads(body) == {"message": "Missing required request parameters: [mode]"}
+    # bodies that do not match the model (or are not JSON)
+    bad_bodies = [b"not json", {"name": "rex"}, {**GOOD, "kind": "cow"}, {**GOOD, "age": -1}, {**GOOD, "age": 1.5},
+                  {**GOOD, "name": "REX"}, {**GOOD, "name": "abcdefghijkl"}, {**GOOD, "tags": [1]}, {**GOOD, "owner": {}},
+                  [GOOD]]
+    for bad in bad_bodies:
+        data = bad if isinstance(bad, bytes) else json.dumps(bad).encode()
+        status, headers, body = call(url + "?mode=a", method="POST", body=data, headers=ok_headers)
+        assert (status, json.loads(body)) == (400, {"message": "Invalid request body"}), bad
+        assert headers["x-amzn-errortype"] == "BadRequestException"
+    # a content type the method has no model for is not checked
+    status, _, _ = call(url + "?mode=a", method="POST", body=b"plain", headers={"Content-Type": "text/plain", "X-Trace": "t"})
+    assert status == 200
+
+
+def test_validator_changes_serve_after_redeployment_and_survive_restart(env: dict[str, Any]) -> None:
+    apigw = env["apigw"]
+    api_id, validator_id = _validated_api(apigw)
+    url = f"{env['server'].endpoint}/_aws/execute-api/{api_id}/v/pets/7"
+    apigw.update_request_validator(restApiId=api_id, requestValidatorId=validator_id, patchOperations=[
+        {"op": "replace", "path": "/validateRequestParameters", "value": "false"}])
+    status, _, _ = call(url, method="POST", body=json.dumps(GOOD).encode(), headers={"Content-Type": "application/json"})
+    assert status == 400  # the deployment still has the old validator, as AWS
+    apigw.create_deployment(restApiId=api_id, stageName="v")
+    status, _, _ = call(url, method="POST", body=json.dumps(GOOD).encode(), headers={"Content-Type": "application/json"})
+    assert status == 200
+    env["server"].restart()
+    apigw = env["server"].client("apigateway")
+    assert {m["name"] for m in apigw.get_models(restApiId=api_id)["items"]} == {"Empty", "Error", "Owner", "Pet"}
+    assert apigw.get_request_validator(restApiId=api_id, requestValidatorId=validator_id)["validateRequestParameters"] is False
+    status, _, body = call(url, method="POST", body=b'{"name": "rex"}', headers={"Content-Type": "application/json"})
+    assert status == 400 and json.loads(body) == {"message": "Invalid request body"}
