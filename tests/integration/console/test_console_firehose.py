@@ -298,3 +298,26 @@ def test_kinesis_source_with_a_new_bucket_and_an_existing_role(browser: Any, nim
     assert len([r for r in lines if "ticker_symbol" in r]) == sent
 
     fh.delete_delivery_stream(DeliveryStreamName=name)
+
+
+def test_http_endpoint_stream_made_by_the_sdk_is_shown_not_edited(browser: Any, nimbus_server: NimbusProcess) -> None:
+    s3, fh = nimbus_server.client("s3"), nimbus_server.client("firehose")
+    bucket = f"fh-console-http-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    role = "arn:aws:iam::000000000000:role/firehose"
+    name = "console-http"
+    fh.create_delivery_stream(DeliveryStreamName=name, HttpEndpointDestinationConfiguration={
+        "EndpointConfiguration": {"Url": "https://collector.example.com/ingest", "Name": "collector"},
+        "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60}, "RoleARN": role,
+        "S3Configuration": {"RoleARN": role, "BucketARN": f"arn:aws:s3:::{bucket}"},
+    })
+    sign_in(browser, nimbus_server)
+    go(browser, nimbus_server, "#/firehose")
+    wait_for(browser, lambda: "HTTP endpoint https://collector.example.com/ingest" in browser.find_element(By.ID, "fh-streams").text, what="the HTTP stream listed")
+    go(browser, nimbus_server, f"#/firehose/streams/{name}")
+    wait_for(browser, lambda: browser.find_element(By.ID, "fh-title").text == name)
+    config = wait_for(browser, lambda: browser.find_element(By.ID, "fh-config").text)
+    assert "https://collector.example.com/ingest" in config and bucket in config and "1 MiB or 60 seconds" in config
+    assert not browser.find_elements(By.ID, "fh-edit") and browser.find_elements(By.ID, "fh-delete")
+    wait_for(browser, lambda: browser.find_element(By.ID, "fh-status").text == "ACTIVE", timeout=30, what="ACTIVE")
+    fh.delete_delivery_stream(DeliveryStreamName=name)

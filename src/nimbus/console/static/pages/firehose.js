@@ -302,7 +302,10 @@
     const name = params.name;
     const region = N.state.region;
     const desc = await describe(name);
-    const s3 = s3Of(desc) || {};
+    const isS3 = !!s3Of(desc);
+    // an HTTP endpoint destination (created with the SDK) is shown, not edited: its own fields stand in for S3's
+    const http = ((desc.Destinations || [])[0] || {}).HttpEndpointDestinationDescription;
+    const s3 = s3Of(desc) || http || {};
     const proc = lambdaProcessor(s3);
     const hints = s3.BufferingHints || {};
     const err = h("div", { id: "fh-detail-error" });
@@ -318,11 +321,12 @@
       desc.FailureDescription ? ["Failure", (desc.FailureDescription.Type || "") + ": " + (desc.FailureDescription.Details || "")] : null,
       ["ARN", h("code", {}, desc.DeliveryStreamARN)],
       ["Source", sourceText(desc, true)],
-      ["Destination", ["Amazon S3: ", destinationBucket(desc)]],
-      ["S3 bucket prefix", h("code", { id: "fh-cfg-prefix" }, s3.Prefix || "YYYY/MM/DD/HH/ (default)")],
-      ["S3 bucket error output prefix", h("code", {}, s3.ErrorOutputPrefix || "(default)")],
+      ["Destination", isS3 ? ["Amazon S3: ", destinationBucket(desc)] : destinationBucket(desc)],
+      isS3 ? ["S3 bucket prefix", h("code", { id: "fh-cfg-prefix" }, s3.Prefix || "YYYY/MM/DD/HH/ (default)")] : null,
+      isS3 ? ["S3 bucket error output prefix", h("code", {}, s3.ErrorOutputPrefix || "(default)")] : null,
+      http && http.S3DestinationDescription ? ["Backup bucket", (() => { const b = bucketOf(http.S3DestinationDescription.BucketARN); return N.link("#/s3/buckets/" + N.q(b), b); })()] : null,
       ["Buffer hints", h("span", { id: "fh-cfg-buffer" }, (hints.SizeInMBs != null ? hints.SizeInMBs + " MiB" : "-") + " or " + (hints.IntervalInSeconds != null ? hints.IntervalInSeconds + " seconds" : "-"))],
-      ["Compression", h("span", { id: "fh-cfg-compression" }, s3.CompressionFormat || "UNCOMPRESSED")],
+      isS3 ? ["Compression", h("span", { id: "fh-cfg-compression" }, s3.CompressionFormat || "UNCOMPRESSED")] : null,
       ["Data transformation", proc ? h("span", { id: "fh-cfg-transform" }, "Enabled: ", fnLink(proc.LambdaArn),
         proc.BufferSizeInMBs || proc.BufferIntervalInSeconds ? "; buffer " + (proc.BufferSizeInMBs || "1") + " MiB or " + (proc.BufferIntervalInSeconds || "60") + " s" : "") : h("span", { id: "fh-cfg-transform" }, "Disabled")],
       ["IAM role", s3.RoleARN ? N.link("#/iam/roles/" + N.q(N.arnName(s3.RoleARN)), s3.RoleARN) : "-"],
@@ -422,7 +426,7 @@
       } catch (e) { err.appendChild(N.errorBox(e)); }
     }, { kind: "danger", id: "fh-delete" });
 
-    view.appendChild(N.page(name, { id: "fh-title", breadcrumbs: [["Firehose", "#/firehose"], [name]], actions: [edit, del] },
+    view.appendChild(N.page(name, { id: "fh-title", breadcrumbs: [["Firehose", "#/firehose"], [name]], actions: [isS3 ? edit : null, del] },
       err,
       N.panel("Firehose stream details", config),
       N.panel("Test with demo data",
