@@ -105,6 +105,20 @@ def test_create_put_view_and_delete(browser: Any, nimbus_server: NimbusProcess) 
     _click(browser, "ks-viewer-get")
     wait_for(browser, lambda: browser.find_element(By.ID, "ks-viewer-error").text, what="the viewer's error")
 
+    # retention and capacity edited on the page
+    _click(browser, "ks-edit-retention")
+    _set(browser, "ks-edit-retention-hours", "48")
+    _click(browser, "ks-edit-retention-submit")
+    wait_for(browser, lambda: browser.find_element(By.ID, "ks-retention").text == "48 hours", what="48 hours")
+    assert kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["RetentionPeriodHours"] == 48
+    _click(browser, "ks-edit-capacity")
+    _set(browser, "ks-edit-shards", "4")
+    _click(browser, "ks-edit-capacity-submit")
+    wait_for(browser, lambda: browser.find_element(By.ID, "ks-open-shards").text == "4" and browser.find_element(By.ID, "ks-status").text == "ACTIVE",
+             timeout=30, what="four open shards")
+    assert "Closed" in browser.find_element(By.ID, "ks-shards-table").text  # the two parents
+    assert kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["OpenShardCount"] == 4
+
     # the list shows it; a duplicate name is refused on the page
     go(browser, nimbus_server, "#/kinesis")
     table = wait_for(browser, lambda: (t := browser.find_element(By.ID, "ks-streams")).text and name in t.text and t)
@@ -132,6 +146,13 @@ def test_on_demand_stream_with_a_lambda_consumer(browser: Any, nimbus_server: Ni
     summary = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
     assert summary["StreamModeDetails"]["StreamMode"] == "ON_DEMAND"
     assert "On-demand" in page_text(browser)
+    _click(browser, "ks-edit-capacity")
+    Select(wait_for(browser, lambda: browser.find_element(By.ID, "ks-edit-mode"))).select_by_value("PROVISIONED")
+    _click(browser, "ks-edit-capacity-submit")
+    wait_for(browser, lambda: kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamModeDetails"]["StreamMode"] == "PROVISIONED",
+             what="provisioned mode")
+    wait_for(browser, lambda: "Provisioned" in browser.find_element(By.ID, "ks-summary").text and browser.find_element(By.ID, "ks-status").text == "ACTIVE",
+             timeout=30, what="the page showing it")
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:

@@ -119,16 +119,52 @@
       try { if (await deleteStream(name)) N.go("#/kinesis"); } catch (e) { err.appendChild(N.errorBox(e)); }
     }, { kind: "danger", id: "ks-delete" });
 
+    const editCapacity = N.button("Edit capacity", async () => {
+      const provisioned = !s.StreamModeDetails || s.StreamModeDetails.StreamMode !== "ON_DEMAND";
+      const mode = N.select([["ON_DEMAND", "On-demand"], ["PROVISIONED", "Provisioned"]], provisioned ? "PROVISIONED" : "ON_DEMAND", { id: "ks-edit-mode" });
+      const count = N.input({ id: "ks-edit-shards", type: "number", min: "1", value: String(s.OpenShardCount) });
+      const countField = N.field("Provisioned shards", count, "UpdateShardCount with uniform scaling: at most double, at least half the open shards per call.");
+      const sync = () => show(countField, mode.value === "PROVISIONED" && provisioned);
+      mode.addEventListener("change", sync);
+      sync();
+      N.modal("Edit data stream capacity", h("div", {}, N.field("Capacity mode", mode, "Switching the mode is one UpdateStreamMode; change the shard count afterwards, once the stream is ACTIVE again."), countField), [{
+        text: "Save changes", kind: "primary", id: "ks-edit-capacity-submit", onclick: async () => {
+          if ((mode.value === "PROVISIONED") !== provisioned) {
+            await N.api("kinesis", "UpdateStreamMode", { StreamARN: s.StreamARN, StreamModeDetails: { StreamMode: mode.value } });
+          } else if (provisioned && Number(count.value) !== s.OpenShardCount) {
+            const c = Number(count.value);
+            if (!Number.isInteger(c) || c < 1) throw bad("The number of shards must be a whole number of at least 1.");
+            await N.api("kinesis", "UpdateShardCount", { StreamName: name, TargetShardCount: c, ScalingType: "UNIFORM_SCALING" });
+          } else return true;
+          N.toast("Updating " + name);
+          N.render();
+        },
+      }]);
+    }, { id: "ks-edit-capacity" });
+    const editRetention = N.button("Edit retention", async () => {
+      const hours = N.input({ id: "ks-edit-retention-hours", type: "number", min: "24", max: "8760", value: String(s.RetentionPeriodHours) });
+      N.modal("Edit data retention period", N.field("Retention period (hours)", hours, "24 hours (1 day) to 8760 hours (365 days)."), [{
+        text: "Save changes", kind: "primary", id: "ks-edit-retention-submit", onclick: async () => {
+          const v = Number(hours.value);
+          if (!Number.isInteger(v) || v < 24 || v > 8760) throw bad("The retention period must be a whole number of hours from 24 to 8760.");
+          if (v === s.RetentionPeriodHours) return true;
+          await N.api("kinesis", v > s.RetentionPeriodHours ? "IncreaseStreamRetentionPeriod" : "DecreaseStreamRetentionPeriod", { StreamName: name, RetentionPeriodHours: v });
+          N.toast("Retention of " + name + " is now " + v + " hours");
+          N.render();
+        },
+      }]);
+    }, { id: "ks-edit-retention" });
+
     const info = N.panel("Stream summary", h("div", { id: "ks-summary" }, N.kv([
       ["Status", h("span", { id: "ks-status" }, statusBadge(s.StreamStatus))],
       ["ARN", h("code", {}, s.StreamARN)],
       ["Capacity mode", modeText(s.StreamModeDetails)],
       ["Open shards", h("span", { id: "ks-open-shards" }, String(s.OpenShardCount))],
-      ["Data retention period", s.RetentionPeriodHours + " hours"],
+      ["Data retention period", h("span", { id: "ks-retention" }, s.RetentionPeriodHours + " hours")],
       ["Encryption", s.EncryptionType && s.EncryptionType !== "NONE" ? s.EncryptionType : "Disabled"],
       ["Maximum record size", s.MaxRecordSizeInKiB ? s.MaxRecordSizeInKiB + " KiB" : "1024 KiB"],
       ["Created", N.fmt.time(s.StreamCreationTimestamp)],
-    ])));
+    ])), h("div", { class: "actions" }, editCapacity, editRetention));
 
     const shardTable = shardError ? N.errorBox(shardError) : N.table([
       { title: "Shard ID", get: (x) => h("code", { style: { whiteSpace: "nowrap" } }, x.ShardId) },
