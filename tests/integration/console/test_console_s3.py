@@ -70,6 +70,17 @@ def fetch(url: str) -> tuple[bytes, dict[str, str]]:
         return r.read(), {k.lower(): v for k, v in r.headers.items()}
 
 
+def downloads_to(browser: Any, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(folder)})
+
+
+def downloaded(browser: Any, path: Path) -> bytes:
+    """The bytes of a file the browser downloaded, once it is complete."""
+    wait_for(browser, lambda: path.exists() and not list(path.parent.glob("*.crdownload")), what=f"the download {path.name}")
+    return path.read_bytes()
+
+
 def test_create_bucket_shows_the_naming_error_then_creates(ui: Any, nimbus_server: NimbusProcess) -> None:
     open_page(ui, nimbus_server, "#/s3")
     click(ui, "s3-create-bucket")
@@ -114,6 +125,10 @@ def test_upload_text_and_binary_files_then_download_them(ui: Any, nimbus_server:
     got = s3.get_object(Bucket="console-up", Key="in/blob.bin")
     assert got["Body"].read() == payload
     assert "in/" not in shown_keys(ui)  # the folder's own marker object is not listed inside it
+    downloads_to(ui, tmp_path / "downloads")
+    row = row_link(ui, "s3-object", "in/blob.bin").find_element(By.XPATH, "ancestor::tr")
+    row.find_element(By.CSS_SELECTOR, "button.s3-download").click()
+    assert downloaded(ui, tmp_path / "downloads" / "blob.bin") == payload
 
     # the object page: properties, a text preview, and a presigned download link
     row_link(ui, "s3-object", "in/hello wörld.txt").click()
@@ -131,7 +146,7 @@ def test_upload_text_and_binary_files_then_download_them(ui: Any, nimbus_server:
     assert s3.head_object(Bucket="console-up", Key="in/blob.bin")["ETag"] in ui.find_element(By.ID, "obj-properties").text
 
 
-def test_browse_folders_with_odd_keys(ui: Any, nimbus_server: NimbusProcess) -> None:
+def test_browse_folders_with_odd_keys(ui: Any, nimbus_server: NimbusProcess, tmp_path: Path) -> None:
     s3 = nimbus_server.client("s3")
     s3.create_bucket(Bucket="console-browse")
     keys = {"dir one/ü ñ/x.txt": b"unicode", "dir one/../escape.txt": b"dot dot", "a%41/b+c&d=e?.txt": b"percent",
@@ -148,6 +163,17 @@ def test_browse_folders_with_odd_keys(ui: Any, nimbus_server: NimbusProcess) -> 
     # the link's own URL (a browser resolves its ".." itself, so a click downloads through the API instead)
     body, _ = fetch(ui.find_element(By.ID, "obj-download").get_dom_attribute("href"))
     assert body == b"dot dot"
+    downloads_to(ui, tmp_path / "downloads")
+    ui.find_element(By.ID, "obj-download").click()
+    assert downloaded(ui, tmp_path / "downloads" / "escape.txt") == b"dot dot"
+    # an upload into a ".." folder (a browser cannot PUT to such a URL: it goes through the API)
+    ui.find_element(By.LINK_TEXT, "../").click()
+    click(ui, "s3-upload")
+    (tmp_path / "up.txt").write_bytes(b"into dot dot")
+    wait_for(ui, lambda: ui.find_elements(By.ID, "s3-upload-input"))[0].send_keys(str(tmp_path / "up.txt"))
+    click(ui, "s3-upload-submit")
+    row_link(ui, "s3-object", "dir one/../up.txt")
+    assert s3.get_object(Bucket="console-browse", Key="dir one/../up.txt")["Body"].read() == b"into dot dot"
     # breadcrumbs lead back along the prefix
     ui.find_element(By.LINK_TEXT, "dir one/").click()
     row_link(ui, "s3-folder", "dir one/ü ñ/").click()
@@ -241,6 +267,11 @@ def test_bucket_properties_lambda_notification_tags_policy_cors(ui: Any, nimbus_
     arn = create_function(lam, "console-s3-target")["FunctionArn"]
     open_page(ui, nimbus_server, "#/s3/buckets/console-props?tab=properties")
     wait_for(ui, lambda: ui.find_element(By.ID, "s3-versioning-status").text == "Disabled", what="versioning status")
+    click(ui, "s3-versioning-toggle")
+    wait_for(ui, lambda: ui.find_element(By.ID, "s3-versioning-status").text == "Enabled" or "NotImplemented" in page_text(ui),
+             what="PutBucketVersioning's answer (or the server's refusal, where it keeps no versions)")
+    if "NotImplemented" not in page_text(ui):
+        assert s3.get_bucket_versioning(Bucket="console-props")["Status"] == "Enabled"
     click(ui, "s3-notification-create")
     wait_for(ui, lambda: ui.find_element(By.ID, "s3-notif-name")).send_keys("uploads")
     ui.find_element(By.ID, "s3-notif-prefix").send_keys("in/")
@@ -314,6 +345,7 @@ def test_delete_non_empty_bucket_shows_the_error_then_empty_and_delete(ui: Any, 
     s3.create_bucket(Bucket="console-full")
     with ThreadPoolExecutor(8) as pool:  # more than one DeleteObjects batch of 1000
         list(pool.map(lambda i: s3.put_object(Bucket="console-full", Key=f"k/{i:05d}", Body=b""), range(1003)))
+    s3.create_multipart_upload(Bucket="console-full", Key="unfinished")  # also keeps the bucket from being deleted
     open_page(ui, nimbus_server, "#/s3")
     click(ui, "s3-bucket-delete-console-full")
     confirm(ui)
@@ -324,7 +356,62 @@ def test_delete_non_empty_bucket_shows_the_error_then_empty_and_delete(ui: Any, 
     wait_for(ui, lambda: "Emptied console-full: 1003 objects deleted" in ui.find_element(By.ID, "s3-empty-status").text, timeout=60,
              what="the bucket emptied")
     assert s3.list_objects_v2(Bucket="console-full")["KeyCount"] == 0
+    assert not s3.list_multipart_uploads(Bucket="console-full").get("Uploads")
     click(ui, "s3-bucket-delete-console-full")
     confirm(ui)
     wait_for(ui, lambda: "console-full" not in ui.find_element(By.ID, "s3-buckets").text, what="the bucket gone from the list")
     assert "console-full" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_versions_show_restore_delete_and_empty(ui: Any, nimbus_server: NimbusProcess) -> None:
+    s3 = nimbus_server.client("s3")
+    s3.create_bucket(Bucket="console-ver")
+    try:
+        s3.put_bucket_versioning(Bucket="console-ver", VersioningConfiguration={"Status": "Enabled"})
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "NotImplemented":
+            raise
+        pytest.skip("this server keeps no object versions")
+    v1 = s3.put_object(Bucket="console-ver", Key="doc.txt", Body=b"one")["VersionId"]
+    v2 = s3.put_object(Bucket="console-ver", Key="doc.txt", Body=b"two")["VersionId"]
+    s3.put_object(Bucket="console-ver", Key="other.txt", Body=b"other")
+    marker = s3.delete_object(Bucket="console-ver", Key="doc.txt")["VersionId"]
+    open_page(ui, nimbus_server, "#/s3/buckets/console-ver")
+    wait_for(ui, lambda: shown_keys(ui) == ["other.txt"], what="only the current objects")
+    ui.find_element(By.ID, "s3-show-versions").click()
+
+    def versions() -> list[tuple[str, str]]:
+        return [(e.get_attribute("data-key"), e.get_attribute("data-version"))
+                for e in ui.find_elements(By.CSS_SELECTOR, "#s3-objects input.s3-select")]
+    wait_for(ui, lambda: len(versions()) == 4, what="every version and the delete marker")
+    assert versions()[:3] == [("doc.txt", marker), ("doc.txt", v2), ("doc.txt", v1)]
+    assert "Delete marker" in ui.find_element(By.ID, "s3-objects").text
+    # an old version's page, and copying it onto its key restores it
+    next(a for a in ui.find_elements(By.CSS_SELECTOR, "#s3-objects a.s3-version") if a.get_attribute("data-version") == v1).click()
+    wait_for(ui, lambda: ui.find_element(By.ID, "obj-version").text == v1, what="the version's page")
+    wait_for(ui, lambda: "one" in ui.find_element(By.ID, "obj-preview").text)
+    assert len(ui.find_elements(By.CSS_SELECTOR, "#obj-versions tbody tr")) == 3
+    click(ui, "obj-copy")
+    assert wait_for(ui, lambda: ui.find_element(By.ID, "obj-copy-key")).get_attribute("value") == "doc.txt"
+    click(ui, "obj-copy-submit")
+    wait_for(ui, lambda: s3.list_object_versions(Bucket="console-ver", Prefix="doc.txt").get("Versions", [{}])[0].get("IsLatest")
+             and len(s3.list_object_versions(Bucket="console-ver", Prefix="doc.txt")["Versions"]) == 3, what="the restored version")
+    assert s3.get_object(Bucket="console-ver", Key="doc.txt")["Body"].read() == b"one"
+    # permanently delete one version by its checkbox
+    open_page(ui, nimbus_server, "#/s3/buckets/console-ver?versions=1")
+    box = wait_for(ui, lambda: next((b for b in ui.find_elements(By.CSS_SELECTOR, "#s3-objects input.s3-select")
+                                     if b.get_attribute("data-version") == v2), None), what="version 2's row")
+    box.click()
+    click(ui, "s3-delete-selected")
+    confirm(ui)
+    wait_for(ui, lambda: v2 not in [v for _, v in versions()] and versions(), what="version 2 gone")
+    left = {v["VersionId"] for v in s3.list_object_versions(Bucket="console-ver").get("Versions", [])}
+    assert v2 not in left and v1 in left
+    # Empty deletes every version and delete marker, so the bucket can go
+    open_page(ui, nimbus_server, "#/s3")
+    click(ui, "s3-bucket-empty-console-ver")
+    confirm(ui)
+    wait_for(ui, lambda: "Emptied console-ver" in ui.find_element(By.ID, "s3-empty-status").text, what="emptied")
+    click(ui, "s3-bucket-delete-console-ver")
+    confirm(ui)
+    wait_for(ui, lambda: "console-ver" not in ui.find_element(By.ID, "s3-buckets").text, what="the versioned bucket deleted")

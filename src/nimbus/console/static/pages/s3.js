@@ -23,8 +23,8 @@
     const parts = Object.keys(obj).filter((k) => obj[k] !== undefined && obj[k] !== null && obj[k] !== "").map((k) => k + "=" + N.q(obj[k]));
     return parts.length ? "?" + parts.join("&") : "";
   }
-  const bucketHash = (bucket, prefix, tab) => "#/s3/buckets/" + N.q(bucket) + qs({ prefix, tab });
-  const objectHash = (bucket, key) => "#/s3/buckets/" + N.q(bucket) + "/object" + qs({ key });
+  const bucketHash = (bucket, prefix, tab, versions) => "#/s3/buckets/" + N.q(bucket) + qs({ prefix, tab, versions: versions ? "1" : null });
+  const objectHash = (bucket, key, version) => "#/s3/buckets/" + N.q(bucket) + "/object" + qs({ key, version });
   // CopySource: "bucket/key" with the key URL-encoded ("/" kept), as the SDKs send it
   const copySource = (bucket, key) => bucket + "/" + encodeURIComponent(key).replace(/%2F/g, "/");
   // A browser resolves "." and ".." path segments (even percent-encoded) before it sends a URL, so a presigned
@@ -70,27 +70,54 @@
     } while (token);
     return keys;
   }
-  // DeleteObjects in batches of 1000 (its limit); answers the per-key errors
+  // The bucket's versioning status ("Enabled", "Suspended"), or null when it was never turned on
+  async function versioningOf(bucket) {
+    return (await s3(bucket, "GetBucketVersioning", { Bucket: bucket })).Status || null;
+  }
+  // Versions and delete markers of one key, newest first: botocore answers them in two lists (S3's XML
+  // interleaves them), so by time (to the second), the current one first, else as S3 listed them
+  function newestFirst(a, b) {
+    const ta = Date.parse(a.LastModified), tb = Date.parse(b.LastModified);
+    if (ta !== tb) return tb - ta;
+    return (b.IsLatest ? 1 : 0) - (a.IsLatest ? 1 : 0);
+  }
+  // DeleteObjects in batches of 1000 (its limit), each item a key or {Key, VersionId}; answers the per-key errors
   async function deleteKeys(bucket, keys, progress) {
     const errors = [];
     for (let i = 0; i < keys.length; i += 1000) {
-      const batch = keys.slice(i, i + 1000).map((k) => ({ Key: k }));
+      const batch = keys.slice(i, i + 1000).map((k) => (typeof k === "string" ? { Key: k } : k));
       const r = await s3(bucket, "DeleteObjects", { Bucket: bucket, Delete: { Objects: batch, Quiet: true } });
       (r.Errors || []).forEach((e) => errors.push(e));
       if (progress) progress(Math.min(i + 1000, keys.length));
     }
     return errors;
   }
-  // "Empty": list the first 1000 keys and delete them, until none is left
+  // "Empty": list the first 1000 keys (every version and delete marker, in a bucket that has had versioning)
+  // and delete them, until none is left; then abort the multipart uploads in progress (they too keep a bucket
+  // from being deleted)
   async function emptyBucket(bucket, progress) {
     let total = 0;
+    const versioned = !!(await versioningOf(bucket));
     for (;;) {
-      const page = await s3(bucket, "ListObjectsV2", { Bucket: bucket, MaxKeys: 1000 });
-      const keys = (page.Contents || []).map((o) => o.Key);
-      if (!keys.length) return total;
+      let keys;
+      if (versioned) {
+        const page = await s3(bucket, "ListObjectVersions", { Bucket: bucket, MaxKeys: 1000 });
+        keys = (page.Versions || []).concat(page.DeleteMarkers || []).map((v) => ({ Key: v.Key, VersionId: v.VersionId }));
+      } else {
+        const page = await s3(bucket, "ListObjectsV2", { Bucket: bucket, MaxKeys: 1000 });
+        keys = (page.Contents || []).map((o) => o.Key);
+      }
+      if (!keys.length) {
+        for (let i = 0; i < 1000; i++) {
+          const ups = (await s3(bucket, "ListMultipartUploads", { Bucket: bucket })).Uploads || [];
+          if (!ups.length) break;
+          for (const u of ups) await s3(bucket, "AbortMultipartUpload", { Bucket: bucket, Key: u.Key, UploadId: u.UploadId });
+        }
+        return total;
+      }
       const errors = await deleteKeys(bucket, keys);
       if (errors.length) {
-        const err = new Error(errors.length + " objects could not be deleted; the first, " + JSON.stringify(errors[0].Key) + ": " + errors[0].Message);
+        const err = new Error(errors.length + " objects could not be deleted; the first, " + JSON.stringify(errors[0].Key) + (errors[0].VersionId ? " (version " + errors[0].VersionId + ")" : "") + ": " + errors[0].Message);
         err.code = errors[0].Code;
         throw err;
       }
@@ -152,14 +179,15 @@
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60000);
   }
-  async function download(bucket, key) {
+  async function download(bucket, key, version) {
     const name = baseName(key);
+    const which = version ? { VersionId: version } : {};
     if (hasDotSegment(key)) {
-      const got = await s3(bucket, "GetObject", { Bucket: bucket, Key: key });
+      const got = await s3(bucket, "GetObject", Object.assign({ Bucket: bucket, Key: key }, which));
       saveBlob(bytesOf(got.Body), name, got.ContentType);
       return;
     }
-    const url = await presign(bucket, "GetObject", { Bucket: bucket, Key: key, ResponseContentDisposition: disposition(name) });
+    const url = await presign(bucket, "GetObject", Object.assign({ Bucket: bucket, Key: key, ResponseContentDisposition: disposition(name) }, which));
     const a = h("a", { href: url, download: name, hidden: true });
     document.body.appendChild(a);
     a.click();
@@ -315,70 +343,116 @@
 
   async function objectsTab(bucket, prefix, q) {
     const pageSize = Math.max(1, Math.min(1000, parseInt(q.max || "1000", 10) || 1000));
-    const st = { rows: [], token: null, truncated: false, selected: new Map() }; // selected: key -> "folder" | "object"
+    const versioning = await optional(versioningOf(bucket), ["NotImplemented"]);
+    const showVersions = !!versioning && q.versions === "1";
+    // a row: a folder, an object, or (with "Show versions") one version or delete marker of an object
+    const st = { rows: [], token: null, selected: new Map() }; // selected: row id -> row
     async function load() {
-      const p = { Bucket: bucket, Prefix: prefix, Delimiter: "/", MaxKeys: pageSize };
-      if (st.token) p.ContinuationToken = st.token;
-      const page = await s3(bucket, "ListObjectsV2", p);
-      (page.CommonPrefixes || []).forEach((c) => st.rows.push({ type: "folder", key: c.Prefix, name: c.Prefix.slice(prefix.length) }));
-      (page.Contents || []).forEach((o) => { if (!(prefix && o.Key === prefix)) st.rows.push({ type: "object", key: o.Key, name: o.Key.slice(prefix.length), obj: o }); });
-      st.token = page.IsTruncated ? page.NextContinuationToken : null;
+      let page;
+      if (showVersions) {
+        const p = { Bucket: bucket, Prefix: prefix, Delimiter: "/", MaxKeys: pageSize };
+        if (st.token) { p.KeyMarker = st.token.key; if (st.token.version) p.VersionIdMarker = st.token.version; }
+        page = await s3(bucket, "ListObjectVersions", p);
+        const entries = (page.Versions || []).map((v) => ({ v, marker: false })).concat((page.DeleteMarkers || []).map((v) => ({ v, marker: true })));
+        // S3 answers versions and delete markers apart: one list, by key then newest first
+        entries.sort((a, b) => (a.v.Key < b.v.Key ? -1 : a.v.Key > b.v.Key ? 1 : newestFirst(a.v, b.v)));
+        (page.CommonPrefixes || []).forEach((c) => st.rows.push({ type: "folder", id: "f:" + c.Prefix, key: c.Prefix, name: c.Prefix.slice(prefix.length) }));
+        entries.forEach((e) => { if (!(prefix && e.v.Key === prefix)) st.rows.push({ type: e.marker ? "marker" : "version", id: "v:" + e.v.Key + "\u0000" + e.v.VersionId, key: e.v.Key, version: e.v.VersionId, name: e.v.Key.slice(prefix.length), obj: e.marker ? null : e.v, entry: e.v }); });
+        st.token = page.IsTruncated ? { key: page.NextKeyMarker, version: page.NextVersionIdMarker } : null;
+      } else {
+        const p = { Bucket: bucket, Prefix: prefix, Delimiter: "/", MaxKeys: pageSize };
+        if (st.token) p.ContinuationToken = st.token;
+        page = await s3(bucket, "ListObjectsV2", p);
+        (page.CommonPrefixes || []).forEach((c) => st.rows.push({ type: "folder", id: "f:" + c.Prefix, key: c.Prefix, name: c.Prefix.slice(prefix.length) }));
+        (page.Contents || []).forEach((o) => { if (!(prefix && o.Key === prefix)) st.rows.push({ type: "object", id: "o:" + o.Key, key: o.Key, name: o.Key.slice(prefix.length), obj: o }); });
+        st.token = page.IsTruncated ? page.NextContinuationToken : null;
+      }
     }
     await load();
     const notice = h("div", { id: "s3-objects-notice" });
     const filter = N.input({ id: "s3-filter", placeholder: "Filter this page's objects by name", style: { maxWidth: "360px" } });
-    const holder = h("div");
+    const holder = h("div", { style: { marginTop: "8px" } });
     const count = h("span", { id: "s3-objects-count" });
     const more = N.button("Load more", async () => { await load(); draw(); }, { id: "s3-load-more" });
     const selectAll = h("input", { type: "checkbox", id: "s3-select-all", title: "Select all shown" });
     let visible = [];
     selectAll.addEventListener("change", () => {
-      visible.forEach((r) => { if (selectAll.checked) st.selected.set(r.key, r.type); else st.selected.delete(r.key); });
+      visible.forEach((r) => { if (selectAll.checked) st.selected.set(r.id, r); else st.selected.delete(r.id); });
       draw();
     });
+    const nameCell = (r) => {
+      if (r.type === "folder") return N.link(bucketHash(bucket, r.key, null, showVersions), r.name, { class: "s3-folder", dataset: { key: r.key } });
+      if (r.type === "object") return N.link(objectHash(bucket, r.key), r.name, { class: "s3-object", dataset: { key: r.key } });
+      if (r.type === "marker") return h("span", { class: "s3-marker", dataset: { key: r.key, version: r.version } }, r.name);
+      return N.link(objectHash(bucket, r.key, r.version), r.name, { class: "s3-object s3-version", dataset: { key: r.key, version: r.version } });
+    };
     function draw() {
       const f = filter.value.trim().toLowerCase();
       visible = st.rows.filter((r) => !f || r.name.toLowerCase().includes(f));
-      selectAll.checked = visible.length > 0 && visible.every((r) => st.selected.has(r.key));
+      selectAll.checked = visible.length > 0 && visible.every((r) => st.selected.has(r.id));
       count.textContent = f ? visible.length + " of " + st.rows.length + " shown" : st.rows.length + (st.token ? "+" : "") + " items";
-      N.clear(holder).appendChild(N.table([
-        { title: selectAll, get: (r) => h("input", { type: "checkbox", class: "s3-select", dataset: { key: r.key, kind: r.type }, checked: st.selected.has(r.key),
-          onchange: (ev) => { if (ev.target.checked) st.selected.set(r.key, r.type); else st.selected.delete(r.key); selectAll.checked = visible.every((x) => st.selected.has(x.key)); } }) },
-        { title: "Name", get: (r) => r.type === "folder"
-          ? N.link(bucketHash(bucket, r.key), r.name, { class: "s3-folder", dataset: { key: r.key } })
-          : N.link(objectHash(bucket, r.key), r.name, { class: "s3-object", dataset: { key: r.key } }) },
-        { title: "Type", get: (r) => r.type === "folder" ? "Folder" : ((/\.([A-Za-z0-9]{1,10})$/.exec(r.name) || [])[1] || "-") },
-        { title: "Last modified", get: (r) => r.obj ? N.fmt.time(r.obj.LastModified) : "-" },
+      const columns = [
+        { title: selectAll, get: (r) => h("input", { type: "checkbox", class: "s3-select", dataset: { key: r.key, kind: r.type, version: r.version || null }, checked: st.selected.has(r.id),
+          onchange: (ev) => { if (ev.target.checked) st.selected.set(r.id, r); else st.selected.delete(r.id); selectAll.checked = visible.every((x) => st.selected.has(x.id)); } }) },
+        { title: "Name", get: nameCell },
+        { title: "Type", get: (r) => r.type === "folder" ? "Folder" : r.type === "marker" ? "Delete marker" : ((/\.([A-Za-z0-9]{1,10})$/.exec(r.name) || [])[1] || "-") },
+      ];
+      if (showVersions) {
+        columns.push({ title: "Version ID", get: (r) => r.version ? h("span", {}, h("code", {}, r.version), r.entry && r.entry.IsLatest ? [" ", h("span", { class: "badge ok" }, "current")] : null) : "-" });
+      }
+      columns.push(
+        { title: "Last modified", get: (r) => r.entry || r.obj ? N.fmt.time((r.entry || r.obj).LastModified) : "-" },
         { title: "Size", get: (r) => r.obj ? N.fmt.bytes(r.obj.Size) : "-" },
         { title: "Storage class", get: (r) => r.obj ? (r.obj.StorageClass || "STANDARD") : "-" },
-        { title: "", get: (r) => r.type === "object" ? N.button("Download", () => download(bucket, r.key), { kind: "link s3-download" }) : null },
-      ], visible, { id: "s3-objects", empty: st.rows.length ? "No object on this page matches the filter." : "No objects" + (prefix ? " in this folder." : " in this bucket.") }));
+        { title: "", get: (r) => r.obj ? N.button("Download", () => download(bucket, r.key, r.version), { kind: "link s3-download" }) : null });
+      N.clear(holder).appendChild(N.table(columns, visible, { id: "s3-objects", empty: st.rows.length ? "No object on this page matches the filter." : "No objects" + (prefix ? " in this folder." : " in this bucket.") }));
       more.hidden = !st.token;
     }
     filter.addEventListener("input", draw);
     draw();
 
     async function deleteSelected() {
-      const picked = Array.from(st.selected.entries());
+      const picked = Array.from(st.selected.values());
       if (!picked.length) throw new Error("Select the objects or folders to delete first.");
-      const objects = picked.filter((p) => p[1] === "object").map((p) => p[0]);
-      const folders = picked.filter((p) => p[1] === "folder").map((p) => p[0]);
-      const what = [objects.length ? objects.length + " object" + (objects.length > 1 ? "s" : "") : null,
-        folders.length ? folders.length + " folder" + (folders.length > 1 ? "s" : "") + " and everything in " + (folders.length > 1 ? "them" : "it") : null].filter((x) => x).join(" and ");
-      if (!(await N.confirm("Delete " + what + "? This cannot be undone."))) return;
-      let keys = objects.slice();
-      for (const f of folders) keys = keys.concat(await listAllKeys(bucket, f));
-      keys = Array.from(new Set(keys));
-      const errors = await deleteKeys(bucket, keys);
+      const objects = picked.filter((r) => r.type === "object").map((r) => r.key);
+      const versions = picked.filter((r) => r.type === "version" || r.type === "marker").map((r) => ({ Key: r.key, VersionId: r.version }));
+      const folders = picked.filter((r) => r.type === "folder").map((r) => r.key);
+      const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
+      const what = [objects.length ? plural(objects.length, "object") : null,
+        versions.length ? plural(versions.length, "version") + " (permanently)" : null,
+        folders.length ? plural(folders.length, "folder") + " and everything in " + (folders.length > 1 ? "them" : "it") + (showVersions ? " (every version)" : "") : null].filter((x) => x).join(" and ");
+      const note = versioning && objects.length ? " In a versioned bucket, deleting an object adds a delete marker; its versions stay (Show versions)." : " This cannot be undone.";
+      if (!(await N.confirm("Delete " + what + "?" + note))) return;
+      let items = objects.concat(versions);
+      for (const f of folders) {
+        if (showVersions) {
+          let token = null;
+          do {
+            const p = { Bucket: bucket, Prefix: f, MaxKeys: 1000 };
+            if (token) { p.KeyMarker = token.key; if (token.version) p.VersionIdMarker = token.version; }
+            const page = await s3(bucket, "ListObjectVersions", p);
+            (page.Versions || []).concat(page.DeleteMarkers || []).forEach((v) => items.push({ Key: v.Key, VersionId: v.VersionId }));
+            token = page.IsTruncated ? { key: page.NextKeyMarker, version: page.NextVersionIdMarker } : null;
+          } while (token);
+        } else {
+          items = items.concat(await listAllKeys(bucket, f));
+        }
+      }
+      const seen = new Set();
+      items = items.filter((it) => { const id = typeof it === "string" ? it : it.Key + "\u0000" + it.VersionId; if (seen.has(id)) return false; seen.add(id); return true; });
+      const errors = await deleteKeys(bucket, items);
       if (errors.length) {
-        N.clear(notice).appendChild(h("div", { class: "error", id: "s3-delete-errors" }, errors.length + " of " + keys.length + " objects could not be deleted:",
-          h("ul", {}, errors.slice(0, 20).map((e) => h("li", {}, e.Key + ": " + e.Code + " " + (e.Message || ""))))));
+        N.clear(notice).appendChild(h("div", { class: "error", id: "s3-delete-errors" }, errors.length + " of " + items.length + " could not be deleted:",
+          h("ul", {}, errors.slice(0, 20).map((e) => h("li", {}, e.Key + (e.VersionId ? " (" + e.VersionId + ")" : "") + ": " + e.Code + " " + (e.Message || ""))))));
         return;
       }
-      N.toast("Deleted " + keys.length + " object" + (keys.length === 1 ? "" : "s") + ".");
+      N.toast("Deleted " + plural(items.length, showVersions ? "object version" : "object") + ".");
       N.render();
     }
 
+    const versionsToggle = versioning ? h("label", { class: "muted", style: { marginLeft: "16px" } },
+      h("input", { type: "checkbox", id: "s3-show-versions", checked: showVersions,
+        onchange: (ev) => N.go(bucketHash(bucket, prefix, null, ev.target.checked) + (q.max ? "&max=" + N.q(q.max) : "")) }), " Show versions") : null;
     return h("div", {}, notice, N.panel(null,
       h("div", { class: "pagehead" }, h("h2", { style: { margin: 0 } }, "Objects ", h("span", { class: "muted" }, "(", count, ")")),
         h("div", { class: "actions" },
@@ -387,7 +461,7 @@
           N.button("Create folder", async () => createFolderModal(bucket, prefix), { id: "s3-create-folder" }),
           N.button("Upload", async () => uploadModal(bucket, prefix), { id: "s3-upload", kind: "primary" }))),
       h("p", { class: "muted" }, "s3://" + bucket + "/" + prefix),
-      filter, holder, h("div", { style: { marginTop: "8px" } }, more)));
+      h("div", {}, filter, versionsToggle), holder, h("div", { style: { marginTop: "8px" } }, more)));
   }
 
   function createFolderModal(bucket, prefix) {
@@ -462,31 +536,36 @@
   // --- an object ------------------------------------------------------------------------------
   async function objectPage(view, params) {
     const bucket = params.bucket;
-    const key = rawQuery().key;
+    const q = rawQuery();
+    const key = q.key, version = q.version || null;
     if (!key) throw new Error("No object key in the address (…/object?key=KEY).");
     await regionOf(bucket);
+    const which = version ? { VersionId: version } : {}; // a version named in the address, else the current one
     let head;
     try {
-      head = await s3(bucket, "HeadObject", { Bucket: bucket, Key: key, ChecksumMode: "ENABLED" });
+      head = await s3(bucket, "HeadObject", Object.assign({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }, which));
     } catch (e) {
-      if (e.status === 404) {
-        const err = new Error("No object " + JSON.stringify(key) + " in bucket " + bucket + " (it may have been deleted).");
-        err.code = "NoSuchKey";
+      if (e.status === 404 || e.status === 405) {
+        const err = new Error("No object " + JSON.stringify(key) + (version ? " version " + version : "") + " in bucket " + bucket + " (it may have been deleted).");
+        err.code = e.status === 405 ? "DeleteMarker" : "NoSuchKey";
         throw err;
       }
       throw e;
     }
-    const tagging = await s3(bucket, "GetObjectTagging", { Bucket: bucket, Key: key });
+    const [tagging, versioning] = await Promise.all([
+      s3(bucket, "GetObjectTagging", Object.assign({ Bucket: bucket, Key: key }, which)),
+      optional(versioningOf(bucket), ["NotImplemented"]),
+    ]);
     const name = baseName(key);
     const folder = key.slice(0, key.length - name.length - (key.endsWith("/") ? 1 : 0));
     const dot = hasDotSegment(key);
     const links = async () => ({
-      download: await presign(bucket, "GetObject", { Bucket: bucket, Key: key, ResponseContentDisposition: disposition(name) }, 3600),
-      open: await presign(bucket, "GetObject", { Bucket: bucket, Key: key }, 3600),
+      download: await presign(bucket, "GetObject", Object.assign({ Bucket: bucket, Key: key, ResponseContentDisposition: disposition(name) }, which), 3600),
+      open: await presign(bucket, "GetObject", Object.assign({ Bucket: bucket, Key: key }, which), 3600),
     });
     const urls = await links();
     const dl = h("a", { class: "button", id: "obj-download", href: urls.download, download: name,
-      onclick: (ev) => { if (dot) { ev.preventDefault(); download(bucket, key).catch((e) => N.toast(N.describe(e), "bad")); } } }, "Download");
+      onclick: (ev) => { if (dot) { ev.preventDefault(); download(bucket, key, version).catch((e) => N.toast(N.describe(e), "bad")); } } }, "Download");
     const open = h("a", { class: "button", id: "obj-open", href: urls.open, target: "_blank", rel: "noopener",
       onclick: (ev) => { if (dot) { ev.preventDefault(); N.toast("A browser cannot open a key with \".\" or \"..\" segments by URL; use Download.", "bad"); } } }, "Open");
     N.every(30 * 60 * 1000, async () => { try { const u = await links(); dl.href = u.download; open.href = u.open; } catch (e) { /* next time */ } });
@@ -503,13 +582,16 @@
     const preview = h("div", { id: "obj-preview" });
     const showPreview = async (range) => {
       N.clear(preview).appendChild(h("p", { class: "muted" }, "Loading…"));
-      const p = { Bucket: bucket, Key: key };
+      const p = Object.assign({ Bucket: bucket, Key: key }, which);
       if (range) p.Range = "bytes=0-" + (PREVIEW_HEAD - 1);
       const got = await s3(bucket, "GetObject", p);
       N.clear(preview);
       let text = typeof got.Body === "string" ? got.Body : null;
-      if (text === null && range) { // a cut may fall inside a character: drop an incomplete tail
-        try { text = new TextDecoder("utf-8", { fatal: true }).decode(bytesOf(got.Body).slice(0, -3)); } catch (e) { text = null; }
+      if (text === null && range) { // the cut may fall inside a character: drop an incomplete tail
+        const bytes = bytesOf(got.Body);
+        for (let cut = 1; cut <= 3 && text === null; cut++) {
+          try { text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.slice(0, bytes.length - cut)); } catch (e) { text = null; }
+        }
       }
       if (text === null || /[\x00-\x08\x0e-\x1f]/.test(text.slice(0, 4096))) {
         preview.appendChild(h("p", { class: "muted" }, "No preview: the object is not text."));
@@ -525,20 +607,25 @@
       N.button("Preview the first " + N.fmt.bytes(PREVIEW_HEAD), async () => showPreview(true), { id: "obj-preview-head" })));
 
     const crumbs = prefixCrumbs(bucket, folder);
-    crumbs.push([name, null]);
+    crumbs.push(version ? [name, objectHash(bucket, key)] : [name, null]);
+    if (version) crumbs.push(["version " + version, null]);
+    const deleteText = version ? "Permanently delete version " + version + " of " + JSON.stringify(key) + "? This cannot be undone."
+      : versioning ? "Delete " + JSON.stringify(key) + "? The bucket is versioned: S3 adds a delete marker, and the object's versions stay."
+        : "Delete " + JSON.stringify(key) + " from " + bucket + "? This cannot be undone.";
     view.appendChild(N.page(name, {
       id: "obj-title", breadcrumbs: crumbs,
       actions: [open, dl,
-        N.button("Copy", async () => copyModal(bucket, key), { id: "obj-copy" }),
+        N.button("Copy", async () => copyModal(bucket, key, version), { id: "obj-copy" }),
         N.button("Delete", async () => {
-          if (!(await N.confirm("Delete " + JSON.stringify(key) + " from " + bucket + "? This cannot be undone."))) return;
-          await s3(bucket, "DeleteObject", { Bucket: bucket, Key: key });
-          N.toast("Deleted " + name + ".");
-          N.go(bucketHash(bucket, folder));
+          if (!(await N.confirm(deleteText))) return;
+          await s3(bucket, "DeleteObject", Object.assign({ Bucket: bucket, Key: key }, which));
+          N.toast("Deleted " + name + (version ? " (version " + version + ")" : "") + ".");
+          N.go(version ? objectHash(bucket, key) : bucketHash(bucket, folder));
         }, { id: "obj-delete", kind: "danger" })],
     },
     N.panel("Object overview", h("div", { id: "obj-properties" }, N.kv([
       ["Key", h("code", { id: "obj-key" }, key)],
+      head.VersionId || version ? ["Version ID", h("code", { id: "obj-version" }, head.VersionId || version)] : null,
       ["S3 URI", "s3://" + bucket + "/" + key],
       ["ARN", "arn:aws:s3:::" + bucket + "/" + key],
       ["Size", N.fmt.bytes(head.ContentLength) + (head.ContentLength >= 1024 ? " (" + head.ContentLength + " bytes)" : "")],
@@ -553,24 +640,51 @@
     N.panel("Metadata", N.table([{ title: "Type", get: (r) => r.type }, { title: "Key", get: (r) => r.key }, { title: "Value", get: (r) => r.value }],
       metaRows, { id: "obj-metadata", empty: "No metadata." })),
     N.panel("Tags (" + (tagging.TagSet || []).length + ")", tagEditor("obj-tags", tagging.TagSet || [], async (tags) => {
-      await s3(bucket, "PutObjectTagging", { Bucket: bucket, Key: key, Tagging: { TagSet: tags } });
+      await s3(bucket, "PutObjectTagging", Object.assign({ Bucket: bucket, Key: key, Tagging: { TagSet: tags } }, which));
     })),
-    N.panel("Preview", preview)));
+    N.panel("Preview", preview),
+    versioning ? N.panel("Versions", await versionsOf(bucket, key, head.VersionId || version)) : null));
   }
 
-  async function copyModal(bucket, key) {
+  // The versions and delete markers of one key, newest first (ListObjectVersions with the key as prefix)
+  async function versionsOf(bucket, key, shown) {
+    const rows = [];
+    let token = null;
+    for (let i = 0; i < 20; i++) {
+      const p = { Bucket: bucket, Prefix: key, MaxKeys: 1000 };
+      if (token) { p.KeyMarker = token.key; if (token.version) p.VersionIdMarker = token.version; }
+      const page = await s3(bucket, "ListObjectVersions", p);
+      const all = (page.Versions || []).map((v) => Object.assign({ marker: false }, v)).concat((page.DeleteMarkers || []).map((v) => Object.assign({ marker: true }, v)));
+      all.filter((v) => v.Key === key).forEach((v) => rows.push(v));
+      const past = all.some((v) => v.Key > key);
+      token = page.IsTruncated && !past ? { key: page.NextKeyMarker, version: page.NextVersionIdMarker } : null;
+      if (!token) break;
+    }
+    rows.sort(newestFirst);
+    return N.table([
+      { title: "Version ID", get: (v) => v.marker ? h("code", {}, v.VersionId) : N.link(objectHash(bucket, key, v.VersionId), v.VersionId, { class: "obj-version-link", dataset: { version: v.VersionId } }) },
+      { title: "", get: (v) => [v.IsLatest ? h("span", { class: "badge ok" }, "current") : null, " ", v.VersionId === shown ? h("span", { class: "badge" }, "shown") : null] },
+      { title: "Type", get: (v) => (v.marker ? "Delete marker" : "Object") },
+      { title: "Last modified", get: (v) => N.fmt.time(v.LastModified) },
+      { title: "Size", get: (v) => (v.marker ? "-" : N.fmt.bytes(v.Size)) },
+      { title: "", get: (v) => v.marker ? null : N.button("Download", () => download(bucket, key, v.VersionId), { kind: "link s3-download" }) },
+    ], rows, { id: "obj-versions", empty: "No versions." });
+  }
+
+  async function copyModal(bucket, key, version) {
     const buckets = (await N.paginate("s3", "ListBuckets", {}, "ContinuationToken", "ContinuationToken", "Buckets", { max: 100000 })).map((b) => b.Name);
     const dest = N.select(buckets.includes(bucket) ? buckets : [bucket].concat(buckets), bucket, { id: "obj-copy-bucket" });
     const name = baseName(key);
-    const keyInput = N.input({ id: "obj-copy-key", value: key.slice(0, key.length - name.length) + "copy of " + name });
-    N.modal("Copy " + name, h("div", {}, N.field("Destination bucket", dest), N.field("Destination key", keyInput,
+    // copying an older version onto its own key makes it the current one again (how S3 restores a version)
+    const keyInput = N.input({ id: "obj-copy-key", value: version ? key : key.slice(0, key.length - name.length) + "copy of " + name });
+    N.modal("Copy " + name + (version ? " (version " + version + ")" : ""), h("div", {}, N.field("Destination bucket", dest), N.field("Destination key", keyInput,
       "CopyObject keeps the object's metadata and tags.")), [{
       text: "Copy", kind: "primary", id: "obj-copy-submit",
       onclick: async () => {
         const to = dest.value, toKey = keyInput.value;
         if (!toKey) throw new Error("Enter the destination key.");
-        if (to === bucket && toKey === key) throw new Error("Choose another key: an object cannot be copied onto itself.");
-        await s3(to, "CopyObject", { Bucket: to, Key: toKey, CopySource: copySource(bucket, key) });
+        if (to === bucket && toKey === key && !version) throw new Error("Choose another key: an object cannot be copied onto itself.");
+        await s3(to, "CopyObject", { Bucket: to, Key: toKey, CopySource: copySource(bucket, key) + (version ? "?versionId=" + encodeURIComponent(version) : "") });
         N.toast("Copied to s3://" + to + "/" + toKey + ".");
         N.go(objectHash(to, toKey));
       },
