@@ -50,6 +50,10 @@ class Nimbus:
 
         console = ConsoleApp(self.app, self.credentials, settings)
         self.app.mount(console.matches, console, internal=True)
+        from nimbus.services.iam.signin import SignIn  # IAM users' password sign-in (the console's); IAM loads on first use
+
+        sign_in = SignIn(self)
+        self.app.mount(sign_in.matches, sign_in, internal=True)
 
     # --- lookup ---------------------------------------------------------------------------------
 

@@ -56,6 +56,8 @@ class Session:
     keys: Keys
     identity: dict[str, Any]
     expires_at: float
+    issued: bool = False  # keys the server issued at a password sign-in (revoked at sign-out)
+    reset_required: bool = False  # the user's password must be changed (the page asks first)
 
 
 class ConsoleApp:
@@ -132,7 +134,7 @@ class ConsoleApp:
             return None
         return session
 
-    def _new_session(self, keys: Keys, identity: dict[str, Any]) -> str:
+    def _new_session(self, keys: Keys, identity: dict[str, Any], *, issued: bool = False, reset_required: bool = False) -> str:
         now = time.time()
         if len(self.sessions) >= MAX_SESSIONS:
             for token in [t for t, s in self.sessions.items() if s.expires_at <= now] or list(self.sessions)[: MAX_SESSIONS // 10]:
@@ -142,7 +144,7 @@ class ConsoleApp:
         expires = now + SESSION_TTL_S
         if creds is not None and creds.expires_at is not None:
             expires = min(expires, creds.expires_at)
-        self.sessions[token] = Session(keys, identity, expires)
+        self.sessions[token] = Session(keys, identity, expires, issued, reset_required)
         return token
 
     @staticmethod
@@ -153,6 +155,26 @@ class ConsoleApp:
         region = self.settings.default_region
         found = await self.caller.call(keys, region, host, "sts", "GetCallerIdentity", {})
         return {k: found.get(k) for k in ("Arn", "Account", "UserId")}
+
+    async def _password_login(self, req: dict[str, Any], host: str, send: Send) -> None:
+        """An IAM user's name and password (a login profile), through IAM's sign-in endpoint."""
+        doc = {"userName": str(req.get("userName") or ""), "password": str(req.get("password") or ""),
+               "account": str(req.get("account") or "")}
+        if not doc["userName"] or not doc["password"]:
+            raise CallError("ValidationError", "Enter a user name and a password.")
+        answer = await self.caller.dispatch("POST", f"http://{host}/_nimbus/iam/signin", {"host": host, "content-type": "application/json"},
+                                            orjson.dumps(doc))
+        try:
+            found = orjson.loads(bytes(answer.body))
+        except orjson.JSONDecodeError:
+            found = {}
+        if answer.status != 200:
+            raise CallError("SignInFailed", str(found.get("message") or "Sign-in failed."), 401)
+        keys = Keys(found["AccessKeyId"], found["SecretAccessKey"], found["SessionToken"])
+        reset = bool(found.get("PasswordResetRequired"))
+        token = self._new_session(keys, await self._whoami(keys, host), issued=True, reset_required=reset)
+        await _json(send, 200, {"identity": self.sessions[token].identity, "passwordResetRequired": reset},
+                    [self._cookie_header(token, SESSION_TTL_S)])
 
     async def _presigned_login(self, scope: dict[str, Any], headers: dict[str, str], send: Send) -> None:
         """``nimbus console``'s URL: a presigned STS GetCallerIdentity whose path is the console's login page."""
@@ -186,6 +208,7 @@ class ConsoleApp:
                 await _json(send, 401, {"error": {"code": "SignInRequired", "message": "Sign in to use the console."}, "authOff": False})
                 return
             await _json(send, 200, {"identity": session.identity, "defaultRegion": self.settings.default_region,
+                                    "passwordResetRequired": session.reset_required,
                                     "authOff": not self.settings.auth, "accountId": self.settings.account_id,
                                     "endpoint": f"http://{host}"})
             return
@@ -200,6 +223,9 @@ class ConsoleApp:
             raise CallError("SerializationException", "The request is not valid JSON.") from e
         if not isinstance(req, dict):
             raise CallError("SerializationException", "The request must be a JSON object.")
+        if name == "login" and req.get("userName") is not None:
+            await self._password_login(req, host, send)
+            return
         if name == "login":
             keys = Keys(str(req.get("accessKeyId") or "").strip(), str(req.get("secretAccessKey") or "").strip(),
                         str(req.get("sessionToken") or "").strip() or None)
@@ -214,8 +240,9 @@ class ConsoleApp:
             return
         if name == "logout":
             token = _cookie(headers.get("cookie", ""), COOKIE)
-            if token:
-                self.sessions.pop(token, None)
+            ended = self.sessions.pop(token, None) if token else None
+            if ended is not None and ended.issued:
+                self.credentials.revoke(ended.keys.access_key_id)  # the password sign-in's keys end with it
             await _json(send, 200, {}, [self._cookie_header("", 0)])
             return
         session = self._session(headers)
@@ -228,6 +255,8 @@ class ConsoleApp:
         if name == "call":
             service, operation = str(req.get("service") or ""), str(req.get("operation") or "")
             data = await self.caller.call(session.keys, region, host, service, operation, params)
+            if (service, operation) == ("iam", "ChangePassword"):
+                session.reset_required = False
             await _json(send, 200, {"data": jsonable(data)})
         elif name == "presign":
             service, operation = str(req.get("service") or ""), str(req.get("operation") or "")

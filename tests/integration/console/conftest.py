@@ -113,6 +113,7 @@ def sign_in(browser: Any, server: NimbusProcess, region: str = "us-east-1") -> N
     browser.execute_script("localStorage.setItem('nimbus.region', arguments[0])", region)
     wait_for(browser, lambda: browser.find_elements(By.ID, "login-form") or browser.find_element(By.ID, "whoami").text)
     if browser.find_elements(By.ID, "login-form"):
+        browser.find_element(By.ID, "login-mode-key").click()  # the access-key tab (the form opens on "IAM user")
         browser.find_element(By.ID, "login-key").send_keys(ACCESS_KEY)
         browser.find_element(By.ID, "login-secret").send_keys(SECRET_KEY)
         browser.find_element(By.ID, "login-submit").click()

@@ -20,6 +20,7 @@ def test_sign_in_form_rejects_wrong_keys_then_signs_in(browser: Any, nimbus_serv
     browser.delete_all_cookies()
     browser.get(nimbus_server.endpoint + CONSOLE + "/")
     wait_for(browser, lambda: browser.find_elements(By.ID, "login-form"))
+    browser.find_element(By.ID, "login-mode-key").click()
     browser.find_element(By.ID, "login-key").send_keys("NKIATESTACCESSKEY001")
     browser.find_element(By.ID, "login-secret").send_keys("wrong")
     browser.find_element(By.ID, "login-submit").click()

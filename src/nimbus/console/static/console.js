@@ -235,23 +235,65 @@
     document.getElementById("signout").hidden = true;
     N.clear(document.getElementById("nav"));
     const view = N.clear(document.getElementById("view"));
+    const err = N.h("div");
+    const mode = { value: localStorage.getItem("nimbus.signin") || "user" };
+    const account = N.input({ id: "login-account", placeholder: "optional: the account id or alias" });
+    const user = N.input({ id: "login-user", autocomplete: "username" });
+    const password = N.input({ id: "login-password", type: "password", autocomplete: "current-password" });
     const key = N.input({ id: "login-key", autocomplete: "username" });
     const secret = N.input({ id: "login-secret", type: "password", autocomplete: "current-password" });
     const token = N.input({ id: "login-token" });
-    const err = N.h("div");
+    const userFields = N.h("div", { id: "login-user-fields" }, N.field("Account ID or alias", account), N.field("IAM user name", user), N.field("Password", password));
+    const keyFields = N.h("div", { id: "login-key-fields" }, N.field("Access key ID", key), N.field("Secret access key", secret), N.field("Session token (temporary keys only)", token));
+    const tabs = N.h("div", { class: "tabs" });
+    const show = () => {
+      userFields.hidden = mode.value !== "user";
+      keyFields.hidden = mode.value !== "key";
+      N.clear(tabs);
+      [["user", "IAM user"], ["key", "Access key"]].forEach((t) => tabs.appendChild(N.h("a", {
+        href: "#", id: "login-mode-" + t[0], class: mode.value === t[0] ? "active" : null,
+        onclick: (ev) => { ev.preventDefault(); mode.value = t[0]; localStorage.setItem("nimbus.signin", t[0]); show(); },
+      }, t[1])));
+    };
     const submit = async (ev) => {
       if (ev) ev.preventDefault();
       N.clear(err);
       try {
-        await N.post("login", { accessKeyId: key.value, secretAccessKey: secret.value, sessionToken: token.value });
+        if (mode.value === "user") await N.post("login", { account: account.value, userName: user.value, password: password.value });
+        else await N.post("login", { accessKeyId: key.value, secretAccessKey: secret.value, sessionToken: token.value });
         location.reload();
       } catch (e) { err.appendChild(N.errorBox(e)); }
     };
+    show();
     view.appendChild(N.h("form", { class: "panel login", id: "login-form", onsubmit: submit },
       N.h("h1", {}, "Sign in to Nimbus"),
-      N.h("p", { class: "muted" }, "Use an access key: the root keys `make run` printed, or an IAM user's (`nimbus user NAME`). Or run `nimbus console` for a sign-in link."),
-      N.field("Access key ID", key), N.field("Secret access key", secret), N.field("Session token (temporary keys only)", token),
+      tabs,
+      N.h("p", { class: "muted" }, "An IAM user signs in with the password an administrator gave it (IAM CreateLoginProfile). Or use an access key: the root keys `make run` printed, or an IAM user's (`nimbus user NAME`). Or run `nimbus console` for a sign-in link."),
+      userFields, keyFields,
       err, N.h("button", { class: "primary", type: "submit", id: "login-submit" }, "Sign in")));
+  };
+
+  // A password the administrator marked for reset (or one past the policy's age) is changed before anything else.
+  N.changePassword = function () {
+    const view = N.clear(document.getElementById("view"));
+    const old = N.input({ id: "pw-old", type: "password", autocomplete: "current-password" });
+    const fresh = N.input({ id: "pw-new", type: "password", autocomplete: "new-password" });
+    const again = N.input({ id: "pw-again", type: "password", autocomplete: "new-password" });
+    const err = N.h("div");
+    const submit = async (ev) => {
+      ev.preventDefault();
+      N.clear(err);
+      if (fresh.value !== again.value) { err.appendChild(N.errorBox({ message: "The new passwords do not match." })); return; }
+      try {
+        await N.api("iam", "ChangePassword", { OldPassword: old.value, NewPassword: fresh.value });
+        location.reload();
+      } catch (e) { err.appendChild(N.errorBox(e)); }
+    };
+    view.appendChild(N.h("form", { class: "panel login", id: "pw-form", onsubmit: submit },
+      N.h("h1", {}, "Change your password"),
+      N.h("p", { class: "muted" }, "Your password must be changed before you continue."),
+      N.field("Current password", old), N.field("New password", fresh), N.field("New password again", again),
+      err, N.h("button", { class: "primary", type: "submit", id: "pw-submit" }, "Change password")));
   };
 
   N.boot = async function () {
@@ -277,6 +319,7 @@
     const out = document.getElementById("signout");
     out.hidden = session.authOff;
     out.addEventListener("click", async () => { await N.post("logout", {}); location.hash = ""; location.reload(); });
+    if (session.passwordResetRequired) { N.changePassword(); return; }
     const nav = N.clear(document.getElementById("nav"));
     navs.sort((a, b) => (a.order || 100) - (b.order || 100)).forEach((e) => nav.appendChild(N.h("a", { href: e.href, id: "nav-" + e.id, dataset: { id: e.id } }, e.title)));
     window.addEventListener("hashchange", N.render);

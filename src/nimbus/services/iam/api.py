@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from nimbus.errors import NotImplementedOperation
 from nimbus.services.base import RequestContext
+from nimbus.services.iam.passwords import LoginProfiles
 from nimbus.services.iam.engine import (
     AccessKey,
     Group,
@@ -168,6 +169,52 @@ class IamApi:
                 "iam.engine", lambda: Iam(core.storage.metadata, keys=core.credentials, clock_time=core.clock.time)
             )
         return self._engine
+
+    @property
+    def logins(self) -> LoginProfiles:
+        return self.core.component("iam.logins", lambda: LoginProfiles(self.engine, self.core.credentials, self.core.clock.time))
+
+    # --- console passwords (passwords.py) ------------------------------------------------------------
+
+    def _login_user(self, ctx: RequestContext, params: dict[str, Any]) -> str:
+        name = params.get("UserName") or self._caller_user(ctx)
+        if name is None:
+            from nimbus.services.iam.errors import InvalidInputException
+
+            raise InvalidInputException("UserName is required: the root user has no login profile in Nimbus.")
+        return str(name)
+
+    async def create_login_profile(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        profile = self.logins.create(ctx.account_id, self._login_user(ctx, params), params.get("Password") or "",
+                                     bool(params.get("PasswordResetRequired")), params.get("MaxSigninSessionDuration"))
+        return {"LoginProfile": profile}
+
+    async def get_login_profile(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        return {"LoginProfile": self.logins.get(ctx.account_id, self._login_user(ctx, params))}
+
+    async def update_login_profile(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.logins.update(ctx.account_id, params["UserName"], params)
+        return {}
+
+    async def delete_login_profile(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.logins.delete(ctx.account_id, self._login_user(ctx, params))
+        return {}
+
+    async def change_password(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        creds = self._caller(ctx)
+        self.logins.change_password(ctx.account_id, creds.principal, params["OldPassword"], params["NewPassword"])
+        return {}
+
+    async def get_account_password_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        return {"PasswordPolicy": self.logins.policy_out(ctx.account_id)}
+
+    async def update_account_password_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.logins.put_policy(ctx.account_id, params)
+        return {}
+
+    async def delete_account_password_policy(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
+        self.logins.delete_policy(ctx.account_id)
+        return {}
 
     # --- the caller -------------------------------------------------------------------------------
 
@@ -536,6 +583,7 @@ class IamApi:
 
     async def delete_user(self, ctx: RequestContext, params: dict[str, Any]) -> Out:
         self.engine.delete_user(ctx.account_id, params["UserName"])
+        self.logins.revoke(ctx.account_id, params["UserName"])
         return {}
 
     async def tag_user(self, ctx: RequestContext, params: dict[str, Any]) -> Out:

@@ -471,6 +471,8 @@ class Iam(Groups):
     def delete_user(self, account: str, name: str) -> None:
         doc = self._user_doc(account, name)
         # the order of the checks is LocalStack's (recorded against AWS), then groups; DeleteUser's AWS message for each
+        if doc.get("login"):  # a console password first, as AWS's DeleteUser reference lists it
+            raise DeleteConflictException("Cannot delete entity, must delete login profile first.")
         if doc["attached"]:
             raise DeleteConflictException("Cannot delete entity, must detach all policies first.")
         if doc["inline"]:
