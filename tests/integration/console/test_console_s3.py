@@ -243,6 +243,16 @@ def test_object_tags_copy_and_delete(ui: Any, nimbus_server: NimbusProcess) -> N
     wait_for(ui, lambda: sorted(s3.get_object_tagging(Bucket="console-obj", Key="docs/report.json")["TagSet"], key=lambda t: t["Key"]) == want,
              what="the tags saved")
 
+    # a presigned URL to share, for a chosen time
+    click(ui, "obj-share")
+    minutes = wait_for(ui, lambda: ui.find_element(By.ID, "obj-share-minutes"))
+    minutes.clear()
+    minutes.send_keys("5")
+    click(ui, "obj-share-create")
+    url = wait_for(ui, lambda: ui.find_element(By.ID, "obj-share-url").get_attribute("value"), what="the shared URL")
+    assert "X-Amz-Expires=300" in url and fetch(url)[0] == b'{"a": 1}'
+    click(ui, "modal-cancel")
+
     click(ui, "obj-copy")
     dest = wait_for(ui, lambda: ui.find_element(By.ID, "obj-copy-key"))
     dest.clear()
@@ -295,6 +305,20 @@ def test_bucket_properties_lambda_notification_tags_policy_cors(ui: Any, nimbus_
     ui.find_element(By.CSS_SELECTOR, "#bucket-tags .s3-tag-value").send_keys("dev")
     click(ui, "bucket-tags-save")
     wait_for(ui, lambda: s3.get_bucket_tagging(Bucket="console-props")["TagSet"] == [{"Key": "env", "Value": "dev"}], what="bucket tags")
+
+    # static website hosting, then served at the path-style website endpoint
+    s3.put_object(Bucket="console-props", Key="home.html", Body=b"<h1>site</h1>", ContentType="text/html")
+    click(ui, "s3-website-edit")
+    from selenium.webdriver.support.ui import Select as _Select
+
+    _Select(wait_for(ui, lambda: ui.find_element(By.ID, "s3-website-mode"))).select_by_value("host")
+    index = ui.find_element(By.ID, "s3-website-index")
+    index.clear()
+    index.send_keys("home.html")
+    click(ui, "s3-website-submit")
+    wait_for(ui, lambda: ui.find_element(By.ID, "s3-website-status").text == "Enabled", what="website enabled")
+    assert s3.get_bucket_website(Bucket="console-props")["IndexDocument"] == {"Suffix": "home.html"}
+    assert fetch(ui.find_element(By.ID, "s3-website-url").get_attribute("href"))[0] == b"<h1>site</h1>"
 
     # removing the notification puts the configuration back without it
     ui.find_element(By.CSS_SELECTOR, "#s3-notifications-table .s3-notification-delete").click()

@@ -615,6 +615,7 @@
     view.appendChild(N.page(name, {
       id: "obj-title", breadcrumbs: crumbs,
       actions: [open, dl,
+        N.button("Share", async () => shareModal(bucket, key, version), { id: "obj-share", title: "A presigned URL anyone can use to download the object, for a while" }),
         N.button("Copy", async () => copyModal(bucket, key, version), { id: "obj-copy" }),
         N.button("Delete", async () => {
           if (!(await N.confirm(deleteText))) return;
@@ -671,6 +672,27 @@
     ], rows, { id: "obj-versions", empty: "No versions." });
   }
 
+  function shareModal(bucket, key, version) {
+    const minutes = N.input({ id: "obj-share-minutes", type: "number", min: 1, max: 60, value: "60", style: { width: "100px" } });
+    const out = h("div", { id: "obj-share-result" });
+    N.modal("Share with a presigned URL", h("div", {},
+      h("p", { class: "muted" }, "Anyone with the URL can download " + JSON.stringify(key) + (version ? " (version " + version + ")" : "") +
+        " until it expires. It is signed with your keys: it stops working sooner if they are deactivated."),
+      N.field("Expires after (minutes, at most 60)", minutes), out), [{
+      text: "Create presigned URL", kind: "primary", id: "obj-share-create",
+      onclick: async () => {
+        const m = Math.round(Number(minutes.value));
+        if (!(m >= 1 && m <= 60)) throw new Error("Choose 1 to 60 minutes.");
+        const url = await presign(bucket, "GetObject", Object.assign({ Bucket: bucket, Key: key }, version ? { VersionId: version } : {}), m * 60);
+        const box = N.input({ id: "obj-share-url", value: url, readonly: true });
+        N.clear(out).appendChild(h("div", { class: "ok" }, N.field("Presigned URL (expires " + N.fmt.time(Date.now() + m * 60000) + ")", box),
+          N.button("Copy URL", async () => { box.select(); await navigator.clipboard.writeText(url); N.toast("Copied."); }, { id: "obj-share-copy" })));
+        box.select();
+        return false; // keep the dialog open to show the URL
+      },
+    }]);
+  }
+
   async function copyModal(bucket, key, version) {
     const buckets = (await N.paginate("s3", "ListBuckets", {}, "ContinuationToken", "ContinuationToken", "Buckets", { max: 100000 })).map((b) => b.Name);
     const dest = N.select(buckets.includes(bucket) ? buckets : [bucket].concat(buckets), bucket, { id: "obj-copy-bucket" });
@@ -693,11 +715,12 @@
 
   // --- a bucket's properties ------------------------------------------------------------------
   async function propertiesTab(bucket) {
-    const [versioning, tagging, notification, list] = await Promise.all([
+    const [versioning, tagging, notification, list, website] = await Promise.all([
       s3(bucket, "GetBucketVersioning", { Bucket: bucket }),
       optional(s3(bucket, "GetBucketTagging", { Bucket: bucket }), ["NoSuchTagSet"]),
       s3(bucket, "GetBucketNotificationConfiguration", { Bucket: bucket }),
       N.api("s3", "ListBuckets", {}).catch(() => ({ Buckets: [] })),
+      optional(s3(bucket, "GetBucketWebsite", { Bucket: bucket }), ["NoSuchWebsiteConfiguration", "NotImplemented"]),
     ]);
     const found = (list.Buckets || []).find((b) => b.Name === bucket) || {};
     const status = versioning.Status || "Disabled";
@@ -716,7 +739,64 @@
     }));
     return h("div", {},
       N.panel("Bucket overview", N.kv([["Region", regions.get(bucket)], ["ARN", "arn:aws:s3:::" + bucket], ["Created", N.fmt.time(found.CreationDate)]])),
-      versioningPanel, tagsPanel, notificationsPanel(bucket, notification));
+      versioningPanel, tagsPanel, notificationsPanel(bucket, notification), websitePanel(bucket, website));
+  }
+
+  // Static website hosting: Nimbus serves a bucket's website at <bucket>.s3-website.localhost:<port> and at
+  // <endpoint>/_aws/s3-website/<bucket>/ (docs/services/s3.md)
+  function websitePanel(bucket, website) {
+    const endpoint = (N.state.session && N.state.session.endpoint) || location.origin;
+    const port = (/:(\d+)$/.exec(endpoint) || [])[1];
+    const pathUrl = endpoint + "/_aws/s3-website/" + bucket + "/";
+    const hostUrl = "http://" + bucket + ".s3-website.localhost" + (port ? ":" + port : "") + "/";
+    const cfg = website || null;
+    const pairs = cfg ? [
+      ["Status", h("span", { class: "badge ok", id: "s3-website-status" }, "Enabled")],
+      cfg.RedirectAllRequestsTo ? ["Redirects requests to", (cfg.RedirectAllRequestsTo.Protocol ? cfg.RedirectAllRequestsTo.Protocol + "://" : "") + cfg.RedirectAllRequestsTo.HostName] : null,
+      cfg.IndexDocument ? ["Index document", cfg.IndexDocument.Suffix] : null,
+      cfg.ErrorDocument ? ["Error document", cfg.ErrorDocument.Key] : null,
+      cfg.RoutingRules && cfg.RoutingRules.length ? ["Redirection rules", String(cfg.RoutingRules.length)] : null,
+      ["Endpoints", h("span", {}, N.link(pathUrl, pathUrl, { id: "s3-website-url", target: "_blank", rel: "noopener" }), h("br"),
+        N.link(hostUrl, hostUrl, { target: "_blank", rel: "noopener" }))],
+    ] : [["Status", h("span", { class: "badge", id: "s3-website-status" }, "Disabled")]];
+    return N.panel("Static website hosting", h("div", { id: "s3-website" }, N.kv(pairs),
+      h("div", { class: "actions", style: { marginTop: "8px" } }, N.button("Edit", async () => websiteModal(bucket, cfg), { id: "s3-website-edit" }))));
+  }
+
+  function websiteModal(bucket, cfg) {
+    const mode = N.select([["off", "Disable"], ["host", "Host a static website"], ["redirect", "Redirect requests for an object"]],
+      !cfg ? "off" : cfg.RedirectAllRequestsTo ? "redirect" : "host", { id: "s3-website-mode" });
+    const index = N.input({ id: "s3-website-index", value: (cfg && cfg.IndexDocument && cfg.IndexDocument.Suffix) || "index.html" });
+    const error = N.input({ id: "s3-website-error", value: (cfg && cfg.ErrorDocument && cfg.ErrorDocument.Key) || "", placeholder: "error.html" });
+    const host = N.input({ id: "s3-website-redirect-host", value: (cfg && cfg.RedirectAllRequestsTo && cfg.RedirectAllRequestsTo.HostName) || "" });
+    const proto = N.select([["", "none"], ["http", "http"], ["https", "https"]], (cfg && cfg.RedirectAllRequestsTo && cfg.RedirectAllRequestsTo.Protocol) || "", { id: "s3-website-redirect-protocol" });
+    const hostFields = h("div", {}, N.field("Index document", index, "Served for the site's root and for every \"folder/\"."), N.field("Error document (optional)", error),
+      cfg && cfg.RoutingRules && cfg.RoutingRules.length ? h("p", { class: "muted" }, "The configuration's redirection rules are kept.") : null);
+    const redirectFields = h("div", {}, N.field("Host name", host), N.field("Protocol", proto));
+    const sync = () => { hostFields.hidden = mode.value !== "host"; redirectFields.hidden = mode.value !== "redirect"; };
+    mode.addEventListener("change", sync);
+    sync();
+    N.modal("Edit static website hosting", h("div", {}, N.field("Static website hosting", mode), hostFields, redirectFields), [{
+      text: "Save changes", kind: "primary", id: "s3-website-submit",
+      onclick: async () => {
+        if (mode.value === "off") {
+          if (cfg) await s3(bucket, "DeleteBucketWebsite", { Bucket: bucket });
+        } else if (mode.value === "host") {
+          if (!index.value.trim()) throw new Error("Enter the index document (e.g. index.html).");
+          const conf = { IndexDocument: { Suffix: index.value.trim() } };
+          if (error.value.trim()) conf.ErrorDocument = { Key: error.value.trim() };
+          if (cfg && cfg.RoutingRules && cfg.RoutingRules.length) conf.RoutingRules = cfg.RoutingRules;
+          await s3(bucket, "PutBucketWebsite", { Bucket: bucket, WebsiteConfiguration: conf });
+        } else {
+          if (!host.value.trim()) throw new Error("Enter the host name to redirect to.");
+          const to = { HostName: host.value.trim() };
+          if (proto.value) to.Protocol = proto.value;
+          await s3(bucket, "PutBucketWebsite", { Bucket: bucket, WebsiteConfiguration: { RedirectAllRequestsTo: to } });
+        }
+        N.toast("Static website hosting saved.");
+        N.render();
+      },
+    }]);
   }
 
   const NOTIFICATION_KINDS = ["TopicConfigurations", "QueueConfigurations", "LambdaFunctionConfigurations", "EventBridgeConfiguration"];
