@@ -128,7 +128,14 @@ class GatewayApp:
 
     def claims(self, scope: Scope, headers: dict[str, str]) -> bool:
         """``claims``, and a Host that is a custom domain name (one dict lookup: the names live in memory)."""
-        return claims(scope, headers) or (scope["type"] == "http" and _hostname(headers) in self.engine.domains.hosts)
+        path: str = scope.get("path", "")
+        if path.startswith(EXECUTE_API_PREFIX) or path.startswith(LAMBDA_URL_PREFIX):
+            return True
+        host = _hostname(headers)
+        if ".execute-api." in host or ".lambda-url." in host:
+            return True
+        hosts = self.engine.domains.hosts
+        return bool(hosts) and host in hosts
 
     # --- ASGI ----------------------------------------------------------------------------------
 
@@ -187,7 +194,10 @@ class GatewayApp:
                     extra_headers.append(("x-amz-apigw-id", request_id[:8] + "AAAA="))
                     stage, _, path = rest.partition("/")
                     req = events.Request(method, "/" + path, raw_query, headers_list, body, client[0], request_id, domain, api_id)
-                    resp = await self._rest_api_answer(api_id, stage, req, raw_path, headers)
+                    try:
+                        resp = await self._rest_api(api_id, stage, req, raw_path, headers)
+                    except GatewayError as e:
+                        resp = self._rest_error(api_id, stage, req, e)
         except GatewayError as e:
             resp = events.Response(e.status, [("Content-Type", "application/json")] + e.headers, e.body() if e.message is not None or e.raw is not None else b"")
             if e.error_type:
@@ -284,20 +294,14 @@ class GatewayApp:
         self._rest_routers[(api_id, stage)] = (gen, router, view)
         return router, view
 
-    async def _rest_api_answer(self, api_id: str, stage: str, req: events.Request, raw_path: str,
-                               headers: dict[str, str]) -> events.Response:
-        """A REST API's answer; an error the gateway raises itself goes through the API's customized
-        gateway responses, when the stage's deployment has any (none: nothing is looked up)."""
-        try:
-            return await self._rest_api(api_id, stage, req, raw_path, headers)
-        except GatewayError as e:
-            _, view = self._rest_stage(api_id, stage)
-            if view is None or not view.gateway_responses:
-                raise
-            found = gateway_response(view, e, req, stage, api_id)
-            if found is None:
-                raise
-            return found
+    def _rest_error(self, api_id: str, stage: str, req: events.Request, e: GatewayError) -> events.Response:
+        """An error the gateway raised itself for a REST API, through the API's customized gateway
+        responses when the stage's deployment has any (else ``e`` goes on as it is)."""
+        _, view = self._rest_stage(api_id, stage)
+        found = gateway_response(view, e, req, stage, api_id) if view is not None and view.gateway_responses else None
+        if found is None:
+            raise e
+        return found
 
     async def _custom_domain(self, hostname: str, method: str, raw_path: str, raw_query: str, headers_list: list[tuple[str, str]],
                              headers: dict[str, str], body: bytes, client_ip: str, request_id: str) -> events.Response:
@@ -313,8 +317,12 @@ class GatewayApp:
         if not stage:
             stage, _, tail = rest.lstrip("/").partition("/")
             rest = "/" + tail
-        req = events.Request(method, rest, raw_query, headers_list, body, client_ip, request_id, hostname, hostname.split(".", 1)[0])
-        return await self._rest_api_answer(api_id, stage, req, raw_path, headers)
+        req = events.Request(method, rest, raw_query, headers_list, body, client_ip, request_id, hostname, hostname.split(".", 1)[0],
+                             domain_path=raw_path)
+        try:
+            return await self._rest_api(api_id, stage, req, raw_path, headers)
+        except GatewayError as e:
+            return self._rest_error(api_id, stage, req, e)
 
     async def _rest_api(self, api_id: str, stage: str, req: events.Request, raw_path: str, headers: dict[str, str]) -> events.Response:
         router, view = self._rest_stage(api_id, stage)
@@ -374,22 +382,20 @@ class GatewayApp:
         if method.get("requestValidatorId"):
             validation.check(view, method, req, found.path_params)
         integ = method.get("methodIntegration")
-        config_error = GatewayError(500, "Internal server error", error_type="InternalServerErrorException",
-                                    response_type="API_CONFIGURATION_ERROR")
         if integ is None:
-            raise config_error
+            raise _config_error()
         if integ["type"] == "MOCK":
             return _mock(integ)
         if integ["type"] != "AWS_PROXY":
-            raise config_error
+            raise _config_error()
         uri = _substitute(integ.get("uri", ""), stage_vars)
         fn_arn = lambda_uri_function(uri)
         if fn_arn is None:
-            raise config_error
+            raise _config_error()
         source_arn = f"arn:aws:execute-api:{api['region']}:{api['account']}:{api_id}/{stage}/{req.method}{resource['path'] if resource['path'] != '/' else '/'}"
         if not self._check_permission(fn_arn, source_arn, "apigateway.amazonaws.com"):
             log.info("gateway: Invalid permissions on Lambda function api=%s function=%s", api_id, fn_arn)
-            raise config_error
+            raise _config_error()
         binary = api.get("binaryMediaTypes") or []
         event = events.v1_event(
             req,
@@ -764,6 +770,11 @@ def _identity_request(req: events.Request, headers: dict[str, str], stage_vars: 
         query[k] = v
     context = {**context, "requestId": req.request_id, "identity.sourceIp": req.source_ip}
     return IdentityRequest(headers, query, stage_vars, context)
+
+
+def _config_error() -> GatewayError:
+    """A REST method the gateway cannot run as configured (AWS's API_CONFIGURATION_ERROR)."""
+    return GatewayError(500, "Internal server error", error_type="InternalServerErrorException", response_type="API_CONFIGURATION_ERROR")
 
 
 def gateway_response(view: Any, e: GatewayError, req: events.Request, stage: str, api_id: str) -> events.Response | None:

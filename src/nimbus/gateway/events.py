@@ -46,6 +46,7 @@ class Request:
     domain_prefix: str
     protocol: str = "HTTP/1.1"
     time_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    domain_path: str | None = None  # a custom domain name's request: the path as sent (base path included)
 
     def header(self, name: str) -> str | None:
         value = None
@@ -187,7 +188,7 @@ def v1_event(
         "httpMethod": req.method,
         "extendedRequestId": req.request_id,
         "requestTime": request_time(req.time_ms),
-        "path": f"/{stage}{path}",
+        "path": f"/{stage}{path}" if req.domain_path is None else req.domain_path,
         "accountId": account_id,
         "protocol": req.protocol,
         "stage": stage,
@@ -202,7 +203,7 @@ def v1_event(
         context["authorizer"] = authorizer
     return {
         "resource": resource_path,
-        "path": path,
+        "path": path if req.domain_path is None else req.domain_path,
         "httpMethod": req.method,
         "headers": headers or None,
         "multiValueHeaders": mv_headers or None,

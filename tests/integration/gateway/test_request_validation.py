@@ -182,3 +182,58 @@ def test_validator_changes_serve_after_redeployment_and_survive_restart(env: dic
     assert apigw.get_request_validator(restApiId=api_id, requestValidatorId=validator_id)["validateRequestParameters"] is False
     status, _, body = call(url, method="POST", body=b'{"name": "rex"}', headers={"Content-Type": "application/json"})
     assert status == 400 and json.loads(body) == {"message": "Invalid request body"}
+
+
+def test_openapi_import_brings_models_validators_and_gateway_responses(env: dict[str, Any]) -> None:
+    apigw = env["apigw"]
+    mock = {"type": "mock", "requestTemplates": {"application/json": '{"statusCode": 200}'},
+            "responses": {"default": {"statusCode": "200", "responseTemplates": {"application/json": '{"ok": true}'}}}}
+    swagger = {
+        "swagger": "2.0", "info": {"title": "imported", "version": "1"},
+        "x-amazon-apigateway-request-validators": {"all": {"validateRequestBody": True, "validateRequestParameters": True},
+                                                   "none": {"validateRequestBody": False, "validateRequestParameters": False}},
+        "x-amazon-apigateway-request-validator": "all",
+        "x-amazon-apigateway-gateway-responses": {
+            "BAD_REQUEST_BODY": {"statusCode": 422, "responseTemplates": {"application/json": '{"why": "$context.error.message"}'}}},
+        "definitions": {"Owner": {"type": "object", "required": ["email"], "properties": {"email": {"type": "string"}}},
+                        "Pet": {"type": "object", "required": ["name"],
+                                "properties": {"name": {"type": "string"}, "owner": {"$ref": "#/definitions/Owner"}}}},
+        "paths": {
+            "/pets": {"post": {"consumes": ["application/json"],
+                               "parameters": [{"in": "body", "name": "pet", "required": True, "schema": {"$ref": "#/definitions/Pet"}}],
+                               "x-amazon-apigateway-integration": mock},
+                      "get": {"parameters": [{"in": "query", "name": "limit", "required": True, "type": "string"}],
+                              "x-amazon-apigateway-request-validator": "none", "x-amazon-apigateway-integration": mock}},
+        },
+    }
+    api_id = apigw.import_rest_api(body=json.dumps(swagger).encode())["id"]
+    models = {m["name"]: m for m in apigw.get_models(restApiId=api_id)["items"]}
+    assert set(models) >= {"Empty", "Error", "Pet", "Owner"}
+    assert json.loads(models["Pet"]["schema"])["properties"]["owner"]["$ref"] == \
+        f"https://apigateway.amazonaws.com/restapis/{api_id}/models/Owner"
+    validators = {v["name"]: v for v in apigw.get_request_validators(restApiId=api_id)["items"]}
+    assert validators["all"]["validateRequestBody"] is True and validators["none"]["validateRequestParameters"] is False
+    assert apigw.get_gateway_response(restApiId=api_id, responseType="BAD_REQUEST_BODY")["statusCode"] == "422"
+    pets = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/pets")
+    post = apigw.get_method(restApiId=api_id, resourceId=pets["id"], httpMethod="POST")
+    assert post["requestModels"] == {"application/json": "Pet"} and post["requestValidatorId"] == validators["all"]["id"]
+    apigw.create_deployment(restApiId=api_id, stageName="v")
+    url = f"{env['server'].endpoint}/_aws/execute-api/{api_id}/v/pets"
+    headers = {"Content-Type": "application/json"}
+    assert call(url, method="POST", body=b'{"name": "rex", "owner": {"email": "e"}}', headers=headers)[0] == 200
+    status, _, body = call(url, method="POST", body=b'{"name": "rex", "owner": {}}', headers=headers)
+    assert (status, json.loads(body)) == (422, {"why": "Invalid request body"})
+    assert call(url)[0] == 200  # GET uses the "none" validator: its required query string is not checked
+    # OpenAPI 3: components.schemas and requestBody
+    oas3 = {"openapi": "3.0.1", "info": {"title": "oas3", "version": "1"},
+            "x-amazon-apigateway-request-validators": {"body": {"validateRequestBody": True}},
+            "components": {"schemas": {"Item": {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}}},
+            "paths": {"/items": {"put": {"x-amazon-apigateway-request-validator": "body",
+                                         "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}}},
+                                         "x-amazon-apigateway-integration": mock}}}}
+    api3 = apigw.import_rest_api(body=json.dumps(oas3).encode())["id"]
+    apigw.create_deployment(restApiId=api3, stageName="v")
+    url3 = f"{env['server'].endpoint}/_aws/execute-api/{api3}/v/items"
+    assert call(url3, method="PUT", body=b'{"id": 1}', headers=headers)[0] == 200
+    status, headers_out, body = call(url3, method="PUT", body=b'{"id": "x"}', headers=headers)
+    assert (status, json.loads(body), headers_out["x-amzn-errortype"]) == (400, {"message": "Invalid request body"}, "BadRequestException")

@@ -21,6 +21,7 @@ from nimbus.services.apigateway.restapis import API, RestApis
 MODEL_ID_LEN = 6
 VALIDATOR_ID_LEN = 6
 _MODEL_NAME = re.compile(r"[A-Za-z0-9]+")
+MODEL_REF_PREFIX = "https://apigateway.amazonaws.com/restapis/"  # a $ref to another model: …/{api}/models/{name}
 
 DEFAULT_MODELS: dict[str, dict[str, str]] = {
     "Empty": {

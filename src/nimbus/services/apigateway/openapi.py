@@ -18,8 +18,10 @@ from typing import Any
 
 import orjson
 
+from nimbus.services.apigateway import gatewayresponses, ids
 from nimbus.services.apigateway.authorizers import RestAuthorizers
 from nimbus.services.apigateway.errors import BadRequestException
+from nimbus.services.apigateway.models import _MODEL_NAME, MODEL_ID_LEN, MODEL_REF_PREFIX, VALIDATOR_ID_LEN, default_models
 from nimbus.services.apigateway.restapis import API, HTTP_METHODS, RestApis
 
 _VERBS = {m.lower(): m for m in HTTP_METHODS if m != "ANY"}
@@ -27,6 +29,31 @@ _ANY = "x-amazon-apigateway-any-method"
 _INTEGRATION = "x-amazon-apigateway-integration"
 _AUTHORIZER = "x-amazon-apigateway-authorizer"
 _AUTHTYPE = "x-amazon-apigateway-authtype"
+_VALIDATORS = "x-amazon-apigateway-request-validators"
+_VALIDATOR = "x-amazon-apigateway-request-validator"
+_GATEWAY_RESPONSES = "x-amazon-apigateway-gateway-responses"
+_LOCAL_REFS = ("#/definitions/", "#/components/schemas/")
+
+
+def _ref_name(ref: Any) -> str | None:
+    if isinstance(ref, str):
+        for prefix in _LOCAL_REFS:
+            if ref.startswith(prefix):
+                return ref[len(prefix):]
+    return None
+
+
+def _model_refs(node: Any, api_id: str) -> Any:
+    """A schema with its document-local ``$ref``s pointing at the API's models instead."""
+    if isinstance(node, dict):
+        out = {k: _model_refs(v, api_id) for k, v in node.items()}
+        name = _ref_name(node.get("$ref"))
+        if name:
+            out["$ref"] = f"{MODEL_REF_PREFIX}{api_id}/models/{name}"
+        return out
+    if isinstance(node, list):
+        return [_model_refs(v, api_id) for v in node]
+    return node
 
 
 def load_document(body: bytes) -> dict[str, Any]:
@@ -81,6 +108,9 @@ class Importer:
         self.authorizers = authorizers
         self.account = account
         self.warnings: list[str] = []
+        self.validator_ids: dict[str, str] = {}
+        self.default_validator: Any = None
+        self.consumes: list[str] = []
 
     def apply(self, api_id: str, doc: dict[str, Any], *, mode: str, basepath: str) -> None:
         info = doc.get("info") or {}
@@ -101,9 +131,16 @@ class Importer:
             root = api["rootResourceId"]
             api["resources"] = {root: {"id": root, "path": "/", "resourceMethods": {}}}
             api["authorizers"] = {}
+            api["requestValidators"] = {}
+            api["gatewayResponses"] = {}
+            api["models"] = default_models()
+        self._models(api, doc)
+        self._validators(api, doc)
+        self._gateway_responses(api, doc)
         self.rest.db.put(API, api_id, api)
         self.rest._changed()
 
+        self.consumes = [str(c) for c in doc.get("consumes") or []]
         schemes = _schemes(doc)
         auth_ids = self._authorizers(api_id, schemes)
         prefix = ""
@@ -123,6 +160,64 @@ class Importer:
                         self.warnings.append(f"Unsupported path item field {key} at {path}")
                     continue
                 self._method(api_id, resource_id, verb, op, shared, op.get("security", default_security), schemes, auth_ids, path)
+
+    def _models(self, api: dict[str, Any], doc: dict[str, Any]) -> None:
+        """Swagger ``definitions`` / OpenAPI 3 ``components.schemas`` become models (``application/json``),
+        their ``$ref``s pointing at the API's models, as AWS imports them."""
+        schemas = doc.get("definitions") if "swagger" in doc else (doc.get("components") or {}).get("schemas")
+        models = api.setdefault("models", {})
+        for name, schema in (schemas or {}).items():
+            if not isinstance(schema, dict) or not _MODEL_NAME.fullmatch(str(name)):
+                self.warnings.append(f"Model {name} skipped: model names must be alphanumeric and schemas objects")
+                continue
+            old = models.get(name) or {}
+            models[name] = {"id": old.get("id") or ids.new_id(MODEL_ID_LEN), "name": name, "contentType": "application/json",
+                            "schema": orjson.dumps(_model_refs(schema, api["id"])).decode()}
+            if schema.get("description"):
+                models[name]["description"] = str(schema["description"])
+
+    def _validators(self, api: dict[str, Any], doc: dict[str, Any]) -> None:
+        """``x-amazon-apigateway-request-validators`` (by name) and the document's default validator."""
+        validators = api.setdefault("requestValidators", {})
+        by_name = {v["name"]: v["id"] for v in validators.values()}
+        for name, spec in (doc.get(_VALIDATORS) or {}).items():
+            spec = spec if isinstance(spec, dict) else {}
+            vid = by_name.get(name) or ids.new_id(VALIDATOR_ID_LEN)
+            validators[vid] = {"id": vid, "name": str(name), "validateRequestBody": bool(spec.get("validateRequestBody", False)),
+                               "validateRequestParameters": bool(spec.get("validateRequestParameters", False))}
+            by_name[str(name)] = vid
+        self.validator_ids = by_name
+        self.default_validator = doc.get(_VALIDATOR)
+
+    def _gateway_responses(self, api: dict[str, Any], doc: dict[str, Any]) -> None:
+        custom = api.setdefault("gatewayResponses", {})
+        for kind, spec in (doc.get(_GATEWAY_RESPONSES) or {}).items():
+            if kind not in gatewayresponses.TYPES or not isinstance(spec, dict):
+                self.warnings.append(f"Unsupported gateway response type {kind}")
+                continue
+            rec: dict[str, Any] = {"responseType": kind, "defaultResponse": False,
+                                   "responseParameters": dict(spec.get("responseParameters") or {}),
+                                   "responseTemplates": dict(spec.get("responseTemplates") or {})}
+            if spec.get("statusCode") is not None:
+                rec["statusCode"] = str(spec["statusCode"])
+            custom[kind] = rec
+
+    def _request_models(self, op: dict[str, Any], parameters: list[Any], consumes: list[str], verb: str, path: str) -> dict[str, str]:
+        """A body parameter (Swagger) or ``requestBody`` (OpenAPI 3) naming a model by ``$ref``."""
+        out: dict[str, str] = {}
+        for p in parameters:
+            if isinstance(p, dict) and p.get("in") == "body":
+                name = _ref_name((p.get("schema") or {}).get("$ref"))
+                if name:
+                    for ctype in consumes or ["application/json"]:
+                        out[str(ctype)] = name
+                elif p.get("schema"):
+                    self.warnings.append(f"Inline body schema on {verb} {path} ignored: only $ref to a definition names a model")
+        for ctype, media in ((op.get("requestBody") or {}).get("content") or {}).items():
+            name = _ref_name(((media or {}).get("schema") or {}).get("$ref"))
+            if name:
+                out[str(ctype)] = name
+        return out
 
     def _authorizers(self, api_id: str, schemes: dict[str, Any]) -> dict[str, str]:
         existing = {a["name"]: a for a in self.authorizers.list(api_id, self.account)}
@@ -194,6 +289,16 @@ class Importer:
                 request_params[f"method.request.{loc}.{p['name']}"] = bool(p.get("required", p["in"] == "path"))
         if request_params:
             params["requestParameters"] = request_params
+        models = self._request_models(op, list(shared) + list(op.get("parameters") or []), list(op.get("consumes") or self.consumes),
+                                      verb, path)
+        if models:
+            params["requestModels"] = models
+        validator = op.get(_VALIDATOR, self.default_validator)
+        if validator:
+            if validator in self.validator_ids:
+                params["requestValidatorId"] = self.validator_ids[validator]
+            else:
+                self.warnings.append(f"Unknown request validator {validator} on {verb} {path}")
         self.rest.put_method(api_id, self.account, resource_id, params)
         for status in (op.get("responses") or {}):
             if str(status).isdigit():
