@@ -59,3 +59,24 @@ def test_sign_out_and_the_cli_link(browser: Any, nimbus_server: NimbusProcess) -
     browser.get(cp.stdout.strip())
     wait_for(browser, lambda: browser.find_elements(By.ID, "nav-lambda"), what="signed in by the link")
     assert "arn:aws:iam::000000000000:root" in browser.find_element(By.ID, "whoami").text
+
+
+def test_iam_user_signs_in_with_a_password_and_changes_it(browser: Any, nimbus_server: NimbusProcess) -> None:
+    iam = nimbus_server.client("iam")
+    iam.create_user(UserName="shell-pw-user")
+    iam.create_login_profile(UserName="shell-pw-user", Password="First-Pass-123", PasswordResetRequired=True)
+    browser.delete_all_cookies()
+    browser.get(nimbus_server.endpoint + CONSOLE + "/")
+    wait_for(browser, lambda: browser.find_elements(By.ID, "login-form"))
+    browser.find_element(By.ID, "login-mode-user").click()
+    browser.find_element(By.ID, "login-user").send_keys("shell-pw-user")
+    browser.find_element(By.ID, "login-password").send_keys("First-Pass-123")
+    browser.find_element(By.ID, "login-submit").click()
+    wait_for(browser, lambda: browser.find_elements(By.ID, "pw-form"), what="the change-password screen")
+    browser.find_element(By.ID, "pw-old").send_keys("First-Pass-123")
+    browser.find_element(By.ID, "pw-new").send_keys("Second-Pass-456")
+    browser.find_element(By.ID, "pw-again").send_keys("Second-Pass-456")
+    browser.find_element(By.ID, "pw-submit").click()
+    wait_for(browser, lambda: browser.find_elements(By.ID, "home-cards"), what="the home page after the change")
+    assert "user/shell-pw-user" in browser.find_element(By.ID, "whoami").text
+    assert iam.get_login_profile(UserName="shell-pw-user")["LoginProfile"]["PasswordResetRequired"] is False

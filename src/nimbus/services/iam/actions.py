@@ -17,8 +17,10 @@ from typing import Any
 PREFIX = {"logs": "logs", "lambda": "lambda", "s3": "s3", "firehose": "firehose", "kinesis": "kinesis", "iam": "iam",
           "sts": "sts", "apigateway": "apigateway", "apigatewayv2": "apigateway", "cloudwatch": "cloudwatch"}
 
-# operations every caller may call whatever its policies say (AWS: no permission is needed)
-ALWAYS_ALLOWED = frozenset({("sts", "GetCallerIdentity")})
+# operations every caller may call whatever its policies say (AWS: no permission is needed). ChangePassword
+# changes only the caller's own password: the account password policy's AllowUsersToChangePassword (or a
+# required reset) decides it, as AWS's setting grants iam:ChangePassword (passwords.py checks both)
+ALWAYS_ALLOWED = frozenset({("sts", "GetCallerIdentity"), ("iam", "ChangePassword")})
 
 S3_ACTIONS = {
     "ListBuckets": "ListAllMyBuckets", "HeadBucket": "ListBucket", "ListObjects": "ListBucket", "ListObjectsV2": "ListBucket",
