@@ -206,8 +206,7 @@ def test_create_folder_and_delete_selected(ui: Any, nimbus_server: NimbusProcess
     open_page(ui, nimbus_server, "#/s3/buckets/console-del")
     wait_for(ui, lambda: "gone.txt" in shown_keys(ui))
     click(ui, "s3-create-folder")
-    wait_for(ui, lambda: ui.find_element(By.ID, "s3-folder-name")).send_keys("new folder")
-    click(ui, "s3-folder-submit")
+    wait_for(ui, lambda: ui.find_element(By.ID, "s3-folder-name")).send_keys("new folder\n")  # Enter submits
     row_link(ui, "s3-folder", "new folder/")
     assert s3.head_object(Bucket="console-del", Key="new folder/")["ContentLength"] == 0
 
@@ -371,6 +370,10 @@ def test_delete_non_empty_bucket_shows_the_error_then_empty_and_delete(ui: Any, 
         list(pool.map(lambda i: s3.put_object(Bucket="console-full", Key=f"k/{i:05d}", Body=b""), range(1003)))
     s3.create_multipart_upload(Bucket="console-full", Key="unfinished")  # also keeps the bucket from being deleted
     open_page(ui, nimbus_server, "#/s3")
+    click(ui, "s3-bucket-delete-console-full")
+    wait_for(ui, lambda: ui.find_elements(By.ID, "confirm-ok"))
+    click(ui, "modal-cancel")  # cancelled: nothing happens, and the button works again
+    wait_for(ui, lambda: ui.find_element(By.ID, "s3-bucket-delete-console-full").is_enabled(), what="the button enabled again")
     click(ui, "s3-bucket-delete-console-full")
     confirm(ui)
     error = wait_for(ui, lambda: ui.find_element(By.ID, "s3-delete-error"), what="the delete error")

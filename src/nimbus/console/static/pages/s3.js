@@ -195,6 +195,26 @@
   }
 
   // --- pieces ---------------------------------------------------------------------------------
+  // N.confirm's promise never settles when the dialog is cancelled, which leaves the N.button that awaited
+  // it disabled: this one answers false on Cancel
+  function confirm(text) {
+    return new Promise((resolve) => {
+      N.modal("Are you sure?", h("p", {}, text), [{ text: "Confirm", kind: "danger", id: "confirm-ok", onclick: async () => resolve(true) }]);
+      const backs = document.querySelectorAll(".modal-back");
+      const cancel = backs.length ? backs[backs.length - 1].querySelector("#modal-cancel") : null;
+      if (cancel) cancel.addEventListener("click", () => resolve(false));
+    });
+  }
+  // Enter in a dialog's text box presses its submit button
+  function submitOnEnter(input, buttonId) {
+    input.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Enter") return;
+      ev.preventDefault();
+      const b = document.getElementById(buttonId);
+      if (b && !b.disabled) b.click();
+    });
+    return input;
+  }
   function tagEditor(idp, tags, onSave) {
     const rows = h("tbody");
     const addRow = (k, v) => {
@@ -265,7 +285,7 @@
     })();
 
     async function emptyFlow(bucket) {
-      if (!(await N.confirm('Empty bucket "' + bucket + '"? Every object in it is deleted permanently.'))) return;
+      if (!(await confirm('Empty bucket "' + bucket + '"? Every object in it is deleted permanently.'))) return;
       N.clear(notice);
       const status = h("div", { class: "ok", id: "s3-empty-status" }, "Emptying " + bucket + "…");
       notice.appendChild(status);
@@ -277,7 +297,7 @@
       }
     }
     async function deleteFlow(bucket) {
-      if (!(await N.confirm('Delete bucket "' + bucket + '"? This cannot be undone.'))) return;
+      if (!(await confirm('Delete bucket "' + bucket + '"? This cannot be undone.'))) return;
       N.clear(notice);
       try {
         await s3(bucket, "DeleteBucket", { Bucket: bucket });
@@ -304,7 +324,7 @@
   }
 
   function createBucketModal() {
-    const name = N.input({ id: "s3-bucket-name", placeholder: "my-bucket", autocomplete: "off" });
+    const name = submitOnEnter(N.input({ id: "s3-bucket-name", placeholder: "my-bucket", autocomplete: "off" }), "s3-bucket-submit");
     const regionSel = N.select(N.REGIONS.includes(N.state.region) ? N.REGIONS : [N.state.region].concat(N.REGIONS), N.state.region, { id: "s3-bucket-region" });
     N.modal("Create bucket", h("div", {},
       N.field("Bucket name", name, "3 to 63 characters: lowercase letters, numbers, dots and hyphens; starting and ending with a letter or number. Unique across the server."),
@@ -422,7 +442,7 @@
         versions.length ? plural(versions.length, "version") + " (permanently)" : null,
         folders.length ? plural(folders.length, "folder") + " and everything in " + (folders.length > 1 ? "them" : "it") + (showVersions ? " (every version)" : "") : null].filter((x) => x).join(" and ");
       const note = versioning && objects.length ? " In a versioned bucket, deleting an object adds a delete marker; its versions stay (Show versions)." : " This cannot be undone.";
-      if (!(await N.confirm("Delete " + what + "?" + note))) return;
+      if (!(await confirm("Delete " + what + "?" + note))) return;
       let items = objects.concat(versions);
       for (const f of folders) {
         if (showVersions) {
@@ -465,7 +485,7 @@
   }
 
   function createFolderModal(bucket, prefix) {
-    const name = N.input({ id: "s3-folder-name", autocomplete: "off" });
+    const name = submitOnEnter(N.input({ id: "s3-folder-name", autocomplete: "off" }), "s3-folder-submit");
     N.modal("Create folder", h("div", {},
       N.field("Folder name", name, "Creates the object \"" + prefix + "NAME/\" (empty), which S3 consoles show as a folder. A name cannot contain \"/\".")), [{
       text: "Create folder", kind: "primary", id: "s3-folder-submit",
@@ -618,7 +638,7 @@
         N.button("Share", async () => shareModal(bucket, key, version), { id: "obj-share", title: "A presigned URL anyone can use to download the object, for a while" }),
         N.button("Copy", async () => copyModal(bucket, key, version), { id: "obj-copy" }),
         N.button("Delete", async () => {
-          if (!(await N.confirm(deleteText))) return;
+          if (!(await confirm(deleteText))) return;
           await s3(bucket, "DeleteObject", Object.assign({ Bucket: bucket, Key: key }, which));
           N.toast("Deleted " + name + (version ? " (version " + version + ")" : "") + ".");
           N.go(version ? objectHash(bucket, key) : bucketHash(bucket, folder));
@@ -628,6 +648,7 @@
       ["Key", h("code", { id: "obj-key" }, key)],
       head.VersionId || version ? ["Version ID", h("code", { id: "obj-version" }, head.VersionId || version)] : null,
       ["S3 URI", "s3://" + bucket + "/" + key],
+      ["Object URL", ((N.state.session && N.state.session.endpoint) || location.origin) + "/" + bucket + "/" + encodeURIComponent(key).replace(/%2F/g, "/")],
       ["ARN", "arn:aws:s3:::" + bucket + "/" + key],
       ["Size", N.fmt.bytes(head.ContentLength) + (head.ContentLength >= 1024 ? " (" + head.ContentLength + " bytes)" : "")],
       ["Last modified", N.fmt.time(head.LastModified)],
@@ -698,7 +719,7 @@
     const dest = N.select(buckets.includes(bucket) ? buckets : [bucket].concat(buckets), bucket, { id: "obj-copy-bucket" });
     const name = baseName(key);
     // copying an older version onto its own key makes it the current one again (how S3 restores a version)
-    const keyInput = N.input({ id: "obj-copy-key", value: version ? key : key.slice(0, key.length - name.length) + "copy of " + name });
+    const keyInput = submitOnEnter(N.input({ id: "obj-copy-key", value: version ? key : key.slice(0, key.length - name.length) + "copy of " + name }), "obj-copy-submit");
     N.modal("Copy " + name + (version ? " (version " + version + ")" : ""), h("div", {}, N.field("Destination bucket", dest), N.field("Destination key", keyInput,
       "CopyObject keeps the object's metadata and tags.")), [{
       text: "Copy", kind: "primary", id: "obj-copy-submit",
@@ -822,7 +843,7 @@
         { title: "Filters", get: (c) => rules(c) },
         { title: "Destination", get: (c) => h("span", {}, "Lambda function ", N.link("#/lambda/functions/" + N.q(N.arnName(c.LambdaFunctionArn)), N.arnName(c.LambdaFunctionArn))) },
         { title: "", get: (c) => N.button("Delete", async () => {
-          if (!(await N.confirm("Delete the event notification " + JSON.stringify(c.Id) + "?"))) return;
+          if (!(await confirm("Delete the event notification " + JSON.stringify(c.Id) + "?"))) return;
           await put((next) => { next.LambdaFunctionConfigurations = (next.LambdaFunctionConfigurations || []).filter((x) => x.Id !== c.Id); });
           N.toast("Deleted the event notification.");
           N.render();
@@ -917,7 +938,7 @@
             N.toast("Bucket policy saved.");
           }, { id: "s3-policy-save", kind: "primary" }),
           N.button("Delete", async () => {
-            if (!(await N.confirm("Delete the bucket policy of " + bucket + "?"))) return;
+            if (!(await confirm("Delete the bucket policy of " + bucket + "?"))) return;
             await s3(bucket, "DeleteBucketPolicy", { Bucket: bucket });
             policyText.value = "";
             N.toast("Bucket policy deleted.");
@@ -934,7 +955,7 @@
             N.toast("CORS configuration saved.");
           }, { id: "s3-cors-save", kind: "primary" }),
           N.button("Delete", async () => {
-            if (!(await N.confirm("Delete the CORS configuration of " + bucket + "?"))) return;
+            if (!(await confirm("Delete the CORS configuration of " + bucket + "?"))) return;
             await s3(bucket, "DeleteBucketCors", { Bucket: bucket });
             corsText.value = "";
             N.toast("CORS configuration deleted.");
