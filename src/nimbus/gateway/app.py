@@ -85,6 +85,7 @@ class GatewayApp:
         self._allowed: dict[tuple[str, str], float] = {}
         self._authorizers: Authorizers | None = None
         self._websockets: WebSocketApis | None = None
+        self._domain_hosts: dict[str, dict[str, Any]] | None = None  # the engine's live host -> domain map
 
     @property
     def websockets(self) -> WebSocketApis:
@@ -134,8 +135,10 @@ class GatewayApp:
         host = _hostname(headers)
         if ".execute-api." in host or ".lambda-url." in host:
             return True
-        hosts = self.engine.domains.hosts
-        return bool(hosts) and host in hosts
+        hosts = self._domain_hosts
+        if hosts is None:
+            hosts = self._domain_hosts = self.engine.domains.hosts
+        return host in hosts if hosts else False
 
     # --- ASGI ----------------------------------------------------------------------------------
 

@@ -34,20 +34,20 @@ class DomainNames:
     def __init__(self, rest: RestApis) -> None:
         self.rest = rest
         self.db = rest.db
-        self._hosts: dict[str, dict[str, Any]] | None = None
+        # host name -> domain document (first region wins), for the data plane: always this dict object,
+        # refilled in place on every write, so the gateway may hold on to it
+        self.hosts: dict[str, dict[str, Any]] = {}
+        self._load_hosts()
 
-    @property
-    def hosts(self) -> dict[str, dict[str, Any]]:
-        """Host name -> domain document (first region wins), for the data plane."""
-        if self._hosts is None:
-            hosts: dict[str, dict[str, Any]] = {}
-            for _, doc in self.db.list(DOMAIN):
-                hosts.setdefault(doc["domainName"], doc)
-            self._hosts = hosts
-        return self._hosts
+    def _load_hosts(self) -> None:
+        hosts: dict[str, dict[str, Any]] = {}
+        for _, doc in self.db.list(DOMAIN):
+            hosts.setdefault(doc["domainName"], doc)
+        self.hosts.clear()
+        self.hosts.update(hosts)
 
     def _changed(self) -> None:
-        self._hosts = None
+        self._load_hosts()
         self.rest._changed()
 
     def _save(self, doc: dict[str, Any]) -> None:
