@@ -45,15 +45,23 @@ def _records(s3: Any, bucket: str) -> list[dict[str, Any]]:
 
 
 def _set(browser: Any, element_id: str, value: str) -> None:
-    el = browser.find_element(By.ID, element_id)
-    el.clear()
-    el.send_keys(value)
+    def typed() -> bool:
+        el = browser.find_element(By.ID, element_id)
+        el.clear()
+        el.send_keys(value)
+        return el.get_attribute("value") == value
+
+    wait_for(browser, typed, what=f"#{element_id} set to {value!r}")  # the page may still be re-rendering
 
 
 def _click(browser: Any, element_id: str) -> None:
-    el = wait_for(browser, lambda: browser.find_element(By.ID, element_id), what=f"#{element_id}")
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
-    el.click()
+    def clicked() -> bool:
+        el = browser.find_element(By.ID, element_id)
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+        el.click()
+        return True
+
+    wait_for(browser, clicked, what=f"#{element_id} clicked")
 
 
 def _create_through_form(browser: Any, server: NimbusProcess, name: str, bucket: str, *, function_arn: str | None = None,
@@ -256,6 +264,22 @@ def test_kinesis_source_with_a_new_bucket_and_an_existing_role(browser: Any, nim
     assert re.fullmatch(r"KDS-S3-[A-Za-z0-9]{5}", browser.find_element(By.ID, "fh-name").get_attribute("value"))
     Select(browser.find_element(By.ID, "fh-source-stream")).select_by_value(stream_arn)
     _set(browser, "fh-name", name)
+    # a transform function with Lambda's default 3 s timeout: warned about (the seed tutorial's step), then not used
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("lambda_function.py", TRANSFORM)
+    short = nimbus_server.client("lambda").create_function(
+        FunctionName="fh-console-short-timeout", Runtime="python3.11", Role=role_arn, Handler="lambda_function.lambda_handler",
+        Code={"ZipFile": buf.getvalue()})
+    browser.refresh()
+    wait_for(browser, lambda: browser.find_element(By.ID, "fh-name"), what="the create form again")
+    Select(browser.find_element(By.ID, "fh-source")).select_by_value("KinesisStreamAsSource")
+    Select(browser.find_element(By.ID, "fh-source-stream")).select_by_value(stream_arn)
+    _set(browser, "fh-name", name)
+    _click(browser, "fh-transform")
+    Select(browser.find_element(By.ID, "fh-function")).select_by_value(short["FunctionArn"])
+    assert "timeout is 3 seconds" in browser.find_element(By.ID, "fh-function-timeout").text
+    _click(browser, "fh-transform")
     # "Create bucket" from the form: a dialog, then the new bucket is chosen
     _click(browser, "fh-bucket-create")
     wait_for(browser, lambda: browser.find_element(By.ID, "fh-new-bucket-name"))

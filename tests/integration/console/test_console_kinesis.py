@@ -20,15 +20,23 @@ from tests.integration.console.conftest import go, page_text, sign_in, wait_for
 
 
 def _set(browser: Any, element_id: str, value: str) -> None:
-    el = browser.find_element(By.ID, element_id)
-    el.clear()
-    el.send_keys(value)
+    def typed() -> bool:
+        el = browser.find_element(By.ID, element_id)
+        el.clear()
+        el.send_keys(value)
+        return el.get_attribute("value") == value
+
+    wait_for(browser, typed, what=f"#{element_id} set to {value!r}")  # the page may still be re-rendering
 
 
 def _click(browser: Any, element_id: str) -> None:
-    el = wait_for(browser, lambda: browser.find_element(By.ID, element_id), what=f"#{element_id}")
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
-    el.click()
+    def clicked() -> bool:
+        el = browser.find_element(By.ID, element_id)
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+        el.click()
+        return True
+
+    wait_for(browser, clicked, what=f"#{element_id} clicked")
 
 
 def _create_through_form(browser: Any, server: NimbusProcess, name: str, *, shards: int | None = None) -> None:

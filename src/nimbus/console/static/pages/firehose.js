@@ -59,7 +59,8 @@
   // --- list ------------------------------------------------------------------------------------
   N.route("/firehose", async (view) => {
     const names = await listStreamNames();
-    const descs = await Promise.all(names.map(async (n) => { try { return await describe(n); } catch (e) { return { DeliveryStreamName: n, DeliveryStreamStatus: "?", error: e }; } }));
+    const descs = (await Promise.all(names.map(async (n) => { try { return await describe(n); } catch (e) { return { DeliveryStreamName: n, DeliveryStreamStatus: "?", error: e }; } })))
+      .filter((d) => !(d.error && d.error.code === "ResourceNotFoundException"));  // deleted since the listing
     const err = h("div", { id: "fh-list-error" });
     const del = async (name) => {
       if (!(await N.confirm("Delete Firehose stream " + name + "? Records still in its buffer are lost."))) return;
@@ -137,11 +138,23 @@
         vs.filter((v) => v.Version !== "$LATEST").forEach((v) => versionSelect.appendChild(h("option", { value: v.Version }, v.Version)));
       } catch (e) { /* versions are optional */ }
     };
-    fnSelect.addEventListener("change", () => { loadVersions(); updateRoleName(); });
+    // the seed tutorial's step: "Kinesis requires at least a timeout of one minute" (AWS's console warns too)
+    const timeoutNote = h("div", { id: "fh-function-timeout" });
+    const checkTimeout = () => {
+      N.clear(timeoutNote);
+      const f = functions.find((x) => x.FunctionArn === fnSelect.value);
+      if (f && f.Timeout < 60) {
+        timeoutNote.appendChild(h("div", { class: "error" }, "The function's timeout is " + f.Timeout + " seconds. Firehose needs at least 1 minute for a transform: ",
+          N.link("#/lambda/functions/" + N.q(f.FunctionName), "raise it on the function's page"), "."));
+      }
+    };
+    fnSelect.addEventListener("change", () => { loadVersions(); updateRoleName(); checkTimeout(); });
+    checkTimeout();
     const procSize = N.input({ id: "fh-proc-buffer-size", type: "number", min: "0.2", max: "3", step: "0.1", value: "1" });
     const procInterval = N.input({ id: "fh-proc-buffer-interval", type: "number", min: "0", max: "900", value: "60" });
     const transformBox = h("div", { id: "fh-transform-options" },
       N.field("AWS Lambda function", fnSelect, h("span", {}, "The function gets batches of base64 records and returns each with result Ok, Dropped or ProcessingFailed (a timeout of at least 1 minute is advised). ", N.link("#/lambda", "Create a function"))),
+      timeoutNote,
       N.field("Function version", versionSelect),
       N.field("Buffer size (MiB)", procSize, "How much data Firehose buffers before invoking the function: 0.2 to 3 MiB (default 1)."),
       N.field("Buffer interval (seconds)", procInterval, "How long Firehose buffers before invoking the function: 0 to 900 seconds (default 60)."));

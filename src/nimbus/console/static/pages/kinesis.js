@@ -32,7 +32,8 @@
   // --- list ------------------------------------------------------------------------------------
   N.route("/kinesis", async (view) => {
     const streams = await listSummaries();
-    const rows = await Promise.all(streams.map(async (s) => { try { return Object.assign({}, s, await summary(s.StreamName)); } catch (e) { return Object.assign({ error: e }, s); } }));
+    const rows = (await Promise.all(streams.map(async (s) => { try { return Object.assign({}, s, await summary(s.StreamName)); } catch (e) { return Object.assign({ error: e }, s); } })))
+      .filter((r) => !(r.error && r.error.code === "ResourceNotFoundException"));  // deleted since the listing
     const err = h("div", { id: "ks-list-error" });
     const del = async (name) => {
       N.clear(err);
