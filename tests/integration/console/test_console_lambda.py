@@ -16,12 +16,14 @@ from typing import Any
 import pytest
 
 By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium is a test dependency").By
+from selenium.webdriver.support.select import Select  # noqa: E402
 
 from tests.conftest import NimbusProcess
 from tests.integration.console.conftest import CONSOLE, page_text, sign_in, wait_for
 from tests.integration.console.conftest import go as _go
 
 FN = "console-fn-ui"
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 NEW_CODE = """import json
 
@@ -206,7 +208,7 @@ def test_configuration_memory_timeout_and_environment(ui_function: str, nimbus_s
     wait_rerendered(browser)
     wait_for(browser, lambda: lam.get_function_configuration(FunctionName=ui_function)["Environment"]["Variables"] == {"GREETING": "hello"}, what="variable removed")
     assert "AWSLambdaBasicExecutionRole" not in text_of(browser, "cfg-role") and f"{ui_function}-role-" in text_of(browser, "cfg-role")
-    # a value the service refuses is shown on the page
+    # a value out of range is refused on the page, before any call
     el = by_id(browser, "cfg-memory")
     el.clear()
     el.send_keys("64")
@@ -308,17 +310,46 @@ def test_sdk_function_is_listed_and_deleted_from_the_list(nimbus_server: NimbusP
     assert "console-sdk-fn" not in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
 
 
+def test_create_with_an_existing_role_and_node(nimbus_server: NimbusProcess, signed_in: Any) -> None:
+    browser = signed_in
+    iam = nimbus_server.client("iam")
+    role = iam.create_role(RoleName="console-existing-role", AssumeRolePolicyDocument=TRUST)["Role"]
+    before = {r["RoleName"] for r in iam.list_roles()["Roles"]}
+    go(browser, nimbus_server, "#/lambda/create")
+    by_id(browser, "fn-name").send_keys("console-node-fn")
+    Select(by_id(browser, "fn-runtime")).select_by_value("nodejs20.x")
+    Select(by_id(browser, "fn-arch")).select_by_value("arm64")
+    click(browser, "role-existing")
+    Select(by_id(browser, "fn-role")).select_by_value(role["Arn"])
+    click(browser, "fn-create-submit")
+    wait_for(browser, lambda: "export const handler" in by_id(browser, "code-editor").get_attribute("value"), what="the Node default code")
+    assert by_id(browser, "code-file").get_attribute("value") == "index.mjs"
+    cfg = nimbus_server.client("lambda").get_function_configuration(FunctionName="console-node-fn")
+    assert (cfg["Role"], cfg["Runtime"], cfg["Handler"], cfg["Architectures"]) == (role["Arn"], "nodejs20.x", "index.handler", ["arm64"])
+    assert {r["RoleName"] for r in iam.list_roles()["Roles"]} == before  # no new role
+    nimbus_server.client("lambda").delete_function(FunctionName="console-node-fn")
+
+
 def test_errors_are_shown_on_the_page(nimbus_server: NimbusProcess, signed_in: Any) -> None:
     browser = signed_in
     iam = nimbus_server.client("iam")
+    role = iam.create_role(RoleName="console-errors-role", AssumeRolePolicyDocument=TRUST)["Role"]
     before = {r["RoleName"] for r in iam.list_roles()["Roles"]}
     go(browser, nimbus_server, "#/lambda/create")
     by_id(browser, "fn-name").send_keys("bad name!")
+    # a new role is named after the function: the name is checked before anything is created
     click(browser, "fn-create-submit")
-    wait_for(browser, lambda: browser.find_element(By.CSS_SELECTOR, "#create-error .error").text, what="the create error")
-    assert "Validation" in text_of(browser, "create-error"), text_of(browser, "create-error")
-    assert browser.current_url.endswith("#/lambda/create")
+    wait_for(browser, lambda: "Function name must be" in text_of(browser, "create-error"), what="the name error")
     assert {r["RoleName"] for r in iam.list_roles()["Roles"]} == before  # no role left behind
+    # with an existing role, Lambda's own refusal is shown as it answered
+    click(browser, "role-existing")
+    Select(by_id(browser, "fn-role")).select_by_value(role["Arn"])
+    mark = text_of(browser, "create-error")
+    click(browser, "fn-create-submit")
+    wait_for(browser, lambda: text_of(browser, "create-error") not in ("", mark), what="Lambda's error")
+    shown = text_of(browser, "create-error")
+    assert "ValidationException" in shown or "InvalidParameterValueException" in shown, shown
+    assert browser.current_url.endswith("#/lambda/create")
     # a function that does not exist
     go(browser, nimbus_server, "#/lambda/functions/no-such-function-here")
     wait_for(browser, lambda: "ResourceNotFoundException" in page_text(browser), what="the not-found error")

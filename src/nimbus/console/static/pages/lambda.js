@@ -111,6 +111,8 @@
           roleArn = roleSel.value;
           if (!roleArn) throw fail("ValidationError", "Choose an existing role, or let Lambda create one.");
         } else {
+          // the role is named after the function: refuse a name Lambda would refuse before creating it
+          if (!/^[A-Za-z0-9_-]{1,64}$/.test(fnName)) throw fail("ValidationError", "Function name must be 1 to 64 characters: letters, numbers, hyphens and underscores.");
           const roleName = fnName.slice(0, 50) + "-role-" + randomSuffix(8);
           progress.textContent = "Creating role " + roleName + "…";
           const r = await N.api("iam", "CreateRole", { RoleName: roleName, Path: "/service-role/", AssumeRolePolicyDocument: JSON.stringify(TRUST),
