@@ -31,7 +31,19 @@ from nimbus.services.s3.errors import (
     S3Error,
 )
 from nimbus.services.s3.notifications import Origin, validate_configuration
-from nimbus.services.s3.objects import MAX_LIST_KEYS, Conditions, Content, Integrity, ObjectRead, S3Object, check_key
+from nimbus.services.s3.objects import (
+    ENABLED,
+    MAX_LIST_KEYS,
+    SUSPENDED,
+    VERSIONING,
+    Conditions,
+    Content,
+    Integrity,
+    ObjectRead,
+    S3Object,
+    check_key,
+    check_version_id,
+)
 
 if TYPE_CHECKING:
     from nimbus.server import Nimbus
@@ -176,16 +188,20 @@ def verify_small_body(ctx: RequestContext) -> None:
                 raise BadDigest(f"The {algo} you specified did not match the calculated checksum.")
 
 
-def copy_source(text: str) -> tuple[str, str]:
+def copy_source(text: str) -> tuple[str, str, str | None]:
+    """``bucket/key[?versionId=...]`` (the key URL-encoded) -> bucket, key, version id or None."""
     source = unquote(text.split("?versionId=", 1)[0] if "?versionId=" in text else text)
-    version = text.split("?versionId=", 1)[1] if "?versionId=" in text else None
-    if version not in (None, "null"):
-        raise InvalidArgument("Nimbus buckets are not versioned: only versionId=null exists", ArgumentName="x-amz-copy-source")
+    version = unquote(text.split("?versionId=", 1)[1]) if "?versionId=" in text else None
+    if version is not None:
+        try:
+            check_version_id(version)
+        except InvalidArgument:
+            raise InvalidArgument("Invalid version id specified", ArgumentName="x-amz-copy-source", ArgumentValue=text) from None
     bucket, _, key = source.lstrip("/").partition("/")
     if not bucket or not key:
         raise InvalidArgument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
                               ArgumentName="x-amz-copy-source", ArgumentValue=text)
-    return bucket, key
+    return bucket, key, version
 
 
 def source_conditions(params: dict[str, Any]) -> Conditions:
@@ -318,8 +334,34 @@ class S3Api:
         return {"LocationConstraint": None if bucket.region == "us-east-1" else bucket.region}
 
     async def get_bucket_versioning(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.engine.buckets.get(ctx.account_id, params["Bucket"])
-        return {}  # never versioned
+        settings = self.engine.buckets.get(ctx.account_id, params["Bucket"]).settings
+        status = settings.get(VERSIONING)
+        if status is None:
+            return {}  # never versioned: no Status, as S3 answers
+        out = {"Status": status}
+        if settings.get(bs.MFA_DELETE):
+            out["MFADelete"] = settings[bs.MFA_DELETE]
+        return out
+
+    async def put_bucket_versioning(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        verify_small_body(ctx)
+        bucket = self.engine.buckets.get(ctx.account_id, params["Bucket"])
+        config = params.get("VersioningConfiguration") or {}
+        status, mfa_delete = config.get("Status"), config.get("MFADelete")
+        if mfa_delete == "Enabled":
+            # MFA Delete needs the root user's MFA device in x-amz-mfa; Nimbus has no MFA devices to check
+            # it against, so it refuses as S3 refuses a request without a valid one
+            raise S3Error("Mfa Authentication must be used for this request", code="AccessDenied", status=403)
+        if status not in (ENABLED, SUSPENDED):
+            if status is None and mfa_delete is None:
+                raise MalformedXML()
+            if status is not None:
+                raise MalformedXML()
+        if status is not None and status != bucket.settings.get(VERSIONING):
+            self.engine.buckets.put_setting(ctx.account_id, params["Bucket"], VERSIONING, status)
+        if mfa_delete is not None:
+            self.engine.buckets.put_setting(ctx.account_id, params["Bucket"], bs.MFA_DELETE, mfa_delete)
+        return {}
 
     # -- bucket settings (settings.py, cors.py, lifecycle.py) -----------------------------------------
     # Recorded in the bucket's document and returned; CORS and lifecycle also act. A setting never made
@@ -471,11 +513,11 @@ class S3Api:
         check_key(params["Key"])
         bucket = self.engine.buckets.get(ctx.account_id, params["Bucket"])
         acl = bs.check_acl(params, owner(ctx.account_id), ownership=bs.ownership_of(bucket.settings.get(bs.OWNERSHIP)))
-        self.engine.objects.put_acl(ctx.account_id, params["Bucket"], params["Key"], acl)
+        self.engine.objects.put_acl(ctx.account_id, params["Bucket"], params["Key"], acl, version_id=params.get("VersionId"))
         return {}
 
     async def get_object_acl(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        obj = self.engine.objects.get_object(ctx.account_id, params["Bucket"], params["Key"])
+        obj = self.engine.objects.get_version(ctx.account_id, params["Bucket"], params["Key"], params.get("VersionId"))
         who = owner(ctx.account_id)
         return dict(obj.acl) if obj.acl else {"Owner": who, "Grants": [bs.owner_grant(who)]}
 
@@ -533,6 +575,8 @@ class S3Api:
         if found is None or not found.settings:
             return {}
         out = bs.object_encryption(found.settings.get(bs.ENCRYPTION))
+        if found.settings.get(VERSIONING) or obj.version_id is not None:
+            out["VersionId"] = obj.version
         rules = found.settings.get(bs.LIFECYCLE)
         if rules:
             header = lifecycle.expiration_header(lifecycle.expiry(rules, obj, day_s=self.engine.lifecycle.day_s))
@@ -600,7 +644,7 @@ class S3Api:
     def _read(self, ctx: RequestContext, params: dict[str, Any], *, head: bool) -> dict[str, Any]:
         read: ObjectRead = self.engine.objects.open(
             ctx.account_id, params["Bucket"], params["Key"], range_header=params.get("Range"),
-            part_number=params.get("PartNumber"), head=head,
+            part_number=params.get("PartNumber"), head=head, version_id=params.get("VersionId"),
             conditions=Conditions(params.get("IfMatch"), params.get("IfNoneMatch"),
                                   params.get("IfModifiedSince"), params.get("IfUnmodifiedSince")),
         )
@@ -646,8 +690,12 @@ class S3Api:
 
     async def delete_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         check_key(params["Key"])
-        await self.engine.objects.delete(ctx.account_id, params["Bucket"], params["Key"], origin=origin_of(ctx))
-        return {}
+        removed = await self.engine.objects.remove(ctx.account_id, params["Bucket"], params["Key"],
+                                                   version_id=params.get("VersionId"), origin=origin_of(ctx))
+        if removed is None or removed.version_id is None:
+            # nothing there, or a bucket never versioned: an explicit versionId=null is echoed, as S3
+            return {"VersionId": params.get("VersionId")} if params.get("VersionId") else {}
+        return {"VersionId": removed.version_id, "DeleteMarker": removed.delete_marker or None}
 
     async def delete_objects(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         verify_small_body(ctx)
@@ -663,29 +711,39 @@ class S3Api:
         for item in items:
             key = item.get("Key", "")
             version = item.get("VersionId")
-            if version not in (None, "null"):
-                errors.append({"Key": key, "VersionId": version, "Code": "NoSuchVersion",
-                               "Message": "The specified version does not exist."})
-                continue
+            if version is not None:
+                try:
+                    check_version_id(version)
+                except InvalidArgument:
+                    errors.append({"Key": key, "VersionId": version, "Code": "NoSuchVersion",
+                                   "Message": "The specified version does not exist."})
+                    continue
             try:
                 check_key(key)
-                await self.engine.objects.delete(ctx.account_id, params["Bucket"], key, origin=origin)
+                removed = await self.engine.objects.remove(ctx.account_id, params["Bucket"], key, version_id=version,
+                                                           origin=origin)
             except Exception as e:  # noqa: BLE001 - reported per key, as S3 does
                 errors.append({"Key": key, "Code": getattr(e, "code", "InternalError"), "Message": getattr(e, "message", str(e))})
                 continue
             if not quiet:
-                deleted.append({"Key": key, **({"VersionId": version} if version else {})})
+                entry: dict[str, Any] = {"Key": key, **({"VersionId": version} if version else {})}
+                if removed is not None and removed.version_id is not None:
+                    if version is None:  # a delete marker was created
+                        entry.update(DeleteMarker=True, DeleteMarkerVersionId=removed.version_id)
+                    elif removed.delete_marker:  # a delete marker was removed
+                        entry.update(DeleteMarker=True, DeleteMarkerVersionId=removed.version_id)
+                deleted.append(entry)
         return {"Deleted": deleted or None, "Errors": errors or None}
 
     async def copy_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        src_bucket, src_key = copy_source(params["CopySource"])
+        src_bucket, src_key, src_version = copy_source(params["CopySource"])
         directive = params.get("MetadataDirective", "COPY")
         tag_directive = params.get("TaggingDirective", "COPY")
         if directive not in ("COPY", "REPLACE") or tag_directive not in ("COPY", "REPLACE"):
             raise InvalidArgument("Unknown metadata directive.", ArgumentName="x-amz-metadata-directive")
-        obj = await self.engine.objects.copy(
+        obj, src = await self.engine.objects.copy(
             ctx.account_id, src_bucket, src_key, params["Bucket"], params["Key"],
-            source_conditions=source_conditions(params), replace_metadata=directive == "REPLACE",
+            source_conditions=source_conditions(params), source_version_id=src_version, replace_metadata=directive == "REPLACE",
             content=content_of(params), metadata=params.get("Metadata"), replace_tags=tag_directive == "REPLACE",
             tags=tags_of(params.get("Tagging")), checksum_algorithm=params.get("ChecksumAlgorithm"),
             storage_class=params.get("StorageClass"), if_match=params.get("IfMatch"),
@@ -693,7 +751,18 @@ class S3Api:
             encryption=any(params.get(m) for m in _ENCRYPTION_MEMBERS), origin=origin_of(ctx),
         )
         result = {"ETag": obj.etag, "LastModified": stamp(obj.last_modified), **checksum_out(obj)}
-        return {"CopyObjectResult": result, **self._encryption(ctx, params)}
+        return {"CopyObjectResult": result, **self._encryption(ctx, params), **self._versions(ctx, src_bucket, src_version, src, params["Bucket"], obj)}
+
+    def _versions(self, ctx: RequestContext, src_bucket: str, src_version: str | None, src: S3Object, bucket: str,
+                  obj: S3Object) -> dict[str, Any]:
+        """x-amz-copy-source-version-id and x-amz-version-id of a copy (versioned buckets only)."""
+        out: dict[str, Any] = {}
+        objects = self.engine.objects
+        if src_version is not None or src.version_id is not None or objects.versioning(ctx.account_id, src_bucket) is not None:
+            out["CopySourceVersionId"] = src.version
+        if obj.version_id is not None or objects.versioning(ctx.account_id, bucket) is not None:
+            out["VersionId"] = obj.version
+        return out
 
     def _list(self, ctx: RequestContext, params: dict[str, Any], after: str | None) -> tuple[Any, dict[str, Any]]:
         max_keys = params.get("MaxKeys", MAX_LIST_KEYS)
@@ -748,15 +817,13 @@ class S3Api:
         return out
 
     async def get_object_attributes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        if params.get("VersionId") not in (None, "null"):
-            raise InvalidArgument("Invalid version id specified", ArgumentName="versionId", ArgumentValue=params["VersionId"])
-        obj = self.engine.objects.get_object(ctx.account_id, params["Bucket"], params["Key"])
+        obj = self.engine.objects.get_version(ctx.account_id, params["Bucket"], params["Key"], params.get("VersionId"))
         wanted = {a.strip() for a in params.get("ObjectAttributes") or [] for a in a.split(",")}
         unknown = wanted - {"ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"}
         if unknown:
             raise InvalidArgument("Invalid attribute name specified.", ArgumentName="x-amz-object-attributes",
                                   ArgumentValue=sorted(unknown)[0])
-        out: dict[str, Any] = {"LastModified": stamp(obj.last_modified)}
+        out: dict[str, Any] = {"LastModified": stamp(obj.last_modified), **self._version_of(ctx, params, obj)}
         if "ETag" in wanted:
             out["ETag"] = obj.etag_hex  # unquoted here, unlike everywhere else
         if "Checksum" in wanted and obj.checksum and obj.checksum_algorithm:
@@ -785,18 +852,61 @@ class S3Api:
 
     # -- object tagging --------------------------------------------------------------------------
 
+    def _version_of(self, ctx: RequestContext, params: dict[str, Any], obj: S3Object) -> dict[str, Any]:
+        """x-amz-version-id of an answer about one version (versioned buckets, or a version asked for)."""
+        if obj.version_id is not None or params.get("VersionId") or self.engine.objects.versioning(ctx.account_id, params["Bucket"]):
+            return {"VersionId": obj.version}
+        return {}
+
     async def get_object_tagging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        obj = self.engine.objects.get_object(ctx.account_id, params["Bucket"], params["Key"])
-        return {"TagSet": tagset(obj.tags)}
+        obj = self.engine.objects.get_version(ctx.account_id, params["Bucket"], params["Key"], params.get("VersionId"))
+        return {"TagSet": tagset(obj.tags), **self._version_of(ctx, params, obj)}
 
     async def put_object_tagging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         verify_small_body(ctx)
-        self.engine.objects.put_tags(ctx.account_id, params["Bucket"], params["Key"], from_tagset(params.get("Tagging")))
-        return {}
+        obj = self.engine.objects.put_tags(ctx.account_id, params["Bucket"], params["Key"], from_tagset(params.get("Tagging")),
+                                           version_id=params.get("VersionId"))
+        return self._version_of(ctx, params, obj)
 
     async def delete_object_tagging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        self.engine.objects.put_tags(ctx.account_id, params["Bucket"], params["Key"], {})
-        return {}
+        obj = self.engine.objects.put_tags(ctx.account_id, params["Bucket"], params["Key"], {}, version_id=params.get("VersionId"))
+        return self._version_of(ctx, params, obj)
+
+    async def list_object_versions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        enc = params.get("EncodingType")
+        max_keys = params.get("MaxKeys", MAX_LIST_KEYS)
+        listing = self.engine.objects.list_versions(
+            ctx.account_id, params["Bucket"], prefix=params.get("Prefix") or "", delimiter=params.get("Delimiter"),
+            key_marker=params.get("KeyMarker") or None, version_id_marker=params.get("VersionIdMarker") or None,
+            max_keys=max_keys,
+        )
+        who = owner(ctx.account_id)
+        versions: list[dict[str, Any]] = []
+        markers: list[dict[str, Any]] = []
+        for obj, latest in listing.versions:
+            if obj.delete_marker:
+                markers.append({"Owner": who, "Key": encode_key(obj.key, enc), "VersionId": obj.version, "IsLatest": latest,
+                                "LastModified": stamp(obj.last_modified)})
+                continue
+            entry: dict[str, Any] = {"ETag": obj.etag, "Size": obj.size, "StorageClass": obj.storage_class,
+                                     "Key": encode_key(obj.key, enc), "VersionId": obj.version, "IsLatest": latest,
+                                     "LastModified": stamp(obj.last_modified), "Owner": who}
+            if obj.checksum_algorithm:
+                entry["ChecksumAlgorithm"] = [obj.checksum_algorithm]
+                entry["ChecksumType"] = obj.checksum_type
+            versions.append(entry)
+        out: dict[str, Any] = {
+            "Name": params["Bucket"], "Prefix": encode_key(params.get("Prefix") or "", enc),
+            "KeyMarker": encode_key(params.get("KeyMarker") or "", enc), "VersionIdMarker": params.get("VersionIdMarker") or "",
+            "Delimiter": encode_key(params.get("Delimiter"), enc), "MaxKeys": max_keys, "IsTruncated": listing.truncated,
+            "Versions": versions or None, "DeleteMarkers": markers or None,
+            "CommonPrefixes": [{"Prefix": encode_key(p, enc)} for p in listing.prefixes] or None, "EncodingType": enc,
+        }
+        if listing.truncated:
+            out["NextKeyMarker"] = encode_key(listing.next_key_marker, enc)
+            if listing.next_version_id_marker is not None:
+                out["NextVersionIdMarker"] = listing.next_version_id_marker
+        return out
 
     # -- multipart -------------------------------------------------------------------------------
 
@@ -825,13 +935,16 @@ class S3Api:
         return out
 
     async def upload_part_copy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        src_bucket, src_key = copy_source(params["CopySource"])
+        src_bucket, src_key, src_version = copy_source(params["CopySource"])
         part = await self.engine.multipart.upload_part_copy(
             ctx.account_id, params["Bucket"], params["Key"], params["UploadId"], params["PartNumber"],
             source_bucket=src_bucket, source_key=src_key, source_range=params.get("CopySourceRange"),
-            source_conditions=source_conditions(params),
+            source_conditions=source_conditions(params), source_version_id=src_version,
         )
-        return {"CopyPartResult": {"ETag": part.etag, "LastModified": stamp(part.last_modified)}}
+        out: dict[str, Any] = {"CopyPartResult": {"ETag": part.etag, "LastModified": stamp(part.last_modified)}}
+        if src_version is not None:
+            out["CopySourceVersionId"] = src_version
+        return out
 
     async def complete_multipart_upload(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         parts = (params.get("MultipartUpload") or {}).get("Parts") or []
@@ -844,7 +957,7 @@ class S3Api:
         )
         location = f"{ctx.endpoint_url}/{params['Bucket']}/{quote(obj.key, safe='/')}"
         return {"Location": location, "Bucket": obj.bucket, "Key": obj.key, "ETag": obj.etag, **checksum_out(obj),
-                **self._encryption(ctx, params)}
+                **self._encryption(ctx, params), **self._version_of(ctx, params, obj)}
 
     async def abort_multipart_upload(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         await self.engine.multipart.abort(ctx.account_id, params["Bucket"], params["Key"], params["UploadId"])

@@ -30,6 +30,7 @@ KIND_OBJECT = "s3.object"
 KIND_UPLOAD = "s3.upload"
 KIND_PART = "s3.part"
 KIND_COMPLETED = "s3.completed"  # a completed upload's answer, for a repeated CompleteMultipartUpload (multipart.py)
+KIND_VERSIONS = "s3.versions"  # a key's noncurrent versions and delete markers, newest first (objects.py)
 
 # Bucket naming rules (S3 user guide "General purpose bucket naming rules").
 _NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -177,7 +178,8 @@ class Buckets:
             if md.get(KIND_BUCKET, bucket_key(account, name)) is None:
                 raise NoSuchBucket(name)
             # AWS refuses while objects or in-progress multipart uploads remain.
-            if md.list(KIND_OBJECT, prefix, limit=1) or md.list(KIND_UPLOAD, prefix, limit=1):
+            # (and while any version or delete marker remains, in a bucket ever versioned)
+            if md.list(KIND_OBJECT, prefix, limit=1) or md.list(KIND_UPLOAD, prefix, limit=1) or md.list(KIND_VERSIONS, prefix, limit=1):
                 raise BucketNotEmpty(name)
             for done, _ in md.list(KIND_COMPLETED, prefix):
                 md.delete(KIND_COMPLETED, done)

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from nimbus.clock import Clock, SystemClock
-from nimbus.services.s3.buckets import KIND_OBJECT, KIND_PART, Buckets
+from nimbus.services.s3.buckets import KIND_OBJECT, KIND_PART, KIND_VERSIONS, Buckets
 from nimbus.services.s3.lifecycle import DAY_S, DEFAULT_SWEEP_INTERVAL_S, Sweeper
 from nimbus.services.s3.multipart import Multipart
 from nimbus.services.s3.notifications import Deliver, Notifier, Origin
@@ -75,7 +75,12 @@ class S3Engine:
 
     def _keys_in_use(self) -> set[str]:
         keys: set[str] = set()
-        for kind, extract in ((KIND_OBJECT, lambda d: [b for b, _ in d["seg"]]), (KIND_PART, lambda d: [d["b"]])):
+        extractors = (
+            (KIND_OBJECT, lambda d: [b for b, _ in d["seg"]]),
+            (KIND_PART, lambda d: [d["b"]]),
+            (KIND_VERSIONS, lambda d: [b for e in d["vs"] for b, _ in e["seg"]]),  # noncurrent versions
+        )
+        for kind, extract in extractors:
             after = None
             while True:
                 rows = self.metadata.list(kind, after=after, limit=SWEEP_PAGE)

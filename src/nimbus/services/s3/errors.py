@@ -238,3 +238,38 @@ class HeaderNotImplemented(S3Error):
 
     def __init__(self, header: str) -> None:
         super().__init__("A header you provided implies functionality that is not implemented", Header=header)
+
+
+class NoSuchVersion(S3Error):
+    """A version id of the right form that names no version of the key."""
+
+    code = "NoSuchVersion"
+    status = 404
+
+    def __init__(self, key: str, version_id: str) -> None:
+        super().__init__("The specified version does not exist.", Key=key, VersionId=version_id)
+
+
+class MethodNotAllowed(S3Error):
+    """GET / HEAD of a delete marker by its version id (405, as S3 answers it)."""
+
+    code = "MethodNotAllowed"
+    status = 405
+
+    def __init__(self, method: str, *, version_id: str | None, last_modified: str) -> None:
+        headers = {"x-amz-delete-marker": "true", "Last-Modified": last_modified, "Allow": "DELETE"}
+        if version_id is not None:
+            headers["x-amz-version-id"] = version_id
+        super().__init__("The specified method is not allowed against this resource.", Method=method,
+                         ResourceType="DeleteMarker", headers=headers)
+
+
+class DeletedKey(S3Error):
+    """NoSuchKey for a key whose current version is a delete marker: S3 says so in its headers."""
+
+    code = "NoSuchKey"
+    status = 404
+
+    def __init__(self, key: str, version_id: str) -> None:
+        super().__init__("The specified key does not exist.", Key=key,
+                         headers={"x-amz-delete-marker": "true", "x-amz-version-id": version_id})

@@ -1,13 +1,17 @@
 """Bucket lifecycle: checking a ``LifecycleConfiguration`` as S3 does, and applying the two actions a
-developer sees: ``Expiration`` of current objects (Days / Date) and ``AbortIncompleteMultipartUpload``.
+developer sees: ``Expiration`` of current objects (Days / Date) and ``AbortIncompleteMultipartUpload``, and
+in versioned buckets ``NoncurrentVersionExpiration`` and ``ExpiredObjectDeleteMarker``.
 
 S3 applies rules asynchronously: an object becomes eligible at the first midnight UTC at least ``Days``
 days after its creation (S3 user guide, "Lifecycle rules: based on an object's age"), and is removed some
 time after that. Nimbus's ``Sweeper`` looks every ``sweep_interval_s`` (``NIMBUS_S3_LIFECYCLE_SWEEP_SECONDS``,
 default one hour) and removes what is eligible through the DeleteObject path, sending
 ``LifecycleExpiration:Delete`` notifications. ``NIMBUS_S3_LIFECYCLE_DAY_SECONDS`` (default 86400) is the
-length of a lifecycle "day", for tests only. Transitions and noncurrent-version actions are recorded,
-not applied (Nimbus has one storage class and no versioning).
+length of a lifecycle "day", for tests only. In a versioned bucket ``Expiration`` adds a delete marker
+(``LifecycleExpiration:DeleteMarkerCreated``), as on S3; a noncurrent version is eligible ``NoncurrentDays``
+after it became noncurrent (beyond the ``NewerNoncurrentVersions`` newest ones), and a delete marker with
+no version under it is removed under ``ExpiredObjectDeleteMarker``. Transitions are recorded, not applied
+(Nimbus has one storage class).
 """
 
 from __future__ import annotations
@@ -24,11 +28,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nimbus.services.s3.buckets import KIND_BUCKET, KIND_OBJECT, KIND_UPLOAD, Bucket, object_prefix
+from nimbus.services.s3.buckets import KIND_BUCKET, KIND_OBJECT, KIND_UPLOAD, KIND_VERSIONS, Bucket, object_prefix
 from nimbus.services.s3.errors import InvalidArgument, InvalidRequest, MalformedXML
 from nimbus.services.s3.multipart import Upload
 from nimbus.services.s3.notifications import Origin
-from nimbus.services.s3.objects import S3Object
+from nimbus.services.s3.objects import NULL, S3Object
 from nimbus.services.s3.settings import LIFECYCLE
 
 if TYPE_CHECKING:
@@ -119,6 +123,11 @@ def validate(config: dict[str, Any] | None) -> list[dict[str, Any]]:
             _positive(expiration.get("Days"), "'Days' for Expiration action must be a positive integer")
             if expiration.get("Date") is not None and not _is_midnight(expiration["Date"]):
                 raise InvalidArgument("'Date' must be at midnight GMT")
+        noncurrent = rule.get("NoncurrentVersionExpiration")
+        if noncurrent:
+            if noncurrent.get("NoncurrentDays") is None:
+                raise MalformedXML()
+            _positive(noncurrent["NoncurrentDays"], "'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer")
         abort = rule.get("AbortIncompleteMultipartUpload")
         if abort:
             if flt.get("Tag") or (flt.get("And") or {}).get("Tags"):
@@ -225,6 +234,31 @@ def abort_after(rules: list[dict[str, Any]] | None, key: str, initiated: float, 
     return best
 
 
+def noncurrent_expired(rules: list[dict[str, Any]], key: str, chain: list[dict[str, Any]], now: float, *, day_s: float = DAY_S) -> list[str]:
+    """Version ids of a key's history (``s3.versions`` entries, newest first) that NoncurrentVersionExpiration
+    removes now: eligible ``NoncurrentDays`` after becoming noncurrent, keeping the ``NewerNoncurrentVersions``
+    newest noncurrent versions of the rule."""
+    out: list[str] = []
+    for rule in rules:
+        action = rule.get("NoncurrentVersionExpiration")
+        if not action or action.get("NoncurrentDays") is None:
+            continue
+        keep = int(action.get("NewerNoncurrentVersions") or 0)
+        newer = 0
+        for entry in chain:
+            if entry.get("dm") or entry.get("nc") is None:
+                continue
+            obj = S3Object.from_doc("", entry)
+            if not applies(rule, key, obj.size, obj.tags):
+                continue
+            newer += 1
+            if newer <= keep:
+                continue
+            if _eligible_at(entry["nc"], action["NoncurrentDays"], day_s) <= now and obj.version not in out:
+                out.append(obj.version)
+    return out
+
+
 class Sweeper:
     """The background task applying every bucket's lifecycle rules (owned by the S3 engine)."""
 
@@ -259,6 +293,28 @@ class Sweeper:
                 return
             after = rows[-1][0]
 
+    async def _history(self, bucket: Bucket, key: str, chain: list[dict[str, Any]], rules: list[dict[str, Any]], now: float,
+                       origin: Origin) -> None:
+        """NoncurrentVersionExpiration and ExpiredObjectDeleteMarker on one key's history."""
+        objects = self.engine.objects
+
+        def still_noncurrent(current: dict[str, Any] | None, history: list[dict[str, Any]], at: int | None) -> bool:
+            return at is not None and (current is not None or at > 0)
+
+        for version in noncurrent_expired(rules, key, chain, now, day_s=self.day_s):
+            if await objects.remove(bucket.account, bucket.name, key, version_id=version, origin=origin,
+                                    event="LifecycleExpiration:Delete", only_if=still_noncurrent):
+                self.expired += 1
+        if len(chain) == 1 and chain[0].get("dm") and any(
+            (r.get("Expiration") or {}).get("ExpiredObjectDeleteMarker") and key.startswith(prefix_of(r)) for r in rules
+        ):
+            def lone_marker(current: dict[str, Any] | None, history: list[dict[str, Any]], at: int | None) -> bool:
+                return current is None and len(history) == 1 and at == 0 and bool(history[0].get("dm"))
+
+            if await objects.remove(bucket.account, bucket.name, key, version_id=chain[0].get("v") or NULL, origin=origin,
+                                    event="LifecycleExpiration:Delete", only_if=lone_marker):
+                self.expired += 1
+
     async def _bucket(self, bucket: Bucket, rules: list[dict[str, Any]]) -> None:
         engine, md = self.engine, self.engine.metadata
         now = engine.clock.time()
@@ -285,6 +341,17 @@ class Sweeper:
                         break
                     after = rows[-1][0]
                     await asyncio.sleep(0)
+        enabled = [r for r in rules if r.get("Status") == "Enabled"]
+        if any(r.get("NoncurrentVersionExpiration") or (r.get("Expiration") or {}).get("ExpiredObjectDeleteMarker") for r in enabled):
+            after = None
+            while True:
+                rows = md.list(KIND_VERSIONS, base, after=after, limit=SWEEP_PAGE)
+                for okey, doc in rows:
+                    await self._history(bucket, okey[len(base):], doc["vs"], enabled, now, origin)
+                if len(rows) < SWEEP_PAGE:
+                    break
+                after = rows[-1][0]
+                await asyncio.sleep(0)
         if any(r.get("AbortIncompleteMultipartUpload") for r in rules):
             for _, doc in md.list(KIND_UPLOAD, base):
                 upload = Upload.from_doc(bucket.name, doc)

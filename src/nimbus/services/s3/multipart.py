@@ -221,11 +221,11 @@ class Multipart:
     async def upload_part_copy(
         self, account: str, bucket: str, key: str, upload_id: str, number: int, *,
         source_bucket: str, source_key: str, source_range: str | None = None,
-        source_conditions: Conditions = Conditions(),
+        source_conditions: Conditions = Conditions(), source_version_id: str | None = None,
     ) -> Part:
         self._check_number(number)
         upload = self.get_upload(account, bucket, key, upload_id)
-        src = self.objects.get_object(account, source_bucket, source_key)
+        src = self.objects.get_version(account, source_bucket, source_key, source_version_id)
         source_conditions.check_copy_source(src)
         start, end = 0, src.size
         if source_range is not None:
@@ -347,7 +347,7 @@ class Multipart:
             md.put(KIND_COMPLETED, ukey, completed)
             return unused
 
-        _, notification = await self.objects.commit(account, obj, if_match=if_match, if_none_match=if_none_match, extra=drop_upload)
+        obj, notification = await self.objects.commit(account, obj, if_match=if_match, if_none_match=if_none_match, extra=drop_upload)
         await self.objects.notifier.object_event(account, self.buckets, bucket, "ObjectCreated:CompleteMultipartUpload", obj, origin,
                                                  config=notification)
         return obj

@@ -67,6 +67,15 @@ class Origin:
         return self.host_id if self.host_id is not None else host_id(self.request_id)
 
 
+def _concrete(events: list[str]) -> set[str]:
+    """The concrete event names (``ObjectCreated:Put``...) a configuration's events stand for."""
+    out: set[str] = set()
+    for event in events:
+        _, family, name = event.split(":", 2)
+        out.update(f"{family}:{n}" for n in (EVENT_FAMILIES[family] if name == "*" else (name,)))
+    return out
+
+
 def validate_configuration(config: dict[str, Any], function_exists: Callable[[str], bool] | None = None) -> dict[str, Any]:
     """Check a NotificationConfiguration and give every Lambda configuration an Id. Topic and queue
     destinations are refused: Nimbus serves neither SNS nor SQS, so it could never deliver to them."""
@@ -107,18 +116,21 @@ def validate_configuration(config: dict[str, Any], function_exists: Callable[[st
             raise InvalidArgument(
                 "Unable to validate the following destination configurations", ArgumentName=arn, ArgumentValue="Not found"
             )
-        # AWS refuses two configurations whose events and filters overlap.
-        for family in {e.split(":")[1] for e in events}:
-            for other_family, other_prefix, other_suffix, _ in seen:
-                if family == other_family and (prefix.startswith(other_prefix) or other_prefix.startswith(prefix)) and (
+        # AWS refuses two configurations whose events (a common concrete event: ObjectRemoved:* and
+        # ObjectRemoved:Delete share one, ObjectRemoved:Delete and ObjectRemoved:DeleteMarkerCreated none)
+        # and filters overlap.
+        concrete = _concrete(events)
+        for event_name in concrete:
+            for other_event, other_prefix, other_suffix, _ in seen:
+                if event_name == other_event and (prefix.startswith(other_prefix) or other_prefix.startswith(prefix)) and (
                     suffix.endswith(other_suffix) or other_suffix.endswith(suffix)
                 ):
                     raise InvalidArgument(
                         "Configurations overlap. Configurations on the same bucket cannot share a common event type.",
                         ArgumentName="Event",
                     )
-        for family in {e.split(":")[1] for e in events}:
-            seen.append((family, prefix, suffix, arn))
+        for event_name in concrete:
+            seen.append((event_name, prefix, suffix, arn))
         entry = dict(item)
         entry["Id"] = item.get("Id") or secrets.token_hex(16)
         entry["Filter"] = {"Key": {"FilterRules": [{"Name": r["Name"].lower(), "Value": r.get("Value", "")} for r in rules]}} if rules else None
@@ -179,12 +191,15 @@ def event_record(
     sequencer: str,
     owner: str,
     event_time: float,
+    version_id: str | None = None,
 ) -> dict[str, Any]:
     obj: dict[str, Any] = {"key": quote_plus(key, safe="/")}
     if size is not None:
         obj["size"] = size
     if etag is not None:
         obj["eTag"] = etag.strip('"')
+    if version_id is not None:  # versioned buckets (a version or delete marker created or removed)
+        obj["versionId"] = version_id
     obj["sequencer"] = sequencer
     stamp = dt.datetime.fromtimestamp(event_time, dt.timezone.utc)
     return {
@@ -230,13 +245,13 @@ class Notifier:
         if not targets:
             return
         origin = origin or Origin()
-        removed = event_name.startswith(("ObjectRemoved", "LifecycleExpiration"))
+        removed = event_name.startswith(("ObjectRemoved", "LifecycleExpiration")) or obj.delete_marker
         sends = []
         for config_id, arn in targets:
             record = event_record(
                 event_name, bucket=bucket, key=obj.key, size=None if removed else obj.size,
                 etag=None if removed else obj.etag, configuration_id=config_id, origin=origin,
-                sequencer=self.sequencer.next(), owner=account, event_time=self.time(),
+                sequencer=self.sequencer.next(), owner=account, event_time=self.time(), version_id=obj.version_id,
             )
             sends.append(self.enqueue(arn, orjson.dumps({"Records": [record]})))
         if len(sends) == 1:

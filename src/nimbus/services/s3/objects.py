@@ -19,6 +19,8 @@ import datetime as dt
 import email.utils
 import hashlib
 import logging
+import os
+import re
 import threading
 import time
 import uuid
@@ -31,6 +33,7 @@ from nimbus.clock import Clock
 from nimbus.services.s3 import checksums
 from nimbus.services.s3.buckets import (
     KIND_OBJECT,
+    KIND_VERSIONS,
     MAX_TAGS_OBJECT,
     Buckets,
     check_tags,
@@ -38,6 +41,7 @@ from nimbus.services.s3.buckets import (
 )
 from nimbus.services.s3.errors import (
     BadDigest,
+    DeletedKey,
     EntityTooLarge,
     IncompleteBody,
     InvalidArgument,
@@ -46,8 +50,10 @@ from nimbus.services.s3.errors import (
     InvalidRange,
     InvalidRequest,
     KeyTooLongError,
+    MethodNotAllowed,
     NoSuchBucket,
     NoSuchKey,
+    NoSuchVersion,
     NotModified,
     PreconditionFailed,
 )
@@ -57,6 +63,7 @@ from nimbus.services.s3.inline import (
     InlineBlobs,
     decode_inline,
     encode_inline,
+    inline_doc,
     is_inline,
     new_inline_key,
     read_inline,
@@ -79,6 +86,24 @@ LIST_BATCH = 1000
 # objects with more segments open the rest as the read reaches them.
 EAGER_OPEN_SEGMENTS = 64
 _HIGHEST = "\U0010ffff"
+
+
+# Versioning (docs/services/s3.md "Versioning"): the bucket setting, S3's two states once it was ever set
+VERSIONING = "versioning"
+ENABLED, SUSPENDED = "Enabled", "Suspended"
+NULL = "null"
+_VERSION_ID = re.compile(r"[A-Za-z0-9._]{32}")
+
+
+def new_version_id() -> str:
+    """An opaque, URL-safe 32-character id, in S3's alphabet (letters, digits, '.', '_')."""
+    return base64.urlsafe_b64encode(os.urandom(24)).decode("ascii").replace("-", ".")
+
+
+def check_version_id(version_id: str) -> None:
+    """A version id Nimbus could have made (or "null"); anything else is S3's 400."""
+    if version_id != NULL and not _VERSION_ID.fullmatch(version_id):
+        raise InvalidArgument("Invalid version id specified", ArgumentName="versionId", ArgumentValue=version_id)
 
 
 def new_blob_key() -> str:
@@ -131,6 +156,9 @@ class S3Object:
     storage_class: str = "STANDARD"
     inline: str | None = None  # base64 of a small body kept in this description (see inline.py)
     acl: dict[str, Any] | None = None  # PutObjectAcl's grants (recorded only); a new object starts private
+    version_id: str | None = None  # None: the null version (every object of a bucket never versioned)
+    delete_marker: bool = False  # a delete marker (no body; size 0, no ETag)
+    noncurrent_since: float | None = None  # when a newer version replaced it (lifecycle NoncurrentDays)
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -153,6 +181,12 @@ class S3Object:
             doc["d"] = self.inline
         if self.acl is not None:
             doc["acl"] = self.acl
+        if self.version_id is not None:
+            doc["v"] = self.version_id
+        if self.delete_marker:
+            doc["dm"] = 1
+        if self.noncurrent_since is not None:
+            doc["nc"] = self.noncurrent_since
         return doc
 
     @classmethod
@@ -163,7 +197,13 @@ class S3Object:
             metadata=doc.get("meta") or {}, tags=doc.get("tags") or {}, checksum_algorithm=doc.get("ca"),
             checksum=doc.get("cv"), checksum_type=doc.get("ctp"), part_checksums=tuple(doc.get("pcv") or ()),
             parts_count=doc.get("pc"), storage_class=doc.get("sc", "STANDARD"), inline=doc.get("d"), acl=doc.get("acl"),
+            version_id=doc.get("v"), delete_marker="dm" in doc, noncurrent_since=doc.get("nc"),
         )
+
+    @property
+    def version(self) -> str:
+        """The version id as the wire shows it (``null`` for the null version)."""
+        return self.version_id or NULL
 
     def inline_body(self) -> bytes | None:
         """The body, when it is kept in this description."""
@@ -536,6 +576,24 @@ def open_segments(blobs: BlobStore, obj: S3Object, start: int, end: int, leases:
 # -------------------------------------------------------------------------------------------- listing
 
 
+@dataclass(slots=True, frozen=True)
+class Removed:
+    """What a DeleteObject removed or created: the version id to answer (None: a bucket never
+    versioned, nothing to say) and whether it is a delete marker."""
+
+    version_id: str | None
+    delete_marker: bool
+
+
+@dataclass(slots=True)
+class VersionListing:
+    versions: list[tuple[S3Object, bool]]  # (version or delete marker, is the latest)
+    prefixes: list[str]
+    truncated: bool
+    next_key_marker: str | None
+    next_version_id_marker: str | None
+
+
 @dataclass(slots=True)
 class Listing:
     objects: list[S3Object]
@@ -605,10 +663,124 @@ class Objects:
     def get_object(self, account: str, bucket: str, key: str) -> S3Object:
         obj = self.find(account, bucket, key)
         if obj is None:
-            if not self.buckets.exists(account, bucket):
-                raise NoSuchBucket(bucket)
-            raise NoSuchKey(key)
-        return obj
+            self.missing(account, bucket, key)
+        return obj  # type: ignore[return-value]
+
+    # -- versions (a bucket ever versioned) -------------------------------------------------------------
+    # The current version of a key, when it is not a delete marker, stays where every object lives
+    # (``s3.object/<account>/<bucket>/<key>``: reads and ListObjects are unchanged). Its noncurrent
+    # versions and its delete markers live in one more document per key, ``s3.versions/<same key>``
+    # (``{"vs": [entry, ...]}``, newest first); when the key has no current object the first entry is
+    # the current delete marker. Both are written in the same transaction, so a crash shows either the
+    # history before a write or after it. A noncurrent version's small body moves from its description
+    # into an ``s3.inline`` document of its own (inline.py's older layout, still read), so the history
+    # document stays small.
+
+    def versioning(self, account: str, bucket: str) -> str | None:
+        """Enabled, Suspended, or None for a bucket never versioned (from the bucket cache)."""
+        found = self.buckets.lookup(account, bucket)
+        if found is None:
+            raise NoSuchBucket(bucket)
+        status = found.settings.get(VERSIONING) if found.settings else None
+        return str(status) if status else None
+
+    def history(self, okey: str) -> list[dict[str, Any]]:
+        doc = self.metadata.get(KIND_VERSIONS, okey)
+        return list(doc["vs"]) if doc is not None else []
+
+    def _save_history(self, okey: str, chain: list[dict[str, Any]]) -> None:
+        if chain:
+            self.metadata.put(KIND_VERSIONS, okey, {"vs": chain})
+        else:
+            self.metadata.delete(KIND_VERSIONS, okey)
+
+    def _drop_version(self, entry: dict[str, Any]) -> list[str]:
+        """Forget one version for good (inside the caller's transaction): its inline body documents now,
+        its blob files (returned) once committed."""
+        if entry.get("dm"):
+            return []
+        blobs = []
+        for blob, _ in entry["seg"]:
+            if is_inline(blob):
+                if "d" not in entry:
+                    self.metadata.delete(KIND_INLINE, blob)
+            else:
+                blobs.append(blob)
+        return blobs
+
+    def _noncurrent(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """A current version's description as a noncurrent one: since when, and its small body moved out."""
+        entry = dict(entry)
+        entry["nc"] = self.now()
+        text = entry.pop("d", None)
+        if text is not None:
+            blob = new_inline_key()
+            self.metadata.put(KIND_INLINE, blob, inline_doc(decode_inline(text)))
+            entry["seg"] = [[blob, entry["s"]]]
+        return entry
+
+    def _retire(self, okey: str, old: dict[str, Any] | None, *, null: bool, marker: dict[str, Any] | None = None) -> list[str]:
+        """Inside the write's transaction: the replaced current version ``old`` joins the key's history
+        (``marker``, a new delete marker, goes before it). A write of the null version (Suspended bucket)
+        replaces the key's null version, wherever it is. Returns the blobs to delete once committed."""
+        chain = self.history(okey)
+        garbage: list[str] = []
+        if null:
+            kept = []
+            for entry in chain:
+                if "v" in entry:
+                    kept.append(entry)
+                else:
+                    garbage.extend(self._drop_version(entry))
+            chain = kept
+        if old is not None:
+            if null and "v" not in old:
+                garbage.extend(self._drop_version(old))
+            else:
+                chain.insert(0, self._noncurrent(old))
+        if marker is not None:
+            chain.insert(0, marker)
+        self._save_history(okey, chain)
+        return garbage
+
+    def find_version(self, account: str, bucket: str, key: str, version_id: str) -> S3Object | None:
+        """One version (or delete marker) of a key by its id (``null`` included), or None."""
+        check_version_id(version_id)
+        okey = self._okey(account, bucket, key)
+        want = None if version_id == NULL else version_id
+        doc = self.metadata.get(KIND_OBJECT, okey)
+        if doc is not None and doc.get("v") == want:
+            return S3Object.from_doc(bucket, doc)
+        for entry in self.history(okey):
+            if entry.get("v") == want:
+                return S3Object.from_doc(bucket, entry)
+        return None
+
+    def get_version(self, account: str, bucket: str, key: str, version_id: str | None, *, method: str = "GET") -> S3Object:
+        """The object a read names: the current version, or the one of ``version_id``. A delete marker
+        answers as S3 does: 404 (current) or 405 (by version id), each saying so in its headers."""
+        if version_id is None:
+            obj = self.find(account, bucket, key)
+            if obj is None:
+                self.missing(account, bucket, key)
+            return obj  # type: ignore[return-value]
+        if not self.buckets.exists(account, bucket):
+            raise NoSuchBucket(bucket)
+        found = self.find_version(account, bucket, key, version_id)
+        if found is None:
+            raise NoSuchVersion(key, version_id)
+        if found.delete_marker:
+            raise MethodNotAllowed(method, version_id=found.version, last_modified=found.http_date)
+        return found
+
+    def missing(self, account: str, bucket: str, key: str) -> None:
+        """Raise what a read of a key with no current object answers: NoSuchBucket, NoSuchKey, or (the
+        key's current version is a delete marker) NoSuchKey with x-amz-delete-marker."""
+        if self.versioning(account, bucket) is not None:
+            chain = self.history(self._okey(account, bucket, key))
+            if chain and chain[0].get("dm"):
+                raise DeletedKey(key, chain[0].get("v") or NULL)
+        raise NoSuchKey(key)
 
     async def delete_blobs(self, keys: list[str]) -> None:
         """Delete blob files no description names any more (those a read still holds: when it ends). Inline
@@ -643,18 +815,26 @@ class Objects:
         if_match: str | None = None,
         if_none_match: str | None = None,
         extra: Callable[[], list[str]] | None = None,
-    ) -> tuple[S3Object | None, dict[str, Any]]:
+    ) -> tuple[S3Object, dict[str, Any]]:
         """Name ``obj``'s blobs under its key in one transaction; delete the blobs it replaced after.
         ``extra`` runs inside the transaction (multipart completion drops its parts there) and returns
         blob keys to delete once committed. A small body travels in ``obj.inline`` (same document, same
-        transaction). Returns the replaced object and the bucket's notification configuration as the
-        transaction saw it."""
+        transaction). Returns the object as stored (with its version id in an Enabled bucket) and the bucket's
+        notification configuration as the transaction saw it."""
         md = self.metadata
         okey = self._okey(account, obj.bucket, obj.key)
         garbage: list[str] = []
         notification: dict[str, Any] = {}
+        # A bucket that was ever versioned (read from the bucket cache: no SQLite read): an Enabled one
+        # gives the write a fresh version id, a Suspended one the null version (docs/services/s3.md).
+        seen = self.buckets.lookup(account, obj.bucket)
+        status = seen.settings.get(VERSIONING) if seen is not None and seen.settings else None
+        if status == ENABLED:
+            obj = replace(obj, version_id=new_version_id())
         doc = obj.to_doc()
-        plain = if_match is None and if_none_match is None and extra is None
+        # a new key is one INSERT, also in an Enabled bucket (the new version is simply the current one);
+        # a Suspended bucket first drops the key's older null version
+        plain = if_match is None and if_none_match is None and extra is None and status != SUSPENDED
 
         def transact() -> S3Object | None:
             # runs inside a transaction: the caller's below, or its own savepoint in the committer's batch
@@ -671,6 +851,10 @@ class Objects:
             if extra is not None:
                 garbage.extend(extra())
             md.put(KIND_OBJECT, okey, doc)
+            if status is not None:
+                # the replaced version stays as a noncurrent one (or goes, when both are the null version)
+                garbage.extend(b for b in self._retire(okey, old_doc, null=status == SUSPENDED) if b not in obj.blob_keys)
+                return None
             if old is not None and old.inline is None:  # an older layout: the body in its own document
                 keep = set(obj.blob_keys)
                 for blob in old.blob_keys:
@@ -720,7 +904,7 @@ class Objects:
             garbage.extend(b for b in old.blob_keys if b not in keep)
         if garbage:
             await self.delete_blobs(garbage)
-        return old, notification
+        return obj, notification
 
     # -- writes ----------------------------------------------------------------------------------
 
@@ -762,7 +946,7 @@ class Objects:
                 checksum_type="FULL_OBJECT" if got.checksum else None, storage_class=storage_class or "STANDARD",
                 inline=encode_inline(body) if body is not None else None,
             )
-            _, notification = await self.commit(account, obj, if_match=if_match, if_none_match=if_none_match)
+            obj, notification = await self.commit(account, obj, if_match=if_match, if_none_match=if_none_match)
             await self.notifier.object_event(account, self.buckets, obj.bucket, "ObjectCreated:Put", obj, origin,
                                              config=notification)
             return obj
@@ -778,6 +962,7 @@ class Objects:
         key: str,
         *,
         source_conditions: Conditions = Conditions(),
+        source_version_id: str | None = None,
         replace_metadata: bool = False,
         content: Content = Content(),
         metadata: dict[str, str] | None = None,
@@ -790,19 +975,29 @@ class Objects:
         website_redirect: str | None = None,
         encryption: bool = False,
         origin: Origin | None = None,
-    ) -> S3Object:
+    ) -> tuple[S3Object, S3Object]:
         """``website_redirect`` (x-amz-website-redirect-location) applies whatever the metadata directive;
         ``encryption`` says the request named encryption attributes (accepted and ignored, but on S3 they
-        make a copy onto itself legal)."""
+        make a copy onto itself legal). Returns the new object and the source version copied."""
         self._writing += 1
         try:
             check_key(key)
             if not self.buckets.exists(account, bucket):
                 raise NoSuchBucket(bucket)
-            src = self.get_object(account, source_bucket, source_key)
+            if source_version_id is not None:
+                if not self.buckets.exists(account, source_bucket):
+                    raise NoSuchBucket(source_bucket)
+                found = self.find_version(account, source_bucket, source_key, source_version_id)
+                if found is None:
+                    raise NoSuchVersion(source_key, source_version_id)
+                if found.delete_marker:
+                    raise InvalidRequest("The source of a copy request may not specifically refer to a delete marker by version id.")
+                src = found
+            else:
+                src = self.get_object(account, source_bucket, source_key)
             source_conditions.check_copy_source(src)
             changes = replace_metadata or checksum_algorithm or storage_class or replace_tags or website_redirect or encryption
-            if (source_bucket, source_key) == (bucket, key) and not changes:
+            if (source_bucket, source_key) == (bucket, key) and not changes and source_version_id is None:
                 raise InvalidRequest(
                     "This copy request is illegal because it is trying to copy an object to itself without changing the "
                     "object's metadata, storage class, website redirect location or encryption attributes."
@@ -829,10 +1024,10 @@ class Objects:
                 storage_class=storage_class or src.storage_class,
                 inline=encode_inline(body) if body is not None else None,
             )
-            _, notification = await self.commit(account, obj, if_match=if_match, if_none_match=if_none_match)
+            obj, notification = await self.commit(account, obj, if_match=if_match, if_none_match=if_none_match)
             await self.notifier.object_event(account, self.buckets, bucket, "ObjectCreated:Copy", obj, origin,
                                              config=notification)
-            return obj
+            return obj, src
         finally:
             self._writing -= 1
 
@@ -840,7 +1035,19 @@ class Objects:
         self, account: str, bucket: str, key: str, *, origin: Origin | None = None, event: str = "ObjectRemoved:Delete",
         only_if_etag: str | None = None, only_if_modified: float | None = None,
     ) -> bool:
-        """Remove a key; ``only_if_*`` (lifecycle expiration) leave it when it was replaced since it was read."""
+        """Remove a key; ``only_if_*`` (lifecycle expiration) leave it when it was replaced since it was read.
+        In a bucket ever versioned this adds a delete marker instead (``remove``)."""
+        if self.versioning(account, bucket) is not None:
+            removed = await self.remove(account, bucket, key, origin=origin, event=event, only_if_etag=only_if_etag,
+                                        only_if_modified=only_if_modified)
+            return removed is not None
+        return await self._delete_plain(account, bucket, key, origin=origin, event=event, only_if_etag=only_if_etag,
+                                        only_if_modified=only_if_modified)
+
+    async def _delete_plain(
+        self, account: str, bucket: str, key: str, *, origin: Origin | None, event: str,
+        only_if_etag: str | None, only_if_modified: float | None,
+    ) -> bool:
         md = self.metadata
         okey = self._okey(account, bucket, key)
         with md.transaction():
@@ -862,6 +1069,74 @@ class Objects:
         await self.notifier.object_event(account, self.buckets, bucket, event, old, origin)
         return True
 
+    async def remove(
+        self, account: str, bucket: str, key: str, *, version_id: str | None = None, origin: Origin | None = None,
+        event: str = "ObjectRemoved:Delete", only_if_etag: str | None = None, only_if_modified: float | None = None,
+        only_if: Callable[[dict[str, Any] | None, list[dict[str, Any]], int | None], bool] | None = None,
+    ) -> Removed | None:
+        """DeleteObject as S3 does it in every bucket. Without ``version_id``: a bucket never versioned
+        loses the key; a versioned one gets a delete marker (a fresh version id when Enabled, the null
+        version when Suspended, which replaces the key's null version). With ``version_id``: that version
+        or marker goes for good, and the next newer one becomes current. Returns what was removed or
+        created (None: nothing was there, or, with ``only_if_*``, the key changed meanwhile). ``only_if``
+        (lifecycle) sees, inside the transaction, the current object, the history and the index in it of the
+        version to delete (None: the current object), and may leave it."""
+        status = self.versioning(account, bucket)
+        if version_id is not None:
+            check_version_id(version_id)
+        if status is None and version_id in (None, NULL):
+            gone = await self._delete_plain(account, bucket, key, origin=origin, event=event, only_if_etag=only_if_etag,
+                                            only_if_modified=only_if_modified)
+            return Removed(None, False) if gone else None
+        md = self.metadata
+        okey = self._okey(account, bucket, key)
+        garbage: list[str] = []
+        with md.transaction():
+            if self.buckets.lookup(account, bucket) is None:
+                raise NoSuchBucket(bucket)
+            old = md.get(KIND_OBJECT, okey)
+            if version_id is None:
+                if only_if_etag is not None and (old is None or old["e"] != only_if_etag or old["m"] != only_if_modified):
+                    return None
+                marker = S3Object(bucket=bucket, key=key, size=0, etag="", last_modified=self.now(), segments=(),
+                                  version_id=new_version_id() if status == ENABLED else None, delete_marker=True)
+                if old is not None:
+                    md.delete(KIND_OBJECT, okey)
+                garbage = self._retire(okey, old, null=status == SUSPENDED, marker=marker.to_doc())
+                done, gone = Removed(marker.version, True), marker
+            else:
+                want = None if version_id == NULL else version_id
+                chain = self.history(okey)
+                if only_if is not None:
+                    here = next((i for i, e in enumerate(chain) if e.get("v") == want), None)
+                    if not only_if(old, chain, None if old is not None and old.get("v") == want else here):
+                        return None
+                if old is not None and old.get("v") == want:
+                    md.delete(KIND_OBJECT, okey)
+                    gone_doc = old
+                    current_gone = True
+                else:
+                    at = next((i for i, e in enumerate(chain) if e.get("v") == want), None)
+                    if at is None:
+                        return None  # S3: deleting a version that is not there succeeds
+                    gone_doc = chain.pop(at)
+                    current_gone = old is None and at == 0
+                garbage = self._drop_version(gone_doc)
+                if current_gone and chain and not chain[0].get("dm"):
+                    # the next newer version becomes the current one again
+                    promoted = dict(chain.pop(0))
+                    promoted.pop("nc", None)
+                    md.put(KIND_OBJECT, okey, promoted)
+                self._save_history(okey, chain)
+                gone = S3Object.from_doc(bucket, gone_doc)
+                done = Removed(gone.version, gone.delete_marker)
+        if garbage:
+            await self.delete_blobs(garbage)
+        if version_id is None:
+            event = event.replace(":Delete", ":DeleteMarkerCreated")
+        await self.notifier.object_event(account, self.buckets, bucket, event, gone, origin)
+        return done
+
     # -- reads -----------------------------------------------------------------------------------
 
     def open(
@@ -874,11 +1149,17 @@ class Objects:
         part_number: int | None = None,
         conditions: Conditions = Conditions(),
         head: bool = False,
+        version_id: str | None = None,
     ) -> ObjectRead:
-        obj = self.get_object(account, bucket, key)
+        obj = self.get_version(account, bucket, key, version_id, method="HEAD" if head else "GET")
         inline: bytes | None = None
         if head:
             pass
+        elif version_id is not None and obj.inline is None and len(obj.segments) == 1 and is_inline(obj.segments[0][0]):
+            # a noncurrent version's small body (its own document); deleted meanwhile: the version is gone
+            inline = read_inline(self.metadata, obj.segments[0][0])
+            if inline is None:
+                raise NoSuchVersion(key, version_id)
         elif obj.inline is not None:
             inline = obj.inline_body()
         elif len(obj.segments) == 1 and is_inline(obj.segments[0][0]):
@@ -951,20 +1232,112 @@ class Objects:
             count += 1
         return Listing(objects, prefixes, truncated, last)
 
+    def list_versions(
+        self,
+        account: str,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str | None = None,
+        key_marker: str | None = None,
+        version_id_marker: str | None = None,
+        max_keys: int = MAX_LIST_KEYS,
+    ) -> VersionListing:
+        """ListObjectVersions: every version and delete marker, by key, newest first within a key (the
+        current object, then the key's history); common prefixes count as one entry each. A bucket never
+        versioned lists its objects as null versions."""
+        if not self.buckets.exists(account, bucket):
+            raise NoSuchBucket(bucket)
+        if version_id_marker is not None and version_id_marker != "":
+            if not key_marker:
+                raise InvalidArgument("A version-id marker cannot be specified without a key marker.",
+                                      ArgumentName="version-id-marker", ArgumentValue=version_id_marker)
+            check_version_id(version_id_marker)
+        max_keys = max(0, min(max_keys, MAX_LIST_KEYS))
+        base = object_prefix(account, bucket)
+        out = VersionListing([], [], False, None, None)
+        count = 0
+
+        def add(entries: list[tuple[S3Object, bool]]) -> bool:
+            nonlocal count
+            for obj, latest in entries:
+                if count == max_keys:
+                    out.truncated = True
+                    return False
+                out.versions.append((obj, latest))
+                out.next_key_marker, out.next_version_id_marker = obj.key, obj.version
+                count += 1
+            return True
+
+        def versions_of(key: str, current: dict[str, Any] | None, chain: list[dict[str, Any]]) -> list[tuple[S3Object, bool]]:
+            docs = ([current] if current is not None else []) + chain
+            return [(S3Object.from_doc(bucket, d), i == 0) for i, d in enumerate(docs)]
+
+        after = key_marker or None
+        rolled = bool(delimiter and key_marker and key_marker.startswith(prefix) and delimiter in key_marker[len(prefix):])
+        if key_marker and version_id_marker and key_marker.startswith(prefix) and not rolled:
+            # go on within the marker's key, after the marker's version
+            okey = base + key_marker
+            entries = versions_of(key_marker, self.metadata.get(KIND_OBJECT, okey), self.history(okey))
+            ids = [o.version for o, _ in entries]
+            if version_id_marker in ids:
+                if not add(entries[ids.index(version_id_marker) + 1:]):
+                    return out
+        md = self.metadata
+        objects = walk(md, KIND_OBJECT, base, prefix, delimiter or None, after)
+        histories = walk(md, KIND_VERSIONS, base, prefix, delimiter or None, after)
+        a, b = next(objects, None), next(histories, None)
+        while a is not None or b is not None:
+            if b is None or (a is not None and a[0] < b[0]):
+                name, current, chain_doc = a[0], a[1], None
+                is_prefix = a[1] is None
+                a = next(objects, None)
+            elif a is None or b[0] < a[0]:
+                name, current, chain_doc = b[0], None, b[1]
+                is_prefix = b[1] is None
+                b = next(histories, None)
+            else:
+                name, current, chain_doc = a[0], a[1], b[1]
+                is_prefix = a[1] is None
+                a, b = next(objects, None), next(histories, None)
+            if is_prefix:
+                if count == max_keys:
+                    out.truncated = True
+                    return out
+                out.prefixes.append(name)
+                out.next_key_marker, out.next_version_id_marker = name, None
+                count += 1
+                continue
+            if not add(versions_of(name, current, list(chain_doc["vs"]) if chain_doc else [])):
+                return out
+        return out
+
     # -- tags ------------------------------------------------------------------------------------
 
-    def put_tags(self, account: str, bucket: str, key: str, tags: dict[str, str]) -> None:
+    def put_tags(self, account: str, bucket: str, key: str, tags: dict[str, str], *, version_id: str | None = None) -> S3Object:
         check_tags(tags, MAX_TAGS_OBJECT)
-        md = self.metadata
-        with md.transaction():
-            obj = self.get_object(account, bucket, key)
-            md.put(KIND_OBJECT, self._okey(account, bucket, key), replace(obj, tags=tags).to_doc())
+        return self._update(account, bucket, key, version_id, lambda doc: doc.__setitem__("tags", tags) if tags else doc.pop("tags", None))
 
-    def put_acl(self, account: str, bucket: str, key: str, acl: dict[str, Any]) -> None:
+    def put_acl(self, account: str, bucket: str, key: str, acl: dict[str, Any], *, version_id: str | None = None) -> S3Object:
+        return self._update(account, bucket, key, version_id, lambda doc: doc.__setitem__("acl", acl))
+
+    def _update(self, account: str, bucket: str, key: str, version_id: str | None, change: Callable[[dict[str, Any]], Any]) -> S3Object:
+        """Change one version's description in place (the current one without ``version_id``)."""
         md = self.metadata
+        okey = self._okey(account, bucket, key)
         with md.transaction():
-            obj = self.get_object(account, bucket, key)
-            md.put(KIND_OBJECT, self._okey(account, bucket, key), replace(obj, acl=acl).to_doc())
+            obj = self.get_version(account, bucket, key, version_id, method="PUT")
+            doc = md.get(KIND_OBJECT, okey)
+            if doc is not None and doc.get("v") == obj.version_id:
+                change(doc)
+                md.put(KIND_OBJECT, okey, doc)
+            else:
+                chain = self.history(okey)
+                for entry in chain:
+                    if entry.get("v") == obj.version_id:
+                        change(entry)
+                self._save_history(okey, chain)
+        return obj
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

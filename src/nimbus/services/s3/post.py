@@ -339,8 +339,8 @@ class PostUploads:
                                ArgumentName="key", ArgumentValue="")
             key = form.fields["key"].replace("${filename}", form.filename)
             check_policy(form, bucket, form.fields["key"], self.core.credentials, time.time())
-            etag = await self._store(bucket, key, form, headers, request_id, scope)
-            await self._answer(send, form, bucket, key, etag, headers, request_id)
+            etag, version = await self._store(bucket, key, form, headers, request_id, scope)
+            await self._answer(send, form, bucket, key, etag, headers, request_id, version)
         except ServiceError as e:
             resp = wire_errors.serialize_error("rest-xml", e, request_id)
             await send({"type": "http.response.start", "status": resp.status,
@@ -367,7 +367,7 @@ class PostUploads:
 
         return send_with_cors
 
-    async def _store(self, bucket: str, key: str, form: FormUpload, headers: dict[str, str], request_id: str, scope: dict[str, Any]) -> str:
+    async def _store(self, bucket: str, key: str, form: FormUpload, headers: dict[str, str], request_id: str, scope: dict[str, Any]) -> tuple[str, str | None]:
         fields = form.fields
         spool = form.file
         spool.seek(0)
@@ -403,13 +403,16 @@ class PostUploads:
             {"content-length": str(form.size)}, {},
         )
         out = await self.core.api("s3").put_object(ctx, params)
-        return str(out.get("ETag", ""))
+        return str(out.get("ETag", "")), out.get("VersionId")  # the version id: versioned buckets only
 
-    async def _answer(self, send: Any, form: FormUpload, bucket: str, key: str, etag: str, headers: dict[str, str], request_id: str) -> None:
+    async def _answer(self, send: Any, form: FormUpload, bucket: str, key: str, etag: str, headers: dict[str, str], request_id: str,
+                      version: str | None = None) -> None:
         fields = form.fields
         host = headers.get("host", "")
         location = f"http://{host}/{quote(bucket)}/{quote(key, safe='/')}"
         base = [(b"x-amz-request-id", request_id.encode()), (b"ETag", etag.encode("latin-1")), (b"Location", location.encode("latin-1"))]
+        if version is not None:
+            base.append((b"x-amz-version-id", version.encode("ascii")))
         redirect = fields.get("success_action_redirect") or fields.get("redirect")
         if redirect:
             sep = "&" if "?" in redirect else "?"

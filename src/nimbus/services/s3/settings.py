@@ -26,6 +26,7 @@ LIFECYCLE = "lifecycle"
 ACL = "acl"
 LOGGING = "logging"
 ACCELERATE = "accelerate"
+MFA_DELETE = "mfaDelete"  # PutBucketVersioning MFADelete: only Disabled is accepted (api.py), recorded
 REQUEST_PAYMENT = "requestPayment"
 
 # A setting whose S3 default exists (public access block, ownership controls) remembers its deletion
