@@ -242,6 +242,22 @@ def test_object_tags_copy_and_delete(ui: Any, nimbus_server: NimbusProcess) -> N
     wait_for(ui, lambda: sorted(s3.get_object_tagging(Bucket="console-obj", Key="docs/report.json")["TagSet"], key=lambda t: t["Key"]) == want,
              what="the tags saved")
 
+    # edit metadata: CopyObject onto itself with MetadataDirective REPLACE; the tags stay
+    click(ui, "obj-meta-edit")
+    ctype = wait_for(ui, lambda: ui.find_element(By.ID, "obj-meta-content-type"))
+    ctype.clear()
+    ctype.send_keys("text/plain")
+    ui.find_element(By.ID, "obj-meta-cache-control").send_keys("max-age=60")
+    click(ui, "obj-meta-add")
+    ui.find_elements(By.CSS_SELECTOR, "#obj-meta-user .s3-tag-key")[-1].send_keys("reviewer")
+    ui.find_elements(By.CSS_SELECTOR, "#obj-meta-user .s3-tag-value")[-1].send_keys("bo")
+    click(ui, "obj-meta-submit")
+    wait_for(ui, lambda: s3.head_object(Bucket="console-obj", Key="docs/report.json")["ContentType"] == "text/plain", what="the metadata saved")
+    head = s3.head_object(Bucket="console-obj", Key="docs/report.json")
+    assert head["Metadata"] == {"owner": "ana", "reviewer": "bo"} and head["CacheControl"] == "max-age=60"
+    assert len(s3.get_object_tagging(Bucket="console-obj", Key="docs/report.json")["TagSet"]) == 2
+    wait_for(ui, lambda: "x-amz-meta-reviewer" in ui.find_element(By.ID, "obj-metadata").text, what="the page showing it")
+
     # a presigned URL to share, for a chosen time
     click(ui, "obj-share")
     minutes = wait_for(ui, lambda: ui.find_element(By.ID, "obj-share-minutes"))
@@ -259,7 +275,7 @@ def test_object_tags_copy_and_delete(ui: Any, nimbus_server: NimbusProcess) -> N
     click(ui, "obj-copy-submit")
     wait_for(ui, lambda: ui.find_element(By.ID, "obj-key").text == "archive/report copy.json", what="the copy's page")
     copied = s3.get_object(Bucket="console-obj", Key="archive/report copy.json")
-    assert copied["Body"].read() == b'{"a": 1}' and copied["Metadata"] == {"owner": "ana"}
+    assert copied["Body"].read() == b'{"a": 1}' and copied["Metadata"] == {"owner": "ana", "reviewer": "bo"}
 
     click(ui, "obj-delete")
     confirm(ui)

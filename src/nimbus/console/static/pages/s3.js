@@ -215,33 +215,38 @@
     });
     return input;
   }
-  function tagEditor(idp, tags, onSave) {
+  // Rows of key and value inputs (tags, user metadata): {el, read, add}; read() answers [{Key, Value}]
+  function pairsEditor(pairs, what) {
     const rows = h("tbody");
-    const addRow = (k, v) => {
+    const add = (k, v) => {
       const tr = h("tr", { class: "s3-tag-row" },
         h("td", {}, N.input({ class: "s3-tag-key", value: k || "", placeholder: "Key", maxlength: 128 })),
         h("td", {}, N.input({ class: "s3-tag-value", value: v || "", placeholder: "Value (optional)", maxlength: 256 })),
         h("td", {}, h("button", { type: "button", class: "link s3-tag-remove", onclick: () => tr.remove() }, "Remove")));
       rows.appendChild(tr);
     };
-    (tags || []).forEach((t) => addRow(t.Key, t.Value));
+    (pairs || []).forEach((t) => add(t.Key, t.Value));
     const read = () => {
       const out = [], seen = new Set();
       for (const tr of rows.querySelectorAll("tr")) {
         const k = tr.querySelector(".s3-tag-key").value.trim(), v = tr.querySelector(".s3-tag-value").value;
         if (!k && !v) continue;
-        if (!k) throw new Error("A tag needs a key.");
-        if (seen.has(k)) throw new Error("Tag keys must be unique: " + k + " is given twice.");
-        seen.add(k);
+        if (!k) throw new Error("A " + what + " needs a key.");
+        if (seen.has(k.toLowerCase())) throw new Error(what[0].toUpperCase() + what.slice(1) + " keys must be unique: " + k + " is given twice.");
+        seen.add(k.toLowerCase());
         out.push({ Key: k, Value: v });
       }
       return out;
     };
-    return h("div", { id: idp },
-      h("table", { class: "grid" }, h("thead", {}, h("tr", {}, h("th", {}, "Key"), h("th", {}, "Value"), h("th", {}))), rows),
+    const el = h("table", { class: "grid" }, h("thead", {}, h("tr", {}, h("th", {}, "Key"), h("th", {}, "Value"), h("th", {}))), rows);
+    return { el, read, add };
+  }
+  function tagEditor(idp, tags, onSave) {
+    const ed = pairsEditor(tags, "tag");
+    return h("div", { id: idp }, ed.el,
       h("div", { class: "actions", style: { marginTop: "8px" } },
-        N.button("Add tag", async () => addRow(), { id: idp + "-add" }),
-        N.button("Save changes", async () => { await onSave(read()); N.toast("Tags saved."); }, { id: idp + "-save", kind: "primary" })));
+        N.button("Add tag", async () => ed.add(), { id: idp + "-add" }),
+        N.button("Save changes", async () => { await onSave(ed.read()); N.toast("Tags saved."); }, { id: idp + "-save", kind: "primary" })));
   }
   function prefixCrumbs(bucket, prefix) {
     const crumbs = [["Amazon S3", "#/s3"], [bucket, bucketHash(bucket)]];
@@ -659,7 +664,8 @@
       ["Checksum", checksum.length ? checksum.join(", ") : null],
       head.PartsCount ? ["Parts", String(head.PartsCount)] : null,
     ]))),
-    N.panel("Metadata", N.table([{ title: "Type", get: (r) => r.type }, { title: "Key", get: (r) => r.key }, { title: "Value", get: (r) => r.value }],
+    N.panel("Metadata", version ? null : h("div", { class: "actions", style: { marginBottom: "8px" } },
+      N.button("Edit metadata", async () => metadataModal(bucket, key, head), { id: "obj-meta-edit" })), N.table([{ title: "Type", get: (r) => r.type }, { title: "Key", get: (r) => r.key }, { title: "Value", get: (r) => r.value }],
       metaRows, { id: "obj-metadata", empty: "No metadata." })),
     N.panel("Tags (" + (tagging.TagSet || []).length + ")", tagEditor("obj-tags", tagging.TagSet || [], async (tags) => {
       await s3(bucket, "PutObjectTagging", Object.assign({ Bucket: bucket, Key: key, Tagging: { TagSet: tags } }, which));
@@ -691,6 +697,31 @@
       { title: "Size", get: (v) => (v.marker ? "-" : N.fmt.bytes(v.Size)) },
       { title: "", get: (v) => v.marker ? null : N.button("Download", () => download(bucket, key, v.VersionId), { kind: "link s3-download" }) },
     ], rows, { id: "obj-versions", empty: "No versions." });
+  }
+
+  // Edit metadata: S3 keeps an object's metadata with its bytes, so (as AWS's console does) the object is
+  // copied onto itself with MetadataDirective REPLACE; its tags are kept (a new version in a versioned bucket)
+  const SYSTEM_METADATA = [["ContentType", "Content-Type"], ["CacheControl", "Cache-Control"], ["ContentDisposition", "Content-Disposition"],
+    ["ContentEncoding", "Content-Encoding"], ["ContentLanguage", "Content-Language"], ["Expires", "Expires"],
+    ["WebsiteRedirectLocation", "x-amz-website-redirect-location"]];
+  function metadataModal(bucket, key, head) {
+    const current = (name) => (name === "Expires" ? head.ExpiresString || head.Expires : head[name]) || "";
+    const inputs = SYSTEM_METADATA.map((m) => [m[0], N.input({ id: "obj-meta-" + m[1].toLowerCase(), value: current(m[0]) }), m[1]]);
+    const user = pairsEditor(Object.keys(head.Metadata || {}).sort().map((k) => ({ Key: k, Value: head.Metadata[k] })), "metadata entry");
+    N.modal("Edit metadata", h("div", {},
+      inputs.map((i) => N.field(i[2], i[1])),
+      h("div", { class: "field", id: "obj-meta-user" }, h("span", { class: "label" }, "User-defined metadata (x-amz-meta-KEY: ASCII keys and values)"), user.el,
+        h("div", { style: { marginTop: "6px" } }, N.button("Add metadata", async () => user.add(), { id: "obj-meta-add" })))), [{
+      text: "Save changes", kind: "primary", id: "obj-meta-submit",
+      onclick: async () => {
+        const params = { Bucket: bucket, Key: key, CopySource: copySource(bucket, key), MetadataDirective: "REPLACE", Metadata: {} };
+        inputs.forEach((i) => { if (i[1].value.trim()) params[i[0]] = i[1].value.trim(); });
+        user.read().forEach((p) => { params.Metadata[p.Key.toLowerCase().replace(/^x-amz-meta-/, "")] = p.Value; });
+        await s3(bucket, "CopyObject", params);
+        N.toast("Metadata saved.");
+        N.render();
+      },
+    }]);
   }
 
   function shareModal(bucket, key, version) {
