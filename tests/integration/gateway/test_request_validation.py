@@ -237,3 +237,26 @@ def test_openapi_import_brings_models_validators_and_gateway_responses(env: dict
     assert call(url3, method="PUT", body=b'{"id": 1}', headers=headers)[0] == 200
     status, headers_out, body = call(url3, method="PUT", body=b'{"id": "x"}', headers=headers)
     assert (status, json.loads(body), headers_out["x-amzn-errortype"]) == (400, {"message": "Invalid request body"}, "BadRequestException")
+
+
+def test_export_writes_models_validators_and_gateway_responses_back(env: dict[str, Any]) -> None:
+    apigw = env["apigw"]
+    api_id, validator_id = _validated_api(apigw)
+    apigw.put_gateway_response(restApiId=api_id, responseType="BAD_REQUEST_BODY", statusCode="422")
+    apigw.create_deployment(restApiId=api_id, stageName="v")
+    for kind in ("swagger", "oas30"):
+        doc = json.loads(apigw.get_export(restApiId=api_id, stageName="v", exportType=kind,
+                                          parameters={"extensions": "apigateway"})["body"].read())
+        schemas = doc["definitions"] if kind == "swagger" else doc["components"]["schemas"]
+        prefix = "#/definitions/" if kind == "swagger" else "#/components/schemas/"
+        assert set(schemas) == {"Owner", "Pet"} and schemas["Pet"]["properties"]["owner"]["$ref"] == prefix + "Owner"
+        op = doc["paths"]["/pets/{id}"]["post"]
+        assert op["x-amazon-apigateway-request-validator"] == "both"
+        assert doc["x-amazon-apigateway-request-validators"]["both"] == {"validateRequestBody": True, "validateRequestParameters": True}
+        assert doc["x-amazon-apigateway-gateway-responses"]["BAD_REQUEST_BODY"]["statusCode"] == "422"
+        # the export imports back into an API that validates the same way
+        copy_id = apigw.import_rest_api(body=json.dumps(doc).encode())["id"]
+        pets = next(r for r in apigw.get_resources(restApiId=copy_id)["items"] if r["path"] == "/pets/{id}")
+        method = apigw.get_method(restApiId=copy_id, resourceId=pets["id"], httpMethod="POST")
+        assert method["requestModels"] == {"application/json": "Pet"} and method["requestValidatorId"]
+        assert {m["name"] for m in apigw.get_models(restApiId=copy_id)["items"]} >= {"Owner", "Pet"}

@@ -128,7 +128,8 @@ class ApiGatewayApi:
             raise NotFoundException("Invalid Stage identifier specified")
         doc = openapi.export(view.api, view.stage, view.resources, view.authorizers, export_type=kind,
                              extensions=str((params.get("parameters") or {}).get("extensions") or ""),
-                             server_url=execute_api_url(ctx, api_id, None))
+                             server_url=execute_api_url(ctx, api_id, None), models=view.models, validators=view.validators,
+                             gateway_responses=view.gateway_responses)
         body, content_type = openapi.dump(doc, params.get("accepts"))
         ext = "yaml" if content_type == "application/yaml" else "json"
         return {"contentType": content_type, "body": body,

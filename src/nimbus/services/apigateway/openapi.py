@@ -21,7 +21,7 @@ import orjson
 from nimbus.services.apigateway import gatewayresponses, ids
 from nimbus.services.apigateway.authorizers import RestAuthorizers
 from nimbus.services.apigateway.errors import BadRequestException
-from nimbus.services.apigateway.models import _MODEL_NAME, MODEL_ID_LEN, MODEL_REF_PREFIX, VALIDATOR_ID_LEN, default_models
+from nimbus.services.apigateway.models import _MODEL_NAME, DEFAULT_MODELS, MODEL_ID_LEN, MODEL_REF_PREFIX, VALIDATOR_ID_LEN, default_models
 from nimbus.services.apigateway.restapis import API, HTTP_METHODS, RestApis
 
 _VERBS = {m.lower(): m for m in HTTP_METHODS if m != "ANY"}
@@ -388,12 +388,29 @@ def _authorizer_scheme(auth: dict[str, Any], oas3: bool) -> dict[str, Any]:
             _AUTHTYPE: "cognito_user_pools" if auth["type"] == "COGNITO_USER_POOLS" else "custom", _AUTHORIZER: ext}
 
 
+def _local_refs(node: Any, prefix: str) -> Any:
+    """A model's schema with ``$ref``s to the API's models pointing into the document (``prefix``)."""
+    if isinstance(node, dict):
+        out = {k: _local_refs(v, prefix) for k, v in node.items()}
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(MODEL_REF_PREFIX) and "/models/" in ref:
+            out["$ref"] = prefix + ref.rsplit("/models/", 1)[1]
+        return out
+    if isinstance(node, list):
+        return [_local_refs(v, prefix) for v in node]
+    return node
+
+
 def export(api: dict[str, Any], stage: dict[str, Any], resources: list[dict[str, Any]], authorizers: dict[str, Any], *,
-           export_type: str, extensions: str, server_url: str) -> dict[str, Any]:
+           export_type: str, extensions: str, server_url: str, models: dict[str, Any] | None = None,
+           validators: dict[str, Any] | None = None, gateway_responses: dict[str, Any] | None = None) -> dict[str, Any]:
     """An OpenAPI 3.0.1 (``oas30``) or Swagger 2.0 (``swagger``) document of what a stage serves.
     Integrations and authorizers are included with ``extensions`` ``integrations`` or ``apigateway``,
-    as AWS does."""
+    as AWS does; so are request validators and gateway responses. Models are always written
+    (``definitions`` / ``components.schemas``), and a method's request models as its body."""
+    models, validators, gateway_responses = models or {}, validators or {}, gateway_responses or {}
     oas3 = export_type == "oas30"
+    ref_prefix = "#/components/schemas/" if oas3 else "#/definitions/"
     with_ext = extensions in ("integrations", "apigateway", "authorizers")
     with_integrations = extensions in ("integrations", "apigateway")
     doc: dict[str, Any] = {}
@@ -427,8 +444,18 @@ def export(api: dict[str, Any], stage: dict[str, Any], resources: list[dict[str,
                     p: dict[str, Any] = {"name": parts[3], "in": loc, "required": bool(required) or loc == "path"}
                     p.update({"schema": {"type": "string"}} if oas3 else {"type": "string"})
                     params.append(p)
+            request_models = {t: n for t, n in (m.get("requestModels") or {}).items() if n in models}
+            if request_models and oas3:
+                op["requestBody"] = {"content": {t: {"schema": {"$ref": ref_prefix + n}} for t, n in request_models.items()},
+                                     "required": True}
+            elif request_models:
+                first = next(iter(request_models.values()))
+                op["consumes"] = list(request_models)
+                params.append({"in": "body", "name": first, "required": True, "schema": {"$ref": ref_prefix + first}})
             if params:
                 op["parameters"] = params
+            if with_ext and m.get("requestValidatorId") in validators:
+                op[_VALIDATOR] = validators[m["requestValidatorId"]]["name"]
             responses = {code: {"description": f"{code} response"} for code in sorted(m.get("methodResponses") or {})}
             op["responses"] = responses or {}
             security = []
@@ -468,6 +495,27 @@ def export(api: dict[str, Any], stage: dict[str, Any], resources: list[dict[str,
             doc["components"] = {"securitySchemes": schemes}
         else:
             doc["securityDefinitions"] = schemes
+    definitions: dict[str, Any] = {}
+    used = {n for r in resources for m in (r.get("resourceMethods") or {}).values()
+            for n in [*(m.get("requestModels") or {}).values(),
+                      *(x for resp in (m.get("methodResponses") or {}).values() for x in (resp.get("responseModels") or {}).values())]}
+    for name, model in sorted(models.items()):
+        if name in DEFAULT_MODELS and name not in used:
+            continue  # the defaults every API has are written only when a method names them
+        try:
+            definitions[name] = _local_refs(orjson.loads(model.get("schema") or "{}"), ref_prefix)
+        except orjson.JSONDecodeError:
+            continue
+    if definitions and oas3:
+        doc.setdefault("components", {})["schemas"] = definitions
+    elif definitions:
+        doc["definitions"] = definitions
+    if with_ext and validators:
+        doc[_VALIDATORS] = {v["name"]: {"validateRequestBody": v["validateRequestBody"],
+                                        "validateRequestParameters": v["validateRequestParameters"]} for v in validators.values()}
+    if with_ext and gateway_responses:
+        doc[_GATEWAY_RESPONSES] = {kind: {k: v for k, v in r.items() if k in ("statusCode", "responseParameters", "responseTemplates")}
+                                   for kind, r in sorted(gateway_responses.items())}
     if with_ext and api.get("binaryMediaTypes"):
         doc["x-amazon-apigateway-binary-media-types"] = api["binaryMediaTypes"]
     if with_ext and api.get("apiKeySource") == "AUTHORIZER":
