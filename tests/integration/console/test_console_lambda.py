@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,11 +80,11 @@ def http_get(url: str) -> tuple[int, bytes]:
         return e.code, e.read()
 
 
-def zip_of(files: dict[str, str]) -> bytes:
+def zip_of(files: dict[str, str], binary: dict[str, bytes] | None = None) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        for name, text in files.items():
-            z.writestr(name, text)
+        for name, data in [*files.items(), *(binary or {}).items()]:
+            z.writestr(name, data)
     return buf.getvalue()
 
 
@@ -288,7 +289,7 @@ def test_monitor_versions_and_delete(ui_function: str, nimbus_server: NimbusProc
         nimbus_server.client("lambda").get_function(FunctionName=ui_function)
 
 
-def test_sdk_function_is_listed_and_deleted_from_the_list(nimbus_server: NimbusProcess, signed_in: Any) -> None:
+def test_sdk_function_is_listed_uploaded_and_deleted(nimbus_server: NimbusProcess, signed_in: Any, tmp_path: Path) -> None:
     browser = signed_in
     lam = nimbus_server.client("lambda")
     lam.create_function(FunctionName="console-sdk-fn", Runtime="python3.12", Role="arn:aws:iam::000000000000:role/whatever",
@@ -303,7 +304,21 @@ def test_sdk_function_is_listed_and_deleted_from_the_list(nimbus_server: NimbusP
     # its code opens in the editor (the handler's file)
     go(browser, nimbus_server, "#/lambda/functions/console-sdk-fn")
     wait_for(browser, lambda: "return 'sdk'" in by_id(browser, "code-editor").get_attribute("value"), what="the SDK's code")
+    # a package with a binary file cannot be edited inline: upload one as a .zip file
+    package = tmp_path / "package.zip"
+    package.write_bytes(zip_of({"app.py": "def handler(e, c):\n    return 'uploaded'\n"}, {"data.bin": b"\xff\x00\xfe"}))
+    by_id(browser, "code-upload-file").send_keys(str(package))
+    mark_page(browser)
+    click(browser, "code-upload")
+    wait_rerendered(browser)
+    wait_for(browser, lambda: "Inline editing unavailable" in text_of(browser, "code-unavailable"), what="the unavailable editor")
+    assert json.loads(lam.invoke(FunctionName="console-sdk-fn")["Payload"].read()) == "uploaded"
+    # delete from the list; a cancelled confirmation changes nothing and leaves the button usable
     go(browser, nimbus_server, "#/lambda")
+    click(browser, "delete-console-sdk-fn")
+    click(browser, "modal-cancel")
+    wait_for(browser, lambda: not browser.find_elements(By.CSS_SELECTOR, ".modal-back"), what="the dialog closed")
+    assert lam.get_function(FunctionName="console-sdk-fn")
     click(browser, "delete-console-sdk-fn")
     click(browser, "confirm-ok")
     wait_for(browser, lambda: "console-sdk-fn" not in browser.find_element(By.ID, "functions").text, what="deleted")

@@ -34,6 +34,16 @@
     return btoa(s);
   }
 
+  // N.confirm's promise never settles on Cancel (the dialog's own close skips it), which would leave the
+  // button that asked disabled: this one settles false on Cancel.
+  function confirm(text) {
+    return new Promise((resolve) => {
+      N.modal("Are you sure?", h("p", {}, text), [{ text: "Confirm", kind: "danger", id: "confirm-ok", onclick: async () => resolve(true) }]);
+      const cancels = document.querySelectorAll(".modal-back #modal-cancel");
+      if (cancels.length) cancels[cancels.length - 1].addEventListener("click", () => resolve(false));
+    });
+  }
+
   // A button whose failure is shown in `box` (on the page), not only as a toast.
   function action(text, box, handler, opts) {
     return N.button(text, async (ev) => {
@@ -59,7 +69,7 @@
       { title: "Code size", get: (f) => N.fmt.bytes(f.CodeSize) },
       { title: "Last modified", get: (f) => N.fmt.time(f.LastModified) },
       { title: "", get: (f) => action("Delete", err, async () => {
-        if (!(await N.confirm("Delete function " + f.FunctionName + "? This cannot be undone."))) return;
+        if (!(await confirm("Delete function " + f.FunctionName + "? This cannot be undone."))) return;
         await N.api("lambda", "DeleteFunction", { FunctionName: f.FunctionName });
         N.toast("Deleted function " + f.FunctionName + ".");
         N.render();
@@ -178,7 +188,7 @@
     const ctx = { name, cfg, fn, url };
     await ({ code: codeTab, test: testTab, monitor: monitorTab, configuration: configTab, triggers: triggersTab, versions: versionsTab })[tab](body, ctx);
     const del = N.button("Delete", async () => {
-      if (!(await N.confirm("Delete function " + name + "? Its versions, aliases and function URL go with it. This cannot be undone."))) return;
+      if (!(await confirm("Delete function " + name + "? Its versions, aliases and function URL go with it. This cannot be undone."))) return;
       await N.api("lambda", "DeleteFunction", { FunctionName: name });
       N.toast("Deleted function " + name + ".");
       N.go("#/lambda");
@@ -262,7 +272,7 @@
       } }]);
     }, { id: "code-new-file" });
     const removeFile = N.button("Delete file", async () => {
-      if (current === null || !(await N.confirm("Remove " + current + " from the package? It is gone once you deploy."))) return;
+      if (current === null || !(await confirm("Remove " + current + " from the package? It is gone once you deploy."))) return;
       delete files[current];
       current = names()[0] || null;
       refreshPicker();
@@ -461,7 +471,7 @@
     const status = h("div", { id: "url-status" });
     if (url) {
       const del = action("Delete", status, async () => {
-        if (!(await N.confirm("Delete the function URL? Callers of " + url.FunctionUrl + " get errors from now on."))) return;
+        if (!(await confirm("Delete the function URL? Callers of " + url.FunctionUrl + " get errors from now on."))) return;
         await N.api("lambda", "DeleteFunctionUrlConfig", { FunctionName: name });
         try { await N.api("lambda", "RemovePermission", { FunctionName: name, StatementId: "FunctionURLAllowPublicAccess" }); }
         catch (e) { if (!notFound(e)) throw e; }
@@ -530,7 +540,7 @@
       { title: "API endpoint", get: (t) => t.urls.length ? t.urls.map((u) => h("div", {}, N.link(u, u, { class: "apigw-link", target: "_blank", rel: "noopener" }))) : "-" },
       { title: "Method", get: (t) => t.method === "*" ? "ANY" : t.method || "-" },
       { title: "", get: (t) => action("Remove", status, async () => {
-        if (!(await N.confirm("Remove this trigger? The function stops accepting calls from API " + (t.apiId || "") + "; the API itself is kept."))) return;
+        if (!(await confirm("Remove this trigger? The function stops accepting calls from API " + (t.apiId || "") + "; the API itself is kept."))) return;
         await N.api("lambda", "RemovePermission", { FunctionName: name, StatementId: t.sid });
         N.render();
       }, { kind: "danger" }) },
@@ -602,7 +612,7 @@
         { title: "Batch size", get: (m) => String(m.BatchSize || "-") },
         { title: "Last result", get: (m) => m.LastProcessingResult || "-" },
         { title: "", get: (m) => action("Delete", status, async () => {
-          if (!(await N.confirm("Delete the mapping from " + m.EventSourceArn + "?"))) return;
+          if (!(await confirm("Delete the mapping from " + m.EventSourceArn + "?"))) return;
           await N.api("lambda", "DeleteEventSourceMapping", { UUID: m.UUID });
           N.render();
         }, { kind: "danger" }) },
@@ -650,7 +660,7 @@
       { title: "Description", get: (a) => a.Description || "-" },
       { title: "ARN", get: (a) => h("code", {}, a.AliasArn) },
       { title: "", get: (a) => action("Delete", status, async () => {
-        if (!(await N.confirm("Delete alias " + a.Name + "?"))) return;
+        if (!(await confirm("Delete alias " + a.Name + "?"))) return;
         await N.api("lambda", "DeleteAlias", { FunctionName: name, Name: a.Name });
         N.render();
       }, { kind: "danger" }) },
