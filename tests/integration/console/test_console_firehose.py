@@ -249,7 +249,9 @@ def test_stream_with_lambda_transform_delivers_transformed_records(browser: Any,
 
 
 def test_kinesis_source_with_a_new_bucket_and_an_existing_role(browser: Any, nimbus_server: NimbusProcess) -> None:
-    s3, fh, kinesis, iam = (nimbus_server.client(s) for s in ("s3", "firehose", "kinesis", "iam"))
+    # in the seed tutorial's region, us-east-2 (the bucket made from the form gets its LocationConstraint)
+    region = "us-east-2"
+    s3, fh, kinesis, iam = (nimbus_server.client(s, region=region) for s in ("s3", "firehose", "kinesis", "iam"))
     kinesis.create_stream(StreamName="console-fh-source", ShardCount=1)
     kinesis.get_waiter("stream_exists").wait(StreamName="console-fh-source", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     stream_arn = kinesis.describe_stream_summary(StreamName="console-fh-source")["StreamDescriptionSummary"]["StreamARN"]
@@ -257,7 +259,7 @@ def test_kinesis_source_with_a_new_bucket_and_an_existing_role(browser: Any, nim
     role_arn = iam.create_role(RoleName="console-fh-existing", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     bucket = f"fh-console-new-{uuid.uuid4().hex[:8]}"
     name = "console-from-kds"
-    sign_in(browser, nimbus_server)
+    sign_in(browser, nimbus_server, region=region)
     go(browser, nimbus_server, "#/firehose/create")
     wait_for(browser, lambda: browser.find_element(By.ID, "fh-name"), what="the create form")
     Select(browser.find_element(By.ID, "fh-source")).select_by_value("KinesisStreamAsSource")
@@ -268,7 +270,7 @@ def test_kinesis_source_with_a_new_bucket_and_an_existing_role(browser: Any, nim
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("lambda_function.py", TRANSFORM)
-    short = nimbus_server.client("lambda").create_function(
+    short = nimbus_server.client("lambda", region=region).create_function(
         FunctionName="fh-console-short-timeout", Runtime="python3.11", Role=role_arn, Handler="lambda_function.lambda_handler",
         Code={"ZipFile": buf.getvalue()})
     browser.refresh()
@@ -286,7 +288,7 @@ def test_kinesis_source_with_a_new_bucket_and_an_existing_role(browser: Any, nim
     _set(browser, "fh-new-bucket-name", bucket)
     _click(browser, "fh-new-bucket-submit")
     wait_for(browser, lambda: Select(browser.find_element(By.ID, "fh-bucket")).first_selected_option.get_attribute("value") == bucket, what="the new bucket chosen")
-    s3.head_bucket(Bucket=bucket)
+    assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] == region
     _set(browser, "fh-buffer-size", "1")
     _set(browser, "fh-buffer-interval", "900")
     Select(browser.find_element(By.ID, "fh-compression")).select_by_value("GZIP")
