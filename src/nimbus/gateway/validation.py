@@ -2,7 +2,8 @@
 runs, as AWS does:
 
 - ``validateRequestParameters``: every ``method.request.{querystring,header,path}.{name}`` the method
-  marks required (``true``) must be present, else 400 ``Missing required request parameters: [a, b]``;
+  marks required (``true``) must be present and not blank (AWS's words), else 400
+  ``Missing required request parameters: [a, b]``;
 - ``validateRequestBody``: the body must be JSON conforming to the method's request model for the
   request's Content-Type (``application/json`` when none; the ``$default`` entry otherwise), else 400
   ``Invalid request body``. A method without a model for the type (or the ``Empty`` model) is not checked.
@@ -61,9 +62,9 @@ def _missing_parameters(params: dict[str, Any], req: events.Request, path_params
         if where in ("querystring", "multivaluequerystring"):
             if query is None:
                 query = dict(events.parse_query(req.raw_query)) if req.raw_query else {}
-            present = name in query
+            present = bool(query.get(name, "").strip())
         elif where in ("header", "multivalueheader"):
-            present = req.header(name.lower()) is not None
+            present = bool((req.header(name.lower()) or "").strip())
         elif where == "path":
             present = bool(path_params.get(name))
         else:

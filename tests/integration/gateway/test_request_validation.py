@@ -151,6 +151,9 @@ def test_validator_refuses_missing_parameters_and_bad_bodies(env: dict[str, Any]
     assert headers["x-amzn-errortype"] == "BadRequestException"
     status, _, body = call(url, method="POST", body=json.dumps(GOOD).encode(), headers=ok_headers)
     assert status == 400 and json.loads(body) == {"message": "Missing required request parameters: [mode]"}
+    # present but blank counts as missing, as AWS documents ("included and not blank")
+    status, _, body = call(url + "?mode=", method="POST", body=json.dumps(GOOD).encode(), headers={**ok_headers, "X-Trace": " "})
+    assert status == 400 and json.loads(body) == {"message": "Missing required request parameters: [mode, X-Trace]"}
     # bodies that do not match the model (or are not JSON)
     bad_bodies = [b"not json", {"name": "rex"}, {**GOOD, "kind": "cow"}, {**GOOD, "age": -1}, {**GOOD, "age": 1.5},
                   {**GOOD, "name": "REX"}, {**GOOD, "name": "abcdefghijkl"}, {**GOOD, "tags": [1]}, {**GOOD, "owner": {}},
