@@ -328,7 +328,7 @@
 
   // The services' nav entries (each pages/<id>.js registers the routes under #/<id>)
   [["lambda", "Lambda"], ["apigateway", "API Gateway"], ["firehose", "Firehose"], ["kinesis", "Kinesis"], ["s3", "S3"],
-    ["logs", "CloudWatch Logs"], ["iam", "IAM"]].forEach((e, i) => N.nav({ id: e[0], title: e[1], href: "#/" + e[0], order: (i + 1) * 10 }));
+    ["logs", "CloudWatch Logs"], ["cloudwatch", "CloudWatch metrics"], ["iam", "IAM"]].forEach((e, i) => N.nav({ id: e[0], title: e[1], href: "#/" + e[0], order: (i + 1) * 10 }));
 
   // --- home -----------------------------------------------------------------------------------
   N.route("/", async (view) => {
