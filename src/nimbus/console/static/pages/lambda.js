@@ -173,9 +173,9 @@
     const tab = TABS.some((t) => t[0] === query.tab) ? query.tab : "code";
     const fn = await N.api("lambda", "GetFunction", { FunctionName: name });
     const cfg = fn.Configuration;
-    let url = null;
+    let url = null, urlError = null;
     try { url = await N.api("lambda", "GetFunctionUrlConfig", { FunctionName: name }); }
-    catch (e) { if (!notFound(e)) throw e; }
+    catch (e) { if (!notFound(e)) urlError = e; }  // (shown on the Triggers tab; the page works without it)
     const overview = N.panel("Function overview", N.kv([
       ["Description", cfg.Description],
       ["Runtime", cfg.Runtime || cfg.PackageType],
@@ -185,7 +185,7 @@
       ["State", h("span", { class: "badge" + (cfg.State === "Active" ? " ok" : cfg.State === "Failed" ? " bad" : ""), id: "fn-state" }, cfg.State || "-")],
     ]));
     const body = h("div", { id: "tab-" + tab });
-    const ctx = { name, cfg, fn, url };
+    const ctx = { name, cfg, fn, url, urlError };
     await ({ code: codeTab, test: testTab, monitor: monitorTab, configuration: configTab, triggers: triggersTab, versions: versionsTab })[tab](body, ctx);
     const del = N.button("Delete", async () => {
       if (!(await confirm("Delete function " + name + "? Its versions, aliases and function URL go with it. This cannot be undone."))) return;
@@ -469,6 +469,7 @@
   async function urlPanel(ctx) {
     const { name, url } = ctx;
     const status = h("div", { id: "url-status" });
+    if (ctx.urlError) return N.panel("Function URL", N.errorBox(ctx.urlError));
     if (url) {
       const del = action("Delete", status, async () => {
         if (!(await confirm("Delete the function URL? Callers of " + url.FunctionUrl + " get errors from now on."))) return;
