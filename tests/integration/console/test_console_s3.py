@@ -365,6 +365,35 @@ def test_bucket_properties_lambda_notification_tags_policy_cors(ui: Any, nimbus_
     wait_for(ui, lambda: _policy(s3, "console-props") is None, what="the policy deleted")
 
 
+def test_lifecycle_rules(ui: Any, nimbus_server: NimbusProcess) -> None:
+    s3 = nimbus_server.client("s3")
+    s3.create_bucket(Bucket="console-lc")
+    open_page(ui, nimbus_server, "#/s3/buckets/console-lc?tab=management")
+    click(ui, "s3-lc-create")
+    wait_for(ui, lambda: ui.find_element(By.ID, "s3-lc-id")).send_keys("expire-logs")
+    ui.find_element(By.ID, "s3-lc-prefix").send_keys("logs/")
+    ui.find_element(By.ID, "s3-lc-expire-days").send_keys("30")
+    ui.find_element(By.ID, "s3-lc-abort-days").send_keys("7")
+    click(ui, "s3-lc-submit")
+    wait_for(ui, lambda: "expire-logs" in ui.find_element(By.ID, "s3-lifecycle-table").text, what="the rule listed")
+    rule = s3.get_bucket_lifecycle_configuration(Bucket="console-lc")["Rules"][0]
+    assert rule["ID"] == "expire-logs" and rule["Status"] == "Enabled" and rule["Filter"] == {"Prefix": "logs/"}
+    assert rule["Expiration"] == {"Days": 30} and rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    ui.find_element(By.CSS_SELECTOR, "#s3-lifecycle-table .s3-lc-edit").click()
+    days = wait_for(ui, lambda: ui.find_element(By.ID, "s3-lc-expire-days"))
+    days.clear()
+    days.send_keys("10")
+    click(ui, "s3-lc-submit")
+    wait_for(ui, lambda: s3.get_bucket_lifecycle_configuration(Bucket="console-lc")["Rules"][0]["Expiration"] == {"Days": 10},
+             what="the rule edited")
+    wait_for(ui, lambda: "after 10 days" in ui.find_element(By.ID, "s3-lifecycle-table").text)
+    ui.find_element(By.CSS_SELECTOR, "#s3-lifecycle-table .s3-lc-delete").click()
+    confirm(ui)
+    wait_for(ui, lambda: "No lifecycle rules" in ui.find_element(By.ID, "s3-lifecycle-table").text, what="the rule deleted")
+    with pytest.raises(ClientError):
+        s3.get_bucket_lifecycle_configuration(Bucket="console-lc")
+
+
 def _policy(s3: Any, bucket: str) -> Any:
     try:
         return json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])

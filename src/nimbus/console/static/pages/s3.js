@@ -352,15 +352,16 @@
   async function bucketPage(view, params) {
     const bucket = params.bucket;
     const q = rawQuery();
-    const tab = q.tab === "properties" || q.tab === "permissions" ? q.tab : "objects";
+    const tab = ["properties", "permissions", "management"].includes(q.tab) ? q.tab : "objects";
     const prefix = tab === "objects" ? (q.prefix || "") : "";
     await regionOf(bucket); // NoSuchBucket shows here
     const tabs = N.tabs([["Objects", bucketHash(bucket)], ["Properties", bucketHash(bucket, null, "properties")],
-      ["Permissions", bucketHash(bucket, null, "permissions")]], tab[0].toUpperCase() + tab.slice(1));
+      ["Permissions", bucketHash(bucket, null, "permissions")], ["Management", bucketHash(bucket, null, "management")]], tab[0].toUpperCase() + tab.slice(1));
     let content;
     if (tab === "objects") content = await objectsTab(bucket, prefix, q);
     else if (tab === "properties") content = await propertiesTab(bucket);
-    else content = await permissionsTab(bucket);
+    else if (tab === "permissions") content = await permissionsTab(bucket);
+    else content = await managementTab(bucket);
     const crumbs = prefixCrumbs(bucket, prefix);
     crumbs[crumbs.length - 1] = [crumbs[crumbs.length - 1][0], null];
     view.appendChild(N.page(bucket, { id: "s3-bucket-title", breadcrumbs: crumbs }, h("div", { class: "muted" }, "Region: " + regions.get(bucket)), tabs, content));
@@ -991,6 +992,116 @@
             corsText.value = "";
             N.toast("CORS configuration deleted.");
           }, { id: "s3-cors-delete", kind: "danger" }))));
+  }
+
+  // --- a bucket's lifecycle rules ------------------------------------------------------------
+  async function managementTab(bucket) {
+    const [found, versioning] = await Promise.all([
+      optional(s3(bucket, "GetBucketLifecycleConfiguration", { Bucket: bucket }), ["NoSuchLifecycleConfiguration"]),
+      optional(versioningOf(bucket), ["NotImplemented"]),
+    ]);
+    const rules = (found && found.Rules) || [];
+    const scope = (r) => {
+      const f = r.Filter || {};
+      const prefix = f.Prefix !== undefined ? f.Prefix : f.And ? f.And.Prefix : r.Prefix;
+      const tags = f.Tag ? [f.Tag] : (f.And && f.And.Tags) || [];
+      const parts = [];
+      if (prefix) parts.push("prefix " + prefix);
+      tags.forEach((t) => parts.push("tag " + t.Key + "=" + t.Value));
+      if (f.ObjectSizeGreaterThan || (f.And && f.And.ObjectSizeGreaterThan)) parts.push("size > " + (f.ObjectSizeGreaterThan || f.And.ObjectSizeGreaterThan));
+      if (f.ObjectSizeLessThan || (f.And && f.And.ObjectSizeLessThan)) parts.push("size < " + (f.ObjectSizeLessThan || f.And.ObjectSizeLessThan));
+      return parts.length ? parts.join(", ") : "Entire bucket";
+    };
+    const actions = (r) => {
+      const out = [];
+      const e = r.Expiration || {};
+      if (e.Days) out.push("Expire current versions after " + e.Days + " days");
+      if (e.Date) out.push("Expire current versions on " + N.fmt.time(e.Date));
+      if (e.ExpiredObjectDeleteMarker) out.push("Delete expired delete markers");
+      if (r.NoncurrentVersionExpiration) out.push("Delete noncurrent versions " + r.NoncurrentVersionExpiration.NoncurrentDays + " days after they become noncurrent" +
+        (r.NoncurrentVersionExpiration.NewerNoncurrentVersions ? " (keeping " + r.NoncurrentVersionExpiration.NewerNoncurrentVersions + ")" : ""));
+      if (r.AbortIncompleteMultipartUpload) out.push("Abort incomplete multipart uploads after " + r.AbortIncompleteMultipartUpload.DaysAfterInitiation + " days");
+      (r.Transitions || []).forEach((t) => out.push("Transition to " + t.StorageClass + (t.Days !== undefined ? " after " + t.Days + " days" : " on " + N.fmt.time(t.Date)) + " (recorded only)"));
+      (r.NoncurrentVersionTransitions || []).forEach((t) => out.push("Transition noncurrent versions to " + t.StorageClass + " (recorded only)"));
+      return out.length ? h("ul", { style: { margin: 0, paddingLeft: "18px" } }, out.map((x) => h("li", {}, x))) : "-";
+    };
+    const save = async (next) => {
+      if (next.length) await s3(bucket, "PutBucketLifecycleConfiguration", { Bucket: bucket, LifecycleConfiguration: { Rules: next } });
+      else await s3(bucket, "DeleteBucketLifecycle", { Bucket: bucket });
+    };
+    return N.panel("Lifecycle rules (" + rules.length + ")", h("div", { id: "s3-lifecycle" },
+      h("p", { class: "muted" }, "Nimbus applies expirations (current and noncurrent versions, expired delete markers) and aborts incomplete multipart uploads; transitions are recorded only (one storage class)."),
+      h("div", { class: "actions", style: { marginBottom: "8px" } },
+        N.button("Create lifecycle rule", async () => lifecycleModal(bucket, rules, null, save, !!versioning), { id: "s3-lc-create", kind: "primary" })),
+      N.table([
+        { title: "Rule", get: (r) => r.ID || "-" },
+        { title: "Status", get: (r) => h("span", { class: "badge" + (r.Status === "Enabled" ? " ok" : "") }, r.Status) },
+        { title: "Scope", get: scope },
+        { title: "Actions", get: actions },
+        { title: "", get: (r) => h("span", { class: "actions" },
+          N.button("Edit", async () => lifecycleModal(bucket, rules, r, save, !!versioning), { kind: "link s3-lc-edit" }),
+          N.button("Delete", async () => {
+            if (!(await confirm("Delete the lifecycle rule " + JSON.stringify(r.ID) + "?"))) return;
+            await save(rules.filter((x) => x !== r));
+            N.toast("Lifecycle rule deleted.");
+            N.render();
+          }, { kind: "link s3-lc-delete" })) },
+      ], rules, { id: "s3-lifecycle-table", empty: "No lifecycle rules." })));
+  }
+
+  function lifecycleModal(bucket, rules, rule, save, versioned) {
+    const r = rule || {};
+    const f = r.Filter || {};
+    const simple = !f.And && !f.Tag && f.ObjectSizeGreaterThan === undefined && f.ObjectSizeLessThan === undefined;
+    const e = r.Expiration || {};
+    const num = (id, v) => N.input({ id, type: "number", min: 1, value: v === undefined || v === null ? "" : String(v), style: { width: "120px" } });
+    const id = N.input({ id: "s3-lc-id", value: r.ID || "", maxlength: 255 });
+    const enabled = h("input", { type: "checkbox", id: "s3-lc-enabled", checked: !rule || r.Status === "Enabled" });
+    const prefix = N.input({ id: "s3-lc-prefix", value: simple ? (f.Prefix !== undefined ? f.Prefix : r.Prefix || "") : "", placeholder: "logs/ (empty: the entire bucket)", disabled: !simple });
+    const expire = num("s3-lc-expire-days", e.Days);
+    const noncurrent = num("s3-lc-noncurrent-days", r.NoncurrentVersionExpiration && r.NoncurrentVersionExpiration.NoncurrentDays);
+    const abort = num("s3-lc-abort-days", r.AbortIncompleteMultipartUpload && r.AbortIncompleteMultipartUpload.DaysAfterInitiation);
+    const markers = h("input", { type: "checkbox", id: "s3-lc-delete-markers", checked: !!e.ExpiredObjectDeleteMarker });
+    N.modal(rule ? "Edit lifecycle rule" : "Create lifecycle rule", h("div", {},
+      N.field("Rule name", id), h("label", { class: "field" }, enabled, " Enabled"),
+      N.field("Prefix filter", prefix, simple ? "Only objects whose keys start with it." : "This rule's filter (tags, sizes) is kept as it is."),
+      N.field("Expire current versions of objects after (days)", expire),
+      versioned || r.NoncurrentVersionExpiration ? N.field("Permanently delete noncurrent versions after (days)", noncurrent) : null,
+      versioned || e.ExpiredObjectDeleteMarker ? h("label", { class: "field" }, markers, " Delete expired object delete markers (not with an expiration of current versions)") : null,
+      N.field("Delete incomplete multipart uploads after (days)", abort),
+      (r.Transitions || r.NoncurrentVersionTransitions) ? h("p", { class: "muted" }, "The rule's transitions are kept as they are.") : null), [{
+      text: rule ? "Save changes" : "Create rule", kind: "primary", id: "s3-lc-submit",
+      onclick: async () => {
+        const name = id.value.trim();
+        if (!name) throw new Error("Enter a rule name.");
+        if (rules.some((x) => x.ID === name && x !== rule)) throw new Error("A rule named " + name + " exists already.");
+        const days = (input, what) => {
+          if (!input.value) return null;
+          const n = Number(input.value);
+          if (!Number.isInteger(n) || n < 1) throw new Error(what + ": a whole number of days, at least 1.");
+          return n;
+        };
+        const next = Object.assign({}, rule || {}, { ID: name, Status: enabled.checked ? "Enabled" : "Disabled" });
+        delete next.Prefix;
+        delete next.Expiration;
+        delete next.NoncurrentVersionExpiration;
+        delete next.AbortIncompleteMultipartUpload;
+        next.Filter = simple ? { Prefix: prefix.value } : r.Filter;
+        const ex = days(expire, "Expiration"), nc = days(noncurrent, "Noncurrent versions"), ab = days(abort, "Incomplete multipart uploads");
+        if (ex && markers.checked) throw new Error("S3 takes an expiration of current versions or the removal of expired delete markers in a rule, not both.");
+        if (ex) next.Expiration = { Days: ex };
+        else if (e.Date) next.Expiration = { Date: e.Date };
+        if (markers.checked) next.Expiration = { ExpiredObjectDeleteMarker: true };
+        if (nc) next.NoncurrentVersionExpiration = Object.assign({}, r.NoncurrentVersionExpiration || {}, { NoncurrentDays: nc });
+        if (ab) next.AbortIncompleteMultipartUpload = { DaysAfterInitiation: ab };
+        if (!next.Expiration && !next.NoncurrentVersionExpiration && !next.AbortIncompleteMultipartUpload && !(next.Transitions || []).length && !(next.NoncurrentVersionTransitions || []).length) {
+          throw new Error("Choose at least one action.");
+        }
+        await save(rule ? rules.map((x) => (x === rule ? next : x)) : rules.concat([next]));
+        N.toast("Lifecycle rule saved.");
+        N.render();
+      },
+    }]);
   }
 
   N.route("/s3", bucketsPage);
