@@ -21,6 +21,7 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -457,6 +458,13 @@ class GatewayApp:
                      f"{stamp} : Method request query string: {orjson.dumps(dict(events.parse_query(raw_query))).decode()}"]
         integ = method.get("methodIntegration")
         try:
+            if method.get("requestValidatorId"):  # validated as served, with the API's current validators and models
+                current = SimpleNamespace(validators=api.get("requestValidators") or {}, models=api.get("models") or {})
+                try:
+                    validation.check(current, method, req, path_params)
+                except GatewayError as e:
+                    log_lines.append(f"{stamp} : Request validation failed: {e.message}")
+                    raise
             if integ is None:
                 raise GatewayError(500, "Internal server error", error_type="InternalServerErrorException")
             if integ["type"] == "MOCK":

@@ -44,7 +44,7 @@ def test_models_control_plane(env: dict[str, Any]) -> None:
     assert set(names) == {"Empty", "Error"}
     assert names["Error"]["contentType"] == "application/json" and json.loads(names["Error"]["schema"])["title"] == "Error Schema"
     model = apigw.create_model(restApiId=api_id, name="Pet", contentType="application/json", description="a pet",
-                               schema=json.dumps(PET_SCHEMA))
+                               schema=json.dumps(PET_SCHEMA).replace("/API/", f"/{api_id}/"))
     assert model["name"] == "Pet" and model["id"] and model["description"] == "a pet"
     assert apigw.get_model(restApiId=api_id, modelName="Pet")["id"] == model["id"]
     for kwargs, code in (({"name": "Pet"}, "ConflictException"), ({"name": "not-alnum"}, "BadRequestException"),
@@ -64,6 +64,11 @@ def test_models_control_plane(env: dict[str, Any]) -> None:
     with pytest.raises(ClientError) as e:
         apigw.update_model(restApiId=api_id, modelName="Pet", patchOperations=[{"op": "replace", "path": "/schema", "value": "[1"}])
     assert _code(e) == "BadRequestException"
+    apigw.create_model(restApiId=api_id, name="Owner", contentType="application/json",
+                       schema=json.dumps({"type": "object", "properties": {"email": {"type": "string"}}}))
+    flat = json.loads(apigw.get_model(restApiId=api_id, modelName="Pet", flatten=True)["schema"])
+    assert flat["properties"]["owner"] == {"type": "object", "properties": {"email": {"type": "string"}}}
+    assert "$ref" in json.loads(apigw.get_model(restApiId=api_id, modelName="Pet")["schema"])["properties"]["owner"]
     template = apigw.get_model_template(restApiId=api_id, modelName="Pet")["value"]
     assert template.startswith("#set($inputRoot = $input.path('$'))") and '"name" : "foo"' in template and '"age" : 42' in template
     # a model a method uses cannot be deleted (ConflictException), as AWS
@@ -80,7 +85,7 @@ def test_models_control_plane(env: dict[str, Any]) -> None:
     apigw.update_method(restApiId=api_id, resourceId=root, httpMethod="POST", patchOperations=[
         {"op": "remove", "path": "/requestModels/application~1json"}])
     apigw.delete_model(restApiId=api_id, modelName="Pet")
-    assert {m["name"] for m in apigw.get_models(restApiId=api_id)["items"]} == {"Empty", "Error"}
+    assert {m["name"] for m in apigw.get_models(restApiId=api_id)["items"]} == {"Empty", "Error", "Owner"}
 
 
 def test_request_validators_control_plane(env: dict[str, Any]) -> None:
@@ -154,6 +159,15 @@ def test_validator_refuses_missing_parameters_and_bad_bodies(env: dict[str, Any]
     # present but blank counts as missing, as AWS documents ("included and not blank")
     status, _, body = call(url + "?mode=", method="POST", body=json.dumps(GOOD).encode(), headers={**ok_headers, "X-Trace": " "})
     assert status == 400 and json.loads(body) == {"message": "Missing required request parameters: [mode, X-Trace]"}
+    # TestInvokeMethod validates as the stage does
+    pet = next(r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/pets/{id}")
+    out = apigw.test_invoke_method(restApiId=api_id, resourceId=pet["id"], httpMethod="POST", pathWithQueryString="/pets/7",
+                                   body=json.dumps(GOOD), headers={"Content-Type": "application/json"})
+    assert out["status"] == 400 and json.loads(out["body"]) == {"message": "Missing required request parameters: [mode, X-Trace]"}
+    assert "Request validation failed" in out["log"]
+    out = apigw.test_invoke_method(restApiId=api_id, resourceId=pet["id"], httpMethod="POST", pathWithQueryString="/pets/7?mode=a",
+                                   body=json.dumps(GOOD), headers=ok_headers)
+    assert out["status"] == 200
     # bodies that do not match the model (or are not JSON)
     bad_bodies = [b"not json", {"name": "rex"}, {**GOOD, "kind": "cow"}, {**GOOD, "age": -1}, {**GOOD, "age": 1.5},
                   {**GOOD, "name": "REX"}, {**GOOD, "name": "abcdefghijkl"}, {**GOOD, "tags": [1]}, {**GOOD, "owner": {}},

@@ -357,7 +357,7 @@ class ApiGatewayApi:
         return self.engine.models.create(params["restApiId"], ctx.account_id, params)
 
     async def get_model(self, ctx: Ctx, params: dict[str, Any]) -> Out:
-        return self.engine.models.get(params["restApiId"], ctx.account_id, params["modelName"])
+        return self.engine.models.get(params["restApiId"], ctx.account_id, params["modelName"], flatten=bool(params.get("flatten")))
 
     async def get_models(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         page, nxt = _page(self.engine.models.list(params["restApiId"], ctx.account_id), params)

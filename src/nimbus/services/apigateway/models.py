@@ -100,8 +100,17 @@ class Models:
         self._save(doc)
         return model
 
-    def get(self, api_id: str, account: str, name: str) -> dict[str, Any]:
-        return self._get(self.rest.get_api(api_id, account), name)
+    def get(self, api_id: str, account: str, name: str, *, flatten: bool = False) -> dict[str, Any]:
+        """A model; ``flatten``: its references to other models replaced by their schemas."""
+        doc = self.rest.get_api(api_id, account)
+        model = self._get(doc, name)
+        if not flatten or not model.get("schema"):
+            return model
+        try:
+            schema = orjson.loads(model["schema"])
+        except orjson.JSONDecodeError:
+            return model
+        return {**model, "schema": orjson.dumps(_inline(schema, doc.get("models") or {}, 0)).decode()}
 
     def list(self, api_id: str, account: str) -> list[dict[str, Any]]:
         return sorted((self.rest.get_api(api_id, account).get("models") or {}).values(), key=lambda m: m["name"])
@@ -142,6 +151,26 @@ class Models:
         lines = ["#set($inputRoot = $input.path('$'))"]
         lines.extend(_sample(schema if isinstance(schema, dict) else {}, doc.get("models") or {}, 0).splitlines())
         return "\n".join(lines)
+
+
+def _inline(node: Any, models: dict[str, Any], depth: int) -> Any:
+    """A schema with ``$ref``s to the API's models replaced by those models' schemas (GetModel flatten)."""
+    if isinstance(node, list):
+        return [_inline(v, models, depth) for v in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith(MODEL_REF_PREFIX) and depth < 16:
+        target = models.get(ref.rsplit("/", 1)[-1])
+        if target is not None:
+            try:
+                inlined = orjson.loads(target.get("schema") or "{}")
+            except orjson.JSONDecodeError:
+                return node
+            if isinstance(inlined, dict):
+                inlined.pop("$schema", None)
+                return _inline(inlined, models, depth + 1)
+    return {k: _inline(v, models, depth) for k, v in node.items()}
 
 
 def _sample(schema: dict[str, Any], models: dict[str, Any], depth: int) -> str:
