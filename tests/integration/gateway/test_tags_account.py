@@ -55,6 +55,13 @@ def test_tags_on_apis_and_stages(env: dict[str, Any]) -> None:
     with pytest.raises(ClientError) as e:
         apigw.tag_resource(resourceArn=arn, tags={f"k{i}": "v" for i in range(51)})
     assert e.value.response["Error"]["Code"] == "BadRequestException"
+    # an API of another region is not found through that region's ARN
+    other = env["server"].client("apigateway", region="eu-west-1")
+    eu_api = other.create_rest_api(name="eu")["id"]
+    other.tag_resource(resourceArn=f"arn:aws:apigateway:eu-west-1::/restapis/{eu_api}", tags={"r": "eu"})
+    with pytest.raises(ClientError) as e:
+        apigw.get_tags(resourceArn=f"arn:aws:apigateway:us-east-1::/restapis/{eu_api}")
+    assert e.value.response["Error"]["Code"] == "NotFoundException"
     env["server"].restart()
     apigw = env["server"].client("apigateway")
     assert apigw.get_tags(resourceArn=arn)["tags"] == {"env": "dev"}

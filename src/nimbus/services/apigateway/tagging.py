@@ -34,6 +34,8 @@ class Tags:
             raise NotFoundException(f"Invalid resource ARN specified: {arn} is not in {region}")
         parts = m.group(2).strip("/").split("/")
         db = self.rest.db
+        if parts[0] == "restapis" and len(parts) >= 2 and self.rest.get_api(parts[1], account).get("region") not in (None, region):
+            raise NotFoundException(f"Invalid resource ARN specified: {arn} is not in {region}")
         if parts[0] == "restapis" and len(parts) == 2:
             doc = self.rest.get_api(parts[1], account)
 
