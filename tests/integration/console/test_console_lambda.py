@@ -345,6 +345,30 @@ def test_create_with_an_existing_role_and_node(nimbus_server: NimbusProcess, sig
     nimbus_server.client("lambda").delete_function(FunctionName="console-node-fn")
 
 
+def test_firehose_blueprint_and_test_templates(nimbus_server: NimbusProcess, signed_in: Any) -> None:
+    """The tutorial's transform function: a blueprint with a 1-minute timeout, tested with a Firehose event."""
+    browser = signed_in
+    go(browser, nimbus_server, "#/lambda/create")
+    by_id(browser, "fn-name").send_keys("console-fh-transform")
+    click(browser, "mode-blueprint")
+    assert by_id(browser, "fn-blueprint").get_attribute("value") == "firehose-process-record-python"
+    click(browser, "fn-create-submit")
+    wait_for(browser, lambda: "event['records']" in by_id(browser, "code-editor").get_attribute("value"), what="the blueprint's code")
+    cfg = nimbus_server.client("lambda").get_function_configuration(FunctionName="console-fh-transform")
+    assert cfg["Timeout"] == 60 and cfg["Runtime"] == "python3.12"
+    go(browser, nimbus_server, "#/lambda/functions/console-fh-transform?tab=test")
+    event = json.loads(by_id(browser, "test-event").get_attribute("value"))
+    assert event["records"][0]["recordId"]  # the Firehose template, chosen with the blueprint
+    click(browser, "test-run")
+    wait_for(browser, lambda: "succeeded" in text_of(browser, "test-status"), timeout=60, what="the invocation")
+    out = json.loads(text_of(browser, "test-payload"))
+    assert out["records"] == [{"recordId": event["records"][0]["recordId"], "result": "Ok", "data": event["records"][0]["data"]}]
+    assert "Successfully processed 1 records." in text_of(browser, "test-logs")
+    Select(by_id(browser, "test-template")).select_by_value("apigateway-aws-proxy")
+    assert json.loads(browser.find_element(By.ID, "test-event").get_attribute("value"))["httpMethod"] == "GET"
+    nimbus_server.client("lambda").delete_function(FunctionName="console-fh-transform")
+
+
 def test_errors_are_shown_on_the_page(nimbus_server: NimbusProcess, signed_in: Any) -> None:
     browser = signed_in
     iam = nimbus_server.client("iam")

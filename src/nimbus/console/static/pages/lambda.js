@@ -17,9 +17,32 @@
   const PY_CODE = "import json\n\ndef lambda_handler(event, context):\n    # TODO implement\n    return {\n        'statusCode': 200,\n        'body': json.dumps('Hello from Lambda!')\n    }\n";
   const NODE_CODE = "export const handler = async (event) => {\n  // TODO implement\n  const response = {\n    statusCode: 200,\n    body: JSON.stringify('Hello from Lambda!'),\n  };\n  return response;\n};\n";
   const DEFAULT_EVENT = '{\n  "key1": "value1",\n  "key2": "value2",\n  "key3": "value3"\n}';
+  // AWS's blueprint "Process records sent to an Amazon Data Firehose stream" (Python), for a Firehose transform
+  const FIREHOSE_CODE = "import base64\n\nprint('Loading function')\n\n\ndef lambda_handler(event, context):\n    output = []\n\n    for record in event['records']:\n        print(record['recordId'])\n        payload = base64.b64decode(record['data']).decode('utf-8')\n\n        # Do custom processing on the payload here\n\n        output_record = {\n            'recordId': record['recordId'],\n            'result': 'Ok',\n            'data': base64.b64encode(payload.encode('utf-8')).decode('utf-8')\n        }\n        output.append(output_record)\n\n    print('Successfully processed {} records.'.format(len(event['records'])))\n\n    return {'records': output}\n";
+  const BLUEPRINTS = {
+    "firehose-process-record-python": { title: "Process records sent to a Firehose stream (Python)", runtime: "python3.12", timeout: 60,
+      files: { "lambda_function.py": FIREHOSE_CODE }, event: "kinesis-firehose",
+      help: "A Firehose data transformation: each record's data comes base64-encoded and goes back with result Ok. Timeout 1 minute (Firehose wants at least that)." },
+  };
+  const sample = JSON.stringify({ ticker_symbol: "HJK", sector: "ENERGY", change: 0.04, price: 4.79 });
+  const TEMPLATES = {
+    "hello-world": DEFAULT_EVENT,
+    "kinesis-firehose": JSON.stringify({ invocationId: "invocationIdExample", deliveryStreamArn: "arn:aws:firehose:us-east-1:123456789012:deliverystream/example",
+      region: "us-east-1", records: [{ recordId: "49546986683135544286507457936321625675700192471156785154", approximateArrivalTimestamp: 1495072949453, data: btoa(sample) }] }, null, 2),
+    "apigateway-aws-proxy": JSON.stringify({ resource: "/hello", path: "/hello", httpMethod: "GET", headers: { Accept: "*/*", Host: "example.execute-api.us-east-1.amazonaws.com" },
+      queryStringParameters: { name: "me" }, pathParameters: null, stageVariables: null, requestContext: { resourcePath: "/hello", httpMethod: "GET", stage: "default", requestId: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef" },
+      body: null, isBase64Encoded: false }, null, 2),
+    "kinesis-data-stream": JSON.stringify({ Records: [{ kinesis: { kinesisSchemaVersion: "1.0", partitionKey: "1", sequenceNumber: "49590338271490256608559692538361571095921575989136588898",
+      data: btoa(sample), approximateArrivalTimestamp: 1545084650.987 }, eventSource: "aws:kinesis", eventVersion: "1.0",
+      eventID: "shardId-000000000006:49590338271490256608559692538361571095921575989136588898", eventName: "aws:kinesis:record", invokeIdentityArn: "arn:aws:iam::123456789012:role/lambda-role",
+      awsRegion: "us-east-1", eventSourceARN: "arn:aws:kinesis:us-east-1:123456789012:stream/lambda-stream" }] }, null, 2),
+  };
+  const TEMPLATE_NAMES = [["hello-world", "hello-world"], ["kinesis-firehose", "Firehose: process records"],
+    ["apigateway-aws-proxy", "API Gateway AWS proxy"], ["kinesis-data-stream", "Kinesis data stream"]];
   const TABS = [["code", "Code"], ["test", "Test"], ["monitor", "Monitor"], ["configuration", "Configuration"],
     ["triggers", "Triggers"], ["versions", "Versions and aliases"]];
 
+  const eventKey = (name) => "nimbus.lambda.event." + N.state.region + "." + name;
   const fnHash = (name, tab) => "#/lambda/functions/" + N.q(name) + (tab ? "?tab=" + tab : "");
   const fail = (code, message) => Object.assign(new Error(message), { code });
   const endpoint = () => (N.state.session && N.state.session.endpoint) || location.origin;
@@ -92,6 +115,11 @@
   // --- create function --------------------------------------------------------------------------
   async function createPage(view) {
     const name = N.input({ id: "fn-name", placeholder: "myFunctionName", autocomplete: "off" });
+    const modeScratch = h("input", { type: "radio", name: "create-mode", value: "scratch", id: "mode-scratch", checked: true });
+    const modeBlueprint = h("input", { type: "radio", name: "create-mode", value: "blueprint", id: "mode-blueprint" });
+    const blueprint = N.select(Object.keys(BLUEPRINTS).map((k) => [k, BLUEPRINTS[k].title]), null, { id: "fn-blueprint" });
+    const blueprintHelp = h("span", { class: "help" });
+    const blueprintBox = h("div", { class: "field", id: "blueprint-box", hidden: true }, h("span", { class: "label" }, "Blueprint"), blueprint, blueprintHelp);
     const runtime = N.select(RUNTIMES, DEFAULT_RUNTIME, { id: "fn-runtime" });
     const arch = N.select([["x86_64", "x86_64"], ["arm64", "arm64"]], "x86_64", { id: "fn-arch" });
     const roleNew = h("input", { type: "radio", name: "role-mode", value: "new", id: "role-new", checked: true });
@@ -104,9 +132,16 @@
     const existingBox = h("div", { id: "existing-role", hidden: true },
       N.field("Existing role", roleSel, rolesError ? "Roles could not be listed: " + N.describe(rolesError) : "Roles in this account; the role must trust lambda.amazonaws.com."));
     const newHelp = h("p", { class: "muted", id: "new-role-help" }, "Lambda creates an execution role named <function>-role-<random> with permission to upload logs to CloudWatch Logs (AWSLambdaBasicExecutionRole).");
-    const sync = () => { existingBox.hidden = !roleExisting.checked; newHelp.hidden = roleExisting.checked; };
-    roleNew.addEventListener("change", sync);
-    roleExisting.addEventListener("change", sync);
+    const sync = () => {
+      existingBox.hidden = !roleExisting.checked;
+      newHelp.hidden = roleExisting.checked;
+      blueprintBox.hidden = !modeBlueprint.checked;
+      const bp = modeBlueprint.checked ? BLUEPRINTS[blueprint.value] : null;
+      if (bp) runtime.value = bp.runtime;
+      runtime.disabled = !!bp;
+      blueprintHelp.textContent = bp ? bp.help : "";
+    };
+    [roleNew, roleExisting, modeScratch, modeBlueprint, blueprint].forEach((x) => x.addEventListener("change", sync));
     const err = h("div", { id: "create-error" });
     const progress = h("p", { class: "muted", id: "create-progress" });
 
@@ -133,12 +168,16 @@
         }
         progress.textContent = "Creating function " + fnName + "…";
         const py = isPython(runtime.value);
-        await N.api("lambda", "CreateFunction", {
+        const bp = modeBlueprint.checked ? BLUEPRINTS[blueprint.value] : null;
+        const params = {
           FunctionName: fnName, Runtime: runtime.value, Role: roleArn, PackageType: "Zip",
           Handler: py ? "lambda_function.lambda_handler" : "index.handler",
           Architectures: [arch.value],
-          Code: { ZipFile: { $zip: py ? { "lambda_function.py": PY_CODE } : { "index.mjs": NODE_CODE } } },
-        });
+          Code: { ZipFile: { $zip: bp ? bp.files : py ? { "lambda_function.py": PY_CODE } : { "index.mjs": NODE_CODE } } },
+        };
+        if (bp) params.Timeout = bp.timeout;
+        await N.api("lambda", "CreateFunction", params);
+        if (bp && bp.event) localStorage.setItem(eventKey(fnName), TEMPLATES[bp.event]);
         N.toast("Successfully created the function " + fnName + ". You can now change its code and configuration.");
         N.go(fnHash(fnName, "code"));
       } catch (e) {
@@ -154,8 +193,11 @@
     };
 
     view.appendChild(N.page("Create function", { breadcrumbs: [["Lambda", "#/lambda"], ["Functions", "#/lambda"], ["Create function"]] },
-      N.panel("Author from scratch",
-        h("p", { class: "muted" }, "Start with a simple Hello World example."),
+      N.panel("Create function",
+        h("div", { class: "field" },
+          h("label", {}, modeScratch, " Author from scratch: start with a simple Hello World example"), h("br"),
+          h("label", {}, modeBlueprint, " Use a blueprint: sample code and configuration for a common use case")),
+        blueprintBox,
         N.field("Function name", name, "1 to 64 characters: letters, numbers, hyphens and underscores."),
         N.field("Runtime", runtime, "The language of the function."),
         N.field("Architecture", arch),
@@ -300,7 +342,7 @@
   // Test: Invoke with the event, LogType Tail; the answer, the function error and the log tail.
   async function testTab(el, ctx) {
     const { name } = ctx;
-    const key = "nimbus.lambda.event." + N.state.region + "." + name;
+    const key = eventKey(name);
     const event = N.textarea({ id: "test-event", class: "code", spellcheck: "false", style: { minHeight: "180px" } });
     event.value = localStorage.getItem(key) || DEFAULT_EVENT;
     const result = h("div", { id: "test-result" });
@@ -328,11 +370,13 @@
         h("h2", {}, "Function Logs"), h("pre", { class: "code", id: "test-logs" }, logs || "(no log output)"),
         h("p", {}, N.link(fnHash(name, "monitor"), "Recent log events"))));
     }, { kind: "primary", id: "test-run" });
+    const template = N.select([["", "Template…"]].concat(TEMPLATE_NAMES), "", { id: "test-template" });
+    template.addEventListener("change", () => { if (template.value) event.value = TEMPLATES[template.value]; template.value = ""; });
     const format = N.button("Format JSON", async () => { event.value = N.fmt.json(event.value); }, { id: "test-format" });
     const reset = N.button("Reset", async () => { event.value = DEFAULT_EVENT; localStorage.removeItem(key); }, { id: "test-reset" });
     el.append(N.panel("Test event",
       h("p", { class: "muted" }, "Invoke the function with this event (synchronously, RequestResponse). The last event you ran is remembered in this browser."),
-      event, h("div", { class: "actions", style: { marginTop: "8px" } }, run, format, reset)), result);
+      event, h("div", { class: "actions", style: { marginTop: "8px" } }, run, format, reset, template)), result);
   }
 
   // Monitor: the function's newest log events (logs FilterLogEvents over its newest streams).
