@@ -221,10 +221,7 @@ class RequestValidators:
     def create(self, api_id: str, account: str, params: dict[str, Any]) -> dict[str, Any]:
         doc = self.rest.get_api(api_id, account)
         validators = doc.setdefault("requestValidators", {})
-        name = params.get("name") or ""
-        if name and any(v.get("name") == name for v in validators.values()):
-            raise ConflictException(f"Validator {name} already exists for the given RestApi")
-        v = {"id": ids.new_id(VALIDATOR_ID_LEN), "name": name,
+        v = {"id": ids.new_id(VALIDATOR_ID_LEN), "name": params.get("name") or "",
              "validateRequestBody": bool(params.get("validateRequestBody", False)),
              "validateRequestParameters": bool(params.get("validateRequestParameters", False))}
         validators[v["id"]] = v
