@@ -1,8 +1,10 @@
 "use strict";
-// S3: buckets (create, empty, delete), objects (browse by folder, upload, download, create folder, delete),
-// an object's properties, tags, preview and copy, and a bucket's properties (versioning, tags, event
-// notifications) and permissions (bucket policy, CORS). Every action is the S3 (or Lambda) API call named
-// beside it; object bytes move between the browser and S3 by presigned URLs, never through the console.
+// S3: buckets (create, empty, delete), objects (browse by folder, versions, upload, download, create folder,
+// delete), an object's properties, metadata, tags, preview, share, copy and versions, and a bucket's
+// properties (versioning, tags, event notifications to Lambda, static website hosting), management
+// (lifecycle rules) and permissions (bucket policy, CORS). Every action is the S3 (or Lambda) API call named
+// beside it (docs/console/s3.md); object bytes move between the browser and S3 by presigned URLs, never
+// through the console.
 (function () {
   const N = window.Nimbus;
   const h = N.h;
@@ -290,13 +292,14 @@
     })();
 
     async function emptyFlow(bucket) {
-      if (!(await confirm('Empty bucket "' + bucket + '"? Every object in it is deleted permanently.'))) return;
+      if (!(await confirm('Empty bucket "' + bucket + '"? Every object in it (and every version of one) is deleted permanently.'))) return;
       N.clear(notice);
       const status = h("div", { class: "ok", id: "s3-empty-status" }, "Emptying " + bucket + "…");
       notice.appendChild(status);
       try {
         const n = await emptyBucket(bucket, (done) => { status.textContent = "Emptying " + bucket + ": " + done + " objects deleted…"; });
-        status.textContent = "Emptied " + bucket + ": " + n + " objects deleted.";
+        status.textContent = "Emptied " + bucket + ": " + n + " objects deleted. ";
+        status.appendChild(N.button("Delete bucket", () => deleteFlow(bucket), { id: "s3-delete-after-empty", kind: "danger" }));
       } catch (e) {
         N.clear(notice).appendChild(N.errorBox(e));
       }
