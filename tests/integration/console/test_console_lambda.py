@@ -147,6 +147,9 @@ def test_edit_code_deploy_and_see_the_new_answer(ui_function: str, nimbus_server
     editor.clear()
     editor.send_keys(NEW_CODE)
     wait_for(browser, lambda: browser.find_element(By.ID, "code-dirty").is_displayed(), what="the not-deployed mark")
+    click(browser, "code-to-test")  # asks first: the test would run the deployed code
+    click(browser, "modal-cancel")
+    assert browser.current_url.endswith("?tab=code") and browser.find_element(By.ID, "code-editor").get_attribute("value") == NEW_CODE
     click(browser, "deploy")
     wait_for(browser, lambda: "Successfully updated" in text_of(browser, "deploy-status"), timeout=30, what="the deploy")
     assert not browser.find_element(By.ID, "code-dirty").is_displayed()
@@ -208,7 +211,22 @@ def test_configuration_memory_timeout_and_environment(ui_function: str, nimbus_s
     click(browser, "env-save")
     wait_rerendered(browser)
     wait_for(browser, lambda: lam.get_function_configuration(FunctionName=ui_function)["Environment"]["Variables"] == {"GREETING": "hello"}, what="variable removed")
-    assert "AWSLambdaBasicExecutionRole" not in text_of(browser, "cfg-role") and f"{ui_function}-role-" in text_of(browser, "cfg-role")
+    assert f"{ui_function}-role-" in text_of(browser, "cfg-role")
+    # another execution role
+    other = nimbus_server.client("iam").create_role(RoleName="console-other-role", AssumeRolePolicyDocument=TRUST)["Role"]
+    first_role = lam.get_function_configuration(FunctionName=ui_function)["Role"]
+    click(browser, "cfg-role-edit")
+    Select(by_id(browser, "cfg-role-select")).select_by_value(other["Arn"])
+    mark_page(browser)
+    click(browser, "cfg-role-save")
+    wait_rerendered(browser)
+    assert lam.get_function_configuration(FunctionName=ui_function)["Role"] == other["Arn"]
+    click(browser, "cfg-role-edit")
+    Select(by_id(browser, "cfg-role-select")).select_by_value(first_role)
+    mark_page(browser)
+    click(browser, "cfg-role-save")
+    wait_rerendered(browser)
+    assert lam.get_function_configuration(FunctionName=ui_function)["Role"] == first_role
     # a value out of range is refused on the page, before any call
     el = by_id(browser, "cfg-memory")
     el.clear()
@@ -221,6 +239,7 @@ def test_function_url_answers_over_http(ui_function: str, nimbus_server: NimbusP
     browser = signed_in
     go(browser, nimbus_server, f"#/lambda/functions/{ui_function}?tab=triggers")
     assert by_id(browser, "url-auth").get_attribute("value") == "NONE"
+    click(browser, "url-cors")
     click(browser, "url-create")
     link = by_id(browser, "url-link").get_attribute("href")
     assert ".lambda-url.us-east-1.localhost" in link
@@ -230,7 +249,8 @@ def test_function_url_answers_over_http(ui_function: str, nimbus_server: NimbusP
     assert status == 200, body
     answer = json.loads(body)
     assert answer["version"] == 2 and answer["echo"]["rawQueryString"] == "x=1"
-    assert nimbus_server.client("lambda").get_function_url_config(FunctionName=ui_function)["AuthType"] == "NONE"
+    config = nimbus_server.client("lambda").get_function_url_config(FunctionName=ui_function)
+    assert config["AuthType"] == "NONE" and config["Cors"]["AllowOrigins"] == ["*"]
     click(browser, "url-delete")
     click(browser, "confirm-ok")
     wait_for(browser, lambda: browser.find_elements(By.ID, "url-create"), what="the URL gone")

@@ -333,7 +333,10 @@
     el.append(N.panel("Code source",
       h("div", { class: "actions", style: { alignItems: "center", marginBottom: "8px" } },
         h("label", {}, "File ", picker), newFile, removeFile, dirty, h("span", { style: { flex: "1" } }),
-        N.button("Test", async () => N.go(fnHash(name, "test")), { id: "code-to-test" }), deploy),
+        N.button("Test", async () => {
+          if (dirty.style.display !== "none" && !(await confirm("Your changes are not deployed: the test runs the deployed code. Go to the Test tab anyway?"))) return;
+          N.go(fnHash(name, "test"));
+        }, { id: "code-to-test" }), deploy),
       editor,
       h("p", { class: "muted" }, "Handler: " + (cfg.Handler || "-") + " · Runtime: " + (cfg.Runtime || "-") + " · Code SHA-256: " + (cfg.CodeSha256 || "-"))),
     status, uploadPanel);
@@ -485,9 +488,23 @@
     el.appendChild(N.panel("Environment variables",
       h("p", { class: "muted" }, "Key-value pairs the function's code reads from its environment."),
       rows, gap(), h("div", { class: "actions" }, N.button("Add environment variable", async () => addRow("", ""), { id: "env-add" }), saveEnv), eStatus));
+    const pStatus = h("div", { id: "role-status" });
+    const roleEdit = h("div");
+    const editRole = action("Edit", pStatus, async () => {
+      const roles = (await N.paginate("iam", "ListRoles", {}, "Marker", "Marker", "Roles")).sort((a, b) => a.RoleName.localeCompare(b.RoleName));
+      const choices = roles.map((r) => [r.Arn, r.RoleName]);
+      if (!roles.some((r) => r.Arn === cfg.Role)) choices.unshift([cfg.Role, roleName]);
+      const sel = N.select(choices, cfg.Role, { id: "cfg-role-select" });
+      N.clear(roleEdit).appendChild(h("div", { class: "actions", style: { alignItems: "center", marginTop: "8px" } }, sel,
+        action("Save", pStatus, async () => {
+          await N.api("lambda", "UpdateFunctionConfiguration", { FunctionName: name, Role: sel.value });
+          N.toast("Successfully updated the function " + name + ".");
+          N.render();
+        }, { kind: "primary", id: "cfg-role-save" })));
+    }, { id: "cfg-role-edit" });
     el.appendChild(N.panel("Permissions", N.kv([
       ["Execution role", h("span", {}, h("code", { id: "cfg-role" }, cfg.Role), " ", N.link("#/iam/roles/" + N.q(roleName), "view role"))],
-    ])));
+    ]), roleEdit, pStatus, h("div", { style: { marginTop: "8px" } }, editRole)));
     el.appendChild(N.panel("Function", N.kv([
       ["Function ARN", cfg.FunctionArn], ["Runtime", cfg.Runtime], ["Handler", cfg.Handler],
       ["Architecture", (cfg.Architectures || []).join(", ")], ["Package type", cfg.PackageType],
@@ -526,13 +543,17 @@
       return N.panel("Function URL",
         N.kv([["URL", N.link(url.FunctionUrl, url.FunctionUrl, { id: "url-link", target: "_blank", rel: "noopener" })],
           ["Without DNS", N.link(urlPathForm(url.FunctionUrl), urlPathForm(url.FunctionUrl), { id: "url-path-link", target: "_blank", rel: "noopener" })],
-          ["Auth type", h("span", { id: "url-auth-type" }, url.AuthType)], ["Invoke mode", url.InvokeMode], ["Created", N.fmt.time(url.CreationTime)]]),
+          ["Auth type", h("span", { id: "url-auth-type" }, url.AuthType)], ["Invoke mode", url.InvokeMode],
+          ["CORS", url.Cors ? "origins " + (url.Cors.AllowOrigins || []).join(", ") : "off"], ["Created", N.fmt.time(url.CreationTime)]]),
         h("p", { class: "muted" }, url.AuthType === "AWS_IAM" ? "Callers sign requests with SigV4 (service lambda)." : "Anyone with the URL can invoke the function."),
         status, del);
     }
     const auth = N.select([["NONE", "NONE: public, no authentication"], ["AWS_IAM", "AWS_IAM: callers sign with SigV4"]], "NONE", { id: "url-auth" });
+    const cors = h("input", { type: "checkbox", id: "url-cors" });
     const create = action("Create function URL", status, async () => {
-      await N.api("lambda", "CreateFunctionUrlConfig", { FunctionName: name, AuthType: auth.value });
+      const p = { FunctionName: name, AuthType: auth.value };
+      if (cors.checked) p.Cors = { AllowOrigins: ["*"], AllowMethods: ["*"], AllowHeaders: ["*"] };
+      await N.api("lambda", "CreateFunctionUrlConfig", p);
       if (auth.value === "NONE") {  // AWS's console adds the public-access statement with a NONE URL
         try {
           await N.api("lambda", "AddPermission", { FunctionName: name, StatementId: "FunctionURLAllowPublicAccess", Action: "lambda:InvokeFunctionUrl",
@@ -544,7 +565,9 @@
     }, { kind: "primary", id: "url-create" });
     return N.panel("Function URL",
       h("p", { class: "muted" }, "A dedicated HTTPS-style endpoint for the function (no API Gateway)."),
-      N.field("Auth type", auth), status, create);
+      N.field("Auth type", auth),
+      h("div", { class: "field" }, h("label", {}, cors, " Configure cross-origin resource sharing (CORS): allow any origin, method and header")),
+      status, create);
   }
 
   function apigwUrls(apiId, stage, path) {
