@@ -29,6 +29,15 @@ def ui(browser: Any, nimbus_server: NimbusProcess) -> Any:
     return browser
 
 
+@pytest.fixture(autouse=True)
+def no_script_errors(ui: Any) -> Any:
+    """No uncaught JavaScript error on the pages a test drove."""
+    ui.get_log("browser")  # what came before
+    yield
+    errors = [e["message"] for e in ui.get_log("browser") if e.get("source") == "javascript"]
+    assert not errors, errors
+
+
 def open_page(browser: Any, server: NimbusProcess, hash_: str) -> None:
     """A fresh load of a console page (no dialog or state left from an earlier step)."""
     browser.get("about:blank")
