@@ -1015,16 +1015,17 @@
       if (f.ObjectSizeLessThan || (f.And && f.And.ObjectSizeLessThan)) parts.push("size < " + (f.ObjectSizeLessThan || f.And.ObjectSizeLessThan));
       return parts.length ? parts.join(", ") : "Entire bucket";
     };
+    const nDays = (n) => n + (Number(n) === 1 ? " day" : " days");
     const actions = (r) => {
       const out = [];
       const e = r.Expiration || {};
-      if (e.Days) out.push("Expire current versions after " + e.Days + " days");
+      if (e.Days) out.push("Expire current versions after " + nDays(e.Days));
       if (e.Date) out.push("Expire current versions on " + N.fmt.time(e.Date));
       if (e.ExpiredObjectDeleteMarker) out.push("Delete expired delete markers");
-      if (r.NoncurrentVersionExpiration) out.push("Delete noncurrent versions " + r.NoncurrentVersionExpiration.NoncurrentDays + " days after they become noncurrent" +
+      if (r.NoncurrentVersionExpiration) out.push("Delete noncurrent versions " + nDays(r.NoncurrentVersionExpiration.NoncurrentDays) + " after they become noncurrent" +
         (r.NoncurrentVersionExpiration.NewerNoncurrentVersions ? " (keeping " + r.NoncurrentVersionExpiration.NewerNoncurrentVersions + ")" : ""));
-      if (r.AbortIncompleteMultipartUpload) out.push("Abort incomplete multipart uploads after " + r.AbortIncompleteMultipartUpload.DaysAfterInitiation + " days");
-      (r.Transitions || []).forEach((t) => out.push("Transition to " + t.StorageClass + (t.Days !== undefined ? " after " + t.Days + " days" : " on " + N.fmt.time(t.Date)) + " (recorded only)"));
+      if (r.AbortIncompleteMultipartUpload) out.push("Abort incomplete multipart uploads after " + nDays(r.AbortIncompleteMultipartUpload.DaysAfterInitiation));
+      (r.Transitions || []).forEach((t) => out.push("Transition to " + t.StorageClass + (t.Days !== undefined ? " after " + nDays(t.Days) : " on " + N.fmt.time(t.Date)) + " (recorded only)"));
       (r.NoncurrentVersionTransitions || []).forEach((t) => out.push("Transition noncurrent versions to " + t.StorageClass + " (recorded only)"));
       return out.length ? h("ul", { style: { margin: 0, paddingLeft: "18px" } }, out.map((x) => h("li", {}, x))) : "-";
     };
