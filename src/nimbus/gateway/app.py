@@ -173,7 +173,7 @@ class GatewayApp:
                 req = events.Request(method, "/" + rest, raw_query, headers_list, body, client[0], request_id, domain, url_id)
                 resp = await self._function_url(url_id, req, raw_path, headers)
             elif not raw_path.startswith(EXECUTE_API_PREFIX) and ".execute-api." not in hostname:
-                kind = "rest"  # a custom domain name (the edge claimed its Host)
+                kind = "domain"  # a custom domain name (the edge claimed its Host)
                 extra_headers.append(("x-amz-apigw-id", request_id[:8] + "AAAA="))
                 resp = await self._custom_domain(hostname, method, raw_path, raw_query, headers_list, headers, body, client[0], request_id)
             else:
@@ -318,6 +318,9 @@ class GatewayApp:
         mapping, rest = found
         api_id = mapping["restApiId"]
         stage = mapping.get("stage")
+        if mapping.get("kind") == "http":  # an apigatewayv2 API mapping to an HTTP API
+            req = events.Request(method, rest, raw_query, headers_list, body, client_ip, request_id, hostname, hostname.split(".", 1)[0])
+            return await self._http_api(api_id, req, raw_path, headers, mapped_stage=stage or "$default")
         if not stage:
             stage, _, tail = rest.lstrip("/").partition("/")
             rest = "/" + tail
@@ -517,7 +520,9 @@ class GatewayApp:
         self._http_routers[(api_id, deployment_id)] = (gen, router)
         return router
 
-    async def _http_api(self, api_id: str, req: events.Request, raw_path: str, headers: dict[str, str]) -> events.Response:
+    async def _http_api(self, api_id: str, req: events.Request, raw_path: str, headers: dict[str, str],
+                        mapped_stage: str | None = None) -> events.Response:
+        """``mapped_stage``: a custom domain's API mapping names the stage (the path is the stage's)."""
         not_found = GatewayError(404, "Not Found", error_type="NotFoundException")
         doc = self.engine.http.serving(api_id)
         if doc is None:
@@ -526,7 +531,11 @@ class GatewayApp:
             raise auth.forbidden()
         first, _, rest = req.path.lstrip("/").partition("/")
         stages = doc["stages"]
-        if first and first in stages and first != "$default":
+        if mapped_stage is not None:
+            if mapped_stage not in stages:
+                raise not_found
+            stage_name, path = mapped_stage, req.path
+        elif first and first in stages and first != "$default":
             stage_name, path = first, "/" + rest
         elif "$default" in stages:
             stage_name, path = "$default", req.path

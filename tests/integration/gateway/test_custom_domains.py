@@ -158,3 +158,51 @@ def test_lambda_proxy_event_through_a_custom_domain(env: dict[str, Any]) -> None
     assert event["path"] == "/v1/hello/world" and event["requestContext"]["path"] == "/v1/hello/world"
     assert event["requestContext"]["domainName"] == "fn.example.com" and event["requestContext"]["stage"] == "prod"
     assert event["queryStringParameters"] == {"x": "1"}
+
+
+def test_apigatewayv2_domain_names_and_api_mappings(env: dict[str, Any]) -> None:
+    from tests.integration.gateway.test_gateway import ECHO, _create_function
+
+    apigw, v2, lam = env["apigw"], env["server"].client("apigatewayv2"), env["server"].client("lambda")
+    fn = _create_function(lam, "domain-http", ECHO)
+    http_api = v2.create_api(Name="h", ProtocolType="HTTP", Target=fn)["ApiId"]
+    lam.add_permission(FunctionName="domain-http", StatementId="apigw", Action="lambda:InvokeFunction",
+                       Principal="apigateway.amazonaws.com", SourceArn=f"arn:aws:execute-api:us-east-1:000000000000:{http_api}/*")
+    rest_api = _mock_api(apigw, "v2rest", ("prod",))
+    d = v2.create_domain_name(DomainName="v2.example.com", DomainNameConfigurations=[{"CertificateArn": CERT, "EndpointType": "REGIONAL"}],
+                              Tags={"t": "1"})
+    cfg = d["DomainNameConfigurations"][0]
+    assert d["ApiMappingSelectionExpression"] == "$request.basepath" and cfg["EndpointType"] == "REGIONAL"
+    assert cfg["ApiGatewayDomainName"].endswith(".execute-api.us-east-1.amazonaws.com") and cfg["DomainNameStatus"] == "AVAILABLE"
+    assert apigw.get_domain_name(domainName="v2.example.com")["regionalCertificateArn"] == CERT  # one resource, two views
+    assert "v2.example.com" in [x["DomainName"] for x in v2.get_domain_names()["Items"]]
+    m = v2.create_api_mapping(DomainName="v2.example.com", ApiId=http_api, Stage="$default", ApiMappingKey="h")
+    assert m["ApiMappingKey"] == "h" and m["ApiMappingId"]
+    apigw.create_base_path_mapping(domainName="v2.example.com", restApiId=rest_api, stage="prod")  # through v1
+    mappings = {x.get("ApiMappingKey", ""): x for x in v2.get_api_mappings(DomainName="v2.example.com")["Items"]}
+    assert mappings[""]["ApiId"] == rest_api and mappings["h"]["ApiId"] == http_api
+    assert v2.get_api_mapping(DomainName="v2.example.com", ApiMappingId=m["ApiMappingId"])["Stage"] == "$default"
+    for kwargs, code in (({"ApiId": http_api, "Stage": "$default", "ApiMappingKey": "h"}, "ConflictException"),
+                         ({"ApiId": "nope", "Stage": "$default", "ApiMappingKey": "x"}, "NotFoundException"),
+                         ({"ApiId": http_api, "Stage": "nope", "ApiMappingKey": "x"}, "NotFoundException")):
+        with pytest.raises(ClientError) as e:
+            v2.create_api_mapping(DomainName="v2.example.com", **kwargs)
+        assert e.value.response["Error"]["Code"] == code, kwargs
+    # the Host routes the mapping key to the HTTP API's stage (key stripped) and the rest to the REST API
+    status, _, body = _host_call(env, "v2.example.com", "/h/some/path?x=1")
+    assert status == 200
+    event = json.loads(body)
+    assert event["rawPath"] == "/some/path" and event["requestContext"]["domainName"] == "v2.example.com"
+    status, _, body = _host_call(env, "v2.example.com", "/orders")
+    assert status == 200 and json.loads(body)["api"] == "v2rest"
+    out = v2.update_api_mapping(DomainName="v2.example.com", ApiMappingId=m["ApiMappingId"], ApiId=http_api, ApiMappingKey="h2")
+    assert out["ApiMappingKey"] == "h2"
+    assert _host_call(env, "v2.example.com", "/h2/x")[0] == 200
+    v2.delete_api_mapping(DomainName="v2.example.com", ApiMappingId=m["ApiMappingId"])
+    with pytest.raises(ClientError) as e:
+        v2.get_api_mapping(DomainName="v2.example.com", ApiMappingId=m["ApiMappingId"])
+    assert e.value.response["Error"]["Code"] == "NotFoundException"
+    v2.delete_domain_name(DomainName="v2.example.com")
+    with pytest.raises(ClientError) as e:
+        apigw.get_domain_name(domainName="v2.example.com")
+    assert e.value.response["Error"]["Code"] == "NotFoundException"

@@ -10,6 +10,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from nimbus.services.apigateway.domains import v1_mapping
 from nimbus.services.apigateway.engine import METHOD_TESTER, ApiGatewayEngine, MethodTester, engine_of
 from nimbus.services.apigateway.errors import BadRequestException, NotFoundException
 from nimbus.services.base import RequestContext
@@ -441,18 +442,18 @@ class ApiGatewayApi:
         return {}
 
     async def create_base_path_mapping(self, ctx: Ctx, params: dict[str, Any]) -> Out:
-        return self.engine.domains.create_mapping(ctx.account_id, ctx.region, params["domainName"], params)
+        return v1_mapping(self.engine.domains.create_mapping(ctx.account_id, ctx.region, params["domainName"], params))
 
     async def get_base_path_mapping(self, ctx: Ctx, params: dict[str, Any]) -> Out:
-        return self.engine.domains.get_mapping(ctx.account_id, ctx.region, params["domainName"], params["basePath"])
+        return v1_mapping(self.engine.domains.get_mapping(ctx.account_id, ctx.region, params["domainName"], params["basePath"]))
 
     async def get_base_path_mappings(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         page, nxt = _page(self.engine.domains.list_mappings(ctx.account_id, ctx.region, params["domainName"]), params)
-        return {"items": page, "position": nxt}
+        return {"items": [v1_mapping(m) for m in page], "position": nxt}
 
     async def update_base_path_mapping(self, ctx: Ctx, params: dict[str, Any]) -> Out:
-        return self.engine.domains.update_mapping(ctx.account_id, ctx.region, params["domainName"], params["basePath"],
-                                                  params.get("patchOperations") or [])
+        return v1_mapping(self.engine.domains.update_mapping(ctx.account_id, ctx.region, params["domainName"], params["basePath"],
+                                                             params.get("patchOperations") or []))
 
     async def delete_base_path_mapping(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         self.engine.domains.delete_mapping(ctx.account_id, ctx.region, params["domainName"], params["basePath"])

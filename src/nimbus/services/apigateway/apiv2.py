@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nimbus.services.apigateway.api import execute_api_url
+from nimbus.services.apigateway.domains import v2_domain, v2_mapping
 from nimbus.services.apigateway.engine import ApiGatewayEngine, engine_of
 from nimbus.services.base import RequestContext
 
@@ -25,6 +26,7 @@ class ApiGatewayV2Api:
     def __init__(self, engine: ApiGatewayEngine) -> None:
         self.http = engine.http
         self.authorizers = engine.http_authorizers
+        self.domains = engine.domains
 
     async def create_authorizer(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         return self.authorizers.create(params["ApiId"], ctx.account_id, params)
@@ -152,6 +154,41 @@ class ApiGatewayV2Api:
 
     async def delete_deployment(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         self.http.delete_deployment(params["ApiId"], ctx.account_id, params["DeploymentId"])
+        return {}
+
+
+    # --- custom domain names and API mappings (shared with apigateway's domain names) -----------------
+
+    async def create_domain_name(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return v2_domain(self.domains.create_v2(ctx.account_id, ctx.region, params))
+
+    async def get_domain_name(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return v2_domain(self.domains.get(ctx.account_id, ctx.region, params["DomainName"]))
+
+    async def get_domain_names(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _page([v2_domain(d) for d in self.domains.list(ctx.account_id, ctx.region)], params)
+
+    async def update_domain_name(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return v2_domain(self.domains.update_v2(ctx.account_id, ctx.region, params["DomainName"], params))
+
+    async def delete_domain_name(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.domains.delete(ctx.account_id, ctx.region, params["DomainName"])
+        return {}
+
+    async def create_api_mapping(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return v2_mapping(self.domains.create_api_mapping(ctx.account_id, ctx.region, params["DomainName"], params))
+
+    async def get_api_mapping(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return v2_mapping(self.domains.get_api_mapping(ctx.account_id, ctx.region, params["DomainName"], params["ApiMappingId"]))
+
+    async def get_api_mappings(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _page([v2_mapping(m) for m in self.domains.list_mappings(ctx.account_id, ctx.region, params["DomainName"])], params)
+
+    async def update_api_mapping(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return v2_mapping(self.domains.update_api_mapping(ctx.account_id, ctx.region, params["DomainName"], params["ApiMappingId"], params))
+
+    async def delete_api_mapping(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.domains.delete_api_mapping(ctx.account_id, ctx.region, params["DomainName"], params["ApiMappingId"])
         return {}
 
 

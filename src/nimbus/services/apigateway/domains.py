@@ -1,6 +1,10 @@
-"""Custom domain names of REST APIs and their base path mappings (CreateDomainName,
-CreateBasePathMapping and their kin), as documents in the metadata store (kind ``apigw.domain``, key
-``{region}/{domain name}``; the mappings live inside their domain's document).
+"""Custom domain names and their mappings, as documents in the metadata store (kind ``apigw.domain``,
+key ``{region}/{domain name}``; the mappings live inside their domain's document, by base path).
+
+One store for both APIs, as on AWS, where they are views of the same resources: ``apigateway``'s
+CreateDomainName / CreateBasePathMapping and ``apigatewayv2``'s CreateDomainName / CreateApiMapping
+(whose ``ApiMappingKey`` is the base path, and which may also map HTTP APIs). Each mapping has an
+``apiMappingId`` and a ``kind`` (``rest`` or ``http``) for routing.
 
 Certificates are recorded only: Nimbus serves plain HTTP and checks no certificate. The gateway routes
 a request whose Host is a domain name to the mapped API and stage (``route``); ``hosts`` (host name ->
@@ -16,10 +20,12 @@ from typing import Any
 
 from nimbus.services.apigateway import ids
 from nimbus.services.apigateway.errors import BadRequestException, ConflictException, NotFoundException
+from nimbus.services.apigateway.httpapis import HttpApis
 from nimbus.services.apigateway.restapis import STAGE, RestApis, _unescape
 
 DOMAIN = "apigw.domain"  # key: region/domain name
 NONE_BASE_PATH = "(none)"
+MAPPING_ID_LEN = 6
 _DOMAIN_NAME = re.compile(r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
 _BASE_PATH = re.compile(r"[A-Za-z0-9$_.+!*'()-]+(/[A-Za-z0-9$_.+!*'()-]+)*")
 # Route 53 alias targets: AWS's published hosted zone ids (edge: CloudFront's)
@@ -31,8 +37,9 @@ _CERT_FIELDS = ("certificateName", "certificateArn", "regionalCertificateName", 
 
 
 class DomainNames:
-    def __init__(self, rest: RestApis) -> None:
+    def __init__(self, rest: RestApis, http: HttpApis | None = None) -> None:
         self.rest = rest
+        self.http = http
         self.db = rest.db
         # host name -> domain document (first region wins), for the data plane: always this dict object,
         # refilled in place on every write, so the gateway may hold on to it
@@ -165,7 +172,7 @@ class DomainNames:
         self._check_target(account, params["restApiId"], params.get("stage"))
         if base in doc["mappings"]:
             raise ConflictException("Base path already exists for this domain name")
-        m = {"basePath": base, "restApiId": params["restApiId"]}
+        m = {"basePath": base, "restApiId": params["restApiId"], "apiMappingId": ids.new_id(MAPPING_ID_LEN), "kind": "rest"}
         if params.get("stage"):
             m["stage"] = params["stage"]
         doc["mappings"][base] = m
@@ -196,6 +203,7 @@ class DomainNames:
             else:
                 raise BadRequestException(f"Invalid patch path {path}")
         self._check_target(account, m["restApiId"], m.get("stage"))
+        m["kind"] = "rest"
         if m["basePath"] != old and m["basePath"] in doc["mappings"]:
             raise ConflictException("Base path already exists for this domain name")
         del doc["mappings"][old]
@@ -208,6 +216,130 @@ class DomainNames:
         m = self._mapping(doc, base_path)
         del doc["mappings"][m["basePath"]]
         self._save(doc)
+
+
+    # --- apigatewayv2: domain names and API mappings ------------------------------------------------------
+
+    def create_v2(self, account: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        configs = params.get("DomainNameConfigurations") or [{}]
+        cfg = configs[0] or {}
+        if (cfg.get("EndpointType") or "REGIONAL") != "REGIONAL":
+            raise BadRequestException("Only REGIONAL domain names are supported by apigatewayv2")
+        v1: dict[str, Any] = {"domainName": params["DomainName"], "endpointConfiguration": {"types": ["REGIONAL"]},
+                              "regionalCertificateArn": cfg.get("CertificateArn"), "regionalCertificateName": cfg.get("CertificateName"),
+                              "securityPolicy": cfg.get("SecurityPolicy"), "tags": params.get("Tags"),
+                              "ownershipVerificationCertificateArn": cfg.get("OwnershipVerificationCertificateArn"),
+                              "routingMode": params.get("RoutingMode")}
+        if params.get("MutualTlsAuthentication"):
+            v1["mutualTlsAuthentication"] = {"truststoreUri": params["MutualTlsAuthentication"].get("TruststoreUri"),
+                                             "truststoreVersion": params["MutualTlsAuthentication"].get("TruststoreVersion")}
+        return self.create(account, region, v1)
+
+    def update_v2(self, account: str, region: str, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get(account, region, name)
+        for cfg in (params.get("DomainNameConfigurations") or [])[:1]:
+            for src, dst in (("CertificateArn", "regionalCertificateArn"), ("CertificateName", "regionalCertificateName"),
+                             ("SecurityPolicy", "securityPolicy"), ("OwnershipVerificationCertificateArn", "ownershipVerificationCertificateArn")):
+                if cfg.get(src) is not None:
+                    doc[dst] = cfg[src]
+        if params.get("RoutingMode") is not None:
+            doc["routingMode"] = params["RoutingMode"]
+        if params.get("MutualTlsAuthentication") is not None:
+            doc["mutualTlsAuthentication"] = {"truststoreUri": params["MutualTlsAuthentication"].get("TruststoreUri"),
+                                              "truststoreVersion": params["MutualTlsAuthentication"].get("TruststoreVersion")}
+        self._save(doc)
+        return doc
+
+    def _target(self, account: str, api_id: str, stage: str) -> str:
+        """``rest`` or ``http``: the kind of API a v2 mapping names (its stage must exist)."""
+        try:
+            self.rest.get_api(api_id, account)
+        except NotFoundException:
+            if self.http is None:
+                raise
+            doc = self.http.get_api(api_id, account)  # NotFoundException when neither
+            if stage not in (doc.get("stages") or {}):
+                raise NotFoundException(f"Invalid stage identifier specified: {stage}") from None
+            return "http"
+        if self.db.get(STAGE, f"{api_id}/{stage}") is None:
+            raise NotFoundException(f"Invalid stage identifier specified: {stage}")
+        return "rest"
+
+    @staticmethod
+    def _by_id(doc: dict[str, Any], mapping_id: str) -> dict[str, Any]:
+        for m in doc["mappings"].values():
+            if m.get("apiMappingId") == mapping_id:
+                return m
+        raise NotFoundException(f"Unable to find ApiMapping with id '{mapping_id}'")
+
+    def create_api_mapping(self, account: str, region: str, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get(account, region, name)
+        base = self._base_path(params.get("ApiMappingKey"))
+        kind = self._target(account, params["ApiId"], params["Stage"])
+        if base in doc["mappings"]:
+            raise ConflictException(f"ApiMapping with key '{params.get('ApiMappingKey') or ''}' already exists for this domain name")
+        m = {"basePath": base, "restApiId": params["ApiId"], "stage": params["Stage"], "apiMappingId": ids.new_id(MAPPING_ID_LEN),
+             "kind": kind}
+        doc["mappings"][base] = m
+        self._save(doc)
+        return m
+
+    def get_api_mapping(self, account: str, region: str, name: str, mapping_id: str) -> dict[str, Any]:
+        return self._by_id(self.get(account, region, name), mapping_id)
+
+    def update_api_mapping(self, account: str, region: str, name: str, mapping_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get(account, region, name)
+        m = dict(self._by_id(doc, mapping_id))
+        old = m["basePath"]
+        if params.get("ApiMappingKey") is not None:
+            m["basePath"] = self._base_path(params["ApiMappingKey"])
+        m["restApiId"] = params["ApiId"]
+        if params.get("Stage") is not None:
+            m["stage"] = params["Stage"]
+        m["kind"] = self._target(account, m["restApiId"], m.get("stage") or "")
+        if m["basePath"] != old and m["basePath"] in doc["mappings"]:
+            raise ConflictException("ApiMapping with this key already exists for this domain name")
+        del doc["mappings"][old]
+        doc["mappings"][m["basePath"]] = m
+        self._save(doc)
+        return m
+
+    def delete_api_mapping(self, account: str, region: str, name: str, mapping_id: str) -> None:
+        doc = self.get(account, region, name)
+        del doc["mappings"][self._by_id(doc, mapping_id)["basePath"]]
+        self._save(doc)
+
+
+def v1_mapping(m: dict[str, Any]) -> dict[str, Any]:
+    return {k: m[k] for k in ("basePath", "restApiId", "stage") if k in m}
+
+
+def v2_mapping(m: dict[str, Any]) -> dict[str, Any]:
+    out = {"ApiId": m["restApiId"], "ApiMappingId": m.get("apiMappingId", ""), "Stage": m.get("stage", "")}
+    if m["basePath"] != NONE_BASE_PATH:
+        out["ApiMappingKey"] = m["basePath"]
+    return out
+
+
+def v2_domain(doc: dict[str, Any]) -> dict[str, Any]:
+    """A domain name as apigatewayv2 shows it."""
+    cfg: dict[str, Any] = {"DomainNameStatus": doc.get("domainNameStatus", "AVAILABLE"), "SecurityPolicy": doc.get("securityPolicy", "TLS_1_2")}
+    if "REGIONAL" in doc["endpointConfiguration"]["types"]:
+        cfg.update(ApiGatewayDomainName=doc.get("regionalDomainName"), EndpointType="REGIONAL", HostedZoneId=doc.get("regionalHostedZoneId"),
+                   CertificateArn=doc.get("regionalCertificateArn"), CertificateName=doc.get("regionalCertificateName"))
+    else:
+        cfg.update(ApiGatewayDomainName=doc.get("distributionDomainName"), EndpointType="EDGE",
+                   HostedZoneId=doc.get("distributionHostedZoneId"), CertificateArn=doc.get("certificateArn"),
+                   CertificateName=doc.get("certificateName"))
+    out: dict[str, Any] = {"DomainName": doc["domainName"], "DomainNameArn": doc["domainNameArn"],
+                           "ApiMappingSelectionExpression": "$request.basepath",
+                           "DomainNameConfigurations": [{k: v for k, v in cfg.items() if v is not None}], "Tags": doc.get("tags") or {}}
+    mtls = doc.get("mutualTlsAuthentication")
+    if mtls:
+        out["MutualTlsAuthentication"] = {"TruststoreUri": mtls.get("truststoreUri"), "TruststoreVersion": mtls.get("truststoreVersion")}
+    if doc.get("routingMode"):
+        out["RoutingMode"] = doc["routingMode"]
+    return out
 
 
 def route(doc: dict[str, Any], path: str) -> tuple[dict[str, Any], str] | None:

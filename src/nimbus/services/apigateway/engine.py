@@ -35,7 +35,7 @@ class ApiGatewayEngine:
         self.models = Models(self.rest)
         self.validators = RequestValidators(self.rest)
         self.gateway_responses = GatewayResponses(self.rest)
-        self.domains = DomainNames(self.rest)
+        self.domains = DomainNames(self.rest, self.http)
         self.tags = Tags(self.rest, self.domains)
         self.account = Account(metadata)
 
