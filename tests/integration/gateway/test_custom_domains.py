@@ -206,3 +206,18 @@ def test_apigatewayv2_domain_names_and_api_mappings(env: dict[str, Any]) -> None
     with pytest.raises(ClientError) as e:
         apigw.get_domain_name(domainName="v2.example.com")
     assert e.value.response["Error"]["Code"] == "NotFoundException"
+
+
+def test_the_aws_cli_flow(env: dict[str, Any]) -> None:
+    """The documented flow, with the AWS CLI: a domain, a (none) mapping, then a request by Host."""
+    api_id = _mock_api(env["apigw"], "cli", ("prod",))
+    server = env["server"]
+    out = json.loads(server.aws("apigateway", "create-domain-name", "--domain-name", "cli.example.com", "--certificate-arn", CERT).stdout)
+    assert out["domainName"] == "cli.example.com"
+    server.aws("apigateway", "create-base-path-mapping", "--domain-name", "cli.example.com", "--rest-api-id", api_id, "--stage", "prod")
+    listed = json.loads(server.aws("apigateway", "get-base-path-mappings", "--domain-name", "cli.example.com").stdout)
+    assert listed["items"] == [{"basePath": "(none)", "restApiId": api_id, "stage": "prod"}]
+    status, _, body = _host_call(env, "cli.example.com", "/orders")
+    assert status == 200 and json.loads(body)["api"] == "cli"
+    server.aws("apigateway", "delete-base-path-mapping", "--domain-name", "cli.example.com", "--base-path", "(none)")
+    assert _host_call(env, "cli.example.com", "/orders")[0] == 403
