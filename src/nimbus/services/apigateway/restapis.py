@@ -104,6 +104,11 @@ class RestApis:
         doc: dict[str, Any] | None = self.db.get(API, api_id)
         if doc is None or (account is not None and doc["account"] != account):
             raise NotFoundException(f"Invalid API identifier specified {account or ''}:{api_id}")
+        if "models" not in doc:  # an API stored before models were recorded gets AWS's defaults, once
+            from nimbus.services.apigateway.models import default_models
+
+            doc["models"] = default_models()
+            self.db.put(API, api_id, doc)
         return doc
 
     def list_apis(self, account: str, region: str) -> list[dict[str, Any]]:
