@@ -140,8 +140,13 @@ def wait_for(browser: Any, condition: Callable[[], Any], timeout: float = 20.0, 
 
 
 def go(browser: Any, server: NimbusProcess, hash_: str) -> None:
-    """Open a console page by its hash route, e.g. ``#/lambda``."""
-    browser.get(server.endpoint + CONSOLE + "/" + hash_)
+    """Open a console page by its hash route, e.g. ``#/lambda`` (rendered afresh even when it is the page
+    already shown: the same URL fires no hashchange)."""
+    url = server.endpoint + CONSOLE + "/" + hash_
+    if browser.current_url == url:
+        browser.refresh()
+    else:
+        browser.get(url)
 
 
 def page_text(browser: Any) -> str:

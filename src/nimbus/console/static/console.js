@@ -40,11 +40,16 @@
     return doc.data;
   };
   // All pages of a paged list: N.paginate("lambda", "ListFunctions", {}, "Marker", "NextMarker", "Functions")
+  // opts.max: stop after that many items; opts.firstPageOnly: parameters sent with the first page only
+  // (Kinesis ListShards refuses StreamName beside NextToken).
   N.paginate = async function (service, operation, params, tokenIn, tokenOut, listKey, opts) {
     const max = (opts && opts.max) || 1000;
     let out = [], token = null, p = Object.assign({}, params || {});
     for (let i = 0; i < 100; i++) {
-      if (token) p[tokenIn] = token;
+      if (token) {
+        p[tokenIn] = token;
+        ((opts && opts.firstPageOnly) || []).forEach((k) => delete p[k]);
+      }
       const page = await N.api(service, operation, p, opts);
       out = out.concat(page[listKey] || []);
       token = page[tokenOut];
@@ -145,7 +150,7 @@
     setTimeout(() => t.remove(), kind === "bad" ? 8000 : 3500);
   };
   // actions: [{text, kind, onclick: async () => false keeps the dialog open}]
-  N.modal = function (title, body, actions) {
+  N.modal = function (title, body, actions, onCancel) {
     const back = N.h("div", { class: "modal-back" });
     const close = () => back.remove();
     const err = N.h("div");
@@ -154,14 +159,15 @@
       try { if ((await a.onclick()) !== false) close(); }
       catch (e) { err.appendChild(N.errorBox(e)); }
     }, { kind: a.kind, id: a.id }));
-    buttons.push(N.button("Cancel", async () => close(), { id: "modal-cancel" }));
+    buttons.push(N.button("Cancel", async () => { close(); if (onCancel) onCancel(); }, { id: "modal-cancel" }));
     back.appendChild(N.h("div", { class: "modal", role: "dialog" }, N.h("h2", {}, title), body, err, N.h("div", { class: "actions" }, buttons)));
     document.body.appendChild(back);
     return { close };
   };
+  // Resolves true on Confirm, false on Cancel.
   N.confirm = (text) => new Promise((resolve) => {
-    const m = N.modal("Are you sure?", N.h("p", {}, text), [{ text: "Confirm", kind: "danger", id: "confirm-ok", onclick: async () => resolve(true) }]);
-    m.close = ((orig) => () => { orig(); resolve(false); })(m.close);
+    N.modal("Are you sure?", N.h("p", {}, text), [{ text: "Confirm", kind: "danger", id: "confirm-ok", onclick: async () => resolve(true) }],
+      () => resolve(false));
   });
   N.tabs = function (tabs, active) {
     return N.h("div", { class: "tabs" }, tabs.map((t) => N.h("a", { href: t[1], class: t[0] === active ? "active" : null }, t[0])));
@@ -204,19 +210,22 @@
   N.render = async function () {
     timers.forEach(clearInterval); timers = [];
     const serial = ++routeSerial;
-    const hash = decodeURI(location.hash.replace(/^#/, "")) || "/";
-    const [path, qs] = hash.split("?");
-    const query = Object.fromEntries(new URLSearchParams(qs || ""));
+    // The raw hash is split first: each :param is decoded once (decodeURIComponent) and the query by
+    // URLSearchParams, so a "%" in a name or key survives (link with N.q / encodeURIComponent, once).
+    const raw = location.hash.replace(/^#/, "") || "/";
+    const qi = raw.indexOf("?");
+    const path = qi < 0 ? raw : raw.slice(0, qi);
+    const query = Object.fromEntries(new URLSearchParams(qi < 0 ? "" : raw.slice(qi + 1)));
     const view = document.getElementById("view");
     for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", path.startsWith("/" + a.dataset.id));
     for (const r of routes) {
       const m = path.match(r.re);
       if (!m) continue;
       const params = {};
-      r.names.forEach((n, i) => { params[n] = decodeURIComponent(m[i + 1]); });
       N.loading(view);
       const target = N.h("div");
       try {
+        r.names.forEach((n, i) => { params[n] = decodeURIComponent(m[i + 1]); });
         await r.render(target, params, query);
         if (serial === routeSerial) { N.clear(view).appendChild(target); }
       } catch (e) {

@@ -418,6 +418,12 @@
         { title: "Log stream", get: (e) => h("span", { class: "muted" }, e.logStreamName) },
       ], events, { id: "log-events-table", empty: "No log events yet." }));
     };
+    if (N.cloudwatchGraphHref) {
+      const dims = [{ Name: "FunctionName", Value: ctx.name }];
+      el.appendChild(N.panel("Metrics", h("p", { class: "actions", id: "fn-metrics" },
+        [["Invocations", "Sum"], ["Errors", "Sum"], ["Duration", "Average"], ["Throttles", "Sum"], ["ConcurrentExecutions", "Maximum"]].map((m) =>
+          N.link(N.cloudwatchGraphHref("AWS/Lambda", m[0], dims, m[1]), m[0], { class: "button" })))));
+    }
     el.appendChild(N.panel("Logs",
       h("p", {}, "Lambda sends the function's output to the CloudWatch Logs group ", h("code", {}, group), ". ",
         N.link("#/logs/groups/" + encodeURIComponent(group), "View CloudWatch logs", { id: "logs-link" })),

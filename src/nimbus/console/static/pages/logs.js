@@ -7,9 +7,8 @@
   const RETENTION = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
   const RANGES = [["5m", "Last 5 minutes", 5 * 60e3], ["1h", "Last hour", 3600e3], ["1d", "Last day", 86400e3], ["all", "All time", null]];
 
-  // N.render decodes the hash with decodeURI before each :param's decodeURIComponent; decodeURI turns "%25"
-  // back into "%", so a "%" in a name (stream names may hold one) is encoded twice to survive both.
-  const hashEnc = (s) => enc(s).replace(/%25/g, "%2525");
+  // Each :param is decoded once by the router: names are encoded once (a "%" in a stream name survives).
+  const hashEnc = (s) => enc(s);
   const groupHref = (g) => "#/logs/groups/" + hashEnc(g);
   const streamHref = (g, s) => groupHref(g) + "/streams/" + hashEnc(s);
   // Log times keep their milliseconds (N.fmt.time drops them)

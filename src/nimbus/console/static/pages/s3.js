@@ -14,8 +14,8 @@
   const MAX_API_UPLOAD = 8 * 1024 * 1024; // an upload through the API (keys a browser cannot address by URL)
 
   // --- URLs -----------------------------------------------------------------------------------
-  // The query is read from location.hash itself: the framework decodeURI()s the whole hash before splitting
-  // it, which turns "%25" into "%" and so misreads keys and prefixes that contain "%".
+  // The query is read from location.hash itself (the router's own query is the same since it splits the raw
+  // hash first; this keeps the page independent of it).
   function rawQuery() {
     const hash = location.hash.replace(/^#/, "");
     const i = hash.indexOf("?");
