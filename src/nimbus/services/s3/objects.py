@@ -27,7 +27,7 @@ import uuid
 import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NoReturn
 
 from nimbus.clock import Clock
 from nimbus.services.s3 import checksums
@@ -664,7 +664,7 @@ class Objects:
         obj = self.find(account, bucket, key)
         if obj is None:
             self.missing(account, bucket, key)
-        return obj  # type: ignore[return-value]
+        return obj
 
     # -- versions (a bucket ever versioned) -------------------------------------------------------------
     # The current version of a key, when it is not a delete marker, stays where every object lives
@@ -763,7 +763,7 @@ class Objects:
             obj = self.find(account, bucket, key)
             if obj is None:
                 self.missing(account, bucket, key)
-            return obj  # type: ignore[return-value]
+            return obj
         if not self.buckets.exists(account, bucket):
             raise NoSuchBucket(bucket)
         found = self.find_version(account, bucket, key, version_id)
@@ -773,7 +773,7 @@ class Objects:
             raise MethodNotAllowed(method, version_id=found.version, last_modified=found.http_date)
         return found
 
-    def missing(self, account: str, bucket: str, key: str) -> None:
+    def missing(self, account: str, bucket: str, key: str) -> NoReturn:
         """Raise what a read of a key with no current object answers: NoSuchBucket, NoSuchKey, or (the
         key's current version is a delete marker) NoSuchKey with x-amz-delete-marker."""
         if self.versioning(account, bucket) is not None:
@@ -1326,8 +1326,13 @@ class Objects:
         md = self.metadata
         okey = self._okey(account, bucket, key)
         with md.transaction():
-            obj = self.get_version(account, bucket, key, version_id, method="PUT")
             doc = md.get(KIND_OBJECT, okey)
+            if version_id is None:  # the current version: one read, as before versioning
+                if doc is None:
+                    self.missing(account, bucket, key)
+                obj = S3Object.from_doc(bucket, doc)
+            else:
+                obj = self.get_version(account, bucket, key, version_id, method="PUT")
             if doc is not None and doc.get("v") == obj.version_id:
                 change(doc)
                 md.put(KIND_OBJECT, okey, doc)
