@@ -51,7 +51,7 @@ def test_health(nimbus_server: NimbusProcess) -> None:
 
 # one unimplemented operation per codec: json 1.1, rest-json, rest-xml
 UNIMPLEMENTED = [
-    ("logs", "create_export_task", {"logGroupName": "g", "fromTime": 1, "to": 2, "destination": "b"}, "CreateExportTask"),
+    ("logs", "delete_data_protection_policy", {"logGroupIdentifier": "g"}, "DeleteDataProtectionPolicy"),
     ("lambda", "list_capacity_providers", {}, "ListCapacityProviders"),
     ("s3", "get_bucket_analytics_configuration", {"Bucket": "bucket", "Id": "x"}, "GetBucketAnalyticsConfiguration"),
 ]
@@ -183,12 +183,12 @@ def test_validation_uses_the_service_code(nimbus_server: NimbusProcess) -> None:
 
 def test_metrics_exposition(nimbus_server: NimbusProcess) -> None:
     with pytest.raises(botocore.exceptions.ClientError):
-        nimbus_server.client("logs").create_export_task(logGroupName="g", fromTime=1, to=2, destination="b")
+        nimbus_server.client("logs").delete_data_protection_policy(logGroupIdentifier="g")
     with urllib.request.urlopen(nimbus_server.endpoint + "/_nimbus/metrics", timeout=10) as r:
         text = r.read().decode()
         assert r.headers["Content-Type"].startswith("text/plain")
     assert "# TYPE nimbus_requests_total counter" in text
-    assert 'nimbus_requests_total{service="logs",operation="CreateExportTask",status="501"}' in text
+    assert 'nimbus_requests_total{service="logs",operation="DeleteDataProtectionPolicy",status="501"}' in text
     assert "nimbus_request_duration_seconds_bucket" in text
 
 
