@@ -838,12 +838,18 @@ class Objects:
 
         def transact() -> S3Object | None:
             # runs inside a transaction: the caller's below, or its own savepoint in the committer's batch
-            nonlocal notification
+            nonlocal notification, obj, doc
             found = self.buckets.lookup(account, obj.bucket)
             if found is None:
                 raise NoSuchBucket(obj.bucket)
             notification = found.notification
-            if plain and md.insert(KIND_OBJECT, okey, doc):
+            now = found.settings.get(VERSIONING) if found.settings else None
+            if now != status:
+                # PutBucketVersioning committed while this write waited for the committer: the write
+                # follows it (else a version written meanwhile could be replaced as if unversioned)
+                obj = replace(obj, version_id=new_version_id() if now == ENABLED else None)
+                doc = obj.to_doc()
+            if plain and now != SUSPENDED and md.insert(KIND_OBJECT, okey, doc):
                 return None  # a new key: nothing replaced, nothing to check (one statement)
             old_doc = md.get(KIND_OBJECT, okey)
             old = S3Object.from_doc(obj.bucket, old_doc) if old_doc is not None else None
@@ -851,9 +857,9 @@ class Objects:
             if extra is not None:
                 garbage.extend(extra())
             md.put(KIND_OBJECT, okey, doc)
-            if status is not None:
+            if now is not None:
                 # the replaced version stays as a noncurrent one (or goes, when both are the null version)
-                garbage.extend(b for b in self._retire(okey, old_doc, null=status == SUSPENDED) if b not in obj.blob_keys)
+                garbage.extend(b for b in self._retire(okey, old_doc, null=now == SUSPENDED) if b not in obj.blob_keys)
                 return None
             if old is not None and old.inline is None:  # an older layout: the body in its own document
                 keep = set(obj.blob_keys)
