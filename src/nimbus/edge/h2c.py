@@ -9,14 +9,24 @@ with a parse error and the SDK reports "Protocol error".
 HTTP/2 preface is handed to uvicorn's HTTP/2 protocol (zttp); any other connection to uvicorn's httptools
 HTTP/1.1 protocol, as before, which stays the fast path. The ASGI application sees the same scopes either
 way (``http_version`` "2" or "1.1").
+
+It also coalesces the writes of HTTP/1.1 connections (``CoalescingTransport``): what a response writes
+during one turn of the event loop goes to the socket at the start of the next, in one ``write`` per
+connection, after every request that was ready in this turn has written its own. A response's head and
+body leave in one segment, and concurrent clients are woken once per batch instead of once per write:
+on loopback the kernel's wake-up of a sleeping client costs more than the write itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import weakref
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger("nimbus.edge")
 
 HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -29,12 +39,141 @@ def http2_available() -> bool:
     return True
 
 
+FLUSH_NOW_BYTES = 64 * 1024  # a larger buffer goes out at once (bodies streamed in chunks keep flowing)
+
+
+class _Flusher:
+    """The event loop's one pending flush: the transports written to in this turn, in order."""
+
+    __slots__ = ("dirty", "scheduled", "active")
+
+    def __init__(self) -> None:
+        self.dirty: list[CoalescingTransport] = []
+        self.scheduled = False
+        self.active = 0  # requests parsed and not yet answered, on every connection of the loop
+
+    def run(self) -> None:
+        self.scheduled = False
+        dirty, self.dirty = self.dirty, []
+        for transport in dirty:
+            try:
+                transport.flush()
+            except Exception:  # one broken socket must not hold the others' responses
+                log.exception("writing a response failed")
+                transport.abort()
+
+
+_flushers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Flusher] = weakref.WeakKeyDictionary()
+
+
+class CoalescingTransport:
+    """A stream transport whose writes are held until the event loop's next turn (or 64 KiB), then
+    written as one. Everything else is the wrapped transport's; ``close``, ``write_eof`` and
+    ``set_protocol`` flush first, ``abort`` drops what is held."""
+
+    __slots__ = ("_transport", "_loop", "_flusher", "_held", "_held_bytes")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        flusher = _flushers.get(loop)
+        if flusher is None:
+            flusher = _flushers[loop] = _Flusher()
+        self._flusher = flusher
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            return
+        held = self._held
+        if not held:
+            flusher = self._flusher
+            flusher.dirty.append(self)
+            if not flusher.scheduled:
+                flusher.scheduled = True
+                self._loop.call_soon(flusher.run)
+        held.append(bytes(data))
+        self._held_bytes += len(data)
+        if self._held_bytes >= FLUSH_NOW_BYTES:
+            self.flush()
+
+    def writelines(self, lines: Any) -> None:
+        for data in lines:
+            self.write(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if not held:
+            return
+        data = held[0] if len(held) == 1 else b"".join(held)
+        held.clear()
+        self._held_bytes = 0
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + self._held_bytes
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self.flush()
+        self._transport.set_protocol(protocol)
+
+    def abort(self) -> None:
+        self._held.clear()
+        self._held_bytes = 0
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class Http1Or2Protocol(HttpToolsProtocol):
     """uvicorn's httptools HTTP/1.1 protocol, which hands a connection opening with the HTTP/2 preface
     over to uvicorn's HTTP/2 protocol (with the bytes read so far) before parsing anything."""
 
     _sniffing: bool = True
     _sniffed: bytes = b""
+    _raw_transport: asyncio.Transport
+
+    _counted: int = 0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._raw_transport = transport
+        self._coalescing = CoalescingTransport(transport, self.loop)
+        super().connection_made(self._coalescing)  # type: ignore[arg-type]
+
+    # A response that completes while no other request waits anywhere goes out at once rather than at
+    # the next turn: a lone client does not wait a turn for a batch that has nothing else to carry.
+    def on_headers_complete(self) -> None:
+        cycle = self.cycle
+        super().on_headers_complete()
+        if self.cycle is not cycle:  # a request to answer (not an upgrade handed over)
+            self._counted += 1
+            self._coalescing._flusher.active += 1
+
+    def on_response_complete(self) -> None:
+        if self._counted:
+            self._counted -= 1
+            flusher = self._coalescing._flusher
+            flusher.active -= 1
+            if not flusher.active:
+                self._coalescing.flush()
+        super().on_response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._counted:
+            self._coalescing._flusher.active -= self._counted
+            self._counted = 0
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._sniffing:
@@ -59,7 +198,7 @@ class Http1Or2Protocol(HttpToolsProtocol):
         )
         self.connections.discard(self)
         self._unset_keepalive_if_required()
-        transport: asyncio.Transport = self.transport
+        transport = self._raw_transport  # nothing written yet: HTTP/2 writes through the socket's own transport
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         protocol.data_received(initial)
