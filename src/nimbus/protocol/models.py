@@ -86,6 +86,12 @@ XML_OUTPUT_ROOTS: dict[str, dict[str, str]] = {
 # ``<LocationConstraint>eu-west-1</LocationConstraint>``; botocore has a custom handler for it).
 XML_TEXT_ROOT_MEMBERS: dict[str, dict[str, str]] = {"s3": {"GetBucketLocation": "LocationConstraint"}}
 
+# Flattened list members of an output that the service writes as one sequence, their elements interleaved
+# in the order of the entries' SEQUENCE_KEY (S3's ListObjectVersions lists a key's versions and delete
+# markers together, newest first, key after key); the model states two separate lists.
+XML_INTERLEAVED_MEMBERS: dict[str, dict[str, tuple[str, ...]]] = {"s3": {"ListObjectVersions": ("Versions", "DeleteMarkers")}}
+SEQUENCE_KEY = "_sequence"  # an entry's position in its interleaved sequence (not a model member: never written)
+
 # Success statuses the models do not state: S3 answers a ranged GetObject (the output carries
 # ContentRange) with 206 Partial Content. operation -> (member whose presence sets it, status).
 PRESENCE_STATUS: dict[str, dict[str, tuple[str, int]]] = {"s3": {"GetObject": ("ContentRange", 206), "HeadObject": ("ContentRange", 206)}}

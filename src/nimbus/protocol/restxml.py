@@ -20,7 +20,13 @@ from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Sh
 from nimbus.errors import SerializationError
 from nimbus.protocol.errors import InputErrorCodes, host_id
 from nimbus.protocol.json import shape_key
-from nimbus.protocol.models import XML_NAMESPACES, XML_OUTPUT_ROOTS, XML_TEXT_ROOT_MEMBERS
+from nimbus.protocol.models import (
+    SEQUENCE_KEY,
+    XML_INTERLEAVED_MEMBERS,
+    XML_NAMESPACES,
+    XML_OUTPUT_ROOTS,
+    XML_TEXT_ROOT_MEMBERS,
+)
 from nimbus.protocol.rest import Bindings, RestCodec
 from nimbus.protocol.timestamps import format_timestamp, parse_timestamp, to_iso8601
 
@@ -215,7 +221,11 @@ class XmlShapes:
         self._writers[key] = compiled
         return compiled
 
-    def structure_writer(self, shape: Shape, members: list[tuple[str, Shape]], extra_attrs: str = "") -> XmlWriter:
+    def structure_writer(
+        self, shape: Shape, members: list[tuple[str, Shape]], extra_attrs: str = "", interleaved: tuple[str, ...] = ()
+    ) -> XmlWriter:
+        if interleaved:
+            return self._interleaving_writer(shape, members, extra_attrs, interleaved)
         attributes = [
             (name, str(member.serialization.get("name", name)))
             for name, member in members
@@ -242,6 +252,42 @@ class XmlShapes:
             parts.append(f"</{tag}>")
 
         return write_structure
+
+    def _interleaving_writer(
+        self, shape: Shape, members: list[tuple[str, Shape]], extra_attrs: str, interleaved: tuple[str, ...]
+    ) -> XmlWriter:
+        """A structure writer that writes the flattened lists named in ``interleaved`` as one sequence, at
+        the place of the first of them, each entry by its own member's element name, in the order of the
+        entries' SEQUENCE_KEY."""
+        group = set(interleaved)
+        plain = self.structure_writer(shape, [(n, m) for n, m in members if n not in group], extra_attrs)
+        first = next(i for i, (n, _) in enumerate(members) if n in group)
+        before = self.structure_writer(shape, members[:first], extra_attrs)
+        entry_writers = {
+            name: (member_key(member, name), self.writer(member.member))  # type: ignore[attr-defined]
+            for name, member in members if name in group
+        }
+
+        def write_interleaved(tag: str, value: Any, parts: list[str]) -> None:
+            whole: list[str] = []
+            plain(tag, value, whole)
+            head: list[str] = []
+            before(tag, value, head)
+            # the plain writer's output up to where the first member of the group belongs
+            split = len(head) - 1  # ``before`` wrote the same opening and leading members, then its close tag
+            entries = sorted(
+                ((entry.get(SEQUENCE_KEY, 0), name, entry) for name in interleaved for entry in value.get(name) or ()),
+                key=lambda t: t[0],
+            )
+            middle: list[str] = []
+            for _, name, entry in entries:
+                key, write = entry_writers[name]
+                write(key, entry, middle)
+            parts.extend(whole[:split])
+            parts.extend(middle)
+            parts.extend(whole[split:])
+
+        return write_interleaved
 
     def _compile_writer(self, shape: Shape) -> XmlWriter:
         if isinstance(shape, StructureShape):
@@ -316,6 +362,7 @@ class RestXmlCodec(RestCodec):
         self.namespace = XML_NAMESPACES.get(model.service_name) or model.metadata.get("xmlNamespace", "")
         self._roots = XML_OUTPUT_ROOTS.get(model.service_name, {})
         self._text_roots = XML_TEXT_ROOT_MEMBERS.get(model.service_name, {})
+        self._interleaved = XML_INTERLEAVED_MEMBERS.get(model.service_name, {})
         self._body_readers: dict[str, Callable[[ElementTree.Element], dict[str, Any]]] = {}
         self._body_writers: dict[str, XmlWriter] = {}
 
@@ -352,7 +399,7 @@ class RestXmlCodec(RestCodec):
         write = self._body_writers.get(operation.name)
         if write is None:
             write = self._body_writers[operation.name] = self.shapes.structure_writer(
-                shape, plan.body, self._ns_attr(shape)
+                shape, plan.body, self._ns_attr(shape), self._interleaved.get(operation.name, ())
             )
         parts = [XML_DECLARATION]
         write(root, output, parts)

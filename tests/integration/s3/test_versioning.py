@@ -82,8 +82,8 @@ def versioned(s3: Any, name: str, status: str = "Enabled") -> str:
 
 
 def all_versions(s3: Any, bucket: str, **kw: Any) -> list[tuple[str, str, bool, bool]]:
-    """(key, version id, is latest, is delete marker) in the order of the wire: the versions by key, newest
-    first, then the delete markers likewise (S3 interleaves the two by key; clients read them as two lists)."""
+    """(key, version id, is latest, is delete marker) in the order of the wire: S3's, by key, newest first,
+    versions and delete markers interleaved (clients read them as two lists; raw XML readers see one)."""
     bodies: list[bytes] = []
 
     def keep(response_dict: Any, **_: Any) -> None:
@@ -105,8 +105,8 @@ def all_versions(s3: Any, bucket: str, **kw: Any) -> list[tuple[str, str, bool, 
 
 
 def wire(rows: list[tuple[str, str, bool, bool]]) -> list[tuple[str, str, bool, bool]]:
-    """S3's order of a listing (by key, newest first) as Nimbus writes it: versions, then delete markers."""
-    return [r for r in rows if not r[3]] + [r for r in rows if r[3]]
+    """S3's order of a listing on the wire: by key, newest first, versions and delete markers interleaved."""
+    return list(rows)
 
 
 # -- bucket configuration --------------------------------------------------------------------------------

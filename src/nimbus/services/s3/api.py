@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote
 
 from nimbus.bytestream import ByteStream
+from nimbus.protocol.models import SEQUENCE_KEY
 from nimbus.services.base import RequestContext
 from nimbus.services.s3 import checksums, cors, lifecycle
 from nimbus.services.s3 import settings as bs
@@ -883,14 +884,15 @@ class S3Api:
         who = owner(ctx.account_id)
         versions: list[dict[str, Any]] = []
         markers: list[dict[str, Any]] = []
-        for obj, latest in listing.versions:
+        for seq, (obj, latest) in enumerate(listing.versions):
+            # SEQUENCE_KEY: the XML lists versions and delete markers interleaved, in this order (S3's)
             if obj.delete_marker:
                 markers.append({"Owner": who, "Key": encode_key(obj.key, enc), "VersionId": obj.version, "IsLatest": latest,
-                                "LastModified": stamp(obj.last_modified)})
+                                "LastModified": stamp(obj.last_modified), SEQUENCE_KEY: seq})
                 continue
             entry: dict[str, Any] = {"ETag": obj.etag, "Size": obj.size, "StorageClass": obj.storage_class,
                                      "Key": encode_key(obj.key, enc), "VersionId": obj.version, "IsLatest": latest,
-                                     "LastModified": stamp(obj.last_modified), "Owner": who}
+                                     "LastModified": stamp(obj.last_modified), "Owner": who, SEQUENCE_KEY: seq}
             if obj.checksum_algorithm:
                 entry["ChecksumAlgorithm"] = [obj.checksum_algorithm]
                 entry["ChecksumType"] = obj.checksum_type
