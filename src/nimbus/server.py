@@ -41,6 +41,7 @@ class Nimbus:
         self._apis: dict[str, Any] = {}
         self._components: dict[str, Any] = {}
         self._component_order: list[str] = []
+        self._factories: dict[str, Callable[[], Any]] = {}
         self._started: list[Any] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         from nimbus.edge.app import EdgeApp
@@ -73,11 +74,16 @@ class Nimbus:
     def serves(self, service: str) -> bool:
         return service in SERVICES
 
+    def provide(self, name: str, factory: Callable[[], Any]) -> None:
+        """Name the factory that builds component ``name`` on its first use, whatever default the caller of
+        ``component`` brings (a layer lends a lower one what it may not import: the gateway's method tester)."""
+        self._factories[name] = factory
+
     def component(self, name: str, factory: Callable[[], T]) -> T:
         """A shared engine object (e.g. "lambda.invoker"), built once on first use."""
         obj = self._components.get(name)
         if obj is None:
-            obj = self._components[name] = factory()
+            obj = self._components[name] = self._factories.pop(name, factory)()
             self._component_order.append(name)
         return obj  # type: ignore[no-any-return]
 
@@ -102,10 +108,14 @@ class Nimbus:
         self.storage = open_storage(self.settings.data_dir)
         self.credentials.bind(self.storage.metadata)
         self.ready = True
-        if EAGER:
-            self.spawn(self._start_eager(), "start-services")
+        self.spawn(self._start_eager(), "start-services")
 
     async def _start_eager(self) -> None:
+        try:  # the gateway (HTTP triggers): imported off the event loop, as the services below
+            await asyncio.to_thread(importlib.import_module, "nimbus.gateway.app")
+            self.app.gateway.load()
+        except Exception:  # noqa: BLE001 - the first trigger request reports it
+            log.exception("the gateway failed to load")
         for name in EAGER:
             try:
                 # import off the event loop, so /_nimbus/health and early requests are answered meanwhile

@@ -100,6 +100,49 @@ def _parse_query(raw: str) -> list[tuple[str, str]]:
     return out
 
 
+class LazyGateway:
+    """The gateway (``nimbus.gateway.app``, ~50 ms of imports) loaded off the way to ready: the server
+    imports it in the background right after start-up, and the first request that needs it (a trigger
+    request, or any request while custom domains are not yet known) loads it if that has not happened yet.
+    Once loaded, the gateway's own matcher replaces this one among the edge's mounts."""
+
+    def __init__(self, edge: "EdgeApp", core: "Nimbus") -> None:
+        self.edge = edge
+        self.core = core
+        self.app: Any = None
+        self._ws_claims: Matcher | None = None
+        # TestInvokeMethod's runner, for the control plane (which may not import the gateway)
+        core.provide(METHOD_TESTER, lambda: self.load().test_invoke_method)
+
+    def load(self) -> Any:
+        app = self.app
+        if app is None:
+            from nimbus.gateway.app import build, claims
+
+            app = self.app = build(self.core)
+            self._ws_claims = claims
+            mounts = self.edge.mounts
+            for i, (matcher, mounted) in enumerate(mounts):
+                if mounted is self:
+                    mounts[i] = (app.claims, app)
+            self.edge.websocket_mount = (claims, app)
+        return app
+
+    def claims(self, scope: Scope, headers: dict[str, str]) -> bool:
+        return bool(self.load().claims(scope, headers))
+
+    def claims_websocket(self, scope: Scope, headers: dict[str, str]) -> bool:
+        self.load()
+        assert self._ws_claims is not None
+        return self._ws_claims(scope, headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.load()(scope, receive, send)
+
+
+METHOD_TESTER = "gateway.method-tester"  # nimbus.services.apigateway.engine.METHOD_TESTER (not imported: heavy)
+
+
 class EdgeApp:
     def __init__(self, core: "Nimbus") -> None:
         self.core = core
@@ -108,10 +151,10 @@ class EdgeApp:
         self._protocols: dict[str, Any] = {}
         self._handlers: dict[tuple[str, str], Callable[[RequestContext, dict[str, Any]], Awaitable[Any]]] = {}
         self._authorizer: Any = None  # IAM enforcement (--iam enforce), built on first use
-        self.websocket_mount: tuple[Matcher, ASGIApp] | None = None  # set by the gateway (API Gateway WebSocket APIs)
-        from nimbus.gateway.app import mount as mount_gateway  # HTTP triggers: execute-api and lambda-url hosts
-
-        mount_gateway(self, core)
+        # HTTP triggers (execute-api and lambda-url hosts, custom domains) and API Gateway WebSocket APIs
+        self.gateway = LazyGateway(self, core)
+        self.mount(self.gateway.claims, self.gateway)
+        self.websocket_mount: tuple[Matcher, ASGIApp] = (self.gateway.claims_websocket, self.gateway)
         from nimbus.services.s3.post import PostUploads  # S3 POST Object (browser forms): no Authorization header
 
         posts = PostUploads(core, _post_bucket)

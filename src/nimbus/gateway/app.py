@@ -890,13 +890,12 @@ async def _send(send: Send, resp: events.Response, extra: list[tuple[str, str]],
     await send({"type": "http.response.body", "body": b"" if head else resp.body})
 
 
-def mount(edge: Any, core: Any) -> None:
-    """Claim the trigger hosts and paths on the edge (called once when the edge is built), and lend the
-    control plane the gateway's way of running a method (TestInvokeMethod)."""
-    app = GatewayApp(core)
-    edge.mount(app.claims, app)
-    edge.websocket_mount = (claims, app)  # WebSocket APIs: the only WebSocket scopes the edge serves
-    core.component(METHOD_TESTER, lambda: app.test_invoke_method)
+def build(core: Any) -> GatewayApp:
+    """The gateway the edge serves trigger hosts and paths with (``nimbus.edge.app.LazyGateway`` loads it:
+    claims HTTP requests with ``GatewayApp.claims``, WebSocket scopes with ``claims``, and lends the control
+    plane ``test_invoke_method`` as the METHOD_TESTER component)."""
+    assert METHOD_TESTER == "gateway.method-tester"  # the name the edge provides it under, without importing this
+    return GatewayApp(core)
 
 
 def _with_proxy_headers(
