@@ -23,6 +23,7 @@ from botocore import xform_name
 from nimbus import __version__
 from nimbus.bytestream import ByteStream
 from nimbus import sigv4
+from nimbus.edge.h2c import flush_held
 from nimbus.edge.identify import identify, split_host, virtual_bucket, wire_protocol
 from nimbus.errors import InternalFailure, NotImplementedOperation, ServiceError
 from nimbus.metrics import REGISTRY
@@ -45,6 +46,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Matcher = Callable[[Scope, dict[str, str]], bool]
 
 MAX_BUFFERED_BODY = 64 * 1024 * 1024
+LARGE_BODY = 16 * 1024  # a buffered body this large takes long enough to parse that held responses go out first
 
 _sha256 = hashlib.sha256
 _STATUS_TEXT = {code: str(code) for code in (200, 201, 202, 204, 206, 301, 304, 400, 403, 404, 409, 412, 500, 501)}
@@ -327,6 +329,8 @@ class EdgeApp:
                 hasher = _sha256() if settings.auth else None
                 raw = await _read_body(receive, hasher)
                 body_pending = False
+                if len(raw) > LARGE_BODY:  # parsing it takes a while: let the responses held in this turn go first
+                    flush_held()
                 if hasher is not None:
                     identity = self._authenticate(
                         method, raw_path, raw_query, headers, hasher.hexdigest(), route_raw, ident.authorization,
@@ -609,6 +613,8 @@ async def _read_body(receive: Receive, hasher: Any = None) -> bytes:
                 raise ServiceError("Request entity too large", code="RequestEntityTooLargeException", status=413)
             chunks.append(data)
             if hasher is not None:
+                if len(data) > LARGE_BODY:  # hashing it takes a while: the responses held in this turn go first
+                    flush_held()
                 hasher.update(data)
         if not message.get("more_body", False):
             break

@@ -39,7 +39,8 @@ def http2_available() -> bool:
     return True
 
 
-FLUSH_NOW_BYTES = 64 * 1024  # a larger buffer goes out at once (bodies streamed in chunks keep flowing)
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"  # as uvicorn writes it
+FLUSH_NOW_BYTES = 16 * 1024  # a larger response goes out at once: its size amortises the wake-up, and bodies streamed in chunks keep flowing
 
 
 class _Flusher:
@@ -53,6 +54,7 @@ class _Flusher:
         self.active = 0  # requests parsed and not yet answered, on every connection of the loop
 
     def run(self) -> None:
+        # (a flush_held() before the scheduled run leaves that run nothing to do)
         self.scheduled = False
         dirty, self.dirty = self.dirty, []
         for transport in dirty:
@@ -63,11 +65,19 @@ class _Flusher:
                 transport.abort()
 
 
+def flush_held() -> None:
+    """Write what this event loop's connections hold now, before the caller starts work that takes a
+    while (parsing a large body): responses batched in this turn must not wait for it."""
+    flusher = _flushers.get(asyncio.get_running_loop())
+    if flusher is not None and flusher.dirty:
+        flusher.run()
+
+
 _flushers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Flusher] = weakref.WeakKeyDictionary()
 
 
 class CoalescingTransport:
-    """A stream transport whose writes are held until the event loop's next turn (or 64 KiB), then
+    """A stream transport whose writes are held until the event loop's next turn (or 16 KiB), then
     written as one. Everything else is the wrapped transport's; ``close``, ``write_eof`` and
     ``set_protocol`` flush first, ``abort`` drops what is held."""
 
@@ -89,6 +99,10 @@ class CoalescingTransport:
         held = self._held
         if not held:
             flusher = self._flusher
+            if len(data) == len(CONTINUE) and data == CONTINUE:
+                # an interim "100 Continue": the client waits for it before it sends the body
+                self._transport.write(data)
+                return
             flusher.dirty.append(self)
             if not flusher.scheduled:
                 flusher.scheduled = True

@@ -1,13 +1,15 @@
-"""CoalescingTransport: what is written in one turn of the event loop reaches the socket's transport at
-the next turn as one write, in order, per connection; close and set_protocol flush first, abort drops,
-64 KiB goes out at once. Driven with a recording stand-in for the socket's transport (asyncio's own)."""
+"""CoalescingTransport: while other requests are being answered, what is written in one turn of the event
+loop reaches the socket's transport at the next turn as one write, in order, per connection (a response
+completing while no other request waits goes at once); close and set_protocol flush first, abort drops, 16 KiB goes out at
+once, flush_held() empties the holds before long work, "100 Continue" is not held. Driven with a recording stand-in for the socket's
+transport (asyncio's own)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from nimbus.edge.h2c import FLUSH_NOW_BYTES, CoalescingTransport
+from nimbus.edge.h2c import FLUSH_NOW_BYTES, CoalescingTransport, flush_held
 
 
 class Recording(asyncio.Transport):
@@ -45,6 +47,10 @@ class Recording(asyncio.Transport):
         return ("127.0.0.1", 1) if name == "peername" else default
 
 
+def _busy(t: CoalescingTransport, active: int = 2) -> None:
+    t._flusher.active = active  # requests in flight on the loop (the protocol counts them)
+
+
 async def _turn() -> None:
     await asyncio.sleep(0)
     await asyncio.sleep(0)
@@ -55,6 +61,7 @@ def test_writes_of_one_turn_leave_as_one_write_per_connection_at_the_next() -> N
         loop = asyncio.get_running_loop()
         a_raw, b_raw = Recording(), Recording()
         a, b = CoalescingTransport(a_raw, loop), CoalescingTransport(b_raw, loop)
+        _busy(a)
         a.write(b"HTTP/1.1 200 OK\r\n\r\n")
         b.write(b"one")
         a.write(b"body")
@@ -77,6 +84,7 @@ def test_close_eof_and_handover_flush_first_abort_drops() -> None:
         loop = asyncio.get_running_loop()
         raw = Recording()
         t = CoalescingTransport(raw, loop)
+        _busy(t)
         t.write(b"last words")
         t.write_eof()
         assert raw.writes == [b"last words"] and raw.events == ["eof"]
@@ -92,6 +100,7 @@ def test_close_eof_and_handover_flush_first_abort_drops() -> None:
 
         raw2 = Recording()
         t2 = CoalescingTransport(raw2, loop)
+        _busy(t2)
         t2.write(b"never sent")
         t2.abort()
         await _turn()
@@ -105,6 +114,7 @@ def test_a_large_write_goes_out_at_once() -> None:
         loop = asyncio.get_running_loop()
         raw = Recording()
         t = CoalescingTransport(raw, loop)
+        _busy(t)
         t.write(b"head")
         t.write(memoryview(b"x" * FLUSH_NOW_BYTES))
         assert raw.writes == [b"head" + b"x" * FLUSH_NOW_BYTES]
@@ -123,6 +133,7 @@ def test_a_failing_socket_does_not_hold_the_others() -> None:
         loop = asyncio.get_running_loop()
         bad_raw, good_raw = Broken(), Recording()
         bad, good = CoalescingTransport(bad_raw, loop), CoalescingTransport(good_raw, loop)
+        _busy(bad)
         bad.write(b"x")
         good.write(b"y")
         await _turn()
@@ -172,5 +183,28 @@ def test_nimbus_protocol_answers_with_one_write_per_response() -> None:
         assert raw_b.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\n/b1"]
         for p in (protocol, a, b):
             p.connection_lost(None)
+
+    asyncio.run(main())
+
+
+def test_flush_held_writes_before_long_work() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        raw = Recording()
+        t = CoalescingTransport(raw, loop)
+        _busy(t)
+        t.write(b"answered")
+        assert raw.writes == []
+        flush_held()  # what the edge calls before parsing a large body
+        assert raw.writes == [b"answered"]
+        await _turn()
+        assert raw.writes == [b"answered"]
+        t.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # an interim answer the client waits on: straight through
+        assert raw.writes[-1] == b"HTTP/1.1 100 Continue\r\n\r\n"
+        t.write(b"later")
+        t.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # behind held bytes it keeps its place
+        assert raw.writes[-1] == b"HTTP/1.1 100 Continue\r\n\r\n"
+        await _turn()
+        assert raw.writes[-1] == b"laterHTTP/1.1 100 Continue\r\n\r\n"
 
     asyncio.run(main())
