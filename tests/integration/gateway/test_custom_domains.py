@@ -221,3 +221,41 @@ def test_the_aws_cli_flow(env: dict[str, Any]) -> None:
     assert status == 200 and json.loads(body)["api"] == "cli"
     server.aws("apigateway", "delete-base-path-mapping", "--domain-name", "cli.example.com", "--base-path", "(none)")
     assert _host_call(env, "cli.example.com", "/orders")[0] == 403
+
+
+def test_an_api_with_mappings_cannot_be_deleted(env: dict[str, Any]) -> None:
+    apigw, v2 = env["apigw"], env["server"].client("apigatewayv2")
+    rest_api = _mock_api(apigw, "mapped-rest", ("prod",))
+    http_api = v2.create_api(Name="mapped-http", ProtocolType="HTTP")["ApiId"]
+    v2.create_stage(ApiId=http_api, StageName="live")
+    for name in ("b.mapped.example.com", "a.mapped.example.com"):
+        apigw.create_domain_name(domainName=name, regionalCertificateArn=CERT, endpointConfiguration={"types": ["REGIONAL"]})
+        apigw.create_base_path_mapping(domainName=name, restApiId=rest_api, stage="prod", basePath="shop")
+    m = v2.create_api_mapping(DomainName="a.mapped.example.com", ApiId=http_api, Stage="live", ApiMappingKey="h")
+    with pytest.raises(ClientError) as e:
+        apigw.delete_rest_api(restApiId=rest_api)
+    err = e.value.response["Error"]
+    assert err["Code"] == "BadRequestException"
+    assert err["Message"] == (f"Deleting RestApi {rest_api} failed. Please remove all base path mappings related to the "
+                              "RestApi in your domains: a.mapped.example.com, b.mapped.example.com")
+    with pytest.raises(ClientError) as e:
+        v2.delete_api(ApiId=http_api)
+    assert e.value.response["Error"]["Code"] == "BadRequestException"
+    assert "Please remove all API mappings" in e.value.response["Error"]["Message"]
+    # nothing was deleted: the APIs still answer
+    assert apigw.get_rest_api(restApiId=rest_api)["name"] == "mapped-rest"
+    assert v2.get_api(ApiId=http_api)["Name"] == "mapped-http"
+    assert _host_call(env, "a.mapped.example.com", "/shop/orders")[0] == 200
+    # an unknown API is still NotFoundException
+    with pytest.raises(ClientError) as e:
+        apigw.delete_rest_api(restApiId="nope123456")
+    assert e.value.response["Error"]["Code"] == "NotFoundException"
+    # once the mappings are gone, the deletes go through
+    v2.delete_api_mapping(DomainName="a.mapped.example.com", ApiMappingId=m["ApiMappingId"])
+    v2.delete_api(ApiId=http_api)
+    for name in ("a.mapped.example.com", "b.mapped.example.com"):
+        apigw.delete_base_path_mapping(domainName=name, basePath="shop")
+    apigw.delete_rest_api(restApiId=rest_api)
+    with pytest.raises(ClientError) as e:
+        apigw.get_rest_api(restApiId=rest_api)
+    assert e.value.response["Error"]["Code"] == "NotFoundException"

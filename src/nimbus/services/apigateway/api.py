@@ -102,7 +102,13 @@ class ApiGatewayApi:
         return _public(self.rest.update_api(params["restApiId"], ctx.account_id, params.get("patchOperations") or []))
 
     async def delete_rest_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
-        self.rest.delete_api(params["restApiId"], ctx.account_id)
+        api_id = params["restApiId"]
+        self.rest.get_api(api_id, ctx.account_id)  # NotFoundException first
+        mapped = self.engine.domains.mapped_to(ctx.account_id, api_id)
+        if mapped:
+            raise BadRequestException(f"Deleting RestApi {api_id} failed. Please remove all base path mappings "
+                                      f"related to the RestApi in your domains: {', '.join(mapped)}")
+        self.rest.delete_api(api_id, ctx.account_id)
         return {}
 
     # --- OpenAPI ------------------------------------------------------------------------------------

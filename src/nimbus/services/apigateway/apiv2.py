@@ -7,6 +7,7 @@ from typing import Any
 from nimbus.services.apigateway.api import execute_api_url
 from nimbus.services.apigateway.domains import v2_domain, v2_mapping
 from nimbus.services.apigateway.engine import ApiGatewayEngine, engine_of
+from nimbus.services.apigateway.errors import BadRequestException
 from nimbus.services.base import RequestContext
 
 Ctx = RequestContext
@@ -66,7 +67,12 @@ class ApiGatewayV2Api:
         return self._api_out(ctx, self.http.update_api(params["ApiId"], ctx.account_id, params))
 
     async def delete_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
-        self.http.delete_api(params["ApiId"], ctx.account_id)
+        api_id = params["ApiId"]
+        self.http.get_api(api_id, ctx.account_id)  # NotFoundException first
+        if self.domains.mapped_to(ctx.account_id, api_id):
+            raise BadRequestException(f"Deleting API {api_id} failed. Please remove all API mappings for the API "
+                                      "from your custom domain names.")
+        self.http.delete_api(api_id, ctx.account_id)
         return {}
 
     async def import_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:

@@ -138,6 +138,13 @@ class DomainNames:
         self.db.delete(DOMAIN, f"{region}/{doc['domainName']}")
         self._changed()
 
+    def mapped_to(self, account: str, api_id: str) -> list[str]:
+        """The custom domain names that map a path to the API: AWS refuses to delete an API that has one."""
+        return sorted({
+            doc["domainName"] for _, doc in self.db.list(DOMAIN)
+            if doc["account"] == account and any(m.get("restApiId") == api_id for m in doc["mappings"].values())
+        })
+
     def set_tags(self, doc: dict[str, Any], tags: dict[str, str]) -> None:
         doc["tags"] = tags
         self._save(doc)
