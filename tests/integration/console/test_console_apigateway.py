@@ -117,3 +117,78 @@ def test_http_api_routes_integrations_and_stage(browser: Any, nimbus_server: Nim
     wait_for(browser, lambda: browser.find_elements(By.ID, "apigw-apis") and "console-http" not in browser.find_element(By.ID, "apigw-apis").text,
              what="the API gone from the list")
     assert all(a["ApiId"] != api_id for a in v2.get_apis()["Items"])
+
+
+def _method_row(browser: Any, path: str, verb: str) -> Any:
+    return wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, f'#apigw-resources tr[data-path="{path}"][data-method="{verb}"]'),
+                    what=f"{verb} {path}")[0]
+
+
+def test_build_a_rest_api_in_the_console(browser: Any, nimbus_server: NimbusProcess, function_arn: str) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    apigw, lam = nimbus_server.client("apigateway"), nimbus_server.client("lambda")
+    sign_in(browser, nimbus_server)
+    go(browser, nimbus_server, "#/apigateway")
+    _el(browser, "apigw-create").click()
+    _el(browser, "apigw-new-name").send_keys("console-built")
+    _el(browser, "apigw-new-submit").click()
+    wait_for(browser, lambda: "console-built" in browser.find_element(By.ID, "apigw-title").text, what="the new API's page")
+    api = [a for a in apigw.get_rest_apis()["items"] if a["name"] == "console-built"][0]
+    api_id = api["id"]
+
+    # /orders with GET -> the Lambda function (proxy)
+    _el(browser, "apigw-resource-create").click()
+    _el(browser, "apigw-resource-part").send_keys("orders")
+    _el(browser, "apigw-resource-submit").click()
+    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, '#apigw-resources tr[data-path="/orders"]'), what="/orders")
+    _el(browser, "apigw-method-create").click()
+    Select(_el(browser, "apigw-method-resource")).select_by_visible_text("/orders")
+    Select(_el(browser, "apigw-method-verb")).select_by_value("GET")
+    Select(_el(browser, "apigw-method-kind")).select_by_value("lambda")
+    Select(_el(browser, "apigw-method-function")).select_by_visible_text("console-apigw-fn")
+    _el(browser, "apigw-method-submit").click()
+    assert "AWS_PROXY" in _method_row(browser, "/orders", "GET").text
+
+    # /orders/{id} with GET -> a mock
+    _el(browser, "apigw-resource-create").click()
+    Select(_el(browser, "apigw-resource-parent")).select_by_visible_text("/orders")
+    _el(browser, "apigw-resource-part").send_keys("{id}")
+    _el(browser, "apigw-resource-submit").click()
+    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, '#apigw-resources tr[data-path="/orders/{id}"]'), what="/orders/{id}")
+    _el(browser, "apigw-method-create").click()
+    Select(_el(browser, "apigw-method-resource")).select_by_visible_text("/orders/{id}")
+    Select(_el(browser, "apigw-method-kind")).select_by_value("mock")
+    body = _el(browser, "apigw-method-mock-body")
+    body.clear()
+    body.send_keys('{"order": "from the mock"}')
+    _el(browser, "apigw-method-submit").click()
+    assert "MOCK" in _method_row(browser, "/orders/{id}", "GET").text
+
+    # the function's policy lets this API call it (as AWS's console adds)
+    policy = json.loads(lam.get_policy(FunctionName="console-apigw-fn")["Policy"])
+    arns = [s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in policy["Statement"] if "Condition" in s]
+    assert f"arn:aws:execute-api:us-east-1:000000000000:{api_id}/*/GET/orders" in arns
+
+    # deploy to a new stage; both methods answer
+    _el(browser, "apigw-deploy").click()
+    Select(_el(browser, "apigw-deploy-stage")).select_by_value("")
+    _el(browser, "apigw-deploy-new-stage").send_keys("v1")
+    _el(browser, "apigw-deploy-submit").click()
+    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, '#apigw-stages tr[data-stage="v1"]'), what="the v1 stage")
+    base = f"{nimbus_server.endpoint}/_aws/execute-api/{api_id}/v1"
+    with urllib.request.urlopen(base + "/orders", timeout=60) as r:
+        assert json.loads(r.read()) == {"hello": "/orders"}
+    with urllib.request.urlopen(base + "/orders/42", timeout=60) as r:
+        assert json.loads(r.read()) == {"order": "from the mock"}
+
+    # delete the mock method, then the /orders/{id} resource
+    _el(browser, "apigw-method-delete-GET-/orders/{id}").click()
+    _el(browser, "confirm-ok").click()
+    wait_for(browser, lambda: not browser.find_elements(By.CSS_SELECTOR, '#apigw-resources tr[data-path="/orders/{id}"][data-method="GET"]'),
+             what="the method gone")
+    _el(browser, "apigw-resource-delete-/orders/{id}").click()
+    _el(browser, "confirm-ok").click()
+    wait_for(browser, lambda: not browser.find_elements(By.CSS_SELECTOR, '#apigw-resources tr[data-path="/orders/{id}"]'), what="the resource gone")
+    assert sorted(r["path"] for r in apigw.get_resources(restApiId=api_id)["items"]) == ["/", "/orders"]
+    apigw.delete_rest_api(restApiId=api_id)

@@ -1,6 +1,7 @@
 "use strict";
 // API Gateway: REST APIs (apigateway) and HTTP / WebSocket APIs (apigatewayv2): resources and methods,
-// routes and integrations, stages with Nimbus's invoke URLs, deployments, Deploy API, delete.
+// routes and integrations, stages with Nimbus's invoke URLs, deployments, Deploy API, delete. A REST API
+// is built here as in AWS's console: Create API, Create resource, Create method (Lambda proxy or mock).
 (function () {
   const N = window.Nimbus;
   const enc = encodeURIComponent;
@@ -51,7 +52,22 @@
     const rows = rest.map((a) => ({ name: a.name, id: a.id, type: "REST", created: a.createdDate, description: a.description, href: "#/apigateway/rest/" + enc(a.id) }))
       .concat(v2.map((a) => ({ name: a.Name, id: a.ApiId, type: a.ProtocolType, created: a.CreatedDate, description: a.Description, href: "#/apigateway/http/" + enc(a.ApiId) })))
       .sort((a, b) => String(a.name).localeCompare(String(b.name)));
-    view.appendChild(N.page("APIs", { actions: [N.button("Refresh", async () => N.render(), { id: "apigw-refresh" })] },
+    const create = () => {
+      const name = N.input({ id: "apigw-new-name", placeholder: "e.g. orders-api" });
+      const desc = N.input({ id: "apigw-new-description" });
+      N.modal("Create REST API", [N.field("API name", name), N.field("Description", desc)], [{
+        text: "Create API", kind: "primary", id: "apigw-new-submit", onclick: async () => {
+          if (!name.value.trim()) throw new Error("Name the API.");
+          const p = { name: name.value.trim(), endpointConfiguration: { types: ["REGIONAL"] } };
+          if (desc.value.trim()) p.description = desc.value.trim();
+          const api = await N.api("apigateway", "CreateRestApi", p);
+          N.toast("Created " + api.name + " (" + api.id + ")");
+          N.go("#/apigateway/rest/" + enc(api.id));
+        },
+      }]);
+    };
+    view.appendChild(N.page("APIs", { actions: [N.button("Create REST API", async () => create(), { kind: "primary", id: "apigw-create" }),
+      N.button("Refresh", async () => N.render(), { id: "apigw-refresh" })] },
       err.map((e) => N.errorBox(e)),
       N.table([
         { title: "Name", get: (a) => N.link(a.href, a.name, { class: "apigw-api-link", dataset: { id: a.id } }) },
@@ -86,8 +102,14 @@
     for (const r of resources) {
       const verbs = Object.keys(r.resourceMethods || {}).sort();
       const pad = { paddingLeft: 8 + depth(r.path) * 18 + "px", fontFamily: "ui-monospace, Menlo, Consolas, monospace" };
+      const dropResource = r.path === "/" ? "" : N.button("Delete resource", async () => {
+        if (!(await N.confirm("Delete the resource " + r.path + " with its methods and child resources?"))) return;
+        await N.api("apigateway", "DeleteResource", { restApiId: id, resourceId: r.id });
+        N.toast("Deleted " + r.path + " (deploy the API to publish the change)"); N.render();
+      }, { kind: "link", id: "apigw-resource-delete-" + r.path });
       if (!verbs.length) {
-        resourceRows.push(N.h("tr", { class: "apigw-resource", dataset: { path: r.path } }, N.h("td", { style: pad }, r.path), N.h("td", {}, "-"), N.h("td", {}, "-"), N.h("td", {}, "")));
+        resourceRows.push(N.h("tr", { class: "apigw-resource", dataset: { path: r.path } }, N.h("td", { style: pad }, r.path), N.h("td", {}, "-"), N.h("td", {}, "-"), N.h("td", {}, ""),
+          N.h("td", {}, dropResource)));
       }
       verbs.forEach((verb, i) => {
         const m = r.resourceMethods[verb];
@@ -95,9 +117,69 @@
           N.h("td", { style: pad }, i ? "" : r.path),
           N.h("td", {}, N.h("span", { class: "badge" }, verb)),
           N.h("td", {}, integrationText(m.methodIntegration)),
-          N.h("td", {}, [m.authorizationType && m.authorizationType !== "NONE" ? "auth " + m.authorizationType : "open", m.apiKeyRequired ? ", API key" : ""].join(""))));
+          N.h("td", {}, [m.authorizationType && m.authorizationType !== "NONE" ? "auth " + m.authorizationType : "open", m.apiKeyRequired ? ", API key" : ""].join("")),
+          N.h("td", {}, N.button("Delete method", async () => {
+            if (!(await N.confirm("Delete the method " + verb + " " + r.path + "?"))) return;
+            await N.api("apigateway", "DeleteMethod", { restApiId: id, resourceId: r.id, httpMethod: verb });
+            N.toast("Deleted " + verb + " " + r.path + " (deploy the API to publish the change)"); N.render();
+          }, { kind: "link", id: "apigw-method-delete-" + verb + "-" + r.path }), i ? "" : [" ", dropResource])));
       });
     }
+    const pathOptions = resources.map((r) => [r.id, r.path]);
+    const createResource = () => {
+      const parent = N.select(pathOptions, (resources.find((r) => r.path === "/") || {}).id, { id: "apigw-resource-parent" });
+      const part = N.input({ id: "apigw-resource-part", placeholder: "e.g. orders, {id}" });
+      const proxy = N.h("input", { type: "checkbox", id: "apigw-resource-proxy" });
+      N.modal("Create resource", [N.field("Resource path (parent)", parent), N.field("Resource name (path part)", part, "A {name} part is a path parameter."),
+        N.h("label", { class: "field" }, proxy, " Proxy resource: {proxy+} catches every path below the parent")], [{
+        text: "Create resource", kind: "primary", id: "apigw-resource-submit", onclick: async () => {
+          const pathPart = proxy.checked ? "{proxy+}" : part.value.trim().replace(/^\/+|\/+$/g, "");
+          if (!pathPart) throw new Error("Name the resource, or make it a proxy resource.");
+          const r = await N.api("apigateway", "CreateResource", { restApiId: id, parentId: parent.value, pathPart });
+          N.toast("Created " + r.path);
+          N.render();
+        },
+      }]);
+    };
+    const createMethod = async () => {
+      const functions = await N.paginate("lambda", "ListFunctions", {}, "Marker", "NextMarker", "Functions").catch(() => []);
+      const resource = N.select(pathOptions, (resources.find((r) => r.path !== "/") || resources[0] || {}).id, { id: "apigw-method-resource" });
+      const verb = N.select(["ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], "GET", { id: "apigw-method-verb" });
+      const kind = N.select([["lambda", "Lambda function (proxy integration)"], ["mock", "Mock (answers 200 with a fixed body)"]], "lambda", { id: "apigw-method-kind" });
+      const fn = N.select(functions.map((f) => [f.FunctionArn, f.FunctionName]), functions.length ? functions[0].FunctionArn : "", { id: "apigw-method-function" });
+      const body = N.textarea({ id: "apigw-method-mock-body", rows: 3 });
+      body.value = '{"message": "hello from a mock integration"}';
+      const auth = N.select([["NONE", "None (open)"], ["AWS_IAM", "AWS IAM (SigV4-signed callers)"]], "NONE", { id: "apigw-method-auth" });
+      N.modal("Create method", [N.field("Resource", resource), N.field("Method type", verb), N.field("Integration type", kind),
+        N.field("Lambda function", fn, "API Gateway is given permission to invoke it (Lambda AddPermission), as AWS's console does."),
+        N.field("Mock response body (200)", body), N.field("Authorization", auth)], [{
+        text: "Create method", kind: "primary", id: "apigw-method-submit", onclick: async () => {
+          const r = resources.find((x) => x.id === resource.value);
+          if (!r) throw new Error("Choose a resource.");
+          const httpMethod = verb.value;
+          if (kind.value === "lambda" && !fn.value) throw new Error("There is no function to integrate: create one in Lambda first.");
+          await N.api("apigateway", "PutMethod", { restApiId: id, resourceId: r.id, httpMethod, authorizationType: auth.value });
+          if (kind.value === "lambda") {
+            const parts = fn.value.split(":");
+            const region = parts[3], account = parts[4];
+            await N.api("apigateway", "PutIntegration", { restApiId: id, resourceId: r.id, httpMethod, type: "AWS_PROXY", integrationHttpMethod: "POST",
+              uri: "arn:aws:apigateway:" + region + ":lambda:path/2015-03-31/functions/" + fn.value + "/invocations" });
+            const path = r.path.replace(/\{[^}]*\}/g, "*");
+            await N.api("lambda", "AddPermission", { FunctionName: fn.value, StatementId: "nimbus-console-" + id + "-" + Math.random().toString(36).slice(2, 10),
+              Action: "lambda:InvokeFunction", Principal: "apigateway.amazonaws.com",
+              SourceArn: "arn:aws:execute-api:" + region + ":" + account + ":" + id + "/*/" + (httpMethod === "ANY" ? "*" : httpMethod) + path });
+          } else {
+            await N.api("apigateway", "PutIntegration", { restApiId: id, resourceId: r.id, httpMethod, type: "MOCK",
+              requestTemplates: { "application/json": '{"statusCode": 200}' } });
+            await N.api("apigateway", "PutMethodResponse", { restApiId: id, resourceId: r.id, httpMethod, statusCode: "200" });
+            await N.api("apigateway", "PutIntegrationResponse", { restApiId: id, resourceId: r.id, httpMethod, statusCode: "200",
+              responseTemplates: { "application/json": body.value } });
+          }
+          N.toast("Created " + httpMethod + " " + r.path + " (deploy the API to publish it)");
+          N.render();
+        },
+      }]);
+    };
     const stageRows = stages.map((s) => N.h("tr", { class: "apigw-stage", dataset: { stage: s.stageName } },
       N.h("td", {}, s.stageName),
       N.h("td", {}, urlCell(invokeUrl(id, s.stageName), "apigw-invoke-url"), N.h("div", { class: "muted" }, hostUrl(id, s.stageName))),
@@ -134,7 +216,10 @@
       ["Endpoint type", ((api.endpointConfiguration || {}).types || []).join(", ")], ["API key source", api.apiKeySource],
       ["Binary media types", (api.binaryMediaTypes || []).join(", ")]])),
     N.panel("Resources",
-      N.h("table", { class: "grid", id: "apigw-resources" }, N.h("thead", {}, N.h("tr", {}, ["Resource", "Method", "Integration", "Authorization"].map((t) => N.h("th", {}, t)))),
+      N.h("div", { class: "actions", style: { marginBottom: "8px" } },
+        N.button("Create resource", async () => createResource(), { id: "apigw-resource-create" }),
+        N.button("Create method", async () => createMethod(), { id: "apigw-method-create" })),
+      N.h("table", { class: "grid", id: "apigw-resources" }, N.h("thead", {}, N.h("tr", {}, ["Resource", "Method", "Integration", "Authorization", ""].map((t) => N.h("th", {}, t)))),
         N.h("tbody", {}, resourceRows))),
     N.panel("Stages",
       N.h("p", { class: "muted" }, "Invoke URLs: the path form needs no DNS; the host form below it needs *.localhost to resolve to this machine. Append a resource path."),
