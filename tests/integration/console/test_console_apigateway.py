@@ -192,3 +192,27 @@ def test_build_a_rest_api_in_the_console(browser: Any, nimbus_server: NimbusProc
     wait_for(browser, lambda: not browser.find_elements(By.CSS_SELECTOR, '#apigw-resources tr[data-path="/orders/{id}"]'), what="the resource gone")
     assert sorted(r["path"] for r in apigw.get_resources(restApiId=api_id)["items"]) == ["/", "/orders"]
     apigw.delete_rest_api(restApiId=api_id)
+
+
+def test_create_an_http_api_for_a_function(browser: Any, nimbus_server: NimbusProcess, function_arn: str) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    v2 = nimbus_server.client("apigatewayv2")
+    sign_in(browser, nimbus_server)
+    go(browser, nimbus_server, "#/apigateway")
+    _el(browser, "apigw-create-http").click()
+    _el(browser, "apigw-http-name").send_keys("console-quick")
+    Select(_el(browser, "apigw-http-function")).select_by_visible_text("console-apigw-fn")
+    _el(browser, "apigw-http-submit").click()
+    wait_for(browser, lambda: "console-quick" in browser.find_element(By.ID, "apigw-title").text, what="the new API's page")
+    routes = wait_for(browser, lambda: browser.find_elements(By.ID, "apigw-routes"), what="routes")[0]
+    assert "$default" in routes.text and "console-apigw-fn" in routes.text
+    url = wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "#apigw-stages a.apigw-invoke-url"), what="the invoke URL")[0].text
+    api_id = [a for a in v2.get_apis()["Items"] if a["Name"] == "console-quick"][0]["ApiId"]
+    assert url == f"{nimbus_server.endpoint}/_aws/execute-api/{api_id}/"
+    with urllib.request.urlopen(url + "any/path", timeout=60) as r:
+        assert json.loads(r.read()) == {"hello": "/any/path"}
+    policy = json.loads(nimbus_server.client("lambda").get_policy(FunctionName="console-apigw-fn")["Policy"])
+    arns = [s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in policy["Statement"] if "Condition" in s]
+    assert f"arn:aws:execute-api:us-east-1:000000000000:{api_id}/*" in arns
+    v2.delete_api(ApiId=api_id)

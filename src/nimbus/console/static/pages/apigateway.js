@@ -66,7 +66,30 @@
         },
       }]);
     };
+    // AWS's "Create HTTP API" with one Lambda integration: apigatewayv2's quick create (Target), which makes
+    // the integration, the route and an auto-deploying $default stage; API Gateway is allowed to invoke the function
+    const createHttp = async () => {
+      const functions = await N.paginate("lambda", "ListFunctions", {}, "Marker", "NextMarker", "Functions").catch(() => []);
+      const name = N.input({ id: "apigw-http-name", placeholder: "e.g. my-http-api" });
+      const fn = N.select(functions.map((f) => [f.FunctionArn, f.FunctionName]), functions.length ? functions[0].FunctionArn : "", { id: "apigw-http-function" });
+      const route = N.input({ id: "apigw-http-route", value: "$default" });
+      N.modal("Create HTTP API", [N.field("API name", name), N.field("Lambda integration", fn, "API Gateway is given permission to invoke it (Lambda AddPermission)."),
+        N.field("Route", route, "$default catches every request; or e.g. GET /items")], [{
+        text: "Create API", kind: "primary", id: "apigw-http-submit", onclick: async () => {
+          if (!name.value.trim()) throw new Error("Name the API.");
+          if (!fn.value) throw new Error("There is no function to integrate: create one in Lambda first.");
+          const api = await N.api("apigatewayv2", "CreateApi", { Name: name.value.trim(), ProtocolType: "HTTP", Target: fn.value,
+            RouteKey: route.value.trim() || "$default" });
+          const parts = fn.value.split(":");
+          await N.api("lambda", "AddPermission", { FunctionName: fn.value, StatementId: "nimbus-console-" + api.ApiId + "-" + Math.random().toString(36).slice(2, 10),
+            Action: "lambda:InvokeFunction", Principal: "apigateway.amazonaws.com", SourceArn: "arn:aws:execute-api:" + parts[3] + ":" + parts[4] + ":" + api.ApiId + "/*" });
+          N.toast("Created " + api.Name + " (" + api.ApiId + ")");
+          N.go("#/apigateway/http/" + enc(api.ApiId));
+        },
+      }]);
+    };
     view.appendChild(N.page("APIs", { actions: [N.button("Create REST API", async () => create(), { kind: "primary", id: "apigw-create" }),
+      N.button("Create HTTP API", async () => createHttp(), { id: "apigw-create-http" }),
       N.button("Refresh", async () => N.render(), { id: "apigw-refresh" })] },
       err.map((e) => N.errorBox(e)),
       N.table([
