@@ -43,7 +43,7 @@ MAX_SESSIONS = 10_000
 MAX_REQUEST_BYTES = 12 * 1024 * 1024  # a call's JSON (inline code, a test event, a record)
 MAX_PRESIGN_EXPIRES_S = 3600
 LOGIN_MARKER = "X-Nimbus-Console-Login"  # the signed parameter that makes a presigned GetCallerIdentity a console sign-in link
-PRESIGNABLE = {("s3", "GetObject"), ("s3", "PutObject")}
+PRESIGNABLE = {("s3", "GetObject"), ("s3", "PutObject"), ("s3", "UploadPart")}  # the browser's own transfers
 # Nimbus-only endpoints the console may call for a signed-in user: (path prefix, method)
 NIMBUS_ENDPOINTS = (("/_nimbus/firehose/streams", "GET"), ("/_nimbus/firehose/flush/", "POST"))
 

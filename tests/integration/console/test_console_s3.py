@@ -155,6 +155,26 @@ def test_upload_text_and_binary_files_then_download_them(ui: Any, nimbus_server:
     assert s3.head_object(Bucket="console-up", Key="in/blob.bin")["ETag"] in ui.find_element(By.ID, "obj-properties").text
 
 
+def test_a_large_file_goes_up_as_a_multipart_upload(ui: Any, nimbus_server: NimbusProcess, tmp_path: Path) -> None:
+    s3 = nimbus_server.client("s3")
+    s3.create_bucket(Bucket="console-big")
+    big = tmp_path / "big.bin"
+    payload = os.urandom(1024 * 1024) * 19 + os.urandom(12_345)  # > 16 MB: three parts of 8 MB (the last short)
+    big.write_bytes(payload)
+    open_page(ui, nimbus_server, "#/s3/buckets/console-big")
+    wait_for(ui, lambda: ui.find_elements(By.ID, "s3-objects"))
+    click(ui, "s3-upload")
+    wait_for(ui, lambda: ui.find_elements(By.ID, "s3-upload-input"))[0].send_keys(str(big))
+    wait_for(ui, lambda: "big.bin" in ui.find_element(By.ID, "s3-upload-list").text, what="the file listed")
+    click(ui, "s3-upload-submit")
+    wait_for(ui, lambda: "big.bin" in shown_keys(ui), timeout=60, what="the uploaded object listed")
+    head = s3.head_object(Bucket="console-big", Key="big.bin")
+    assert head["ETag"].strip('"').endswith("-3")  # a multipart upload's ETag: the MD5 of the parts' MD5s, -3
+    assert head["ContentLength"] == len(payload)
+    assert s3.get_object(Bucket="console-big", Key="big.bin")["Body"].read() == payload
+    assert not s3.list_multipart_uploads(Bucket="console-big").get("Uploads")
+
+
 def test_browse_folders_with_odd_keys(ui: Any, nimbus_server: NimbusProcess, tmp_path: Path) -> None:
     s3 = nimbus_server.client("s3")
     s3.create_bucket(Bucket="console-browse")

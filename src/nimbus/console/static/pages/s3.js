@@ -12,6 +12,13 @@
   const MAX_PREVIEW = 1024 * 1024; // a text preview of the whole object below this size (GetObject through the console)
   const PREVIEW_HEAD = 64 * 1024; // above it, on request, the first 64 KB (a ranged GetObject)
   const MAX_API_UPLOAD = 8 * 1024 * 1024; // an upload through the API (keys a browser cannot address by URL)
+  // Files above MULTIPART_FROM go up as multipart uploads: parts of PART_SIZE (more when 10,000 would not
+  // hold the file), PARALLEL_PARTS at a time, each PUT to a presigned UploadPart URL (S3's 5 GB single-PUT
+  // limit does not apply, and a failed part is retried alone)
+  const MULTIPART_FROM = 16 * 1024 * 1024;
+  const PART_SIZE = 8 * 1024 * 1024;
+  const PARALLEL_PARTS = 4;
+  const PART_TRIES = 3;
 
   // --- URLs -----------------------------------------------------------------------------------
   // The query is read from location.hash itself (the router's own query is the same since it splits the raw
@@ -161,6 +168,10 @@
       onProgress(1);
       return;
     }
+    if (file.size > MULTIPART_FROM) {
+      await putMultipart(bucket, key, file, ctype, onProgress);
+      return;
+    }
     const url = await presign(bucket, "PutObject", { Bucket: bucket, Key: key, ContentType: ctype }, 3600);
     await new Promise((resolve, reject) => {
       const x = new XMLHttpRequest();
@@ -171,6 +182,54 @@
       x.onerror = () => reject(new Error("The upload failed (network error)."));
       x.send(file);
     });
+    onProgress(1);
+  }
+  // One PUT of a body to a presigned URL; resolves with the answer's ETag
+  function putTo(url, body, onLoaded) {
+    return new Promise((resolve, reject) => {
+      const x = new XMLHttpRequest();
+      x.open("PUT", url);
+      x.upload.onprogress = (ev) => { if (ev.lengthComputable) onLoaded(ev.loaded); };
+      x.onload = () => (x.status >= 200 && x.status < 300 ? resolve(x.getResponseHeader("ETag")) : reject(xmlError(x.status, x.responseText)));
+      x.onerror = () => reject(new Error("The upload failed (network error)."));
+      x.send(body);
+    });
+  }
+  async function putMultipart(bucket, key, file, ctype, onProgress) {
+    const partSize = Math.max(PART_SIZE, Math.ceil(file.size / 10000));
+    const count = Math.ceil(file.size / partSize);
+    const up = await s3(bucket, "CreateMultipartUpload", { Bucket: bucket, Key: key, ContentType: ctype });
+    const loaded = new Array(count).fill(0);
+    const report = () => onProgress(Math.min(0.99, loaded.reduce((a, b) => a + b, 0) / file.size));
+    const parts = new Array(count);
+    let next = 0;
+    const worker = async () => {
+      while (next < count) {
+        const i = next++;
+        const blob = file.slice(i * partSize, Math.min(file.size, (i + 1) * partSize));
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const url = await presign(bucket, "UploadPart", { Bucket: bucket, Key: key, UploadId: up.UploadId, PartNumber: i + 1 }, 3600);
+            const etag = await putTo(url, blob, (n) => { loaded[i] = n; report(); });
+            parts[i] = { ETag: etag, PartNumber: i + 1 };
+            loaded[i] = blob.size;
+            report();
+            break;
+          } catch (e) {
+            loaded[i] = 0;
+            if (attempt >= PART_TRIES) throw e;
+          }
+        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(PARALLEL_PARTS, count) }, worker));
+      await s3(bucket, "CompleteMultipartUpload", { Bucket: bucket, Key: key, UploadId: up.UploadId, MultipartUpload: { Parts: parts } });
+    } catch (e) {
+      next = count; // the other workers stop taking parts
+      await s3(bucket, "AbortMultipartUpload", { Bucket: bucket, Key: key, UploadId: up.UploadId }).catch(() => null);
+      throw e;
+    }
     onProgress(1);
   }
   function saveBlob(bytes, name, type) {
