@@ -91,7 +91,10 @@ class Caller:
             raise CallError("UnknownOperation", f"{service} has no operation {operation!r}.") from e
         serializer = create_serializer(model.metadata["protocol"], include_validation=True)
         try:
-            request_dict = serializer.serialize_to_request(decode_params(params), op)
+            params = decode_params(params)
+            if service == "s3":
+                _s3_param_handlers(params)
+            request_dict = serializer.serialize_to_request(params, op)
         except ParamValidationError as e:
             raise CallError("ParamValidation", str(e)) from e
         except (TypeError, ValueError) as e:
@@ -264,3 +267,17 @@ def jsonable(value: Any) -> Any:
         except UnicodeDecodeError:
             return {"$b64": base64.b64encode(value).decode()}
     return value
+
+
+def _s3_param_handlers(params: dict[str, Any]) -> None:
+    """What boto3 does to S3 parameters before serializing them (botocore's own handlers, which this call
+    path does not run otherwise): ``CopySource`` as a dict (Bucket, Key, VersionId) becomes the quoted
+    string, and an SSE-C key gets its MD5 member (and is base64-encoded by the handler, as boto3 sends it)."""
+    from botocore import handlers
+
+    if isinstance(params.get("CopySource"), dict):
+        handlers.handle_copy_source_param(params)
+    if "SSECustomerKey" in params:
+        handlers.sse_md5(params)
+    if "CopySourceSSECustomerKey" in params:
+        handlers.copy_source_sse_md5(params)

@@ -246,3 +246,18 @@ def test_only_links_made_for_the_console_sign_in(nimbus_server: NimbusProcess) -
     ok = presigned(f"{base}/?Action=GetCallerIdentity&Version=2011-06-15&X-Nimbus-Console-Login=1", "sts")
     assert c.get(f"{CONSOLE}/login?{ok}")[0] == 200
     assert c.get(CONSOLE + "/api/session")[0] == 200
+
+
+def test_s3_parameters_take_boto3s_forms(console: ConsoleClient, nimbus_server: NimbusProcess) -> None:
+    """CopySource as a dict and SSE-C keys, as boto3 takes them (botocore's parameter handlers run)."""
+    s3 = nimbus_server.client("s3")
+    s3.create_bucket(Bucket="console-forms")
+    s3.put_object(Bucket="console-forms", Key="from dir/ü.txt", Body=b"copied")
+    console.call("s3", "CopyObject", {"Bucket": "console-forms", "Key": "to.txt",
+                                      "CopySource": {"Bucket": "console-forms", "Key": "from dir/ü.txt"}})
+    assert s3.get_object(Bucket="console-forms", Key="to.txt")["Body"].read() == b"copied"
+    key = "k" * 32
+    console.call("s3", "PutObject", {"Bucket": "console-forms", "Key": "sse-c.txt", "Body": "secret",
+                                     "SSECustomerAlgorithm": "AES256", "SSECustomerKey": key})
+    got = s3.get_object(Bucket="console-forms", Key="sse-c.txt", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    assert got["Body"].read() == b"secret"
