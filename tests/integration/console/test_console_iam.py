@@ -1,6 +1,6 @@
 """The console's IAM pages in a real headless Chromium against a real server: a role created for Lambda with a
 managed policy, its inline policies and deletion; a user whose access key, shown once, works with boto3;
-customer-managed policies."""
+customer-managed policies; user groups and users' console passwords."""
 
 from __future__ import annotations
 
@@ -157,3 +157,77 @@ def test_customer_policy_create_view_and_attach_from_role_page(browser: Any, nim
     _confirm(browser)
     wait_for(browser, lambda: browser.find_elements(By.ID, "iam-policies") and "console-put-records" not in browser.find_element(By.ID, "iam-policies").text)
     assert all(p["Arn"] != arn for p in iam.list_policies(Scope="Local")["Policies"])
+
+
+def _password_sign_in(server: NimbusProcess, user: str, password: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"account": "000000000000", "userName": user, "password": password}).encode()
+    req = urllib.request.Request(server.endpoint + "/_nimbus/iam/signin", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_groups_and_console_passwords(browser: Any, nimbus_server: NimbusProcess) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    iam = nimbus_server.client("iam")
+    iam.create_user(UserName="console-bob")
+    sign_in(browser, nimbus_server)
+    # a group with a managed policy
+    go(browser, nimbus_server, "#/iam/groups")
+    _el(browser, "iam-create-group").click()
+    _el(browser, "group-name").send_keys("console-readers")
+    _el(browser, "group-submit").click()
+    wait_for(browser, lambda: "console-readers" in browser.find_element(By.ID, "group-title").text, what="the group's page")
+    _el(browser, "attach-policy").click()
+    Select(_el(browser, "attach-policy-select")).select_by_value("arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+    _el(browser, "attach-policy-submit").click()
+    wait_for(browser, lambda: "AmazonS3ReadOnlyAccess" in browser.find_element(By.ID, "attached-policies").text, what="attached")
+    _el(browser, "group-add-users").click()
+    _el(browser, "group-add-console-bob").click()
+    _el(browser, "group-add-submit").click()
+    wait_for(browser, lambda: "console-bob" in browser.find_element(By.ID, "group-users").text, what="bob in the group")
+    assert [g["GroupName"] for g in iam.list_groups_for_user(UserName="console-bob")["Groups"]] == ["console-readers"]
+    assert [p["PolicyName"] for p in iam.list_attached_group_policies(GroupName="console-readers")["AttachedPolicies"]] == ["AmazonS3ReadOnlyAccess"]
+
+    # the user's page: its group, and console access with a password
+    go(browser, nimbus_server, "#/iam/users/console-bob")
+    wait_for(browser, lambda: "console-readers" in browser.find_element(By.ID, "user-groups").text, what="the user's group")
+    assert _el(browser, "login-status").text == "Disabled"
+    _el(browser, "login-create").click()
+    _el(browser, "login-password").send_keys("Console-Pass-123!")
+    _el(browser, "login-reset").click()  # no reset required at first sign-in
+    _el(browser, "login-submit").click()
+    wait_for(browser, lambda: browser.find_elements(By.ID, "login-status") and browser.find_element(By.ID, "login-status").text == "Enabled",
+             what="console access enabled")
+    assert iam.get_login_profile(UserName="console-bob")["LoginProfile"]["PasswordResetRequired"] is False
+    assert _password_sign_in(nimbus_server, "console-bob", "Console-Pass-123!") == 200
+    assert _password_sign_in(nimbus_server, "console-bob", "wrong-password") != 200
+    # a password the policy refuses is answered, not stored
+    _el(browser, "login-update").click()
+    _el(browser, "login-password").send_keys("short")
+    _el(browser, "login-submit").click()
+    wait_for(browser, lambda: "PasswordPolicyViolation" in page_text(browser), what="the refusal")
+    assert _password_sign_in(nimbus_server, "console-bob", "Console-Pass-123!") == 200
+    go(browser, nimbus_server, "#/iam/users/console-bob")
+
+    # removing from the group on the user's page; then deleting the user takes its password with it
+    _el(browser, "user-group-remove-console-readers").click()
+    wait_for(browser, lambda: "In no group" in browser.find_element(By.ID, "user-groups").text, what="out of the group")
+    _el(browser, "user-delete").click()
+    _confirm(browser)
+    wait_for(browser, lambda: browser.find_elements(By.ID, "iam-users"), what="back on the users list")
+    assert "console-bob" not in [u["UserName"] for u in iam.list_users()["Users"]]
+
+    # delete the group: its policy is detached first
+    go(browser, nimbus_server, "#/iam/groups/console-readers")
+    _el(browser, "group-delete").click()
+    _confirm(browser)
+    wait_for(browser, lambda: browser.find_elements(By.ID, "iam-groups"), what="back on the groups list")
+    assert "console-readers" not in [g["GroupName"] for g in iam.list_groups()["Groups"]]

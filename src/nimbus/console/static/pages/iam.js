@@ -1,6 +1,7 @@
 "use strict";
 // IAM: roles (create for a service with managed policies, trust policy, attached and inline policies, delete
-// as AWS's console does), users (access keys, policies), customer-managed policies.
+// as AWS's console does), users (access keys, console sign-in password, groups, policies), user groups
+// (members, policies), customer-managed policies.
 (function () {
   const N = window.Nimbus;
   const enc = encodeURIComponent;
@@ -37,7 +38,7 @@
     return Array.from(new Set(out)).join(", ");
   }
   const policyName = (arn) => String(arn).split("/").pop();
-  const tabs = (active) => N.tabs([["Roles", "#/iam"], ["Users", "#/iam/users"], ["Policies", "#/iam/policies"]], active);
+  const tabs = (active) => N.tabs([["Roles", "#/iam"], ["Users", "#/iam/users"], ["User groups", "#/iam/groups"], ["Policies", "#/iam/policies"]], active);
   const jsonArea = (id, text) => N.textarea({ id, class: "code", spellcheck: "false", value: text, style: { minHeight: "220px" } });
   function parseJson(text) {
     try { JSON.parse(text); } catch (e) { const err = new Error("The policy is not valid JSON: " + e.message); err.code = "MalformedPolicyDocument"; throw err; }
@@ -247,7 +248,7 @@
       return m;
     };
     const del = async () => {
-      if (!(await N.confirm("Delete the user " + name + "? Its access keys are deleted and its policies detached first."))) return;
+      if (!(await N.confirm("Delete the user " + name + "? Its access keys and console password are deleted, and its policies and groups removed, first."))) return;
       await stripPolicies("User", name);
       for (const k of (await N.api("iam", "ListAccessKeys", { UserName: name })).AccessKeyMetadata || []) {
         await N.api("iam", "DeleteAccessKey", { UserName: name, AccessKeyId: k.AccessKeyId });
@@ -256,6 +257,8 @@
         const groups = await N.paginate("iam", "ListGroupsForUser", { UserName: name }, "Marker", "Marker", "Groups");
         for (const g of groups) await N.api("iam", "RemoveUserFromGroup", { UserName: name, GroupName: g.GroupName });
       } catch (e) { /* no groups */ }
+      try { await N.api("iam", "DeleteLoginProfile", { UserName: name }); }
+      catch (e) { if (e.code !== "NoSuchEntity") throw e; }
       await N.api("iam", "DeleteUser", { UserName: name });
       N.toast("Deleted user " + name);
       N.go("#/iam/users");
@@ -282,7 +285,128 @@
             N.render();
           }, { kind: "link", id: "key-delete-" + k.AccessKeyId })) },
       ], keys, { id: "user-keys", empty: "No access keys." })),
+    await consolePanel(name),
+    await userGroupsPanel(name),
     await policyPanels("User", name)));
+  });
+
+  // A user's console password (a login profile): the console's IAM-user sign-in (account, user name, password)
+  async function consolePanel(name) {
+    let profile = null;
+    try { profile = (await N.api("iam", "GetLoginProfile", { UserName: name })).LoginProfile; }
+    catch (e) { if (e.code !== "NoSuchEntity") throw e; }
+    const passwordModal = (title, call) => {
+      const pw = N.h("input", { type: "password", id: "login-password", autocomplete: "new-password" });
+      const reset = N.h("input", { type: "checkbox", id: "login-reset", checked: true });
+      N.modal(title, [N.field("Console password", pw, "It must satisfy the account's password policy."),
+        N.h("label", { class: "field" }, reset, " The user must create a new password at next sign-in")], [{
+        text: "Save", kind: "primary", id: "login-submit", onclick: async () => {
+          if (!pw.value) throw new Error("Type a password.");
+          await N.api("iam", call, { UserName: name, Password: pw.value, PasswordResetRequired: reset.checked });
+          N.toast("Console access saved for " + name); N.render();
+        },
+      }]);
+    };
+    const signInUrl = (N.state.session && N.state.session.endpoint || location.origin).replace(/\/$/, "") + "/_nimbus/console/";
+    return N.panel("Console sign-in",
+      profile ? N.kv([["Console access", N.h("span", { class: "badge ok", id: "login-status" }, "Enabled")], ["Since", N.fmt.time(profile.CreateDate)],
+        ["Password reset required", profile.PasswordResetRequired ? "yes" : "no"],
+        ["Sign-in", N.h("span", {}, signInUrl, " as IAM user ", N.h("code", {}, name), " of account ", N.h("code", {}, (N.state.session && N.state.session.accountId) || ""))]])
+        : N.kv([["Console access", N.h("span", { class: "badge", id: "login-status" }, "Disabled")]]),
+      N.h("div", { class: "actions", style: { marginTop: "8px" } },
+        profile ? [N.button("Reset password", async () => passwordModal("Reset the console password of " + name, "UpdateLoginProfile"), { id: "login-update" }),
+          N.button("Disable console access", async () => {
+            if (!(await N.confirm("Disable console access for " + name + "? Its password is deleted; access keys keep working."))) return;
+            await N.api("iam", "DeleteLoginProfile", { UserName: name }); N.toast("Console access disabled"); N.render();
+          }, { kind: "danger", id: "login-delete" })]
+          : N.button("Enable console access", async () => passwordModal("Enable console access for " + name, "CreateLoginProfile"), { kind: "primary", id: "login-create" })));
+  }
+
+  async function userGroupsPanel(name) {
+    const groups = await N.paginate("iam", "ListGroupsForUser", { UserName: name }, "Marker", "Marker", "Groups");
+    const add = async () => {
+      const have = new Set(groups.map((g) => g.GroupName));
+      const all = (await N.paginate("iam", "ListGroups", { MaxItems: 1000 }, "Marker", "Marker", "Groups")).filter((g) => !have.has(g.GroupName));
+      const sel = N.select([["", "Choose a group…"]].concat(all.map((g) => [g.GroupName, g.GroupName])), "", { id: "user-group-select" });
+      N.modal("Add " + name + " to a group", N.field("Group", sel, all.length ? "" : "No other group: create one under User groups."), [{
+        text: "Add", kind: "primary", id: "user-group-submit", onclick: async () => {
+          if (!sel.value) throw new Error("Choose a group.");
+          await N.api("iam", "AddUserToGroup", { UserName: name, GroupName: sel.value }); N.toast("Added to " + sel.value); N.render();
+        },
+      }]);
+    };
+    return N.panel("Groups",
+      N.h("div", { class: "actions", style: { marginBottom: "8px" } }, N.button("Add to group", add, { id: "user-group-add" })),
+      N.table([
+        { title: "Group", get: (g) => N.link("#/iam/groups/" + enc(g.GroupName), g.GroupName) },
+        { title: "", get: (g) => N.button("Remove", async () => {
+          await N.api("iam", "RemoveUserFromGroup", { UserName: name, GroupName: g.GroupName }); N.toast("Removed from " + g.GroupName); N.render();
+        }, { kind: "link", id: "user-group-remove-" + g.GroupName }) },
+      ], groups, { id: "user-groups", empty: "In no group." }));
+  }
+
+  // --- user groups ----------------------------------------------------------------------------
+  N.route("/iam/groups", async (view) => {
+    const groups = await N.paginate("iam", "ListGroups", { MaxItems: 1000 }, "Marker", "Marker", "Groups");
+    const create = () => {
+      const name = N.input({ id: "group-name" });
+      N.modal("Create user group", N.field("Group name", name, "Then add users and attach policies on the group's page."), [{
+        text: "Create group", kind: "primary", id: "group-submit", onclick: async () => {
+          const n = name.value.trim();
+          await N.api("iam", "CreateGroup", { GroupName: n });
+          N.toast("Created group " + n);
+          N.go("#/iam/groups/" + enc(n));
+        },
+      }]);
+    };
+    view.appendChild(N.page("IAM", { actions: [N.button("Create group", async () => create(), { kind: "primary", id: "iam-create-group" })] },
+      tabs("User groups"),
+      N.table([
+        { title: "Group name", get: (g) => N.link("#/iam/groups/" + enc(g.GroupName), g.GroupName, { class: "group-link" }) },
+        { title: "ARN", get: (g) => g.Arn },
+        { title: "Created", get: (g) => N.fmt.time(g.CreateDate) },
+      ], groups, { id: "iam-groups", empty: "No user groups yet." })));
+  });
+
+  N.route("/iam/groups/:name", async (view, params) => {
+    const name = params.name;
+    const got = await N.api("iam", "GetGroup", { GroupName: name, MaxItems: 1000 });
+    const group = got.Group, members = got.Users || [];
+    const addUsers = async () => {
+      const have = new Set(members.map((u) => u.UserName));
+      const users = (await N.paginate("iam", "ListUsers", { MaxItems: 1000 }, "Marker", "Marker", "Users")).filter((u) => !have.has(u.UserName));
+      const boxes = users.map((u) => ({ name: u.UserName, box: N.h("input", { type: "checkbox", class: "group-add-user", value: u.UserName, id: "group-add-" + u.UserName }) }));
+      N.modal("Add users to " + name, boxes.length ? boxes.map((b) => N.h("label", { class: "field" }, b.box, " " + b.name)) : N.h("p", {}, "Every user is in the group already."), [{
+        text: "Add users", kind: "primary", id: "group-add-submit", onclick: async () => {
+          const chosen = boxes.filter((b) => b.box.checked).map((b) => b.name);
+          if (!chosen.length) throw new Error("Choose the users to add.");
+          for (const u of chosen) await N.api("iam", "AddUserToGroup", { GroupName: name, UserName: u });
+          N.toast("Added " + chosen.join(", ")); N.render();
+        },
+      }]);
+    };
+    const del = async () => {
+      if (!(await N.confirm("Delete the group " + name + "? Its users are removed from it and its policies detached first."))) return;
+      for (const u of members) await N.api("iam", "RemoveUserFromGroup", { GroupName: name, UserName: u.UserName });
+      await stripPolicies("Group", name);
+      await N.api("iam", "DeleteGroup", { GroupName: name });
+      N.toast("Deleted group " + name);
+      N.go("#/iam/groups");
+    };
+    view.appendChild(N.page(name, {
+      id: "group-title", breadcrumbs: [["IAM", "#/iam"], ["User groups", "#/iam/groups"], [name]],
+      actions: [N.button("Delete group", del, { kind: "danger", id: "group-delete" })],
+    },
+    N.panel("Summary", N.kv([["ARN", N.h("code", {}, group.Arn)], ["Group ID", group.GroupId], ["Created", N.fmt.time(group.CreateDate)], ["Path", group.Path]])),
+    N.panel("Users",
+      N.h("div", { class: "actions", style: { marginBottom: "8px" } }, N.button("Add users", addUsers, { id: "group-add-users" })),
+      N.table([
+        { title: "User", get: (u) => N.link("#/iam/users/" + enc(u.UserName), u.UserName) },
+        { title: "", get: (u) => N.button("Remove", async () => {
+          await N.api("iam", "RemoveUserFromGroup", { GroupName: name, UserName: u.UserName }); N.toast("Removed " + u.UserName); N.render();
+        }, { kind: "link", id: "group-remove-" + u.UserName }) },
+      ], members, { id: "group-users", empty: "No users in the group." })),
+    await policyPanels("Group", name)));
   });
 
   // --- customer-managed policies ------------------------------------------------------------
@@ -350,7 +474,7 @@
     };
     const attachedTo = [].concat((entities.PolicyRoles || []).map((r) => N.link("#/iam/roles/" + enc(r.RoleName), "role " + r.RoleName)),
       (entities.PolicyUsers || []).map((u) => N.link("#/iam/users/" + enc(u.UserName), "user " + u.UserName)),
-      (entities.PolicyGroups || []).map((g) => "group " + g.GroupName));
+      (entities.PolicyGroups || []).map((g) => N.link("#/iam/groups/" + enc(g.GroupName), "group " + g.GroupName)));
     view.appendChild(N.page(policy.PolicyName, {
       id: "policy-title", breadcrumbs: [["IAM", "#/iam"], ["Policies", "#/iam/policies"], [policy.PolicyName]],
       actions: isAws ? [] : [N.button("Edit", async () => edit(), { id: "policy-edit" }), N.button("Delete policy", del, { kind: "danger", id: "policy-delete" })],
