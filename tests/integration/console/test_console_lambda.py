@@ -235,6 +235,72 @@ def test_configuration_memory_timeout_and_environment(ui_function: str, nimbus_s
     wait_for(browser, lambda: "128" in text_of(browser, "cfg-status"), what="the memory error")
 
 
+def test_configuration_concurrency_async_layers_and_tags(ui_function: str, nimbus_server: NimbusProcess, signed_in: Any) -> None:
+    browser = signed_in
+    lam = nimbus_server.client("lambda")
+    layer = lam.publish_layer_version(LayerName="console-layer", Content={"ZipFile": zip_of({"python/helper_mod.py": "X = 1\n"})},
+                                      CompatibleRuntimes=["python3.12"])
+    target = lam.create_function(FunctionName="console-fn-dest", Runtime="python3.12", Role=lam.get_function_configuration(FunctionName=ui_function)["Role"],
+                                 Handler="index.handler", Code={"ZipFile": zip_of({"index.py": "def handler(e, c):\n    return e\n"})})["FunctionArn"]
+    go(browser, nimbus_server, f"#/lambda/functions/{ui_function}?tab=configuration")
+    # reserved concurrency, then back to unreserved
+    el = by_id(browser, "conc-reserved")
+    el.clear()
+    el.send_keys("7")
+    mark_page(browser)
+    click(browser, "conc-save")
+    wait_rerendered(browser)
+    assert lam.get_function_concurrency(FunctionName=ui_function)["ReservedConcurrentExecutions"] == 7
+    assert by_id(browser, "conc-reserved").get_attribute("value") == "7"
+    by_id(browser, "conc-reserved").clear()
+    mark_page(browser)
+    click(browser, "conc-save")
+    wait_rerendered(browser)
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=ui_function)
+    # asynchronous invocation: retries, age, an on-failure destination
+    Select(by_id(browser, "async-retries")).select_by_value("1")
+    age = by_id(browser, "async-age")
+    age.clear()
+    age.send_keys("3600")
+    by_id(browser, "async-on-failure").send_keys(target)
+    mark_page(browser)
+    click(browser, "async-save")
+    wait_rerendered(browser)
+    got = lam.get_function_event_invoke_config(FunctionName=ui_function)
+    assert got["MaximumRetryAttempts"] == 1 and got["MaximumEventAgeInSeconds"] == 3600
+    assert got["DestinationConfig"]["OnFailure"]["Destination"] == target
+    mark_page(browser)
+    click(browser, "async-reset")
+    wait_rerendered(browser)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_event_invoke_config(FunctionName=ui_function)
+    # a layer from the account's list, then removed
+    Select(by_id(browser, "layer-select")).select_by_value(layer["LayerVersionArn"])
+    mark_page(browser)
+    click(browser, "layer-add")
+    wait_rerendered(browser)
+    assert [x["Arn"] for x in lam.get_function_configuration(FunctionName=ui_function)["Layers"]] == [layer["LayerVersionArn"]]
+    assert layer["LayerVersionArn"] in text_of(browser, "fn-layers")
+    mark_page(browser)
+    click(browser, "layer-remove-0")
+    wait_rerendered(browser)
+    assert not lam.get_function_configuration(FunctionName=ui_function).get("Layers")
+    # tags
+    by_id(browser, "tag-key").send_keys("team")
+    by_id(browser, "tag-value").send_keys("streaming")
+    mark_page(browser)
+    click(browser, "tag-add")
+    wait_rerendered(browser)
+    fn_arn = lam.get_function_configuration(FunctionName=ui_function)["FunctionArn"]
+    assert lam.list_tags(Resource=fn_arn)["Tags"] == {"team": "streaming"}
+    assert "streaming" in text_of(browser, "fn-tags")
+    mark_page(browser)
+    click(browser, "tag-remove-team")
+    wait_rerendered(browser)
+    assert lam.list_tags(Resource=fn_arn)["Tags"] == {}
+    lam.delete_function(FunctionName="console-fn-dest")
+
+
 def test_function_url_answers_over_http(ui_function: str, nimbus_server: NimbusProcess, signed_in: Any) -> None:
     browser = signed_in
     go(browser, nimbus_server, f"#/lambda/functions/{ui_function}?tab=triggers")

@@ -511,6 +511,7 @@
     el.appendChild(N.panel("Permissions", N.kv([
       ["Execution role", h("span", {}, h("code", { id: "cfg-role" }, cfg.Role), " ", N.link("#/iam/roles/" + N.q(roleName), "view role"))],
     ]), roleEdit, pStatus, h("div", { style: { marginTop: "8px" } }, editRole)));
+    for (const panel of await morePanels(cfg)) el.appendChild(panel);
     el.appendChild(N.panel("Function", N.kv([
       ["Function ARN", cfg.FunctionArn], ["Runtime", cfg.Runtime], ["Handler", cfg.Handler],
       ["Architecture", (cfg.Architectures || []).join(", ")], ["Package type", cfg.PackageType],
@@ -520,6 +521,112 @@
     ])));
   }
   const gap = () => h("div", { style: { height: "6px" } });
+
+  // Configuration's other sections, as AWS's console has them: concurrency, asynchronous invocation, layers, tags
+  async function morePanels(cfg) {
+    const name = cfg.FunctionName;
+    const [conc, asyncCfg, tags, layers] = await Promise.all([
+      N.api("lambda", "GetFunctionConcurrency", { FunctionName: name }).catch(() => ({})),
+      N.api("lambda", "GetFunctionEventInvokeConfig", { FunctionName: name }).catch((e) => { if (notFound(e)) return null; throw e; }),
+      N.api("lambda", "ListTags", { Resource: cfg.FunctionArn }).then((r) => r.Tags || {}),
+      N.paginate("lambda", "ListLayers", {}, "Marker", "NextMarker", "Layers").catch(() => []),
+    ]);
+    const saved = async (what) => { N.toast("Saved the " + what + " of " + name + "."); N.render(); };
+
+    // Concurrency: reserved concurrency (empty: the unreserved account pool)
+    const cStatus = h("div", { id: "conc-status" });
+    const reserved = N.input({ id: "conc-reserved", type: "number", min: "0", step: "1", placeholder: "unreserved",
+      value: conc.ReservedConcurrentExecutions === undefined ? "" : String(conc.ReservedConcurrentExecutions) });
+    const saveConc = action("Save", cStatus, async () => {
+      const v = reserved.value.trim();
+      if (v === "") await N.api("lambda", "DeleteFunctionConcurrency", { FunctionName: name });
+      else {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0) throw fail("ValidationError", "Reserved concurrency is a whole number, 0 or more (0 stops every invocation).");
+        await N.api("lambda", "PutFunctionConcurrency", { FunctionName: name, ReservedConcurrentExecutions: n });
+      }
+      await saved("concurrency");
+    }, { kind: "primary", id: "conc-save" });
+
+    // Asynchronous invocation: retries, maximum event age, destinations
+    const aStatus = h("div", { id: "async-status" });
+    const a = asyncCfg || {};
+    const dest = a.DestinationConfig || {};
+    const retries = N.select([["2", "2 (default)"], ["1", "1"], ["0", "0"]], String(a.MaximumRetryAttempts === undefined ? 2 : a.MaximumRetryAttempts), { id: "async-retries" });
+    const age = N.input({ id: "async-age", type: "number", min: "60", max: "21600", step: "1", value: String(a.MaximumEventAgeInSeconds || 21600) });
+    const onSuccess = N.input({ id: "async-on-success", placeholder: "ARN, e.g. another function's", value: (dest.OnSuccess || {}).Destination || "" });
+    const onFailure = N.input({ id: "async-on-failure", placeholder: "ARN, e.g. another function's", value: (dest.OnFailure || {}).Destination || "" });
+    const saveAsync = action("Save", aStatus, async () => {
+      const sec = Number(age.value);
+      if (!Number.isInteger(sec) || sec < 60 || sec > 21600) throw fail("ValidationError", "Maximum event age is 60 to 21,600 seconds (6 hours).");
+      const d = {};
+      if (onSuccess.value.trim()) d.OnSuccess = { Destination: onSuccess.value.trim() };
+      if (onFailure.value.trim()) d.OnFailure = { Destination: onFailure.value.trim() };
+      await N.api("lambda", "PutFunctionEventInvokeConfig", { FunctionName: name, MaximumRetryAttempts: Number(retries.value),
+        MaximumEventAgeInSeconds: sec, DestinationConfig: d });
+      await saved("asynchronous invocation settings");
+    }, { kind: "primary", id: "async-save" });
+    const resetAsync = asyncCfg ? action("Reset to defaults", aStatus, async () => {
+      await N.api("lambda", "DeleteFunctionEventInvokeConfig", { FunctionName: name });
+      await saved("asynchronous invocation settings");
+    }, { id: "async-reset" }) : null;
+
+    // Layers: the function's layer versions, in order; add one of the account's, or any layer version ARN
+    const lStatus = h("div", { id: "layers-status" });
+    const current = (cfg.Layers || []).map((l) => l.Arn);
+    const setLayers = async (arns) => {
+      await N.api("lambda", "UpdateFunctionConfiguration", { FunctionName: name, Layers: arns });
+      await saved("layers");
+    };
+    const layerChoice = N.select([["", "Choose a layer version…"]].concat(layers.map((l) => [l.LatestMatchingVersion.LayerVersionArn,
+      l.LayerName + " (version " + l.LatestMatchingVersion.Version + ")"])), "", { id: "layer-select" });
+    const layerArn = N.input({ id: "layer-arn", placeholder: "or a layer version ARN" });
+    const addLayer = action("Add a layer", lStatus, async () => {
+      const arn = layerArn.value.trim() || layerChoice.value;
+      if (!arn) throw fail("ValidationError", "Choose a layer version or type its ARN.");
+      if (current.length >= 5) throw fail("ValidationError", "A function can use at most 5 layers.");
+      await setLayers(current.concat([arn]));
+    }, { id: "layer-add" });
+
+    // Tags
+    const tStatus = h("div", { id: "tags-status" });
+    const tagKey = N.input({ id: "tag-key", placeholder: "Key", style: { maxWidth: "240px" } });
+    const tagValue = N.input({ id: "tag-value", placeholder: "Value" });
+    const addTag = action("Add tag", tStatus, async () => {
+      if (!tagKey.value.trim()) throw fail("ValidationError", "A tag needs a key.");
+      await N.api("lambda", "TagResource", { Resource: cfg.FunctionArn, Tags: { [tagKey.value.trim()]: tagValue.value } });
+      await saved("tags");
+    }, { id: "tag-add" });
+
+    return [
+      N.panel("Concurrency",
+        N.field("Reserved concurrency", reserved, "Empty: the function draws on the account's unreserved concurrency. At the limit, synchronous calls get TooManyRequestsException (429)."),
+        cStatus, saveConc),
+      N.panel("Asynchronous invocation",
+        N.field("Retry attempts", retries, "After a failed asynchronous invocation."),
+        N.field("Maximum age of event (seconds)", age, "An event older than this is dropped (or sent to the on-failure destination)."),
+        N.field("On success destination", onSuccess), N.field("On failure destination", onFailure, "Lambda functions are invoked; other ARNs are recorded (docs/services/lambda.md)."),
+        aStatus, h("div", { class: "actions" }, saveAsync, resetAsync)),
+      N.panel("Layers",
+        N.table([
+          { title: "Order", get: (arn) => String(current.indexOf(arn) + 1) },
+          { title: "Layer version ARN", get: (arn) => h("code", {}, arn) },
+          { title: "", get: (arn) => action("Remove", lStatus, async () => setLayers(current.filter((x) => x !== arn)),
+            { kind: "link", id: "layer-remove-" + current.indexOf(arn) }) },
+        ], current, { id: "fn-layers", empty: "No layers." }),
+        gap(), h("div", { class: "actions", style: { alignItems: "center" } }, layerChoice, layerArn, addLayer), lStatus),
+      N.panel("Tags",
+        N.table([
+          { title: "Key", get: (k) => k },
+          { title: "Value", get: (k) => tags[k] },
+          { title: "", get: (k) => action("Remove", tStatus, async () => {
+            await N.api("lambda", "UntagResource", { Resource: cfg.FunctionArn, TagKeys: [k] });
+            await saved("tags");
+          }, { kind: "link", id: "tag-remove-" + k }) },
+        ], Object.keys(tags).sort(), { id: "fn-tags", empty: "No tags." }),
+        gap(), h("div", { class: "actions", style: { alignItems: "center" } }, tagKey, tagValue, addTag), tStatus),
+    ];
+  }
 
   // Triggers: the function URL, API Gateway triggers (from the function's policy) and event source mappings.
   async function triggersTab(el, ctx) {
