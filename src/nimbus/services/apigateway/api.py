@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from nimbus.services.apigateway.domains import v1_mapping
 from nimbus.services.apigateway.engine import METHOD_TESTER, ApiGatewayEngine, MethodTester, engine_of
 from nimbus.services.apigateway.errors import BadRequestException, NotFoundException
+from nimbus.services.apigateway.vpclinks import v1_out as vpc_link_out
 from nimbus.services.base import RequestContext
 
 Ctx = RequestContext
@@ -463,6 +464,26 @@ class ApiGatewayApi:
 
     async def delete_base_path_mapping(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         self.engine.domains.delete_mapping(ctx.account_id, ctx.region, params["domainName"], params["basePath"])
+        return {}
+
+    # --- VPC links (recorded only: vpclinks.py) ---------------------------------------------------------
+
+    async def create_vpc_link(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return vpc_link_out(self.engine.vpclinks.create_v1(ctx.account_id, ctx.region, params))
+
+    async def get_vpc_link(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return vpc_link_out(self.engine.vpclinks.get_v1(ctx.account_id, ctx.region, params["vpcLinkId"]))
+
+    async def get_vpc_links(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        page, nxt = _page(self.engine.vpclinks.list_v1(ctx.account_id, ctx.region), params)
+        return {"items": [vpc_link_out(d) for d in page], "position": nxt}
+
+    async def update_vpc_link(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return vpc_link_out(self.engine.vpclinks.update_v1(ctx.account_id, ctx.region, params["vpcLinkId"],
+                                                           params.get("patchOperations") or []))
+
+    async def delete_vpc_link(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.vpclinks.delete_v1(ctx.account_id, ctx.region, params["vpcLinkId"])
         return {}
 
 

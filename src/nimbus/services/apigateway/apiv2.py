@@ -8,6 +8,7 @@ from nimbus.services.apigateway.api import execute_api_url
 from nimbus.services.apigateway.domains import v2_domain, v2_mapping
 from nimbus.services.apigateway.engine import ApiGatewayEngine, engine_of
 from nimbus.services.apigateway.errors import BadRequestException
+from nimbus.services.apigateway.vpclinks import v2_out as vpc_link_out
 from nimbus.services.base import RequestContext
 
 Ctx = RequestContext
@@ -25,6 +26,7 @@ def _page(items: list[Any], params: dict[str, Any]) -> Out:
 
 class ApiGatewayV2Api:
     def __init__(self, engine: ApiGatewayEngine) -> None:
+        self.engine = engine
         self.http = engine.http
         self.authorizers = engine.http_authorizers
         self.domains = engine.domains
@@ -195,6 +197,37 @@ class ApiGatewayV2Api:
 
     async def delete_api_mapping(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         self.domains.delete_api_mapping(ctx.account_id, ctx.region, params["DomainName"], params["ApiMappingId"])
+        return {}
+
+    # --- tags (every taggable resource of both APIs, by ARN: tagging.py) -----------------------------
+
+    async def tag_resource(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.tags.tag(ctx.account_id, ctx.region, params["ResourceArn"], params.get("Tags") or {})
+        return {}
+
+    async def untag_resource(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.tags.untag(ctx.account_id, ctx.region, params["ResourceArn"], params["TagKeys"])
+        return {}
+
+    async def get_tags(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return {"Tags": self.engine.tags.get(ctx.account_id, ctx.region, params["ResourceArn"])}
+
+    # --- VPC links (recorded only: vpclinks.py) ---------------------------------------------------------
+
+    async def create_vpc_link(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return vpc_link_out(self.engine.vpclinks.create_v2(ctx.account_id, ctx.region, params))
+
+    async def get_vpc_link(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return vpc_link_out(self.engine.vpclinks.get_v2(ctx.account_id, ctx.region, params["VpcLinkId"]))
+
+    async def get_vpc_links(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _page([vpc_link_out(d) for d in self.engine.vpclinks.list_v2(ctx.account_id, ctx.region)], params)
+
+    async def update_vpc_link(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return vpc_link_out(self.engine.vpclinks.update_v2(ctx.account_id, ctx.region, params["VpcLinkId"], params))
+
+    async def delete_vpc_link(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.vpclinks.delete_v2(ctx.account_id, ctx.region, params["VpcLinkId"])
         return {}
 
 

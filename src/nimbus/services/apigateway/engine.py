@@ -15,6 +15,7 @@ from nimbus.services.apigateway.restapis import RestApis
 from nimbus.services.apigateway.tagging import Tags
 from nimbus.services.apigateway.updates import RestUpdates
 from nimbus.services.apigateway.urls import FunctionUrls
+from nimbus.services.apigateway.vpclinks import VpcLinks
 
 COMPONENT = "apigateway.engine"
 # TestInvokeMethod runs a method the way the gateway serves it: the gateway registers this component
@@ -36,7 +37,8 @@ class ApiGatewayEngine:
         self.validators = RequestValidators(self.rest)
         self.gateway_responses = GatewayResponses(self.rest)
         self.domains = DomainNames(self.rest, self.http)
-        self.tags = Tags(self.rest, self.domains)
+        self.vpclinks = VpcLinks(metadata)
+        self.tags = Tags(self.rest, self.domains, self.http, self.vpclinks)
         self.account = Account(metadata)
 
 

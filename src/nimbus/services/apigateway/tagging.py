@@ -1,8 +1,9 @@
-"""TagResource, UntagResource and GetTags for REST API resources, by ARN
-(``arn:aws:apigateway:{region}::/restapis/{id}``, ``…/restapis/{id}/stages/{name}``,
-``…/domainnames/{name}``, ``…/apikeys/{id}``, ``…/usageplans/{id}``). Tags live in the resource's own
-document (``tags``), where CreateRestApi, CreateStage, CreateDomainName, CreateApiKey and CreateUsagePlan
-put them, so they are returned by the Get* operations too and go with the resource.
+"""TagResource, UntagResource and GetTags of both APIs (``apigateway`` and ``apigatewayv2``), by ARN:
+``arn:aws:apigateway:{region}::/restapis/{id}``, ``…/restapis/{id}/stages/{name}``, ``…/apikeys/{id}``,
+``…/usageplans/{id}``, ``…/apis/{id}`` (HTTP and WebSocket APIs), ``…/apis/{id}/stages/{name}``,
+``…/domainnames/{name}`` (one resource seen by both APIs) and ``…/vpclinks/{id}`` (a v1 or a v2 link).
+Tags live in the resource's own document (``tags``, or ``Tags`` for apigatewayv2 records), where the
+Create* operations put them, so they are returned by the Get* operations too and go with the resource.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Any
 
 from nimbus.services.apigateway.domains import DomainNames
 from nimbus.services.apigateway.errors import BadRequestException, NotFoundException
+from nimbus.services.apigateway.httpapis import HttpApis
 from nimbus.services.apigateway.restapis import API, API_KEY, STAGE, USAGE_PLAN, RestApis
+from nimbus.services.apigateway.vpclinks import V1_LINK, V2_LINK, VpcLinks
 
 MAX_TAGS = 50  # per resource (apigateway limits)
 MAX_KEY_LEN = 128
@@ -21,9 +24,11 @@ _ARN = re.compile(r"arn:aws[\w-]*:apigateway:([a-z0-9-]+)::(/.+)")
 
 
 class Tags:
-    def __init__(self, rest: RestApis, domains: DomainNames) -> None:
+    def __init__(self, rest: RestApis, domains: DomainNames, http: HttpApis, links: VpcLinks) -> None:
         self.rest = rest
         self.domains = domains
+        self.http = http
+        self.links = links
 
     def _resource(self, account: str, region: str, arn: str) -> tuple[dict[str, Any], Any]:
         """The document an ARN names and a function that saves it with new tags."""
@@ -64,7 +69,33 @@ class Tags:
                 db.put(kind, parts[1], rec)
                 self.rest._changed()
             return rec, save_rec
+        if parts[0] == "apis" and len(parts) in (2, 4) and (len(parts) == 2 or parts[2] == "stages"):
+            return self._v2_api(account, region, arn, parts)
+        if parts[0] == "vpclinks" and len(parts) == 2:
+            v1 = self.links.db.get(V1_LINK, parts[1])
+            if v1 is not None:
+                link = self.links.get_v1(account, region, parts[1])
+                return link, lambda tags: self.links.set_tags_v1(link, tags)
+            if self.links.db.get(V2_LINK, parts[1]) is not None:
+                link = self.links.get_v2(account, region, parts[1])
+                return {"tags": link.get("Tags") or {}}, lambda tags: self.links.set_tags_v2(link, tags)
         raise NotFoundException(f"Invalid resource ARN specified: {arn}")
+
+    def _v2_api(self, account: str, region: str, arn: str, parts: list[str]) -> tuple[dict[str, Any], Any]:
+        """An HTTP or WebSocket API (``Tags``), or one of its stages."""
+        doc = self.http.get_api(parts[1], account)
+        if doc.get("region") != region:
+            raise NotFoundException(f"Invalid resource ARN specified: {arn} is not in {region}")
+        target = doc
+        if len(parts) == 4:
+            target = doc["stages"].get(parts[3])
+            if target is None:
+                raise NotFoundException(f"Unable to find Stage with name '{parts[3]}'", ResourceType="Stage")
+
+        def save(tags: dict[str, str]) -> None:
+            target["Tags"] = tags
+            self.http._save(doc)
+        return {"tags": target.get("Tags") or {}}, save
 
     def get(self, account: str, region: str, arn: str) -> dict[str, str]:
         doc, _ = self._resource(account, region, arn)
