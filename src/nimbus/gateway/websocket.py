@@ -34,7 +34,8 @@ from nimbus.gateway.auth import GatewayError
 from nimbus.protocol.http import HttpRequest
 from nimbus.services.apigateway.authorizers import IdentityRequest
 from nimbus.services.apigateway.httpapis import lambda_uri_function
-from nimbus.services.apigateway.wsapis import select_route
+from nimbus.services.apigateway import schema
+from nimbus.services.apigateway.wsapis import mock_reply, select_route
 
 log = logging.getLogger(__name__)
 
@@ -390,6 +391,9 @@ class _Context:
         if route is None:  # no route and no $default: AWS's error frame
             await conn.send_frame(_error_frame("Forbidden", conn.connection_id, request_id))
             return
+        if route.get("RequestModels") and not self.doc.get("DisableSchemaValidation") and not _conforms(self.doc, route, parsed, data):
+            await conn.send_frame(_error_frame("Invalid request body", conn.connection_id, request_id))
+            return
         event = self.event(route["RouteKey"], "MESSAGE", request_id)
         event["requestContext"]["messageId"] = base64.b64encode(secrets.token_bytes(12)).decode()[:15] + "="
         if isinstance(data, bytes):
@@ -402,11 +406,46 @@ class _Context:
         except GatewayError:
             await conn.send_frame(_error_frame("Internal server error", conn.connection_id, request_id))
             return
-        if payload is None or not route.get("responses"):
+        if not route.get("responses"):
             return  # one-way: AWS passes the integration's answer back only with a route response
+        if payload is None:  # MOCK (or no integration): its $default integration response's template, if any
+            target = route.get("Target") or ""
+            integ = self.integrations.get(target.split("/", 1)[1]) if target.startswith("integrations/") else None
+            mocked = mock_reply(integ) if integ is not None and integ["IntegrationType"] == "MOCK" else None
+            if mocked is not None:
+                await conn.send_frame(mocked)
+            return
         reply = _reply(payload)
         if reply is not None:
             await conn.send_frame(reply)
+
+
+def _conforms(doc: dict[str, Any], route: dict[str, Any], parsed: Any, data: str | bytes) -> bool:
+    """A message against its route's request model (the key ``ModelSelectionExpression`` selects, else
+    ``$default``), with the API's current models; a route naming no such model checks nothing."""
+    models = route.get("RequestModels") or {}
+    expr = route.get("ModelSelectionExpression")
+    key = (select_route(expr, parsed) if expr else None) or "$default"
+    by_name = {m["Name"]: m for m in (doc.get("models") or {}).values()}
+    model = by_name.get(models.get(key) or models.get("$default") or "")
+    if model is None or not model.get("Schema"):
+        return True
+    if isinstance(data, bytes) or parsed is None:
+        return False  # not JSON
+    try:
+        root = orjson.loads(model["Schema"])
+    except orjson.JSONDecodeError:
+        return True
+
+    def resolve(name: str) -> dict[str, Any] | None:
+        target = by_name.get(name)
+        try:
+            found = orjson.loads(target["Schema"]) if target is not None and target.get("Schema") else None
+        except orjson.JSONDecodeError:
+            return None
+        return found if isinstance(found, dict) else None
+
+    return not (isinstance(root, dict) and schema.validate(parsed, root, resolve))
 
 
 def _reply(payload: bytes) -> str | bytes | None:

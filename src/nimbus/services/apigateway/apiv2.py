@@ -13,6 +13,7 @@ from nimbus.services.base import RequestContext
 
 Ctx = RequestContext
 Out = dict[str, Any]
+_API_INTERNAL = ("account", "region", "routes", "integrations", "stages", "deployments", "authorizers", "models")
 
 
 def _page(items: list[Any], params: dict[str, Any]) -> Out:
@@ -49,7 +50,7 @@ class ApiGatewayV2Api:
 
     @staticmethod
     def _api_out(ctx: Ctx, doc: dict[str, Any]) -> Out:
-        out = {k: v for k, v in doc.items() if k not in ("account", "region", "routes", "integrations", "stages", "deployments", "authorizers")}
+        out = {k: v for k, v in doc.items() if k not in _API_INTERNAL}
         out["ApiEndpoint"] = execute_api_url(ctx, doc["ApiId"], None)
         if doc.get("ProtocolType") == "WEBSOCKET":  # ws://{api}.execute-api.localhost:{port} (AWS: wss://…amazonaws.com)
             out["ApiEndpoint"] = "ws://" + out["ApiEndpoint"].split("://", 1)[1]
@@ -164,6 +165,46 @@ class ApiGatewayV2Api:
         self.http.delete_deployment(params["ApiId"], ctx.account_id, params["DeploymentId"])
         return {}
 
+    # --- integration responses (WebSocket APIs) ---------------------------------------------------------
+
+    async def create_integration_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.create_integration_response(params["ApiId"], ctx.account_id, params["IntegrationId"], params)
+
+    async def get_integration_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.get_integration_response(params["ApiId"], ctx.account_id, params["IntegrationId"],
+                                                  params["IntegrationResponseId"])
+
+    async def get_integration_responses(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _page(self.http.integration_responses(params["ApiId"], ctx.account_id, params["IntegrationId"]), params)
+
+    async def update_integration_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.update_integration_response(params["ApiId"], ctx.account_id, params["IntegrationId"],
+                                                     params["IntegrationResponseId"], params)
+
+    async def delete_integration_response(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.http.delete_integration_response(params["ApiId"], ctx.account_id, params["IntegrationId"], params["IntegrationResponseId"])
+        return {}
+
+    # --- models (WebSocket APIs: wsmodels.py) ------------------------------------------------------------
+
+    async def create_model(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.ws_models.create(params["ApiId"], ctx.account_id, params)
+
+    async def get_model(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.ws_models.get(params["ApiId"], ctx.account_id, params["ModelId"])
+
+    async def get_models(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return _page(self.engine.ws_models.list(params["ApiId"], ctx.account_id), params)
+
+    async def update_model(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.ws_models.update(params["ApiId"], ctx.account_id, params["ModelId"], params)
+
+    async def delete_model(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.ws_models.delete(params["ApiId"], ctx.account_id, params["ModelId"])
+        return {}
+
+    async def get_model_template(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return {"Value": self.engine.ws_models.template(params["ApiId"], ctx.account_id, params["ModelId"])}
 
     # --- custom domain names and API mappings (shared with apigateway's domain names) -----------------
 

@@ -16,6 +16,7 @@ from nimbus.services.apigateway.tagging import Tags
 from nimbus.services.apigateway.updates import RestUpdates
 from nimbus.services.apigateway.urls import FunctionUrls
 from nimbus.services.apigateway.vpclinks import VpcLinks
+from nimbus.services.apigateway.wsmodels import WebSocketModels
 
 COMPONENT = "apigateway.engine"
 # TestInvokeMethod runs a method the way the gateway serves it: the gateway registers this component
@@ -34,6 +35,7 @@ class ApiGatewayEngine:
         self.authorizer_cache = ResultCache()
         self.updates = RestUpdates(self.rest)
         self.models = Models(self.rest)
+        self.ws_models = WebSocketModels(self.http)
         self.validators = RequestValidators(self.rest)
         self.gateway_responses = GatewayResponses(self.rest)
         self.domains = DomainNames(self.rest, self.http)

@@ -332,6 +332,8 @@ class HttpApis:
             if params.get(k) is not None:
                 route[k] = params[k]
         self._check_authorizer(doc, route)
+        if doc["ProtocolType"] == "WEBSOCKET":
+            wsapis.check_model_names(doc, route.get("RequestModels"), "RequestModels")
         doc["routes"][route_id] = route
         self._auto_deploy(doc)
         self._save(doc)
@@ -364,6 +366,8 @@ class HttpApis:
             self._check_target(doc, params["Target"])
         if params.get("RouteKey") is not None and doc["ProtocolType"] == "WEBSOCKET":
             wsapis.check_route_key(params["RouteKey"])
+        if doc["ProtocolType"] == "WEBSOCKET":
+            wsapis.check_model_names(doc, params.get("RequestModels"), "RequestModels")
         for k in ("RouteKey", "Target", "AuthorizationType", "ApiKeyRequired", "OperationName", "AuthorizerId", "AuthorizationScopes",
                   "RouteResponseSelectionExpression", "ModelSelectionExpression", "RequestModels"):
             if params.get(k) is not None:
@@ -457,6 +461,7 @@ class HttpApis:
     def create_route_response(self, api_id: str, account: str, route_id: str, params: dict[str, Any]) -> dict[str, Any]:
         doc = self.get_api(api_id, account)
         route = self._route(doc, route_id)
+        wsapis.check_model_names(doc, params.get("ResponseModels"), "ResponseModels")
         responses = route.setdefault("responses", {})
         out = wsapis.new_route_response(params, responses)
         responses[out["RouteResponseId"]] = out
@@ -478,6 +483,7 @@ class HttpApis:
         found = (self._route(doc, route_id).get("responses") or {}).get(response_id)
         if found is None:
             raise NotFoundException(f"Unable to find RouteResponse with id '{response_id}'", ResourceType="RouteResponse")
+        wsapis.check_model_names(doc, params.get("ResponseModels"), "ResponseModels")
         for k in ("RouteResponseKey", "ModelSelectionExpression", "ResponseModels", "ResponseParameters"):
             if params.get(k) is not None:
                 found[k] = params[k]
@@ -491,6 +497,67 @@ class HttpApis:
         doc = self.get_api(api_id, account)
         if (self._route(doc, route_id).get("responses") or {}).pop(response_id, None) is None:
             raise NotFoundException(f"Unable to find RouteResponse with id '{response_id}'", ResourceType="RouteResponse")
+        self._auto_deploy(doc)
+        self._save(doc)
+
+    # --- integration responses (WebSocket APIs) ---------------------------------------------------------
+    # Kept inside their integration (key "responses"), so a deployment's snapshot freezes them too.
+
+    def _integration_responses(self, doc: dict[str, Any], integ_id: str) -> dict[str, Any]:
+        if doc["ProtocolType"] != "WEBSOCKET":
+            raise BadRequestException("Integration responses are supported only for WebSocket APIs")
+        integ = doc["integrations"].get(integ_id)
+        if integ is None:
+            raise NotFoundException(f"Unable to find Integration with id '{integ_id}'", ResourceType="Integration")
+        responses: dict[str, Any] = integ.setdefault("responses", {})
+        return responses
+
+    @staticmethod
+    def _integration_response(responses: dict[str, Any], response_id: str) -> dict[str, Any]:
+        found: dict[str, Any] | None = responses.get(response_id)
+        if found is None:
+            raise NotFoundException(f"Unable to find IntegrationResponse with id '{response_id}'", ResourceType="IntegrationResponse")
+        return found
+
+    def create_integration_response(self, api_id: str, account: str, integ_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        responses = self._integration_responses(doc, integ_id)
+        out = wsapis.new_integration_response(params, responses)
+        responses[out["IntegrationResponseId"]] = out
+        self._auto_deploy(doc)
+        self._save(doc)
+        return out
+
+    def integration_responses(self, api_id: str, account: str, integ_id: str) -> list[dict[str, Any]]:
+        return sorted(self._integration_responses(self.get_api(api_id, account), integ_id).values(),
+                      key=lambda r: r["IntegrationResponseKey"])
+
+    def get_integration_response(self, api_id: str, account: str, integ_id: str, response_id: str) -> dict[str, Any]:
+        return self._integration_response(self._integration_responses(self.get_api(api_id, account), integ_id), response_id)
+
+    def update_integration_response(self, api_id: str, account: str, integ_id: str, response_id: str,
+                                    params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        responses = self._integration_responses(doc, integ_id)
+        found = self._integration_response(responses, response_id)
+        key = params.get("IntegrationResponseKey")
+        if key is not None and key != found["IntegrationResponseKey"]:
+            wsapis.check_integration_response_key(key)
+            if any(r["IntegrationResponseKey"] == key for r in responses.values()):
+                raise ConflictException(f"Unable to update integration response. Integration response key {key} already exists "
+                                        "for this integration")
+        for k in wsapis.INTEGRATION_RESPONSE_FIELDS:
+            if params.get(k) is not None:
+                found[k] = params[k]
+        self._auto_deploy(doc)
+        self._save(doc)
+        return dict(found)
+
+    def delete_integration_response(self, api_id: str, account: str, integ_id: str, response_id: str) -> None:
+        doc = self.get_api(api_id, account)
+        responses = self._integration_responses(doc, integ_id)
+        self._integration_response(responses, response_id)
+        del responses[response_id]
         self._auto_deploy(doc)
         self._save(doc)
 

@@ -45,7 +45,7 @@ def default_models() -> dict[str, dict[str, Any]]:
     return {name: {"id": ids.new_id(MODEL_ID_LEN), **m} for name, m in DEFAULT_MODELS.items()}
 
 
-def _check_schema(schema: Any) -> None:
+def check_schema(schema: Any) -> None:
     if schema is None or schema == "":
         return
     try:
@@ -91,7 +91,7 @@ class Models:
         models = doc.setdefault("models", {})
         if name in models:
             raise ConflictException("Model name already exists for this REST API")
-        _check_schema(params.get("schema"))
+        check_schema(params.get("schema"))
         model: dict[str, Any] = {"id": ids.new_id(MODEL_ID_LEN), "name": name, "contentType": params["contentType"]}
         for k in ("description", "schema"):
             if params.get(k) is not None:
@@ -126,7 +126,7 @@ class Models:
                 model.pop(path[1:], None)
                 continue
             if path == "/schema":
-                _check_schema(value)
+                check_schema(value)
             model[path[1:]] = value
         self._save(doc)
         return model
@@ -143,14 +143,19 @@ class Models:
     def template(self, api_id: str, account: str, name: str) -> str:
         """GetModelTemplate: a mapping template producing a sample of the model's JSON shape."""
         doc = self.rest.get_api(api_id, account)
-        model = self._get(doc, name)
-        try:
-            schema = orjson.loads(model.get("schema") or "{}")
-        except orjson.JSONDecodeError:
-            schema = {}
-        lines = ["#set($inputRoot = $input.path('$'))"]
-        lines.extend(_sample(schema if isinstance(schema, dict) else {}, doc.get("models") or {}, 0).splitlines())
-        return "\n".join(lines)
+        return mapping_template(self._get(doc, name).get("schema"), doc.get("models") or {})
+
+
+def mapping_template(schema_text: str | None, models: dict[str, Any]) -> str:
+    """A mapping template producing a sample of a schema's JSON shape; ``models`` by name, each with its
+    ``schema`` text, for the ``$ref``s (also apigatewayv2's GetModelTemplate)."""
+    try:
+        schema = orjson.loads(schema_text or "{}")
+    except orjson.JSONDecodeError:
+        schema = {}
+    lines = ["#set($inputRoot = $input.path('$'))"]
+    lines.extend(_sample(schema if isinstance(schema, dict) else {}, models, 0).splitlines())
+    return "\n".join(lines)
 
 
 def _inline(node: Any, models: dict[str, Any], depth: int) -> Any:

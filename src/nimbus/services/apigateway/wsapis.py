@@ -76,6 +76,58 @@ def new_route_response(params: dict[str, Any], existing: dict[str, Any]) -> dict
     return out
 
 
+def check_model_names(doc: dict[str, Any], models: dict[str, Any] | None, what: str) -> None:
+    """A route's ``RequestModels`` (or a route response's ``ResponseModels``) must name models of the API."""
+    known = {m["Name"] for m in (doc.get("models") or {}).values()}
+    for name in (models or {}).values():
+        if name not in known:
+            raise BadRequestException(f"Invalid model specified in {what}: {name} is not a model of this API")
+
+
+INTEGRATION_RESPONSE_FIELDS = ("IntegrationResponseKey", "ContentHandlingStrategy", "ResponseParameters", "ResponseTemplates",
+                               "TemplateSelectionExpression")
+
+
+def check_integration_response_key(key: str) -> str:
+    """``$default`` or a selection pattern ``/regex/`` matched against the integration's status."""
+    if key == "$default":
+        return key
+    if len(key) >= 3 and key.startswith("/") and key.endswith("/"):
+        try:
+            re.compile(key[1:-1])
+        except re.error:
+            raise BadRequestException(f"Invalid IntegrationResponseKey {key}: the pattern is not a valid regular expression") from None
+        return key
+    raise BadRequestException(f"Invalid IntegrationResponseKey {key}: $default or a selection pattern such as /4\\d{{2}}/")
+
+
+def new_integration_response(params: dict[str, Any], existing: dict[str, Any]) -> dict[str, Any]:
+    key = check_integration_response_key(params["IntegrationResponseKey"])
+    if any(r["IntegrationResponseKey"] == key for r in existing.values()):
+        raise ConflictException(f"Unable to create integration response. Integration response key {key} already exists "
+                                "for this integration")
+    out: dict[str, Any] = {"IntegrationResponseId": ids.new_id(ids.ROUTE_ID_LEN)}
+    for k in INTEGRATION_RESPONSE_FIELDS:
+        if params.get(k) is not None:
+            out[k] = params[k]
+    return out
+
+
+def mock_reply(integ: dict[str, Any]) -> str | None:
+    """What a MOCK integration answers a message: its ``$default`` integration response's template (the
+    one ``TemplateSelectionExpression`` names when it is a constant, else ``$default``, else the only
+    one), verbatim: Nimbus runs no VTL."""
+    response = next((r for r in (integ.get("responses") or {}).values() if r.get("IntegrationResponseKey") == "$default"), None)
+    templates = (response or {}).get("ResponseTemplates") or {}
+    if not templates:
+        return None
+    expr = str((response or {}).get("TemplateSelectionExpression") or "")
+    for key in (expr, "$default"):
+        if key in templates:
+            return str(templates[key])
+    return str(next(iter(templates.values()))) if len(templates) == 1 else None
+
+
 def select_route(expr: str, body: Any) -> str | None:
     """The route key a message selects: the value at ``$request.body.<path>`` of its JSON body (a string,
     or a number/boolean as its JSON text), None when absent (the ``$default`` route then)."""
