@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, quote, unquote
 from nimbus.bytestream import ByteStream
 from nimbus.protocol.models import SEQUENCE_KEY
 from nimbus.services.base import RequestContext
-from nimbus.services.s3 import checksums, cors, lifecycle
+from nimbus.services.s3 import checksums, cors, lifecycle, objectlock
 from nimbus.services.s3 import settings as bs
 from nimbus.services.s3.engine import S3Engine, s3_engine
 from nimbus.services.s3.errors import (
@@ -129,6 +129,7 @@ def from_tagset(tagging: dict[str, Any] | None) -> dict[str, str]:
 # itself legal, as on S3 (`aws s3 cp s3://b/k s3://b/k --sse AES256`).
 _ENCRYPTION_MEMBERS = ("ServerSideEncryption", "SSEKMSKeyId", "SSECustomerAlgorithm")
 _PLAIN_GET = frozenset(("Bucket", "Key", "ChecksumMode"))
+_LOCK_MEMBERS = frozenset(("ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus"))
 _UNSUPPORTED_CHECKSUMS = ("ChecksumSHA512", "ChecksumMD5", "ChecksumXXHASH64", "ChecksumXXHASH3", "ChecksumXXHASH128")
 
 
@@ -233,6 +234,10 @@ def object_headers(obj: S3Object) -> dict[str, Any]:
         "TagCount": len(obj.tags) or None,
         "StorageClass": obj.storage_class if obj.storage_class != "STANDARD" else None,
     }
+    if obj.lock_mode is not None or obj.legal_hold is not None:  # Object Lock (objectlock.py)
+        out["ObjectLockMode"] = obj.lock_mode
+        out["ObjectLockRetainUntilDate"] = obj.lock_until
+        out["ObjectLockLegalHoldStatus"] = obj.legal_hold
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -317,8 +322,10 @@ class S3Api:
 
     async def create_bucket(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         config = params.get("CreateBucketConfiguration") or {}
+        # x-amz-bucket-object-lock-enabled: Object Lock, and the versioning it needs, from the start
+        locked = {VERSIONING: ENABLED, objectlock.OBJECT_LOCK: {"ObjectLockEnabled": "Enabled"}} if params.get("ObjectLockEnabledForBucket") else None
         bucket = self.engine.buckets.create(ctx.account_id, params["Bucket"], region=ctx.region,
-                                            location_constraint=config.get("LocationConstraint"))
+                                            location_constraint=config.get("LocationConstraint"), settings=locked)
         return {"Location": f"/{bucket.name}", "BucketArn": bucket.arn}
 
     async def head_bucket(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -358,6 +365,9 @@ class S3Api:
                 raise MalformedXML()
             if status is not None:
                 raise MalformedXML()
+        if status == SUSPENDED and objectlock.enabled(bucket.settings):
+            raise objectlock.InvalidBucketState(
+                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.")
         if status is not None and status != bucket.settings.get(VERSIONING):
             self.engine.buckets.put_setting(ctx.account_id, params["Bucket"], VERSIONING, status)
         if mfa_delete is not None:
@@ -466,7 +476,67 @@ class S3Api:
         return self._put_setting(ctx, params, bs.ENCRYPTION, None)
 
     async def get_object_lock_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        raise self._unset(ctx, params, "ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket")
+        config = self._setting(ctx, params, objectlock.OBJECT_LOCK)
+        if config is None:
+            raise self._unset(ctx, params, "ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket")
+        return {"ObjectLockConfiguration": config}
+
+    async def put_object_lock_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        verify_small_body(ctx)
+        settings = self.engine.buckets.get(ctx.account_id, params["Bucket"]).settings
+        config = objectlock.check_configuration(params.get("ObjectLockConfiguration"), versioning=settings.get(VERSIONING),
+                                                already=objectlock.enabled(settings))
+        return self._put_setting(ctx, params, objectlock.OBJECT_LOCK, config)
+
+    def _lock_settings(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """The bucket's settings, for a request only an Object Lock bucket may make."""
+        settings = self.engine.buckets.get(ctx.account_id, params["Bucket"]).settings
+        if not objectlock.enabled(settings):
+            raise objectlock.missing_configuration()
+        return settings
+
+    def _lock_for_write(self, ctx: RequestContext, params: dict[str, Any], *, checksummed: bool | None = None) -> objectlock.Lock | None:
+        """The lock a write's x-amz-object-lock-* headers give its new version (objectlock.lock_for_write);
+        None when it names none: the engine then applies the bucket's default retention, for every writer."""
+        if not params.keys() & _LOCK_MEMBERS:
+            return None
+        found = self.engine.buckets.lookup(ctx.account_id, params["Bucket"])
+        if found is None:
+            return None  # the write answers NoSuchBucket
+        return objectlock.lock_for_write(found.settings, params, self.engine.objects.clock.time(), checksummed=checksummed)
+
+    def _bypass(self, ctx: RequestContext, params: dict[str, Any]) -> bool:
+        bypass = bool(params.get("BypassGovernanceRetention"))
+        if bypass:
+            objectlock.check_bypass(self.engine.buckets.get(ctx.account_id, params["Bucket"]).settings, bypass)
+        return bypass
+
+    async def put_object_retention(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        verify_small_body(ctx)
+        self._lock_settings(ctx, params)
+        self.engine.objects.put_retention(ctx.account_id, params["Bucket"], params["Key"], params.get("Retention"),
+                                          version_id=params.get("VersionId"), bypass=bool(params.get("BypassGovernanceRetention")))
+        return {}
+
+    async def get_object_retention(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self._lock_settings(ctx, params)
+        obj = self.engine.objects.get_version(ctx.account_id, params["Bucket"], params["Key"], params.get("VersionId"))
+        return {"Retention": objectlock.retention_of(obj.lock_mode, obj.lock_until)}
+
+    async def put_object_legal_hold(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        verify_small_body(ctx)
+        self._lock_settings(ctx, params)
+        status = objectlock.check_hold(params.get("LegalHold"))
+        self.engine.objects.put_legal_hold(ctx.account_id, params["Bucket"], params["Key"], status,
+                                           version_id=params.get("VersionId"))
+        return {}
+
+    async def get_object_legal_hold(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self._lock_settings(ctx, params)
+        obj = self.engine.objects.get_version(ctx.account_id, params["Bucket"], params["Key"], params.get("VersionId"))
+        if obj.legal_hold is None:
+            raise objectlock.NoSuchObjectLockConfiguration()
+        return {"LegalHold": {"Status": obj.legal_hold}}
 
     async def put_bucket_logging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         verify_small_body(ctx)
@@ -632,11 +702,14 @@ class S3Api:
         require_length(ctx.headers)
         body = params.get("Body")
         data: Any = body.chunks() if isinstance(body, ByteStream) else (body or b"")
+        integrity = integrity_of(params, ctx.headers, body)
+        lock = self._lock_for_write(ctx, params, checksummed=integrity.content_md5 is not None or integrity.algorithm is not None)
         obj = await self.engine.objects.put(
             ctx.account_id, params["Bucket"], params["Key"], data,
             content=content_of(params), metadata=params.get("Metadata"), tags=tags_of(params.get("Tagging")),
-            integrity=integrity_of(params, ctx.headers, body), if_match=params.get("IfMatch"),
+            integrity=integrity, if_match=params.get("IfMatch"),
             if_none_match=params.get("IfNoneMatch"), storage_class=params.get("StorageClass"), origin=origin_of(ctx),
+            lock=lock,
         )
         # no Size (x-amz-object-size): AWS sends it only for appends to directory buckets
         return {"ETag": obj.etag, **checksum_out(obj), **self._object_extras(ctx, params["Bucket"], obj),
@@ -692,7 +765,8 @@ class S3Api:
     async def delete_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         check_key(params["Key"])
         removed = await self.engine.objects.remove(ctx.account_id, params["Bucket"], params["Key"],
-                                                   version_id=params.get("VersionId"), origin=origin_of(ctx))
+                                                   version_id=params.get("VersionId"), origin=origin_of(ctx),
+                                                   bypass=self._bypass(ctx, params))
         if removed is None or removed.version_id is None:
             # nothing there, or a bucket never versioned: an explicit versionId=null is echoed, as S3
             return {"VersionId": params.get("VersionId")} if params.get("VersionId") else {}
@@ -706,6 +780,7 @@ class S3Api:
             raise MalformedXML()
         self.engine.buckets.get(ctx.account_id, params["Bucket"])
         quiet = bool(spec.get("Quiet"))
+        bypass = self._bypass(ctx, params)
         deleted: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         origin = origin_of(ctx)
@@ -722,7 +797,7 @@ class S3Api:
             try:
                 check_key(key)
                 removed = await self.engine.objects.remove(ctx.account_id, params["Bucket"], key, version_id=version,
-                                                           origin=origin)
+                                                           origin=origin, bypass=bypass)
             except Exception as e:  # noqa: BLE001 - reported per key, as S3 does
                 errors.append({"Key": key, "Code": getattr(e, "code", "InternalError"), "Message": getattr(e, "message", str(e))})
                 continue
@@ -750,6 +825,7 @@ class S3Api:
             storage_class=params.get("StorageClass"), if_match=params.get("IfMatch"),
             if_none_match=params.get("IfNoneMatch"), website_redirect=params.get("WebsiteRedirectLocation"),
             encryption=any(params.get(m) for m in _ENCRYPTION_MEMBERS), origin=origin_of(ctx),
+            lock=self._lock_for_write(ctx, params),
         )
         result = {"ETag": obj.etag, "LastModified": stamp(obj.last_modified), **checksum_out(obj)}
         return {"CopyObjectResult": result, **self._encryption(ctx, params), **self._versions(ctx, src_bucket, src_version, src, params["Bucket"], obj)}
@@ -917,6 +993,7 @@ class S3Api:
             ctx.account_id, params["Bucket"], params["Key"], content=content_of(params), metadata=params.get("Metadata"),
             tags=tags_of(params.get("Tagging")), checksum_algorithm=params.get("ChecksumAlgorithm"),
             checksum_type=params.get("ChecksumType"), storage_class=params.get("StorageClass"),
+            lock=self._lock_for_write(ctx, params),  # else the bucket's default, at completion
         )
         return {**self._encryption(ctx, params), "Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
                 "ChecksumAlgorithm": upload.checksum_algorithm, "ChecksumType": upload.checksum_type}

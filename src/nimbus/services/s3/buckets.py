@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nimbus.clock import Clock
@@ -147,7 +147,10 @@ class Buckets:
     def exists(self, account: str, name: str) -> bool:
         return self.lookup(account, name) is not None
 
-    def create(self, account: str, name: str, *, region: str, location_constraint: str | None) -> Bucket:
+    def create(self, account: str, name: str, *, region: str, location_constraint: str | None,
+               settings: dict[str, Any] | None = None) -> Bucket:
+        """``settings``: configurations the bucket is created with (Object Lock and the versioning it needs),
+        in the same write."""
         if not valid_bucket_name(name):
             raise InvalidBucketName(name)
         # aws-contracts.md E.4: the CLI sends a LocationConstraint unless the region is us-east-1.
@@ -166,6 +169,8 @@ class Buckets:
                     "endpoint this request was sent to."
                 )
         bucket = Bucket(account, name, bucket_region, self.clock.time())
+        if settings:
+            bucket = replace(bucket, settings=dict(settings))
         self._forget(account, name)
         if not self.metadata.insert(KIND_BUCKET, bucket_key(account, name), bucket.to_doc()):
             raise BucketAlreadyOwnedByYou(name)

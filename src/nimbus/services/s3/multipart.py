@@ -13,7 +13,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import AsyncIterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nimbus.clock import Clock
@@ -39,6 +39,7 @@ from nimbus.services.s3.errors import (
     NoSuchUpload,
 )
 from nimbus.services.s3.notifications import Origin
+from nimbus.services.s3.objectlock import Lock
 from nimbus.services.s3.objects import (
     MAX_PART_NUMBER,
     Conditions,
@@ -74,17 +75,23 @@ class Upload:
     checksum_algorithm: str | None = None
     checksum_type: str | None = None
     storage_class: str = "STANDARD"
+    lock: Lock | None = None  # CreateMultipartUpload's x-amz-object-lock-* headers (objectlock.py)
 
     def to_doc(self) -> dict[str, Any]:
-        return {
+        doc = {
             "k": self.key, "id": self.upload_id, "i": self.initiated, "c": self.content.to_doc(), "meta": self.metadata,
             "tags": self.tags, "ca": self.checksum_algorithm, "ctp": self.checksum_type, "sc": self.storage_class,
         }
+        if self.lock is not None:
+            doc["lock"] = [self.lock.mode, self.lock.until, self.lock.hold]
+        return doc
 
     @classmethod
     def from_doc(cls, bucket: str, doc: dict[str, Any]) -> Upload:
+        lock = doc.get("lock")
         return cls(bucket, doc["k"], doc["id"], doc["i"], Content.from_doc(doc.get("c") or {}), doc.get("meta") or {},
-                   doc.get("tags") or {}, doc.get("ca"), doc.get("ctp"), doc.get("sc", "STANDARD"))
+                   doc.get("tags") or {}, doc.get("ca"), doc.get("ctp"), doc.get("sc", "STANDARD"),
+                   Lock(*lock) if lock else None)
 
 
 @dataclass(slots=True, frozen=True)
@@ -157,6 +164,7 @@ class Multipart:
         checksum_algorithm: str | None = None,
         checksum_type: str | None = None,
         storage_class: str | None = None,
+        lock: Lock | None = None,
     ) -> Upload:
         check_key(key)
         if tags:
@@ -174,7 +182,7 @@ class Multipart:
         if checksum_algorithm and checksum_type is None:
             checksum_type = "FULL_OBJECT" if checksum_algorithm == "CRC64NVME" else "COMPOSITE"
         upload = Upload(bucket, key, secrets.token_urlsafe(48), self.clock.time(), content, metadata or {}, tags or {},
-                        checksum_algorithm, checksum_type, storage_class or "STANDARD")
+                        checksum_algorithm, checksum_type, storage_class or "STANDARD", lock)
         self.metadata.put(KIND_UPLOAD, self._ukey(account, bucket, upload.upload_id), upload.to_doc())
         return upload
 
@@ -324,6 +332,9 @@ class Multipart:
             checksum_type=upload.checksum_type if checksum else None, part_checksums=part_checksums,
             parts_count=len(chosen), storage_class=upload.storage_class,
         )
+        lock = upload.lock or self.objects.default_lock(account, bucket)  # its headers, else the bucket's default
+        if lock is not None:
+            obj = replace(obj, lock_mode=lock.mode, lock_until=lock.until, legal_hold=lock.hold)
         ukey = self._ukey(account, bucket, upload_id)
         used = {p.blob_key for p in chosen}
 

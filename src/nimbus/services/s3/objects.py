@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
 from nimbus.clock import Clock
-from nimbus.services.s3 import checksums
+from nimbus.services.s3 import checksums, objectlock
 from nimbus.services.s3.buckets import (
     KIND_OBJECT,
     KIND_VERSIONS,
@@ -159,6 +159,9 @@ class S3Object:
     version_id: str | None = None  # None: the null version (every object of a bucket never versioned)
     delete_marker: bool = False  # a delete marker (no body; size 0, no ETag)
     noncurrent_since: float | None = None  # when a newer version replaced it (lifecycle NoncurrentDays)
+    lock_mode: str | None = None  # Object Lock retention (objectlock.py): GOVERNANCE | COMPLIANCE
+    lock_until: float | None = None  # its retain-until date, epoch seconds
+    legal_hold: str | None = None  # ON | OFF, once a legal hold was set
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -187,6 +190,10 @@ class S3Object:
             doc["dm"] = 1
         if self.noncurrent_since is not None:
             doc["nc"] = self.noncurrent_since
+        if self.lock_mode is not None:
+            doc["lm"], doc["lu"] = self.lock_mode, self.lock_until
+        if self.legal_hold is not None:
+            doc["lh"] = self.legal_hold
         return doc
 
     @classmethod
@@ -198,6 +205,7 @@ class S3Object:
             checksum=doc.get("cv"), checksum_type=doc.get("ctp"), part_checksums=tuple(doc.get("pcv") or ()),
             parts_count=doc.get("pc"), storage_class=doc.get("sc", "STANDARD"), inline=doc.get("d"), acl=doc.get("acl"),
             version_id=doc.get("v"), delete_marker="dm" in doc, noncurrent_since=doc.get("nc"),
+            lock_mode=doc.get("lm"), lock_until=doc.get("lu"), legal_hold=doc.get("lh"),
         )
 
     @property
@@ -929,6 +937,7 @@ class Objects:
         if_none_match: str | None = None,
         storage_class: str | None = None,
         origin: Origin | None = None,
+        lock: objectlock.Lock | None = None,
     ) -> S3Object:
         self._writing += 1
         try:
@@ -952,6 +961,9 @@ class Objects:
                 checksum_type="FULL_OBJECT" if got.checksum else None, storage_class=storage_class or "STANDARD",
                 inline=encode_inline(body) if body is not None else None,
             )
+            lock = lock or self.default_lock(account, bucket)
+            if lock is not None:
+                obj = replace(obj, lock_mode=lock.mode, lock_until=lock.until, legal_hold=lock.hold)
             obj, notification = await self.commit(account, obj, if_match=if_match, if_none_match=if_none_match)
             await self.notifier.object_event(account, self.buckets, obj.bucket, "ObjectCreated:Put", obj, origin,
                                              config=notification)
@@ -981,6 +993,7 @@ class Objects:
         website_redirect: str | None = None,
         encryption: bool = False,
         origin: Origin | None = None,
+        lock: objectlock.Lock | None = None,
     ) -> tuple[S3Object, S3Object]:
         """``website_redirect`` (x-amz-website-redirect-location) applies whatever the metadata directive;
         ``encryption`` says the request named encryption attributes (accepted and ignored, but on S3 they
@@ -1030,6 +1043,9 @@ class Objects:
                 storage_class=storage_class or src.storage_class,
                 inline=encode_inline(body) if body is not None else None,
             )
+            lock = lock or self.default_lock(account, bucket)
+            if lock is not None:  # the source's lock is not copied: the request's, or the bucket's default
+                obj = replace(obj, lock_mode=lock.mode, lock_until=lock.until, legal_hold=lock.hold)
             obj, notification = await self.commit(account, obj, if_match=if_match, if_none_match=if_none_match)
             await self.notifier.object_event(account, self.buckets, bucket, "ObjectCreated:Copy", obj, origin,
                                              config=notification)
@@ -1079,6 +1095,7 @@ class Objects:
         self, account: str, bucket: str, key: str, *, version_id: str | None = None, origin: Origin | None = None,
         event: str = "ObjectRemoved:Delete", only_if_etag: str | None = None, only_if_modified: float | None = None,
         only_if: Callable[[dict[str, Any] | None, list[dict[str, Any]], int | None], bool] | None = None,
+        bypass: bool = False,
     ) -> Removed | None:
         """DeleteObject as S3 does it in every bucket. Without ``version_id``: a bucket never versioned
         loses the key; a versioned one gets a delete marker (a fresh version id when Enabled, the null
@@ -1086,7 +1103,8 @@ class Objects:
         or marker goes for good, and the next newer one becomes current. Returns what was removed or
         created (None: nothing was there, or, with ``only_if_*``, the key changed meanwhile). ``only_if``
         (lifecycle) sees, inside the transaction, the current object, the history and the index in it of the
-        version to delete (None: the current object), and may leave it."""
+        version to delete (None: the current object), and may leave it. A version Object Lock protects is
+        refused (AccessDenied; GOVERNANCE retention gives way to ``bypass``), or left by lifecycle."""
         status = self.versioning(account, bucket)
         if version_id is not None:
             check_version_id(version_id)
@@ -1117,14 +1135,21 @@ class Objects:
                     here = next((i for i, e in enumerate(chain) if e.get("v") == want), None)
                     if not only_if(old, chain, None if old is not None and old.get("v") == want else here):
                         return None
-                if old is not None and old.get("v") == want:
+                at = None
+                if old is None or old.get("v") != want:
+                    at = next((i for i, e in enumerate(chain) if e.get("v") == want), None)
+                    if at is None:
+                        return None  # S3: deleting a version that is not there succeeds
+                target = old if at is None else chain[at]
+                if ("lu" in target or "lh" in target) and objectlock.protected(target, self.clock.time(), bypass=bypass):
+                    if only_if is not None:
+                        return None  # lifecycle leaves a locked version
+                    raise objectlock.ObjectLocked()
+                if at is None:
                     md.delete(KIND_OBJECT, okey)
                     gone_doc = old
                     current_gone = True
                 else:
-                    at = next((i for i, e in enumerate(chain) if e.get("v") == want), None)
-                    if at is None:
-                        return None  # S3: deleting a version that is not there succeeds
                     gone_doc = chain.pop(at)
                     current_gone = old is None and at == 0
                 garbage = self._drop_version(gone_doc)
@@ -1326,6 +1351,24 @@ class Objects:
 
     def put_acl(self, account: str, bucket: str, key: str, acl: dict[str, Any], *, version_id: str | None = None) -> S3Object:
         return self._update(account, bucket, key, version_id, lambda doc: doc.__setitem__("acl", acl))
+
+    # -- Object Lock (objectlock.py) ---------------------------------------------------------------
+
+    def default_lock(self, account: str, bucket: str) -> objectlock.Lock | None:
+        """The bucket's default retention for a version written now (None: none, or no such bucket)."""
+        found = self.buckets.lookup(account, bucket)
+        if found is None or not found.settings or objectlock.OBJECT_LOCK not in found.settings:
+            return None
+        return objectlock.default_lock(found.settings, self.clock.time())
+
+    def put_retention(self, account: str, bucket: str, key: str, retention: dict[str, Any] | None, *,
+                      version_id: str | None = None, bypass: bool = False) -> None:
+        now = self.clock.time()
+        self._update(account, bucket, key, version_id,
+                     lambda doc: objectlock.change_retention(doc, retention, now, bypass=bypass))
+
+    def put_legal_hold(self, account: str, bucket: str, key: str, status: str, *, version_id: str | None = None) -> None:
+        self._update(account, bucket, key, version_id, lambda doc: doc.__setitem__("lh", status))
 
     def _update(self, account: str, bucket: str, key: str, version_id: str | None, change: Callable[[dict[str, Any]], Any]) -> S3Object:
         """Change one version's description in place (the current one without ``version_id``)."""
