@@ -391,7 +391,7 @@ class _Context:
         if route is None:  # no route and no $default: AWS's error frame
             await conn.send_frame(_error_frame("Forbidden", conn.connection_id, request_id))
             return
-        if route.get("RequestModels") and not self.doc.get("DisableSchemaValidation") and not _conforms(self.doc, route, parsed, data):
+        if route.get("ModelSelectionExpression") and route.get("RequestModels") and not _conforms(self.doc, route, parsed, data):
             await conn.send_frame(_error_frame("Invalid request body", conn.connection_id, request_id))
             return
         event = self.event(route["RouteKey"], "MESSAGE", request_id)
@@ -421,14 +421,16 @@ class _Context:
 
 
 def _conforms(doc: dict[str, Any], route: dict[str, Any], parsed: Any, data: str | bytes) -> bool:
-    """A message against its route's request model (the key ``ModelSelectionExpression`` selects, else
-    ``$default``), with the API's current models; a route naming no such model checks nothing."""
+    """A message against its route's request model: the ``RequestModels`` entry the route's
+    ``ModelSelectionExpression`` selects (``\\$default`` is the literal key), else ``$default``; no such
+    entry (or model) fails, as AWS documents."""
     models = route.get("RequestModels") or {}
-    expr = route.get("ModelSelectionExpression")
-    key = (select_route(expr, parsed) if expr else None) or "$default"
+    key = select_route(str(route["ModelSelectionExpression"]).replace("\\$", "$"), parsed) or "$default"
     by_name = {m["Name"]: m for m in (doc.get("models") or {}).values()}
     model = by_name.get(models.get(key) or models.get("$default") or "")
-    if model is None or not model.get("Schema"):
+    if model is None:
+        return False
+    if not model.get("Schema"):
         return True
     if isinstance(data, bytes) or parsed is None:
         return False  # not JSON

@@ -95,8 +95,8 @@ def test_integration_responses_served_and_durable(env: dict[str, Any]) -> None:
         "BadRequestException"
     assert len(v2.get_integration_responses(ApiId=api_id, IntegrationId=iid)["Items"]) == 1
     # served: two-way routes (a route response) answer the MOCK's template; a request model validates messages
-    typed = v2.create_route(ApiId=api_id, RouteKey="typed", Target=f"integrations/{iid}", RequestModels={"$default": "Msg"},
-                            ModelSelectionExpression="$default")
+    typed = v2.create_route(ApiId=api_id, RouteKey="typed", Target=f"integrations/{iid}", RequestModels={"typed": "Msg"},
+                            ModelSelectionExpression="$request.body.action")
     v2.create_route_response(ApiId=api_id, RouteId=typed["RouteId"], RouteResponseKey="$default")
     default = v2.create_route(ApiId=api_id, RouteKey="$default", Target=f"integrations/{iid}")
     v2.create_route_response(ApiId=api_id, RouteId=default["RouteId"], RouteResponseKey="$default")
@@ -110,6 +110,8 @@ def test_integration_responses_served_and_durable(env: dict[str, Any]) -> None:
         ws.send(json.dumps({"action": "typed", "n": 0}))
         frame = json.loads(ws.recv(timeout=10))
         assert frame["message"] == "Invalid request body" and frame["connectionId"] and frame["requestId"]
+        ws.send("not json")  # the $default route: no request models, so no validation
+        assert json.loads(ws.recv(timeout=10)) == {"mocked": True}
     # the AWS CLI, then kill -9: the records are there after a start
     cli = json.loads(server.aws("apigatewayv2", "get-integration-response", "--api-id", api_id, "--integration-id", iid,
                                 "--integration-response-id", rid).stdout)

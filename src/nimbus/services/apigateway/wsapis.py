@@ -121,7 +121,7 @@ def mock_reply(integ: dict[str, Any]) -> str | None:
     templates = (response or {}).get("ResponseTemplates") or {}
     if not templates:
         return None
-    expr = str((response or {}).get("TemplateSelectionExpression") or "")
+    expr = str((response or {}).get("TemplateSelectionExpression") or "").replace("\\$", "$")  # "\\$default" is "$default"
     for key in (expr, "$default"):
         if key in templates:
             return str(templates[key])
