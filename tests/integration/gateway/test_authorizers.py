@@ -254,6 +254,41 @@ def test_http_api_policy_responses_payload_1(env: dict[str, Any]) -> None:
     assert json.loads(body)["requestContext"]["authorizer"]["lambda"]["principalId"] == "user-erin"
 
 
+def test_flush_authorizer_caches(env: dict[str, Any]) -> None:
+    """FlushStageAuthorizersCache (REST) and ResetAuthorizersCache (HTTP APIs) forget the stage's cached results:
+    the next request invokes the authorizer again (a new nonce); FlushStageCache answers 202 (nothing cached)."""
+    apigw, v2 = env["apigw"], env["v2"]
+    api_id, base, _ = _rest_api(env, {"name": "flushed", "type": "TOKEN"})
+
+    def nonce(url: str, token: str, v2_api: bool = False) -> str:
+        status, _, body = call(url, headers={"Authorization": token})
+        assert status == 200, body
+        authz = json.loads(body)["requestContext"]["authorizer"]
+        return str((authz["lambda"] if v2_api else authz)["nonce"])
+    first = nonce(base + "/items", "gina")
+    assert nonce(base + "/items", "gina") == first
+    out = apigw.flush_stage_authorizers_cache(restApiId=api_id, stageName="prod")
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert nonce(base + "/items", "gina") != first
+    assert apigw.flush_stage_cache(restApiId=api_id, stageName="prod")["ResponseMetadata"]["HTTPStatusCode"] == 202
+    for call_, kwargs in ((apigw.flush_stage_authorizers_cache, {"restApiId": api_id, "stageName": "nope"}),
+                          (apigw.flush_stage_cache, {"restApiId": "nope", "stageName": "prod"})):
+        with pytest.raises(ClientError) as e:
+            call_(**kwargs)
+        assert e.value.response["Error"]["Code"] == "NotFoundException"
+    http_id, http_base = _http_api(env, {"Name": "reset", "AuthorizerPayloadFormatVersion": "2.0", "EnableSimpleResponses": True,
+                                         "AuthorizerResultTtlInSeconds": 300})
+    first = nonce(http_base + "/items/1", "yes", True)
+    assert nonce(http_base + "/items/1", "yes", True) == first
+    v2.reset_authorizers_cache(ApiId=http_id, StageName="$default")
+    assert nonce(http_base + "/items/1", "yes", True) != first
+    with pytest.raises(ClientError) as e:
+        v2.reset_authorizers_cache(ApiId=http_id, StageName="nope")
+    assert e.value.response["Error"]["Code"] == "NotFoundException"
+    env["server"].aws("apigatewayv2", "reset-authorizers-cache", "--api-id", http_id, "--stage-name", "$default")
+    env["server"].aws("apigateway", "flush-stage-authorizers-cache", "--rest-api-id", api_id, "--stage-name", "prod")
+
+
 def test_authorizers_survive_restart(env: dict[str, Any]) -> None:
     """Last in the module: restarts the module's server."""
     api_id, base, auth = _rest_api(env, {"name": "durable", "type": "TOKEN"})

@@ -279,6 +279,16 @@ class ApiGatewayApi:
         self.rest.delete_stage(params["restApiId"], ctx.account_id, params["stageName"])
         return {}
 
+    async def flush_stage_cache(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        """Nimbus caches no integration responses (cacheClusterEnabled is recorded only): nothing to flush."""
+        self.rest.get_stage(params["restApiId"], ctx.account_id, params["stageName"])
+        return {}
+
+    async def flush_stage_authorizers_cache(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.rest.get_stage(params["restApiId"], ctx.account_id, params["stageName"])
+        self.engine.authorizer_cache.flush(params["restApiId"], params["stageName"])
+        return {}
+
     # --- API keys and usage plans ----------------------------------------------------------------------
 
     @staticmethod

@@ -7,7 +7,7 @@ from typing import Any
 from nimbus.services.apigateway.api import execute_api_url
 from nimbus.services.apigateway.domains import v2_domain, v2_mapping
 from nimbus.services.apigateway.engine import ApiGatewayEngine, engine_of
-from nimbus.services.apigateway.errors import BadRequestException
+from nimbus.services.apigateway.errors import BadRequestException, NotFoundException
 from nimbus.services.apigateway.vpclinks import v2_out as vpc_link_out
 from nimbus.services.base import RequestContext
 
@@ -164,6 +164,60 @@ class ApiGatewayV2Api:
     async def delete_deployment(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         self.http.delete_deployment(params["ApiId"], ctx.account_id, params["DeploymentId"])
         return {}
+
+    async def update_deployment(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.http.update_deployment(params["ApiId"], ctx.account_id, params["DeploymentId"], params)
+
+    # --- single settings, the authorizer cache, export ------------------------------------------------
+
+    async def delete_cors_configuration(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.http.delete_cors(params["ApiId"], ctx.account_id)
+        return {}
+
+    async def delete_access_log_settings(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.http.delete_access_log_settings(params["ApiId"], ctx.account_id, params["StageName"])
+        return {}
+
+    async def delete_route_settings(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.http.delete_route_settings(params["ApiId"], ctx.account_id, params["StageName"], params["RouteKey"])
+        return {}
+
+    async def delete_route_request_parameter(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.http.delete_route_request_parameter(params["ApiId"], ctx.account_id, params["RouteId"], params["RequestParameterKey"])
+        return {}
+
+    async def reset_authorizers_cache(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.http.check_stage(params["ApiId"], ctx.account_id, params["StageName"])
+        self.engine.authorizer_cache.flush(params["ApiId"], params["StageName"])
+        return {}
+
+    async def export_api(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        from nimbus.services.apigateway import openapi
+
+        doc = self.http.get_api(params["ApiId"], ctx.account_id)
+        if doc.get("ProtocolType") != "HTTP":
+            raise BadRequestException("Only HTTP APIs can be exported")
+        if params["Specification"] != "OAS30":
+            raise BadRequestException(f"Invalid Specification {params['Specification']}: OAS30")
+        if params["OutputType"] not in ("JSON", "YAML"):
+            raise BadRequestException(f"Invalid OutputType {params['OutputType']}: JSON or YAML")
+        if params.get("ExportVersion") not in (None, "1.0"):
+            raise BadRequestException(f"Invalid ExportVersion {params['ExportVersion']}: 1.0")
+        stage_name = params.get("StageName")
+        routes, integrations = doc["routes"], doc["integrations"]
+        if stage_name:
+            stage = doc["stages"].get(stage_name)
+            if stage is None:
+                raise NotFoundException(f"Unable to find Stage with name '{stage_name}'", ResourceType="Stage")
+            view = self.http.stage_view(doc, stage)
+            if view is None:
+                raise NotFoundException(f"Stage '{stage_name}' has no deployment to export", ResourceType="Deployment")
+            _, routes, integrations = view
+        include = params.get("IncludeExtensions")
+        out = openapi.export_http_api(doc, routes, integrations, stage=stage_name or None, include_extensions=include is None or bool(include),
+                                      server_url=execute_api_url(ctx, doc["ApiId"], None))
+        body, _ = openapi.dump(out, "yaml" if params["OutputType"] == "YAML" else None)
+        return {"body": body}
 
     # --- integration responses (WebSocket APIs) ---------------------------------------------------------
 

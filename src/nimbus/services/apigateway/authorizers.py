@@ -394,6 +394,14 @@ class ResultCache:
             return None
         return hit[1]
 
+    def flush(self, api_id: str, stage: str) -> int:
+        """Forget every result cached for one stage of an API (FlushStageAuthorizersCache,
+        ResetAuthorizersCache): keys start with (api id, stage). Returns how many were dropped."""
+        doomed = [k for k in self._items if k[:2] == (api_id, stage)]
+        for k in doomed:
+            del self._items[k]
+        return len(doomed)
+
     def put(self, key: tuple[Any, ...], grant: Grant, ttl_s: float) -> None:
         if ttl_s <= 0:
             return

@@ -369,7 +369,7 @@ class HttpApis:
         if doc["ProtocolType"] == "WEBSOCKET":
             wsapis.check_model_names(doc, params.get("RequestModels"), "RequestModels")
         for k in ("RouteKey", "Target", "AuthorizationType", "ApiKeyRequired", "OperationName", "AuthorizerId", "AuthorizationScopes",
-                  "RouteResponseSelectionExpression", "ModelSelectionExpression", "RequestModels"):
+                  "RouteResponseSelectionExpression", "ModelSelectionExpression", "RequestModels", "RequestParameters"):
             if params.get(k) is not None:
                 route[k] = params[k]
         self._check_authorizer(doc, route)
@@ -422,7 +422,7 @@ class HttpApis:
         if params.get("DeploymentId") is not None and params["DeploymentId"] not in doc["deployments"]:
             raise NotFoundException(f"Unable to find Deployment with id '{params['DeploymentId']}'", ResourceType="Deployment")
         was_auto = bool(stage.get("AutoDeploy"))
-        for k in ("AutoDeploy", "Description", "StageVariables", "DeploymentId", "DefaultRouteSettings", "RouteSettings"):
+        for k in ("AutoDeploy", "Description", "StageVariables", "DeploymentId", "DefaultRouteSettings", "RouteSettings", "AccessLogSettings"):
             if params.get(k) is not None:
                 stage[k] = params[k]
         stage["LastUpdatedDate"] = time.time()
@@ -454,6 +454,64 @@ class HttpApis:
             self._prune(doc)
         self._save(doc)
         return self.deployment_out(dep)
+
+    def update_deployment(self, api_id: str, account: str, dep_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        doc = self.get_api(api_id, account)
+        dep = doc["deployments"].get(dep_id)
+        if dep is None:
+            raise NotFoundException(f"Unable to find Deployment with id '{dep_id}'", ResourceType="Deployment")
+        if params.get("Description") is not None:
+            dep["Description"] = params["Description"]
+        self._save(doc)
+        return self.deployment_out(dep)
+
+    # --- the Delete* operations of single settings ------------------------------------------------------
+
+    def delete_cors(self, api_id: str, account: str) -> None:
+        """DeleteCorsConfiguration: CORS applies from the current API, so no redeployment is needed."""
+        doc = self.get_api(api_id, account)
+        if doc.pop("CorsConfiguration", None) is not None:
+            self._save(doc)
+
+    def _stage(self, doc: dict[str, Any], name: str) -> dict[str, Any]:
+        stage: dict[str, Any] | None = doc["stages"].get(name)
+        if stage is None:
+            raise NotFoundException(f"Unable to find Stage with name '{name}'", ResourceType="Stage")
+        return stage
+
+    def delete_access_log_settings(self, api_id: str, account: str, stage_name: str) -> None:
+        doc = self.get_api(api_id, account)
+        stage = self._stage(doc, stage_name)
+        if stage.pop("AccessLogSettings", None) is not None:
+            stage["LastUpdatedDate"] = time.time()
+            self._save(doc)
+
+    def delete_route_settings(self, api_id: str, account: str, stage_name: str, route_key: str) -> None:
+        doc = self.get_api(api_id, account)
+        stage = self._stage(doc, stage_name)
+        if (stage.get("RouteSettings") or {}).pop(route_key, None) is None:
+            raise NotFoundException(f"Unable to find RouteSettings for route key '{route_key}' in stage '{stage_name}'",
+                                    ResourceType="RouteSettings")
+        stage["LastUpdatedDate"] = time.time()
+        self._save(doc)
+
+    def delete_route_request_parameter(self, api_id: str, account: str, route_id: str, key: str) -> None:
+        doc = self.get_api(api_id, account)
+        route = self._route(doc, route_id)
+        params = route.get("RequestParameters") or {}
+        if params.pop(key, None) is None:
+            raise NotFoundException(f"Unable to find RequestParameter with key '{key}' on route '{route_id}'",
+                                    ResourceType="RequestParameter")
+        if not params:
+            route.pop("RequestParameters", None)
+        self._auto_deploy(doc)
+        self._save(doc)
+
+    def check_stage(self, api_id: str, account: str, stage_name: str) -> dict[str, Any]:
+        """The API's document, once its stage is known to exist (NotFoundException otherwise)."""
+        doc = self.get_api(api_id, account)
+        self._stage(doc, stage_name)
+        return doc
 
     # --- route responses (WebSocket APIs) ------------------------------------------------------------
     # Kept inside their route (key "responses"), so a deployment's snapshot of the routes freezes them too.

@@ -679,3 +679,104 @@ def reimport_http_api(http: Any, authorizers: Any, account: str, api_id: str, pa
     if warnings:
         out["Warnings"] = warnings
     return out
+
+
+# --- HTTP APIs (apigatewayv2 ExportApi) --------------------------------------------------------------
+
+_HTTP_TO_EXT = {"AuthorizerUri": "authorizerUri", "AuthorizerPayloadFormatVersion": "authorizerPayloadFormatVersion",
+                "AuthorizerResultTtlInSeconds": "authorizerResultTtlInSeconds", "EnableSimpleResponses": "enableSimpleResponses",
+                "AuthorizerCredentialsArn": "authorizerCredentials", "IdentityValidationExpression": "identityValidationExpression"}
+_SIGV4 = "sigv4"
+
+
+def _http_scheme(auth: dict[str, Any], with_ext: bool) -> dict[str, Any]:
+    """An authorizer as a security scheme (what ``_http_authorizer_params`` reads back)."""
+    sources = [s for s in auth.get("IdentitySource") or [] if s]
+    if auth.get("AuthorizerType") == "JWT":
+        scheme: dict[str, Any] = {"type": "oauth2", "flows": {}}
+        ext: dict[str, Any] = {"type": "jwt"}
+        jwt = auth.get("JwtConfiguration") or {}
+        ext["jwtConfiguration"] = {"issuer": jwt.get("Issuer"), "audience": list(jwt.get("Audience") or [])}
+    else:
+        header = next((s.split(".", 2)[2] for s in sources if s.startswith("$request.header.")), "Unused")
+        scheme = {"type": "apiKey", "name": header, "in": "header"}
+        ext = {"type": "request"}
+        for src, dst in _HTTP_TO_EXT.items():
+            if auth.get(src) is not None:
+                ext[dst] = auth[src]
+    if sources:
+        ext["identitySource"] = ",".join(sources)
+    if with_ext:
+        scheme[_AUTHORIZER] = ext
+    return scheme
+
+
+def _http_operation(route: dict[str, Any], integrations: dict[str, Any], authorizers: dict[str, Any], with_ext: bool,
+                    path: str) -> dict[str, Any]:
+    key = route["RouteKey"]
+    op: dict[str, Any] = {}
+    if route.get("OperationName"):
+        op["operationId"] = route["OperationName"]
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+    if names:
+        op["parameters"] = [{"name": n, "in": "path", "description": f"Generated path parameter for {n}", "required": True,
+                             "schema": {"type": "string"}} for n in names]
+    op["responses"] = {"default": {"description": f"Default response for {key}"}}
+    kind = route.get("AuthorizationType") or "NONE"
+    auth = authorizers.get(route.get("AuthorizerId") or "")
+    if kind == "AWS_IAM":
+        op["security"] = [{_SIGV4: []}]
+    elif kind in ("CUSTOM", "JWT") and auth is not None:
+        op["security"] = [{auth["Name"]: list(route.get("AuthorizationScopes") or [])}]
+    target = route.get("Target") or ""
+    integ = integrations.get(target.split("/", 1)[1]) if target.startswith("integrations/") else None
+    if with_ext and integ is not None:
+        ext: dict[str, Any] = {"type": str(integ["IntegrationType"]).lower(), "httpMethod": integ.get("IntegrationMethod") or "POST",
+                               "payloadFormatVersion": integ.get("PayloadFormatVersion") or "1.0",
+                               "connectionType": integ.get("ConnectionType") or "INTERNET"}
+        for src, dst in (("IntegrationUri", "uri"), ("TimeoutInMillis", "timeoutInMillis"), ("CredentialsArn", "credentials"),
+                         ("ConnectionId", "connectionId"), ("RequestParameters", "requestParameters")):
+            if integ.get(src) is not None:
+                ext[dst] = integ[src]
+        op[_INTEGRATION] = ext
+    return op
+
+
+def export_http_api(doc: dict[str, Any], routes: dict[str, Any], integrations: dict[str, Any], *, stage: str | None,
+                    include_extensions: bool, server_url: str) -> dict[str, Any]:
+    """apigatewayv2 ExportApi: an OpenAPI 3.0 document of an HTTP API's routes (the stage's deployment, or
+    the current ones), its authorizers and CORS; with extensions it imports back with ImportApi."""
+    authorizers: dict[str, Any] = doc.get("authorizers") or {}
+    version = doc.get("Version") or time.strftime("%Y-%m-%d %H:%M:%SUTC", time.gmtime(float(doc.get("CreatedDate") or 0)))
+    info: dict[str, Any] = {"title": doc["Name"], "version": str(version)}
+    if doc.get("Description"):
+        info["description"] = doc["Description"]
+    out: dict[str, Any] = {"openapi": "3.0.1", "info": info}
+    if stage is None:
+        out["servers"] = [{"url": server_url}]
+    else:
+        out["servers"] = [{"url": server_url + "/{basePath}",
+                           "variables": {"basePath": {"default": "" if stage == "$default" else stage}}}]
+    paths: dict[str, dict[str, Any]] = {}
+    for route in sorted(routes.values(), key=lambda r: r["RouteKey"]):
+        key = route["RouteKey"]
+        if key == "$default":
+            path, verb = "$default", _ANY
+        else:
+            method, _, path = key.partition(" ")
+            verb = _ANY if method.upper() == "ANY" else method.lower()
+        paths.setdefault(path, {})[verb] = _http_operation(route, integrations, authorizers, include_extensions, path)
+    out["paths"] = paths
+    schemes = {a["Name"]: _http_scheme(a, include_extensions) for a in sorted(authorizers.values(), key=lambda a: a["Name"])}
+    if any((r.get("AuthorizationType") == "AWS_IAM") for r in routes.values()):
+        schemes[_SIGV4] = {"type": "apiKey", "name": "Authorization", "in": "header", _AUTHTYPE: "awsSigv4"}
+    if schemes:
+        out["components"] = {"securitySchemes": schemes}
+    cors = doc.get("CorsConfiguration")
+    if include_extensions and cors:
+        names = {"AllowOrigins": "allowOrigins", "AllowMethods": "allowMethods", "AllowHeaders": "allowHeaders",
+                 "ExposeHeaders": "exposeHeaders", "MaxAge": "maxAge", "AllowCredentials": "allowCredentials"}
+        out["x-amazon-apigateway-cors"] = {dst: cors[src] for src, dst in names.items() if cors.get(src) is not None}
+    if include_extensions:
+        out["x-amazon-apigateway-importexport-version"] = "1.0"
+    return out
