@@ -10,6 +10,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from nimbus.services.apigateway.documentation import part_out, version_out
 from nimbus.services.apigateway.domains import v1_mapping
 from nimbus.services.apigateway.engine import METHOD_TESTER, ApiGatewayEngine, MethodTester, engine_of
 from nimbus.services.apigateway.errors import BadRequestException, NotFoundException
@@ -474,6 +475,47 @@ class ApiGatewayApi:
 
     async def delete_base_path_mapping(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         self.engine.domains.delete_mapping(ctx.account_id, ctx.region, params["domainName"], params["basePath"])
+        return {}
+
+    # --- documentation parts and versions (recorded only: documentation.py) -----------------------------
+
+    async def create_documentation_part(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return part_out(self.engine.documentation.create_part(params["restApiId"], ctx.account_id, params))
+
+    async def get_documentation_part(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return part_out(self.engine.documentation.get_part(params["restApiId"], ctx.account_id, params["documentationPartId"]))
+
+    async def get_documentation_parts(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        page, nxt = _page(self.engine.documentation.list_parts(params["restApiId"], ctx.account_id, params), params)
+        return {"items": [part_out(p) for p in page], "position": nxt}
+
+    async def update_documentation_part(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return part_out(self.engine.documentation.update_part(params["restApiId"], ctx.account_id, params["documentationPartId"],
+                                                              params.get("patchOperations") or []))
+
+    async def delete_documentation_part(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.documentation.delete_part(params["restApiId"], ctx.account_id, params["documentationPartId"])
+        return {}
+
+    async def import_documentation_parts(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self.engine.documentation.import_parts(params["restApiId"], ctx.account_id, params)
+
+    async def create_documentation_version(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return version_out(self.engine.documentation.create_version(params["restApiId"], ctx.account_id, params))
+
+    async def get_documentation_version(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return version_out(self.engine.documentation.get_version(params["restApiId"], ctx.account_id, params["documentationVersion"]))
+
+    async def get_documentation_versions(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        page, nxt = _page(self.engine.documentation.list_versions(params["restApiId"], ctx.account_id), params)
+        return {"items": [version_out(v) for v in page], "position": nxt}
+
+    async def update_documentation_version(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return version_out(self.engine.documentation.update_version(params["restApiId"], ctx.account_id, params["documentationVersion"],
+                                                                    params.get("patchOperations") or []))
+
+    async def delete_documentation_version(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.documentation.delete_version(params["restApiId"], ctx.account_id, params["documentationVersion"])
         return {}
 
     # --- VPC links (recorded only: vpclinks.py) ---------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 from nimbus.services.apigateway.account import Account
 from nimbus.services.apigateway.authorizers import HttpAuthorizers, RestAuthorizers, ResultCache
+from nimbus.services.apigateway.documentation import Documentation
 from nimbus.services.apigateway.domains import DomainNames
 from nimbus.services.apigateway.gatewayresponses import GatewayResponses
 from nimbus.services.apigateway.httpapis import HttpApis
@@ -37,6 +38,7 @@ class ApiGatewayEngine:
         self.models = Models(self.rest)
         self.ws_models = WebSocketModels(self.http)
         self.validators = RequestValidators(self.rest)
+        self.documentation = Documentation(self.rest)
         self.gateway_responses = GatewayResponses(self.rest)
         self.domains = DomainNames(self.rest, self.http)
         self.vpclinks = VpcLinks(metadata)

@@ -21,6 +21,8 @@ DEPLOYMENT = "apigw.deployment"  # key: api id/deployment id
 STAGE = "apigw.stage"  # key: api id/stage name
 API_KEY = "apigw.apikey"  # key: key id
 USAGE_PLAN = "apigw.usageplan"  # key: plan id
+DOC_PART = "apigw.docpart"  # key: api id/part id (documentation.py)
+DOC_VERSION = "apigw.docversion"  # key: api id/version
 
 # what a deployment freezes of its API (StageView's fields after the stage, in this order)
 DEPLOYED = ("resources", "authorizers", "models", "requestValidators", "gatewayResponses")
@@ -141,8 +143,9 @@ class RestApis:
         with self.db.transaction():
             for key, _ in self.db.list(DEPLOYMENT, f"{api_id}/"):
                 self.db.delete(DEPLOYMENT, key)
-            for key, _ in self.db.list(STAGE, f"{api_id}/"):
-                self.db.delete(STAGE, key)
+            for kind in (STAGE, DOC_PART, DOC_VERSION):
+                for key, _ in self.db.list(kind, f"{api_id}/"):
+                    self.db.delete(kind, key)
             self.db.delete(API, api_id)
         self._changed()
 
