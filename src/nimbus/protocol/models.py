@@ -94,7 +94,12 @@ SEQUENCE_KEY = "_sequence"  # an entry's position in its interleaved sequence (n
 
 # Success statuses the models do not state: S3 answers a ranged GetObject (the output carries
 # ContentRange) with 206 Partial Content. operation -> (member whose presence sets it, status).
-PRESENCE_STATUS: dict[str, dict[str, tuple[str, int]]] = {"s3": {"GetObject": ("ContentRange", 206), "HeadObject": ("ContentRange", 206)}}
+# RestoreObject answers 202 Accepted when it starts a restore (200 when it extends a completed one): its
+# handler sets the non-member ACCEPTED_KEY.
+ACCEPTED_KEY = "_accepted"
+PRESENCE_STATUS: dict[str, dict[str, tuple[str, int]]] = {
+    "s3": {"GetObject": ("ContentRange", 206), "HeadObject": ("ContentRange", 206), "RestoreObject": (ACCEPTED_KEY, 202)}
+}
 
 # Default XML namespace for rest-xml documents when the shape does not carry one.
 XML_NAMESPACES: dict[str, str] = {"s3": "http://s3.amazonaws.com/doc/2006-03-01/"}

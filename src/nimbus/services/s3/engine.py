@@ -57,6 +57,7 @@ class S3Engine:
         self._started = False
         # set by s3_engine(): does a Lambda function ARN resolve? (None: not checked)
         self.function_exists: Callable[[str], Awaitable[bool]] | None = None
+        self.restore_delay_s = 1.0  # how long a RestoreObject of an archived object takes (archive.py)
 
     async def start(self) -> None:
         """Sweep blobs no metadata names (bodies of puts a crash interrupted). Blobs written after
@@ -184,6 +185,7 @@ def s3_engine(core: Nimbus) -> S3Engine:
             lifecycle_day_s=_seconds(extra, "NIMBUS_S3_LIFECYCLE_DAY_SECONDS", DAY_S),
         )
         engine.function_exists = target.exists
+        engine.restore_delay_s = _seconds(extra, "NIMBUS_S3_RESTORE_SECONDS", 1.0)
         return engine
 
     return core.component("s3.engine", build)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nimbus.clock import Clock
-from nimbus.services.s3 import checksums
+from nimbus.services.s3 import archive, checksums
 from nimbus.services.s3.buckets import (
     KIND_COMPLETED,
     KIND_PART,
@@ -234,6 +234,8 @@ class Multipart:
         self._check_number(number)
         upload = self.get_upload(account, bucket, key, upload_id)
         src = self.objects.get_version(account, source_bucket, source_key, source_version_id)
+        if src.storage_class in archive.ARCHIVED:
+            archive.check_readable(src.storage_class, src.restore, self.clock.time())
         source_conditions.check_copy_source(src)
         start, end = 0, src.size
         if source_range is not None:

@@ -47,6 +47,7 @@ EVENT_FAMILIES = {
     "ObjectRemoved": ("Delete", "DeleteMarkerCreated"),
     # sent for lifecycle expirations (lifecycle.py), never as ObjectRemoved, as on S3
     "LifecycleExpiration": ("Delete", "DeleteMarkerCreated"),
+    "ObjectRestore": ("Post", "Completed"),  # RestoreObject of an archived object (archive.py)
 }
 VALID_EVENTS = {f"s3:{family}:*" for family in EVENT_FAMILIES} | {
     f"s3:{family}:{name}" for family, names in EVENT_FAMILIES.items() for name in names

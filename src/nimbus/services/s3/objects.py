@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
 from nimbus.clock import Clock
-from nimbus.services.s3 import checksums, objectlock
+from nimbus.services.s3 import archive, checksums, objectlock
 from nimbus.services.s3.buckets import (
     KIND_OBJECT,
     KIND_VERSIONS,
@@ -162,6 +162,7 @@ class S3Object:
     lock_mode: str | None = None  # Object Lock retention (objectlock.py): GOVERNANCE | COMPLIANCE
     lock_until: float | None = None  # its retain-until date, epoch seconds
     legal_hold: str | None = None  # ON | OFF, once a legal hold was set
+    restore: tuple[float, float, float] | None = None  # archive.py: a restore's requested, ready, expires instants
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -194,6 +195,8 @@ class S3Object:
             doc["lm"], doc["lu"] = self.lock_mode, self.lock_until
         if self.legal_hold is not None:
             doc["lh"] = self.legal_hold
+        if self.restore is not None:
+            doc["rs"] = list(self.restore)
         return doc
 
     @classmethod
@@ -206,6 +209,7 @@ class S3Object:
             parts_count=doc.get("pc"), storage_class=doc.get("sc", "STANDARD"), inline=doc.get("d"), acl=doc.get("acl"),
             version_id=doc.get("v"), delete_marker="dm" in doc, noncurrent_since=doc.get("nc"),
             lock_mode=doc.get("lm"), lock_until=doc.get("lu"), legal_hold=doc.get("lh"),
+            restore=tuple(doc["rs"]) if "rs" in doc else None,  # type: ignore[arg-type]
         )
 
     @property
@@ -1015,6 +1019,8 @@ class Objects:
             else:
                 src = self.get_object(account, source_bucket, source_key)
             source_conditions.check_copy_source(src)
+            if src.storage_class in archive.ARCHIVED:
+                archive.check_readable(src.storage_class, src.restore, self.clock.time())
             changes = replace_metadata or checksum_algorithm or storage_class or replace_tags or website_redirect or encryption
             if (source_bucket, source_key) == (bucket, key) and not changes and source_version_id is None:
                 raise InvalidRequest(
@@ -1183,6 +1189,8 @@ class Objects:
         version_id: str | None = None,
     ) -> ObjectRead:
         obj = self.get_version(account, bucket, key, version_id, method="HEAD" if head else "GET")
+        if not head and obj.storage_class in archive.ARCHIVED:
+            archive.check_readable(obj.storage_class, obj.restore, self.clock.time())
         inline: bytes | None = None
         if head:
             pass
@@ -1360,6 +1368,22 @@ class Objects:
         if found is None or not found.settings or objectlock.OBJECT_LOCK not in found.settings:
             return None
         return objectlock.default_lock(found.settings, self.clock.time())
+
+    def restore_version(self, account: str, bucket: str, key: str, spec: dict[str, Any] | None, *,
+                        version_id: str | None = None, delay_s: float = 1.0) -> tuple[S3Object, bool]:
+        """RestoreObject (archive.py): the version as it was, and whether a restore started (else a completed
+        one was extended)."""
+        now = self.clock.time()
+        started = False
+
+        def change(doc: dict[str, Any]) -> None:
+            nonlocal started
+            current = tuple(doc["rs"]) if "rs" in doc else None
+            state, started = archive.request(doc.get("sc", "STANDARD"), current, spec, now, delay_s)  # type: ignore[arg-type]
+            doc["rs"] = list(state)
+
+        obj = self._update(account, bucket, key, version_id, change)
+        return obj, started
 
     def put_retention(self, account: str, bucket: str, key: str, retention: dict[str, Any] | None, *,
                       version_id: str | None = None, bypass: bool = False) -> None:
