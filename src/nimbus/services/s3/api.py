@@ -373,6 +373,9 @@ class S3Api:
         if status == SUSPENDED and objectlock.enabled(bucket.settings):
             raise objectlock.InvalidBucketState(
                 "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.")
+        if status == SUSPENDED and bucket.settings.get(bs.REPLICATION):
+            raise objectlock.InvalidBucketState(
+                "A replication configuration is present on this bucket, so the versioning state cannot be changed.")
         if status is not None and status != bucket.settings.get(VERSIONING):
             self.engine.buckets.put_setting(ctx.account_id, params["Bucket"], VERSIONING, status)
         if mfa_delete is not None:
@@ -461,7 +464,24 @@ class S3Api:
         return self._put_setting(ctx, params, bs.LIFECYCLE, None)
 
     async def get_bucket_replication(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        raise self._unset(ctx, params, "ReplicationConfigurationNotFoundError", "The replication configuration was not found")
+        config = self._setting(ctx, params, bs.REPLICATION)
+        if config is None:
+            raise self._unset(ctx, params, "ReplicationConfigurationNotFoundError", "The replication configuration was not found")
+        return {"ReplicationConfiguration": config}
+
+    async def put_bucket_replication(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        verify_small_body(ctx)
+        bucket = self.engine.buckets.get(ctx.account_id, params["Bucket"])
+        config = bs.check_replication(params.get("ReplicationConfiguration") or {}, bucket.settings.get(VERSIONING),
+                                      lambda name: self._versioning_of(ctx.account_id, name))
+        return self._put_setting(ctx, params, bs.REPLICATION, config)
+
+    def _versioning_of(self, account: str, name: str) -> str | None | bool:
+        found = self.engine.buckets.lookup(account, name)
+        return False if found is None else found.settings.get(VERSIONING)
+
+    async def delete_bucket_replication(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._put_setting(ctx, params, bs.REPLICATION, None)
 
     async def put_bucket_encryption(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         verify_small_body(ctx)
@@ -492,6 +512,90 @@ class S3Api:
         config = objectlock.check_configuration(params.get("ObjectLockConfiguration"), versioning=settings.get(VERSIONING),
                                                 already=objectlock.enabled(settings))
         return self._put_setting(ctx, params, objectlock.OBJECT_LOCK, config)
+
+    # Inventory, metrics, analytics and Intelligent-Tiering configurations: recorded by id (at most 1,000 of
+    # each per bucket), listed 100 a page, never acted on (settings.py's ID_CONFIGURATIONS).
+
+    def _put_config(self, ctx: RequestContext, params: dict[str, Any], kind: str, member: str) -> dict[str, Any]:
+        verify_small_body(ctx)
+        config = bs.check_id_configuration(kind, params["Id"], params.get(member) or {})
+        bucket = self.engine.buckets.get(ctx.account_id, params["Bucket"])
+        current = dict(bucket.settings.get(kind) or {})
+        if params["Id"] not in current and len(current) >= bs.MAX_ID_CONFIGURATIONS:
+            raise bs.TooManyConfigurations(kind)
+        current[params["Id"]] = config
+        return self._put_setting(ctx, params, kind, current)
+
+    def _get_config(self, ctx: RequestContext, params: dict[str, Any], kind: str, member: str) -> dict[str, Any]:
+        found = (self._setting(ctx, params, kind) or {}).get(params["Id"])
+        if found is None:
+            raise bs.NoSuchConfiguration()
+        return {member: found}
+
+    def _delete_config(self, ctx: RequestContext, params: dict[str, Any], kind: str) -> dict[str, Any]:
+        current = dict(self._setting(ctx, params, kind) or {})
+        if current.pop(params["Id"], None) is None:
+            raise bs.NoSuchConfiguration()
+        return self._put_setting(ctx, params, kind, current or None)
+
+    def _list_configs(self, ctx: RequestContext, params: dict[str, Any], kind: str, member: str) -> dict[str, Any]:
+        current = self._setting(ctx, params, kind) or {}
+        after = continuation(params.get("ContinuationToken"))
+        ids = sorted(i for i in current if after is None or i > after)
+        page = ids[:bs.CONFIGURATIONS_PAGE]
+        out: dict[str, Any] = {member: [current[i] for i in page] or None, "IsTruncated": len(ids) > len(page),
+                               "ContinuationToken": params.get("ContinuationToken")}
+        if len(ids) > len(page):
+            out["NextContinuationToken"] = make_token(page[-1])
+        return out
+
+    async def put_bucket_inventory_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._put_config(ctx, params, bs.INVENTORY, "InventoryConfiguration")
+
+    async def get_bucket_inventory_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._get_config(ctx, params, bs.INVENTORY, "InventoryConfiguration")
+
+    async def delete_bucket_inventory_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._delete_config(ctx, params, bs.INVENTORY)
+
+    async def list_bucket_inventory_configurations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._list_configs(ctx, params, bs.INVENTORY, "InventoryConfigurationList")
+
+    async def put_bucket_metrics_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._put_config(ctx, params, bs.METRICS, "MetricsConfiguration")
+
+    async def get_bucket_metrics_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._get_config(ctx, params, bs.METRICS, "MetricsConfiguration")
+
+    async def delete_bucket_metrics_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._delete_config(ctx, params, bs.METRICS)
+
+    async def list_bucket_metrics_configurations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._list_configs(ctx, params, bs.METRICS, "MetricsConfigurationList")
+
+    async def put_bucket_analytics_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._put_config(ctx, params, bs.ANALYTICS, "AnalyticsConfiguration")
+
+    async def get_bucket_analytics_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._get_config(ctx, params, bs.ANALYTICS, "AnalyticsConfiguration")
+
+    async def delete_bucket_analytics_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._delete_config(ctx, params, bs.ANALYTICS)
+
+    async def list_bucket_analytics_configurations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._list_configs(ctx, params, bs.ANALYTICS, "AnalyticsConfigurationList")
+
+    async def put_bucket_intelligent_tiering_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._put_config(ctx, params, bs.INTELLIGENT_TIERING, "IntelligentTieringConfiguration")
+
+    async def get_bucket_intelligent_tiering_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._get_config(ctx, params, bs.INTELLIGENT_TIERING, "IntelligentTieringConfiguration")
+
+    async def delete_bucket_intelligent_tiering_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._delete_config(ctx, params, bs.INTELLIGENT_TIERING)
+
+    async def list_bucket_intelligent_tiering_configurations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._list_configs(ctx, params, bs.INTELLIGENT_TIERING, "IntelligentTieringConfigurationList")
 
     def _lock_settings(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         """The bucket's settings, for a request only an Object Lock bucket may make."""

@@ -9,6 +9,9 @@ never evaluated. CORS (cors.py) and lifecycle (lifecycle.py) have their own modu
 
 from __future__ import annotations
 
+import re
+import secrets
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -28,6 +31,14 @@ LOGGING = "logging"
 ACCELERATE = "accelerate"
 MFA_DELETE = "mfaDelete"  # PutBucketVersioning MFADelete: only Disabled is accepted (api.py), recorded
 REQUEST_PAYMENT = "requestPayment"
+REPLICATION = "replication"
+# configurations kept by id (the request's ``id`` query parameter): id -> the configuration as sent
+INVENTORY = "inventory"
+METRICS = "metrics"
+ANALYTICS = "analytics"
+INTELLIGENT_TIERING = "intelligentTiering"
+MAX_ID_CONFIGURATIONS = 1000  # S3: up to 1,000 of each kind per bucket
+CONFIGURATIONS_PAGE = 100  # S3's List*Configurations pages
 
 # A setting whose S3 default exists (public access block, ownership controls) remembers its deletion
 # as this marker, so that Get answers the 404 S3 answers after a Delete instead of the default.
@@ -298,3 +309,83 @@ def check_accelerate(bucket: str, status: str | None) -> str:
     if "." in bucket:
         raise InvalidRequest("S3 Transfer Acceleration is not supported for buckets with periods (.) in their names")
     return status
+
+
+# ------------------------------------------------------------------------- configurations kept by id
+
+
+class NoSuchConfiguration(S3Error):
+    code = "NoSuchConfiguration"
+    status = 404
+
+    def __init__(self) -> None:
+        super().__init__("The specified configuration does not exist.")
+
+
+class TooManyConfigurations(S3Error):
+    code = "TooManyConfigurations"
+    status = 400
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"You are attempting to create a new configuration but have already reached the {MAX_ID_CONFIGURATIONS}-configuration limit.")
+
+
+_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")  # S3: up to 64 characters, letters, digits, '.', '_' and '-'
+
+
+def check_id_configuration(kind: str, config_id: str, config: dict[str, Any]) -> dict[str, Any]:
+    """An inventory, metrics, analytics or Intelligent-Tiering configuration: its ``Id`` must be the query's
+    ``id``; the members S3 requires of each kind must be there (the codec already checked their types)."""
+    if not _ID.match(config_id):
+        raise InvalidArgument("The configuration ID is not valid.", ArgumentName="id", ArgumentValue=config_id)
+    if config.get("Id") != config_id:
+        raise InvalidArgument("The ID in the configuration does not match the id query parameter.", ArgumentName="id",
+                              ArgumentValue=config_id)
+    required = {INVENTORY: ("Destination", "IsEnabled", "IncludedObjectVersions", "Schedule"),
+                ANALYTICS: ("StorageClassAnalysis",), INTELLIGENT_TIERING: ("Status", "Tierings")}.get(kind, ())
+    if any(config.get(name) is None for name in required):
+        raise MalformedXML()
+    return config
+
+
+# ------------------------------------------------------------------------------------ replication
+
+MAX_REPLICATION_RULES = 1000
+
+
+def check_replication(config: dict[str, Any], versioning: str | None,
+                      versioning_of: Callable[[str], str | None | bool]) -> dict[str, Any]:
+    """PutBucketReplication: recorded, not acted on (docs/services/s3.md). S3's checks: the source bucket is
+    versioned, a role is named, every rule names a destination bucket (an ARN) that exists here and is
+    versioned (``versioning_of``: a bucket's versioning status, False when there is no such bucket); rule ids
+    (given, or made as S3 makes them) are unique."""
+    if versioning != "Enabled":
+        raise InvalidRequest("Versioning must be 'Enabled' on the bucket to apply a replication configuration")
+    rules = config.get("Rules") or []
+    if not config.get("Role") or not rules or len(rules) > MAX_REPLICATION_RULES:
+        raise MalformedXML()
+    seen: set[str] = set()
+    kept = []
+    for rule in rules:
+        rule = dict(rule)
+        if rule.get("Status") not in ("Enabled", "Disabled") or not isinstance(rule.get("Destination"), dict):
+            raise MalformedXML()
+        arn = str(rule["Destination"].get("Bucket") or "")
+        if not arn.startswith("arn:aws:s3:::"):
+            raise InvalidArgument("Invalid bucket ARN.", ArgumentName="Bucket", ArgumentValue=arn)
+        target = versioning_of(arn[len("arn:aws:s3:::"):])
+        if target is False:
+            raise InvalidRequest("Destination bucket must exist.")
+        if target != "Enabled":
+            raise InvalidRequest("Destination bucket must have versioning enabled.")
+        if "Filter" in rule and "Prefix" in rule:
+            raise MalformedXML()
+        if "Filter" in rule and "DeleteMarkerReplication" not in rule:
+            raise InvalidRequest("DeleteMarkerReplication must be specified for this version of Cross Region Replication configuration schema.")
+        rule.setdefault("ID", secrets.token_urlsafe(36))
+        if rule["ID"] in seen:
+            raise InvalidArgument("Rule Id must be unique", ArgumentName="ID", ArgumentValue=rule["ID"])
+        seen.add(rule["ID"])
+        kept.append(rule)
+    return {"Role": config["Role"], "Rules": kept}
+
