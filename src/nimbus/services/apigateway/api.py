@@ -352,6 +352,20 @@ class ApiGatewayApi:
         page, nxt = _page(keys, params)
         return {"items": [self._plan_key_out(k) for k in page], "position": nxt}
 
+    async def get_usage_plan_key(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self._plan_key_out(self.rest.get_plan_key(params["usagePlanId"], ctx.account_id, params["keyId"]))
+
+    async def import_api_keys(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        if str(params.get("format") or "").lower() != "csv":
+            raise BadRequestException(f"Invalid format {params.get('format')}: only csv is supported")
+        body = params.get("body") or b""
+        key_ids, warnings = self.rest.import_keys(ctx.account_id, ctx.region, body if isinstance(body, bytes) else str(body).encode(),
+                                                  fail_on_warnings=bool(params.get("failOnWarnings")))
+        out: Out = {"ids": key_ids}
+        if warnings:
+            out["warnings"] = warnings
+        return out
+
     async def delete_usage_plan_key(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         self.rest.remove_plan_key(params["usagePlanId"], ctx.account_id, params["keyId"])
         return {}

@@ -655,6 +655,67 @@ class RestApis:
         plan = self.get_plan(plan_id, account)
         return [k for k in (self.db.get(API_KEY, kid) for kid in plan["keys"]) if k is not None]
 
+    def get_plan_key(self, plan_id: str, account: str, key_id: str) -> dict[str, Any]:
+        plan = self.get_plan(plan_id, account)
+        if key_id not in plan["keys"]:
+            raise NotFoundException("Invalid Usage Plan Key identifier specified")
+        return self.get_key(key_id, account)
+
+    def import_keys(self, account: str, region: str, body: bytes, *, fail_on_warnings: bool) -> tuple[list[str], list[str]]:
+        """ImportApiKeys (CSV, AWS's API key file format): columns Name and Key (required), Description,
+        Enabled (default true), UsagePlanIds (comma-separated, double-quoted when several), any order and
+        case; others ignored. A key value already stored is overwritten (same id). A bad row or an unknown
+        usage plan is a warning (with ``fail_on_warnings`` nothing is imported). One transaction."""
+        import csv
+        import io
+
+        rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig", "replace"))))
+        rows = [r for r in rows if any(c.strip() for c in r)]
+        header = [c.strip().lower() for c in rows[0]] if rows else []
+        if "name" not in header or "key" not in header:
+            raise BadRequestException("Invalid API key file: the Name and Key columns are required")
+        existing = {k["value"]: k for k in self.list_keys(account, region)}
+        plans = {p["id"]: p for p in self.list_plans(account, region)}
+        warnings: list[str] = []
+        wanted: list[tuple[dict[str, str], list[str]]] = []
+        for n, row in enumerate(rows[1:], start=2):
+            rec = {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header)}
+            value, name = rec.get("key", ""), rec.get("name", "")
+            if not 20 <= len(value) <= 128 or len(name) > 1024:
+                warnings.append(f"Line {n}: the Key must be 20 to 128 characters and the Name at most 1024")
+                continue
+            plan_ids = [x.strip() for x in rec.get("usageplanids", "").strip("'\"").split(",") if x.strip()]
+            unknown = [x for x in plan_ids if x not in plans]
+            if unknown:
+                warnings.append(f"Line {n}: unknown usage plan(s) {', '.join(unknown)}")
+                continue
+            wanted.append((rec, plan_ids))
+        if warnings and fail_on_warnings:
+            raise BadRequestException("Warnings found during import:\n\t" + "\n\t".join(warnings))
+        ids_out: list[str] = []
+        now = time.time()
+        with self.db.transaction():
+            for rec, plan_ids in wanted:
+                key = existing.get(rec["key"])
+                if key is None:
+                    key = {"id": ids.new_id(ids.API_KEY_ID_LEN), "value": rec["key"], "createdDate": now, "stageKeys": [],
+                           "account": account, "region": region}
+                    existing[rec["key"]] = key
+                key.update(name=rec["name"], lastUpdatedDate=now, enabled=rec.get("enabled", "true").lower() != "false")
+                if rec.get("description"):
+                    key["description"] = rec["description"]
+                else:
+                    key.pop("description", None)
+                self.db.put(API_KEY, key["id"], key)
+                for plan_id in plan_ids:
+                    plan = plans[plan_id]
+                    if key["id"] not in plan["keys"]:
+                        plan["keys"].append(key["id"])
+                        self.db.put(USAGE_PLAN, plan_id, plan)
+                ids_out.append(key["id"])
+        self._changed()
+        return ids_out, warnings
+
     def remove_plan_key(self, plan_id: str, account: str, key_id: str) -> None:
         plan = self.get_plan(plan_id, account)
         if key_id not in plan["keys"]:
