@@ -6,10 +6,12 @@ service's Api delegates (they are Lambda operations; their state lives beside th
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from nimbus.services.apigateway.clientcerts import cert_out
 from nimbus.services.apigateway.documentation import part_out, version_out
 from nimbus.services.apigateway.domains import v1_mapping
 from nimbus.services.apigateway.engine import METHOD_TESTER, ApiGatewayEngine, MethodTester, engine_of
@@ -530,6 +532,27 @@ class ApiGatewayApi:
 
     async def delete_documentation_version(self, ctx: Ctx, params: dict[str, Any]) -> Out:
         self.engine.documentation.delete_version(params["restApiId"], ctx.account_id, params["documentationVersion"])
+        return {}
+
+    # --- client certificates (recorded only: clientcerts.py) --------------------------------------------
+
+    async def generate_client_certificate(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        # an RSA key takes a few hundred milliseconds of CPU: off the event loop
+        return cert_out(await asyncio.to_thread(self.engine.client_certs.generate, ctx.account_id, ctx.region, params))
+
+    async def get_client_certificate(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return cert_out(self.engine.client_certs.get(ctx.account_id, ctx.region, params["clientCertificateId"]))
+
+    async def get_client_certificates(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        page, nxt = _page(self.engine.client_certs.list(ctx.account_id, ctx.region), params)
+        return {"items": [cert_out(c) for c in page], "position": nxt}
+
+    async def update_client_certificate(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return cert_out(self.engine.client_certs.update(ctx.account_id, ctx.region, params["clientCertificateId"],
+                                                        params.get("patchOperations") or []))
+
+    async def delete_client_certificate(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.client_certs.delete(ctx.account_id, ctx.region, params["clientCertificateId"])
         return {}
 
     # --- VPC links (recorded only: vpclinks.py) ---------------------------------------------------------

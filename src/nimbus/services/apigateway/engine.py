@@ -7,6 +7,7 @@ from typing import Any
 
 from nimbus.services.apigateway.account import Account
 from nimbus.services.apigateway.authorizers import HttpAuthorizers, RestAuthorizers, ResultCache
+from nimbus.services.apigateway.clientcerts import ClientCertificates
 from nimbus.services.apigateway.documentation import Documentation
 from nimbus.services.apigateway.domains import DomainNames
 from nimbus.services.apigateway.gatewayresponses import GatewayResponses
@@ -42,7 +43,8 @@ class ApiGatewayEngine:
         self.gateway_responses = GatewayResponses(self.rest)
         self.domains = DomainNames(self.rest, self.http)
         self.vpclinks = VpcLinks(metadata)
-        self.tags = Tags(self.rest, self.domains, self.http, self.vpclinks)
+        self.client_certs = ClientCertificates(metadata)
+        self.tags = Tags(self.rest, self.domains, self.http, self.vpclinks, self.client_certs)
         self.account = Account(metadata)
 
 

@@ -482,6 +482,15 @@ class RestApis:
                 stage["deploymentId"] = value
             elif path in ("/description", "/documentationVersion"):
                 stage[path[1:]] = value
+            elif path == "/clientCertificateId":
+                from nimbus.services.apigateway.clientcerts import CLIENT_CERT
+
+                if kind == "remove" or not value:
+                    stage.pop("clientCertificateId", None)
+                elif self.db.get(CLIENT_CERT, str(value)) is None:
+                    raise NotFoundException("Invalid Client Certificate identifier specified")
+                else:
+                    stage["clientCertificateId"] = str(value)
             elif path == "/tracingEnabled":
                 stage["tracingEnabled"] = str(value).lower() == "true"
             elif path.startswith("/*/*/") or path.startswith("/~1"):

@@ -1,7 +1,8 @@
 """TagResource, UntagResource and GetTags of both APIs (``apigateway`` and ``apigatewayv2``), by ARN:
 ``arn:aws:apigateway:{region}::/restapis/{id}``, ``…/restapis/{id}/stages/{name}``, ``…/apikeys/{id}``,
 ``…/usageplans/{id}``, ``…/apis/{id}`` (HTTP and WebSocket APIs), ``…/apis/{id}/stages/{name}``,
-``…/domainnames/{name}`` (one resource seen by both APIs) and ``…/vpclinks/{id}`` (a v1 or a v2 link).
+``…/domainnames/{name}`` (one resource seen by both APIs), ``…/vpclinks/{id}`` (a v1 or a v2 link) and
+``…/clientcertificates/{id}``.
 Tags live in the resource's own document (``tags``, or ``Tags`` for apigatewayv2 records), where the
 Create* operations put them, so they are returned by the Get* operations too and go with the resource.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from nimbus.services.apigateway.clientcerts import ClientCertificates
 from nimbus.services.apigateway.domains import DomainNames
 from nimbus.services.apigateway.errors import BadRequestException, NotFoundException
 from nimbus.services.apigateway.httpapis import HttpApis
@@ -24,11 +26,12 @@ _ARN = re.compile(r"arn:aws[\w-]*:apigateway:([a-z0-9-]+)::(/.+)")
 
 
 class Tags:
-    def __init__(self, rest: RestApis, domains: DomainNames, http: HttpApis, links: VpcLinks) -> None:
+    def __init__(self, rest: RestApis, domains: DomainNames, http: HttpApis, links: VpcLinks, certs: ClientCertificates) -> None:
         self.rest = rest
         self.domains = domains
         self.http = http
         self.links = links
+        self.certs = certs
 
     def _resource(self, account: str, region: str, arn: str) -> tuple[dict[str, Any], Any]:
         """The document an ARN names and a function that saves it with new tags."""
@@ -71,6 +74,9 @@ class Tags:
             return rec, save_rec
         if parts[0] == "apis" and len(parts) in (2, 4) and (len(parts) == 2 or parts[2] == "stages"):
             return self._v2_api(account, region, arn, parts)
+        if parts[0] == "clientcertificates" and len(parts) == 2:
+            cert = self.certs.get(account, region, parts[1])
+            return cert, lambda tags: self.certs.set_tags(cert, tags)
         if parts[0] == "vpclinks" and len(parts) == 2:
             v1 = self.links.db.get(V1_LINK, parts[1])
             if v1 is not None:
