@@ -94,6 +94,8 @@ def test_integration_responses_served_and_durable(env: dict[str, Any]) -> None:
     assert _code(v2.create_integration_response, ApiId=http_api, IntegrationId=http_integ, IntegrationResponseKey="$default") == \
         "BadRequestException"
     assert len(v2.get_integration_responses(ApiId=api_id, IntegrationId=iid)["Items"]) == 1
+    got = v2.get_integration(ApiId=api_id, IntegrationId=iid)  # the responses live inside, never shown there
+    assert got["IntegrationType"] == "MOCK" and "responses" not in got and "IntegrationResponses" not in got
     # served: two-way routes (a route response) answer the MOCK's template; a request model validates messages
     typed = v2.create_route(ApiId=api_id, RouteKey="typed", Target=f"integrations/{iid}", RequestModels={"typed": "Msg"},
                             ModelSelectionExpression="$request.body.action")
