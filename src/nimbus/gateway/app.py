@@ -34,7 +34,7 @@ from nimbus.gateway.match import HttpRouter, RestRouter
 from nimbus.gateway.websocket import CONNECTIONS_PREFIX, WebSocketApis
 from nimbus.metrics import REGISTRY
 from nimbus.services.apigateway.engine import METHOD_TESTER, ApiGatewayEngine, engine_of
-from nimbus.services.apigateway import domains, gatewayresponses
+from nimbus.services.apigateway import gatewayresponses, routingrules
 from nimbus.services.apigateway.authorizers import IdentityRequest
 from nimbus.services.apigateway.httpapis import lambda_uri_function
 
@@ -309,10 +309,11 @@ class GatewayApp:
 
     async def _custom_domain(self, hostname: str, method: str, raw_path: str, raw_query: str, headers_list: list[tuple[str, str]],
                              headers: dict[str, str], body: bytes, client_ip: str, request_id: str) -> events.Response:
-        """A request to a custom domain name: the base path mapping picks the REST API and stage (a
-        mapping without a stage takes it from the path's next segment); the base path is stripped."""
+        """A request to a custom domain name: its routing rules and/or base path mappings (the domain's
+        routingMode) pick the API and stage (a mapping without a stage takes it from the path's next
+        segment); the base path is stripped (for a rule, with StripBasePath)."""
         doc = self.engine.domains.hosts.get(hostname)
-        found = domains.route(doc, raw_path) if doc is not None else None
+        found = routingrules.route(doc, raw_path, headers) if doc is not None else None
         if found is None:
             raise auth.forbidden()
         mapping, rest = found

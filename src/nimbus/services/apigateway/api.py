@@ -22,7 +22,7 @@ from nimbus.services.base import RequestContext
 Ctx = RequestContext
 Out = dict[str, Any]
 
-_INTERNAL = ("account", "region", "resources", "keys", "authorizers", "models", "requestValidators", "gatewayResponses", "mappings")
+_INTERNAL = ("account", "region", "resources", "keys", "authorizers", "models", "requestValidators", "gatewayResponses", "mappings", "rules")
 _DEPLOYMENT_INTERNAL = ("resources", "authorizers", "models", "requestValidators", "gatewayResponses")
 
 

@@ -294,6 +294,33 @@ class ApiGatewayV2Api:
         self.domains.delete_api_mapping(ctx.account_id, ctx.region, params["DomainName"], params["ApiMappingId"])
         return {}
 
+    # --- routing rules of custom domain names (routingrules.py) --------------------------------------------
+
+    @staticmethod
+    def _rule_out(rule: dict[str, Any]) -> Out:
+        return dict(rule)
+
+    async def create_routing_rule(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self._rule_out(self.engine.routing_rules.create(ctx.account_id, ctx.region, params["DomainName"], params))
+
+    async def get_routing_rule(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self._rule_out(self.engine.routing_rules.get(ctx.account_id, ctx.region, params["DomainName"], params["RoutingRuleId"]))
+
+    async def list_routing_rules(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        page = _page(self.engine.routing_rules.list(ctx.account_id, ctx.region, params["DomainName"]), params)
+        out: Out = {"RoutingRules": [self._rule_out(r) for r in page["Items"]]}
+        if page.get("NextToken"):
+            out["NextToken"] = page["NextToken"]
+        return out
+
+    async def put_routing_rule(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        return self._rule_out(self.engine.routing_rules.put(ctx.account_id, ctx.region, params["DomainName"], params["RoutingRuleId"],
+                                                            params))
+
+    async def delete_routing_rule(self, ctx: Ctx, params: dict[str, Any]) -> Out:
+        self.engine.routing_rules.delete(ctx.account_id, ctx.region, params["DomainName"], params["RoutingRuleId"])
+        return {}
+
     # --- tags (every taggable resource of both APIs, by ARN: tagging.py) -----------------------------
 
     async def tag_resource(self, ctx: Ctx, params: dict[str, Any]) -> Out:

@@ -14,6 +14,7 @@ from nimbus.services.apigateway.gatewayresponses import GatewayResponses
 from nimbus.services.apigateway.httpapis import HttpApis
 from nimbus.services.apigateway.models import Models, RequestValidators
 from nimbus.services.apigateway.restapis import RestApis
+from nimbus.services.apigateway.routingrules import RoutingRules
 from nimbus.services.apigateway.tagging import Tags
 from nimbus.services.apigateway.updates import RestUpdates
 from nimbus.services.apigateway.urls import FunctionUrls
@@ -42,6 +43,7 @@ class ApiGatewayEngine:
         self.documentation = Documentation(self.rest)
         self.gateway_responses = GatewayResponses(self.rest)
         self.domains = DomainNames(self.rest, self.http)
+        self.routing_rules = RoutingRules(self.domains)
         self.vpclinks = VpcLinks(metadata)
         self.client_certs = ClientCertificates(metadata)
         self.tags = Tags(self.rest, self.domains, self.http, self.vpclinks, self.client_certs)
