@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, quote, unquote
 from nimbus.bytestream import ByteStream
 from nimbus.protocol.models import ACCEPTED_KEY, SEQUENCE_KEY
 from nimbus.services.base import RequestContext
-from nimbus.services.s3 import archive, checksums, cors, lifecycle, objectlock
+from nimbus.services.s3 import archive, checksums, cors, lifecycle, objectlock, ssec
 from nimbus.services.s3 import settings as bs
 from nimbus.services.s3.engine import S3Engine, s3_engine
 from nimbus.services.s3.errors import (
@@ -240,6 +240,8 @@ def object_headers(obj: S3Object, now: float | None = None) -> dict[str, Any]:
         out["ObjectLockMode"] = obj.lock_mode
         out["ObjectLockRetainUntilDate"] = obj.lock_until
         out["ObjectLockLegalHoldStatus"] = obj.legal_hold
+    if obj.sse_c is not None:
+        out.update(ssec.headers(obj.sse_c))
     if obj.restore is not None:  # x-amz-restore (archive.py)
         out["Restore"] = archive.header(obj.restore, time.time() if now is None else now)
     return {k: v for k, v in out.items() if v is not None}
@@ -774,7 +776,7 @@ class S3Api:
         found = self.engine.buckets.lookup(ctx.account_id, bucket)
         if found is None or not found.settings:
             return {}
-        out = bs.object_encryption(found.settings.get(bs.ENCRYPTION))
+        out = bs.object_encryption(found.settings.get(bs.ENCRYPTION)) if obj.sse_c is None else {}
         if found.settings.get(VERSIONING) or obj.version_id is not None:
             out["VersionId"] = obj.version
         rules = found.settings.get(bs.LIFECYCLE)
@@ -833,16 +835,17 @@ class S3Api:
         data: Any = body.chunks() if isinstance(body, ByteStream) else (body or b"")
         integrity = integrity_of(params, ctx.headers, body)
         lock = self._lock_for_write(ctx, params, checksummed=integrity.content_md5 is not None or integrity.algorithm is not None)
+        sse_c = ssec.for_write(params)
         obj = await self.engine.objects.put(
             ctx.account_id, params["Bucket"], params["Key"], data,
             content=content_of(params), metadata=params.get("Metadata"), tags=tags_of(params.get("Tagging")),
             integrity=integrity, if_match=params.get("IfMatch"),
             if_none_match=params.get("IfNoneMatch"), storage_class=params.get("StorageClass"), origin=origin_of(ctx),
-            lock=lock,
+            lock=lock, sse_c=sse_c,
         )
         # no Size (x-amz-object-size): AWS sends it only for appends to directory buckets
         return {"ETag": obj.etag, **checksum_out(obj), **self._object_extras(ctx, params["Bucket"], obj),
-                **self._requested_encryption(params)}
+                **self._requested_encryption(params), **ssec.headers(obj.sse_c)}
 
     def _read(self, ctx: RequestContext, params: dict[str, Any], *, head: bool) -> dict[str, Any]:
         read: ObjectRead = self.engine.objects.open(
@@ -850,6 +853,7 @@ class S3Api:
             part_number=params.get("PartNumber"), head=head, version_id=params.get("VersionId"),
             conditions=Conditions(params.get("IfMatch"), params.get("IfNoneMatch"),
                                   params.get("IfModifiedSince"), params.get("IfUnmodifiedSince")),
+            sse_c=ssec.key_md5(params),
         )
         obj = read.obj
         out = object_headers(obj)
@@ -879,7 +883,7 @@ class S3Api:
             # The whole object, no conditions, ranges or overrides: for a body kept in the description,
             # what _read answers, without its generic steps.
             obj = self.engine.objects.get_object(ctx.account_id, params["Bucket"], params["Key"])
-            if obj.inline is not None and obj.storage_class not in archive.ARCHIVED:
+            if obj.inline is not None and obj.storage_class not in archive.ARCHIVED and obj.sse_c is None:
                 out = object_headers(obj)
                 out["ContentLength"] = obj.size
                 out.update(checksum_out(obj, params.get("ChecksumMode") == "ENABLED"))
@@ -954,10 +958,11 @@ class S3Api:
             storage_class=params.get("StorageClass"), if_match=params.get("IfMatch"),
             if_none_match=params.get("IfNoneMatch"), website_redirect=params.get("WebsiteRedirectLocation"),
             encryption=any(params.get(m) for m in _ENCRYPTION_MEMBERS), origin=origin_of(ctx),
-            lock=self._lock_for_write(ctx, params),
+            lock=self._lock_for_write(ctx, params), sse_c=ssec.for_write(params), source_sse_c=ssec.key_md5(params, "CopySource"),
         )
         result = {"ETag": obj.etag, "LastModified": stamp(obj.last_modified), **checksum_out(obj)}
-        return {"CopyObjectResult": result, **self._encryption(ctx, params), **self._versions(ctx, src_bucket, src_version, src, params["Bucket"], obj)}
+        encryption = self._encryption(ctx, params) if obj.sse_c is None else ssec.headers(obj.sse_c)
+        return {"CopyObjectResult": result, **encryption, **self._versions(ctx, src_bucket, src_version, src, params["Bucket"], obj)}
 
     def _versions(self, ctx: RequestContext, src_bucket: str, src_version: str | None, src: S3Object, bucket: str,
                   obj: S3Object) -> dict[str, Any]:
@@ -1028,6 +1033,7 @@ class S3Api:
 
     async def get_object_attributes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         obj = self.engine.objects.get_version(ctx.account_id, params["Bucket"], params["Key"], params.get("VersionId"))
+        ssec.check_read(obj.sse_c, ssec.key_md5(params))
         wanted = {a.strip() for a in params.get("ObjectAttributes") or [] for a in a.split(",")}
         unknown = wanted - {"ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"}
         if unknown:
@@ -1127,8 +1133,10 @@ class S3Api:
             tags=tags_of(params.get("Tagging")), checksum_algorithm=params.get("ChecksumAlgorithm"),
             checksum_type=params.get("ChecksumType"), storage_class=params.get("StorageClass"),
             lock=self._lock_for_write(ctx, params),  # else the bucket's default, at completion
+            sse_c=ssec.for_write(params),
         )
-        return {**self._encryption(ctx, params), "Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
+        encryption = self._encryption(ctx, params) if upload.sse_c is None else ssec.headers(upload.sse_c)
+        return {**encryption, "Bucket": upload.bucket, "Key": upload.key, "UploadId": upload.upload_id,
                 "ChecksumAlgorithm": upload.checksum_algorithm, "ChecksumType": upload.checksum_type}
 
     async def upload_part(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -1137,10 +1145,10 @@ class S3Api:
         data: Any = body.chunks() if isinstance(body, ByteStream) else (body or b"")
         part = await self.engine.multipart.upload_part(
             ctx.account_id, params["Bucket"], params["Key"], params["UploadId"], params["PartNumber"], data,
-            integrity=integrity_of(params, ctx.headers, body),
+            integrity=integrity_of(params, ctx.headers, body), sse_c=ssec.key_md5(params),
         )
         upload = self.engine.multipart.get_upload(ctx.account_id, params["Bucket"], params["Key"], params["UploadId"])
-        out: dict[str, Any] = {"ETag": part.etag, **self._encryption(ctx, params)}
+        out: dict[str, Any] = {"ETag": part.etag, **(self._encryption(ctx, params) if upload.sse_c is None else ssec.headers(upload.sse_c))}
         algorithm = upload.checksum_algorithm or integrity_of(params, ctx.headers, body).algorithm
         if part.checksum and algorithm:
             out[checksums.MEMBERS[algorithm]] = part.checksum
@@ -1152,8 +1160,10 @@ class S3Api:
             ctx.account_id, params["Bucket"], params["Key"], params["UploadId"], params["PartNumber"],
             source_bucket=src_bucket, source_key=src_key, source_range=params.get("CopySourceRange"),
             source_conditions=source_conditions(params), source_version_id=src_version,
+            sse_c=ssec.key_md5(params), source_sse_c=ssec.key_md5(params, "CopySource"),
         )
-        out: dict[str, Any] = {"CopyPartResult": {"ETag": part.etag, "LastModified": stamp(part.last_modified)}}
+        out: dict[str, Any] = {"CopyPartResult": {"ETag": part.etag, "LastModified": stamp(part.last_modified)},
+                               **ssec.headers(ssec.key_md5(params))}
         if src_version is not None:
             out["CopySourceVersionId"] = src_version
         return out

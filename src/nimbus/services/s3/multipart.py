@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nimbus.clock import Clock
-from nimbus.services.s3 import archive, checksums
+from nimbus.services.s3 import archive, checksums, ssec
 from nimbus.services.s3.buckets import (
     KIND_COMPLETED,
     KIND_PART,
@@ -76,6 +76,7 @@ class Upload:
     checksum_type: str | None = None
     storage_class: str = "STANDARD"
     lock: Lock | None = None  # CreateMultipartUpload's x-amz-object-lock-* headers (objectlock.py)
+    sse_c: str | None = None  # its customer key's MD5 (ssec.py): every part must carry the same key
 
     def to_doc(self) -> dict[str, Any]:
         doc = {
@@ -84,6 +85,8 @@ class Upload:
         }
         if self.lock is not None:
             doc["lock"] = [self.lock.mode, self.lock.until, self.lock.hold]
+        if self.sse_c is not None:
+            doc["kc"] = self.sse_c
         return doc
 
     @classmethod
@@ -91,7 +94,7 @@ class Upload:
         lock = doc.get("lock")
         return cls(bucket, doc["k"], doc["id"], doc["i"], Content.from_doc(doc.get("c") or {}), doc.get("meta") or {},
                    doc.get("tags") or {}, doc.get("ca"), doc.get("ctp"), doc.get("sc", "STANDARD"),
-                   Lock(*lock) if lock else None)
+                   Lock(*lock) if lock else None, doc.get("kc"))
 
 
 @dataclass(slots=True, frozen=True)
@@ -165,6 +168,7 @@ class Multipart:
         checksum_type: str | None = None,
         storage_class: str | None = None,
         lock: Lock | None = None,
+        sse_c: str | None = None,
     ) -> Upload:
         check_key(key)
         if tags:
@@ -182,7 +186,7 @@ class Multipart:
         if checksum_algorithm and checksum_type is None:
             checksum_type = "FULL_OBJECT" if checksum_algorithm == "CRC64NVME" else "COMPOSITE"
         upload = Upload(bucket, key, secrets.token_urlsafe(48), self.clock.time(), content, metadata or {}, tags or {},
-                        checksum_algorithm, checksum_type, storage_class or "STANDARD", lock)
+                        checksum_algorithm, checksum_type, storage_class or "STANDARD", lock, sse_c)
         self.metadata.put(KIND_UPLOAD, self._ukey(account, bucket, upload.upload_id), upload.to_doc())
         return upload
 
@@ -209,10 +213,11 @@ class Multipart:
 
     async def upload_part(
         self, account: str, bucket: str, key: str, upload_id: str, number: int,
-        data: bytes | AsyncIterable[bytes], *, integrity: Integrity | None = None,
+        data: bytes | AsyncIterable[bytes], *, integrity: Integrity | None = None, sse_c: str | None = None,
     ) -> Part:
         self._check_number(number)
         upload = self.get_upload(account, bucket, key, upload_id)
+        ssec.check_part(upload.sse_c, sse_c)
         integrity = integrity or Integrity()
         if integrity.algorithm is None and upload.checksum_algorithm is not None:
             integrity.algorithm = upload.checksum_algorithm  # compute it anyway: completion needs it
@@ -230,10 +235,13 @@ class Multipart:
         self, account: str, bucket: str, key: str, upload_id: str, number: int, *,
         source_bucket: str, source_key: str, source_range: str | None = None,
         source_conditions: Conditions = Conditions(), source_version_id: str | None = None,
+        sse_c: str | None = None, source_sse_c: str | None = None,
     ) -> Part:
         self._check_number(number)
         upload = self.get_upload(account, bucket, key, upload_id)
+        ssec.check_part(upload.sse_c, sse_c)
         src = self.objects.get_version(account, source_bucket, source_key, source_version_id)
+        ssec.check_read(src.sse_c, source_sse_c)
         if src.storage_class in archive.ARCHIVED:
             archive.check_readable(src.storage_class, src.restore, self.clock.time())
         source_conditions.check_copy_source(src)
@@ -332,7 +340,7 @@ class Multipart:
             segments=tuple((p.blob_key, p.size) for p in chosen), content=upload.content, metadata=upload.metadata,
             tags=upload.tags, checksum_algorithm=algorithm if checksum else None, checksum=checksum,
             checksum_type=upload.checksum_type if checksum else None, part_checksums=part_checksums,
-            parts_count=len(chosen), storage_class=upload.storage_class,
+            parts_count=len(chosen), storage_class=upload.storage_class, sse_c=upload.sse_c,
         )
         lock = upload.lock or self.objects.default_lock(account, bucket)  # its headers, else the bucket's default
         if lock is not None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
 from nimbus.clock import Clock
-from nimbus.services.s3 import archive, checksums, objectlock
+from nimbus.services.s3 import archive, checksums, objectlock, ssec
 from nimbus.services.s3.buckets import (
     KIND_OBJECT,
     KIND_VERSIONS,
@@ -163,6 +163,7 @@ class S3Object:
     lock_until: float | None = None  # its retain-until date, epoch seconds
     legal_hold: str | None = None  # ON | OFF, once a legal hold was set
     restore: tuple[float, float, float] | None = None  # archive.py: a restore's requested, ready, expires instants
+    sse_c: str | None = None  # ssec.py: the MD5 (base64) of the customer key it was written with
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -197,6 +198,8 @@ class S3Object:
             doc["lh"] = self.legal_hold
         if self.restore is not None:
             doc["rs"] = list(self.restore)
+        if self.sse_c is not None:
+            doc["kc"] = self.sse_c
         return doc
 
     @classmethod
@@ -210,6 +213,7 @@ class S3Object:
             version_id=doc.get("v"), delete_marker="dm" in doc, noncurrent_since=doc.get("nc"),
             lock_mode=doc.get("lm"), lock_until=doc.get("lu"), legal_hold=doc.get("lh"),
             restore=tuple(doc["rs"]) if "rs" in doc else None,  # type: ignore[arg-type]
+            sse_c=doc.get("kc"),
         )
 
     @property
@@ -942,6 +946,7 @@ class Objects:
         storage_class: str | None = None,
         origin: Origin | None = None,
         lock: objectlock.Lock | None = None,
+        sse_c: str | None = None,
     ) -> S3Object:
         self._writing += 1
         try:
@@ -963,7 +968,7 @@ class Objects:
                 segments=((got.blob_key, got.size),), content=content, metadata=metadata or {}, tags=tags or {},
                 checksum_algorithm=integrity.algorithm if got.checksum else None, checksum=got.checksum,
                 checksum_type="FULL_OBJECT" if got.checksum else None, storage_class=storage_class or "STANDARD",
-                inline=encode_inline(body) if body is not None else None,
+                inline=encode_inline(body) if body is not None else None, sse_c=sse_c,
             )
             lock = lock or self.default_lock(account, bucket)
             if lock is not None:
@@ -998,6 +1003,8 @@ class Objects:
         encryption: bool = False,
         origin: Origin | None = None,
         lock: objectlock.Lock | None = None,
+        sse_c: str | None = None,
+        source_sse_c: str | None = None,
     ) -> tuple[S3Object, S3Object]:
         """``website_redirect`` (x-amz-website-redirect-location) applies whatever the metadata directive;
         ``encryption`` says the request named encryption attributes (accepted and ignored, but on S3 they
@@ -1019,9 +1026,11 @@ class Objects:
             else:
                 src = self.get_object(account, source_bucket, source_key)
             source_conditions.check_copy_source(src)
+            ssec.check_read(src.sse_c, source_sse_c)
             if src.storage_class in archive.ARCHIVED:
                 archive.check_readable(src.storage_class, src.restore, self.clock.time())
-            changes = replace_metadata or checksum_algorithm or storage_class or replace_tags or website_redirect or encryption
+            changes = (replace_metadata or checksum_algorithm or storage_class or replace_tags or website_redirect or encryption
+                       or sse_c != src.sse_c)
             if (source_bucket, source_key) == (bucket, key) and not changes and source_version_id is None:
                 raise InvalidRequest(
                     "This copy request is illegal because it is trying to copy an object to itself without changing the "
@@ -1047,7 +1056,7 @@ class Objects:
                 tags=(tags or {}) if replace_tags else src.tags,
                 checksum_algorithm=algorithm, checksum=got.checksum, checksum_type="FULL_OBJECT" if got.checksum else None,
                 storage_class=storage_class or src.storage_class,
-                inline=encode_inline(body) if body is not None else None,
+                inline=encode_inline(body) if body is not None else None, sse_c=sse_c,
             )
             lock = lock or self.default_lock(account, bucket)
             if lock is not None:  # the source's lock is not copied: the request's, or the bucket's default
@@ -1187,8 +1196,12 @@ class Objects:
         conditions: Conditions = Conditions(),
         head: bool = False,
         version_id: str | None = None,
+        sse_c: str | None | bool = False,
     ) -> ObjectRead:
+        """``sse_c``: the customer key (MD5) the read presents, None for none (ssec.check_read); False: not checked."""
         obj = self.get_version(account, bucket, key, version_id, method="HEAD" if head else "GET")
+        if sse_c is not False:
+            ssec.check_read(obj.sse_c, sse_c)  # type: ignore[arg-type]
         if not head and obj.storage_class in archive.ARCHIVED:
             archive.check_readable(obj.storage_class, obj.restore, self.clock.time())
         inline: bytes | None = None
