@@ -27,6 +27,7 @@ from tests.integration.firehose.test_firehose import (
     ROLE,
     TRANSFORM,
     code_of,
+    create,
     flush,
     new_bucket,
     objects,
@@ -183,7 +184,7 @@ def test_create_describe_update_and_validation(fh: Any, s3: Any) -> None:
     assert h2["RequestConfiguration"]["ContentEncoding"] == "GZIP" and h2["S3BackupMode"] == "AllData"
     assert h2["S3DestinationDescription"]["Prefix"] == "bk/"
     assert h2["BufferingHints"] == {"SizeInMBs": 2, "IntervalInSeconds": 60}  # kept
-    # AllData cannot go back; an S3 update cannot apply to an HTTP destination
+    # AllData cannot go back; an S3 update switching the stream to S3 must name what an S3 destination needs
     with pytest.raises(ClientError) as e:
         fh.update_destination(
             DeliveryStreamName=name, CurrentDeliveryStreamVersionId="2", DestinationId=dest["DestinationId"],
@@ -391,3 +392,48 @@ def test_update_fixing_the_url_applies_to_the_batch_being_retried(fh: Any, s3: A
 def fh_stats(server: NimbusProcess, name: str) -> dict[str, Any]:
     stats = server.get_json("/_nimbus/firehose/streams")
     return dict(stats.get(f"000000000000/us-east-1/{name}", {}))
+
+
+def test_update_destination_switches_between_s3_and_an_http_endpoint(fh: Any, s3: Any, server: NimbusProcess, endpoint: Endpoint) -> None:
+    bucket, backup = new_bucket(s3), new_bucket(s3)
+    name = create(fh, bucket, BufferingHints={"SizeInMBs": 1, "IntervalInSeconds": 60})
+    put(fh, name, [b"to-s3-1"])
+    flush(server, name)
+    assert list(objects(s3, bucket).values()) == [b"to-s3-1"]
+    put(fh, name, [b"buffered-before-the-switch"])  # not yet delivered: goes to the new destination
+    d = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    fh.update_destination(
+        DeliveryStreamName=name, CurrentDeliveryStreamVersionId=d["VersionId"], DestinationId="destinationId-000000000001",
+        HttpEndpointDestinationUpdate={
+            "EndpointConfiguration": {"Url": endpoint.url, "Name": "collector", "AccessKey": "k2"},
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60}, "RoleARN": ROLE,
+            "S3Update": {"RoleARN": ROLE, "BucketARN": f"arn:aws:s3:::{backup}"},
+        },
+    )
+    d2 = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    assert d2["VersionId"] == str(int(d["VersionId"]) + 1)
+    (dest,) = d2["Destinations"]
+    assert dest["HttpEndpointDestinationDescription"]["EndpointConfiguration"] == {"Url": endpoint.url, "Name": "collector"}
+    put(fh, name, [b"to-http"])
+    flush(server, name)
+    assert sorted(endpoint.records()) == [b"buffered-before-the-switch", b"to-http"]
+    assert list(objects(s3, bucket).values()) == [b"to-s3-1"] and objects(s3, backup) == {}
+    # and back to S3, into another prefix
+    with pytest.raises(ClientError) as e:  # a switch needs a whole S3 destination
+        fh.update_destination(DeliveryStreamName=name, CurrentDeliveryStreamVersionId=d2["VersionId"],
+                              DestinationId=dest["DestinationId"], ExtendedS3DestinationUpdate={"Prefix": "again/"})
+    assert code_of(e) == "InvalidArgumentException"
+    fh.update_destination(
+        DeliveryStreamName=name, CurrentDeliveryStreamVersionId=d2["VersionId"], DestinationId=dest["DestinationId"],
+        ExtendedS3DestinationUpdate={"RoleARN": ROLE, "BucketARN": f"arn:aws:s3:::{bucket}", "Prefix": "again/",
+                                     "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60}},
+    )
+    d3 = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    assert d3["Destinations"][0]["ExtendedS3DestinationDescription"]["Prefix"] == "again/"
+    put(fh, name, [b"to-s3-2"])
+    flush(server, name)
+    assert list(objects(s3, bucket, "again/").values()) == [b"to-s3-2"]
+    assert len(endpoint.requests) == 1
+    server.restart()  # the switch is durable
+    d4 = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    assert "ExtendedS3DestinationDescription" in d4["Destinations"][0] and d4["VersionId"] == d3["VersionId"]

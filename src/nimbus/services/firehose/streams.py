@@ -267,11 +267,7 @@ class DeliveryStreams:
         if self.invoker is not None:
             transformer = Transformer(self.invoker, self.clock, stream_arn=doc["arn"], region=doc["region"])
         live = _Live(doc=doc, buffer=buffer, config=cfg, lock=asyncio.Lock(), labels=(doc["account"], doc["region"], doc["name"]))
-        deliverer_class = http_endpoint.HttpEndpointDeliverer if doc.get("api") == http_endpoint.API else Deliverer
-        live.deliverer = deliverer_class(
-            buffer, lambda: live.config or cfg, self.sink, self.clock, transformer=transformer,
-            retention_s=self.settings.retention_s, spill_dir=self.spill_dir,
-        )
+        live.deliverer = self._deliverer(live, doc, transformer)
         live.deliverer.start()
         if doc["type"] == "KinesisStreamAsSource" and self.kinesis is not None:
             live.source = self._source(key, doc, live)
@@ -284,6 +280,16 @@ class DeliveryStreams:
             )
         self._live[key] = live
         return live
+
+    def _deliverer(self, live: _Live, doc: dict[str, Any], transformer: Transformer | None) -> Deliverer:
+        """The deliverer of the stream's destination type, reading the stream's buffer."""
+        assert live.buffer is not None
+        cfg = live.config
+        deliverer_class = http_endpoint.HttpEndpointDeliverer if doc.get("api") == http_endpoint.API else Deliverer
+        return deliverer_class(  # type: ignore[no-any-return]
+            live.buffer, lambda: live.config or cfg, self.sink, self.clock, transformer=transformer,
+            retention_s=self.settings.retention_s, spill_dir=self.spill_dir,
+        )
 
     def _source(self, key: str, doc: dict[str, Any], live: _Live | None) -> KinesisSource:
         src = doc["source"]
@@ -669,10 +675,10 @@ class DeliveryStreams:
         is_http = doc.get("api") == http_endpoint.API
         if given[0] not in ("ExtendedS3DestinationUpdate", "S3DestinationUpdate", "HttpEndpointDestinationUpdate"):
             raise _bad(f"{given[0]} is not supported by Nimbus; use ExtendedS3DestinationUpdate or HttpEndpointDestinationUpdate.")
-        if is_http != (given[0] == "HttpEndpointDestinationUpdate"):
-            # AWS can switch a stream's destination type; Nimbus cannot (yet) [choice]
-            raise _bad("Nimbus cannot change a delivery stream's destination type; give an update of its own type.")
         update = params[given[0]]
+        if is_http != (given[0] == "HttpEndpointDestinationUpdate"):
+            await self._switch_destination(key, doc, given[0], update)
+            return
         old = doc["destination"]
         if is_http:
             self._commit_update(key, doc, self._check_http_destination(http_endpoint.merge_update(old, update)))
@@ -691,6 +697,36 @@ class DeliveryStreams:
             raise _bad("Dynamic partitioning can only be enabled at creation and cannot be disabled.")
         dest = self._check_destination(merged, extended=True)
         self._commit_update(key, doc, dest)
+
+    async def _switch_destination(self, key: str, doc: dict[str, Any], kind: str, update: dict[str, Any]) -> None:
+        """UpdateDestination to another destination type (S3 <-> HTTP endpoint), as AWS allows: the update must
+        then hold what a configuration of the new type needs; the stream keeps its buffer, so records not yet
+        delivered go to the new destination (at least once: a batch cut off mid-delivery is sent again)."""
+        if kind == "HttpEndpointDestinationUpdate":
+            conf = {k: v for k, v in update.items() if k != "S3Update"}
+            conf["S3Configuration"] = update.get("S3Update") or {}
+            dest, api = self._check_http_destination(conf), http_endpoint.API
+        else:
+            conf = {k: v for k, v in update.items() if k != "S3BackupUpdate"}
+            if "S3BackupUpdate" in update:
+                conf["S3BackupConfiguration"] = update["S3BackupUpdate"]
+            if (conf.get("DynamicPartitioningConfiguration") or {}).get("Enabled"):
+                raise _bad("Dynamic partitioning can only be enabled at creation and cannot be disabled.")
+            extended = kind == "ExtendedS3DestinationUpdate"
+            dest, api = self._check_destination(conf, extended=extended), "ExtendedS3" if extended else "S3"
+            if api == "S3":
+                dest.update(ProcessingConfiguration={"Enabled": False, "Processors": []}, S3BackupMode="Disabled")
+        doc["api"] = api
+        self._commit_update(key, doc, dest)
+        live = self._live.get(key)
+        if live is None or live.deliverer is None:
+            return
+        old = live.deliverer
+        await old.aclose()
+        live.deliverer = self._deliverer(live, doc, old.transformer)
+        live.deliverer.counters = old.counters
+        live.deliverer.start()
+        log.info("firehose stream switched destination key=%s api=%s", key, api)
 
     def _commit_update(self, key: str, doc: dict[str, Any], dest: dict[str, Any]) -> None:
         name = doc["name"]
