@@ -17,7 +17,7 @@ import orjson
 from nimbus.protocol.json import PackedRecords
 from nimbus.services.base import RequestContext
 from nimbus.services.firehose.errors import InvalidArgumentException, ServiceUnavailableException
-from nimbus.services.firehose.sinks import ExternalS3Sink, LambdaInvoker, S3EngineSink
+from nimbus.services.firehose.sinks import CloudWatchErrorLog, ExternalS3Sink, LambdaInvoker, S3EngineSink
 from nimbus.services.firehose.streams import MAX_BATCH_BYTES, MAX_BATCH_RECORDS, DeliveryStreams, FirehoseSettings
 from nimbus.storage import LogClosed
 
@@ -54,6 +54,7 @@ def engine_of(core: Nimbus) -> DeliveryStreams:
         return DeliveryStreams(
             core.storage.metadata, core.storage.logs, core.clock,
             sink=sink, invoker=LambdaInvoker(core), settings=FirehoseSettings.from_env(extra), kinesis=kinesis,
+            error_log=CloudWatchErrorLog(core),
             # waiting batches go to files next to the data (in-memory storage, in tests: they stay in memory)
             spill_dir=core.settings.data_dir / "firehose" / "spill" if type(core.storage.blobs).__name__ == "FileBlobStore" else None,
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -97,6 +98,9 @@ class DeliveryConfig:
     kinesis_source: bool = False  # log payloads carry kinesisRecordMetadata (kinesis_source.unpack)
     # an HttpEndpoint destination (http_endpoint.HttpTarget): bucket/layout/compression are then its S3 backup's
     http: Any = None
+    # CloudWatchLoggingOptions: (log group, log stream) that delivery and transform errors are logged to
+    error_log: tuple[str, str] | None = None
+    destination: str = ""  # how error messages name the destination (the bucket's ARN, the endpoint's URL)
 
     @property
     def labels(self) -> tuple[str, str, str]:
@@ -250,6 +254,8 @@ class Deliverer:
         self.transformer = transformer
         self.retention_s = retention_s
         self.counters = Counters()
+        # where CloudWatchLoggingOptions' error messages go: (account, region, group, stream, message) -> None
+        self.error_log: Callable[[str, str, str, str, dict[str, Any]], None] | None = None
         self._force_until: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -333,6 +339,20 @@ class Deliverer:
                 await self.clock.sleep(1.0)
             if self._force_until is not None and self.buffer.checkpoint >= self._force_until:
                 self._force_until = None
+
+    def log_error(self, cfg: DeliveryConfig, code: str, message: str, **extra: Any) -> None:
+        """One error message in the stream's CloudWatch log stream (CloudWatchLoggingOptions), in AWS's form."""
+        if cfg.error_log is None or self.error_log is None:
+            return
+        doc: dict[str, Any] = {
+            "deliveryStreamARN": cfg.stream_arn, "destination": cfg.destination,
+            "deliveryStreamVersionId": int(cfg.version) if cfg.version.isdigit() else cfg.version,
+            "message": message, "errorCode": code, **{k: v for k, v in extra.items() if v is not None},
+        }
+        try:
+            self.error_log(cfg.account_id, cfg.region, cfg.error_log[0], cfg.error_log[1], doc)
+        except Exception:  # noqa: BLE001 - logging an error never stops delivery
+            log.exception("firehose error log failed stream=%s", cfg.stream_name)
 
     def _track_processor(self, processor: LambdaProcessor | None) -> None:
         hints = None if processor is None else (processor.buffer_bytes, processor.interval_s)
@@ -494,6 +514,7 @@ class Deliverer:
                     self.counters.delivery_failures += 1
                     m.DELIVERY_FAILURES.inc(*cfg.labels)
                     self.counters.last_error = f"{type(e).__name__}: {e}"
+                    self.log_error(cfg, *_s3_error(e))
                     age_s = self.clock.time() - first_arrival_ms / 1000
                     if age_s > self.retention_s:
                         if streamed is not None:
@@ -583,6 +604,13 @@ class Deliverer:
                 return [Transformed(s, s.data) for s in sources], []
             return await asyncio.to_thread(lambda: [Transformed(s, s.data) for s in sources]), []
         outcome = await self.transformer.run(cfg.processor, sources)
+        if outcome.failed and cfg.error_log is not None:
+            # the invocation's own failures, once per kind (ProcessingFailed records are the function's to log)
+            seen: set[tuple[str, str]] = set()
+            for f in outcome.failed:
+                if f.error_code != "Lambda.ProcessingFailedStatus" and (f.error_code, f.error_message) not in seen:
+                    seen.add((f.error_code, f.error_message))
+                    self.log_error(cfg, f.error_code, f.error_message, processor=f.lambda_arn)
         c = self.counters
         c.transform_invocations += outcome.invocations
         c.transform_ok += len(outcome.ok)
@@ -725,3 +753,15 @@ def parse_metadata_query(query: str) -> dict[str, list[str]]:
         raise ValueError("MetadataExtractionQuery has no keys")
     return out
 
+
+
+_S3_CODE = re.compile(r"^([A-Za-z]+): (.*)$", re.S)
+
+
+def _s3_error(e: Exception) -> tuple[str, str]:
+    """An S3 write's failure as Firehose's error log names it: ``S3.<S3's code>`` and its message."""
+    text = str(e)
+    found = _S3_CODE.match(text)
+    if found is not None:
+        return f"S3.{found.group(1)}", found.group(2)
+    return "S3.InternalError", text or type(e).__name__

@@ -203,7 +203,7 @@ def delivery_config(doc: dict[str, Any], *, bucket: str, timeout_s: float) -> De
         stream_name=doc["name"], stream_arn=doc["arn"], account_id=doc["account"], region=doc["region"],
         version=str(doc["version"]), bucket=bucket, layout=Layout(s3.get("Prefix"), s3.get("ErrorOutputPrefix")),
         compression=s3.get("CompressionFormat", "UNCOMPRESSED"), processor=processor, http=target,
-        kinesis_source=doc["type"] == "KinesisStreamAsSource",
+        kinesis_source=doc["type"] == "KinesisStreamAsSource", destination=ep["Url"],
     )
 
 
@@ -396,6 +396,7 @@ class HttpEndpointDeliverer(Deliverer):
                 m.HTTP_REQUESTS.inc(*labels, "failure")
                 self.counters.delivery_failures += 1
                 self.counters.last_error = f"{e.code}: {e.message}"
+                self.log_error(cfg, e.code, e.message)
                 now = self.clock.time()
                 if first_failure is None:
                     first_failure = now

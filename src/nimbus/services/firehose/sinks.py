@@ -7,6 +7,8 @@
   through botocore in a worker thread.
 * ``LambdaInvoker``: the transform calls the Lambda engine's one invoke path (core component
   "lambda.engine"), RequestResponse.
+* ``CloudWatchErrorLog``: CloudWatchLoggingOptions' error messages appended to their log stream through the
+  logs engine (core component "logs.engine").
 """
 
 from __future__ import annotations
@@ -131,3 +133,33 @@ class LambdaInvoker:
         if not isinstance(data, (bytes, bytearray)):
             data = b"".join([chunk async for chunk in data]) if hasattr(data, "__aiter__") else bytes(data or b"")
         return InvokeResult(bytes(data), result.function_error or None)
+
+
+class CloudWatchErrorLog:
+    """Delivery and transform errors as AWS logs them (CloudWatchLoggingOptions): one JSON message per error in
+    the configured log group and stream. As on AWS, the group and stream must exist (Firehose does not create
+    them; AWS's console does): otherwise the message is dropped, with one warning in the server log."""
+
+    def __init__(self, core: Nimbus) -> None:
+        self.core = core
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._warned: set[tuple[str, str, str, str]] = set()
+
+    def __call__(self, account: str, region: str, group: str, stream: str, message: dict[str, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(self._write(account, region, group, stream, message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _write(self, account: str, region: str, group: str, stream: str, message: dict[str, Any]) -> None:
+        import orjson
+
+        from nimbus.services.logs.sink import logs_engine
+
+        event = {"timestamp": int(self.core.clock.time() * 1000), "message": orjson.dumps(message).decode()}
+        try:
+            await logs_engine(self.core).put_events(account, region, group, stream, [event])
+        except ServiceError as e:
+            where = (account, region, group, stream)
+            if where not in self._warned:
+                self._warned.add(where)
+                log.warning("firehose error log dropped group=%s stream=%s: %s", group, stream, e.message)

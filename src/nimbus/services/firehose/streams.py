@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import logging
 import re
 import shutil
@@ -186,8 +187,10 @@ class DeliveryStreams:
         settings: FirehoseSettings | None = None,
         kinesis: Callable[[], Any] | None = None,
         spill_dir: Path | None = None,
+        error_log: Callable[[str, str, str, str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.metadata = metadata
+        self.error_log = error_log  # CloudWatchLoggingOptions' messages (sinks.CloudWatchErrorLog)
         self.spill_dir = spill_dir  # batches waiting for a failing destination (Deliverer.spill_dir)
         self.logs = logs
         self.clock = clock
@@ -286,10 +289,12 @@ class DeliveryStreams:
         assert live.buffer is not None
         cfg = live.config
         deliverer_class = http_endpoint.HttpEndpointDeliverer if doc.get("api") == http_endpoint.API else Deliverer
-        return deliverer_class(  # type: ignore[no-any-return]
+        deliverer = deliverer_class(
             live.buffer, lambda: live.config or cfg, self.sink, self.clock, transformer=transformer,
             retention_s=self.settings.retention_s, spill_dir=self.spill_dir,
         )
+        deliverer.error_log = self.error_log
+        return deliverer
 
     def _source(self, key: str, doc: dict[str, Any], live: _Live | None) -> KinesisSource:
         src = doc["source"]
@@ -321,6 +326,15 @@ class DeliveryStreams:
         m.INCOMING_BYTES.inc(*live.labels, amount=n)
 
     def _delivery_config(self, doc: dict[str, Any]) -> DeliveryConfig:
+        cfg = self._delivery_config_of(doc)
+        cw = doc["destination"].get("CloudWatchLoggingOptions") or {}
+        if cw.get("Enabled") and cw.get("LogGroupName") and cw.get("LogStreamName"):
+            cfg = dataclasses.replace(cfg, error_log=(cw["LogGroupName"], cw["LogStreamName"]))
+        if not cfg.destination:
+            cfg = dataclasses.replace(cfg, destination=f"arn:aws:s3:::{cfg.bucket}")
+        return cfg
+
+    def _delivery_config_of(self, doc: dict[str, Any]) -> DeliveryConfig:
         dest = doc["destination"]
         if doc.get("api") == http_endpoint.API:
             return http_endpoint.delivery_config(
