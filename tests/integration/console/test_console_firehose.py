@@ -122,6 +122,11 @@ def test_direct_put_stream_demo_data_flush_edit_and_delete(browser: Any, nimbus_
     assert dest["BucketARN"] == f"arn:aws:s3:::{bucket}"
     assert dest["BufferingHints"] == {"SizeInMBs": 1, "IntervalInSeconds": 900}
     assert dest["CompressionFormat"] == "UNCOMPRESSED"
+    # error logging on by default, as AWS's console: its group and streams made with the stream
+    group = f"/aws/kinesisfirehose/{name}"
+    assert dest["CloudWatchLoggingOptions"] == {"Enabled": True, "LogGroupName": group, "LogStreamName": "DestinationDelivery"}
+    streams = nimbus_server.client("logs").describe_log_streams(logGroupName=group)["logStreams"]
+    assert sorted(s["logStreamName"] for s in streams) == ["BackupDelivery", "DestinationDelivery"]
     role_name = dest["RoleARN"].rsplit("/", 1)[1]
     assert role_name.startswith(f"KinesisFirehoseServiceRole-{name}-us-east-1-")
     role = iam.get_role(RoleName=role_name)["Role"]

@@ -187,6 +187,7 @@
     const size = N.input({ id: "fh-buffer-size", type: "number", min: "1", max: "128", value: "5" });
     const interval = N.input({ id: "fh-buffer-interval", type: "number", min: "0", max: "900", value: "300" });
     const compression = N.select(COMPRESSIONS, "UNCOMPRESSED", { id: "fh-compression" });
+    const errorLogging = h("input", { type: "checkbox", id: "fh-error-logging", checked: true });
 
     // role
     const roleMode = N.select([["create", "Create a new IAM role"], ["existing", "Choose an existing IAM role"]], "create", { id: "fh-role-mode" });
@@ -249,6 +250,17 @@
       };
       if (prefix.value.trim()) dest.Prefix = prefix.value.trim();
       if (errorPrefix.value.trim()) dest.ErrorOutputPrefix = errorPrefix.value.trim();
+      if (errorLogging.checked) {
+        // as AWS's console: the group /aws/kinesisfirehose/<name> with its DestinationDelivery and BackupDelivery streams
+        const group = "/aws/kinesisfirehose/" + streamName;
+        const quiet = async (op, p) => {
+          try { await N.api("logs", op, p); } catch (e) { if (e.code !== "ResourceAlreadyExistsException") throw e; }
+        };
+        await quiet("CreateLogGroup", { logGroupName: group });
+        await quiet("CreateLogStream", { logGroupName: group, logStreamName: "DestinationDelivery" });
+        await quiet("CreateLogStream", { logGroupName: group, logStreamName: "BackupDelivery" });
+        dest.CloudWatchLoggingOptions = { Enabled: true, LogGroupName: group, LogStreamName: "DestinationDelivery" };
+      }
       if (fnArn) {
         dest.ProcessingConfiguration = { Enabled: true, Processors: [{ Type: "Lambda", Parameters: [
           { ParameterName: "LambdaArn", ParameterValue: fnArn },
@@ -284,6 +296,9 @@
         N.field("Buffer size (MiB)", size, "1 to 128 MiB; default 5. Firehose delivers when the buffer reaches this size..."),
         N.field("Buffer interval (seconds)", interval, "...or when this much time has passed: 0 to 900 seconds; default 300."),
         N.field("Compression for data records", compression)),
+      N.panel("Advanced settings",
+        h("label", { class: "field" }, errorLogging, " Amazon CloudWatch error logging"),
+        h("p", { class: "muted" }, "Delivery and transformation errors are logged to /aws/kinesisfirehose/<stream name>, stream DestinationDelivery (created now).")),
       N.panel("Service access", N.field("IAM role", roleMode), roleNew, roleExisting),
       err,
       h("div", { class: "actions" }, submit, N.button("Cancel", async () => N.go("#/firehose"), { id: "fh-cancel" }))));
