@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ from nimbus.services.base import RequestContext
 from nimbus.services.lambda_.code import MAX_UNZIPPED_BYTES, MAX_ZIPPED_BYTES
 from nimbus.services.lambda_.errors import InvalidParameterValueException
 from nimbus.services.lambda_.invoke import LambdaEngine, lambda_engine
-from nimbus.services.lambda_.names import FunctionRef, parse_function_ref
+from nimbus.services.lambda_.names import LATEST, FunctionRef, parse_function_ref, parse_layer_ref, version_key
 
 if TYPE_CHECKING:
     from nimbus.server import Nimbus
@@ -109,14 +110,33 @@ class LambdaApi:
         return out
 
     async def update_function_code(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return await self.engine.functions.update_code(self._ref(ctx, params, None), params)
+        ref = self._ref(ctx, params, None)
+        since = time.time()
+        before = self._packages(ref, latest_only=True)
+        out = await self.engine.functions.update_code(ref, params)
+        self.engine.release_packages(before, since)  # the replaced package, unless a version keeps it
+        return out
+
+    def _packages(self, ref: FunctionRef, *, latest_only: bool = False) -> set[str]:
+        """The packages a function's versions (or one version, or only $LATEST) name now; none when it does not exist."""
+        db = self.engine.functions.db
+        if latest_only or ref.qualifier is not None:
+            qualifier = LATEST if latest_only else ref.qualifier or LATEST
+            if qualifier != LATEST and not qualifier.isdigit():
+                return set()  # an alias: the call refuses it
+            doc = db.get("lambda.ver", f"{ref.key}:{version_key(qualifier)}")
+            return self.engine.packages_of([doc] if doc else [])
+        return self.engine.packages_of([doc for _, doc in db.list("lambda.ver", f"{ref.key}:")])
 
     async def update_function_configuration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return await self.engine.functions.update_configuration(self._ref(ctx, params, None), params)
 
     async def delete_function(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         ref = self._ref(ctx, params)
+        since = time.time()
+        before = self._packages(ref)
         self.engine.functions.delete(ref)
+        self.engine.release_packages(before, since)
         if ref.qualifier is None:  # the function's URL configs go with it, as on AWS
             from nimbus.services.apigateway.urlconfigs import function_url_configs
 
@@ -332,7 +352,11 @@ class LambdaApi:
         return {}
 
     async def delete_layer_version(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        since = time.time()
+        region, account, name, _ = parse_layer_ref(params["LayerName"], region=ctx.region, account=ctx.account_id)
+        doc = self.engine.functions.db.get("lambda.layerver", f"{account}:{region}:{name}:{int(params['VersionNumber']):010d}")
         self.engine.layers.delete(ctx.region, ctx.account_id, params["LayerName"], int(params["VersionNumber"]))
+        self.engine.release_packages(self.engine.packages_of([doc] if doc else []), since)
         return {}
 
     async def list_layers(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

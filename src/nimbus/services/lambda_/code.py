@@ -6,6 +6,10 @@ built under a temporary name and renamed into place, so one that exists is compl
 is simply rebuilt from the blob on first use. Files are extracted read-only with the zip's Unix mode
 bits (a ``provided`` runtime's ``bootstrap`` stays executable).
 
+Packages no function version or layer version names any more are deleted: the zip as soon as the
+deleting call has committed (``release``), and the extracted directories at the next start (``sweep``),
+since an execution environment still running old code has its directory mounted until it stops.
+
 ``GetFunction``'s ``Code.Location`` is a URL on the Nimbus endpoint, ``/_nimbus/code/<sha>.zip``, signed
 with an HMAC of the package and an expiry (10 minutes, as AWS's presigned URL); ``CodeServer`` serves it.
 """
@@ -101,8 +105,52 @@ class CodeStore:
         key = blob_key(pkg.sha256_hex)
         if not self.blobs.exists(key):
             await self.blobs.put(key, data)
-        await self.extracted(pkg.sha256_hex)
+        else:
+            _touch(self.blobs.path_of(key))  # in use again: no release or sweep that started before may take it
+        _touch(await self.extracted(pkg.sha256_hex))
         return pkg
+
+    # --- garbage collection ---------------------------------------------------------------------
+
+    def release(self, candidates: set[str], referenced: set[str], *, since: float) -> int:
+        """Delete the zips of ``candidates`` that nothing ``referenced`` names (the caller's reading of the
+        metadata, made at ``since`` or later) and no store() touched after ``since``. Returns how many."""
+        removed = 0
+        for sha in candidates - referenced:
+            key = blob_key(sha)
+            try:
+                if self.blobs.path_of(key).stat().st_mtime > since:
+                    continue
+            except OSError:
+                continue
+            if self.blobs.delete(key):
+                removed += 1
+        return removed
+
+    async def sweep(self, referenced: set[str], *, before: float) -> tuple[int, int]:
+        """At start: delete zips and extracted directories of packages nothing ``referenced`` names, made
+        before ``before`` (what a request stores meanwhile is newer). Returns (zips, directories)."""
+        zips = 0
+        if type(self.blobs).__name__ == "FileBlobStore":  # the server's own blob store holds only code packages;
+            # an in-memory one (tests) is shared with S3, so only release() deletes from it
+            zips = await self.blobs.sweep([blob_key(sha) for sha in referenced], min_age_s=max(time.time() - before, 0.0))
+
+        def dirs() -> int:
+            removed = 0
+            for entry in os.scandir(self.root):
+                if entry.name in referenced or ".tmp-" in entry.name or not entry.is_dir(follow_symlinks=False):
+                    continue
+                try:
+                    if entry.stat(follow_symlinks=False).st_mtime > before:
+                        continue
+                except OSError:
+                    continue
+                _make_writable(Path(entry.path))
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed += 1
+            return removed
+
+        return zips, await asyncio.to_thread(dirs)
 
     def directory(self, sha256_hex: str) -> Path:
         return self.root / sha256_hex
@@ -231,3 +279,20 @@ async def _plain(send: Send, status: int, body: bytes) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def _make_writable(root: Path) -> None:
+    """Extracted packages are read-only (files 0o444/0o555, directories 0o755): let rmtree unlink them."""
+    for dirpath, dirnames, _files in os.walk(root):
+        for d in dirnames:
+            try:
+                os.chmod(os.path.join(dirpath, d), 0o755)
+            except OSError:
+                pass

@@ -168,12 +168,60 @@ class LambdaEngine:
     def start(self) -> None:
         if not self._started:
             self._started = True
+            self.core.spawn(self._sweep_code(time.time()), "lambda-code-sweep")
             self.queue.start()
             self.provisioned.start()
             runtimes = sorted({cfg.get("Runtime", "") for _, cfg in self.functions.db.list("lambda.ver") if cfg.get("Version") == LATEST})
             python = tuple(r for r in runtimes if r.startswith("python"))
             if python:  # warm the zygotes of the runtimes in use, so the first invoke after a restart is quick
                 self.core.spawn(self._warm(python), "lambda-warm-runtimes")
+
+    # --- code packages no longer used (code.py: release now, sweep at start) ------------------------
+
+    def referenced_packages(self) -> set[str]:
+        """Every package a function version (its code and the layer versions it was given) or a layer
+        version names."""
+        shas: set[str] = set()
+        for _, cfg in self.functions.db.list("lambda.ver"):
+            code = cfg.get("_code")
+            if code:
+                shas.add(code["sha256_hex"])
+            shas.update(layer["sha256_hex"] for layer in cfg.get("_layers") or [] if layer.get("sha256_hex"))
+        for _, doc in self.functions.db.list("lambda.layerver"):
+            code = doc.get("_code")
+            if code:
+                shas.add(code["sha256_hex"])
+        return shas
+
+    def packages_of(self, docs: list[dict[str, Any]]) -> set[str]:
+        """The packages named by the given version or layer version documents (before a change removes them)."""
+        shas: set[str] = set()
+        for doc in docs:
+            if doc.get("_code"):
+                shas.add(doc["_code"]["sha256_hex"])
+            shas.update(layer["sha256_hex"] for layer in doc.get("_layers") or [] if layer.get("sha256_hex"))
+        return shas
+
+    def release_packages(self, candidates: set[str], since: float) -> None:
+        """After a change that may have unnamed ``candidates`` (committed): delete the zips nothing names now."""
+        if not candidates:
+            return
+        try:
+            removed = self.code.release(candidates, self.referenced_packages(), since=since)
+        except Exception:  # noqa: BLE001 - a leftover zip is swept at the next start
+            log.exception("lambda code release failed")
+            return
+        if removed:
+            log.info("lambda code packages released count=%d", removed)
+
+    async def _sweep_code(self, before: float) -> None:
+        try:
+            zips, dirs = await self.code.sweep(await asyncio.to_thread(self.referenced_packages), before=before)
+        except Exception:  # noqa: BLE001 - only disk space is at stake
+            log.exception("lambda code sweep failed")
+            return
+        if zips or dirs:
+            log.info("lambda code sweep removed zips=%d directories=%d", zips, dirs)
 
     async def _warm(self, runtimes: tuple[str, ...]) -> None:
         try:
