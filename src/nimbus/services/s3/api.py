@@ -242,6 +242,8 @@ def object_headers(obj: S3Object, now: float | None = None) -> dict[str, Any]:
         out["ObjectLockLegalHoldStatus"] = obj.legal_hold
     if obj.sse_c is not None:
         out.update(ssec.headers(obj.sse_c))
+    if obj.replication is not None:  # x-amz-replication-status (replication.py)
+        out["ReplicationStatus"] = obj.replication
     if obj.restore is not None:  # x-amz-restore (archive.py)
         out["Restore"] = archive.header(obj.restore, time.time() if now is None else now)
     return {k: v for k, v in out.items() if v is not None}

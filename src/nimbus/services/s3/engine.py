@@ -30,6 +30,7 @@ from nimbus.services.s3.lifecycle import DAY_S, DEFAULT_SWEEP_INTERVAL_S, Sweepe
 from nimbus.services.s3.multipart import Multipart
 from nimbus.services.s3.notifications import Deliver, Notifier, Origin
 from nimbus.services.s3.objects import Content, Objects, S3Object
+from nimbus.services.s3.replication import Replicator
 from nimbus.storage import BlobStore, MetadataStore
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ class S3Engine:
         self.objects = Objects(metadata, blobs, self.buckets, self.clock, self.notifier)
         self.multipart = Multipart(self.objects, self.buckets, self.clock)
         self.lifecycle = Sweeper(self, interval_s=lifecycle_interval_s, day_s=lifecycle_day_s)
+        self.replicator = Replicator(metadata, self.objects.replicate)  # replication.py
+        self.objects.replication_kick = self.replicator.kick
         self._sweeper: asyncio.Task[None] | None = None
         self._started = False
         # set by s3_engine(): does a Lambda function ARN resolve? (None: not checked)
@@ -73,6 +76,7 @@ class S3Engine:
         if pruned:
             log.info("s3 pruned completed-upload records count=%d", pruned)
         self._sweeper = asyncio.get_running_loop().create_task(self.lifecycle.run(), name="s3-lifecycle")
+        self.replicator.start()  # and resumes what a previous run left pending
 
     def _keys_in_use(self) -> set[str]:
         keys: set[str] = set()
@@ -93,6 +97,7 @@ class S3Engine:
         return keys
 
     async def aclose(self) -> None:
+        await self.replicator.aclose()
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
 from nimbus.clock import Clock
-from nimbus.services.s3 import archive, checksums, objectlock, ssec
+from nimbus.services.s3 import archive, checksums, objectlock, replication, ssec
 from nimbus.services.s3.buckets import (
     KIND_OBJECT,
     KIND_VERSIONS,
@@ -56,6 +56,7 @@ from nimbus.services.s3.errors import (
     NoSuchVersion,
     NotModified,
     PreconditionFailed,
+    S3Error,
 )
 from nimbus.services.s3.inline import (
     INLINE_MAX_BYTES,
@@ -164,6 +165,7 @@ class S3Object:
     legal_hold: str | None = None  # ON | OFF, once a legal hold was set
     restore: tuple[float, float, float] | None = None  # archive.py: a restore's requested, ready, expires instants
     sse_c: str | None = None  # ssec.py: the MD5 (base64) of the customer key it was written with
+    replication: str | None = None  # replication.py: PENDING | COMPLETED | FAILED (a source) | REPLICA
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -200,6 +202,8 @@ class S3Object:
             doc["rs"] = list(self.restore)
         if self.sse_c is not None:
             doc["kc"] = self.sse_c
+        if self.replication is not None:
+            doc["rp"] = self.replication
         return doc
 
     @classmethod
@@ -213,7 +217,7 @@ class S3Object:
             version_id=doc.get("v"), delete_marker="dm" in doc, noncurrent_since=doc.get("nc"),
             lock_mode=doc.get("lm"), lock_until=doc.get("lu"), legal_hold=doc.get("lh"),
             restore=tuple(doc["rs"]) if "rs" in doc else None,  # type: ignore[arg-type]
-            sse_c=doc.get("kc"),
+            sse_c=doc.get("kc"), replication=doc.get("rp"),
         )
 
     @property
@@ -662,6 +666,7 @@ class Objects:
         self._handed = 0  # commits in the committer's hands
         self._inline_off_until = 0.0  # monotonic time before which no commit runs on the event loop
         self._inline_avg_s = 0.0  # moving average (1/8 weight) of the commits made on the event loop
+        self.replication_kick: Callable[[], None] | None = None  # the engine's Replicator.kick
 
     async def aclose(self) -> None:
         await self.committer.aclose()
@@ -831,12 +836,15 @@ class Objects:
         if_match: str | None = None,
         if_none_match: str | None = None,
         extra: Callable[[], list[str]] | None = None,
+        version_id: str | None = None,
     ) -> tuple[S3Object, dict[str, Any]]:
         """Name ``obj``'s blobs under its key in one transaction; delete the blobs it replaced after.
         ``extra`` runs inside the transaction (multipart completion drops its parts there) and returns
         blob keys to delete once committed. A small body travels in ``obj.inline`` (same document, same
         transaction). Returns the object as stored (with its version id in an Enabled bucket) and the bucket's
-        notification configuration as the transaction saw it."""
+        notification configuration as the transaction saw it. ``version_id``: the version id to write (a
+        replica keeps its source's). A write matching the bucket's replication rules is marked PENDING and
+        queued for the replicator in the same transaction (replication.py)."""
         md = self.metadata
         okey = self._okey(account, obj.bucket, obj.key)
         garbage: list[str] = []
@@ -845,12 +853,19 @@ class Objects:
         # gives the write a fresh version id, a Suspended one the null version (docs/services/s3.md).
         seen = self.buckets.lookup(account, obj.bucket)
         status = seen.settings.get(VERSIONING) if seen is not None and seen.settings else None
-        if status == ENABLED:
+        if version_id is not None:
+            obj = replace(obj, version_id=version_id)
+        elif status == ENABLED:
             obj = replace(obj, version_id=new_version_id())
+        dests: list[list[Any]] = []
+        if seen is not None and seen.settings and obj.replication != replication.REPLICA and status == ENABLED:
+            dests = replication.destinations(seen.settings.get(replication.SETTING), obj.key, obj.tags)
+            if dests:
+                obj = replace(obj, replication=replication.PENDING)
         doc = obj.to_doc()
         # a new key is one INSERT, also in an Enabled bucket (the new version is simply the current one);
         # a Suspended bucket first drops the key's older null version
-        plain = if_match is None and if_none_match is None and extra is None and status != SUSPENDED
+        plain = if_match is None and if_none_match is None and extra is None and status != SUSPENDED and not dests
 
         def transact() -> S3Object | None:
             # runs inside a transaction: the caller's below, or its own savepoint in the committer's batch
@@ -860,11 +875,14 @@ class Objects:
                 raise NoSuchBucket(obj.bucket)
             notification = found.notification
             now = found.settings.get(VERSIONING) if found.settings else None
-            if now != status:
+            if now != status and version_id is None:
                 # PutBucketVersioning committed while this write waited for the committer: the write
                 # follows it (else a version written meanwhile could be replaced as if unversioned)
                 obj = replace(obj, version_id=new_version_id() if now == ENABLED else None)
                 doc = obj.to_doc()
+            if dests and obj.version_id is not None:
+                md.put(replication.KIND_PENDING, replication.pending_key(account, obj.bucket, obj.key, obj.version_id),
+                       replication.pending_doc(account, obj.bucket, obj.key, obj.version_id, dests))
             if plain and now != SUSPENDED and md.insert(KIND_OBJECT, okey, doc):
                 return None  # a new key: nothing replaced, nothing to check (one statement)
             old_doc = md.get(KIND_OBJECT, okey)
@@ -926,6 +944,8 @@ class Objects:
             garbage.extend(b for b in old.blob_keys if b not in keep)
         if garbage:
             await self.delete_blobs(garbage)
+        if dests and self.replication_kick is not None:
+            self.replication_kick()
         return obj, notification
 
     # -- writes ----------------------------------------------------------------------------------
@@ -1111,6 +1131,7 @@ class Objects:
         event: str = "ObjectRemoved:Delete", only_if_etag: str | None = None, only_if_modified: float | None = None,
         only_if: Callable[[dict[str, Any] | None, list[dict[str, Any]], int | None], bool] | None = None,
         bypass: bool = False,
+        marker_version_id: str | None = None,
     ) -> Removed | None:
         """DeleteObject as S3 does it in every bucket. Without ``version_id``: a bucket never versioned
         loses the key; a versioned one gets a delete marker (a fresh version id when Enabled, the null
@@ -1119,7 +1140,10 @@ class Objects:
         created (None: nothing was there, or, with ``only_if_*``, the key changed meanwhile). ``only_if``
         (lifecycle) sees, inside the transaction, the current object, the history and the index in it of the
         version to delete (None: the current object), and may leave it. A version Object Lock protects is
-        refused (AccessDenied; GOVERNANCE retention gives way to ``bypass``), or left by lifecycle."""
+        refused (AccessDenied; GOVERNANCE retention gives way to ``bypass``), or left by lifecycle.
+        ``marker_version_id``: the id of the delete marker to add (a replicated marker keeps its source's; such
+        a marker is not replicated further); a new marker matching the bucket's replication rules that
+        replicate delete markers is queued for the replicator in the same transaction."""
         status = self.versioning(account, bucket)
         if version_id is not None:
             check_version_id(version_id)
@@ -1130,18 +1154,26 @@ class Objects:
         md = self.metadata
         okey = self._okey(account, bucket, key)
         garbage: list[str] = []
+        marker_dests: list[list[Any]] = []
         with md.transaction():
-            if self.buckets.lookup(account, bucket) is None:
+            found = self.buckets.lookup(account, bucket)
+            if found is None:
                 raise NoSuchBucket(bucket)
             old = md.get(KIND_OBJECT, okey)
             if version_id is None:
                 if only_if_etag is not None and (old is None or old["e"] != only_if_etag or old["m"] != only_if_modified):
                     return None
                 marker = S3Object(bucket=bucket, key=key, size=0, etag="", last_modified=self.now(), segments=(),
-                                  version_id=new_version_id() if status == ENABLED else None, delete_marker=True)
+                                  version_id=marker_version_id or (new_version_id() if status == ENABLED else None),
+                                  delete_marker=True, replication=replication.REPLICA if marker_version_id else None)
                 if old is not None:
                     md.delete(KIND_OBJECT, okey)
                 garbage = self._retire(okey, old, null=status == SUSPENDED, marker=marker.to_doc())
+                if marker_version_id is None and status == ENABLED and found.settings and marker.version_id is not None:
+                    marker_dests = replication.destinations(found.settings.get(replication.SETTING), key, {}, marker=True)
+                    if marker_dests:
+                        md.put(replication.KIND_PENDING, replication.pending_key(account, bucket, key, marker.version_id),
+                               replication.pending_doc(account, bucket, key, marker.version_id, marker_dests, marker=True))
                 done, gone = Removed(marker.version, True), marker
             else:
                 want = None if version_id == NULL else version_id
@@ -1178,6 +1210,8 @@ class Objects:
                 done = Removed(gone.version, gone.delete_marker)
         if garbage:
             await self.delete_blobs(garbage)
+        if marker_dests and self.replication_kick is not None:
+            self.replication_kick()
         if version_id is None:
             event = event.replace(":Delete", ":DeleteMarkerCreated")
         await self.notifier.object_event(account, self.buckets, bucket, event, gone, origin)
@@ -1372,6 +1406,57 @@ class Objects:
 
     def put_acl(self, account: str, bucket: str, key: str, acl: dict[str, Any], *, version_id: str | None = None) -> S3Object:
         return self._update(account, bucket, key, version_id, lambda doc: doc.__setitem__("acl", acl))
+
+    # -- replication (replication.py) -------------------------------------------------------------
+
+    async def replicate(self, doc: dict[str, Any]) -> bool:
+        """One pending replication: write the version (or delete marker) to each destination, then mark the
+        source version COMPLETED (FAILED when a destination is gone or not versioned). True when done."""
+        account, bucket, key, version = doc["a"], doc["b"], doc["k"], doc["v"]
+        failed = False
+        if doc.get("m"):
+            for dest, _storage in doc["d"]:
+                target = self.buckets.lookup(account, dest)
+                if target is None or (target.settings or {}).get(VERSIONING) != ENABLED:
+                    continue  # a marker has no status to report
+                if self.find_version(account, dest, key, version) is None:
+                    await self.remove(account, dest, key, marker_version_id=version, event="ObjectRemoved:Delete")
+            return True
+        src = self.find_version(account, bucket, key, version)
+        if src is None or src.delete_marker:
+            return True  # deleted meanwhile: nothing left to copy
+        for dest, storage in doc["d"]:
+            target = self.buckets.lookup(account, dest)
+            if target is None or (target.settings or {}).get(VERSIONING) != ENABLED:
+                failed = True
+                continue
+            if self.find_version(account, dest, key, version) is None:
+                await self._write_replica(account, dest, src, storage)
+        status = replication.FAILED if failed else replication.COMPLETED
+        try:
+            self._update(account, bucket, key, version, lambda d: d.__setitem__("rp", status))
+        except S3Error:
+            pass  # the source version went meanwhile
+        return True
+
+    async def _write_replica(self, account: str, bucket: str, src: S3Object, storage_class: str | None) -> None:
+        source = open_segments(self.blobs, src, 0, src.size, self.leases)
+        body: bytes | None = None
+        if src.size <= INLINE_MAX_BYTES:
+            got, body = await ingest_inline(source, Integrity())
+        else:
+            got = await ingest(self.blobs, source, Integrity())
+        obj = S3Object(
+            bucket=bucket, key=src.key, size=got.size, etag=src.etag, last_modified=src.last_modified,
+            segments=((got.blob_key, got.size),), content=src.content, metadata=src.metadata, tags=src.tags,
+            checksum_algorithm=src.checksum_algorithm if src.parts_count is None else None,
+            checksum=src.checksum if src.parts_count is None else None,
+            checksum_type=src.checksum_type if src.parts_count is None else None,
+            storage_class=storage_class or src.storage_class, inline=encode_inline(body) if body is not None else None,
+            lock_mode=src.lock_mode, lock_until=src.lock_until, legal_hold=src.legal_hold, sse_c=src.sse_c,
+            replication=replication.REPLICA,
+        )
+        await self.commit(account, obj, version_id=src.version_id)
 
     # -- Object Lock (objectlock.py) ---------------------------------------------------------------
 
