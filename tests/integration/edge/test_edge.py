@@ -51,9 +51,9 @@ def test_health(nimbus_server: NimbusProcess) -> None:
 
 # one unimplemented operation per codec: json 1.1, rest-json, rest-xml
 UNIMPLEMENTED = [
-    ("logs", "delete_data_protection_policy", {"logGroupIdentifier": "g"}, "DeleteDataProtectionPolicy"),
+    ("logs", "get_delivery", {"id": "d"}, "GetDelivery"),
     ("lambda", "list_capacity_providers", {}, "ListCapacityProviders"),
-    ("s3", "get_bucket_analytics_configuration", {"Bucket": "bucket", "Id": "x"}, "GetBucketAnalyticsConfiguration"),
+    ("s3", "get_object_torrent", {"Bucket": "bucket", "Key": "k"}, "GetObjectTorrent"),
 ]
 
 
@@ -216,7 +216,7 @@ def test_generated_credentials_are_stored_private(tmp_path) -> None:
         assert creds["secret_access_key"] in server.logs()  # printed once, on first start
         client = server.client("s3", access_key=creds["access_key_id"], secret_key=creds["secret_access_key"])
         with pytest.raises(botocore.exceptions.ClientError) as e:
-            client.get_bucket_analytics_configuration(Bucket="b", Id="x")
+            client.get_object_torrent(Bucket="b", Key="k")
         assert e.value.response["Error"]["Code"] == "NotImplemented"  # authenticated, then refused as unimplemented
         server.restart()
         assert server.logs().count(creds["secret_access_key"]) == 1  # not printed again
