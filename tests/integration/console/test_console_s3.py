@@ -509,3 +509,28 @@ def test_versions_show_restore_delete_and_empty(ui: Any, nimbus_server: NimbusPr
     click(ui, "s3-delete-after-empty")
     confirm(ui)
     wait_for(ui, lambda: "console-ver" not in ui.find_element(By.ID, "s3-buckets").text, what="the versioned bucket deleted")
+
+
+def test_object_lock_bucket_default_retention_and_an_object_locked(ui: Any, nimbus_server: NimbusProcess) -> None:
+    s3 = nimbus_server.client("s3")
+    open_page(ui, nimbus_server, "#/s3")
+    click(ui, "s3-create-bucket")
+    wait_for(ui, lambda: ui.find_element(By.ID, "s3-bucket-name")).send_keys("console-locked")
+    click(ui, "s3-bucket-object-lock")
+    click(ui, "s3-bucket-submit")
+    wait_for(ui, lambda: "console-locked" in ui.find_element(By.ID, "s3-buckets").text, what="the new bucket listed")
+    assert s3.get_object_lock_configuration(Bucket="console-locked")["ObjectLockConfiguration"] == {"ObjectLockEnabled": "Enabled"}
+    assert s3.get_bucket_versioning(Bucket="console-locked")["Status"] == "Enabled"
+    open_page(ui, nimbus_server, "#/s3/buckets/console-locked?tab=properties")
+    wait_for(ui, lambda: ui.find_element(By.ID, "s3-object-lock-status").text == "Enabled", what="Object Lock shown")
+    assert "cannot be suspended" in ui.find_element(By.ID, "s3-versioning").text
+    ui.find_element(By.ID, "s3-lock-days").clear()
+    ui.find_element(By.ID, "s3-lock-days").send_keys("3")
+    click(ui, "s3-lock-save")
+    wait_for(ui, lambda: "GOVERNANCE, 3 days" in ui.find_element(By.ID, "s3-object-lock").text, what="the default retention")
+    assert s3.get_object_lock_configuration(Bucket="console-locked")["ObjectLockConfiguration"]["Rule"] == {
+        "DefaultRetention": {"Mode": "GOVERNANCE", "Days": 3}}
+    s3.put_object(Bucket="console-locked", Key="kept.txt", Body=b"kept", ObjectLockLegalHoldStatus="ON")
+    open_page(ui, nimbus_server, "#/s3/buckets/console-locked/object?key=kept.txt")
+    wait_for(ui, lambda: ui.find_element(By.ID, "obj-lock-retention").text.startswith("GOVERNANCE until"), what="the retention")
+    assert ui.find_element(By.ID, "obj-lock-hold").text == "ON"

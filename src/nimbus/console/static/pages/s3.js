@@ -393,14 +393,17 @@
   function createBucketModal() {
     const name = submitOnEnter(N.input({ id: "s3-bucket-name", placeholder: "my-bucket", autocomplete: "off" }), "s3-bucket-submit");
     const regionSel = N.select(N.REGIONS.includes(N.state.region) ? N.REGIONS : [N.state.region].concat(N.REGIONS), N.state.region, { id: "s3-bucket-region" });
+    const lock = h("input", { type: "checkbox", id: "s3-bucket-object-lock" });
     N.modal("Create bucket", h("div", {},
       N.field("Bucket name", name, "3 to 63 characters: lowercase letters, numbers, dots and hyphens; starting and ending with a letter or number. Unique across the server."),
-      N.field("AWS Region", regionSel)), [{
+      N.field("AWS Region", regionSel),
+      h("label", { class: "field" }, lock, " Enable Object Lock (turns on versioning; objects can then be locked against deletion, permanently for the bucket)")), [{
       text: "Create bucket", kind: "primary", id: "s3-bucket-submit",
       onclick: async () => {
         const bucket = name.value.trim(), region = regionSel.value;
         const params = { Bucket: bucket };
         if (region !== "us-east-1") params.CreateBucketConfiguration = { LocationConstraint: region };
+        if (lock.checked) params.ObjectLockEnabledForBucket = true;
         await N.api("s3", "CreateBucket", params, { region });
         regions.set(bucket, region);
         N.toast("Created bucket " + bucket + ".");
@@ -726,6 +729,10 @@
       ["Server-side encryption", head.ServerSideEncryption],
       ["Checksum", checksum.length ? checksum.join(", ") : null],
       head.PartsCount ? ["Parts", String(head.PartsCount)] : null,
+      head.ObjectLockMode ? ["Object Lock retention", h("span", { id: "obj-lock-retention" }, head.ObjectLockMode + " until " + N.fmt.time(head.ObjectLockRetainUntilDate))] : null,
+      head.ObjectLockLegalHoldStatus ? ["Object Lock legal hold", h("span", { id: "obj-lock-hold" }, head.ObjectLockLegalHoldStatus)] : null,
+      head.ReplicationStatus ? ["Replication status", h("span", { id: "obj-replication" }, head.ReplicationStatus)] : null,
+      head.Restore ? ["Restore", head.Restore] : null,
     ]))),
     N.panel("Metadata", version ? null : h("div", { class: "actions", style: { marginBottom: "8px" } },
       N.button("Edit metadata", async () => metadataModal(bucket, key, head), { id: "obj-meta-edit" })), N.table([{ title: "Type", get: (r) => r.type }, { title: "Key", get: (r) => r.key }, { title: "Value", get: (r) => r.value }],
@@ -830,19 +837,21 @@
 
   // --- a bucket's properties ------------------------------------------------------------------
   async function propertiesTab(bucket) {
-    const [versioning, tagging, notification, list, website] = await Promise.all([
+    const [versioning, tagging, notification, list, website, lockConfig] = await Promise.all([
       s3(bucket, "GetBucketVersioning", { Bucket: bucket }),
       optional(s3(bucket, "GetBucketTagging", { Bucket: bucket }), ["NoSuchTagSet"]),
       s3(bucket, "GetBucketNotificationConfiguration", { Bucket: bucket }),
       N.api("s3", "ListBuckets", {}).catch(() => ({ Buckets: [] })),
       optional(s3(bucket, "GetBucketWebsite", { Bucket: bucket }), ["NoSuchWebsiteConfiguration", "NotImplemented"]),
+      optional(s3(bucket, "GetObjectLockConfiguration", { Bucket: bucket }), ["ObjectLockConfigurationNotFoundError"]),
     ]);
     const found = (list.Buckets || []).find((b) => b.Name === bucket) || {};
+    const locked = lockConfig && lockConfig.ObjectLockConfiguration;
     const status = versioning.Status || "Disabled";
     const vStatus = h("span", { id: "s3-versioning-status", class: "badge" + (status === "Enabled" ? " ok" : "") }, status);
     const versioningPanel = N.panel("Bucket Versioning", h("div", { id: "s3-versioning" },
       h("p", {}, "Status: ", vStatus, versioning.MFADelete ? " (MFA delete: " + versioning.MFADelete + ")" : ""),
-      N.button(status === "Enabled" ? "Suspend versioning" : "Enable versioning", async () => {
+      locked ? h("p", { class: "muted" }, "Versioning cannot be suspended while Object Lock is enabled.") : N.button(status === "Enabled" ? "Suspend versioning" : "Enable versioning", async () => {
         const next = status === "Enabled" ? "Suspended" : "Enabled";
         await s3(bucket, "PutBucketVersioning", { Bucket: bucket, VersioningConfiguration: { Status: next } });
         N.toast("Versioning " + next.toLowerCase() + ".");
@@ -854,7 +863,36 @@
     }));
     return h("div", {},
       N.panel("Bucket overview", N.kv([["Region", regions.get(bucket)], ["ARN", "arn:aws:s3:::" + bucket], ["Created", N.fmt.time(found.CreationDate)]])),
-      versioningPanel, tagsPanel, notificationsPanel(bucket, notification), websitePanel(bucket, website));
+      versioningPanel, objectLockPanel(bucket, locked, status), tagsPanel, notificationsPanel(bucket, notification), websitePanel(bucket, website));
+  }
+
+  // Object Lock: shown with its default retention, which can be set or removed (PutObjectLockConfiguration);
+  // a versioned bucket can be given Object Lock, for good.
+  function objectLockPanel(bucket, config, versioning) {
+    const rule = config && config.Rule && config.Rule.DefaultRetention;
+    const mode = N.select([["GOVERNANCE", "Governance"], ["COMPLIANCE", "Compliance"]], (rule && rule.Mode) || "GOVERNANCE", { id: "s3-lock-mode" });
+    const days = N.input({ id: "s3-lock-days", type: "number", min: "1", value: rule ? String(rule.Days || (rule.Years || 0) * 365) : "1" });
+    const put = async (withRule) => {
+      const next = { ObjectLockEnabled: "Enabled" };
+      if (withRule) next.Rule = { DefaultRetention: { Mode: mode.value, Days: Number(days.value) } };
+      await s3(bucket, "PutObjectLockConfiguration", { Bucket: bucket, ObjectLockConfiguration: next });
+      N.toast(withRule ? "Default retention saved." : (config ? "Default retention removed." : "Object Lock enabled."));
+      N.render();
+    };
+    if (!config) {
+      return N.panel("Object Lock", h("div", { id: "s3-object-lock" },
+        h("p", {}, "Status: ", h("span", { class: "badge", id: "s3-object-lock-status" }, "Disabled")),
+        versioning === "Enabled" ? N.button("Enable Object Lock", async () => {
+          if (await N.confirm("Object Lock cannot be turned off once enabled. Enable it for " + bucket + "?")) await put(false);
+        }, { id: "s3-object-lock-enable" }) : h("p", { class: "muted" }, "Enable versioning first to use Object Lock.")));
+    }
+    return N.panel("Object Lock", h("div", { id: "s3-object-lock" },
+      h("p", {}, "Status: ", h("span", { class: "badge ok", id: "s3-object-lock-status" }, "Enabled"),
+        rule ? " · default retention: " + rule.Mode + ", " + (rule.Days ? rule.Days + " days" : rule.Years + " years") : " · no default retention"),
+      N.field("Default retention mode", mode), N.field("Default retention period (days)", days),
+      h("div", { class: "actions" },
+        N.button("Save default retention", async () => put(true), { id: "s3-lock-save", kind: "primary" }),
+        rule ? N.button("Remove default retention", async () => put(false), { id: "s3-lock-remove" }) : null)));
   }
 
   // Static website hosting: Nimbus serves a bucket's website at <bucket>.s3-website.localhost:<port> and at
