@@ -434,6 +434,7 @@ def test_update_destination_switches_between_s3_and_an_http_endpoint(fh: Any, s3
     flush(server, name)
     assert list(objects(s3, bucket, "again/").values()) == [b"to-s3-2"]
     assert len(endpoint.requests) == 1
-    server.restart()  # the switch is durable
+    server.kill9()  # the switch is durable
+    server.start()
     d4 = fh.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
     assert "ExtendedS3DestinationDescription" in d4["Destinations"][0] and d4["VersionId"] == d3["VersionId"]

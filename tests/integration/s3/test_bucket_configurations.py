@@ -121,7 +121,8 @@ def test_replication_configuration(s3: Any) -> None:
 def test_cli_and_restart(server: NimbusProcess) -> None:
     server.aws("s3api", "put-bucket-metrics-configuration", "--bucket", "cfg", "--id", "cli",
                "--metrics-configuration", json.dumps({"Id": "cli", "Filter": {"Prefix": "p/"}}))
-    server.restart()
+    server.kill9()
+    server.start()
     got = json.loads(server.aws("s3api", "get-bucket-metrics-configuration", "--bucket", "cfg", "--id", "cli").stdout)
     assert got["MetricsConfiguration"] == {"Id": "cli", "Filter": {"Prefix": "p/"}}
     inv = json.loads(server.aws("s3api", "list-bucket-inventory-configurations", "--bucket", "cfg").stdout)
