@@ -128,6 +128,9 @@ def _is_throttle(exc: BaseException) -> bool:
     return "throttl" in name or "toomanyrequests" in name or "concurrencylimit" in name
 
 
+SWEEP_DELAY_S = 5.0  # how long after start the unused code packages are swept
+
+
 class LambdaEngine:
     def __init__(self, core: Nimbus) -> None:
         self.core = core
@@ -215,6 +218,9 @@ class LambdaEngine:
             log.info("lambda code packages released count=%d", removed)
 
     async def _sweep_code(self, before: float) -> None:
+        # after the start-up work of the other services: the sweep then takes the worker thread they
+        # used instead of starting another (each new thread costs the process a malloc arena)
+        await asyncio.sleep(SWEEP_DELAY_S)
         try:
             zips, dirs = await self.code.sweep(await asyncio.to_thread(self.referenced_packages), before=before)
         except Exception:  # noqa: BLE001 - only disk space is at stake
