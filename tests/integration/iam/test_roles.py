@@ -189,7 +189,7 @@ def test_iam_is_global(nimbus_server: NimbusProcess) -> None:
 
 def test_unimplemented_iam_operations_say_so(iam: Any) -> None:
     with pytest.raises(ClientError) as e:
-        iam.list_saml_providers()  # SAML providers are not implemented
+        iam.list_virtual_mfa_devices()  # MFA devices are not implemented
     assert error(e)[0] == "NotImplemented" and error(e)[2] == 501
 
 
