@@ -41,6 +41,16 @@ S3_ACTIONS = {
     "PutObjectLockConfiguration": "PutBucketObjectLockConfiguration", "GetObjectAttributes": "GetObjectAttributes",
     "DeleteBucketWebsite": "DeleteBucketWebsite", "GetBucketPolicyStatus": "GetBucketPolicyStatus",
     "PutBucketLogging": "PutBucketLogging", "GetBucketLogging": "GetBucketLogging",
+    "PutBucketInventoryConfiguration": "PutInventoryConfiguration", "DeleteBucketInventoryConfiguration": "PutInventoryConfiguration",
+    "GetBucketInventoryConfiguration": "GetInventoryConfiguration", "ListBucketInventoryConfigurations": "GetInventoryConfiguration",
+    "PutBucketMetricsConfiguration": "PutMetricsConfiguration", "DeleteBucketMetricsConfiguration": "PutMetricsConfiguration",
+    "GetBucketMetricsConfiguration": "GetMetricsConfiguration", "ListBucketMetricsConfigurations": "GetMetricsConfiguration",
+    "PutBucketAnalyticsConfiguration": "PutAnalyticsConfiguration", "DeleteBucketAnalyticsConfiguration": "PutAnalyticsConfiguration",
+    "GetBucketAnalyticsConfiguration": "GetAnalyticsConfiguration", "ListBucketAnalyticsConfigurations": "GetAnalyticsConfiguration",
+    "PutBucketIntelligentTieringConfiguration": "PutIntelligentTieringConfiguration",
+    "DeleteBucketIntelligentTieringConfiguration": "PutIntelligentTieringConfiguration",
+    "GetBucketIntelligentTieringConfiguration": "GetIntelligentTieringConfiguration",
+    "ListBucketIntelligentTieringConfigurations": "GetIntelligentTieringConfiguration",
 }
 LAMBDA_ACTIONS = {"Invoke": "InvokeFunction", "InvokeWithResponseStream": "InvokeFunction", "InvokeAsync": "InvokeFunction",
                   "ListTags": "ListTags", "GetFunctionConfiguration": "GetFunctionConfiguration"}
