@@ -1,4 +1,4 @@
-"""Metric alarms: PutMetricAlarm, DescribeAlarms(ForMetric), DeleteAlarms, SetAlarmState, alarm actions on/off,
+"""Metric and composite alarms: PutMetricAlarm, PutCompositeAlarm, DescribeAlarms(ForMetric), DeleteAlarms, SetAlarmState, alarm actions on/off,
 DescribeAlarmHistory; evaluated every ``NIMBUS_CLOUDWATCH_ALARM_S`` (default 60 s) against the stored data.
 
 An alarm looks at its last ``EvaluationPeriods`` periods ending now; it goes to ALARM when at least
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from nimbus import arn
-from nimbus.services.cloudwatch import queries
+from nimbus.services.cloudwatch import alarm_rules, queries
 from nimbus.services.cloudwatch.errors import (
     InvalidNextToken,
     InvalidParameterValueException,
@@ -151,6 +151,114 @@ class Alarms:
             self._history(account, region, name, now, "ConfigurationUpdate",
                           f"Alarm \"{name}\" {'updated' if old else 'created'}", {"type": "Update" if old else "Create"})
 
+    def put_composite(self, account: str, region: str, params: dict[str, Any]) -> None:
+        """PutCompositeAlarm: the rule is parsed and every alarm it names must exist (AWS refuses the rule
+        otherwise); the alarm is evaluated at once, then whenever an alarm it names changes state."""
+        name = params["AlarmName"]
+        try:
+            rule = alarm_rules.parse(params["AlarmRule"])
+        except alarm_rules.RuleError as e:
+            raise ValidationException(str(e)) from e
+        missing = [ref for ref in alarm_rules.alarms_named(rule) if self._find(account, region, ref) is None]
+        if missing:
+            raise ValidationException(
+                f"Could not save the composite alarm as alarms {missing} in the alarm rule do not exist")
+        if name in [self._name_of(ref) for ref in alarm_rules.alarms_named(rule)]:
+            raise ValidationException("A composite alarm cannot refer to itself in its AlarmRule.")
+        now = self.core.clock.time()
+        key = _key(account, region, name)
+        old = self.metadata.get(ALARMS, key)
+        if old is not None and old.get("_type") != "CompositeAlarm":
+            raise ValidationException(f"The alarm {name} is a metric alarm; a composite alarm cannot replace it.")
+        if old is None and self.metadata.count(ALARMS, _key(account, region, "")) >= MAX_ALARMS:
+            raise LimitExceededFault(f"The maximum number of alarms ({MAX_ALARMS}) has been reached.")
+        kept = ("AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions", "InsufficientDataActions", "AlarmRule",
+                "ActionsSuppressor", "ActionsSuppressorWaitPeriod", "ActionsSuppressorExtensionPeriod")
+        doc = {k: params[k] for k in kept if params.get(k) is not None}
+        doc.setdefault("ActionsEnabled", True)
+        for actions in ("OKActions", "AlarmActions", "InsufficientDataActions"):
+            doc.setdefault(actions, [])
+        if doc.get("ActionsSuppressor"):
+            doc.setdefault("ActionsSuppressorWaitPeriod", 60)
+            doc.setdefault("ActionsSuppressorExtensionPeriod", 60)
+            doc["ActionsSuppressedBy"] = "None"
+            doc["ActionsSuppressedReason"] = ""
+        doc.update({
+            "_type": "CompositeAlarm",
+            "AlarmName": name,
+            "AlarmArn": arn.build("cloudwatch", region, account, f"alarm:{name}"),
+            "AlarmConfigurationUpdatedTimestamp": now,
+            "StateValue": old["StateValue"] if old else "INSUFFICIENT_DATA",
+            "StateReason": old["StateReason"] if old else "Unchecked: Initial alarm creation",
+            "StateUpdatedTimestamp": old["StateUpdatedTimestamp"] if old else now,
+            "StateTransitionedTimestamp": old.get("StateTransitionedTimestamp", now) if old else now,
+        })
+        if old is not None and old.get("StateReasonData"):
+            doc["StateReasonData"] = old["StateReasonData"]
+        doc["_tags"] = old.get("_tags", {}) if old else {t["Key"]: t["Value"] for t in params.get("Tags") or []}
+        with self.metadata.transaction():
+            self.metadata.put(ALARMS, key, doc)
+            self._history(account, region, name, now, "ConfigurationUpdate",
+                          f"Alarm \"{name}\" {'updated' if old else 'created'}", {"type": "Update" if old else "Create"},
+                          alarm_type="CompositeAlarm")
+        self._evaluate_composite(account, region, dict(doc), trigger=None)
+
+    @staticmethod
+    def _name_of(ref: str) -> str:
+        return ref.split(":alarm:", 1)[1] if ref.startswith("arn:") and ":alarm:" in ref else ref
+
+    def _find(self, account: str, region: str, ref: str) -> dict[str, Any] | None:
+        """An alarm by name or by ARN (of this account and region)."""
+        if ref.startswith("arn:"):
+            try:
+                parsed = arn.parse(ref)
+            except ValueError:
+                return None
+            if (parsed.account, parsed.region) != (account, region) or not parsed.resource.startswith("alarm:"):
+                return None
+            ref = parsed.resource.split(":", 1)[1]
+        doc = self.metadata.get(ALARMS, _key(account, region, ref))
+        return dict(doc) if doc is not None else None
+
+    def _evaluate_composite(self, account: str, region: str, doc: dict[str, Any], *, trigger: dict[str, Any] | None,
+                            depth: int = 0) -> None:
+        rule = alarm_rules.parse(doc["AlarmRule"])
+
+        def state_of(ref: str) -> str | None:
+            found = self._find(account, region, ref)
+            return found["StateValue"] if found else None
+
+        state = "ALARM" if alarm_rules.evaluate(rule, state_of) else "OK"
+        if state == doc["StateValue"]:
+            return
+        # AWS's wording: the child whose transition made the composite change, or the creation/update
+        if trigger is not None:
+            when = _now_dt(trigger["StateUpdatedTimestamp"])
+            reason = f"{trigger['AlarmArn']} transitioned to {trigger['StateValue']} at {when:%A %d %B, %Y %H:%M:%S} UTC"
+            data = orjson.dumps({"triggeringAlarms": [{
+                "arn": trigger["AlarmArn"],
+                "state": {"value": trigger["StateValue"], "timestamp": when.isoformat(timespec="milliseconds")},
+            }]}).decode()
+        else:
+            reason = f"Alarm rule evaluated to {'TRUE' if state == 'ALARM' else 'FALSE'}"
+            data = orjson.dumps({"triggeringAlarms": []}).decode()
+        self._transition(account, region, doc, state, reason, data, depth=depth + 1)
+
+    def _cascade(self, account: str, region: str, child: dict[str, Any], depth: int) -> None:
+        """Re-evaluate the composite alarms whose rule names ``child`` (by name or ARN)."""
+        if depth > 20:  # a cycle of composites (AWS allows creating one) stops here
+            return
+        refs = {child["AlarmName"], child["AlarmArn"]}
+        for _, doc in self.metadata.list(ALARMS, _key(account, region, "")):
+            if doc.get("_type") != "CompositeAlarm":
+                continue
+            try:
+                named = set(alarm_rules.alarms_named(alarm_rules.parse(doc["AlarmRule"])))
+            except alarm_rules.RuleError:
+                continue
+            if named & refs:
+                self._evaluate_composite(account, region, dict(doc), trigger=child, depth=depth)
+
     def _get(self, account: str, region: str, name: str) -> dict[str, Any]:
         doc = self.metadata.get(ALARMS, _key(account, region, name))
         if doc is None:
@@ -173,9 +281,7 @@ class Alarms:
         prefix = params.get("AlarmNamePrefix")
         if names and prefix:
             raise ValidationException("AlarmNames and AlarmNamePrefix cannot be specified together.")
-        types = params.get("AlarmTypes")
-        if types is not None and "MetricAlarm" not in types:
-            return {"MetricAlarms": [], "CompositeAlarms": []}
+        types = params.get("AlarmTypes") or ["MetricAlarm"]  # AWS: without AlarmTypes, only metric alarms
         state = params.get("StateValue")
         action_prefix = params.get("ActionPrefix")
         limit = params.get("MaxRecords") or 50
@@ -187,6 +293,8 @@ class Alarms:
                 raise InvalidNextToken("The service couldn't process the pagination token.") from e
         found = []
         for doc in self._all(account, region):
+            if doc.get("_type", "MetricAlarm") not in types:
+                continue
             if names and doc["AlarmName"] not in names:
                 continue
             if prefix and not doc["AlarmName"].startswith(prefix):
@@ -197,8 +305,12 @@ class Alarms:
                 a.startswith(action_prefix) for k in ("OKActions", "AlarmActions", "InsufficientDataActions") for a in doc.get(k, [])
             ):
                 continue
-            found.append(self._wire(doc))
-        out: dict[str, Any] = {"MetricAlarms": found[start : start + limit], "CompositeAlarms": []}
+            found.append({**self._wire(doc), "_kind": doc.get("_type", "MetricAlarm")})
+        page = found[start : start + limit]
+        out: dict[str, Any] = {
+            "MetricAlarms": [a for a in page if a.pop("_kind") == "MetricAlarm"],
+            "CompositeAlarms": [a for a in page if "AlarmRule" in a],
+        }
         if start + limit < len(found):
             out["NextToken"] = str(start + limit)
         return out
@@ -290,11 +402,12 @@ class Alarms:
         return {"AlarmHistoryItems": items[:limit]}
 
     # -- evaluation ------------------------------------------------------------------------------
-    def _history(self, account: str, region: str, name: str, now: float, kind: str, summary: str, data: dict[str, Any]) -> None:
+    def _history(self, account: str, region: str, name: str, now: float, kind: str, summary: str, data: dict[str, Any], *,
+                 alarm_type: str = "MetricAlarm") -> None:
         prefix = _key(account, region, name) + SEP
         self._seq += 1  # items of the same instant stay apart, in order
         self.metadata.put(HISTORY, f"{prefix}{now:017.6f}.{self._seq:010d}", {
-            "AlarmName": name, "AlarmType": "MetricAlarm", "Timestamp": now, "HistoryItemType": kind,
+            "AlarmName": name, "AlarmType": alarm_type, "Timestamp": now, "HistoryItemType": kind,
             "HistorySummary": summary, "HistoryData": orjson.dumps(data).decode(),
         })
         keys = [k for k, _ in self.metadata.list(HISTORY, prefix)]
@@ -302,7 +415,7 @@ class Alarms:
             self.metadata.delete(HISTORY, old)
 
     def _transition(self, account: str, region: str, doc: dict[str, Any], state: str, reason: str, data: str | None, *,
-                    force: bool = False) -> None:
+                    force: bool = False, depth: int = 0) -> None:
         now = self.core.clock.time()
         old = doc["StateValue"]
         if old == state and not force:
@@ -313,23 +426,28 @@ class Alarms:
         if old != state:
             doc["StateTransitionedTimestamp"] = now
         name = doc["AlarmName"]
+        alarm_type = doc.get("_type", "MetricAlarm")
         with self.metadata.transaction():
             self.metadata.put(ALARMS, _key(account, region, name), doc)
             self._history(account, region, name, now, "StateUpdate", f"Alarm updated from {old} to {state}", {
                 "version": "1.0", "oldState": {"stateValue": old}, "newState": {"stateValue": state, "stateReason": reason},
-            })
+            }, alarm_type=alarm_type)
             actions = {"OK": "OKActions", "ALARM": "AlarmActions", "INSUFFICIENT_DATA": "InsufficientDataActions"}[state]
             if old != state and doc.get("ActionsEnabled", True) and doc.get(actions):
                 for action in doc[actions]:
                     self._history(account, region, name, now, "Action",
                                   f"Nimbus does not execute alarm actions: {action} was not called",
-                                  {"actionState": "Skipped", "notificationResource": action})
+                                  {"actionState": "Skipped", "notificationResource": action}, alarm_type=alarm_type)
+        if old != state:
+            self._cascade(account, region, doc, depth)
 
     def evaluate_all(self) -> int:
         """Evaluate every alarm once; returns how many changed state."""
         changed = 0
         for key, doc in self.metadata.list(ALARMS, ""):
             account, region, _ = key.split(SEP, 2)
+            if doc.get("_type") == "CompositeAlarm":
+                continue  # evaluated when an alarm it names changes state
             try:
                 changed += int(self.evaluate(account, region, dict(doc)))
             except Exception:  # noqa: BLE001 - one alarm's bad definition must not stop the others

@@ -336,6 +336,9 @@ class CloudWatchApi:
     async def put_metric_alarm(self, ctx: RequestContext, params: dict[str, Any]) -> None:
         self.alarms.put(ctx.account_id, ctx.region, params)
 
+    async def put_composite_alarm(self, ctx: RequestContext, params: dict[str, Any]) -> None:
+        self.alarms.put_composite(ctx.account_id, ctx.region, params)
+
     async def describe_alarms(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return self.alarms.describe(ctx.account_id, ctx.region, params)
 
