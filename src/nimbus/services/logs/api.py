@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nimbus.services.base import RequestContext
+from nimbus.services.logs.cross_account import LogDestinations
 from nimbus.services.logs.groups import InvalidParameterException, LogGroups, ResourceNotFoundException, group_name
 from nimbus.services.logs.exports import ExportTasks
 from nimbus.services.logs.livetail import SESSION_SECONDS, LiveTails
@@ -93,6 +94,30 @@ class LogsApi:
     @property
     def query_definitions(self) -> QueryDefinitions:
         return self.core.component("logs.querydefs", lambda: QueryDefinitions(self.core.storage.metadata, self.core.clock.time))
+
+    @property
+    def log_destinations(self) -> LogDestinations:
+        return self.core.component("logs.destinations", lambda: LogDestinations(self.core.storage.metadata, self.core.clock.time))
+
+    # Destinations (cross_account.py)
+    async def put_destination(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"destination": self.log_destinations.put(ctx.account_id, ctx.region, params)}
+
+    async def put_destination_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.log_destinations.put_policy(ctx.account_id, ctx.region, params["destinationName"], params["accessPolicy"])
+        return {}
+
+    async def describe_destinations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        rows, token = self.log_destinations.describe(ctx.account_id, ctx.region, prefix=params.get("DestinationNamePrefix"),
+                                                     token=params.get("nextToken"), limit=params.get("limit"))
+        out: dict[str, Any] = {"destinations": rows}
+        if token:
+            out["nextToken"] = token
+        return out
+
+    async def delete_destination(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.log_destinations.delete(ctx.account_id, ctx.region, params["destinationName"])
+        return {}
 
     @property
     def resource_policies(self) -> ResourcePolicies:

@@ -19,7 +19,8 @@ import orjson
 
 from nimbus import arn as arns
 from nimbus.errors import ServiceError
-from nimbus.services.logs.groups import InvalidParameterException
+from nimbus.services.logs.cross_account import NOT_FOUND, destination_name, target_of
+from nimbus.services.logs.groups import InvalidParameterException, ResourceNotFoundException
 from nimbus.storage import LogClosed
 
 if TYPE_CHECKING:
@@ -43,12 +44,14 @@ class DeliveryFailed(Exception):
 
 
 def kind_of(destination_arn: str) -> str:
-    """"lambda", "kinesis" or "firehose"; anything else is refused as AWS refuses an unknown destination."""
+    """"lambda", "kinesis", "firehose" or "destination" (a logs destination, cross_account.py); anything else is refused as AWS refuses an unknown destination."""
     try:
         parsed = arns.parse(destination_arn)
     except ValueError:
         parsed = None
     if parsed is not None:
+        if destination_name(destination_arn) is not None:
+            return "destination"
         if parsed.service == "lambda" and parsed.resource.startswith("function:"):
             return "lambda"
         if parsed.service == "kinesis" and parsed.resource.startswith("stream/"):
@@ -57,7 +60,7 @@ def kind_of(destination_arn: str) -> str:
             return "firehose"
     raise InvalidParameterException(
         f"Invalid destinationArn {destination_arn}: Nimbus delivers to Lambda functions, Kinesis data streams and "
-        "Firehose delivery streams of its own (cross-account logical destinations are not served)."
+        "Firehose delivery streams of its own, and CloudWatch Logs destinations."
     )
 
 
@@ -103,6 +106,11 @@ class CoreDestinations:
     async def check(self, destination_arn: str, control: bytes) -> None:
         """Refuse a destination AWS would refuse at PutSubscriptionFilter (InvalidParameterException)."""
         kind = kind_of(destination_arn)
+        if kind == "destination":
+            target = target_of(self.core.storage.metadata, destination_arn)
+            if target is None:
+                raise ResourceNotFoundException(NOT_FOUND)
+            destination_arn, kind = target, kind_of(target)
         if kind == "lambda":
             try:
                 await self._lambda().invoke(destination_arn, b"{}", invocation_type="DryRun")
@@ -117,6 +125,11 @@ class CoreDestinations:
     async def send(self, destination_arn: str, data: bytes, *, partition_key: str) -> None:
         """Deliver one gzip'd message; raises DeliveryFailed (retryable or not)."""
         kind = kind_of(destination_arn)
+        if kind == "destination":
+            target = target_of(self.core.storage.metadata, destination_arn)
+            if target is None:  # deleted since the filter was made: AWS does not retry a missing resource
+                raise DeliveryFailed(f"ResourceNotFoundException: {NOT_FOUND}", retryable=False)
+            destination_arn, kind = target, kind_of(target)
         try:
             if kind == "lambda":
                 await self._lambda().invoke_event(destination_arn, lambda_payload(data), source="logs")

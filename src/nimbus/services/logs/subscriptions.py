@@ -206,7 +206,7 @@ class Subscriptions:
         except PatternError as e:
             raise InvalidParameterException(str(e)) from e
         kind = kind_of(destination_arn)
-        if kind != "lambda" and not role_arn:
+        if kind not in ("lambda", "destination") and not role_arn:  # a destination brings its own role
             # AWS's wording; "vendor" is the destination's service
             raise InvalidParameterException(f"destinationArn for vendor {kind} cannot be used without roleArn")
         gkey = self._gkey(account, region, group)
