@@ -10,7 +10,7 @@ from nimbus.services.logs.groups import InvalidParameterException, LogGroups, Re
 from nimbus.services.logs.exports import ExportTasks
 from nimbus.services.logs.livetail import SESSION_SECONDS, LiveTails
 from nimbus.services.logs.metric_filters import MetricFilters
-from nimbus.services.logs.saved import QueryDefinitions, ResourcePolicies
+from nimbus.services.logs.saved import DataProtectionPolicies, QueryDefinitions, ResourcePolicies
 from nimbus.services.logs.sink import logs_engine, metric_filters_of, subscriptions_of
 
 if TYPE_CHECKING:
@@ -117,6 +117,24 @@ class LogsApi:
 
     async def delete_destination(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         self.log_destinations.delete(ctx.account_id, ctx.region, params["destinationName"])
+        return {}
+
+    @property
+    def data_protection(self) -> DataProtectionPolicies:
+        return self.core.component("logs.dataprotection", lambda: DataProtectionPolicies(
+            self.core.storage.metadata, self.core.clock.time, self.engine._group))
+
+    # Data protection policies (saved.py): recorded, masking not applied
+    async def put_data_protection_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        ident = params["logGroupIdentifier"]
+        return self.data_protection.put(ctx.account_id, ctx.region, group_name(ident), ident, params["policyDocument"])
+
+    async def get_data_protection_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        ident = params["logGroupIdentifier"]
+        return self.data_protection.get(ctx.account_id, ctx.region, group_name(ident), ident)
+
+    async def delete_data_protection_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.data_protection.delete(ctx.account_id, ctx.region, group_name(params["logGroupIdentifier"]))
         return {}
 
     @property

@@ -152,3 +152,49 @@ class ResourcePolicies:
         if expected is not None and current.get("revisionId") != expected:
             raise OperationAbortedException("The expectedRevisionId does not match the policy's current revision.")
         self.db.delete(RESOURCE_POLICIES, key)
+
+
+DATA_PROTECTION = "logs.dataprotection"
+
+
+class DataProtectionPolicies:
+    """PutDataProtectionPolicy and its kin: one policy document per log group, recorded, never applied
+    (events are stored and answered unmasked). A policy belongs to the group it was put on: it carries the
+    group's creationTime, so a group deleted and created again has none."""
+
+    def __init__(self, metadata: Any, clock_time: Callable[[], float], group_of: Callable[[str, str, str], dict[str, Any]]) -> None:
+        self.db = metadata
+        self.time = clock_time
+        self.group_of = group_of  # the group's document; ResourceNotFoundException when missing
+
+    @staticmethod
+    def _key(account: str, region: str, group: str) -> str:
+        return f"{account}:{region}:{group}"
+
+    def _current(self, account: str, region: str, group: str) -> dict[str, Any] | None:
+        created = self.group_of(account, region, group).get("creationTime")
+        doc = self.db.get(DATA_PROTECTION, self._key(account, region, group))
+        return doc if doc is not None and doc.get("_groupCreated") == created else None
+
+    def put(self, account: str, region: str, group: str, identifier: str, document: str) -> dict[str, Any]:
+        created = self.group_of(account, region, group).get("creationTime")
+        try:
+            parsed = orjson.loads(document)
+        except orjson.JSONDecodeError as e:
+            raise InvalidParameterException("Invalid data protection policy document: not valid JSON.") from e
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("Statement"), list):
+            raise InvalidParameterException("Invalid data protection policy document: a Statement list is required.")
+        doc = {"policyDocument": document, "lastUpdatedTime": int(self.time() * 1000), "_groupCreated": created}
+        self.db.put(DATA_PROTECTION, self._key(account, region, group), doc)
+        return {"logGroupIdentifier": identifier, "policyDocument": document, "lastUpdatedTime": doc["lastUpdatedTime"]}
+
+    def get(self, account: str, region: str, group: str, identifier: str) -> dict[str, Any]:
+        doc = self._current(account, region, group)
+        if doc is None:
+            return {"logGroupIdentifier": identifier}
+        return {"logGroupIdentifier": identifier, "policyDocument": doc["policyDocument"], "lastUpdatedTime": doc["lastUpdatedTime"]}
+
+    def delete(self, account: str, region: str, group: str) -> None:
+        if self._current(account, region, group) is None:
+            raise ResourceNotFoundException("No data protection policy found for the log group.")
+        self.db.delete(DATA_PROTECTION, self._key(account, region, group))
