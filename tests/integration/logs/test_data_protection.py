@@ -48,3 +48,28 @@ def test_data_protection_policy_round_trip(logs: Any) -> None:
     with pytest.raises(ClientError) as e:
         logs.delete_data_protection_policy(logGroupIdentifier="dp-group")
     assert code(e) == "ResourceNotFoundException"
+
+
+def test_account_policies(logs: Any) -> None:
+    logs.put_account_policy(policyName="dp1", policyDocument=POLICY, policyType="DATA_PROTECTION_POLICY", scope="ALL")
+    # one data protection policy per account: a second name replaces the first
+    logs.put_account_policy(policyName="dp2", policyDocument=POLICY, policyType="DATA_PROTECTION_POLICY")
+    found = logs.describe_account_policies(policyType="DATA_PROTECTION_POLICY")["accountPolicies"]
+    assert [(p["policyName"], p["scope"], p["accountId"]) for p in found] == [("dp2", "ALL", "000000000000")]
+    sub = json.dumps({"DestinationArn": "arn:aws:lambda:us-east-1:000000000000:function:f", "FilterPattern": ""})
+    logs.put_account_policy(policyName="subs", policyDocument=sub, policyType="SUBSCRIPTION_FILTER_POLICY",
+                            selectionCriteria='LogGroupName NOT IN ["x"]')
+    (p,) = logs.describe_account_policies(policyType="SUBSCRIPTION_FILTER_POLICY", policyName="subs")["accountPolicies"]
+    assert p["selectionCriteria"] == 'LogGroupName NOT IN ["x"]' and p["policyDocument"] == sub
+    logs.put_account_policy(policyName="dry", policyDocument=sub, policyType="SUBSCRIPTION_FILTER_POLICY", dryRun=True)
+    assert len(logs.describe_account_policies(policyType="SUBSCRIPTION_FILTER_POLICY")["accountPolicies"]) == 1
+
+    with pytest.raises(ClientError) as e:
+        logs.put_account_policy(policyName="bad", policyDocument="nope", policyType="FIELD_INDEX_POLICY")
+    assert code(e) == "InvalidParameterException"
+    assert logs.describe_account_policies(policyType="FIELD_INDEX_POLICY")["accountPolicies"] == []
+    with pytest.raises(ClientError) as e:
+        logs.delete_account_policy(policyName="dp1", policyType="DATA_PROTECTION_POLICY")
+    assert code(e) == "ResourceNotFoundException"
+    logs.delete_account_policy(policyName="dp2", policyType="DATA_PROTECTION_POLICY")
+    assert logs.describe_account_policies(policyType="DATA_PROTECTION_POLICY")["accountPolicies"] == []

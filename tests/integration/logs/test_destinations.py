@@ -1,6 +1,7 @@
 """CloudWatch Logs destinations through the real server: PutDestination / PutDestinationPolicy /
 DescribeDestinations (prefix, paging) / DeleteDestination with AWS's errors, a subscription filter whose
-destinationArn is a destination delivering to its Kinesis target, the AWS CLI, and kill -9."""
+destinationArn is a destination delivering to its Kinesis target, the AWS CLI, and kill -9 (destinations, data
+protection and account policies survive it)."""
 
 from __future__ import annotations
 
@@ -91,9 +92,15 @@ def test_subscription_through_a_destination_cli_and_kill9(server: NimbusProcess,
     (m,) = eventually(data)
     assert [e["message"] for e in m["logEvents"]] == ["ERROR one"] and m["subscriptionFilters"] == ["errors"]
 
+    dp = json.dumps({"Name": "p", "Version": "2021-06-01", "Statement": []})
+    logs.put_data_protection_policy(logGroupIdentifier=g, policyDocument=dp)
+    logs.put_account_policy(policyName="acct", policyDocument=dp, policyType="DATA_PROTECTION_POLICY")
     server.kill9()
     server.restart()
     logs = server.client("logs")
+    assert logs.get_data_protection_policy(logGroupIdentifier=g)["policyDocument"] == dp
+    (acct,) = logs.describe_account_policies(policyType="DATA_PROTECTION_POLICY")["accountPolicies"]
+    assert acct["policyName"] == "acct"
     listed = json.loads(server.aws("logs", "describe-destinations", "--destination-name-prefix", "to-").stdout)
     assert [d["targetArn"] for d in listed["destinations"]] == [stream_arn]
     put(logs, g, "ERROR two", stream="web")

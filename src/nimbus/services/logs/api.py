@@ -10,7 +10,7 @@ from nimbus.services.logs.groups import InvalidParameterException, LogGroups, Re
 from nimbus.services.logs.exports import ExportTasks
 from nimbus.services.logs.livetail import SESSION_SECONDS, LiveTails
 from nimbus.services.logs.metric_filters import MetricFilters
-from nimbus.services.logs.saved import DataProtectionPolicies, QueryDefinitions, ResourcePolicies
+from nimbus.services.logs.saved import AccountPolicies, DataProtectionPolicies, QueryDefinitions, ResourcePolicies
 from nimbus.services.logs.sink import logs_engine, metric_filters_of, subscriptions_of
 
 if TYPE_CHECKING:
@@ -135,6 +135,26 @@ class LogsApi:
 
     async def delete_data_protection_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         self.data_protection.delete(ctx.account_id, ctx.region, group_name(params["logGroupIdentifier"]))
+        return {}
+
+    @property
+    def account_policies(self) -> AccountPolicies:
+        return self.core.component("logs.accountpolicies", lambda: AccountPolicies(self.core.storage.metadata, self.core.clock.time))
+
+    # Account policies (saved.py): recorded, not applied
+    async def put_account_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"accountPolicy": self.account_policies.put(ctx.account_id, ctx.region, params)}
+
+    async def describe_account_policies(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        accounts = params.get("accountIdentifiers")
+        if accounts and ctx.account_id not in accounts:
+            return {"accountPolicies": []}
+        return {"accountPolicies": self.account_policies.describe(ctx.account_id, ctx.region, params["policyType"],
+                                                                   params.get("policyName"))}
+
+    async def delete_account_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.account_policies.delete(ctx.account_id, ctx.region, params["policyType"], params["policyName"],
+                                     dry_run=bool(params.get("dryRun")))
         return {}
 
     @property

@@ -198,3 +198,60 @@ class DataProtectionPolicies:
         if self._current(account, region, group) is None:
             raise ResourceNotFoundException("No data protection policy found for the log group.")
         self.db.delete(DATA_PROTECTION, self._key(account, region, group))
+
+
+ACCOUNT_POLICIES = "logs.accountpolicy"
+MAX_ACCOUNT_POLICIES_PER_TYPE = 20  # Nimbus's choice; the data protection policy is one per account (AWS)
+
+
+class AccountPolicies:
+    """PutAccountPolicy and its kin: account-wide policies by type and name, recorded and durable, never
+    applied (no masking, no account-level subscriptions, indexes or transformers)."""
+
+    def __init__(self, metadata: Any, clock_time: Callable[[], float]) -> None:
+        self.db = metadata
+        self.time = clock_time
+
+    @staticmethod
+    def _prefix(account: str, region: str, kind: str) -> str:
+        return f"{account}:{region}:{kind}:"
+
+    def put(self, account: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        kind, name, document = params["policyType"], params["policyName"], params["policyDocument"]
+        try:
+            parsed = orjson.loads(document)
+        except orjson.JSONDecodeError as e:
+            raise InvalidParameterException("Invalid policy document: not valid JSON.") from e
+        if not isinstance(parsed, dict):
+            raise InvalidParameterException("Invalid policy document: a JSON object is expected.")
+        if kind == "DATA_PROTECTION_POLICY" and params.get("selectionCriteria"):
+            raise InvalidParameterException("selectionCriteria is not supported for DATA_PROTECTION_POLICY.")
+        prefix = self._prefix(account, region, kind)
+        existing = self.db.list(ACCOUNT_POLICIES, prefix)
+        doc: dict[str, Any] = {
+            "policyName": name, "policyDocument": document, "lastUpdatedTime": int(self.time() * 1000),
+            "policyType": kind, "scope": params.get("scope") or "ALL", "accountId": account,
+        }
+        if params.get("selectionCriteria"):
+            doc["selectionCriteria"] = params["selectionCriteria"]
+        if params.get("dryRun"):
+            return doc
+        with self.db.transaction():
+            if kind == "DATA_PROTECTION_POLICY":  # one per account: a new one replaces it, as AWS
+                for key, _ in existing:
+                    self.db.delete(ACCOUNT_POLICIES, key)
+            elif prefix + name not in {k for k, _ in existing} and len(existing) >= MAX_ACCOUNT_POLICIES_PER_TYPE:
+                raise LimitExceededException("Resource limit exceeded.")
+            self.db.put(ACCOUNT_POLICIES, prefix + name, doc)
+        return doc
+
+    def describe(self, account: str, region: str, kind: str, name: str | None) -> list[dict[str, Any]]:
+        rows = [doc for _, doc in self.db.list(ACCOUNT_POLICIES, self._prefix(account, region, kind))]
+        return [dict(d) for d in rows if name is None or d["policyName"] == name]
+
+    def delete(self, account: str, region: str, kind: str, name: str, *, dry_run: bool = False) -> None:
+        key = self._prefix(account, region, kind) + name
+        if self.db.get(ACCOUNT_POLICIES, key) is None:
+            raise ResourceNotFoundException("Policy with the specified name and type does not exist.")
+        if not dry_run:
+            self.db.delete(ACCOUNT_POLICIES, key)
