@@ -188,7 +188,7 @@ def test_metrics_exposition(nimbus_server: NimbusProcess) -> None:
         text = r.read().decode()
         assert r.headers["Content-Type"].startswith("text/plain")
     assert "# TYPE nimbus_requests_total counter" in text
-    assert 'nimbus_requests_total{service="logs",operation="DeleteDataProtectionPolicy",status="501"}' in text
+    assert 'nimbus_requests_total{service="logs",operation="GetDelivery",status="501"}' in text
     assert "nimbus_request_duration_seconds_bucket" in text
 
 
