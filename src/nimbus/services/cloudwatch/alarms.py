@@ -133,17 +133,7 @@ class Alarms:
         for actions in ("OKActions", "AlarmActions", "InsufficientDataActions"):
             doc.setdefault(actions, [])
         doc.setdefault("Dimensions", [])
-        doc.update({
-            "AlarmName": name,
-            "AlarmArn": arn.build("cloudwatch", region, account, f"alarm:{name}"),
-            "AlarmConfigurationUpdatedTimestamp": now,
-            "StateValue": old["StateValue"] if old else "INSUFFICIENT_DATA",
-            "StateReason": old["StateReason"] if old else "Unchecked: Initial alarm creation",
-            "StateUpdatedTimestamp": old["StateUpdatedTimestamp"] if old else now,
-            "StateTransitionedTimestamp": old.get("StateTransitionedTimestamp", now) if old else now,
-        })
-        if old is not None and old.get("StateReasonData"):
-            doc["StateReasonData"] = old["StateReasonData"]
+        _identity_and_state(doc, account, region, name, old, now)
         # tags are set when the alarm is created; PutMetricAlarm on an existing alarm leaves them (AWS: use TagResource)
         doc["_tags"] = old.get("_tags", {}) if old else {t["Key"]: t["Value"] for t in params.get("Tags") or []}
         with self.metadata.transaction():
@@ -183,18 +173,8 @@ class Alarms:
             doc.setdefault("ActionsSuppressorExtensionPeriod", 60)
             doc["ActionsSuppressedBy"] = "None"
             doc["ActionsSuppressedReason"] = ""
-        doc.update({
-            "_type": "CompositeAlarm",
-            "AlarmName": name,
-            "AlarmArn": arn.build("cloudwatch", region, account, f"alarm:{name}"),
-            "AlarmConfigurationUpdatedTimestamp": now,
-            "StateValue": old["StateValue"] if old else "INSUFFICIENT_DATA",
-            "StateReason": old["StateReason"] if old else "Unchecked: Initial alarm creation",
-            "StateUpdatedTimestamp": old["StateUpdatedTimestamp"] if old else now,
-            "StateTransitionedTimestamp": old.get("StateTransitionedTimestamp", now) if old else now,
-        })
-        if old is not None and old.get("StateReasonData"):
-            doc["StateReasonData"] = old["StateReasonData"]
+        doc["_type"] = "CompositeAlarm"
+        _identity_and_state(doc, account, region, name, old, now)
         doc["_tags"] = old.get("_tags", {}) if old else {t["Key"]: t["Value"] for t in params.get("Tags") or []}
         with self.metadata.transaction():
             self.metadata.put(ALARMS, key, doc)
@@ -517,3 +497,19 @@ class Alarms:
         }).decode()
         self._transition(account, region, doc, state, reason, data)
         return True
+
+
+def _identity_and_state(doc: dict[str, Any], account: str, region: str, name: str, old: dict[str, Any] | None, now: float) -> None:
+    """A Put*Alarm's name, ARN and update time; the state of the alarm it replaces carries over (a new one
+    starts INSUFFICIENT_DATA)."""
+    doc.update({
+        "AlarmName": name,
+        "AlarmArn": arn.build("cloudwatch", region, account, f"alarm:{name}"),
+        "AlarmConfigurationUpdatedTimestamp": now,
+        "StateValue": old["StateValue"] if old else "INSUFFICIENT_DATA",
+        "StateReason": old["StateReason"] if old else "Unchecked: Initial alarm creation",
+        "StateUpdatedTimestamp": old["StateUpdatedTimestamp"] if old else now,
+        "StateTransitionedTimestamp": old.get("StateTransitionedTimestamp", now) if old else now,
+    })
+    if old is not None and old.get("StateReasonData"):
+        doc["StateReasonData"] = old["StateReasonData"]
